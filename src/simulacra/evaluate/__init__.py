@@ -1,0 +1,170 @@
+"""Evaluation of synthetic data: fidelity, ML utility and privacy.
+
+``evaluate(real_train, synthetic, metadata, real_test=..., target=...)`` returns an :class:`Evaluation`:
+plain numbers grouped as ``fidelity``, ``utility`` and ``privacy``, plus per-column and per-pair details.
+Each metric is a small pure function in :mod:`~simulacra.evaluate.fidelity`,
+:mod:`~simulacra.evaluate.utility` or :mod:`~simulacra.evaluate.privacy` whose docstring gives its
+definition. Rendering (``metrics.json``, ``report.html``) is :mod:`simulacra.report`'s job.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from simulacra.errors import DataError, MetadataError
+from simulacra.evaluate.fidelity import column_pair_trends, column_shapes, detection
+from simulacra.evaluate.privacy import dcr_share, exact_copy_rate
+from simulacra.evaluate.utility import ml_utility
+from simulacra.metadata import Metadata
+
+#: One line per headline metric: what it measures and which way is better.
+DESCRIPTIONS: dict[str, str] = {
+    "column_shapes": "Mean per-column similarity of marginals: 1 − KS statistic (numerical), 1 − TVD (categorical). Higher is better, 1 = identical.",
+    "column_pair_trends": "Mean pairwise similarity: 1 − |Δ Pearson ρ|/2 (numerical pairs), 1 − TVD of 2-way tables (other pairs). Higher is better.",
+    "detection": "C2ST with logistic regression: 1 − (2·max(AUC, ½) − 1) for telling real from synthetic rows. 1 = indistinguishable.",
+    "detection_gbm": "C2ST with gradient boosting, a stricter detector. 1 = indistinguishable, 0 = perfectly separable.",
+    "tstr_roc_auc": "ROC-AUC on real test rows of a gradient-boosted model trained on synthetic rows (TSTR). Compare with TRTR.",
+    "trtr_roc_auc": "ROC-AUC on real test rows of the same model trained on the real training rows (TRTR): the ceiling.",
+    "tstr_accuracy": "Accuracy on real test rows, model trained on synthetic rows.",
+    "trtr_accuracy": "Accuracy on real test rows, model trained on real rows.",
+    "tstr_f1": "F1 on real test rows (positive = rarer class), model trained on synthetic rows.",
+    "trtr_f1": "F1 on real test rows, model trained on real rows.",
+    "tstr_r2": "R² on real test rows, model trained on synthetic rows.",
+    "trtr_r2": "R² on real test rows, model trained on real rows.",
+    "tstr_rmse": "RMSE on real test rows (target units), model trained on synthetic rows. Lower is better.",
+    "trtr_rmse": "RMSE on real test rows, model trained on real rows.",
+    "dcr_share": "Share of synthetic rows closer (Gower) to a training row than to an equal-size holdout: 0.5 is ideal, higher means copying.",
+    "exact_copy_rate": "Share of synthetic rows identical to a training row. Lower is safer; compare with real rows' own duplicate rate.",
+}
+
+
+@dataclass
+class Evaluation:
+    """Results of :func:`evaluate`.
+
+    ``metrics``: ``{"fidelity": {...}, "utility": {...}, "privacy": {...}}`` of headline floats;
+    ``details``: per-column shapes, per-pair trends, full utility and privacy records;
+    ``skipped``: metric group → why it was not computed; ``seconds``: time per group.
+    """
+
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def flat(self) -> dict[str, float]:
+        """All headline metrics in one mapping, name → value."""
+        return {k: v for group in self.metrics.values() for k, v in group.items()}
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Table rows ``{group, metric, value, description}`` for display."""
+        return [
+            {"group": g, "metric": k, "value": v, "description": DESCRIPTIONS.get(k, "")}
+            for g, group in self.metrics.items()
+            for k, v in group.items()
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "metrics": self.metrics,
+            "details": self.details,
+            "skipped": self.skipped,
+            "seconds": self.seconds,
+            "descriptions": {k: DESCRIPTIONS[k] for k in self.flat() if k in DESCRIPTIONS},
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(
+            self.to_dict(), indent=2, default=lambda o: o.item() if isinstance(o, np.generic) else str(o)
+        )
+
+
+def evaluate(
+    real_train: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    metadata: Metadata | None = None,
+    *,
+    real_test: pd.DataFrame | None = None,
+    target: str | None = None,
+    seed: int = 0,
+    detection_gbm: bool = True,
+) -> Evaluation:
+    """Score ``synthetic`` against the real data.
+
+    Parameters
+    ----------
+    real_train: the rows the synthesizer was fitted on.
+    synthetic: the generated rows (same columns).
+    metadata: column metadata; detected from ``real_train`` when ``None``.
+    real_test: real rows the synthesizer never saw; needed for utility (test rows) and DCR share (holdout).
+    target: column to predict for TSTR/TRTR; utility is skipped without it.
+    seed: seed for every subsample and model in the metrics.
+    detection_gbm: also run the stricter gradient-boosting detector.
+
+    Raises
+    ------
+    DataError
+        An input table is empty or its columns differ from the metadata.
+    MetadataError
+        ``target`` is not a column.
+    """
+    metadata = metadata or Metadata.detect(real_train)
+    for name, df in (("real", real_train), ("synthetic", synthetic), ("test", real_test)):
+        if df is None:
+            continue
+        if len(df) == 0:
+            raise DataError(f"the {name} table has no rows; evaluation needs rows in every table")
+        missing = [c for c in metadata.names if c not in df.columns]
+        if missing:
+            raise DataError(f"the {name} table lacks column(s) {missing}; give tables with the same columns")
+    if target is not None and target not in metadata.columns:
+        raise MetadataError(f"unknown target column {target!r}; columns are: {', '.join(metadata.names)}")
+    ev = Evaluation()
+    clock = time.perf_counter()
+
+    shapes = column_shapes(real_train, synthetic, metadata)
+    trends = column_pair_trends(real_train, synthetic, metadata)
+    det = detection(real_train, synthetic, metadata, seed=seed)
+    ev.metrics["fidelity"] = {
+        "column_shapes": shapes["score"],
+        "column_pair_trends": trends["score"],
+        "detection": det["score"],
+    }
+    ev.details.update(column_shapes=shapes["columns"], column_pair_trends=trends["pairs"], detection=det)
+    if detection_gbm:
+        det_gbm = detection(real_train, synthetic, metadata, model="gbm", seed=seed)
+        ev.metrics["fidelity"]["detection_gbm"] = det_gbm["score"]
+        ev.details["detection_gbm"] = det_gbm
+    ev.seconds["fidelity"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    if target is None or real_test is None:
+        ev.skipped["utility"] = "needs a target column and real test rows"
+    else:
+        util = ml_utility(real_train, synthetic, real_test, metadata, target, seed=seed)
+        ev.metrics["utility"] = {
+            f"{k}_{m}": v for k in ("tstr", "trtr") for m, v in util[k].items() if m != "note"
+        }
+        ev.details["utility"] = util
+    ev.seconds["utility"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    privacy = {"exact_copy_rate": exact_copy_rate(real_train, synthetic, metadata)}
+    if real_test is None:
+        ev.skipped["dcr_share"] = "needs real holdout rows (the test table)"
+    else:
+        dcr = dcr_share(real_train, synthetic, real_test, metadata, seed=seed)
+        privacy["dcr_share"] = dcr["score"]
+        ev.details["dcr"] = dcr
+    ev.metrics["privacy"] = privacy
+    ev.seconds["privacy"] = time.perf_counter() - clock
+    return ev
+
+
+__all__ = ["DESCRIPTIONS", "Evaluation", "evaluate"]

@@ -1,0 +1,17 @@
+"""Reading and writing tables (files and SQL databases) and image sets.
+
+``read_table(source, **opts)`` and ``write_table(df, target, **opts)`` are the only entry points the rest
+of simulacra uses for tabular I/O.
+"""
+
+from __future__ import annotations
+
+from simulacra.io.tables import (
+    DEFAULT_NA_VALUES,
+    FILE_FORMATS,
+    is_sql_url,
+    read_table,
+    write_table,
+)
+
+__all__ = ["DEFAULT_NA_VALUES", "FILE_FORMATS", "is_sql_url", "read_table", "write_table"]

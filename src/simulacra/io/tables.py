@@ -1,0 +1,391 @@
+"""Tabular I/O: CSV/TSV, Parquet, JSON Lines, Excel and SQL (through SQLAlchemy).
+
+Conventions
+-----------
+* ``source`` is a filesystem path, or an SQLAlchemy URL (``sqlite:///file.db``, ``postgresql://…``)
+  together with ``table=`` or ``query=``. For the CLI a URL may carry the table in its query string:
+  ``sqlite:///file.db?table=adult``.
+* Delimited text is sniffed: the delimiter among ``, ; TAB |``, a decimal comma for semicolon files, and
+  columns whose values are all ``true``/``false`` (any case) become booleans. Surrounding whitespace is
+  stripped from column names and string values. Missing-value markers default to
+  :data:`DEFAULT_NA_VALUES` and are configurable with ``na_values``.
+* Writes never clobber: a file is written under a temporary name in the target folder and moved into
+  place; an existing target raises :class:`~simulacra.errors.OutputExistsError` unless ``force=True``.
+  SQL writes happen in one transaction, so a failure leaves the previous table untouched.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import os
+import re
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import pandas as pd
+
+from simulacra.errors import DataError, OutputExistsError
+
+#: Markers read as missing values unless ``na_values`` says otherwise.
+DEFAULT_NA_VALUES: tuple[str, ...] = ("", "?", "NA", "N/A", "NaN", "nan", "NULL", "null", "None", "#N/A")
+
+#: File suffixes (after an optional ``.gz``) and the format each one means.
+FILE_FORMATS: dict[str, str] = {
+    ".csv": "csv",
+    ".txt": "csv",
+    ".data": "csv",
+    ".test": "csv",
+    ".tsv": "tsv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "json",
+    ".xlsx": "excel",
+    ".xls": "excel",
+}
+
+_SQL_URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.\-]*://")
+_TRUE = {"true"}
+_FALSE = {"false"}
+
+
+def is_sql_url(source: object) -> bool:
+    """True when ``source`` is a string that looks like an SQLAlchemy URL (``scheme://…``)."""
+    return isinstance(source, str) and bool(_SQL_URL.match(source)) and not source.startswith("file://")
+
+
+def _file_format(path: Path) -> str:
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    if not suffixes or suffixes[-1] not in FILE_FORMATS:
+        known = ", ".join(sorted(set(FILE_FORMATS)))
+        raise DataError(f"{path}: unknown file format {path.suffix!r}; use one of {known} (optionally .gz)")
+    return FILE_FORMATS[suffixes[-1]]
+
+
+def _split_url(url: str) -> tuple[str, dict[str, str]]:
+    """Remove simulacra's own ``table``/``query`` parameters from a URL's query string."""
+    parts = urlsplit(url)
+    params = dict(parse_qsl(parts.query, keep_blank_values=True))
+    ours = {k: params.pop(k) for k in ("table", "query") if k in params}
+    return urlunsplit(parts._replace(query=urlencode(params))), ours
+
+
+def _redact(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+def _read_head(path: Path, n_bytes: int = 65536, encoding: str = "utf-8") -> str:
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    with opener(path, "rb") as f:
+        raw = f.read(n_bytes)
+    return raw.decode(encoding, errors="replace")
+
+
+def _sniff_delimiter(sample: str) -> str:
+    lines = [ln for ln in sample.splitlines()[:50] if ln.strip()]
+    if not lines:
+        return ","
+    try:
+        return csv.Sniffer().sniff("\n".join(lines), delimiters=",;\t|").delimiter
+    except csv.Error:
+        counts = {d: sum(ln.count(d) for ln in lines) for d in ",;\t|"}
+        return max(counts, key=counts.get) if max(counts.values()) > 0 else ","
+
+
+def _sniff_decimal(sample: str, sep: str) -> str:
+    if sep != ";":
+        return "."
+    commas = len(re.findall(r"(?:^|;)\s*-?\d+,\d+\s*(?=;|$)", sample, flags=re.M))
+    points = len(re.findall(r"(?:^|;)\s*-?\d+\.\d+\s*(?=;|$)", sample, flags=re.M))
+    return "," if commas > points else "."
+
+
+def _tidy(df: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Strip names and string values; turn all-``true``/``false`` text columns into booleans."""
+    df = df.rename(columns=lambda c: c.strip() if isinstance(c, str) else c)
+    for col in df.columns:
+        s = df[col]
+        if s.dtype != object and not isinstance(s.dtype, pd.StringDtype):
+            continue
+        is_str = s.map(lambda v: isinstance(v, str))
+        if is_str.any():
+            s = s.where(~is_str, s[is_str].str.strip())
+            s = s.replace("", None) if (s[is_str] == "").any() else s
+            df[col] = s
+        values = s.dropna()
+        if len(values) and values.map(lambda v: isinstance(v, str)).all():
+            lowered = set(values.str.lower().unique())
+            if lowered <= (_TRUE | _FALSE) and len(lowered) >= 1:
+                mapped = s.map(lambda v: None if pd.isna(v) else v.lower() in _TRUE)
+                df[col] = mapped.astype("boolean") if s.isna().any() else mapped.astype(bool)
+    if df.shape[1] == 0 or len(df) == 0:
+        raise DataError(f"{source}: the table has no rows; point to a file or table that holds data")
+    return df
+
+
+def read_table(
+    source: str | os.PathLike[str],
+    *,
+    table: str | None = None,
+    query: str | None = None,
+    sep: str | None = None,
+    decimal: str | None = None,
+    header: int | None = 0,
+    na_values: Iterable[str] | None = None,
+    encoding: str = "utf-8",
+    sheet_name: str | int = 0,
+    nrows: int | None = None,
+) -> pd.DataFrame:
+    """Read a table from a file or an SQL database into a DataFrame.
+
+    Parameters
+    ----------
+    source:
+        Path to a ``.csv``/``.tsv``/``.txt`` (optionally ``.gz``), ``.parquet``, ``.jsonl``, ``.json``
+        (records) or ``.xlsx`` file; or an SQLAlchemy URL such as ``sqlite:///file.db``.
+    table, query:
+        For SQL sources: a table name or a SELECT statement (exactly one; the URL's ``?table=`` or
+        ``?query=`` parameter counts).
+    sep, decimal:
+        Delimiter and decimal mark of text files; sniffed from the first 64 KiB when ``None``.
+    header:
+        Row number of the header in text files, or ``None`` for no header (columns named ``0..k-1``).
+    na_values:
+        Strings read as missing; :data:`DEFAULT_NA_VALUES` when ``None``.
+    encoding:
+        Text encoding of text files.
+    sheet_name:
+        Excel sheet.
+    nrows:
+        Read at most this many rows (files and SQL).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per record; string columns have surrounding whitespace stripped, boolean text columns are
+        ``bool`` (``boolean`` when they have missing values).
+
+    Raises
+    ------
+    DataError
+        Missing file, unknown format, unreadable content, an empty table, an SQL database that cannot be
+        reached, or an unknown table.
+    """
+    na = list(DEFAULT_NA_VALUES if na_values is None else na_values)
+    if is_sql_url(source):
+        return _read_sql(str(source), table=table, query=query, nrows=nrows)
+    path = Path(source)
+    if not path.exists():
+        raise DataError(f"{path}: file not found; check the path (or use a bundled dataset such as 'adult')")
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder; give a file, or an SQL URL with table=")
+    fmt = _file_format(path)
+    try:
+        if fmt in ("csv", "tsv"):
+            head = _read_head(path, encoding=encoding)
+            if not head.strip():
+                raise DataError(f"{path}: the file is empty; point to a file that holds a header and rows")
+            delim = "\t" if fmt == "tsv" and sep is None else (sep or _sniff_delimiter(head))
+            dec = decimal or _sniff_decimal(head, delim)
+            df = pd.read_csv(
+                path,
+                sep=delim,
+                decimal=dec,
+                header=header,
+                na_values=na,
+                keep_default_na=False,
+                skipinitialspace=True,
+                encoding=encoding,
+                nrows=nrows,
+                low_memory=False,
+            )
+        elif fmt == "parquet":
+            df = pd.read_parquet(path)
+        elif fmt == "jsonl":
+            df = pd.read_json(path, lines=True, nrows=nrows)
+        elif fmt == "json":
+            df = pd.read_json(path, orient="records")
+        else:
+            df = pd.read_excel(path, sheet_name=sheet_name, na_values=na, keep_default_na=False, nrows=nrows)
+    except DataError:
+        raise
+    except pd.errors.EmptyDataError as exc:
+        raise DataError(f"{path}: the file is empty; point to a file that holds a header and rows") from exc
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not valid {encoding} text ({exc.reason}); pass the right encoding") from exc
+    except Exception as exc:  # parser errors of pandas/pyarrow/openpyxl
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"{path}: cannot be read as {fmt}: {msg}") from exc
+    if fmt not in ("csv", "tsv"):
+        df = df.replace(list(na), None) if fmt == "excel" else df
+    if nrows is not None:
+        df = df.head(nrows)
+    return _tidy(df, str(path))
+
+
+def _engine(url: str):
+    import sqlalchemy as sa
+
+    try:
+        return sa.create_engine(url)
+    except Exception as exc:
+        raise DataError(
+            f"{_redact(url)}: not a usable SQLAlchemy URL ({exc}); e.g. sqlite:///file.db"
+        ) from exc
+
+
+def _read_sql(url: str, *, table: str | None, query: str | None, nrows: int | None) -> pd.DataFrame:
+    import sqlalchemy as sa
+
+    url, ours = _split_url(url)
+    table = table or ours.get("table")
+    query = query or ours.get("query")
+    shown = _redact(url)
+    if bool(table) == bool(query):
+        raise DataError(f"{shown}: give exactly one of table= or query= (e.g. '{shown}?table=NAME')")
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        db = Path(url[len("sqlite:///") :])
+        if not db.exists():
+            raise DataError(f"{shown}: database file {db} not found; check the path")
+    engine = _engine(url)
+    try:
+        with engine.connect() as conn:
+            if table:
+                names = sa.inspect(conn).get_table_names()
+                if table not in names:
+                    listed = ", ".join(names[:20]) or "none"
+                    raise DataError(f"{shown}: no table {table!r}; tables there: {listed}")
+                stmt = sa.select(sa.Table(table, sa.MetaData(), autoload_with=conn))
+                if nrows is not None:
+                    stmt = stmt.limit(nrows)
+                df = pd.read_sql(stmt, conn)
+            else:
+                df = pd.read_sql(sa.text(query), conn)
+                if nrows is not None:
+                    df = df.head(nrows)
+    except DataError:
+        raise
+    except sa.exc.OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise DataError(
+            f"{shown}: cannot connect or query ({reason}); check the URL, server and SQL"
+        ) from exc
+    except sa.exc.SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise DataError(f"{shown}: query failed ({reason}); check the SQL") from exc
+    finally:
+        engine.dispose()
+    return _tidy(df, f"{shown} ({table or 'query'})")
+
+
+def _atomic_write_file(df: pd.DataFrame, path: Path, fmt: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        compression = "gzip" if path.suffix.lower() == ".gz" else None
+        if fmt == "csv":
+            df.to_csv(tmp, index=False, compression=compression)
+        elif fmt == "tsv":
+            df.to_csv(tmp, index=False, sep="\t", compression=compression)
+        elif fmt == "parquet":
+            df.to_parquet(tmp, index=False)
+        elif fmt == "jsonl":
+            df.to_json(tmp, orient="records", lines=True, date_format="iso", compression=compression)
+        elif fmt == "json":
+            df.to_json(tmp, orient="records", date_format="iso", compression=compression)
+        else:
+            df.to_excel(tmp, index=False, engine="openpyxl")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_table(
+    df: pd.DataFrame,
+    target: str | os.PathLike[str],
+    *,
+    table: str | None = None,
+    if_exists: str = "fail",
+    force: bool = False,
+) -> str:
+    """Write ``df`` to a file (format from the suffix) or to an SQL table, atomically.
+
+    Parameters
+    ----------
+    df:
+        The table to write.
+    target:
+        A path ending in ``.csv``, ``.tsv``, ``.parquet``, ``.jsonl``, ``.json`` or ``.xlsx``; or an
+        SQLAlchemy URL (``sqlite:///out.db``), with the table given by ``table=`` or ``?table=NAME``
+        (default ``synthetic``).
+    if_exists:
+        For SQL: ``"fail"`` (default), ``"replace"`` or ``"append"``. ``force=True`` means ``"replace"``.
+    force:
+        Overwrite an existing file or table.
+
+    Returns
+    -------
+    str
+        Where the data went (the path, or ``URL table``).
+
+    Raises
+    ------
+    OutputExistsError
+        The file or table exists and neither ``force`` nor an ``if_exists`` other than ``"fail"`` says to
+        replace it.
+    DataError
+        Unknown format, or the database cannot be reached. Nothing is left half-written.
+    """
+    if is_sql_url(target):
+        return _write_sql(df, str(target), table=table, if_exists="replace" if force else if_exists)
+    path = Path(target)
+    fmt = _file_format(path)
+    if path.exists() and not force:
+        raise OutputExistsError(f"{path}: already exists; choose another path or pass --force to overwrite")
+    _atomic_write_file(df, path, fmt)
+    return str(path)
+
+
+def _write_sql(df: pd.DataFrame, url: str, *, table: str | None, if_exists: str) -> str:
+    import sqlalchemy as sa
+
+    if if_exists not in ("fail", "replace", "append"):
+        raise DataError(f"if_exists={if_exists!r}: use 'fail', 'replace' or 'append'")
+    url, ours = _split_url(url)
+    table = table or ours.get("table") or "synthetic"
+    shown = _redact(url)
+    engine = _engine(url)
+    try:
+        with engine.begin() as conn:  # one transaction: all or nothing
+            exists = sa.inspect(conn).has_table(table)
+            if exists and if_exists == "fail":
+                raise OutputExistsError(
+                    f"{shown}: table {table!r} already exists; pass --force to replace it or choose another"
+                )
+            df.to_sql(table, conn, if_exists=if_exists, index=False, chunksize=10_000)
+    except (OutputExistsError, DataError):
+        raise
+    except sa.exc.SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise DataError(f"{shown}: cannot write table {table!r} ({reason}); nothing was changed") from exc
+    finally:
+        engine.dispose()
+    return f"{shown} {table}"
+
+
+def describe_source(source: Any) -> str:
+    """A short printable name for a source (URL passwords redacted)."""
+    return _redact(str(source)) if is_sql_url(source) else str(source)

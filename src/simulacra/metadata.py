@@ -1,0 +1,359 @@
+"""Column metadata: what kind of data each column holds, detected from a DataFrame and editable by hand.
+
+Each column gets an **sdtype** (semantic data type, SDV's term):
+
+* ``numerical``   — numbers; ``representation`` is ``"int"`` when every value is whole, else ``"float"``.
+* ``categorical`` — a finite set of labels (strings, or numbers used as codes).
+* ``boolean``     — two truth values (``bool`` dtype, or text spelled true/false, yes/no, y/n, t/f).
+* ``datetime``    — timestamps; ``format`` is the ``strftime`` pattern of text dates, ``"mixed"`` when
+  the column mixes formats, ``None`` for native datetime columns.
+* ``id``          — a unique key; synthesizers generate fresh keys, never copy real ones.
+
+Detection rules, applied in this order (:meth:`Metadata.detect`; ``simulacra inspect`` prints which rule
+fired for each column so a user can override it):
+
+1. every value missing → ``categorical`` (nothing to learn; it is reproduced as all-missing);
+2. ``bool`` dtype → ``boolean``; datetime dtype → ``datetime``;
+3. numeric dtype → ``id`` if the name looks like a key (``id``, ``*_id``, ``uuid``, ``key``) and every
+   value is a distinct integer, else ``numerical``;
+4. text → ``boolean`` if its values are one of the true/false spellings; ``numerical`` if every value
+   parses as a number; ``datetime`` if every value parses as a date (one format, or ``mixed``) and the
+   values look like dates (digits and separators); ``id`` if every value is distinct (≥ 20 rows);
+   else ``categorical``.
+
+``nullable`` records whether the column has missing values; ``min``/``max`` the observed bounds of
+numerical and datetime columns (synthetic values are kept inside them).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from simulacra.errors import MetadataError
+
+SDTYPES = ("numerical", "categorical", "boolean", "datetime", "id")
+_ID_NAME = re.compile(r"(^|_|\b)(id|uuid|guid|key)$", re.IGNORECASE)
+_BOOL_SPELLINGS = [{"true", "false"}, {"yes", "no"}, {"y", "n"}, {"t", "f"}]
+_DATE_LIKE = re.compile(r"^\s*\d{1,4}[-/.:]\d{1,2}[-/.:]\d{1,4}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?\s*$")
+_DATE_FORMATS = (
+    "%Y-%m-%d",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%d/%m/%Y",
+    "%m/%d/%Y",
+    "%d.%m.%Y",
+    "%Y/%m/%d",
+    "%d-%m-%Y",
+)
+
+
+@dataclass
+class ColumnMetadata:
+    """Metadata of one column.
+
+    Attributes
+    ----------
+    sdtype: one of :data:`SDTYPES`.
+    representation: ``"int"`` or ``"float"`` for numerical columns.
+    format: datetime format (``strftime`` pattern, ``"mixed"``, or ``None`` for native datetimes).
+    nullable: the column has missing values.
+    min, max: observed bounds (numbers; ISO strings for datetimes).
+    reason: the detection rule that fired (informational; not used by models).
+    """
+
+    sdtype: str
+    representation: str | None = None
+    format: str | None = None
+    nullable: bool = False
+    min: Any = None
+    max: Any = None
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        if self.sdtype not in SDTYPES:
+            raise MetadataError(f"sdtype {self.sdtype!r} is not one of {', '.join(SDTYPES)}")
+        if self.representation not in (None, "int", "float"):
+            raise MetadataError(f"representation {self.representation!r} must be 'int' or 'float'")
+
+
+@dataclass
+class Metadata:
+    """Per-column metadata of a table (see the module docstring for the detection rules).
+
+    ``columns`` maps column name → :class:`ColumnMetadata`, in the table's column order.
+    """
+
+    columns: dict[str, ColumnMetadata] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ detection
+    @classmethod
+    def detect(cls, df: pd.DataFrame) -> Metadata:
+        """Detect the metadata of every column of ``df``.
+
+        Raises
+        ------
+        MetadataError
+            When ``df`` has no columns or duplicate column names.
+        """
+        if df.shape[1] == 0:
+            raise MetadataError("the table has no columns; nothing to detect")
+        dupes = df.columns[df.columns.duplicated()].tolist()
+        if dupes:
+            raise MetadataError(f"duplicate column names {dupes}; rename them so each column is unique")
+        return cls({str(c): _detect_column(str(c), df[c]) for c in df.columns})
+
+    # ------------------------------------------------------------------ access and edits
+    @property
+    def names(self) -> list[str]:
+        return list(self.columns)
+
+    def __getitem__(self, name: str) -> ColumnMetadata:
+        try:
+            return self.columns[name]
+        except KeyError:
+            raise MetadataError(f"unknown column {name!r}; columns are: {', '.join(self.columns)}") from None
+
+    def names_of(self, *sdtypes: str) -> list[str]:
+        """Names of the columns whose sdtype is one of ``sdtypes``."""
+        return [n for n, c in self.columns.items() if c.sdtype in sdtypes]
+
+    def update_column(self, name: str, **changes: Any) -> None:
+        """Change fields of one column, e.g. ``update_column("zip", sdtype="categorical")``."""
+        col = self[name]
+        unknown = set(changes) - set(ColumnMetadata.__dataclass_fields__)
+        if unknown:
+            raise MetadataError(f"column {name!r}: unknown metadata field(s) {sorted(unknown)}")
+        new = asdict(col) | changes
+        if "sdtype" in changes and changes["sdtype"] != "numerical":
+            new["representation"] = None
+        new["reason"] = "set by user"
+        self.columns[name] = ColumnMetadata(**new)
+
+    def apply_overrides(self, source: str | Path | dict[str, Any]) -> Metadata:
+        """Apply hand edits from a JSON/YAML file or dict of the form ``{"columns": {name: {...}}}``.
+
+        A bare ``{name: {...}}`` mapping is accepted too. Returns ``self``.
+        """
+        data = _load_mapping(source) if not isinstance(source, dict) else source
+        cols = data.get("columns", data)
+        if not isinstance(cols, dict):
+            raise MetadataError(f"{source}: expected a mapping of column name → fields")
+        for name, changes in cols.items():
+            if not isinstance(changes, dict):
+                raise MetadataError(
+                    f"{source}: column {name!r} must map to fields, e.g. {{sdtype: categorical}}"
+                )
+            self.update_column(str(name), **changes)
+        return self
+
+    def validate(self, df: pd.DataFrame) -> None:
+        """Check that ``df`` has exactly the metadata's columns.
+
+        Raises
+        ------
+        MetadataError
+            Naming the missing or unexpected columns.
+        """
+        missing = [c for c in self.columns if c not in df.columns]
+        extra = [str(c) for c in df.columns if str(c) not in self.columns]
+        if missing or extra:
+            raise MetadataError(
+                f"data and metadata disagree: missing columns {missing}, unexpected columns {extra}; "
+                "re-detect the metadata or fix the data"
+            )
+
+    # ------------------------------------------------------------------ serialisation
+    def to_dict(self) -> dict[str, Any]:
+        return {"columns": {n: _clean_none(asdict(c)) for n, c in self.columns.items()}}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Metadata:
+        cols = data.get("columns")
+        if not isinstance(cols, dict):
+            raise MetadataError("metadata must be a mapping with a 'columns' mapping")
+        try:
+            return cls({str(n): ColumnMetadata(**c) for n, c in cols.items()})
+        except TypeError as exc:
+            raise MetadataError(f"malformed column metadata: {exc}") from exc
+
+    def to_json(self, path: str | Path | None = None) -> str:
+        """Return the metadata as JSON text; also write it to ``path`` when given."""
+        text = json.dumps(self.to_dict(), indent=2, default=_json_default)
+        if path is not None:
+            Path(path).write_text(text + "\n", encoding="utf-8")
+        return text
+
+    @classmethod
+    def from_json(cls, source: str | Path) -> Metadata:
+        """Read metadata from a JSON (or YAML) file, or from JSON text."""
+        text = str(source)
+        if text.lstrip().startswith("{"):
+            return cls.from_dict(json.loads(text))
+        return cls.from_dict(_load_mapping(source))
+
+    def explain(self) -> list[dict[str, Any]]:
+        """One row per column for display: name, sdtype, details and the reason it was detected."""
+        rows = []
+        for name, c in self.columns.items():
+            details = []
+            if c.representation:
+                details.append(c.representation)
+            if c.format:
+                details.append(f"format {c.format}")
+            if c.min is not None:
+                details.append(f"range [{c.min}, {c.max}]")
+            if c.nullable:
+                details.append("nullable")
+            rows.append(
+                {"column": name, "sdtype": c.sdtype, "details": ", ".join(details), "reason": c.reason}
+            )
+        return rows
+
+
+def _clean_none(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if v is not None and v != ""}
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, pd.Timestamp):
+        return o.isoformat()
+    raise TypeError(f"not JSON serialisable: {o!r}")
+
+
+def _load_mapping(source: str | Path) -> dict[str, Any]:
+    path = Path(source)
+    if not path.exists():
+        raise MetadataError(f"{path}: metadata file not found")
+    text = path.read_text(encoding="utf-8")
+    try:
+        if path.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text)
+        else:
+            data = json.loads(text)
+    except Exception as exc:
+        raise MetadataError(f"{path}: not valid JSON/YAML ({exc})") from exc
+    if not isinstance(data, dict):
+        raise MetadataError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def _num(v: Any) -> Any:
+    v = v.item() if isinstance(v, np.generic) else v
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    return v
+
+
+def parse_datetimes(values: pd.Series, fmt: str | None) -> pd.Series:
+    """Parse a column as datetimes with the detected ``format`` (``None``: native, ``"mixed"``: per value).
+
+    Unparseable values become ``NaT``. Time zones are dropped (converted to UTC) so all values compare.
+    """
+    if pd.api.types.is_datetime64_any_dtype(values):
+        out = values
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if fmt in (None, "mixed"):
+                out = pd.to_datetime(values, errors="coerce", format="mixed")
+            else:
+                out = pd.to_datetime(values, errors="coerce", format=fmt)
+    if getattr(out.dt, "tz", None) is not None:
+        out = out.dt.tz_convert("UTC").dt.tz_localize(None)
+    return out
+
+
+def _detect_text_datetime(values: pd.Series) -> str | None:
+    sample = values.astype(str)
+    if not sample.map(lambda v: bool(_DATE_LIKE.match(v))).all():
+        return None
+    for fmt in _DATE_FORMATS:
+        parsed = pd.to_datetime(sample, errors="coerce", format=fmt)
+        if parsed.notna().all():
+            return fmt
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
+    return "mixed" if parsed.notna().all() else None
+
+
+def _detect_column(name: str, s: pd.Series) -> ColumnMetadata:
+    values = s.dropna()
+    nullable = bool(s.isna().any())
+    if values.empty:
+        return ColumnMetadata("categorical", nullable=True, reason="every value is missing")
+    if pd.api.types.is_bool_dtype(s):
+        return ColumnMetadata("boolean", nullable=nullable, reason="boolean dtype")
+    if pd.api.types.is_datetime64_any_dtype(s):
+        dt = parse_datetimes(values, None)
+        return ColumnMetadata(
+            "datetime",
+            nullable=nullable,
+            min=dt.min().isoformat(),
+            max=dt.max().isoformat(),
+            reason="datetime dtype",
+        )
+    if pd.api.types.is_numeric_dtype(s):
+        return _numeric_meta(name, pd.to_numeric(values), nullable, "numeric dtype")
+    # text / mixed objects
+    as_text = values.map(str)
+    lowered = set(as_text.str.strip().str.lower().unique())
+    if any(lowered <= spelling for spelling in _BOOL_SPELLINGS) and len(lowered) == 2:
+        return ColumnMetadata("boolean", nullable=nullable, reason=f"values spell booleans {sorted(lowered)}")
+    numbers = pd.to_numeric(values, errors="coerce")
+    if numbers.notna().all():
+        return _numeric_meta(name, numbers, nullable, "every text value parses as a number")
+    fmt = _detect_text_datetime(values.head(5000))
+    if fmt is not None:
+        dt = parse_datetimes(values, fmt)
+        if dt.notna().all():
+            return ColumnMetadata(
+                "datetime",
+                format=fmt,
+                nullable=nullable,
+                min=dt.min().isoformat(),
+                max=dt.max().isoformat(),
+                reason=f"every value parses as a date (format {fmt})",
+            )
+    n_unique = values.nunique()
+    if n_unique == len(values) and len(values) >= 20 and values.map(lambda v: isinstance(v, str)).all():
+        return ColumnMetadata("id", nullable=nullable, reason="every text value is distinct")
+    share = float(numbers.notna().mean())
+    why = f"{n_unique} distinct labels"
+    if 0 < share < 1:
+        example = values[numbers.isna()].iloc[0]
+        why += f"; mixed types ({share:.0%} numeric, e.g. non-numeric {example!r})"
+    return ColumnMetadata("categorical", nullable=nullable, reason=why)
+
+
+def _numeric_meta(name: str, numbers: pd.Series, nullable: bool, reason: str) -> ColumnMetadata:
+    arr = numbers.to_numpy(dtype=float)
+    finite = arr[np.isfinite(arr)]
+    if finite.size == 0:
+        return ColumnMetadata("categorical", nullable=True, reason="no finite numbers")
+    is_int = bool(np.all(np.mod(finite, 1) == 0))
+    if _ID_NAME.search(name) and is_int and len(np.unique(finite)) == len(arr):
+        return ColumnMetadata(
+            "id", nullable=nullable, reason="name looks like a key and every value is distinct"
+        )
+    return ColumnMetadata(
+        "numerical",
+        representation="int" if is_int else "float",
+        nullable=nullable,
+        min=_num(finite.min()),
+        max=_num(finite.max()),
+        reason=reason,
+    )

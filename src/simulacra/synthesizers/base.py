@@ -1,0 +1,216 @@
+"""The synthesizer protocol, saving/loading without pickle, and the registry.
+
+Every synthesizer follows scikit-learn's contract: hyper-parameters are ``__init__`` arguments stored
+unchanged; learned state lives in attributes ending in ``_``; ``fit`` returns ``self``.
+
+Saved model layout (a directory)::
+
+    config.json     {"model": <registry name>, "params": {...}, "simulacra_version": ...}
+    metadata.json   the Metadata the model was fitted with
+    state.json      JSON-able learned state (transformer encoders, ...)
+    arrays.npz      numeric learned state, read with ``allow_pickle=False``
+    weights.pt      (neural models) ``torch.save(state_dict)``, read with ``weights_only=True``
+
+Nothing is unpickled on load, so a model directory from an untrusted source cannot run code.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import shutil
+import tempfile
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from simulacra.errors import ConfigError, DataError, NotFittedError, OutputExistsError
+from simulacra.metadata import Metadata
+
+_REGISTRY: dict[str, type[Synthesizer]] = {}
+
+
+def register(cls: type[Synthesizer]) -> type[Synthesizer]:
+    """Class decorator: make ``cls`` available as ``make(cls.name)``."""
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def available() -> list[str]:
+    """Registry names of the synthesizers."""
+    return sorted(_REGISTRY)
+
+
+def make(name: str, **params: Any) -> Synthesizer:
+    """Create a synthesizer by registry name, e.g. ``make("copula", seed=1)``.
+
+    Raises
+    ------
+    ConfigError
+        Unknown name, or a hyper-parameter the model does not take.
+    """
+    if name not in _REGISTRY:
+        raise ConfigError(f"unknown model {name!r}; available: {', '.join(available())}")
+    cls = _REGISTRY[name]
+    accepted = cls.param_names()
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise ConfigError(
+            f"model {name!r} has no parameter {', '.join(unknown)}; it takes: {', '.join(accepted)}"
+        )
+    return cls(**params)
+
+
+class Synthesizer(ABC):
+    """Base class of tabular synthesizers.
+
+    Subclasses implement ``_fit``, ``_sample``, ``_get_state`` and ``_set_state``; the base class handles
+    metadata detection, validation, saving and loading.
+    """
+
+    name: ClassVar[str] = ""
+
+    # ------------------------------------------------------------------ parameters
+    @classmethod
+    def param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        return [p for p in sig.parameters if p != "self"]
+
+    def get_params(self) -> dict[str, Any]:
+        """The constructor's hyper-parameters, as given."""
+        return {p: getattr(self, p) for p in self.param_names()}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+    # ------------------------------------------------------------------ fit / sample
+    def fit(self, data: pd.DataFrame, metadata: Metadata | None = None) -> Synthesizer:
+        """Learn the joint distribution of ``data`` (one row per record).
+
+        ``metadata`` defaults to ``Metadata.detect(data)``.
+
+        Raises
+        ------
+        DataError
+            ``data`` has no rows.
+        MetadataError
+            ``data`` and ``metadata`` have different columns.
+        """
+        if len(data) == 0:
+            raise DataError("cannot fit on an empty table; give at least one row")
+        self.metadata_ = metadata if metadata is not None else Metadata.detect(data)
+        self.metadata_.validate(data)
+        self._fit(data[self.metadata_.names])
+        return self
+
+    def sample(
+        self, n: int, *, conditions: dict[str, Any] | None = None, seed: int | None = None
+    ) -> pd.DataFrame:
+        """Generate ``n`` synthetic rows with the fitted columns and dtypes.
+
+        ``conditions`` maps column → value that every generated row must have. The same ``seed`` gives
+        the same rows.
+
+        Raises
+        ------
+        NotFittedError, ConfigError (``n`` < 0), ConditionError (unknown column or unmet value).
+        """
+        self._check_fitted()
+        if int(n) < 0:
+            raise ConfigError(f"number of rows must be ≥ 0, got {n}")
+        if conditions:
+            for col in conditions:
+                self.metadata_[col]  # raises MetadataError naming the columns
+        return self._sample(int(n), conditions=dict(conditions or {}), seed=seed)
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "metadata_"):
+            raise NotFittedError(f"{type(self).__name__} is not fitted; call fit(data) first")
+
+    @abstractmethod
+    def _fit(self, data: pd.DataFrame) -> None: ...
+
+    @abstractmethod
+    def _sample(self, n: int, *, conditions: dict[str, Any], seed: int | None) -> pd.DataFrame: ...
+
+    @abstractmethod
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]: ...
+
+    @abstractmethod
+    def _set_state(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None: ...
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | os.PathLike[str], *, force: bool = False) -> Path:
+        """Save the fitted model to the directory ``path`` (written aside, then moved into place).
+
+        Raises
+        ------
+        OutputExistsError
+            ``path`` exists and ``force`` is false.
+        """
+        from simulacra import __version__
+
+        self._check_fitted()
+        path = Path(path)
+        if path.exists() and not force:
+            raise OutputExistsError(
+                f"{path}: already exists; choose another path or pass --force to overwrite"
+            )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+        try:
+            state, arrays = self._get_state()
+            config = {"model": self.name, "params": self.get_params(), "simulacra_version": __version__}
+            (tmp / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+            self.metadata_.to_json(tmp / "metadata.json")
+            (tmp / "state.json").write_text(json.dumps(state) + "\n", encoding="utf-8")
+            np.savez_compressed(tmp / "arrays.npz", **arrays)
+            self._save_extra(tmp)
+            if path.exists():
+                shutil.rmtree(path)
+            os.replace(tmp, path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return path
+
+    def _save_extra(self, directory: Path) -> None:
+        """Hook for neural models to write ``weights.pt``."""
+
+    def _load_extra(self, directory: Path) -> None:
+        """Hook for neural models to read ``weights.pt``."""
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Synthesizer:
+        """Load a model saved by :meth:`save`; works on the base class (dispatches on ``config.json``).
+
+        Raises
+        ------
+        DataError
+            ``path`` is not a saved model directory.
+        """
+        path = Path(path)
+        config_file = path / "config.json"
+        if not config_file.is_file():
+            raise DataError(
+                f"{path}: not a saved model (no config.json); give the folder written by 'fit -o'"
+            )
+        try:
+            config = json.loads(config_file.read_text(encoding="utf-8"))
+            model = make(config["model"], **config["params"])
+            model.metadata_ = Metadata.from_json(path / "metadata.json")
+            state = json.loads((path / "state.json").read_text(encoding="utf-8"))
+            with np.load(path / "arrays.npz", allow_pickle=False) as npz:
+                arrays = {k: npz[k] for k in npz.files}
+        except (OSError, KeyError, ValueError) as exc:
+            raise DataError(f"{path}: damaged model folder ({exc}); re-run 'simulacra fit'") from exc
+        if cls is not Synthesizer and not isinstance(model, cls):
+            raise DataError(f"{path}: holds a {config['model']!r} model, not {cls.name!r}")
+        model._set_state(state, arrays)
+        model._load_extra(path)
+        return model

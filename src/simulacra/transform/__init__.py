@@ -1,0 +1,12 @@
+"""Reversible transforms between DataFrames and float32 matrices that generators train on."""
+
+from __future__ import annotations
+
+from simulacra.transform.encoders import (
+    CategoricalEncoder,
+    NumericalEncoder,
+    interval_of,
+)
+from simulacra.transform.table import ColumnSpan, TableTransformer
+
+__all__ = ["CategoricalEncoder", "ColumnSpan", "NumericalEncoder", "TableTransformer", "interval_of"]

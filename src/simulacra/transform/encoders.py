@@ -1,0 +1,200 @@
+"""Per-column encoders: each maps a 1-D array of values to a float block ``(N, k)`` and back.
+
+* :class:`NumericalEncoder` — ``normal_score``: the value's mid-rank empirical CDF ``u`` (linear between
+  up to ``max_quantiles`` stored quantiles) mapped to a standard normal score ``Φ⁻¹(u)``; its inverse
+  reads the quantile function, so marginals are reproduced, spikes (many zeros) included.
+  ``standard``: ``(x − mean) / std``.
+* :class:`CategoricalEncoder` — ``frequency``: each category owns an interval of ``[0, 1)`` as wide as
+  its frequency (the "frequency"/"uniform" encoding of SDV's copulas); a value is encoded as
+  ``Φ⁻¹(u)`` with ``u`` drawn uniformly inside its interval, and decoded by the interval that holds
+  ``Φ(z)``. ``onehot``: one column per category, decoded by argmax.
+
+Every encoder's state is plain JSON (``to_state``/``from_state``), so saved models never need pickle.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy.special import ndtr, ndtri
+
+from simulacra.errors import ConditionError, ConfigError
+
+EPS = 1e-6  # keeps u inside (0, 1) so that Φ⁻¹(u) is finite
+
+
+def _to_py(v: Any) -> Any:
+    return v.item() if isinstance(v, np.generic) else v
+
+
+class NumericalEncoder:
+    """Encode one numerical column (finite float values, no missing) into one float column.
+
+    Parameters
+    ----------
+    method: ``"normal_score"`` (default) or ``"standard"``.
+    max_quantiles: number of quantiles kept for ``normal_score`` (the model stores these, never rows).
+    """
+
+    width = 1
+
+    def __init__(self, method: str = "normal_score", max_quantiles: int = 1000) -> None:
+        if method not in ("normal_score", "standard"):
+            raise ConfigError(f"numerical encoding {method!r}: use 'normal_score' or 'standard'")
+        self.method = method
+        self.max_quantiles = max_quantiles
+
+    def fit(self, x: np.ndarray) -> NumericalEncoder:
+        x = np.asarray(x, dtype=float)
+        if x.size == 0:
+            x = np.zeros(1)
+        if self.method == "standard":
+            self.mean_, self.std_ = float(x.mean()), float(x.std() or 1.0)
+            return self
+        k = int(min(self.max_quantiles, max(2, x.size)))
+        self._set_quantiles(np.quantile(x, np.linspace(0.0, 1.0, k)))
+        return self
+
+    def _set_quantiles(self, quantiles: np.ndarray) -> None:
+        self.quantiles_ = np.asarray(quantiles, dtype=float)
+        k = self.quantiles_.size
+        self.probs_ = np.linspace(0.0, 1.0, k)
+        # first and last grid position of each distinct quantile: ties get their mid-rank
+        q, first = np.unique(self.quantiles_, return_index=True)
+        last = k - 1 - np.unique(self.quantiles_[::-1], return_index=True)[1]
+        self._grid = (q, self.probs_[first], self.probs_[last])
+
+    def to_uniform(self, x: np.ndarray) -> np.ndarray:
+        """Mid-rank empirical CDF of ``x``, in ``(0, 1)``."""
+        q, p_first, p_last = self._grid
+        if q.size == 1:
+            return np.full(np.shape(x), 0.5)
+        u = 0.5 * (np.interp(x, q, p_first) + np.interp(x, q, p_last))
+        return np.clip(u, EPS, 1 - EPS)
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=float)
+        if self.method == "standard":
+            return ((x - self.mean_) / self.std_)[:, None]
+        return ndtri(self.to_uniform(x))[:, None]
+
+    def inverse(self, block: np.ndarray) -> np.ndarray:
+        z = np.asarray(block, dtype=float)[:, 0]
+        if self.method == "standard":
+            return z * self.std_ + self.mean_
+        return np.interp(ndtr(z), self.probs_, self.quantiles_)
+
+    def to_state(self) -> dict[str, Any]:
+        if self.method == "standard":
+            return {"method": self.method, "mean": self.mean_, "std": self.std_}
+        return {
+            "method": self.method,
+            "max_quantiles": self.max_quantiles,
+            "quantiles": self.quantiles_.tolist(),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> NumericalEncoder:
+        enc = cls(state["method"], state.get("max_quantiles", 1000))
+        if enc.method == "standard":
+            enc.mean_, enc.std_ = state["mean"], state["std"]
+        else:
+            enc._set_quantiles(state["quantiles"])
+        return enc
+
+
+class CategoricalEncoder:
+    """Encode one categorical column into one (``frequency``) or k (``onehot``) float columns.
+
+    Categories are any hashable JSON-able values; ``None`` stands for missing and is a category like any
+    other, so the missing rate is reproduced. Categories are ordered by decreasing frequency (ties by
+    first appearance) unless :meth:`set_order` is called before encoding.
+    """
+
+    def __init__(self, method: str = "frequency") -> None:
+        if method not in ("frequency", "onehot"):
+            raise ConfigError(f"categorical encoding {method!r}: use 'frequency' or 'onehot'")
+        self.method = method
+
+    @property
+    def width(self) -> int:
+        return 1 if self.method == "frequency" else len(self.categories_)
+
+    def fit(self, codes: np.ndarray, categories: list[Any]) -> CategoricalEncoder:
+        """``codes``: int array ``(N,)`` indexing ``categories`` (the values in first-seen order)."""
+        counts = np.bincount(codes, minlength=len(categories)).astype(float)
+        order = np.argsort(-counts, kind="stable")
+        self.categories_ = [categories[i] for i in order]
+        self.freqs_ = counts[order] / max(counts.sum(), 1.0)
+        self._index = {self._key(c): i for i, c in enumerate(self.categories_)}
+        self._bounds()
+        return self
+
+    @staticmethod
+    def _key(v: Any) -> Any:
+        return ("__missing__",) if v is None else (type(v).__name__ if isinstance(v, bool) else "", v)
+
+    def _bounds(self) -> None:
+        self.cum_ = np.concatenate([[0.0], np.cumsum(self.freqs_)])
+        self.cum_[-1] = 1.0
+
+    def set_order(self, order: np.ndarray) -> None:
+        """Reorder the categories (``order`` is a permutation of ``range(k)``); used by the copula."""
+        self.categories_ = [self.categories_[i] for i in order]
+        self.freqs_ = self.freqs_[order]
+        self._index = {self._key(c): i for i, c in enumerate(self.categories_)}
+        self._bounds()
+
+    def index_of(self, values: list[Any]) -> np.ndarray:
+        """Category positions of ``values``; unseen values get -1."""
+        return np.array([self._index.get(self._key(_to_py(v)), -1) for v in values], dtype=np.int64)
+
+    def transform_index(self, idx: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        if self.method == "onehot":
+            out = np.zeros((idx.size, len(self.categories_)))
+            out[np.arange(idx.size), idx] = 1.0
+            return out
+        lo, hi = self.cum_[idx], self.cum_[idx + 1]
+        u = lo + (hi - lo) * rng.random(idx.size)
+        return ndtri(np.clip(u, EPS, 1 - EPS))[:, None]
+
+    def inverse_index(self, block: np.ndarray) -> np.ndarray:
+        block = np.asarray(block, dtype=float)
+        if self.method == "onehot":
+            return block.argmax(axis=1)
+        u = ndtr(block[:, 0])
+        return np.clip(np.searchsorted(self.cum_, u, side="right") - 1, 0, len(self.categories_) - 1)
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "categories": [_to_py(c) for c in self.categories_],
+            "freqs": self.freqs_.tolist(),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> CategoricalEncoder:
+        enc = cls(state["method"])
+        enc.categories_ = list(state["categories"])
+        enc.freqs_ = np.asarray(state["freqs"], dtype=float)
+        enc._index = {enc._key(c): i for i, c in enumerate(enc.categories_)}
+        enc._bounds()
+        return enc
+
+
+def interval_of(encoder: CategoricalEncoder, value: Any, column: str) -> tuple[float, float]:
+    """The latent normal-score interval ``(Φ⁻¹(a), Φ⁻¹(b))`` of ``value`` under a frequency encoding.
+
+    Raises
+    ------
+    ConditionError
+        When ``value`` was never seen in ``column``.
+    """
+    i = int(encoder.index_of([value])[0])
+    if i < 0:
+        shown = ", ".join(repr(c) for c in encoder.categories_[:10])
+        more = " …" if len(encoder.categories_) > 10 else ""
+        raise ConditionError(f"column {column!r} never takes the value {value!r}; seen values: {shown}{more}")
+    a, b = encoder.cum_[i], encoder.cum_[i + 1]
+    return float(ndtri(a)) if a > 0 else -np.inf, float(ndtri(b)) if b < 1 else np.inf

@@ -1,0 +1,308 @@
+"""``TableTransformer``: a reversible map between a DataFrame and a float32 matrix ``(N, D)``.
+
+Each column becomes one or more *spans* of the matrix (:class:`ColumnSpan`):
+
+* numerical → one continuous span (:class:`~simulacra.transform.encoders.NumericalEncoder`);
+* datetime → seconds since 1970-01-01 (float), then as numerical;
+* categorical and boolean → a discrete span (:class:`~simulacra.transform.encoders.CategoricalEncoder`);
+  missing values are a category of their own;
+* a numerical/datetime column with missing values gets an extra discrete *missing indicator* span, and
+  its missing entries are encoded as the median before the value encoder;
+* id columns take no span: ``inverse_transform`` generates fresh keys (integers above the real
+  maximum, or ``"<column>-000001"`` strings), never real ones.
+
+``inverse_transform(transform(df))`` restores column order, dtypes, integer representation (rounded),
+value bounds (clipped to the real ``[min, max]``), category sets and missing-value rates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from simulacra.errors import NotFittedError
+from simulacra.metadata import Metadata, parse_datetimes
+from simulacra.transform.encoders import CategoricalEncoder, NumericalEncoder, _to_py
+
+_NS_PER_S = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class ColumnSpan:
+    """Where one encoded block of a column lies in the matrix.
+
+    ``role`` is ``"value"`` or ``"missing"`` (the null indicator of a numerical/datetime column);
+    ``kind`` is ``"continuous"`` or ``"discrete"``; columns ``[start, end)`` of the matrix.
+    """
+
+    column: str
+    role: str
+    kind: str
+    start: int
+    end: int
+
+
+def _categorical_codes(s: pd.Series) -> tuple[np.ndarray, list[Any]]:
+    codes, uniques = pd.factorize(s, use_na_sentinel=False)
+    cats = [None if (not isinstance(u, str) and pd.isna(u)) else _to_py(u) for u in uniques]
+    return codes.astype(np.int64), cats
+
+
+def _restore_dtype(values: pd.Series, dtype: str) -> pd.Series:
+    try:
+        return values.astype(dtype)
+    except (TypeError, ValueError):
+        if dtype.startswith(("int", "uint")):
+            try:
+                return values.astype("Int64")
+            except (TypeError, ValueError):
+                pass
+        return values
+
+
+class TableTransformer:
+    """Reversible DataFrame ↔ float32 matrix transform (see the module docstring).
+
+    Parameters
+    ----------
+    numerical: encoding of numerical/datetime values, ``"normal_score"`` or ``"standard"``.
+    categorical: encoding of categorical/boolean values and missing indicators, ``"frequency"`` or
+        ``"onehot"``.
+    max_quantiles: quantiles kept per numerical column for ``normal_score``.
+    seed: seed of the uniform draw inside category intervals (``frequency`` encoding); the same seed
+        gives the same matrix.
+
+    Attributes (after ``fit``)
+    --------------------------
+    spans_: list of :class:`ColumnSpan`, in matrix order.
+    output_dim_: ``D``, the number of matrix columns.
+    """
+
+    def __init__(
+        self,
+        numerical: str = "normal_score",
+        categorical: str = "frequency",
+        max_quantiles: int = 1000,
+        seed: int = 0,
+    ) -> None:
+        self.numerical = numerical
+        self.categorical = categorical
+        self.max_quantiles = max_quantiles
+        self.seed = seed
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, df: pd.DataFrame, metadata: Metadata) -> TableTransformer:
+        """Learn every column's encoder from ``df`` (validated against ``metadata``)."""
+        metadata.validate(df)
+        self.columns_: dict[str, dict[str, Any]] = {}
+        self.order_ = [str(c) for c in df.columns]
+        for name in self.order_:
+            self.columns_[name] = self._fit_column(df[name], metadata[name])
+        self._build_spans()
+        return self
+
+    def _numeric_values(self, s: pd.Series, col: dict[str, Any]) -> np.ndarray:
+        if col["sdtype"] == "datetime":
+            dt = parse_datetimes(s, col.get("format"))
+            out = dt.astype("int64").to_numpy(dtype=float) / _NS_PER_S
+            out[dt.isna().to_numpy()] = np.nan
+            return out
+        return pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
+
+    def _fit_column(self, s: pd.Series, meta) -> dict[str, Any]:
+        col: dict[str, Any] = {"sdtype": meta.sdtype, "dtype": str(s.dtype), "format": meta.format}
+        if meta.sdtype == "id":
+            numbers = pd.to_numeric(s, errors="coerce")
+            if numbers.notna().all() and pd.api.types.is_numeric_dtype(s):
+                col["id"] = {"kind": "int", "start": int(numbers.max()) + 1}
+            else:
+                col["id"] = {"kind": "str", "prefix": f"{s.name}-"}
+            return col
+        if meta.sdtype in ("numerical", "datetime"):
+            x = self._numeric_values(s, col)
+            null = ~np.isfinite(x)
+            finite = x[~null]
+            col["int"] = meta.representation == "int" or meta.sdtype == "datetime"
+            col["min"] = float(finite.min()) if finite.size else 0.0
+            col["max"] = float(finite.max()) if finite.size else 0.0
+            col["fill"] = float(np.median(finite)) if finite.size else 0.0
+            if meta.sdtype == "datetime":
+                dt = parse_datetimes(s.dropna(), col["format"])
+                col["date_only"] = bool((dt == dt.dt.normalize()).all())
+            col["value"] = NumericalEncoder(self.numerical, self.max_quantiles).fit(finite)
+            col["null"] = None
+            if null.any():
+                col["null"] = CategoricalEncoder(self.categorical).fit(null.astype(np.int64), [False, True])
+            return col
+        codes, cats = _categorical_codes(s)
+        col["value"] = CategoricalEncoder(self.categorical).fit(codes, cats)
+        return col
+
+    def _build_spans(self) -> None:
+        spans, start = [], 0
+        for name in self.order_:
+            col = self.columns_[name]
+            if col["sdtype"] == "id":
+                continue
+            kind = "continuous" if col["sdtype"] in ("numerical", "datetime") else "discrete"
+            width = col["value"].width
+            spans.append(ColumnSpan(name, "value", kind, start, start + width))
+            start += width
+            if col.get("null") is not None:
+                spans.append(ColumnSpan(name, "missing", "discrete", start, start + col["null"].width))
+                start += col["null"].width
+        self.spans_ = spans
+        self.output_dim_ = start
+
+    def _check(self) -> None:
+        if not hasattr(self, "columns_"):
+            raise NotFittedError("TableTransformer is not fitted; call fit(df, metadata) first")
+
+    # ------------------------------------------------------------------ transform
+    def transform(self, df: pd.DataFrame) -> np.ndarray:
+        """Encode ``df`` (same columns as at fit) into a float32 matrix ``(len(df), output_dim_)``.
+
+        Categories unseen at fit are encoded as the most frequent category.
+        """
+        self._check()
+        rng = np.random.default_rng(self.seed)
+        out = np.zeros((len(df), self.output_dim_), dtype=np.float32)
+        for span in self.spans_:
+            col = self.columns_[span.column]
+            s = df[span.column]
+            if span.kind == "continuous":
+                x = self._numeric_values(s, col)
+                x = np.where(np.isfinite(x), x, col["fill"])
+                out[:, span.start : span.end] = col["value"].transform(x)
+            elif span.role == "missing":
+                null = ~np.isfinite(self._numeric_values(s, col))
+                out[:, span.start : span.end] = col["null"].transform_index(null.astype(np.int64), rng)
+            else:
+                values = [None if (not isinstance(v, str) and pd.isna(v)) else v for v in s.tolist()]
+                idx = col["value"].index_of(values)
+                idx[idx < 0] = 0
+                out[:, span.start : span.end] = col["value"].transform_index(idx, rng)
+        return out
+
+    def fit_transform(self, df: pd.DataFrame, metadata: Metadata) -> np.ndarray:
+        return self.fit(df, metadata).transform(df)
+
+    # ------------------------------------------------------------------ inverse
+    def inverse_transform(self, matrix: np.ndarray) -> pd.DataFrame:
+        """Decode a matrix ``(N, output_dim_)`` back into a DataFrame with the original columns/dtypes."""
+        self._check()
+        matrix = np.asarray(matrix)
+        n = matrix.shape[0]
+        by_col: dict[str, dict[str, ColumnSpan]] = {}
+        for span in self.spans_:
+            by_col.setdefault(span.column, {})[span.role] = span
+        data = {}
+        for name in self.order_:
+            col = self.columns_[name]
+            spans = by_col.get(name, {})
+            if col["sdtype"] == "id":
+                data[name] = self._fresh_ids(col, n)
+            elif col["sdtype"] in ("numerical", "datetime"):
+                v = spans["value"]
+                x = col["value"].inverse(matrix[:, v.start : v.end])
+                x = np.clip(x, col["min"], col["max"])
+                if col["int"]:
+                    x = np.round(x)
+                null = np.zeros(n, dtype=bool)
+                if "missing" in spans:
+                    m = spans["missing"]
+                    idx = col["null"].inverse_index(matrix[:, m.start : m.end])
+                    null = np.array([bool(col["null"].categories_[i]) for i in idx], dtype=bool)
+                data[name] = self._restore_numeric(col, x, null)
+            else:
+                v = spans["value"]
+                idx = col["value"].inverse_index(matrix[:, v.start : v.end])
+                cats = np.empty(len(col["value"].categories_), dtype=object)
+                cats[:] = col["value"].categories_
+                data[name] = _restore_dtype(pd.Series(cats[idx], dtype=object), col["dtype"])
+        return pd.DataFrame(data, columns=self.order_)
+
+    @staticmethod
+    def _fresh_ids(col: dict[str, Any], n: int) -> pd.Series:
+        spec = col["id"]
+        if spec["kind"] == "int":
+            return pd.Series(np.arange(spec["start"], spec["start"] + n, dtype=np.int64))
+        return pd.Series([f"{spec['prefix']}{i:06d}" for i in range(1, n + 1)], dtype=object).astype(
+            col["dtype"]
+        )
+
+    @staticmethod
+    def _restore_numeric(col: dict[str, Any], x: np.ndarray, null: np.ndarray) -> pd.Series:
+        if col["sdtype"] == "datetime":
+            ns = np.round(x * _NS_PER_S).astype("int64")
+            dt = pd.Series(pd.to_datetime(ns, unit="ns"))
+            dt[null] = pd.NaT
+            if col["dtype"].startswith("datetime64"):
+                target = pd.api.types.pandas_dtype(col["dtype"])
+                if getattr(target, "tz", None) is not None:
+                    return dt.dt.tz_localize("UTC").dt.tz_convert(target.tz)
+                return dt.astype(target)
+            fmt = (
+                col["format"]
+                if col["format"] not in (None, "mixed")
+                else ("%Y-%m-%d" if col.get("date_only") else "%Y-%m-%d %H:%M:%S")
+            )
+            text = dt.dt.strftime(fmt)
+            return _restore_dtype(text.astype(object).where(~null, None), col["dtype"])
+        s = pd.Series(x)
+        s[null] = np.nan
+        dtype = col["dtype"]
+        try:
+            target = pd.api.types.pandas_dtype(dtype)
+            numeric = pd.api.types.is_numeric_dtype(target) and not pd.api.types.is_bool_dtype(target)
+        except TypeError:
+            numeric = False
+        if not numeric:
+            dtype = "int64" if col["int"] else "float64"
+        if null.any() and dtype.startswith(("int", "uint")):
+            dtype = "float64"
+        return _restore_dtype(s, dtype)
+
+    # ------------------------------------------------------------------ persistence
+    def to_state(self) -> dict[str, Any]:
+        """A JSON-able dict holding everything ``from_state`` needs."""
+        self._check()
+        cols = {}
+        for name, col in self.columns_.items():
+            c = {k: v for k, v in col.items() if k not in ("value", "null")}
+            if "value" in col:
+                c["value"] = col["value"].to_state()
+            if col.get("null") is not None:
+                c["null"] = col["null"].to_state()
+            cols[name] = c
+        return {
+            "params": {
+                "numerical": self.numerical,
+                "categorical": self.categorical,
+                "max_quantiles": self.max_quantiles,
+                "seed": self.seed,
+            },
+            "order": self.order_,
+            "columns": cols,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> TableTransformer:
+        tt = cls(**state["params"])
+        tt.order_ = list(state["order"])
+        tt.columns_ = {}
+        for name, c in state["columns"].items():
+            col = dict(c)
+            if "value" in c:
+                enc = NumericalEncoder if c["sdtype"] in ("numerical", "datetime") else CategoricalEncoder
+                col["value"] = enc.from_state(c["value"])
+            if c.get("null") is not None:
+                col["null"] = CategoricalEncoder.from_state(c["null"])
+            elif c["sdtype"] in ("numerical", "datetime"):
+                col["null"] = None
+            tt.columns_[name] = col
+        tt._build_spans()
+        return tt
