@@ -276,6 +276,17 @@ def parse_datetimes(values: pd.Series, fmt: str | None) -> pd.Series:
     return out
 
 
+def datetime_seconds(values: pd.Series, fmt: str | None) -> np.ndarray:
+    """A datetime column (native, or text in ``fmt``) as float64 seconds since 1970-01-01; missing → NaN.
+
+    Works whatever the column's resolution (pandas 3 defaults to microseconds).
+    """
+    dt = parse_datetimes(values, fmt)
+    out = dt.astype("datetime64[ns]").astype("int64").to_numpy(dtype=float) / 1e9
+    out[dt.isna().to_numpy()] = np.nan
+    return out
+
+
 def _detect_text_datetime(values: pd.Series) -> str | None:
     sample = values.astype(str)
     if not sample.map(lambda v: bool(_DATE_LIKE.match(v))).all():
@@ -316,9 +327,12 @@ def _detect_column(name: str, s: pd.Series) -> ColumnMetadata:
     numbers = pd.to_numeric(values, errors="coerce")
     if numbers.notna().all():
         return _numeric_meta(name, numbers, nullable, "every text value parses as a number")
-    fmt = _detect_text_datetime(values.head(5000))
+    sample = values.sample(min(len(values), 5000), random_state=0) if len(values) > 5000 else values
+    fmt = _detect_text_datetime(sample)
     if fmt is not None:
         dt = parse_datetimes(values, fmt)
+        if dt.isna().any() and fmt != "mixed":  # the sample missed a second format
+            fmt, dt = "mixed", parse_datetimes(values, "mixed")
         if dt.notna().all():
             return ColumnMetadata(
                 "datetime",

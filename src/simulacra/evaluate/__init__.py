@@ -44,6 +44,12 @@ DESCRIPTIONS: dict[str, str] = {
 }
 
 
+def check_target(metadata: Metadata, target: str | None) -> None:
+    """Raise :class:`MetadataError` naming the columns when ``target`` is given but not a column."""
+    if target is not None and target not in metadata.columns:
+        raise MetadataError(f"unknown target column {target!r}; columns are: {', '.join(metadata.names)}")
+
+
 @dataclass
 class Evaluation:
     """Results of :func:`evaluate`.
@@ -123,8 +129,7 @@ def evaluate(
         missing = [c for c in metadata.names if c not in df.columns]
         if missing:
             raise DataError(f"the {name} table lacks column(s) {missing}; give tables with the same columns")
-    if target is not None and target not in metadata.columns:
-        raise MetadataError(f"unknown target column {target!r}; columns are: {', '.join(metadata.names)}")
+    check_target(metadata, target)
     ev = Evaluation()
     clock = time.perf_counter()
 
@@ -167,4 +172,4 @@ def evaluate(
     return ev
 
 
-__all__ = ["DESCRIPTIONS", "Evaluation", "evaluate"]
+__all__ = ["DESCRIPTIONS", "Evaluation", "check_target", "evaluate"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from simulacra.metadata import Metadata, parse_datetimes
+from simulacra.metadata import Metadata, datetime_seconds
 
 MAX_LEVELS = 50  # one-hot/ordinal levels kept per categorical column; rarer ones share an "other" level
 
@@ -13,10 +13,7 @@ MAX_LEVELS = 50  # one-hot/ordinal levels kept per categorical column; rarer one
 def numeric_values(s: pd.Series, sdtype: str, fmt: str | None = None) -> np.ndarray:
     """A numerical or datetime column as float64 (datetimes in seconds); missing → NaN."""
     if sdtype == "datetime":
-        dt = parse_datetimes(s, fmt)
-        out = dt.astype("int64").to_numpy(dtype=float) / 1e9
-        out[dt.isna().to_numpy()] = np.nan
-        return out
+        return datetime_seconds(s, fmt)
     return pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
 
 

@@ -24,7 +24,7 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode
 
 import pandas as pd
 
@@ -70,19 +70,25 @@ def _file_format(path: Path) -> str:
 
 
 def _split_url(url: str) -> tuple[str, dict[str, str]]:
-    """Remove simulacra's own ``table``/``query`` parameters from a URL's query string."""
-    parts = urlsplit(url)
-    params = dict(parse_qsl(parts.query, keep_blank_values=True))
+    """Remove simulacra's own ``table``/``query`` parameters from a URL's query string.
+
+    The URL is split by hand: ``urllib``'s round trip would turn ``sqlite:////abs/path`` into
+    ``sqlite://abs/path``.
+    """
+    base, _, query = url.partition("?")
+    params = dict(parse_qsl(query, keep_blank_values=True))
     ours = {k: params.pop(k) for k in ("table", "query") if k in params}
-    return urlunsplit(parts._replace(query=urlencode(params))), ours
+    return (f"{base}?{urlencode(params)}" if params else base), ours
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:300] + ("…" if len(text) > 300 else "") or type(exc).__name__
 
 
 def _redact(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url
+    """The URL with its password replaced by ``***``."""
+    return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
 
 
 def _read_head(path: Path, n_bytes: int = 65536, encoding: str = "utf-8") -> str:
@@ -225,8 +231,7 @@ def read_table(
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not valid {encoding} text ({exc.reason}); pass the right encoding") from exc
     except Exception as exc:  # parser errors of pandas/pyarrow/openpyxl
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"{path}: cannot be read as {fmt}: {msg}") from exc
+        raise DataError(f"{path}: cannot be read as {fmt}: {_one_line(exc)}") from exc
     if fmt not in ("csv", "tsv"):
         df = df.replace(list(na), None) if fmt == "excel" else df
     if nrows is not None:
@@ -238,11 +243,23 @@ def _engine(url: str):
     import sqlalchemy as sa
 
     try:
-        return sa.create_engine(url)
+        engine = sa.create_engine(url)
     except Exception as exc:
         raise DataError(
-            f"{_redact(url)}: not a usable SQLAlchemy URL ({exc}); e.g. sqlite:///file.db"
+            f"{_redact(url)}: not a usable SQLAlchemy URL ({_one_line(exc)}); e.g. sqlite:///file.db"
         ) from exc
+    if engine.dialect.name == "sqlite":
+        # pysqlite commits DDL (DROP/CREATE TABLE) on its own; SQLAlchemy's documented recipe makes
+        # the whole replace-and-insert one real transaction.
+        @sa.event.listens_for(engine, "connect")
+        def _no_implicit_transactions(dbapi_connection, _record):
+            dbapi_connection.isolation_level = None
+
+        @sa.event.listens_for(engine, "begin")
+        def _begin(conn):
+            conn.exec_driver_sql("BEGIN")
+
+    return engine
 
 
 def _read_sql(url: str, *, table: str | None, query: str | None, nrows: int | None) -> pd.DataFrame:
@@ -277,12 +294,12 @@ def _read_sql(url: str, *, table: str | None, query: str | None, nrows: int | No
     except DataError:
         raise
     except sa.exc.OperationalError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        reason = _one_line(exc.orig or exc)
         raise DataError(
             f"{shown}: cannot connect or query ({reason}); check the URL, server and SQL"
         ) from exc
     except sa.exc.SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        reason = _one_line(getattr(exc, "orig", None) or exc)
         raise DataError(f"{shown}: query failed ({reason}); check the SQL") from exc
     finally:
         engine.dispose()
@@ -291,7 +308,10 @@ def _read_sql(url: str, *, table: str | None, query: str | None, nrows: int | No
 
 def _atomic_write_file(df: pd.DataFrame, path: Path, fmt: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # the temporary name keeps the real suffix: writers such as openpyxl check it
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.stem}.tmp-", suffix="".join(path.suffixes[-2:]), dir=path.parent
+    )
     os.close(fd)
     try:
         compression = "gzip" if path.suffix.lower() == ".gz" else None
@@ -378,8 +398,8 @@ def _write_sql(df: pd.DataFrame, url: str, *, table: str | None, if_exists: str)
             df.to_sql(table, conn, if_exists=if_exists, index=False, chunksize=10_000)
     except (OutputExistsError, DataError):
         raise
-    except sa.exc.SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    except Exception as exc:  # driver, SQLAlchemy or pandas errors: the transaction was rolled back
+        reason = _one_line(getattr(exc, "orig", None) or exc)
         raise DataError(f"{shown}: cannot write table {table!r} ({reason}); nothing was changed") from exc
     finally:
         engine.dispose()

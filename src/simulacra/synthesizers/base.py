@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from simulacra.errors import ConfigError, DataError, NotFittedError, OutputExistsError
+from simulacra.errors import ConditionError, ConfigError, DataError, NotFittedError, OutputExistsError
 from simulacra.metadata import Metadata
 
 _REGISTRY: dict[str, type[Synthesizer]] = {}
@@ -127,6 +127,36 @@ class Synthesizer(ABC):
             for col in conditions:
                 self.metadata_[col]  # raises MetadataError naming the columns
         return self._sample(int(n), conditions=dict(conditions or {}), seed=seed)
+
+    def parse_conditions(self, raw: dict[str, str]) -> dict[str, Any]:
+        """Turn text condition values (from the command line) into typed values for :meth:`sample`.
+
+        Numerical columns get numbers; categorical/boolean columns get the fitted category whose text is
+        ``raw[col]`` (so ``"1"`` matches an integer category ``1``), else the text itself.
+
+        Raises
+        ------
+        MetadataError
+            Unknown column. ConditionError: a numerical column given a non-number.
+        """
+        self._check_fitted()
+        out: dict[str, Any] = {}
+        for col, text in raw.items():
+            meta = self.metadata_[col]
+            if meta.sdtype == "numerical":
+                try:
+                    value = float(text)
+                except ValueError:
+                    raise ConditionError(f"column {col!r} is numerical; {text!r} is not a number") from None
+                out[col] = int(value) if meta.representation == "int" and value.is_integer() else value
+            elif meta.sdtype in ("categorical", "boolean"):
+                transformer = getattr(self, "transformer_", None)
+                cats = transformer.columns_[col]["value"].categories_ if transformer is not None else []
+                match = [c for c in cats if c is not None and str(c) == text]
+                out[col] = match[0] if match else text
+            else:
+                out[col] = text
+        return out
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "metadata_"):

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from simulacra.errors import NotFittedError
-from simulacra.metadata import Metadata, parse_datetimes
+from simulacra.metadata import Metadata, datetime_seconds, parse_datetimes
 from simulacra.transform.encoders import CategoricalEncoder, NumericalEncoder, _to_py
 
 _NS_PER_S = 1_000_000_000
@@ -106,10 +106,7 @@ class TableTransformer:
 
     def _numeric_values(self, s: pd.Series, col: dict[str, Any]) -> np.ndarray:
         if col["sdtype"] == "datetime":
-            dt = parse_datetimes(s, col.get("format"))
-            out = dt.astype("int64").to_numpy(dtype=float) / _NS_PER_S
-            out[dt.isna().to_numpy()] = np.nan
-            return out
+            return datetime_seconds(s, col.get("format"))
         return pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
 
     def _fit_column(self, s: pd.Series, meta) -> dict[str, Any]:

@@ -1,0 +1,292 @@
+"""The ``simulacra`` command line: a thin Typer layer over the library.
+
+Every bad input ends with one line on stderr, ``error: <what> ; <how to fix>``, and exit code 2; no
+traceback. Outputs are never overwritten without ``--force``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from simulacra import __version__, datasets
+from simulacra.errors import ConfigError, OutputExistsError, SimulacraError
+from simulacra.evaluate import check_target
+from simulacra.evaluate import evaluate as evaluate_tables
+from simulacra.io import write_table
+from simulacra.metadata import Metadata
+from simulacra.pipeline import STEPS, load_source
+from simulacra.pipeline import run as run_pipeline
+from simulacra.report import Report
+from simulacra.synthesizers import Synthesizer, available, make
+
+console = Console()
+err_console = Console(stderr=True)
+app = typer.Typer(
+    name="simulacra",
+    help="Synthetic data you can train on and share: load, prepare, fit a generator, sample, evaluate, report.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+
+
+def _pairs(items: list[str], what: str) -> dict[str, str]:
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"{what} {item!r} must look like name=value")
+        k, v = item.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def _params(items: list[str]) -> dict[str, Any]:
+    import yaml
+
+    parsed = {}
+    for k, v in _pairs(items, "--param").items():
+        try:
+            parsed[k] = yaml.safe_load(v)
+        except yaml.YAMLError:
+            parsed[k] = v
+    return parsed
+
+
+def _metrics_table(rows: list[dict[str, Any]], title: str) -> Table:
+    table = Table(title=title, show_lines=False)
+    table.add_column("group")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for r in rows:
+        table.add_row(r["group"], r["metric"], f"{r['value']:.4f}")
+    return table
+
+
+def _progress() -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=False,
+        disable=not err_console.is_terminal and "CI" in os.environ,
+    )
+
+
+def _run_with_progress(config: dict[str, Any] | str) -> Any:
+    with _progress() as progress:
+        task = progress.add_task("starting", total=len(STEPS))
+
+        def on_step(name: str, message: str) -> None:
+            progress.update(task, advance=1, description=f"{name}: {message[:70]}")
+
+        result = run_pipeline(config, on_step=on_step)
+        progress.update(task, completed=len(STEPS), description="done")
+    return result
+
+
+def _summary(result: Any, title: str) -> None:
+    if result.evaluation is not None:
+        console.print(_metrics_table(result.evaluation.rows(), title))
+    timing = ", ".join(f"{k} {v:.1f}s" for k, v in result.seconds.items())
+    console.print(f"[dim]{timing}[/dim]")
+    console.print(f"run directory: [bold]{result.path}[/bold]")
+    if (result.path / "report.html").exists():
+        console.print(f"report: [bold]{result.path / 'report.html'}[/bold]")
+
+
+@app.command(epilog="Example: simulacra demo -o runs/first-demo")
+def demo(
+    output: Path = typer.Option(None, "-o", "--output", help="Run directory (default runs/demo-<time>)."),
+    model: str = typer.Option("copula", "--model", help=f"Synthesizer: {', '.join(available())}."),
+    seed: int = typer.Option(0, "--seed", help="Seed of sampling and of the metrics."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing run directory."),
+) -> None:
+    """Fit a synthesizer to the bundled Adult census table, sample, evaluate and write a report."""
+    output = output or Path("runs") / f"demo-{datetime.now():%Y%m%d-%H%M%S}"
+    config = {
+        "data": {"train": "adult"},
+        "model": {"name": model, "params": {}},
+        "sample": {"seed": seed},
+        "output": str(output),
+        "force": force,
+    }
+    _summary(_run_with_progress(config), f"{model} on Adult (TSTR target: income)")
+
+
+@app.command(
+    epilog="Examples: simulacra inspect adult · simulacra inspect data.csv · simulacra inspect 'sqlite:///db.sqlite?table=people'"
+)
+def inspect(
+    source: str = typer.Argument(..., help="File, SQL URL (…?table=NAME) or bundled dataset name."),
+    metadata: Path = typer.Option(None, "--metadata", help="JSON/YAML overrides to apply."),
+    output: Path = typer.Option(None, "-o", "--output", help="Write the metadata JSON here."),
+    force: bool = typer.Option(False, "--force", help="Overwrite --output."),
+) -> None:
+    """Show the detected metadata of a table: each column's sdtype and the rule that chose it."""
+    df = load_source(source)
+    meta = Metadata.detect(df)
+    if metadata:
+        meta.apply_overrides(metadata)
+    table = Table(title=f"{source}: {len(df)} rows × {df.shape[1]} columns")
+    for col in ("column", "sdtype", "details", "detected because"):
+        table.add_column(col)
+    for r in meta.explain():
+        table.add_row(r["column"], r["sdtype"], r["details"], r["reason"])
+    console.print(table)
+    if output:
+        if output.exists() and not force:
+            raise OutputExistsError(f"{output}: already exists; choose another path or pass --force")
+        meta.to_json(output)
+        console.print(f"metadata written to [bold]{output}[/bold]; edit it and pass it to fit --metadata")
+
+
+@app.command(epilog="Example: simulacra fit adult --model copula --param seed=1 -o models/adult")
+def fit(
+    source: str = typer.Argument(..., help="Training table: file, SQL URL or bundled dataset name."),
+    output: Path = typer.Option(..., "-o", "--output", help="Model directory to write."),
+    model: str = typer.Option("copula", "--model", help=f"Synthesizer: {', '.join(available())}."),
+    param: list[str] = typer.Option([], "--param", help="Hyper-parameter name=value (repeatable)."),
+    metadata: Path = typer.Option(None, "--metadata", help="Metadata overrides (JSON/YAML)."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing model directory."),
+) -> None:
+    """Fit a synthesizer to a table and save it."""
+    if output.exists() and not force:
+        raise OutputExistsError(f"{output}: already exists; choose another path or pass --force")
+    synth = make(model, **_params(param))
+    df = load_source(source)
+    meta = Metadata.detect(df)
+    if metadata:
+        meta.apply_overrides(metadata)
+    start = time.perf_counter()
+    with err_console.status(f"fitting {model} on {len(df)} rows"):
+        synth.fit(df, meta)
+    synth.save(output, force=force)
+    console.print(f"fitted {synth!r} in {time.perf_counter() - start:.1f}s → [bold]{output}[/bold]")
+
+
+@app.command(
+    epilog="Example: simulacra sample models/adult -n 10000 -o synth.parquet --condition income='>50K'"
+)
+def sample(
+    model_dir: Path = typer.Argument(..., help="Model directory written by 'simulacra fit'."),
+    rows: int = typer.Option(..., "-n", "--rows", help="Number of rows to generate."),
+    output: str = typer.Option(
+        ..., "-o", "--output", help="Output: .csv, .parquet, .jsonl, .xlsx, or an SQL URL (…?table=NAME)."
+    ),
+    condition: list[str] = typer.Option(
+        [], "--condition", help="column=value every row must have (repeatable)."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Same seed, same rows."),
+    force: bool = typer.Option(False, "--force", help="Overwrite the output."),
+) -> None:
+    """Generate synthetic rows from a saved model."""
+    synth = Synthesizer.load(model_dir)
+    conditions = synth.parse_conditions(_pairs(condition, "--condition"))
+    if not force and not output.count("://") and Path(output).exists():
+        raise OutputExistsError(f"{output}: already exists; choose another path or pass --force")
+    df = synth.sample(rows, conditions=conditions or None, seed=seed)
+    where = write_table(df, output, force=force)
+    console.print(f"{len(df)} rows → [bold]{where}[/bold]")
+
+
+@app.command(
+    epilog="Example: simulacra evaluate adult synth.parquet --test adult --target income -o report.html"
+)
+def evaluate(
+    real: str = typer.Argument(..., help="Real training table (file, SQL URL or bundled dataset name)."),
+    synthetic: str = typer.Argument(..., help="Synthetic table."),
+    output: Path = typer.Option(
+        ..., "-o", "--output", help="report.html to write (metrics go beside it as .json)."
+    ),
+    test: str = typer.Option(None, "--test", help="Real test rows (for TSTR and the DCR holdout)."),
+    target: str = typer.Option(None, "--target", help="Column to predict for TSTR/TRTR."),
+    metadata: Path = typer.Option(None, "--metadata", help="Metadata overrides (JSON/YAML)."),
+    seed: int = typer.Option(0, "--seed"),
+    force: bool = typer.Option(False, "--force", help="Overwrite the report."),
+) -> None:
+    """Score a synthetic table against real data and write report.html and its metrics JSON."""
+    json_path = output.with_suffix(".json")
+    for p in (output, json_path):
+        if p.exists() and not force:
+            raise OutputExistsError(f"{p}: already exists; choose another path or pass --force")
+    real_df = load_source(real)
+    syn_df = load_source(synthetic)
+    test_df = load_source(test, part="test") if test else None
+    meta = Metadata.detect(real_df)
+    if metadata:
+        meta.apply_overrides(metadata)
+    check_target(meta, target)
+    with err_console.status("evaluating"):
+        ev = evaluate_tables(real_df, syn_df, meta, real_test=test_df, target=target, seed=seed)
+        report = Report(ev, real_df, syn_df, meta, title=f"simulacra: {synthetic} vs {real}")
+        report.to_json(json_path, force=force)
+        report.to_html(output, force=force)
+    console.print(_metrics_table(ev.rows(), "evaluation"))
+    console.print(f"report: [bold]{output}[/bold]  metrics: [bold]{json_path}[/bold]")
+
+
+@app.command("run", epilog="Example: simulacra run examples/adult.yaml")
+def run_cmd(
+    config: Path = typer.Argument(..., help="YAML config (see simulacra.pipeline)."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing run directory."),
+) -> None:
+    """Run the whole pipeline from a YAML config."""
+    from simulacra.pipeline import load_config
+
+    cfg = load_config(config)
+    cfg["force"] = cfg["force"] or force
+    _summary(_run_with_progress(cfg), str(config))
+
+
+@app.command("datasets", epilog="Example: simulacra datasets")
+def list_datasets() -> None:
+    """List the bundled datasets."""
+    for name in datasets.available():
+        console.print(f"{name}: {datasets.DATASETS[name]['description']}")
+
+
+@app.callback(invoke_without_command=True)
+def _version(version: bool = typer.Option(False, "--version", help="Print the version and exit.")) -> None:
+    if version:
+        console.print(__version__)
+        raise typer.Exit()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the CLI, turning simulacra's errors into one line and exit code 2."""
+    try:
+        result = app(args=argv, standalone_mode=False)
+        return int(result or 0) if isinstance(result, int) else 0
+    except SimulacraError as exc:
+        err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        code = 2
+    except click.exceptions.UsageError as exc:
+        err_console.print(f"[red]error:[/red] {exc.format_message()}", highlight=False, soft_wrap=True)
+        code = 2
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        err_console.print("interrupted; nothing was written")
+        code = 130
+    if __name__ == "__main__" or argv is None:
+        sys.exit(code)
+    return code
+
+
+if __name__ == "__main__":
+    main()

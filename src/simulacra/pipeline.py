@@ -1,0 +1,249 @@
+"""``run(config)``: load → detect metadata → fit → sample → evaluate → write one run directory.
+
+A config is a mapping (or a YAML file holding one)::
+
+    data:
+      train: adult                # a bundled dataset name, a file path, or an SQL URL (…?table=NAME)
+      test: null                  # real rows never used for fitting; a bundled dataset brings its own
+      target: income              # column for TSTR/TRTR; a bundled dataset brings its own
+      metadata: null              # JSON/YAML file of metadata overrides ({columns: {name: {sdtype: …}}})
+    model:
+      name: copula                # a registry name (simulacra.synthesizers.available())
+      params: {}                  # hyper-parameters
+    sample:
+      rows: null                  # default: as many rows as the training table
+      seed: 0
+      conditions: {}              # column → value every synthetic row must have
+    evaluate: true
+    output: runs/my-run           # the run directory
+    force: false                  # replace an existing run directory
+
+The run directory holds ``synthetic.parquet``, ``metadata.json``, ``model/``, ``metrics.json``,
+``report.html`` and ``run.log``. It is assembled in a temporary folder beside it and moved into place at
+the end, so a failed run leaves nothing behind and an existing run is never touched without ``force``.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from simulacra import datasets
+from simulacra.errors import ConfigError, OutputExistsError
+from simulacra.evaluate import Evaluation, check_target, evaluate
+from simulacra.io import read_table, write_table
+from simulacra.metadata import Metadata
+from simulacra.report import Report
+from simulacra.synthesizers import make
+
+DEFAULTS: dict[str, Any] = {
+    "data": {"train": None, "test": None, "target": None, "metadata": None},
+    "model": {"name": "copula", "params": {}},
+    "sample": {"rows": None, "seed": 0, "conditions": {}},
+    "evaluate": True,
+    "output": None,
+    "force": False,
+}
+STEPS = ("load", "metadata", "fit", "sample", "evaluate", "write")
+
+
+@dataclass
+class RunResult:
+    """What :func:`run` produced: the run directory, the evaluation (``None`` if skipped), timings (s)."""
+
+    path: Path
+    evaluation: Evaluation | None
+    seconds: dict[str, float] = field(default_factory=dict)
+    rows: int = 0
+
+
+def load_source(source: str, *, part: str = "train") -> pd.DataFrame:
+    """A bundled dataset's ``part`` (``train``/``test``) when ``source`` names one, else ``read_table``."""
+    if source in datasets.available():
+        train, test = datasets.load(source)
+        return train if part == "train" else test
+    return read_table(source)
+
+
+def load_config(config: dict[str, Any] | str | os.PathLike[str]) -> dict[str, Any]:
+    """Merge ``config`` (mapping or YAML path) over :data:`DEFAULTS` and check it.
+
+    Raises
+    ------
+    ConfigError
+        Unreadable YAML, unknown sections, or no ``data.train``/``output``.
+    """
+    if not isinstance(config, dict):
+        import yaml
+
+        path = Path(config)
+        if not path.is_file():
+            raise ConfigError(f"{path}: config file not found")
+        try:
+            config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from exc
+        if not isinstance(config, dict):
+            raise ConfigError(f"{path}: the config must be a mapping (data:, model:, sample:, output:)")
+    unknown = set(config) - set(DEFAULTS)
+    if unknown:
+        raise ConfigError(f"unknown config section(s) {sorted(unknown)}; known: {', '.join(DEFAULTS)}")
+    merged = copy.deepcopy(DEFAULTS)
+    for key, value in config.items():
+        if isinstance(merged[key], dict):
+            if not isinstance(value, dict):
+                raise ConfigError(f"config section {key!r} must be a mapping")
+            bad = set(value) - set(merged[key])
+            if bad:
+                raise ConfigError(f"unknown key(s) {sorted(bad)} in {key!r}; known: {', '.join(merged[key])}")
+            merged[key].update({k: v for k, v in value.items() if v is not None or k in ("test", "target")})
+        else:
+            merged[key] = value
+    if not merged["data"]["train"]:
+        raise ConfigError("config needs data.train (a dataset name, file path or SQL URL)")
+    if not merged["output"]:
+        raise ConfigError("config needs output (the run directory to write)")
+    return merged
+
+
+def _prepare_output(out: Path, force: bool) -> Path:
+    if out.exists() and not force:
+        raise OutputExistsError(f"{out}: already exists; choose another run directory or pass --force")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+
+
+def _move_into_place(tmp: Path, out: Path) -> None:
+    old = None
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        os.replace(out, old)
+    os.replace(tmp, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def run(
+    config: dict[str, Any] | str | os.PathLike[str],
+    *,
+    on_step: Callable[[str, str], None] | None = None,
+) -> RunResult:
+    """Run the whole pipeline from a config (see the module docstring) and write the run directory.
+
+    ``on_step(step, message)`` is called as each of :data:`STEPS` finishes (the CLI draws progress
+    with it).
+
+    Raises
+    ------
+    SimulacraError
+        Any bad input (the message says which and what to do); nothing is written then.
+    """
+    cfg = load_config(config)
+    data, model_cfg, sample_cfg = cfg["data"], cfg["model"], cfg["sample"]
+    out = Path(cfg["output"])
+    tmp = _prepare_output(out, bool(cfg["force"]))
+    log = logging.getLogger(f"simulacra.run.{id(tmp)}")
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    handler = logging.FileHandler(tmp / "run.log", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    seconds: dict[str, float] = {}
+
+    def step(name: str, message: str, started: float) -> None:
+        seconds[name] = time.perf_counter() - started
+        log.info("%s: %s (%.2f s)", name, message, seconds[name])
+        if on_step:
+            on_step(name, message)
+
+    try:
+        t = time.perf_counter()
+        train_src = str(data["train"])
+        bundled = datasets.DATASETS.get(train_src, {})
+        train = load_source(train_src, part="train")
+        test_src = data.get("test") if data.get("test") is not None else (train_src if bundled else None)
+        test = load_source(str(test_src), part="test") if test_src else None
+        target = data.get("target") or bundled.get("target")
+        step(
+            "load",
+            f"{len(train)} training rows" + (f", {len(test)} test rows" if test is not None else ""),
+            t,
+        )
+
+        t = time.perf_counter()
+        metadata = Metadata.detect(train)
+        if data.get("metadata"):
+            metadata.apply_overrides(data["metadata"])
+        check_target(metadata, target)
+        metadata.to_json(tmp / "metadata.json")
+        step("metadata", f"{len(metadata.names)} columns detected", t)
+
+        t = time.perf_counter()
+        model = make(model_cfg["name"], **(model_cfg.get("params") or {}))
+        model.fit(train, metadata)
+        model.save(tmp / "model")
+        step("fit", f"{model!r}", t)
+
+        t = time.perf_counter()
+        rows = int(sample_cfg["rows"] or len(train))
+        synthetic = model.sample(
+            rows, conditions=sample_cfg.get("conditions") or None, seed=sample_cfg.get("seed")
+        )
+        write_table(synthetic, tmp / "synthetic.parquet")
+        step("sample", f"{rows} synthetic rows", t)
+
+        evaluation = None
+        if cfg["evaluate"]:
+            t = time.perf_counter()
+            evaluation = evaluate(
+                train,
+                synthetic,
+                metadata,
+                real_test=test,
+                target=target,
+                seed=int(sample_cfg.get("seed") or 0),
+            )
+            step("evaluate", ", ".join(f"{k} {v:.3f}" for k, v in evaluation.flat().items()), t)
+
+            t = time.perf_counter()
+            info = {
+                "data": train_src,
+                "model": repr(model),
+                "training rows": len(train),
+                "test rows": len(test) if test is not None else "none",
+                "target": target or "none",
+                "synthetic rows": rows,
+                "fit seconds": round(seconds["fit"], 2),
+                "sample seconds": round(seconds["sample"], 2),
+            }
+            report = Report(
+                evaluation,
+                train,
+                synthetic,
+                metadata,
+                title=f"simulacra: {model.name} on {train_src}",
+                info=info,
+            )
+            report.to_json(tmp / "metrics.json")
+            report.to_html(tmp / "report.html")
+            step("write", "metrics.json and report.html", t)
+        log.info("done: %s", out)
+    except BaseException:
+        log.removeHandler(handler)
+        handler.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    log.removeHandler(handler)
+    handler.close()
+    _move_into_place(tmp, out)
+    return RunResult(out, evaluation, seconds, rows)

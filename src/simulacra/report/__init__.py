@@ -1,0 +1,7 @@
+"""Reports: ``metrics.json`` and one self-contained ``report.html`` (plots inline, readable offline)."""
+
+from __future__ import annotations
+
+from simulacra.report.html import Report
+
+__all__ = ["Report"]

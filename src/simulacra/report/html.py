@@ -1,0 +1,198 @@
+"""The :class:`Report`: an :class:`~simulacra.evaluate.Evaluation` plus the data needed to draw it.
+
+``report.html`` holds, inline as base64 PNG: one real-vs-synthetic distribution plot per column
+(overlaid histograms for numerical/datetime columns, paired bars of the most frequent categories
+otherwise), and association heatmaps (Cramér's V for every pair of columns, numerical columns binned) for
+the real data, the synthetic data and their absolute difference. A metric table gives each metric's
+value with a one-line explanation. No script or style is fetched from the network.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from simulacra.errors import OutputExistsError
+from simulacra.evaluate import Evaluation
+from simulacra.evaluate._features import label_values, numeric_values
+from simulacra.evaluate.fidelity import association_matrix
+from simulacra.metadata import Metadata
+
+REAL, SYNTH = "#1f77b4", "#ff7f0e"
+MAX_ROWS_FOR_PLOTS = 20_000
+
+
+def _png(fig) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _column_plot(column: str, sdtype: str, fmt: str | None, real: pd.Series, synth: pd.Series) -> str:
+    fig, ax = plt.subplots(figsize=(4.2, 2.6))
+    if sdtype in ("numerical", "datetime"):
+        r = numeric_values(real, sdtype, fmt)
+        s = numeric_values(synth, sdtype, fmt)
+        r, s = r[np.isfinite(r)], s[np.isfinite(s)]
+        both = np.concatenate([r, s])
+        bins = np.histogram_bin_edges(both, bins=40) if both.size else 10
+        ax.hist(r, bins=bins, density=True, alpha=0.55, color=REAL, label="real")
+        ax.hist(s, bins=bins, density=True, alpha=0.55, color=SYNTH, label="synthetic")
+        if sdtype == "datetime":
+            ax.set_xlabel("seconds since 1970")
+    else:
+        p = pd.Series(label_values(real)).value_counts(normalize=True)
+        q = pd.Series(label_values(synth)).value_counts(normalize=True)
+        top = p.index[:12]
+        x = np.arange(len(top))
+        ax.bar(x - 0.2, p.reindex(top).fillna(0).to_numpy(), 0.4, color=REAL, label="real")
+        ax.bar(x + 0.2, q.reindex(top).fillna(0).to_numpy(), 0.4, color=SYNTH, label="synthetic")
+        ax.set_xticks(x, [str(t)[:14] for t in top], rotation=60, ha="right", fontsize=7)
+        ax.set_ylabel("share")
+    ax.set_title(column, fontsize=9)
+    ax.legend(fontsize=7)
+    return _png(fig)
+
+
+def _heatmaps(real_assoc: pd.DataFrame, synth_assoc: pd.DataFrame) -> str:
+    diff = (real_assoc - synth_assoc).abs()
+    k = len(real_assoc)
+    size = max(4.0, 0.28 * k + 2)
+    fig, axes = plt.subplots(1, 3, figsize=(3 * size, size))
+    for ax, mat, title in zip(
+        axes, (real_assoc, synth_assoc, diff), ("real", "synthetic", "|difference|"), strict=True
+    ):
+        im = ax.imshow(mat.to_numpy(), vmin=0, vmax=1, cmap="viridis" if title != "|difference|" else "magma")
+        ax.set_xticks(range(k), [str(c)[:16] for c in mat.columns], rotation=90, fontsize=7)
+        ax.set_yticks(range(k), [str(c)[:16] for c in mat.index], fontsize=7)
+        ax.set_title(title)
+        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    return _png(fig)
+
+
+class Report:
+    """Evaluation results with their plots, written as ``metrics.json`` and ``report.html``.
+
+    Parameters
+    ----------
+    evaluation: the :class:`~simulacra.evaluate.Evaluation` to show.
+    real, synthetic: the real training rows and the synthetic rows (plots use ≤ 20,000 rows of each).
+    metadata: the column metadata.
+    title: the page title.
+    info: extra run facts shown at the top and stored in ``metrics.json`` (model, rows, seconds, …).
+    seed: seed for subsampling rows for the plots.
+    """
+
+    def __init__(
+        self,
+        evaluation: Evaluation,
+        real: pd.DataFrame,
+        synthetic: pd.DataFrame,
+        metadata: Metadata,
+        *,
+        title: str = "simulacra report",
+        info: dict[str, Any] | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.evaluation = evaluation
+        self.real = real
+        self.synthetic = synthetic
+        self.metadata = metadata
+        self.title = title
+        self.info = dict(info or {})
+        self.seed = seed
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"title": self.title, "info": self.info, **self.evaluation.to_dict()}
+
+    def to_json(self, path: str | os.PathLike[str] | None = None, *, force: bool = False) -> str:
+        """``metrics.json`` text; written atomically to ``path`` when given (see :meth:`to_html`)."""
+        text = json.dumps(
+            self.to_dict(), indent=2, default=lambda o: o.item() if isinstance(o, np.generic) else str(o)
+        )
+        if path is not None:
+            _atomic_write(Path(path), text + "\n", force)
+        return text
+
+    def _sample(self, df: pd.DataFrame) -> pd.DataFrame:
+        if len(df) <= MAX_ROWS_FOR_PLOTS:
+            return df
+        return df.sample(MAX_ROWS_FOR_PLOTS, random_state=self.seed)
+
+    def render(self) -> str:
+        """The report as one HTML string."""
+        real, synth = self._sample(self.real), self._sample(self.synthetic)
+        cols = [c for c in self.metadata.names if self.metadata[c].sdtype != "id"]
+        shapes = self.evaluation.details.get("column_shapes", {})
+        column_plots = [
+            {
+                "name": c,
+                "sdtype": self.metadata[c].sdtype,
+                "metric": shapes.get(c, {}).get("metric", ""),
+                "score": shapes.get(c, {}).get("score"),
+                "png": _column_plot(c, self.metadata[c].sdtype, self.metadata[c].format, real[c], synth[c]),
+            }
+            for c in cols
+        ]
+        heatmap = None
+        if len(cols) >= 2:
+            heatmap = _heatmaps(
+                association_matrix(real, self.metadata, real), association_matrix(synth, self.metadata, real)
+            )
+        env = jinja2.Environment(
+            loader=jinja2.PackageLoader("simulacra.report", "templates"),
+            autoescape=jinja2.select_autoescape(["html", "j2"]),
+        )
+        return env.get_template("report.html.j2").render(
+            title=self.title,
+            generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            info=self.info,
+            rows=self.evaluation.rows(),
+            skipped=self.evaluation.skipped,
+            column_plots=column_plots,
+            heatmap=heatmap,
+            metadata=self.metadata.explain(),
+            n_real=len(self.real),
+            n_synth=len(self.synthetic),
+        )
+
+    def to_html(self, path: str | os.PathLike[str], *, force: bool = False) -> Path:
+        """Write ``report.html`` (to a temporary name, then moved into place).
+
+        Raises
+        ------
+        OutputExistsError
+            ``path`` exists and ``force`` is false.
+        """
+        path = Path(path)
+        _atomic_write(path, self.render(), force)
+        return path
+
+
+def _atomic_write(path: Path, text: str, force: bool) -> None:
+    if path.exists() and not force:
+        raise OutputExistsError(f"{path}: already exists; choose another path or pass --force to overwrite")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

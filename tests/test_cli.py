@@ -1,0 +1,148 @@
+"""The CLI end to end on real Adult rows, and its behaviour on bad input (one line, exit 2, no output)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from simulacra.cli import main
+from simulacra.io import read_table, write_table
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory, adult_small):
+    d = tmp_path_factory.mktemp("cli")
+    write_table(adult_small[0], d / "train.csv")
+    write_table(adult_small[1], d / "test.csv")
+    return d
+
+
+def test_fit_sample_evaluate(files, capsys):
+    model = files / "model"
+    assert (
+        main(["fit", str(files / "train.csv"), "--model", "copula", "--param", "seed=3", "-o", str(model)])
+        == 0
+    )
+    assert json.loads((model / "config.json").read_text())["params"]["seed"] == 3
+    out = files / "synth.parquet"
+    assert (
+        main(["sample", str(model), "-n", "700", "-o", str(out), "--condition", "income=>50K", "--seed", "1"])
+        == 0
+    )
+    synth = read_table(out)
+    assert len(synth) == 700 and (synth["income"] == ">50K").all()
+    db = f"sqlite:///{files / 'out.db'}?table=synthetic"
+    assert main(["sample", str(model), "-n", "50", "-o", db, "--condition", "age=30"]) == 0
+    assert (read_table(db)["age"] == 30).all()
+    plain = files / "plain.csv"
+    assert main(["sample", str(model), "-n", "2000", "-o", str(plain)]) == 0
+    report = files / "report.html"
+    code = main(
+        [
+            "evaluate",
+            str(files / "train.csv"),
+            str(plain),
+            "--test",
+            str(files / "test.csv"),
+            "--target",
+            "income",
+            "-o",
+            str(report),
+        ]
+    )
+    assert code == 0 and report.exists()
+    metrics = json.loads((files / "report.json").read_text())
+    assert metrics["metrics"]["utility"]["tstr_roc_auc"] > 0.75
+    assert "tstr_roc_auc" in capsys.readouterr().out
+
+
+def test_inspect_shows_rules(files, capsys):
+    assert main(["inspect", str(files / "train.csv"), "-o", str(files / "meta.json")]) == 0
+    out = capsys.readouterr().out
+    assert "numeric dtype" in out and "categorical" in out
+    assert json.loads((files / "meta.json").read_text())["columns"]["age"]["sdtype"] == "numerical"
+
+
+def test_run_config(files, tmp_path, capsys):
+    cfg = tmp_path / "run.yaml"
+    run_dir = tmp_path / "run"
+    cfg.write_text(
+        f"data:\n  train: {files / 'train.csv'}\n  test: {files / 'test.csv'}\n  target: income\n"
+        f"sample:\n  rows: 1000\n  seed: 2\noutput: {run_dir}\n"
+    )
+    assert main(["run", str(cfg)]) == 0
+    names = sorted(p.name for p in run_dir.iterdir())
+    assert names == ["metadata.json", "metrics.json", "model", "report.html", "run.log", "synthetic.parquet"]
+    assert len(pd.read_parquet(run_dir / "synthetic.parquet")) == 1000
+    assert "sample: 1000 synthetic rows" in (run_dir / "run.log").read_text()
+    assert main(["run", str(cfg)]) == 2  # exists: refused, untouched
+    assert "pass --force" in capsys.readouterr().err
+    assert main(["run", str(cfg), "--force"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run", "run.yaml"]  # no temporary folders left
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["fit", "{d}/nope.csv", "-o", "{d}/m1"], "nope.csv: file not found"),
+        (["fit", "{d}/train.csv", "--model", "gpt", "-o", "{d}/m2"], "unknown model 'gpt'"),
+        (
+            ["sample", "{d}/model", "-n", "5", "-o", "{d}/x.csv", "--condition", "colour=red"],
+            "unknown column 'colour'",
+        ),
+        (
+            ["sample", "{d}/model", "-n", "5", "-o", "{d}/x.csv", "--condition", "race=Martian"],
+            "never takes the value",
+        ),
+        (["sample", "{d}/model", "-n", "5", "-o", "{d}/x.weird"], "unknown file format"),
+        (["sample", "{d}/model", "-n", "5", "-o", "{d}/synth.parquet"], "already exists"),
+        (
+            ["evaluate", "{d}/train.csv", "{d}/plain.csv", "--target", "salary", "-o", "{d}/r2.html"],
+            "unknown target column 'salary'",
+        ),
+        (["inspect", "sqlite:///{d}/no/such.db?table=t"], "not found"),
+    ],
+)
+def test_bad_input_one_line_exit_2(files, capsys, args, message):
+    if not (files / "model").exists():
+        main(["fit", str(files / "train.csv"), "-o", str(files / "model")])
+        main(["sample", str(files / "model"), "-n", "100", "-o", str(files / "synth.parquet")])
+        main(["sample", str(files / "model"), "-n", "100", "-o", str(files / "plain.csv")])
+    before = sorted(p.name for p in files.iterdir())
+    capsys.readouterr()
+    assert main([a.format(d=files) for a in args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and err.startswith("error:") and "Traceback" not in err
+    assert sorted(p.name for p in files.iterdir()) == before  # nothing partial left behind
+
+
+def test_real_process_exit_code_and_no_traceback(tmp_path):
+    env = dict(os.environ, COLUMNS="200")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "simulacra.cli",
+            "fit",
+            str(tmp_path / "missing.csv"),
+            "-o",
+            str(tmp_path / "m"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "m").exists()
+
+
+def test_help_has_examples(capsys):
+    for command in ("demo", "inspect", "fit", "sample", "evaluate", "run"):
+        assert main([command, "--help"]) == 0
+        assert "Example" in capsys.readouterr().out

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from simulacra.metadata import Metadata
+from simulacra.transform import TableTransformer
+
+
+@pytest.mark.parametrize("categorical", ["frequency", "onehot"])
+def test_adult_round_trip(adult_small, categorical):
+    train = adult_small[0]
+    meta = Metadata.detect(train)
+    tt = TableTransformer(categorical=categorical).fit(train, meta)
+    x = tt.transform(train)
+    assert x.dtype == np.float32 and x.shape == (len(train), tt.output_dim_)
+    assert tt.spans_[-1].end == tt.output_dim_
+    back = tt.inverse_transform(x)
+    assert list(back.columns) == list(train.columns)
+    assert back.dtypes.equals(train.dtypes)
+    for c in meta.names_of("categorical"):
+        assert back[c].fillna("<NA>").tolist() == train[c].fillna("<NA>").tolist()
+    for c in meta.names_of("numerical"):
+        assert back[c].min() >= train[c].min() and back[c].max() <= train[c].max()
+        assert (back[c] % 1 == 0).all()
+        assert abs(back[c].median() - train[c].median()) <= 0.01 * (train[c].max() - train[c].min()) + 1
+
+
+def test_hostile_round_trip(hostile):
+    meta = Metadata.detect(hostile)
+    tt = TableTransformer().fit(hostile, meta)
+    back = tt.inverse_transform(tt.transform(hostile))
+    assert back["all_null"].isna().all()
+    assert (back["constant"] == 7).all()
+    assert back["unicode"].tolist() == hostile["unicode"].tolist()
+    assert back["many_levels"].tolist() == hostile["many_levels"].tolist()
+    assert back["mixed"].tolist() == hostile["mixed"].tolist()
+    assert back["flag"].tolist() == hostile["flag"].tolist()
+    parsed = pd.to_datetime(back["when"])
+    real = pd.to_datetime(hostile["when"], format="mixed", dayfirst=False)
+    assert parsed.min() >= real.min() and parsed.max() <= real.max()
+
+
+def test_missing_rate_of_numeric_is_kept():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=5000)
+    x[rng.random(5000) < 0.2] = np.nan
+    df = pd.DataFrame({"x": x})
+    tt = TableTransformer().fit(df, Metadata.detect(df))
+    assert [s.role for s in tt.spans_] == ["value", "missing"]
+    back = tt.inverse_transform(tt.transform(df))
+    assert back["x"].isna().tolist() == df["x"].isna().tolist()
+
+
+def test_state_round_trip(adult_small):
+    train = adult_small[0]
+    tt = TableTransformer().fit(train, Metadata.detect(train))
+    clone = TableTransformer.from_state(tt.to_state())
+    assert np.array_equal(clone.transform(train), tt.transform(train))
