@@ -9,9 +9,17 @@ from __future__ import annotations
 from simulacra.io.tables import (
     DEFAULT_NA_VALUES,
     FILE_FORMATS,
+    atomic_write_text,
     is_sql_url,
     read_table,
     write_table,
 )
 
-__all__ = ["DEFAULT_NA_VALUES", "FILE_FORMATS", "is_sql_url", "read_table", "write_table"]
+__all__ = [
+    "DEFAULT_NA_VALUES",
+    "FILE_FORMATS",
+    "atomic_write_text",
+    "is_sql_url",
+    "read_table",
+    "write_table",
+]

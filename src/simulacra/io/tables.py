@@ -306,6 +306,29 @@ def _read_sql(url: str, *, table: str | None, query: str | None, nrows: int | No
     return _tidy(df, f"{shown} ({table or 'query'})")
 
 
+def atomic_write_text(path: str | os.PathLike[str], text: str, *, force: bool = False) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` under a temporary name, then move it into place.
+
+    Raises
+    ------
+    OutputExistsError
+        ``path`` exists and ``force`` is false.
+    """
+    path = Path(path)
+    if path.exists() and not force:
+        raise OutputExistsError(f"{path}: already exists; choose another path or pass --force to overwrite")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.tmp-", suffix=path.suffix, dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
 def _atomic_write_file(df: pd.DataFrame, path: Path, fmt: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     # the temporary name keeps the real suffix: writers such as openpyxl check it

@@ -13,7 +13,6 @@ import base64
 import io
 import json
 import os
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,10 +25,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from simulacra.errors import OutputExistsError
 from simulacra.evaluate import Evaluation
 from simulacra.evaluate._features import label_values, numeric_values
 from simulacra.evaluate.fidelity import association_matrix
+from simulacra.io import atomic_write_text
 from simulacra.metadata import Metadata
 
 REAL, SYNTH = "#1f77b4", "#ff7f0e"
@@ -126,7 +125,7 @@ class Report:
             self.to_dict(), indent=2, default=lambda o: o.item() if isinstance(o, np.generic) else str(o)
         )
         if path is not None:
-            _atomic_write(Path(path), text + "\n", force)
+            atomic_write_text(path, text + "\n", force=force)
         return text
 
     def _sample(self, df: pd.DataFrame) -> pd.DataFrame:
@@ -180,19 +179,5 @@ class Report:
             ``path`` exists and ``force`` is false.
         """
         path = Path(path)
-        _atomic_write(path, self.render(), force)
+        atomic_write_text(path, self.render(), force=force)
         return path
-
-
-def _atomic_write(path: Path, text: str, force: bool) -> None:
-    if path.exists() and not force:
-        raise OutputExistsError(f"{path}: already exists; choose another path or pass --force to overwrite")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
