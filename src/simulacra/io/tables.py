@@ -23,7 +23,6 @@ import re
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import pandas as pd
@@ -232,8 +231,6 @@ def read_table(
         raise DataError(f"{path}: not valid {encoding} text ({exc.reason}); pass the right encoding") from exc
     except Exception as exc:  # parser errors of pandas/pyarrow/openpyxl
         raise DataError(f"{path}: cannot be read as {fmt}: {_one_line(exc)}") from exc
-    if fmt not in ("csv", "tsv"):
-        df = df.replace(list(na), None) if fmt == "excel" else df
     if nrows is not None:
         df = df.head(nrows)
     return _tidy(df, str(path))
@@ -427,8 +424,3 @@ def _write_sql(df: pd.DataFrame, url: str, *, table: str | None, if_exists: str)
     finally:
         engine.dispose()
     return f"{shown} {table}"
-
-
-def describe_source(source: Any) -> str:
-    """A short printable name for a source (URL passwords redacted)."""
-    return _redact(str(source)) if is_sql_url(source) else str(source)

@@ -109,7 +109,7 @@ class CategoricalEncoder:
 
     Categories are any hashable JSON-able values; ``None`` stands for missing and is a category like any
     other, so the missing rate is reproduced. Categories are ordered by decreasing frequency (ties by
-    first appearance) unless :meth:`set_order` is called before encoding.
+    first appearance).
     """
 
     def __init__(self, method: str = "frequency") -> None:
@@ -138,13 +138,6 @@ class CategoricalEncoder:
     def _bounds(self) -> None:
         self.cum_ = np.concatenate([[0.0], np.cumsum(self.freqs_)])
         self.cum_[-1] = 1.0
-
-    def set_order(self, order: np.ndarray) -> None:
-        """Reorder the categories (``order`` is a permutation of ``range(k)``); used by the copula."""
-        self.categories_ = [self.categories_[i] for i in order]
-        self.freqs_ = self.freqs_[order]
-        self._index = {self._key(c): i for i, c in enumerate(self.categories_)}
-        self._bounds()
 
     def index_of(self, values: list[Any]) -> np.ndarray:
         """Category positions of ``values``; unseen values get -1."""
