@@ -146,3 +146,35 @@ def test_help_has_examples(capsys):
     for command in ("demo", "inspect", "fit", "sample", "evaluate", "run"):
         assert main([command, "--help"]) == 0
         assert "Example" in capsys.readouterr().out
+
+
+def test_neural_fit_with_params_then_conditional_sample(files, tmp_path):
+    model = tmp_path / "tvae"
+    args = ["fit", str(files / "train.csv"), "--model", "tvae", "-o", str(model)]
+    assert main([*args, "--param", "epochs=3", "--param", "batch_size=250", "--param", "verbose=false"]) == 0
+    config = json.loads((model / "config.json").read_text())
+    assert config["params"]["epochs"] == 3 and config["params"]["batch_size"] == 250
+    assert not model.with_name("tvae.checkpoint").exists()  # checkpoints go once the model is saved
+    out = tmp_path / "s.csv"
+    assert main(["sample", str(model), "-n", "300", "-o", str(out), "--condition", "sex=Female"]) == 0
+    assert (read_table(out)["sex"] == "Female").all()
+    assert main([*args, "--param", "epochs=3", "--param", "nonsense=1", "--force"]) == 2
+
+
+def test_bench_writes_the_table(files, tmp_path, capsys):
+    out = tmp_path / "bench"
+    argv = ["bench", "--models", "copula,tvae", "--data", str(files / "train.csv")]
+    argv += ["--test", str(files / "test.csv"), "--target", "income", "--rows", "5000"]
+    argv += ["--param", "tvae.epochs=2", "--param", "verbose=false", "-o", str(out)]
+    assert main(argv) == 0
+    results = json.loads((out / "bench.json").read_text())["results"]
+    assert [r["model"] for r in results] == ["copula", "tvae"]
+    for r in results:
+        assert r["fit_s"] > 0 and r["sample_rows_per_s"] > 0 and r["peak_rss_mb"] > 50
+        assert 0 <= r["column_shapes"] <= 1 and 0.5 <= r["trtr_roc_auc"] <= 1
+    assert results[1]["epochs"] == 2
+    table = (out / "bench.md").read_text()
+    assert table.count("\n") == 4 and "| tvae |" in table
+    assert main(argv) == 2  # never overwrites without --force
+    assert "already exists" in capsys.readouterr().err
+    assert main(["bench", "--models", "copula", "--param", "epochs=3"]) == 2  # no model takes it

@@ -58,3 +58,30 @@ def test_state_round_trip(adult_small):
     tt = TableTransformer().fit(train, Metadata.detect(train))
     clone = TableTransformer.from_state(tt.to_state())
     assert np.array_equal(clone.transform(train), tt.transform(train))
+
+
+def test_mode_specific_normalization_round_trip(adult_small):
+    train = adult_small[0]
+    meta = Metadata.detect(train)
+    tt = TableTransformer("mode_specific", "onehot", seed=3).fit(train, meta)
+    x = tt.transform(train)
+    modes = [s for s in tt.spans_ if s.role == "mode"]
+    assert len(modes) == len(meta.names_of("numerical"))
+    # up to 10 Gaussian modes, plus one point-mass mode per value holding ≥ 10 % of the rows
+    assert all(1 <= s.end - s.start <= 20 for s in modes)
+    gain = tt.columns_["capital-gain"]["value"]
+    assert 0.0 in gain.means_[gain.stds_ == 0]  # the zeros of capital-gain are a point mass
+    # each mode block is one-hot and α lies in [-0.99, 0.99]
+    for s in modes:
+        assert np.array_equal(x[:, s.start : s.end].sum(1), np.ones(len(x), dtype=np.float32))
+        assert np.abs(x[:, s.start - 1]).max() <= 0.99
+    back = tt.inverse_transform(x)
+    assert back.dtypes.equals(train.dtypes)
+    for c in ("age", "hours-per-week", "education-num", "capital-gain"):
+        assert (back[c] == train[c]).mean() > 0.99  # α is clipped only for values beyond 4σ of every mode
+    assert ((back["capital-gain"] == 0) == (train["capital-gain"] == 0)).all()  # point masses are exact
+    state = TableTransformer.from_state(tt.to_state())
+    assert np.array_equal(state.transform(train), x)
+    # the same seed gives the same mixture and the same sampled modes
+    again = TableTransformer("mode_specific", "onehot", seed=3).fit(train, meta)
+    assert np.array_equal(again.transform(train), x)

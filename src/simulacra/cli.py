@@ -28,7 +28,8 @@ from simulacra.metadata import Metadata
 from simulacra.pipeline import STEPS, load_source
 from simulacra.pipeline import run as run_pipeline
 from simulacra.report import Report
-from simulacra.synthesizers import Synthesizer, available, make
+from simulacra.synthesizers import Synthesizer, TorchSynthesizer, available, make
+from simulacra.synthesizers.neural import CHECKPOINT
 
 console = Console()
 err_console = Console(stderr=True)
@@ -94,7 +95,10 @@ def _run_with_progress(config: dict[str, Any] | str) -> Any:
         def on_step(name: str, message: str) -> None:
             progress.update(task, advance=1, description=f"{name}: {message[:70]}")
 
-        result = run_pipeline(config, on_step=on_step)
+        def on_progress(name: str, message: str) -> None:
+            progress.update(task, description=f"{name}: {message[:90]}")
+
+        result = run_pipeline(config, on_step=on_step, on_progress=on_progress)
         progress.update(task, completed=len(STEPS), description="done")
     return result
 
@@ -155,16 +159,28 @@ def inspect(
         console.print(f"metadata written to [bold]{output}[/bold]; edit it and pass it to fit --metadata")
 
 
-@app.command(epilog="Example: simulacra fit adult --model copula --param seed=1 -o models/adult")
+@app.command(
+    epilog="Examples: simulacra fit adult --model copula -o models/adult · "
+    "simulacra fit adult --model ctgan --param epochs=300 -o models/ctgan (after an interruption, "
+    "the same command plus --resume)"
+)
 def fit(
     source: str = typer.Argument(..., help="Training table: file, SQL URL or bundled dataset name."),
     output: Path = typer.Option(..., "-o", "--output", help="Model directory to write."),
     model: str = typer.Option("copula", "--model", help=f"Synthesizer: {', '.join(available())}."),
-    param: list[str] = typer.Option([], "--param", help="Hyper-parameter name=value (repeatable)."),
+    param: list[str] = typer.Option(
+        [], "--param", help="Hyper-parameter name=value (repeatable), e.g. --param epochs=20."
+    ),
     metadata: Path = typer.Option(None, "--metadata", help="Metadata overrides (JSON/YAML)."),
+    checkpoint_every: int = typer.Option(
+        10, "--checkpoint-every", help="Neural models: save a checkpoint every N epochs (0: never)."
+    ),
+    resume: bool = typer.Option(
+        False, "--resume", help="Neural models: continue from the checkpoint of an interrupted fit."
+    ),
     force: bool = typer.Option(False, "--force", help="Replace an existing model directory."),
 ) -> None:
-    """Fit a synthesizer to a table and save it."""
+    """Fit a synthesizer to a table and save it (neural models show epochs, losses and ETA)."""
     if output.exists() and not force:
         raise OutputExistsError(f"{output}: already exists; choose another path or pass --force")
     synth = make(model, **_params(param))
@@ -173,8 +189,20 @@ def fit(
     if metadata:
         meta.apply_overrides(metadata)
     start = time.perf_counter()
-    with err_console.status(f"fitting {model} on {len(df)} rows"):
-        synth.fit(df, meta)
+    if isinstance(synth, TorchSynthesizer):
+        checkpoints = output.with_name(output.name + ".checkpoint")
+        if resume and not (checkpoints / CHECKPOINT).is_file():
+            err_console.print(f"no checkpoint in {checkpoints}; starting from epoch 0")
+        try:
+            synth.fit(df, meta, checkpoint_dir=checkpoints, checkpoint_every=checkpoint_every, resume=resume)
+        except KeyboardInterrupt:
+            saved = (checkpoints / CHECKPOINT).is_file()
+            hint = f"; the same command with --resume continues from {checkpoints}" if saved else ""
+            err_console.print(f"interrupted; no model was written{hint}")
+            raise typer.Exit(130) from None
+    else:
+        with err_console.status(f"fitting {model} on {len(df)} rows"):
+            synth.fit(df, meta)
     synth.save(output, force=force)
     console.print(f"fitted {synth!r} in {time.perf_counter() - start:.1f}s → [bold]{output}[/bold]")
 
@@ -251,6 +279,55 @@ def run_cmd(
     cfg = load_config(config)
     cfg["force"] = cfg["force"] or force
     _summary(_run_with_progress(cfg), str(config))
+
+
+@app.command(
+    epilog="Examples: simulacra bench · simulacra bench --models ctgan,tvae --param epochs=50 · "
+    "simulacra bench --data my.csv --target label --models copula,tvae --param tvae.epochs=100"
+)
+def bench(
+    models: str = typer.Option("copula,ctgan,tvae", "--models", help="Comma-separated registry names."),
+    data: str = typer.Option("adult", "--data", help="Training table: bundled name, file or SQL URL."),
+    test: str = typer.Option(None, "--test", help="Real test table (a bundled dataset brings its own)."),
+    target: str = typer.Option(
+        None, "--target", help="Column for TSTR/TRTR (a bundled dataset brings its own)."
+    ),
+    param: list[str] = typer.Option(
+        [], "--param", help="name=value for every model taking it, or model.name=value (repeatable)."
+    ),
+    rows: int = typer.Option(100_000, "--rows", help="Rows sampled to time sampling."),
+    seed: int = typer.Option(0, "--seed"),
+    output: Path = typer.Option(None, "-o", "--output", help="Directory for bench.json and bench.md."),
+    force: bool = typer.Option(False, "--force", help="Overwrite bench.json/bench.md in --output."),
+) -> None:
+    """Fit, sample and evaluate several models on one table (each in a fresh process) and tabulate fit
+    seconds, sample rows/s, peak memory and quality."""
+    from simulacra.bench import COLUMNS, run_bench, write_results
+
+    names = [m.strip() for m in models.split(",") if m.strip()]
+    output = output or Path("runs") / f"bench-{datetime.now():%Y%m%d-%H%M%S}"
+    for name in ("bench.json", "bench.md"):
+        if (output / name).exists() and not force:
+            raise OutputExistsError(
+                f"{output / name}: already exists; choose another --output or pass --force"
+            )
+    table = Table(title=f"simulacra bench on {data}")
+    for _, title, _ in COLUMNS:
+        table.add_column(title, justify="left" if title == "model" else "right")
+
+    def show(result: dict[str, Any]) -> None:
+        cells = [fmt.format(result[k]) if result.get(k) is not None else "–" for k, _, fmt in COLUMNS]
+        console.print(
+            "  ".join(f"{title} {cell}" for (_, title, _), cell in zip(COLUMNS, cells, strict=True))
+        )
+        table.add_row(*cells)
+
+    results = run_bench(
+        names, data, test=test, target=target, params=_params(param), rows=rows, seed=seed, on_result=show
+    )
+    write_results(results, output, {"data": data, "models": names, "rows": rows, "seed": seed}, force=force)
+    console.print(table)
+    console.print(f"written: [bold]{output / 'bench.md'}[/bold], [bold]{output / 'bench.json'}[/bold]")
 
 
 @app.command("datasets", epilog="Example: simulacra datasets")

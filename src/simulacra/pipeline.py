@@ -44,7 +44,7 @@ from simulacra.evaluate import Evaluation, check_target, evaluate
 from simulacra.io import read_table, write_table
 from simulacra.metadata import Metadata
 from simulacra.report import Report
-from simulacra.synthesizers import make
+from simulacra.synthesizers import TorchSynthesizer, make, model_class
 
 DEFAULTS: dict[str, Any] = {
     "data": {"train": None, "test": None, "target": None, "metadata": None},
@@ -137,11 +137,13 @@ def run(
     config: dict[str, Any] | str | os.PathLike[str],
     *,
     on_step: Callable[[str, str], None] | None = None,
+    on_progress: Callable[[str, str], None] | None = None,
 ) -> RunResult:
     """Run the whole pipeline from a config (see the module docstring) and write the run directory.
 
     ``on_step(step, message)`` is called as each of :data:`STEPS` finishes (the CLI draws progress
-    with it).
+    with it). ``on_progress(step, message)`` reports progress inside a step (a neural model's epochs and
+    losses); neural models then keep their own progress bar off unless ``verbose`` is set in the config.
 
     Raises
     ------
@@ -189,8 +191,24 @@ def run(
         step("metadata", f"{len(metadata.names)} columns detected", t)
 
         t = time.perf_counter()
-        model = make(model_cfg["name"], **(model_cfg.get("params") or {}))
-        model.fit(train, metadata)
+        params = dict(model_cfg.get("params") or {})
+        neural = issubclass(model_class(model_cfg["name"]), TorchSynthesizer)
+        if neural and on_progress is not None:
+            params.setdefault("verbose", False)
+        model = make(model_cfg["name"], **params)
+        if neural:
+
+            def on_epoch(epoch: int, losses: dict[str, float]) -> None:
+                shown = " ".join(f"{k} {v:+.3f}" for k, v in losses.items())
+                message = f"epoch {epoch + 1}/{model.epochs} {shown}"
+                if (epoch + 1) % 10 == 0 or epoch + 1 == model.epochs:
+                    log.info("fit: %s", message)
+                if on_progress:
+                    on_progress("fit", message)
+
+            model.fit(train, metadata, on_epoch=on_epoch)
+        else:
+            model.fit(train, metadata)
         model.save(tmp / "model")
         step("fit", f"{model!r}", t)
 

@@ -5,7 +5,20 @@
 
 from __future__ import annotations
 
-from simulacra.synthesizers.base import Synthesizer, available, make, register
+from simulacra.synthesizers.base import Synthesizer, available, make, model_class, register
 from simulacra.synthesizers.copula import GaussianCopula
+from simulacra.synthesizers.ctgan import CTGAN
+from simulacra.synthesizers.neural import TorchSynthesizer
+from simulacra.synthesizers.tvae import TVAE
 
-__all__ = ["GaussianCopula", "Synthesizer", "available", "make", "register"]
+__all__ = [
+    "CTGAN",
+    "TVAE",
+    "GaussianCopula",
+    "Synthesizer",
+    "TorchSynthesizer",
+    "available",
+    "make",
+    "model_class",
+    "register",
+]

@@ -45,6 +45,19 @@ def available() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def model_class(name: str) -> type[Synthesizer]:
+    """The synthesizer class registered as ``name``.
+
+    Raises
+    ------
+    ConfigError
+        Unknown name.
+    """
+    if name not in _REGISTRY:
+        raise ConfigError(f"unknown model {name!r}; available: {', '.join(available())}")
+    return _REGISTRY[name]
+
+
 def make(name: str, **params: Any) -> Synthesizer:
     """Create a synthesizer by registry name, e.g. ``make("copula", seed=1)``.
 
@@ -53,9 +66,7 @@ def make(name: str, **params: Any) -> Synthesizer:
     ConfigError
         Unknown name, or a hyper-parameter the model does not take.
     """
-    if name not in _REGISTRY:
-        raise ConfigError(f"unknown model {name!r}; available: {', '.join(available())}")
-    cls = _REGISTRY[name]
+    cls = model_class(name)
     accepted = cls.param_names()
     unknown = sorted(set(params) - set(accepted))
     if unknown:
@@ -232,7 +243,12 @@ class Synthesizer(ABC):
             )
         try:
             config = json.loads(config_file.read_text(encoding="utf-8"))
-            model = make(config["model"], **config["params"])
+            params = dict(config["params"])
+            defaults = inspect.signature(model_class(config["model"]).__init__).parameters
+            for k, v in params.items():  # JSON has no tuples: restore tuple-valued parameters as tuples
+                if isinstance(v, list) and k in defaults and isinstance(defaults[k].default, tuple):
+                    params[k] = tuple(v)
+            model = make(config["model"], **params)
             model.metadata_ = Metadata.from_json(path / "metadata.json")
             state = json.loads((path / "state.json").read_text(encoding="utf-8"))
             with np.load(path / "arrays.npz", allow_pickle=False) as npz:

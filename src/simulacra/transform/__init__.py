@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from simulacra.transform.encoders import (
     CategoricalEncoder,
+    ModeSpecificEncoder,
     NumericalEncoder,
     interval_of,
 )
 from simulacra.transform.table import ColumnSpan, TableTransformer
 
-__all__ = ["CategoricalEncoder", "ColumnSpan", "NumericalEncoder", "TableTransformer", "interval_of"]
+__all__ = [
+    "CategoricalEncoder",
+    "ColumnSpan",
+    "ModeSpecificEncoder",
+    "NumericalEncoder",
+    "TableTransformer",
+    "interval_of",
+]

@@ -2,7 +2,9 @@
 
 Each column becomes one or more *spans* of the matrix (:class:`ColumnSpan`):
 
-* numerical → one continuous span (:class:`~simulacra.transform.encoders.NumericalEncoder`);
+* numerical → one continuous span (:class:`~simulacra.transform.encoders.NumericalEncoder`), or, with
+  ``numerical="mode_specific"``, a continuous span ``α`` followed by a discrete ``"mode"`` span
+  (:class:`~simulacra.transform.encoders.ModeSpecificEncoder`, CTGAN's mode-specific normalization);
 * datetime → seconds since 1970-01-01 (float), then as numerical;
 * categorical and boolean → a discrete span (:class:`~simulacra.transform.encoders.CategoricalEncoder`);
   missing values are a category of their own;
@@ -17,15 +19,24 @@ value bounds (clipped to the real ``[min, max]``), category sets and missing-val
 
 from __future__ import annotations
 
+import os
+import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.exceptions import ConvergenceWarning
 
 from simulacra.errors import NotFittedError
 from simulacra.metadata import Metadata, datetime_seconds, parse_datetimes
-from simulacra.transform.encoders import CategoricalEncoder, NumericalEncoder, _to_py
+from simulacra.transform.encoders import (
+    CategoricalEncoder,
+    ModeSpecificEncoder,
+    NumericalEncoder,
+    _to_py,
+)
 
 _NS_PER_S = 1_000_000_000
 
@@ -34,7 +45,8 @@ _NS_PER_S = 1_000_000_000
 class ColumnSpan:
     """Where one encoded block of a column lies in the matrix.
 
-    ``role`` is ``"value"`` or ``"missing"`` (the null indicator of a numerical/datetime column);
+    ``role`` is ``"value"``, ``"mode"`` (the mode one-hot of a mode-specific normalized column) or
+    ``"missing"`` (the null indicator of a numerical/datetime column);
     ``kind`` is ``"continuous"`` or ``"discrete"``; columns ``[start, end)`` of the matrix.
     """
 
@@ -68,12 +80,15 @@ class TableTransformer:
 
     Parameters
     ----------
-    numerical: encoding of numerical/datetime values, ``"normal_score"`` or ``"standard"``.
+    numerical: encoding of numerical/datetime values, ``"normal_score"``, ``"standard"`` or
+        ``"mode_specific"``.
     categorical: encoding of categorical/boolean values and missing indicators, ``"frequency"`` or
         ``"onehot"``.
     max_quantiles: quantiles kept per numerical column for ``normal_score``.
-    seed: seed of the uniform draw inside category intervals (``frequency`` encoding); the same seed
-        gives the same matrix.
+    max_modes: mixture components per numerical column for ``mode_specific``.
+    mixture_rows: subsample size of each column's mixture fit for ``mode_specific``.
+    seed: seed of every random step (mixture fits, mode draws, uniform draws inside category intervals
+        of the ``frequency`` encoding); the same seed gives the same matrix.
 
     Attributes (after ``fit``)
     --------------------------
@@ -87,11 +102,15 @@ class TableTransformer:
         categorical: str = "frequency",
         max_quantiles: int = 1000,
         seed: int = 0,
+        max_modes: int = 10,
+        mixture_rows: int = 5000,
     ) -> None:
         self.numerical = numerical
         self.categorical = categorical
         self.max_quantiles = max_quantiles
         self.seed = seed
+        self.max_modes = max_modes
+        self.mixture_rows = mixture_rows
 
     # ------------------------------------------------------------------ fit
     def fit(self, df: pd.DataFrame, metadata: Metadata) -> TableTransformer:
@@ -99,8 +118,16 @@ class TableTransformer:
         metadata.validate(df)
         self.columns_: dict[str, dict[str, Any]] = {}
         self.order_ = [str(c) for c in df.columns]
-        for name in self.order_:
-            self.columns_[name] = self._fit_column(df[name], metadata[name])
+        # columns are independent; mixture fits release the GIL inside NumPy/BLAS, so threads help.
+        # Warning filters are process-wide: set them here, around all the threads, not inside each one.
+        with warnings.catch_warnings(), ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            fitted = pool.map(
+                lambda item: self._fit_column(df[item[1]], metadata[item[1]], item[0]),
+                enumerate(self.order_),
+            )
+            for name, col in zip(self.order_, fitted, strict=True):
+                self.columns_[name] = col
         self._build_spans()
         return self
 
@@ -109,7 +136,12 @@ class TableTransformer:
             return datetime_seconds(s, col.get("format"))
         return pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
 
-    def _fit_column(self, s: pd.Series, meta) -> dict[str, Any]:
+    def _value_encoder(self, position: int):
+        if self.numerical == "mode_specific":
+            return ModeSpecificEncoder(self.max_modes, max_rows=self.mixture_rows, seed=self.seed + position)
+        return NumericalEncoder(self.numerical, self.max_quantiles)
+
+    def _fit_column(self, s: pd.Series, meta, position: int) -> dict[str, Any]:
         col: dict[str, Any] = {"sdtype": meta.sdtype, "dtype": str(s.dtype), "format": meta.format}
         if meta.sdtype == "id":
             numbers = pd.to_numeric(s, errors="coerce")
@@ -129,7 +161,7 @@ class TableTransformer:
             if meta.sdtype == "datetime":
                 dt = parse_datetimes(s.dropna(), col["format"])
                 col["date_only"] = bool((dt == dt.dt.normalize()).all())
-            col["value"] = NumericalEncoder(self.numerical, self.max_quantiles).fit(finite)
+            col["value"] = self._value_encoder(position).fit(finite)
             col["null"] = None
             if null.any():
                 col["null"] = CategoricalEncoder(self.categorical).fit(null.astype(np.int64), [False, True])
@@ -146,7 +178,11 @@ class TableTransformer:
                 continue
             kind = "continuous" if col["sdtype"] in ("numerical", "datetime") else "discrete"
             width = col["value"].width
-            spans.append(ColumnSpan(name, "value", kind, start, start + width))
+            if isinstance(col["value"], ModeSpecificEncoder):
+                spans.append(ColumnSpan(name, "value", kind, start, start + 1))
+                spans.append(ColumnSpan(name, "mode", "discrete", start + 1, start + width))
+            else:
+                spans.append(ColumnSpan(name, "value", kind, start, start + width))
             start += width
             if col.get("null") is not None:
                 spans.append(ColumnSpan(name, "missing", "discrete", start, start + col["null"].width))
@@ -170,10 +206,16 @@ class TableTransformer:
         for span in self.spans_:
             col = self.columns_[span.column]
             s = df[span.column]
+            if span.role == "mode":
+                continue  # written with its column's α
             if span.kind == "continuous":
                 x = self._numeric_values(s, col)
                 x = np.where(np.isfinite(x), x, col["fill"])
-                out[:, span.start : span.end] = col["value"].transform(x)
+                enc = col["value"]
+                if isinstance(enc, ModeSpecificEncoder):
+                    out[:, span.start : span.start + enc.width] = enc.transform(x, rng)
+                else:
+                    out[:, span.start : span.end] = enc.transform(x)
             elif span.role == "missing":
                 null = ~np.isfinite(self._numeric_values(s, col))
                 out[:, span.start : span.end] = col["null"].transform_index(null.astype(np.int64), rng)
@@ -204,7 +246,7 @@ class TableTransformer:
                 data[name] = self._fresh_ids(col, n)
             elif col["sdtype"] in ("numerical", "datetime"):
                 v = spans["value"]
-                x = col["value"].inverse(matrix[:, v.start : v.end])
+                x = col["value"].inverse(matrix[:, v.start : v.start + col["value"].width])
                 x = np.clip(x, col["min"], col["max"])
                 if col["int"]:
                     x = np.round(x)
@@ -281,6 +323,8 @@ class TableTransformer:
                 "categorical": self.categorical,
                 "max_quantiles": self.max_quantiles,
                 "seed": self.seed,
+                "max_modes": self.max_modes,
+                "mixture_rows": self.mixture_rows,
             },
             "order": self.order_,
             "columns": cols,
@@ -294,7 +338,12 @@ class TableTransformer:
         for name, c in state["columns"].items():
             col = dict(c)
             if "value" in c:
-                enc = NumericalEncoder if c["sdtype"] in ("numerical", "datetime") else CategoricalEncoder
+                if c["sdtype"] not in ("numerical", "datetime"):
+                    enc = CategoricalEncoder
+                elif c["value"]["method"] == "mode_specific":
+                    enc = ModeSpecificEncoder
+                else:
+                    enc = NumericalEncoder
                 col["value"] = enc.from_state(c["value"])
             if c.get("null") is not None:
                 col["null"] = CategoricalEncoder.from_state(c["null"])

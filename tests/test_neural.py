@@ -1,0 +1,148 @@
+"""CTGAN and TVAE on a few thousand real Adult rows, a few epochs: behaviour, not quality (that is the
+bench's job)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from simulacra.errors import ConditionError, ConfigError
+from simulacra.synthesizers import Synthesizer, make
+
+MODELS = ["ctgan", "tvae"]
+
+
+def _fit(name, train, **params):
+    params = {"epochs": 6, "batch_size": 500, "verbose": False, "seed": 0, **params}
+    return make(name, **params).fit(train)
+
+
+@pytest.fixture(scope="module", params=MODELS)
+def fitted(request, adult_small):
+    return _fit(request.param, adult_small[0])
+
+
+def _weights(model) -> dict[str, torch.Tensor]:
+    return {f"{m}.{k}": v.clone() for m, mod in model._modules().items() for k, v in mod.state_dict().items()}
+
+
+def test_losses_fall(fitted):
+    first, last = fitted.history_[0], fitted.history_[-1]
+    assert len(fitted.history_) == fitted.epochs_trained_ == 6
+    if fitted.name == "tvae":
+        assert last["reconstruction"] < 0.7 * first["reconstruction"]
+    else:  # the critic becomes 1-Lipschitz along the interpolates (the cross-entropy falls later)
+        assert last["penalty"] < 0.5 * first["penalty"]
+
+
+def test_sample_keeps_columns_types_bounds_and_categories(fitted, adult_small):
+    train = adult_small[0]
+    synth = fitted.sample(2000, seed=1)
+    assert synth.shape == (2000, train.shape[1]) and synth.dtypes.equals(train.dtypes)
+    for c in fitted.metadata_.names_of("numerical"):
+        assert train[c].min() <= synth[c].min() and synth[c].max() <= train[c].max()
+        assert (synth[c] % 1 == 0).all()
+    for c in fitted.metadata_.names_of("categorical"):
+        assert set(synth[c].dropna()) <= set(train[c].dropna())
+    if fitted.name == "ctgan":  # categories are drawn from the softmax: the missing category appears
+        assert 0 < synth["workclass"].isna().mean() < 0.2
+
+
+def test_seed_reproduces_fit_and_sample(fitted, adult_small):
+    pd.testing.assert_frame_equal(fitted.sample(700, seed=5), fitted.sample(700, seed=5))
+    assert not fitted.sample(700, seed=5).equals(fitted.sample(700, seed=6))
+    again = _fit(fitted.name, adult_small[0])
+    a, b = _weights(fitted), _weights(again)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    pd.testing.assert_frame_equal(fitted.sample(300, seed=2), again.sample(300, seed=2))
+
+
+def test_conditions_are_exact_and_steer_the_rest(fitted, adult_small):
+    train = adult_small[0]
+    rich = fitted.sample(1500, conditions={"income": ">50K"}, seed=0)
+    poor = fitted.sample(1500, conditions={"income": "<=50K"}, seed=0)
+    assert (rich["income"] == ">50K").all() and (poor["income"] == "<=50K").all()
+    assert len(rich) == 1500
+    several = fitted.sample(300, conditions={"sex": "Female", "race": "White", "age": 37}, seed=0)
+    assert (several["sex"] == "Female").all() and (several["race"] == "White").all()
+    assert (several["age"] == 37).all() and several["age"].dtype == train["age"].dtype
+    missing = fitted.sample(100, conditions={"workclass": None}, seed=0)
+    assert missing["workclass"].isna().all()
+
+
+@pytest.mark.parametrize(
+    ("conditions", "message"),
+    [
+        ({"income": "rich"}, "never takes the value 'rich'"),
+        ({"age": 300}, "outside the real range"),
+        ({"age": None}, "has no missing values"),
+    ],
+)
+def test_impossible_conditions_raise(fitted, conditions, message):
+    with pytest.raises(ConditionError, match=message):
+        fitted.sample(10, conditions=conditions, seed=0)
+
+
+def test_save_load_is_faithful(fitted, tmp_path):
+    fitted.save(tmp_path / "m")
+    assert (tmp_path / "m" / "weights.pt").is_file()
+    loaded = Synthesizer.load(tmp_path / "m")
+    assert type(loaded) is type(fitted) and loaded.get_params() == fitted.get_params()
+    pd.testing.assert_frame_equal(loaded.sample(500, seed=4), fitted.sample(500, seed=4))
+    pd.testing.assert_frame_equal(
+        loaded.sample(200, conditions={"income": ">50K"}, seed=4),
+        fitted.sample(200, conditions={"income": ">50K"}, seed=4),
+    )
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_resume_after_interruption_matches_an_uninterrupted_fit(name, adult_small, tmp_path):
+    train = adult_small[0].iloc[:1500]
+    straight = _fit(name, train, epochs=4)
+
+    def interrupt(epoch, losses):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    model = make(name, epochs=4, verbose=False, seed=0)
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(train, checkpoint_dir=tmp_path / "ckpt", checkpoint_every=1, on_epoch=interrupt)
+    assert (tmp_path / "ckpt" / "checkpoint.pt").is_file()
+    resumed = make(name, epochs=4, verbose=False, seed=0)
+    resumed.fit(train, checkpoint_dir=tmp_path / "ckpt", resume=True)
+    a, b = _weights(straight), _weights(resumed)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert resumed.history_ == straight.history_
+    assert not (tmp_path / "ckpt").exists()  # removed after a successful fit
+    # a checkpoint is only resumed by the same hyper-parameters
+    with pytest.raises(KeyboardInterrupt):
+        make(name, epochs=4, verbose=False, seed=0).fit(
+            train, checkpoint_dir=tmp_path / "c2", checkpoint_every=1, on_epoch=interrupt
+        )
+    with pytest.raises(ConfigError, match="other hyper-parameters"):
+        make(name, epochs=4, verbose=False, seed=1).fit(train, checkpoint_dir=tmp_path / "c2", resume=True)
+
+
+def test_early_stopping_stops_a_model_that_cannot_improve(adult_small):
+    model = _fit("tvae", adult_small[0].iloc[:1000], epochs=40, learning_rate=0.0, patience=2)
+    assert model.epochs_trained_ < 40
+
+
+def test_bad_hyper_parameters_and_devices(adult_small):
+    with pytest.raises(ConfigError, match="multiple of pac"):
+        make("ctgan", batch_size=505, verbose=False).fit(adult_small[0])
+    with pytest.raises(ConfigError, match="not a torch device"):
+        make("tvae", device="tpu9", verbose=False).fit(adult_small[0])
+    if not torch.cuda.is_available():
+        with pytest.warns(UserWarning, match="CUDA is not available"):
+            model = make("tvae", device="cuda", epochs=1, verbose=False).fit(adult_small[0].iloc[:500])
+        assert model.device_.type == "cpu" and len(model.sample(10, seed=0)) == 10
+
+
+def test_second_condition_is_met_by_bounded_rejection(fitted):
+    # the rarer category steers the model; the other condition is met by keeping matching rows
+    rows = fitted.sample(50, conditions={"income": "<=50K", "sex": "Male"}, seed=0)
+    assert (rows["income"] == "<=50K").all() and (rows["sex"] == "Male").all()
+    assert np.isfinite(rows["age"]).all()
