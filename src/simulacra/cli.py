@@ -326,7 +326,7 @@ def bench(
         names, data, test=test, target=target, params=_params(param), rows=rows, seed=seed, on_result=show
     )
     write_results(results, output, {"data": data, "models": names, "rows": rows, "seed": seed}, force=force)
-    console.print(table)
+    Console(width=max(console.width, 170)).print(table)  # never truncate numbers, even in a narrow log
     console.print(f"written: [bold]{output / 'bench.md'}[/bold], [bold]{output / 'bench.json'}[/bold]")
 
 

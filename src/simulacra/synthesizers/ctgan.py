@@ -39,7 +39,7 @@ from simulacra.errors import ConfigError
 from simulacra.synthesizers.base import register
 from simulacra.synthesizers.neural import ConditionalSampler, TorchSynthesizer
 
-_CHUNK = 4096  # rows per generator call when sampling: larger batches fall out of the CPU caches
+_CHUNK = 2048  # rows per generator call when sampling: larger blocks fall out of the CPU caches
 
 
 class Residual(nn.Module):
@@ -69,6 +69,26 @@ class Generator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.seq(x)
+
+    @torch.no_grad()
+    def forward_eval(self, x: torch.Tensor) -> torch.Tensor:
+        """The eval-mode forward for sampling, with each BatchNorm folded into its Linear and the
+        residual concatenations written into one preallocated buffer ``[h_k, …, h_1, x]`` instead of
+        being copied at every block (the copies cost as much as the matmuls)."""
+        *blocks, last = list(self.seq)
+        total = x.shape[1] + sum(b.fc.out_features for b in blocks)
+        buf = x.new_empty((x.shape[0], total))
+        start = total - x.shape[1]
+        buf[:, start:] = x
+        for block in blocks:
+            bn, fc = block.bn, block.fc
+            scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+            weight = fc.weight * scale[:, None]
+            bias = (fc.bias - bn.running_mean) * scale + bn.bias
+            out = torch.addmm(bias, buf[:, start:], weight.t())
+            start -= fc.out_features
+            buf[:, start : start + fc.out_features] = torch.relu_(out)
+        return last(buf)
 
 
 class Critic(nn.Module):
@@ -277,26 +297,27 @@ class CTGAN(TorchSynthesizer):
 
     # ------------------------------------------------------------------ sampling
     def _generate(self, n: int, cond: tuple[int, int] | None) -> torch.Tensor:
-        """``n`` generated rows (activated matrix); ``cond = (discrete span, category)`` fixes the
-        conditional vector, otherwise it follows the real category frequencies."""
-        out = []
-        layout = self.layout_
+        """``n`` generated rows ``(n, D)``: tanh on scalars; discrete spans hold logits plus Gumbel noise,
+        whose argmax is a draw from the span's softmax (the softmax itself is skipped, decoding takes
+        argmaxes). ``cond = (discrete span, category)`` fixes the conditional vector, otherwise it
+        follows the real category frequencies. Written chunk by chunk into one output tensor."""
+        layout, e = self.layout_, int(self.embedding_dim)
+        out = torch.empty((n, layout.dim), device=self.device_)
+        inp = torch.empty((min(_CHUNK, n), e + layout.cond_dim), device=self.device_)
         for start in range(0, n, _CHUNK):
             b = min(_CHUNK, n - start)
-            if not self.sampler_.active:
-                c = torch.zeros((b, 0), device=self.device_)
-            elif cond is None:
-                c = self.sampler_.sample_original(b)
-            else:
+            x = inp[:b]
+            x[:, :e] = torch.randn(b, e, device=self.device_)  # normal_() on a strided view is slow
+            if self.sampler_.active and cond is None:
+                x[:, e:] = self.sampler_.sample_original(b)
+            elif self.sampler_.active:
                 j = self.layout_.cond_spans.index(cond[0])
                 span = torch.full((b,), j, dtype=torch.long, device=self.device_)
-                c = self.sampler_.condvec(span, torch.full_like(span, cond[1]))
-            raw = self.generator_(torch.cat([self._noise(b), c], 1))
-            # argmax of a Gumbel-softmax is the argmax of logits + Gumbel noise (a draw from the span's
-            # softmax), so the softmax itself is skipped; decoding takes argmaxes
-            gumbel = -torch.log(-torch.log(torch.rand_like(raw).clamp_(1e-10, 1.0 - 1e-7)))
-            out.append(torch.where(layout.is_continuous, torch.tanh(raw), raw + gumbel))
-        return torch.cat(out) if out else torch.zeros((0, self.layout_.dim), device=self.device_)
+                x[:, e:] = self.sampler_.condvec(span, torch.full_like(span, cond[1]))
+            raw = self.generator_.forward_eval(x)
+            gumbel = torch.rand_like(raw).clamp_(1e-10, 1.0 - 1e-7).log_().neg_().log_().neg_()
+            out[start : start + b] = torch.where(layout.is_continuous, torch.tanh(raw), raw + gumbel)
+        return out
 
     # ------------------------------------------------------------------ persistence
     def _extra_arrays(self) -> dict[str, np.ndarray]:

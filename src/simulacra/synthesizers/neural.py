@@ -485,7 +485,10 @@ class TorchSynthesizer(Synthesizer):
                         )
                 parts.append(rows[: n - kept])
                 kept += parts[-1].shape[0]
-        matrix = torch.cat(parts).cpu().numpy() if parts else np.zeros((0, self.layout_.dim), np.float32)
+        if not parts:
+            matrix = np.zeros((0, self.layout_.dim), np.float32)
+        else:
+            matrix = (parts[0] if len(parts) == 1 else torch.cat(parts)).cpu().numpy()
         out = self.transformer_.inverse_transform(matrix[:n])
         for col, value in numerical.items():
             out[col] = pd.Series([value] * len(out), dtype=object).astype(out[col].dtype, errors="ignore")

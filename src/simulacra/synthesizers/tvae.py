@@ -222,9 +222,9 @@ class TVAE(TorchSynthesizer):
     def _generate(self, n: int, cond: tuple[int, int] | None) -> torch.Tensor:
         """``n`` decoded rows: ``α = tanh(out) + σ·ε``; one-hot spans keep their logits (argmax decodes).
         ``cond = (discrete span, category)`` draws ``z`` from that category's latent Gaussian."""
-        out = []
         e = int(self.embedding_dim)
         cont = self.layout_.continuous
+        out = torch.empty((n, self.layout_.dim), device=self.device_)
         for start in range(0, n, 4096):
             b = min(4096, n - start)
             z = torch.randn(b, e, device=self.device_)
@@ -233,13 +233,10 @@ class TVAE(TorchSynthesizer):
                 z = self.latent_mean_[j, cond[1]] + z * self.latent_std_[j, cond[1]]
             rows = self.decoder_(z)
             if cont.numel():
-                alpha = (
-                    torch.tanh(rows[:, cont])
-                    + torch.randn(b, cont.numel(), device=self.device_) * self.decoder_.sigma
-                )
-                rows[:, cont] = alpha.clamp(-1.0, 1.0)
-            out.append(rows)
-        return torch.cat(out) if out else torch.zeros((0, self.layout_.dim), device=self.device_)
+                noise = torch.randn(b, cont.numel(), device=self.device_) * self.decoder_.sigma
+                rows[:, cont] = (torch.tanh(rows[:, cont]) + noise).clamp(-1.0, 1.0)
+            out[start : start + b] = rows
+        return out
 
     # ------------------------------------------------------------------ persistence
     def _extra_arrays(self) -> dict[str, np.ndarray]:

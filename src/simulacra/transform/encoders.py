@@ -247,9 +247,9 @@ class ModeSpecificEncoder:
         return out
 
     def inverse(self, block: np.ndarray) -> np.ndarray:
-        block = np.asarray(block, dtype=float)
+        block = np.asarray(block)
         mode = block[:, 1:].argmax(axis=1)
-        alpha = np.clip(block[:, 0], -1.0, 1.0)
+        alpha = np.clip(block[:, 0].astype(float), -1.0, 1.0)
         return alpha * 4 * self.stds_[mode] + self.means_[mode]
 
     def to_state(self) -> dict[str, Any]:
@@ -324,10 +324,10 @@ class CategoricalEncoder:
         return ndtri(np.clip(u, EPS, 1 - EPS))[:, None]
 
     def inverse_index(self, block: np.ndarray) -> np.ndarray:
-        block = np.asarray(block, dtype=float)
+        block = np.asarray(block)
         if self.method == "onehot":
             return block.argmax(axis=1)
-        u = ndtr(block[:, 0])
+        u = ndtr(block[:, 0].astype(float))
         return np.clip(np.searchsorted(self.cum_, u, side="right") - 1, 0, len(self.categories_) - 1)
 
     def to_state(self) -> dict[str, Any]:
