@@ -86,6 +86,22 @@ def test_run_config(files, tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run", "run.yaml"]  # no temporary folders left
 
 
+def test_run_config_with_a_neural_model_logs_its_epochs(files, tmp_path):
+    cfg = tmp_path / "run.yaml"
+    run_dir = tmp_path / "run"
+    cfg.write_text(
+        f"data:\n  train: {files / 'train.csv'}\n  test: {files / 'test.csv'}\n  target: income\n"
+        "model:\n  name: ctgan\n  params: {epochs: 10, batch_size: 200}\n"
+        f"sample:\n  rows: 500\n  conditions: {{income: '>50K'}}\noutput: {run_dir}\n"
+    )
+    assert main(["run", str(cfg)]) == 0
+    log = (run_dir / "run.log").read_text()
+    assert "fit: epoch 10/10 loss_g" in log and "fit: epoch 5/10" not in log  # every 10th epoch
+    synth = pd.read_parquet(run_dir / "synthetic.parquet")
+    assert len(synth) == 500 and (synth["income"] == ">50K").all()
+    assert json.loads((run_dir / "model" / "config.json").read_text())["params"]["verbose"] is False
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
