@@ -162,14 +162,8 @@ class GaussianCopula(Synthesizer):
                         )
                     boxes[null_span.start] = interval_of(enc["null"], True, col)
                     continue
-                x = self.transformer_._numeric_values(pd.Series([value]), enc)
-                if not np.isfinite(x[0]):
-                    raise ConditionError(f"column {col!r}: {value!r} is not a {meta.sdtype} value")
-                if not enc["min"] <= x[0] <= enc["max"]:
-                    raise ConditionError(
-                        f"column {col!r}: {value!r} is outside the real range [{meta.min}, {meta.max}]"
-                    )
-                points[spans[(col, "value")].start] = float(enc["value"].transform(x)[0, 0])
+                x = self.transformer_.condition_value(col, value)
+                points[spans[(col, "value")].start] = float(enc["value"].transform(np.array([x]))[0, 0])
                 if null_span is not None:
                     boxes[null_span.start] = interval_of(enc["null"], False, col)
             else:

@@ -305,10 +305,11 @@ class TorchSynthesizer(Synthesizer):
             numerical="mode_specific", categorical="onehot", seed=self.seed, max_modes=self.max_modes
         ).fit(data, self.metadata_)
         x = self.transformer_.transform(data)
+        matrix = torch.from_numpy(x).to(self.device_)
         self.layout_ = SpanLayout(self.transformer_.spans_, self.device_)
         opts = getattr(self, "_options", {})
         with self._seeded(self.seed):
-            self._build(torch.from_numpy(x).to(self.device_))
+            self._build(matrix)
             history: list[dict[str, float]] = []
             start, best, stale = 0, math.inf, 0
             ckpt = opts.get("checkpoint_dir")
@@ -334,7 +335,7 @@ class TorchSynthesizer(Synthesizer):
                     if self.patience is not None and stale >= int(self.patience):
                         progress.update(task, description=f"{self.name} (early stop)")
                         break
-            self._after_fit(torch.from_numpy(x).to(self.device_))
+            self._after_fit(matrix)
         self.history_ = history
         self.epochs_trained_ = len(history)
         if ckpt is not None and (ckpt / CHECKPOINT).is_file():
@@ -527,21 +528,11 @@ class TorchSynthesizer(Synthesizer):
                     i = int(enc["null"].index_of([True])[0])
                     categorical.append((span_of[(col, "missing")], i, col, float(enc["null"].freqs_[i])))
                     continue
-                x = self.transformer_._numeric_values(pd.Series([value]), enc)
-                if not np.isfinite(x[0]) or not enc["min"] <= x[0] <= enc["max"]:
-                    raise ConditionError(
-                        f"column {col!r}: {value!r} is outside the real range [{meta.min}, {meta.max}]"
-                    )
+                self.transformer_.condition_value(col, value)  # raises for a bad or out-of-range value
                 numerical[col] = value  # set exactly after decoding (not missing either)
                 continue
             encoder = enc["value"]
-            i = int(encoder.index_of([None if missing else value])[0])
-            if i < 0:
-                shown = ", ".join(repr(c) for c in encoder.categories_[:10])
-                more = " …" if len(encoder.categories_) > 10 else ""
-                raise ConditionError(
-                    f"column {col!r} never takes the value {value!r}; seen values: {shown}{more}"
-                )
+            i = encoder.require(None if missing else value, col)
             categorical.append((span_of[(col, "value")], i, col, float(encoder.freqs_[i])))
         return categorical, numerical
 

@@ -313,6 +313,23 @@ class CategoricalEncoder:
         """Category positions of ``values``; unseen values get -1."""
         return np.array([self._index.get(self._key(_to_py(v)), -1) for v in values], dtype=np.int64)
 
+    def require(self, value: Any, column: str) -> int:
+        """The position of ``value`` among the categories (for a condition on ``column``).
+
+        Raises
+        ------
+        ConditionError
+            ``value`` was never seen in ``column``; the message lists the seen values.
+        """
+        i = int(self.index_of([value])[0])
+        if i < 0:
+            shown = ", ".join(repr(c) for c in self.categories_[:10])
+            more = " …" if len(self.categories_) > 10 else ""
+            raise ConditionError(
+                f"column {column!r} never takes the value {value!r}; seen values: {shown}{more}"
+            )
+        return i
+
     def transform_index(self, idx: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         if self.method == "onehot":
             out = np.zeros((idx.size, len(self.categories_)))
@@ -355,10 +372,6 @@ def interval_of(encoder: CategoricalEncoder, value: Any, column: str) -> tuple[f
     ConditionError
         When ``value`` was never seen in ``column``.
     """
-    i = int(encoder.index_of([value])[0])
-    if i < 0:
-        shown = ", ".join(repr(c) for c in encoder.categories_[:10])
-        more = " …" if len(encoder.categories_) > 10 else ""
-        raise ConditionError(f"column {column!r} never takes the value {value!r}; seen values: {shown}{more}")
+    i = encoder.require(value, column)
     a, b = encoder.cum_[i], encoder.cum_[i + 1]
     return float(ndtri(a)) if a > 0 else -np.inf, float(ndtri(b)) if b < 1 else np.inf

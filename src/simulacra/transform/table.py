@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
 
-from simulacra.errors import NotFittedError
+from simulacra.errors import ConditionError, NotFittedError
 from simulacra.metadata import Metadata, datetime_seconds, parse_datetimes
 from simulacra.transform.encoders import (
     CategoricalEncoder,
@@ -140,6 +140,30 @@ class TableTransformer:
         if self.numerical == "mode_specific":
             return ModeSpecificEncoder(self.max_modes, max_rows=self.mixture_rows, seed=self.seed + position)
         return NumericalEncoder(self.numerical, self.max_quantiles)
+
+    def condition_value(self, column: str, value: Any) -> float:
+        """The number a condition ``column == value`` on a numerical/datetime column stands for
+        (datetimes in seconds since 1970-01-01).
+
+        Raises
+        ------
+        ConditionError
+            ``value`` is not a value of that type, or lies outside the real ``[min, max]``.
+        """
+        col = self.columns_[column]
+        x = float(self._numeric_values(pd.Series([value]), col)[0])
+        if not np.isfinite(x):
+            raise ConditionError(f"column {column!r}: {value!r} is not a {col['sdtype']} value")
+        if not col["min"] <= x <= col["max"]:
+            lo, hi = self.inverse_value(column, col["min"]), self.inverse_value(column, col["max"])
+            raise ConditionError(f"column {column!r}: {value!r} is outside the real range [{lo}, {hi}]")
+        return x
+
+    def inverse_value(self, column: str, x: float) -> Any:
+        """A number of :meth:`condition_value`'s scale shown as the column's value (for messages)."""
+        col = self.columns_[column]
+        one = self._restore_numeric(col, np.array([x]), np.zeros(1, dtype=bool))
+        return one.iloc[0]
 
     def _fit_column(self, s: pd.Series, meta, position: int) -> dict[str, Any]:
         col: dict[str, Any] = {"sdtype": meta.sdtype, "dtype": str(s.dtype), "format": meta.format}
