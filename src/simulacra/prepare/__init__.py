@@ -1,0 +1,29 @@
+"""Data preparation: cleaning steps that each return a record of what they changed, and splits.
+
+Every step is a function ``step(df, ...) -> (df, [Change, ...])``; nothing is dropped or altered
+without a :class:`Change` saying so, so the report can list exactly what happened to the data.
+"""
+
+from __future__ import annotations
+
+from simulacra.prepare.cleaning import (
+    Change,
+    coerce_types,
+    drop_duplicates,
+    group_rare,
+    handle_missing,
+    handle_outliers,
+    normalize_categories,
+)
+from simulacra.prepare.split import split
+
+__all__ = [
+    "Change",
+    "coerce_types",
+    "drop_duplicates",
+    "group_rare",
+    "handle_missing",
+    "handle_outliers",
+    "normalize_categories",
+    "split",
+]

@@ -1,0 +1,133 @@
+"""Cleaning steps and splits on the raw bundled Adult files (``?`` markers, test labels ending in '.')."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from simulacra.errors import ConfigError
+from simulacra.io import read_table
+from simulacra.prepare import (
+    coerce_types,
+    drop_duplicates,
+    group_rare,
+    handle_missing,
+    handle_outliers,
+    normalize_categories,
+    split,
+)
+
+
+@pytest.fixture(scope="module")
+def raw_test() -> pd.DataFrame:
+    """The raw Adult test file as bundled: label column ``Y`` with a trailing '.'."""
+    path = resources.files("simulacra.datasets") / "data" / "adult.test.csv.gz"
+    with resources.as_file(path) as p:
+        return read_table(p)
+
+
+def test_duplicates_are_dropped_and_counted(raw_test):
+    out, changes = drop_duplicates(raw_test)
+    n = int(raw_test.duplicated().sum())
+    assert n > 0 and len(out) == len(raw_test) - n and not out.duplicated().any()
+    assert changes[0].count == n and changes[0].column is None
+    assert drop_duplicates(out)[1] == []
+
+
+def test_missing_values_keep_impute_drop_constant(raw_test):
+    kept, changes = handle_missing(raw_test)
+    assert kept.equals(raw_test)
+    by_col = {c.column: c.count for c in changes}
+    assert by_col == {c: int(n) for c, n in raw_test.isna().sum().items() if n}
+    imputed, changes = handle_missing(raw_test, "impute")
+    assert not imputed.isna().any().any()
+    mode = raw_test["workclass"].mode().iloc[0]
+    assert (imputed.loc[raw_test["workclass"].isna(), "workclass"] == mode).all()
+    dropped, changes = handle_missing(raw_test, "drop")
+    assert len(dropped) == len(raw_test) - changes[0].count == int(raw_test.notna().all(axis=1).sum())
+    const, _ = handle_missing(raw_test, "constant", fill_value="unknown", columns=["occupation"])
+    assert (const.loc[raw_test["occupation"].isna(), "occupation"] == "unknown").all()
+    assert const["workclass"].isna().sum() == raw_test["workclass"].isna().sum()
+    with pytest.raises(ConfigError, match="needs fill_value"):
+        handle_missing(raw_test, "constant")
+
+
+def test_outliers_report_clip_drop(raw_test):
+    reported, changes = handle_outliers(raw_test, "iqr", "report", columns=["age", "hours-per-week"])
+    assert reported.equals(raw_test) and {c.column for c in changes} == {"age", "hours-per-week"}
+    q1, q3 = raw_test["age"].quantile([0.25, 0.75])
+    hi = q3 + 1.5 * (q3 - q1)
+    n_age = int((raw_test["age"] > hi).sum() + (raw_test["age"] < q1 - 1.5 * (q3 - q1)).sum())
+    assert next(c.count for c in changes if c.column == "age") == n_age > 0
+    clipped, _ = handle_outliers(raw_test, "iqr", "clip", columns=["age"])
+    assert clipped["age"].max() <= hi and clipped["age"].dtype == raw_test["age"].dtype
+    dropped, changes = handle_outliers(raw_test, "zscore", "drop", threshold=3, columns=["age"])
+    assert len(dropped) == len(raw_test) - changes[-1].count and changes[-1].action == "dropped rows"
+
+
+def test_categories_trimmed_and_trailing_period_removed(raw_test):
+    out, changes = normalize_categories(raw_test, strip=" .", columns=["Y"])
+    assert set(out["Y"]) == {"<=50K", ">50K"} and set(raw_test["Y"]) == {"<=50K.", ">50K."}
+    assert changes[0].count == len(raw_test) and "2 → 2 categories" in changes[0].detail
+    folded, changes = normalize_categories(raw_test, casefold=True, columns=["sex"])
+    assert set(folded["sex"]) == {"male", "female"}
+
+
+def test_rare_categories_grouped(raw_test):
+    out, changes = group_rare(raw_test, max_categories=10, columns=["native-country"])
+    assert out["native-country"].nunique() == 10 and "Other" in set(out["native-country"])
+    top9 = raw_test["native-country"].value_counts().index[:9]
+    assert changes[0].count == int(
+        (raw_test["native-country"].notna() & ~raw_test["native-country"].isin(top9)).sum()
+    )
+    assert out["native-country"].isna().sum() == raw_test["native-country"].isna().sum()
+
+
+def test_type_coercion_of_several_spellings():
+    df = pd.DataFrame(
+        {
+            "amount": ["1,234.5", "12", "3,000", None, "7"],
+            "share": ["12.5%", "50 %", "100%", "0%", "7%"],
+            "flag": ["yes", "No", "Y", "n", "yes"],
+            "when": ["2024-01-05", "2024/02/06", "March 3, 2024", "2024-04-07 10:00", "2024-05-08"],
+            "name": ["a", "b", "c", "d", "e"],
+        }
+    )
+    out, changes = coerce_types(df)
+    assert out["amount"].tolist()[:3] == [1234.5, 12.0, 3000.0] and pd.isna(out["amount"][3])
+    assert np.allclose(out["share"], [0.125, 0.5, 1.0, 0.0, 0.07])
+    assert out["flag"].tolist() == [True, False, True, False, True]
+    assert pd.api.types.is_datetime64_any_dtype(out["when"]) and out["when"][2] == pd.Timestamp("2024-03-03")
+    assert out["name"].tolist() == list("abcde")
+    assert {c.column for c in changes} == {"amount", "share", "flag", "when"}
+
+
+@pytest.mark.parametrize("method", ["random", "stratified", "group", "time"])
+def test_splits(raw_test, method):
+    column = {"random": None, "stratified": "Y", "group": "native-country", "time": "age"}[method]
+    parts, changes = split(raw_test, method, fractions=(0.7, 0.1, 0.2), column=column, seed=3)
+    assert list(parts) == ["train", "validation", "test"]
+    assert sum(len(p) for p in parts.values()) == len(raw_test)
+    assert [c.count for c in changes] == [len(p) for p in parts.values()]
+    if method == "stratified":
+        shares = [p["Y"].eq(">50K.").mean() for p in parts.values()]
+        assert max(shares) - min(shares) < 0.01
+    if method == "group":
+        seen = [set(p["native-country"].astype(str)) for p in parts.values()]
+        assert not (seen[0] & seen[1]) and not (seen[0] & seen[2]) and not (seen[1] & seen[2])
+    if method == "time":
+        assert parts["train"]["age"].max() <= parts["test"]["age"].min()
+    again, _ = split(raw_test, method, fractions=(0.7, 0.1, 0.2), column=column, seed=3)
+    assert all(again[k].equals(parts[k]) for k in parts)
+
+
+def test_split_errors(raw_test):
+    with pytest.raises(ConfigError, match="summing to 1"):
+        split(raw_test, fractions=(0.5, 0.2))
+    with pytest.raises(ConfigError, match="needs a column"):
+        split(raw_test, "stratified")
+    with pytest.raises(ConfigError, match="not in the table"):
+        split(raw_test, "group", column="nope")
