@@ -131,3 +131,51 @@ def test_split_errors(raw_test):
         split(raw_test, "stratified")
     with pytest.raises(ConfigError, match="not in the table"):
         split(raw_test, "group", column="nope")
+
+
+def test_prepare_cli_on_the_raw_adult_files(tmp_path, capsys):
+    from simulacra.cli import main
+
+    data = resources.files("simulacra.datasets") / "data"
+    with resources.as_file(data) as d:
+        cfg = tmp_path / "prep.yaml"
+        cfg.write_text('categories: {strip: " ."}\ntarget: Y\n')
+        out = tmp_path / "prepared"
+        argv = ["prepare", str(d / "adult.data.csv.gz"), "--test", str(d / "adult.test.csv.gz")]
+        assert main([*argv, "--config", str(cfg), "-o", str(out)]) == 0
+        raw_train = read_table(d / "adult.data.csv.gz")
+    assert sorted(p.name for p in out.iterdir()) == [
+        "preparation.json",
+        "report.html",
+        "test.parquet",
+        "train.parquet",
+    ]
+    train, test = pd.read_parquet(out / "train.parquet"), pd.read_parquet(out / "test.parquet")
+    assert set(test["Y"]) == set(train["Y"]) == {"<=50K", ">50K"}  # the test labels' '.' is gone
+    assert len(train) == len(raw_train) - int(raw_train.duplicated().sum())
+    import json
+
+    record = json.loads((out / "preparation.json").read_text())
+    steps = [(c["step"], c["action"], c["column"]) for c in record["changes"]]
+    assert ("test: categories", "normalized", "Y") in steps and ("duplicates", "dropped rows", None) in steps
+    assert record["parts"] == {"train": len(train), "test": len(test)}
+    html = (out / "report.html").read_text()
+    assert html.count("<tr><td>") == len(record["changes"]) + len(record["profile"]["columns"])
+    assert "<h2>Preparation</h2>" in html and "heavy skew" in html
+    assert main([*argv, "-o", str(out)]) == 2  # exists: refused
+    assert main(["prepare", str(tmp_path / "nope.csv"), "-o", str(tmp_path / "x")]) == 2
+    assert main(["prepare", "adult", "--split", "stratified", "-o", str(tmp_path / "y")]) == 2  # no column
+    assert "needs a column" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+def test_prepare_splits_a_bundled_table_three_ways(tmp_path):
+    from simulacra.cli import main
+
+    out = tmp_path / "p"
+    argv = ["prepare", "adult", "--split", "stratified", "--split-column", "income"]
+    assert main([*argv, "--fractions", "0.7,0.1,0.2", "--seed", "4", "-o", str(out)]) == 0
+    parts = {n: pd.read_parquet(out / f"{n}.parquet") for n in ("train", "validation", "test")}
+    assert abs(len(parts["validation"]) / sum(len(p) for p in parts.values()) - 0.1) < 0.01
+    shares = [p["income"].eq(">50K").mean() for p in parts.values()]
+    assert max(shares) - min(shares) < 0.01

@@ -268,6 +268,66 @@ def evaluate(
     console.print(f"report: [bold]{output}[/bold]  metrics: [bold]{json_path}[/bold]")
 
 
+@app.command(
+    epilog="Examples: simulacra prepare data.csv -o prepared/ · "
+    "simulacra prepare adult.data --test adult.test --config prep.yaml -o prepared/ · "
+    "simulacra prepare data.csv --split stratified --split-column label --fractions 0.7,0.1,0.2 -o prepared/"
+)
+def prepare(
+    source: str = typer.Argument(..., help="Table to clean: file, SQL URL or bundled dataset name."),
+    output: Path = typer.Option(
+        ..., "-o", "--output", help="Directory for the parts, preparation.json, report.html."
+    ),
+    config: Path = typer.Option(
+        None, "--config", help="YAML of cleaning options (see simulacra.prepare.table)."
+    ),
+    test: str = typer.Option(None, "--test", help="A separate test table: cleaned the same way, no split."),
+    split_method: str = typer.Option(None, "--split", help="random | stratified | group | time."),
+    split_column: str = typer.Option(None, "--split-column", help="Column for stratified/group/time splits."),
+    fractions: str = typer.Option(None, "--fractions", help="e.g. 0.8,0.2 or 0.7,0.1,0.2."),
+    seed: int = typer.Option(None, "--seed", help="Seed of the split."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing output directory."),
+) -> None:
+    """Clean a table with a record of every change, profile it and split it into train/test parts."""
+    from simulacra.pipeline import run_prepare
+
+    cfg: dict[str, Any] = {}
+    if config is not None:
+        import yaml
+
+        if not config.is_file():
+            raise ConfigError(f"{config}: config file not found")
+        try:
+            cfg = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{config}: not valid YAML ({str(exc).splitlines()[0]})") from None
+        if not isinstance(cfg, dict):
+            raise ConfigError(f"{config}: the config must be a mapping of cleaning steps")
+    split_cfg = dict(cfg.get("split") or {}) if cfg.get("split", {}) is not None else None
+    overrides = {"method": split_method, "column": split_column, "seed": seed}
+    if fractions is not None:
+        try:
+            overrides["fractions"] = [float(f) for f in fractions.split(",")]
+        except ValueError:
+            raise ConfigError(f"--fractions {fractions!r}: give numbers like 0.8,0.2") from None
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if given:
+        split_cfg = {**(split_cfg or {}), **given}
+    if split_cfg is not None:
+        cfg["split"] = split_cfg
+    path, prep = run_prepare(source, output, test=test, config=cfg, force=force)
+    table = Table(title=f"prepared {source}")
+    for col in ("step", "action", "column", "count"):
+        table.add_column(col, justify="right" if col == "count" else "left")
+    for c in prep.changes:
+        table.add_row(c.step, c.action, c.column or "(rows)", str(c.count))
+    console.print(table)
+    for w in prep.profile["warnings"]:
+        console.print(f"[yellow]warning:[/yellow] {w}")
+    parts = ", ".join(f"{k} {len(v)} rows" for k, v in prep.parts.items())
+    console.print(f"{parts} → [bold]{path}[/bold] (report: {path / 'report.html'})")
+
+
 @app.command("run", epilog="Example: simulacra run examples/adult.yaml")
 def run_cmd(
     config: Path = typer.Argument(..., help="YAML config (see simulacra.pipeline)."),

@@ -26,6 +26,7 @@ the end, so a failed run leaves nothing behind and an existing run is never touc
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import os
 import shutil
@@ -41,9 +42,10 @@ import pandas as pd
 from simulacra import datasets
 from simulacra.errors import ConfigError, OutputExistsError
 from simulacra.evaluate import Evaluation, check_target, evaluate
-from simulacra.io import read_table, write_table
+from simulacra.io import atomic_write_text, read_table, write_table
 from simulacra.metadata import Metadata
-from simulacra.report import Report
+from simulacra.prepare import Preparation, load_prepare_config, prepare_table
+from simulacra.report import Report, preparation_html
 from simulacra.synthesizers import TorchSynthesizer, make, model_class
 
 DEFAULTS: dict[str, Any] = {
@@ -131,6 +133,58 @@ def _move_into_place(tmp: Path, out: Path) -> None:
     os.replace(tmp, out)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def run_prepare(
+    source: str,
+    output: str | os.PathLike[str],
+    *,
+    test: str | None = None,
+    config: dict[str, Any] | None = None,
+    force: bool = False,
+) -> tuple[Path, Preparation]:
+    """Clean ``source`` (and ``test`` if given) with :func:`simulacra.prepare.prepare_table` and write the
+    output directory: one Parquet file per part (``train``, [``validation``,] ``test``), the records in
+    ``preparation.json`` and ``report.html`` (Preparation and Data profile sections). With ``test`` the
+    table is not split: ``test`` goes through the same steps (its changes are listed with a ``test:``
+    prefix) and becomes the test part. The directory is assembled aside and moved into place.
+
+    Raises
+    ------
+    SimulacraError
+        Bad input or config (one line saying which); nothing is written then.
+    """
+    from simulacra.prepare.cleaning import Change
+
+    out = Path(output)
+    cfg = load_prepare_config(config)
+    train = load_source(source, part="train")
+    if test is not None:
+        no_split = {**cfg, "split": None}
+        prep = prepare_table(train, no_split)
+        held = prepare_table(load_source(test, part="test"), no_split)
+        changes = prep.changes + [
+            Change(f"test: {c.step}", c.action, c.column, c.count, c.detail) for c in held.changes
+        ]
+        prep = Preparation(
+            {"train": prep.parts["data"], "test": held.parts["data"]}, changes, prep.profile, cfg
+        )
+    else:
+        prep = prepare_table(train, cfg)
+    tmp = _prepare_output(out, force)
+    try:
+        for name, part in prep.parts.items():
+            write_table(part, tmp / f"{name}.parquet")
+        text = json.dumps(prep.to_dict(), indent=2, default=str) + "\n"
+        atomic_write_text(tmp / "preparation.json", text)
+        atomic_write_text(
+            tmp / "report.html", preparation_html(prep.to_dict(), f"simulacra: preparing {source}")
+        )
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _move_into_place(tmp, out)
+    return out, prep
 
 
 def run(

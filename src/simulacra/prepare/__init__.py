@@ -15,15 +15,22 @@ from simulacra.prepare.cleaning import (
     handle_outliers,
     normalize_categories,
 )
+from simulacra.prepare.profile import profile
 from simulacra.prepare.split import split
+from simulacra.prepare.table import DEFAULTS, Preparation, load_prepare_config, prepare_table
 
 __all__ = [
+    "DEFAULTS",
     "Change",
+    "Preparation",
     "coerce_types",
     "drop_duplicates",
     "group_rare",
     "handle_missing",
     "handle_outliers",
+    "load_prepare_config",
     "normalize_categories",
+    "prepare_table",
+    "profile",
     "split",
 ]

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from simulacra.report.html import Report
+from simulacra.report.html import Report, preparation_html
 
-__all__ = ["Report"]
+__all__ = ["Report", "preparation_html"]

@@ -84,6 +84,25 @@ def _heatmaps(real_assoc: pd.DataFrame, synth_assoc: pd.DataFrame) -> str:
     return _png(fig)
 
 
+def _templates() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("simulacra.report", "templates"),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+    )
+
+
+def preparation_html(preparation: dict[str, Any], title: str = "simulacra: data preparation") -> str:
+    """A self-contained HTML page of a ``Preparation.to_dict()``: every change, in order, and the profile
+    with its warnings (the same sections as in ``report.html``)."""
+    return (
+        _templates()
+        .get_template("preparation.html.j2")
+        .render(
+            title=title, generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), preparation=preparation
+        )
+    )
+
+
 class Report:
     """Evaluation results with their plots, written as ``metrics.json`` and ``report.html``.
 
@@ -95,6 +114,8 @@ class Report:
     title: the page title.
     info: extra run facts shown at the top and stored in ``metrics.json`` (model, rows, seconds, …).
     seed: seed for subsampling rows for the plots.
+    preparation: ``Preparation.to_dict()`` of the data-preparation step, shown as the "Preparation"
+        and "Data profile" sections.
     """
 
     def __init__(
@@ -107,6 +128,7 @@ class Report:
         title: str = "simulacra report",
         info: dict[str, Any] | None = None,
         seed: int = 0,
+        preparation: dict[str, Any] | None = None,
     ) -> None:
         self.evaluation = evaluation
         self.real = real
@@ -115,9 +137,13 @@ class Report:
         self.title = title
         self.info = dict(info or {})
         self.seed = seed
+        self.preparation = preparation
 
     def to_dict(self) -> dict[str, Any]:
-        return {"title": self.title, "info": self.info, **self.evaluation.to_dict()}
+        out = {"title": self.title, "info": self.info, **self.evaluation.to_dict()}
+        if self.preparation is not None:
+            out["preparation"] = self.preparation
+        return out
 
     def to_json(self, path: str | os.PathLike[str] | None = None, *, force: bool = False) -> str:
         """``metrics.json`` text; written atomically to ``path`` when given (see :meth:`to_html`)."""
@@ -153,21 +179,22 @@ class Report:
             heatmap = _heatmaps(
                 association_matrix(real, self.metadata, real), association_matrix(synth, self.metadata, real)
             )
-        env = jinja2.Environment(
-            loader=jinja2.PackageLoader("simulacra.report", "templates"),
-            autoescape=jinja2.select_autoescape(["html", "j2"]),
-        )
-        return env.get_template("report.html.j2").render(
-            title=self.title,
-            generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            info=self.info,
-            rows=self.evaluation.rows(),
-            skipped=self.evaluation.skipped,
-            column_plots=column_plots,
-            heatmap=heatmap,
-            metadata=self.metadata.explain(),
-            n_real=len(self.real),
-            n_synth=len(self.synthetic),
+        return (
+            _templates()
+            .get_template("report.html.j2")
+            .render(
+                preparation=self.preparation,
+                title=self.title,
+                generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+                info=self.info,
+                rows=self.evaluation.rows(),
+                skipped=self.evaluation.skipped,
+                column_plots=column_plots,
+                heatmap=heatmap,
+                metadata=self.metadata.explain(),
+                n_real=len(self.real),
+                n_synth=len(self.synthetic),
+            )
         )
 
     def to_html(self, path: str | os.PathLike[str], *, force: bool = False) -> Path:
