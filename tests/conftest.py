@@ -44,3 +44,55 @@ def hostile() -> pd.DataFrame:
             "flag": rng.random(n) < 0.3,
         }
     )
+
+
+def _postgres_bin(name: str) -> str | None:
+    import glob
+    import shutil
+
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return candidates[-1] if candidates else None
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A throw-away PostgreSQL cluster on a free loopback port, owned by this test run.
+
+    Uses Debian's server binaries (``.ci/run`` installs ``postgresql`` and sets
+    ``SIMULACRA_REQUIRE_POSTGRES=1``, which turns a missing server into a failure instead of a skip).
+    As root, the cluster runs as the ``postgres`` user (PostgreSQL refuses to run as root).
+    """
+    import os
+    import shutil
+    import socket
+    import subprocess
+    import tempfile
+
+    initdb, pg_ctl = _postgres_bin("initdb"), _postgres_bin("pg_ctl")
+    if not (initdb and pg_ctl):
+        message = (
+            "PostgreSQL server binaries (initdb, pg_ctl) not found; .ci/run installs Debian's postgresql"
+        )
+        if os.environ.get("SIMULACRA_REQUIRE_POSTGRES"):
+            pytest.fail(message)
+        pytest.skip(message)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    data = tempfile.mkdtemp(prefix="simulacra-pg-", dir="/tmp")
+    prefix = []
+    if os.geteuid() == 0:
+        shutil.chown(data, "postgres", "postgres")
+        prefix = ["runuser", "-u", "postgres", "--"]
+    run = lambda *args: subprocess.run([*prefix, *args], check=True, capture_output=True, text=True)  # noqa: E731
+    run(initdb, "-D", data, "-U", "sim", "--auth=trust", "--encoding=UTF8", "--no-sync")
+    options = f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off"
+    run(pg_ctl, "-D", data, "-o", options, "-l", f"{data}/server.log", "-w", "start")
+    try:
+        yield f"postgresql+psycopg://sim@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*prefix, pg_ctl, "-D", data, "-m", "immediate", "stop"], capture_output=True)
+        shutil.rmtree(data, ignore_errors=True)

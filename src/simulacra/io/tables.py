@@ -259,6 +259,26 @@ def _engine(url: str):
     return engine
 
 
+SQL_CHUNK_ROWS = 50_000
+
+
+def _read_chunks(stmt, conn, nrows: int | None = None) -> pd.DataFrame:
+    """Read a result set in chunks of :data:`SQL_CHUNK_ROWS` through a server-side cursor
+    (``stream_results``; PostgreSQL and MySQL drivers then never hold the whole result set as Python
+    rows next to the DataFrame), stopping after ``nrows``."""
+    conn = conn.execution_options(stream_results=True, max_row_buffer=SQL_CHUNK_ROWS)
+    parts, total = [], 0
+    for chunk in pd.read_sql(stmt, conn, chunksize=SQL_CHUNK_ROWS):
+        parts.append(chunk)
+        total += len(chunk)
+        if nrows is not None and total >= nrows:
+            break
+    if not parts:
+        return pd.read_sql(stmt, conn)  # no rows: still the right columns
+    df = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    return df.head(nrows) if nrows is not None else df
+
+
 def _read_sql(url: str, *, table: str | None, query: str | None, nrows: int | None) -> pd.DataFrame:
     import sqlalchemy as sa
 
@@ -283,11 +303,9 @@ def _read_sql(url: str, *, table: str | None, query: str | None, nrows: int | No
                 stmt = sa.select(sa.Table(table, sa.MetaData(), autoload_with=conn))
                 if nrows is not None:
                     stmt = stmt.limit(nrows)
-                df = pd.read_sql(stmt, conn)
+                df = _read_chunks(stmt, conn)
             else:
-                df = pd.read_sql(sa.text(query), conn)
-                if nrows is not None:
-                    df = df.head(nrows)
+                df = _read_chunks(sa.text(query), conn, nrows)
     except DataError:
         raise
     except sa.exc.OperationalError as exc:
@@ -295,8 +313,15 @@ def _read_sql(url: str, *, table: str | None, query: str | None, nrows: int | No
         raise DataError(
             f"{shown}: cannot connect or query ({reason}); check the URL, server and SQL"
         ) from exc
-    except sa.exc.SQLAlchemyError as exc:
-        reason = _one_line(getattr(exc, "orig", None) or exc)
+    except (sa.exc.SQLAlchemyError, pd.errors.DatabaseError) as exc:
+        # pandas wraps the SQLAlchemy error of a text query in its own DatabaseError
+        cause = exc.__cause__ if isinstance(exc, pd.errors.DatabaseError) else exc
+        if isinstance(cause, sa.exc.OperationalError):
+            reason = _one_line(cause.orig or cause)
+            raise DataError(
+                f"{shown}: cannot connect or query ({reason}); check the URL, server and SQL"
+            ) from exc
+        reason = _one_line(getattr(cause, "orig", None) or cause)
         raise DataError(f"{shown}: query failed ({reason}); check the SQL") from exc
     finally:
         engine.dispose()
