@@ -159,10 +159,13 @@ def run_prepare(
     out = Path(output)
     cfg = load_prepare_config(config)
     train = load_source(source, part="train")
+    read = [Change("read", "decoded", None, 0, note) for note in train.attrs.get("read_notes", [])]
     if test is not None:
         no_split = {**cfg, "split": None}
         prep = prepare_table(train, no_split)
-        held = prepare_table(load_source(test, part="test"), no_split)
+        test_df = load_source(test, part="test")
+        read += [Change("test: read", "decoded", None, 0, n) for n in test_df.attrs.get("read_notes", [])]
+        held = prepare_table(test_df, no_split)
         changes = prep.changes + [
             Change(f"test: {c.step}", c.action, c.column, c.count, c.detail) for c in held.changes
         ]
@@ -171,6 +174,7 @@ def run_prepare(
         )
     else:
         prep = prepare_table(train, cfg)
+    prep.changes[:0] = read  # how the files were decoded comes first
     tmp = _prepare_output(out, force)
     try:
         for name, part in prep.parts.items():

@@ -16,6 +16,7 @@ Conventions
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import os
@@ -148,7 +149,7 @@ def read_table(
     decimal: str | None = None,
     header: int | None = 0,
     na_values: Iterable[str] | None = None,
-    encoding: str = "utf-8",
+    encoding: str | None = None,
     sheet_name: str | int = 0,
     nrows: int | None = None,
 ) -> pd.DataFrame:
@@ -169,7 +170,9 @@ def read_table(
     na_values:
         Strings read as missing; :data:`DEFAULT_NA_VALUES` when ``None``.
     encoding:
-        Text encoding of text files.
+        Text encoding of text files. ``None``: UTF-8 (a byte-order mark is dropped); a file that is
+        not valid UTF-8 is decoded as Latin-1 instead, and ``df.attrs["read_notes"]`` says so (the
+        preparation report lists it). An explicit encoding that does not fit is an error.
     sheet_name:
         Excel sheet.
     nrows:
@@ -196,6 +199,10 @@ def read_table(
     if path.is_dir():
         raise DataError(f"{path}: is a folder; give a file, or an SQL URL with table=")
     fmt = _file_format(path)
+    notes: list[str] = []
+    if fmt in ("csv", "tsv") and encoding is None:
+        encoding, note = _guess_encoding(path)
+        notes += [note] if note else []
     try:
         if fmt in ("csv", "tsv"):
             head = _read_head(path, encoding=encoding)
@@ -203,6 +210,8 @@ def read_table(
                 raise DataError(f"{path}: the file is empty; point to a file that holds a header and rows")
             delim = "\t" if fmt == "tsv" and sep is None else (sep or _sniff_delimiter(head))
             dec = decimal or _sniff_decimal(head, delim)
+            if header == 0 or header == "infer":
+                _check_header(path, delim, encoding)
             df = pd.read_csv(
                 path,
                 sep=delim,
@@ -229,11 +238,78 @@ def read_table(
         raise DataError(f"{path}: the file is empty; point to a file that holds a header and rows") from exc
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not valid {encoding} text ({exc.reason}); pass the right encoding") from exc
+    except pd.errors.ParserError as exc:
+        if fmt in ("csv", "tsv"):
+            bad = _bad_lines(path, delim, encoding)
+            if bad:
+                shown = ", ".join(str(line) for line in bad[:10]) + (" …" if len(bad) > 10 else "")
+                raise DataError(
+                    f"{path}: {len(bad)} malformed rows (a field count that differs from the header) at "
+                    f"line(s) {shown}; fix or remove them — no row was dropped"
+                ) from exc
+        raise DataError(f"{path}: cannot be read as {fmt}: {_one_line(exc)}") from exc
     except Exception as exc:  # parser errors of pandas/pyarrow/openpyxl
         raise DataError(f"{path}: cannot be read as {fmt}: {_one_line(exc)}") from exc
     if nrows is not None:
         df = df.head(nrows)
-    return _tidy(df, str(path))
+    df = _tidy(df, str(path))
+    if notes:
+        df.attrs["read_notes"] = notes
+    return df
+
+
+def _open_text(path: Path, encoding: str):
+    if path.suffix.lower() == ".gz":
+        return gzip.open(path, "rt", encoding=encoding, newline="")
+    return open(path, encoding=encoding, newline="")
+
+
+def _guess_encoding(path: Path) -> tuple[str, str | None]:
+    """``utf-8-sig`` when the whole file decodes as UTF-8, else ``latin-1`` with a note saying where."""
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    with opener(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                where = offset + exc.start
+                return (
+                    "latin-1",
+                    f"{path.name}: not valid UTF-8 (byte 0x{chunk[exc.start]:02x} at offset {where}); decoded as Latin-1",
+                )
+            offset += len(chunk)
+    return "utf-8-sig", None
+
+
+def _check_header(path: Path, delim: str, encoding: str) -> None:
+    """Refuse duplicate column names (pandas would silently rename the second ``a`` to ``a.1``)."""
+    with _open_text(path, encoding) as f:
+        names = next(csv.reader(f, delimiter=delim, skipinitialspace=True), [])
+    names = [n.strip() for n in names]
+    seen: dict[str, list[int]] = {}
+    for i, n in enumerate(names, start=1):
+        seen.setdefault(n, []).append(i)
+    dup = {n: cols for n, cols in seen.items() if len(cols) > 1}
+    if dup:
+        name, cols = next(iter(dup.items()))
+        raise DataError(
+            f"{path}: column name {name!r} appears {len(cols)} times (columns {', '.join(map(str, cols))}); "
+            "rename them so that each column has its own name"
+        )
+
+
+def _bad_lines(path: Path, delim: str, encoding: str) -> list[int]:
+    """Line numbers (1-based, header = line 1) of rows whose field count differs from the header's."""
+    bad = []
+    with _open_text(path, encoding) as f:
+        reader = csv.reader(f, delimiter=delim)
+        width = len(next(reader, []))
+        for row in reader:
+            if row and len(row) != width:
+                bad.append(reader.line_num)
+    return bad
 
 
 def _engine(url: str):
