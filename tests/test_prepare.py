@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from importlib import resources
 
 import numpy as np
@@ -153,8 +154,6 @@ def test_prepare_cli_on_the_raw_adult_files(tmp_path, capsys):
     train, test = pd.read_parquet(out / "train.parquet"), pd.read_parquet(out / "test.parquet")
     assert set(test["Y"]) == set(train["Y"]) == {"<=50K", ">50K"}  # the test labels' '.' is gone
     assert len(train) == len(raw_train) - int(raw_train.duplicated().sum())
-    import json
-
     record = json.loads((out / "preparation.json").read_text())
     steps = [(c["step"], c["action"], c["column"]) for c in record["changes"]]
     assert ("test: categories", "normalized", "Y") in steps and ("duplicates", "dropped rows", None) in steps
@@ -179,3 +178,29 @@ def test_prepare_splits_a_bundled_table_three_ways(tmp_path):
     assert abs(len(parts["validation"]) / sum(len(p) for p in parts.values()) - 0.1) < 0.01
     shares = [p["income"].eq(">50K").mean() for p in parts.values()]
     assert max(shares) - min(shares) < 0.01
+
+
+def test_pipeline_prepare_section_splits_and_reports(tmp_path, adult_small):
+    from simulacra.cli import main
+    from simulacra.io import write_table
+
+    train = adult_small[0].copy()
+    train.loc[:9, "sex"] = " Male "  # untrimmed categories, to be normalized and recorded
+    write_table(pd.concat([train, train.iloc[:5]]), tmp_path / "t.csv")  # 5 duplicates
+    cfg = tmp_path / "run.yaml"
+    run_dir = tmp_path / "run"
+    cfg.write_text(
+        f"data:\n  train: {tmp_path / 't.csv'}\n  target: income\n"
+        "prepare:\n  split: {method: stratified, column: income, fractions: [0.75, 0.25], seed: 1}\n"
+        f"sample:\n  rows: 800\noutput: {run_dir}\n"
+    )
+    assert main(["run", str(cfg)]) == 0
+    parts = {p.stem: pd.read_parquet(p) for p in (run_dir / "data").iterdir()}
+    assert sorted(parts) == ["test", "train"] and len(parts["train"]) + len(parts["test"]) == 3000
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    steps = {(c["step"], c["action"]) for c in metrics["preparation"]["changes"]}
+    assert ("duplicates", "dropped rows") in steps and ("split", "test") in steps
+    assert "tstr_roc_auc" in metrics["metrics"]["utility"]  # the split's test part is the holdout
+    html = (run_dir / "report.html").read_text()
+    assert "<h2>Preparation</h2>" in html and "<h2>Metrics</h2>" in html
+    assert "prepare: " in (run_dir / "run.log").read_text()

@@ -14,12 +14,15 @@ A config is a mapping (or a YAML file holding one)::
       rows: null                  # default: as many rows as the training table
       seed: 0
       conditions: {}              # column → value every synthetic row must have
+    prepare: null                 # cleaning and split options (simulacra.prepare.table); {} = defaults.
+                                  # With no separate test table the split's test part is the holdout;
+                                  # the parts are written to data/ in the run directory
     evaluate: true
     output: runs/my-run           # the run directory
     force: false                  # replace an existing run directory
 
 The run directory holds ``synthetic.parquet``, ``metadata.json``, ``model/``, ``metrics.json``,
-``report.html`` and ``run.log``. It is assembled in a temporary folder beside it and moved into place at
+``report.html``, ``run.log`` and, with a ``prepare`` section, ``data/`` (the prepared parts). It is assembled in a temporary folder beside it and moved into place at
 the end, so a failed run leaves nothing behind and an existing run is never touched without ``force``.
 """
 
@@ -44,7 +47,7 @@ from simulacra.errors import ConfigError, OutputExistsError
 from simulacra.evaluate import Evaluation, check_target, evaluate
 from simulacra.io import atomic_write_text, read_table, write_table
 from simulacra.metadata import Metadata
-from simulacra.prepare import Preparation, load_prepare_config, prepare_table
+from simulacra.prepare import Change, Preparation, load_prepare_config, prepare_table
 from simulacra.report import Report, preparation_html
 from simulacra.synthesizers import TorchSynthesizer, make, model_class
 
@@ -52,11 +55,12 @@ DEFAULTS: dict[str, Any] = {
     "data": {"train": None, "test": None, "target": None, "metadata": None},
     "model": {"name": "copula", "params": {}},
     "sample": {"rows": None, "seed": 0, "conditions": {}},
+    "prepare": None,
     "evaluate": True,
     "output": None,
     "force": False,
 }
-STEPS = ("load", "metadata", "fit", "sample", "evaluate", "write")
+STEPS = ("load", "prepare", "metadata", "fit", "sample", "evaluate", "write")
 
 
 @dataclass
@@ -135,6 +139,31 @@ def _move_into_place(tmp: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def prepare_parts(
+    train: pd.DataFrame, test: pd.DataFrame | None, config: dict[str, Any] | None
+) -> Preparation:
+    """:func:`~simulacra.prepare.prepare_table` on ``train``; with a separate ``test`` table, both go
+    through the same steps unsplit (test changes prefixed ``test:``) and become the two parts. How a
+    file had to be decoded (``attrs["read_notes"]``) is listed first."""
+    cfg = load_prepare_config(config)
+    read = [Change("read", "decoded", None, 0, n) for n in train.attrs.get("read_notes", [])]
+    if test is None:
+        prep = prepare_table(train, cfg)
+    else:
+        no_split = {**cfg, "split": None}
+        prep = prepare_table(train, no_split)
+        held = prepare_table(test, no_split)
+        read += [Change("test: read", "decoded", None, 0, n) for n in test.attrs.get("read_notes", [])]
+        changes = prep.changes + [
+            Change(f"test: {c.step}", c.action, c.column, c.count, c.detail) for c in held.changes
+        ]
+        prep = Preparation(
+            {"train": prep.parts["data"], "test": held.parts["data"]}, changes, prep.profile, cfg
+        )
+    prep.changes[:0] = read
+    return prep
+
+
 def run_prepare(
     source: str,
     output: str | os.PathLike[str],
@@ -154,27 +183,9 @@ def run_prepare(
     SimulacraError
         Bad input or config (one line saying which); nothing is written then.
     """
-    from simulacra.prepare.cleaning import Change
-
     out = Path(output)
-    cfg = load_prepare_config(config)
     train = load_source(source, part="train")
-    read = [Change("read", "decoded", None, 0, note) for note in train.attrs.get("read_notes", [])]
-    if test is not None:
-        no_split = {**cfg, "split": None}
-        prep = prepare_table(train, no_split)
-        test_df = load_source(test, part="test")
-        read += [Change("test: read", "decoded", None, 0, n) for n in test_df.attrs.get("read_notes", [])]
-        held = prepare_table(test_df, no_split)
-        changes = prep.changes + [
-            Change(f"test: {c.step}", c.action, c.column, c.count, c.detail) for c in held.changes
-        ]
-        prep = Preparation(
-            {"train": prep.parts["data"], "test": held.parts["data"]}, changes, prep.profile, cfg
-        )
-    else:
-        prep = prepare_table(train, cfg)
-    prep.changes[:0] = read  # how the files were decoded comes first
+    prep = prepare_parts(train, load_source(test, part="test") if test is not None else None, config)
     tmp = _prepare_output(out, force)
     try:
         for name, part in prep.parts.items():
@@ -239,6 +250,25 @@ def run(
             f"{len(train)} training rows" + (f", {len(test)} test rows" if test is not None else ""),
             t,
         )
+
+        t = time.perf_counter()
+        preparation = None
+        if cfg["prepare"] is not None:
+            prep_cfg = dict(cfg["prepare"] or {})
+            prep_cfg.setdefault("target", target)
+            prep = prepare_parts(train, test, prep_cfg)
+            train, test = prep.parts.get("train", prep.parts.get("data")), prep.parts.get("test")
+            (tmp / "data").mkdir()
+            for name, part in prep.parts.items():  # every later metric uses this same holdout
+                write_table(part, tmp / "data" / f"{name}.parquet")
+            preparation = prep.to_dict()
+            step(
+                "prepare",
+                f"{len(prep.changes)} changes; " + ", ".join(f"{k} {len(v)}" for k, v in prep.parts.items()),
+                t,
+            )
+        else:
+            step("prepare", "skipped (no prepare section)", t)
 
         t = time.perf_counter()
         metadata = Metadata.detect(train)
@@ -309,6 +339,7 @@ def run(
                 metadata,
                 title=f"simulacra: {model.name} on {train_src}",
                 info=info,
+                preparation=preparation,
             )
             report.to_json(tmp / "metrics.json")
             report.to_html(tmp / "report.html")
