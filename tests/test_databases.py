@@ -38,6 +38,10 @@ def test_adult_round_trip_by_table_and_by_query(db_url, adult):
     ]
     first = read_table(f"{db_url}?table=adult", nrows=10)
     assert len(first) == 10
+    # streamed in 7 chunks of 5,000 rows: the same table
+    pd.testing.assert_frame_equal(read_table(db_url, table="adult", chunk_rows=5000), back)
+    head = read_table(db_url, query="SELECT * FROM adult", chunk_rows=5000, nrows=12_345)
+    assert len(head) == 12_345
 
 
 def test_replace_and_append_are_transactions(db_url, adult_small):

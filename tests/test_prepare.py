@@ -204,3 +204,21 @@ def test_pipeline_prepare_section_splits_and_reports(tmp_path, adult_small):
     html = (run_dir / "report.html").read_text()
     assert "<h2>Preparation</h2>" in html and "<h2>Metrics</h2>" in html
     assert "prepare: " in (run_dir / "run.log").read_text()
+
+
+def test_profile_warns_of_leakage_ids_constants_and_skew(adult_small):
+    from simulacra.prepare import profile
+
+    df = adult_small[0].copy()
+    df["label_copy"] = df["income"].map({">50K": "rich", "<=50K": "not rich"})
+    df["row_id"] = [f"r{i}" for i in range(len(df))]
+    df["const"] = 1
+    prof = profile(df, target="income")
+    warned = {w.split(":")[0] for w in prof["warnings"]}
+    assert {"label_copy", "row_id", "const", "capital-gain"} <= warned
+    assert "age" not in warned and "workclass" not in warned
+    age = next(c for c in prof["columns"] if c["column"] == "age")
+    assert age["min"] == df["age"].min() and age["max"] == df["age"].max()
+    assert abs(age["mean"] - df["age"].mean()) < 1e-9
+    sex = next(c for c in prof["columns"] if c["column"] == "sex")
+    assert sex["top"][0] == ["Male", int((df["sex"] == "Male").sum())]

@@ -152,6 +152,7 @@ def read_table(
     encoding: str | None = None,
     sheet_name: str | int = 0,
     nrows: int | None = None,
+    chunk_rows: int = 50_000,
 ) -> pd.DataFrame:
     """Read a table from a file or an SQL database into a DataFrame.
 
@@ -177,6 +178,9 @@ def read_table(
         Excel sheet.
     nrows:
         Read at most this many rows (files and SQL).
+    chunk_rows:
+        SQL only: rows fetched per round trip through a server-side cursor, so a large table streams
+        in bounded pieces instead of arriving as one driver-side result set.
 
     Returns
     -------
@@ -192,7 +196,7 @@ def read_table(
     """
     na = list(DEFAULT_NA_VALUES if na_values is None else na_values)
     if is_sql_url(source):
-        return _read_sql(str(source), table=table, query=query, nrows=nrows)
+        return _read_sql(str(source), table=table, query=query, nrows=nrows, chunk_rows=chunk_rows)
     path = Path(source)
     if not path.exists():
         raise DataError(f"{path}: file not found; check the path (or use a bundled dataset such as 'adult')")
@@ -335,16 +339,13 @@ def _engine(url: str):
     return engine
 
 
-SQL_CHUNK_ROWS = 50_000
-
-
-def _read_chunks(stmt, conn, nrows: int | None = None) -> pd.DataFrame:
-    """Read a result set in chunks of :data:`SQL_CHUNK_ROWS` through a server-side cursor
-    (``stream_results``; PostgreSQL and MySQL drivers then never hold the whole result set as Python
-    rows next to the DataFrame), stopping after ``nrows``."""
-    conn = conn.execution_options(stream_results=True, max_row_buffer=SQL_CHUNK_ROWS)
+def _read_chunks(stmt, conn, chunk_rows: int, nrows: int | None = None) -> pd.DataFrame:
+    """Read a result set in chunks of ``chunk_rows`` through a server-side cursor (``stream_results``;
+    PostgreSQL and MySQL drivers then never hold the whole result set as Python rows next to the
+    DataFrame), stopping after ``nrows``."""
+    conn = conn.execution_options(stream_results=True, max_row_buffer=chunk_rows)
     parts, total = [], 0
-    for chunk in pd.read_sql(stmt, conn, chunksize=SQL_CHUNK_ROWS):
+    for chunk in pd.read_sql(stmt, conn, chunksize=chunk_rows):
         parts.append(chunk)
         total += len(chunk)
         if nrows is not None and total >= nrows:
@@ -355,7 +356,9 @@ def _read_chunks(stmt, conn, nrows: int | None = None) -> pd.DataFrame:
     return df.head(nrows) if nrows is not None else df
 
 
-def _read_sql(url: str, *, table: str | None, query: str | None, nrows: int | None) -> pd.DataFrame:
+def _read_sql(
+    url: str, *, table: str | None, query: str | None, nrows: int | None, chunk_rows: int = 50_000
+) -> pd.DataFrame:
     import sqlalchemy as sa
 
     url, ours = _split_url(url)
@@ -379,9 +382,9 @@ def _read_sql(url: str, *, table: str | None, query: str | None, nrows: int | No
                 stmt = sa.select(sa.Table(table, sa.MetaData(), autoload_with=conn))
                 if nrows is not None:
                     stmt = stmt.limit(nrows)
-                df = _read_chunks(stmt, conn)
+                df = _read_chunks(stmt, conn, chunk_rows)
             else:
-                df = _read_chunks(sa.text(query), conn, nrows)
+                df = _read_chunks(sa.text(query), conn, chunk_rows, nrows)
     except DataError:
         raise
     except sa.exc.OperationalError as exc:
