@@ -43,7 +43,7 @@ from typing import Any
 import pandas as pd
 
 from simulacra import datasets
-from simulacra.errors import ConfigError, OutputExistsError
+from simulacra.errors import ConfigError, DataError, OutputExistsError
 from simulacra.evaluate import Evaluation, check_target, evaluate
 from simulacra.io import atomic_write_text, read_table, write_table
 from simulacra.metadata import Metadata
@@ -76,6 +76,8 @@ class RunResult:
 def load_source(source: str, *, part: str = "train") -> pd.DataFrame:
     """A bundled dataset's ``part`` (``train``/``test``) when ``source`` names one, else ``read_table``."""
     if source in datasets.available():
+        if datasets.is_image(source):
+            raise DataError(f"{source!r} is an image dataset; this command needs a table (e.g. 'adult')")
         train, test = datasets.load(source)
         return train if part == "train" else test
     return read_table(source)

@@ -4,6 +4,10 @@
 CC BY 4.0), 32,561 training and 16,281 test rows, 15 columns. As bundled: ``?`` is read as missing,
 surrounding spaces are stripped, the test labels' trailing ``.`` is removed, and the label column (``Y``
 in the source files) is named ``income`` (values ``<=50K`` / ``>50K``).
+
+``load("mnist")`` returns ``(train, test)`` :class:`~simulacra.io.ImageSet` objects: the 10,000 MNIST test
+images (LeCun, Cortes & Burges; CC BY-SA 3.0), 28×28 grayscale with labels 0–9, split 8,000 / 2,000,
+stratified by label with seed 0.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from simulacra.errors import DataError
-from simulacra.io import read_table
+from simulacra.io import ImageSet, read_table
 
 #: name → description, target column and task, for the CLI and the pipeline.
 DATASETS: dict[str, dict[str, Any]] = {
@@ -22,6 +26,11 @@ DATASETS: dict[str, dict[str, Any]] = {
         "description": "UCI Adult census income (32,561 train / 16,281 test rows, 15 columns)",
         "target": "income",
         "task": "classification",
+    },
+    "mnist": {
+        "description": "MNIST handwritten digits, the 10,000 test images (8,000 train / 2,000 test, 28×28 gray)",
+        "target": "label",
+        "task": "image classification",
     },
 }
 
@@ -40,8 +49,23 @@ def _adult_part(filename: str) -> pd.DataFrame:
     return df
 
 
-def load(name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Load a bundled dataset as ``(train, test)`` DataFrames.
+def _mnist() -> tuple[ImageSet, ImageSet]:
+    data = resources.files("simulacra.datasets") / "data"
+    with (
+        resources.as_file(data / "mnist-t10k-images-idx3-ubyte.gz") as images,
+        resources.as_file(data / "mnist-t10k-labels-idx1-ubyte.gz") as labels,
+    ):
+        full = ImageSet.from_idx(images, labels)
+    return full.split(test_size=2000, seed=0)
+
+
+def is_image(name: str) -> bool:
+    """Whether the bundled dataset ``name`` is an image set."""
+    return DATASETS.get(name, {}).get("task") == "image classification"
+
+
+def load(name: str) -> tuple[Any, Any]:
+    """Load a bundled dataset as ``(train, test)``: DataFrames for tables, ImageSets for images.
 
     Raises
     ------
@@ -50,4 +74,6 @@ def load(name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """
     if name == "adult":
         return _adult_part("adult.data.csv.gz"), _adult_part("adult.test.csv.gz")
+    if name == "mnist":
+        return _mnist()
     raise DataError(f"unknown dataset {name!r}; bundled datasets: {', '.join(available())}")

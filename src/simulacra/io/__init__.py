@@ -6,6 +6,7 @@ of simulacra uses for tabular I/O.
 
 from __future__ import annotations
 
+from simulacra.io.images import ImageSet
 from simulacra.io.tables import (
     DEFAULT_NA_VALUES,
     FILE_FORMATS,
@@ -18,6 +19,7 @@ from simulacra.io.tables import (
 __all__ = [
     "DEFAULT_NA_VALUES",
     "FILE_FORMATS",
+    "ImageSet",
     "atomic_write_text",
     "is_sql_url",
     "read_table",

@@ -1,0 +1,227 @@
+"""``ImageSet``: images as one uint8 array ``(N, C, H, W)`` with optional integer labels ``(N,)``.
+
+Reads IDX files (LeCun's MNIST format, ``.gz`` too), NPZ archives (keys ``images``, optional ``labels``
+and ``class_names``; read with ``allow_pickle=False``) and folders of class sub-folders holding PNG/JPEG
+files (Pillow). Writes NPZ archives and PNG folders, each assembled under a temporary name and moved into
+place; an existing output is replaced only with ``force``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from simulacra.errors import DataError, OutputExistsError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+_IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+@dataclass
+class ImageSet:
+    """A set of images.
+
+    images: uint8 array ``(N, C, H, W)``, ``C`` = 1 (grayscale) or 3 (RGB).
+    labels: int64 array ``(N,)`` of class indices, or ``None``.
+    class_names: name of each class index (default: the indices as text).
+
+    Raises
+    ------
+    DataError
+        Wrong dtype or rank, or labels of another length.
+    """
+
+    images: np.ndarray
+    labels: np.ndarray | None = None
+    class_names: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.images = np.asarray(self.images)
+        if self.images.dtype != np.uint8 or self.images.ndim != 4 or self.images.shape[1] not in (1, 3):
+            raise DataError(
+                f"images must be uint8 (N, C, H, W) with C = 1 or 3, got {self.images.dtype} {self.images.shape}"
+            )
+        if self.labels is not None:
+            self.labels = np.asarray(self.labels).astype(np.int64)
+            if self.labels.shape != (len(self.images),):
+                raise DataError(f"labels must have shape ({len(self.images)},), got {self.labels.shape}")
+            if not self.class_names:
+                self.class_names = [str(i) for i in range(int(self.labels.max(initial=-1)) + 1)]
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def subset(self, index: np.ndarray) -> ImageSet:
+        """The images (and labels) at ``index``."""
+        labels = self.labels[index] if self.labels is not None else None
+        return ImageSet(self.images[index], labels, list(self.class_names))
+
+    def split(self, test_size: int, seed: int = 0) -> tuple[ImageSet, ImageSet]:
+        """``(train, test)`` with ``test_size`` images, stratified by label when there are labels."""
+        from sklearn.model_selection import train_test_split
+
+        idx = np.arange(len(self))
+        train, test = train_test_split(idx, test_size=test_size, random_state=seed, stratify=self.labels)
+        return self.subset(np.sort(train)), self.subset(np.sort(test))
+
+    # ------------------------------------------------------------------ reading
+    @classmethod
+    def read(cls, source: str | os.PathLike[str], labels: str | os.PathLike[str] | None = None) -> ImageSet:
+        """Read a folder of class folders, an ``.npz`` archive, or an IDX file (with an IDX ``labels`` file).
+
+        Raises
+        ------
+        DataError
+            Missing path, unknown format, or damaged content (the message names the file).
+        """
+        path = Path(source)
+        if not path.exists():
+            raise DataError(f"{path}: not found; give an image folder, an .npz file or an IDX file")
+        if path.is_dir():
+            return cls.from_folder(path)
+        if path.name.endswith((".npz",)):
+            return cls.from_npz(path)
+        return cls.from_idx(path, labels)
+
+    @classmethod
+    def from_idx(
+        cls, images: str | os.PathLike[str], labels: str | os.PathLike[str] | None = None
+    ) -> ImageSet:
+        """IDX images ``(N, H, W)`` or ``(N, H, W, C)`` and optional IDX labels ``(N,)``."""
+        array = _read_idx(Path(images))
+        if array.ndim == 3:
+            array = array[:, None]
+        elif array.ndim == 4:
+            array = array.transpose(0, 3, 1, 2)
+        else:
+            raise DataError(f"{images}: an IDX image file holds 3 or 4 dimensions, this one {array.ndim}")
+        y = _read_idx(Path(labels)) if labels is not None else None
+        if y is not None and y.shape != (len(array),):
+            raise DataError(f"{labels}: {y.shape[0]} labels for {len(array)} images")
+        return cls(np.ascontiguousarray(array.astype(np.uint8)), y)
+
+    @classmethod
+    def from_npz(cls, path: str | os.PathLike[str]) -> ImageSet:
+        """An archive with ``images`` (uint8 ``(N, C, H, W)``) and optional ``labels``, ``class_names``."""
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                if "images" not in npz.files:
+                    raise DataError(
+                        f"{path}: no 'images' array (found {npz.files}); write it with ImageSet.to_npz"
+                    )
+                labels = npz["labels"] if "labels" in npz.files else None
+                names = [str(n) for n in npz["class_names"]] if "class_names" in npz.files else []
+                return cls(npz["images"], labels, names)
+        except (OSError, ValueError) as exc:
+            raise DataError(f"{path}: not a readable .npz archive ({exc})") from None
+
+    @classmethod
+    def from_folder(cls, path: str | os.PathLike[str]) -> ImageSet:
+        """A folder with one sub-folder per class (sorted names → labels 0, 1, …) of PNG/JPEG images, all
+        of one size; grayscale images give ``C = 1``, any others are converted to RGB (``C = 3``)."""
+        from PIL import Image, UnidentifiedImageError
+
+        root = Path(path)
+        classes = sorted(p for p in root.iterdir() if p.is_dir())
+        if not classes:
+            raise DataError(f"{root}: no class sub-folders; put each class's images in its own folder")
+        arrays, labels, size, mode = [], [], None, None
+        for label, folder in enumerate(classes):
+            for f in sorted(folder.iterdir()):
+                if f.suffix.lower() not in IMAGE_SUFFIXES:
+                    continue
+                try:
+                    with Image.open(f) as im:
+                        mode = mode or ("L" if im.mode in ("L", "1", "I;16") else "RGB")
+                        im = im.convert(mode)
+                        size = size or im.size
+                        if im.size != size:
+                            raise DataError(
+                                f"{f}: {im.size[0]}×{im.size[1]} pixels, unlike {size[0]}×{size[1]} before it; resize the images to one size"
+                            )
+                        arrays.append(np.asarray(im))
+                except UnidentifiedImageError:
+                    raise DataError(f"{f}: not a readable image") from None
+                labels.append(label)
+        if not arrays:
+            raise DataError(f"{root}: no PNG/JPEG images in the class folders")
+        images = np.stack(arrays)
+        images = images[:, None] if images.ndim == 3 else images.transpose(0, 3, 1, 2)
+        return cls(np.ascontiguousarray(images), np.array(labels), [c.name for c in classes])
+
+    # ------------------------------------------------------------------ writing
+    def to_npz(self, path: str | os.PathLike[str], *, force: bool = False) -> Path:
+        """Write ``images``, ``labels`` and ``class_names`` (compressed), atomically."""
+        path = Path(path)
+        _refuse_existing(path, force)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.tmp-", suffix=".npz", dir=path.parent)
+        os.close(fd)
+        try:
+            arrays = {"images": self.images}
+            if self.labels is not None:
+                arrays |= {"labels": self.labels, "class_names": np.array(self.class_names, dtype=str)}
+            np.savez_compressed(tmp, **arrays)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path
+
+    def to_folder(self, path: str | os.PathLike[str], *, force: bool = False) -> Path:
+        """Write one PNG per image into class sub-folders (``unlabelled/`` without labels), atomically."""
+        from PIL import Image
+
+        path = Path(path)
+        _refuse_existing(path, force)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+        try:
+            names = self.class_names if self.labels is not None else ["unlabelled"]
+            labels = self.labels if self.labels is not None else np.zeros(len(self), dtype=np.int64)
+            for name in names:
+                (tmp / name).mkdir()
+            for i, (img, y) in enumerate(zip(self.images, labels, strict=True)):
+                pixels = img[0] if img.shape[0] == 1 else img.transpose(1, 2, 0)
+                Image.fromarray(pixels).save(tmp / names[y] / f"{i:06d}.png")
+            if path.exists():
+                shutil.rmtree(path)
+            os.replace(tmp, path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return path
+
+
+def _refuse_existing(path: Path, force: bool) -> None:
+    if path.exists() and not force:
+        raise OutputExistsError(f"{path}: already exists; choose another path or pass --force to overwrite")
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    """An IDX array (LeCun et al., the MNIST file format): magic ``0x0000TTDD``, ``DD`` big-endian int32
+    sizes, then the data."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError) as exc:
+        raise DataError(f"{path}: cannot be read ({exc})") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES:
+        raise DataError(f"{path}: not an IDX file (bad magic number); give MNIST-style .idx(.gz) files")
+    ndim = raw[3]
+    shape = tuple(int(v) for v in np.frombuffer(raw, dtype=">i4", count=ndim, offset=4))
+    dtype = np.dtype(_IDX_TYPES[raw[2]])
+    expected = int(np.prod(shape)) * dtype.itemsize
+    data = raw[4 + 4 * ndim :]
+    if len(data) != expected:
+        raise DataError(
+            f"{path}: {len(data)} data bytes where the header promises {expected}; the file is truncated"
+        )
+    return np.frombuffer(data, dtype=dtype).reshape(shape)
