@@ -328,6 +328,43 @@ def prepare(
     console.print(f"{parts} → [bold]{path}[/bold] (report: {path / 'report.html'})")
 
 
+@app.command(
+    epilog="Examples: simulacra augment mnist --pipeline aug.yaml --copies 5 -o out/ · "
+    "simulacra augment images/ --pipeline aug.yaml -o augmented.npz"
+)
+def augment(
+    source: str = typer.Argument(
+        ..., help="Images: a bundled image dataset (its train part), a folder of class folders, .npz or IDX."
+    ),
+    pipeline: Path = typer.Option(..., "--pipeline", help="YAML with steps: [{op: rotate, degrees: 15}, …]."),
+    output: Path = typer.Option(
+        ..., "-o", "--output", help="An .npz file, or a folder for PNGs in class folders."
+    ),
+    copies: int = typer.Option(1, "--copies", help="Augmented copies of every image."),
+    seed: int = typer.Option(0, "--seed", help="Same seed, same images."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing output."),
+) -> None:
+    """Write augmented copies of an image set (Kornia: flips, rotations, crops, affine, noise, …)."""
+    from simulacra.augment import ImageAugmenter, augment_images
+    from simulacra.io import ImageSet
+
+    if output.exists() and not force:
+        raise OutputExistsError(f"{output}: already exists; choose another path or pass --force")
+    augmenter = ImageAugmenter.from_yaml(pipeline)
+    if source in datasets.available():
+        if not datasets.is_image(source):
+            raise ConfigError(f"{source!r} is a table; augment takes images (e.g. 'mnist')")
+        images = datasets.load(source)[0]
+    else:
+        images = ImageSet.read(source)
+    with err_console.status(f"augmenting {len(images)} images × {copies}"):
+        out = augment_images(images, augmenter, copies=copies, seed=seed)
+    written = (
+        out.to_npz(output, force=force) if output.suffix == ".npz" else out.to_folder(output, force=force)
+    )
+    console.print(f"{len(out)} augmented images → [bold]{written}[/bold]")
+
+
 @app.command("run", epilog="Example: simulacra run examples/adult.yaml")
 def run_cmd(
     config: Path = typer.Argument(..., help="YAML config (see simulacra.pipeline)."),

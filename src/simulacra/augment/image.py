@@ -1,0 +1,148 @@
+"""Image augmentation pipelines on Kornia (Riba et al. 2020, "Kornia: an Open Source Differentiable
+Computer Vision Library for PyTorch"), batched, seeded and deterministic.
+
+A pipeline is a list of steps, each ``{op: NAME, ...parameters}``, applied in order to every image
+with its own probability ``p``; from YAML::
+
+    steps:
+      - {op: rotate, degrees: 15, p: 0.5}
+      - {op: affine, translate: [0.1, 0.1], scale: [0.9, 1.1]}
+      - {op: salt_pepper, amount: 0.02, p: 0.3}
+
+Operations (:data:`OPS`; defaults in brackets): ``hflip`` / ``vflip`` [p 0.5]; ``rotate`` [degrees 15];
+``resized_crop`` [scale (0.8, 1), ratio (0.9, 1.1)]; ``affine`` [degrees 0, translate (0.1, 0.1), scale
+(0.9, 1.1)]; ``grayscale`` (RGB images only); ``brightness`` / ``contrast`` [factor (0.8, 1.2)];
+``gaussian_noise`` [std 0.05, on the [0, 1] pixel scale]; ``salt_pepper`` [amount 0.02]. Every step
+takes ``p`` (default 0.5).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from simulacra.errors import ConfigError
+from simulacra.io import ImageSet
+
+
+def _kornia():
+    import kornia.augmentation as K
+
+    return K
+
+
+def _pair(v: Any) -> tuple[float, float]:
+    if isinstance(v, int | float):
+        return (float(v), float(v))
+    return (float(v[0]), float(v[1]))
+
+
+#: op name → builder(image shape (C, H, W), parameters) → a Kornia augmentation module
+OPS: dict[str, Callable[..., Any]] = {
+    "hflip": lambda shape, p=0.5: _kornia().RandomHorizontalFlip(p=p),
+    "vflip": lambda shape, p=0.5: _kornia().RandomVerticalFlip(p=p),
+    "rotate": lambda shape, degrees=15.0, p=0.5: _kornia().RandomRotation(float(degrees), p=p),
+    "resized_crop": lambda shape, scale=(0.8, 1.0), ratio=(0.9, 1.1), p=0.5: _kornia().RandomResizedCrop(
+        shape[1:], scale=_pair(scale), ratio=_pair(ratio), p=p
+    ),
+    "affine": lambda shape, degrees=0.0, translate=(0.1, 0.1), scale=(0.9, 1.1), p=0.5: (
+        _kornia().RandomAffine(float(degrees), translate=_pair(translate), scale=_pair(scale), p=p)
+    ),
+    "grayscale": lambda shape, p=0.5: _kornia().RandomGrayscale(p=p),
+    "brightness": lambda shape, factor=(0.8, 1.2), p=0.5: _kornia().RandomBrightness(_pair(factor), p=p),
+    "contrast": lambda shape, factor=(0.8, 1.2), p=0.5: _kornia().RandomContrast(_pair(factor), p=p),
+    "gaussian_noise": lambda shape, std=0.05, p=0.5: _kornia().RandomGaussianNoise(std=float(std), p=p),
+    "salt_pepper": lambda shape, amount=0.02, p=0.5: _kornia().RandomSaltAndPepperNoise(
+        amount=float(amount), salt_vs_pepper=0.5, p=p
+    ),
+}
+
+
+class ImageAugmenter:
+    """A pipeline of :data:`OPS` steps (see the module docstring).
+
+    Raises
+    ------
+    ConfigError
+        An unknown op, a parameter the op does not take, or ``grayscale`` on single-channel images
+        (raised when the pipeline meets the images).
+    """
+
+    def __init__(self, steps: list[dict[str, Any]]) -> None:
+        if not steps:
+            raise ConfigError("an augmentation pipeline needs at least one step, e.g. [{op: hflip}]")
+        for i, step in enumerate(steps):
+            if not isinstance(step, dict) or step.get("op") not in OPS:
+                raise ConfigError(
+                    f"augmentation step {i + 1} ({step!r}): give op: one of {', '.join(sorted(OPS))}"
+                )
+        self.steps = [dict(s) for s in steps]
+
+    @classmethod
+    def from_yaml(cls, path: str | os.PathLike[str]) -> ImageAugmenter:
+        """Read ``steps: [...]`` (or a bare list of steps) from a YAML file.
+
+        Raises
+        ------
+        ConfigError
+            Missing or unreadable file, or no steps.
+        """
+        import yaml
+
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"{path}: pipeline file not found")
+        try:
+            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+        steps = doc.get("steps") if isinstance(doc, dict) else doc
+        if not isinstance(steps, list):
+            raise ConfigError(f"{path}: give 'steps:' followed by a list of {{op: NAME, ...}} entries")
+        return cls(steps)
+
+    def build(self, shape: tuple[int, int, int]) -> torch.nn.Module:
+        """The Kornia modules for images of ``shape`` ``(C, H, W)``, as one sequential module."""
+        modules = []
+        for step in self.steps:
+            op, params = step["op"], {k: v for k, v in step.items() if k != "op"}
+            if op == "grayscale" and shape[0] != 3:
+                raise ConfigError("grayscale needs RGB images (3 channels); these have 1")
+            try:
+                modules.append(OPS[op](shape, **params))
+            except TypeError as exc:
+                raise ConfigError(f"augmentation op {op!r}: {exc}") from None
+        return torch.nn.Sequential(*modules)
+
+
+def augment_images(
+    images: ImageSet, augmenter: ImageAugmenter, *, copies: int = 1, seed: int = 0, batch_size: int = 512
+) -> ImageSet:
+    """``copies`` augmented versions of every image, copy by copy (image ``i`` of copy ``k`` is row
+    ``k·N + i``), labels repeated; uint8 in, uint8 out (pixels scaled to [0, 1] for Kornia, clamped and
+    rounded back). The same ``seed`` gives the same images; the caller's torch RNG state is untouched.
+
+    Raises
+    ------
+    ConfigError
+        ``copies`` < 1, or a pipeline that does not fit the images.
+    """
+    if int(copies) < 1:
+        raise ConfigError(f"copies must be ≥ 1, got {copies}")
+    module = augmenter.build(tuple(images.images.shape[1:]))
+    n = len(images)
+    out = np.empty((n * int(copies), *images.images.shape[1:]), dtype=np.uint8)
+    with torch.random.fork_rng(devices=[]), torch.inference_mode():
+        torch.manual_seed(int(seed))
+        for k in range(int(copies)):
+            for start in range(0, n, batch_size):
+                x = torch.from_numpy(images.images[start : start + batch_size]).float().div_(255.0)
+                y = module(x).clamp_(0.0, 1.0).mul_(255.0).round_()
+                out[k * n + start : k * n + start + len(x)] = y.to(torch.uint8).numpy()
+    labels = np.tile(images.labels, int(copies)) if images.labels is not None else None
+    return ImageSet(out, labels, list(images.class_names))
