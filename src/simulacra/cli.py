@@ -23,7 +23,7 @@ from simulacra import __version__, datasets
 from simulacra.errors import ConfigError, OutputExistsError, SimulacraError
 from simulacra.evaluate import check_target
 from simulacra.evaluate import evaluate as evaluate_tables
-from simulacra.io import write_table
+from simulacra.io import read_yaml, write_table
 from simulacra.metadata import Metadata
 from simulacra.pipeline import STEPS, load_source
 from simulacra.pipeline import run as run_pipeline
@@ -293,14 +293,7 @@ def prepare(
 
     cfg: dict[str, Any] = {}
     if config is not None:
-        import yaml
-
-        if not config.is_file():
-            raise ConfigError(f"{config}: config file not found")
-        try:
-            cfg = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{config}: not valid YAML ({str(exc).splitlines()[0]})") from None
+        cfg = read_yaml(config) or {}
         if not isinstance(cfg, dict):
             raise ConfigError(f"{config}: the config must be a mapping of cleaning steps")
     split_cfg = dict(cfg.get("split") or {}) if cfg.get("split", {}) is not None else None

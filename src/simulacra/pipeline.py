@@ -33,7 +33,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,9 +42,9 @@ from typing import Any
 import pandas as pd
 
 from simulacra import datasets
-from simulacra.errors import ConfigError, DataError, OutputExistsError
+from simulacra.errors import ConfigError, DataError
 from simulacra.evaluate import Evaluation, check_target, evaluate
-from simulacra.io import atomic_write_text, read_table, write_table
+from simulacra.io import atomic_write_text, read_table, read_yaml, replace_dir, temporary_dir_for, write_table
 from simulacra.metadata import Metadata
 from simulacra.prepare import Change, Preparation, load_prepare_config, prepare_table
 from simulacra.report import Report, preparation_html
@@ -92,15 +91,8 @@ def load_config(config: dict[str, Any] | str | os.PathLike[str]) -> dict[str, An
         Unreadable YAML, unknown sections, or no ``data.train``/``output``.
     """
     if not isinstance(config, dict):
-        import yaml
-
         path = Path(config)
-        if not path.is_file():
-            raise ConfigError(f"{path}: config file not found")
-        try:
-            config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from exc
+        config = read_yaml(path) or {}
         if not isinstance(config, dict):
             raise ConfigError(f"{path}: the config must be a mapping (data:, model:, sample:, output:)")
     unknown = set(config) - set(DEFAULTS)
@@ -122,23 +114,6 @@ def load_config(config: dict[str, Any] | str | os.PathLike[str]) -> dict[str, An
     if not merged["output"]:
         raise ConfigError("config needs output (the run directory to write)")
     return merged
-
-
-def _prepare_output(out: Path, force: bool) -> Path:
-    if out.exists() and not force:
-        raise OutputExistsError(f"{out}: already exists; choose another run directory or pass --force")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-
-
-def _move_into_place(tmp: Path, out: Path) -> None:
-    old = None
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        os.replace(out, old)
-    os.replace(tmp, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def prepare_parts(
@@ -188,7 +163,7 @@ def run_prepare(
     out = Path(output)
     train = load_source(source, part="train")
     prep = prepare_parts(train, load_source(test, part="test") if test is not None else None, config)
-    tmp = _prepare_output(out, force)
+    tmp = temporary_dir_for(out, force=force)
     try:
         for name, part in prep.parts.items():
             write_table(part, tmp / f"{name}.parquet")
@@ -200,7 +175,7 @@ def run_prepare(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _move_into_place(tmp, out)
+    replace_dir(tmp, out)
     return out, prep
 
 
@@ -224,7 +199,7 @@ def run(
     cfg = load_config(config)
     data, model_cfg, sample_cfg = cfg["data"], cfg["model"], cfg["sample"]
     out = Path(cfg["output"])
-    tmp = _prepare_output(out, bool(cfg["force"]))
+    tmp = temporary_dir_for(out, force=bool(cfg["force"]))
     log = logging.getLogger(f"simulacra.run.{id(tmp)}")
     log.setLevel(logging.INFO)
     log.propagate = False
@@ -354,5 +329,5 @@ def run(
         raise
     log.removeHandler(handler)
     handler.close()
-    _move_into_place(tmp, out)
+    replace_dir(tmp, out)
     return RunResult(out, evaluation, seconds, rows)

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from simulacra.errors import ConfigError
-from simulacra.io import ImageSet
+from simulacra.io import ImageSet, read_yaml
 
 
 def _kornia():
@@ -92,15 +92,8 @@ class ImageAugmenter:
         ConfigError
             Missing or unreadable file, or no steps.
         """
-        import yaml
-
         path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"{path}: pipeline file not found")
-        try:
-            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+        doc = read_yaml(path)
         steps = doc.get("steps") if isinstance(doc, dict) else doc
         if not isinstance(steps, list):
             raise ConfigError(f"{path}: give 'steps:' followed by a list of {{op: NAME, ...}} entries")

@@ -13,6 +13,9 @@ from simulacra.io.tables import (
     atomic_write_text,
     is_sql_url,
     read_table,
+    read_yaml,
+    replace_dir,
+    temporary_dir_for,
     write_table,
 )
 
@@ -23,5 +26,8 @@ __all__ = [
     "atomic_write_text",
     "is_sql_url",
     "read_table",
+    "read_yaml",
+    "replace_dir",
+    "temporary_dir_for",
     "write_table",
 ]

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from simulacra.errors import DataError, OutputExistsError
+from simulacra.io.tables import replace_dir, temporary_dir_for
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 _IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -179,9 +180,7 @@ class ImageSet:
         from PIL import Image
 
         path = Path(path)
-        _refuse_existing(path, force)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+        tmp = temporary_dir_for(path, force=force)
         try:
             names = self.class_names if self.labels is not None else ["unlabelled"]
             labels = self.labels if self.labels is not None else np.zeros(len(self), dtype=np.int64)
@@ -190,13 +189,10 @@ class ImageSet:
             for i, (img, y) in enumerate(zip(self.images, labels, strict=True)):
                 pixels = img[0] if img.shape[0] == 1 else img.transpose(1, 2, 0)
                 Image.fromarray(pixels).save(tmp / names[y] / f"{i:06d}.png")
-            if path.exists():
-                shutil.rmtree(path)
-            os.replace(tmp, path)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        return path
+        return replace_dir(tmp, path)
 
 
 def _refuse_existing(path: Path, force: bool) -> None:

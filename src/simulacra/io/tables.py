@@ -21,14 +21,16 @@ import csv
 import gzip
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import pandas as pd
 
-from simulacra.errors import DataError, OutputExistsError
+from simulacra.errors import ConfigError, DataError, OutputExistsError
 
 #: Markers read as missing values unless ``na_values`` says otherwise.
 DEFAULT_NA_VALUES: tuple[str, ...] = ("", "?", "NA", "N/A", "NaN", "nan", "NULL", "null", "None", "#N/A")
@@ -405,6 +407,55 @@ def _read_sql(
     finally:
         engine.dispose()
     return _tidy(df, f"{shown} ({table or 'query'})")
+
+
+def read_yaml(path: str | os.PathLike[str]) -> Any:
+    """The parsed content of a YAML file (configs, pipelines).
+
+    Raises
+    ------
+    ConfigError
+        The file is missing or is not valid YAML (the message gives the parser's first line).
+    """
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+
+
+def temporary_dir_for(path: str | os.PathLike[str], *, force: bool = False) -> Path:
+    """A new empty folder beside ``path`` to build an output directory in; pair with :func:`replace_dir`
+    (and remove it on failure), so a half-written output never stands at ``path``.
+
+    Raises
+    ------
+    OutputExistsError
+        ``path`` exists and ``force`` is false.
+    """
+    path = Path(path)
+    if path.exists() and not force:
+        raise OutputExistsError(f"{path}: already exists; choose another path or pass --force to overwrite")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+
+
+def replace_dir(tmp: str | os.PathLike[str], path: str | os.PathLike[str]) -> Path:
+    """Move the finished folder ``tmp`` to ``path``; an existing ``path`` is first moved aside and then
+    deleted, so there is no moment without a complete output."""
+    tmp, path = Path(tmp), Path(path)
+    old = None
+    if path.exists():
+        old = path.with_name(f".{path.name}.old-{os.getpid()}")
+        os.replace(path, old)
+    os.replace(tmp, path)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    return path
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str, *, force: bool = False) -> Path:

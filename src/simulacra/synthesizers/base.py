@@ -20,7 +20,6 @@ import inspect
 import json
 import os
 import shutil
-import tempfile
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar
@@ -28,7 +27,8 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from simulacra.errors import ConditionError, ConfigError, DataError, NotFittedError, OutputExistsError
+from simulacra.errors import ConditionError, ConfigError, DataError, NotFittedError
+from simulacra.io import replace_dir, temporary_dir_for
 from simulacra.metadata import Metadata
 
 _REGISTRY: dict[str, type[Synthesizer]] = {}
@@ -198,12 +198,7 @@ class Synthesizer(ABC):
 
         self._check_fitted()
         path = Path(path)
-        if path.exists() and not force:
-            raise OutputExistsError(
-                f"{path}: already exists; choose another path or pass --force to overwrite"
-            )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+        tmp = temporary_dir_for(path, force=force)
         try:
             state, arrays = self._get_state()
             config = {"model": self.name, "params": self.get_params(), "simulacra_version": __version__}
@@ -212,13 +207,10 @@ class Synthesizer(ABC):
             (tmp / "state.json").write_text(json.dumps(state) + "\n", encoding="utf-8")
             np.savez_compressed(tmp / "arrays.npz", **arrays)
             self._save_extra(tmp)
-            if path.exists():
-                shutil.rmtree(path)
-            os.replace(tmp, path)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        return path
+        return replace_dir(tmp, path)
 
     def _save_extra(self, directory: Path) -> None:
         """Hook for neural models to write ``weights.pt``."""
