@@ -428,6 +428,15 @@ def read_yaml(path: str | os.PathLike[str]) -> Any:
         raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
 
 
+def _claim(path: str | os.PathLike[str], force: bool) -> Path:
+    """``path`` as a Path, its parent folder created; refuses an existing ``path`` unless ``force``."""
+    path = Path(path)
+    if path.exists() and not force:
+        raise OutputExistsError(f"{path}: already exists; choose another path or pass --force to overwrite")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def temporary_dir_for(path: str | os.PathLike[str], *, force: bool = False) -> Path:
     """A new empty folder beside ``path`` to build an output directory in; pair with :func:`replace_dir`
     (and remove it on failure), so a half-written output never stands at ``path``.
@@ -437,10 +446,7 @@ def temporary_dir_for(path: str | os.PathLike[str], *, force: bool = False) -> P
     OutputExistsError
         ``path`` exists and ``force`` is false.
     """
-    path = Path(path)
-    if path.exists() and not force:
-        raise OutputExistsError(f"{path}: already exists; choose another path or pass --force to overwrite")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = _claim(path, force)
     return Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
 
 
@@ -466,10 +472,7 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, *, force: bool = 
     OutputExistsError
         ``path`` exists and ``force`` is false.
     """
-    path = Path(path)
-    if path.exists() and not force:
-        raise OutputExistsError(f"{path}: already exists; choose another path or pass --force to overwrite")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = _claim(path, force)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.tmp-", suffix=path.suffix, dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:

@@ -327,14 +327,3 @@ def _columns(df: pd.DataFrame, columns: list[str] | None) -> list[str]:
     if unknown:
         raise ConfigError(f"unknown column(s) {unknown}; the table has {list(df.columns)[:20]}")
     return list(columns)
-
-
-__all__ = [
-    "Change",
-    "coerce_types",
-    "drop_duplicates",
-    "group_rare",
-    "handle_missing",
-    "handle_outliers",
-    "normalize_categories",
-]

@@ -57,6 +57,3 @@ def profile(df: pd.DataFrame, metadata: Metadata | None = None, target: str | No
             if pure == 1:
                 warnings.append(f"{c}: determines the target {target!r} exactly (leakage suspect)")
     return {"rows": n, "columns": columns, "warnings": warnings}
-
-
-__all__ = ["profile"]
