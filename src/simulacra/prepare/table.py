@@ -45,6 +45,17 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+#: the cleaning steps in the order they run: config key → step function
+STEPS = (
+    ("types", coerce_types),
+    ("categories", normalize_categories),
+    ("duplicates", drop_duplicates),
+    ("missing", handle_missing),
+    ("outliers", handle_outliers),
+    ("rare", group_rare),
+)
+
+
 @dataclass
 class Preparation:
     """What :func:`prepare_table` produced: the parts by name (``train``, [``validation``,] ``test``, or
@@ -99,23 +110,11 @@ def prepare_table(df: pd.DataFrame, config: dict[str, Any] | None = None) -> Pre
     """
     cfg = load_prepare_config(config)
     changes: list[Change] = []
-    if cfg["types"]:
-        df, c = coerce_types(df)
-        changes += c
-    if cfg["categories"]:
-        df, c = normalize_categories(df, **cfg["categories"])
-        changes += c
-    if cfg["duplicates"]:
-        df, c = drop_duplicates(df)
-        changes += c
-    if cfg["missing"]:
-        df, c = handle_missing(df, **cfg["missing"])
-        changes += c
-    if cfg["outliers"]:
-        df, c = handle_outliers(df, **cfg["outliers"])
-        changes += c
-    if cfg["rare"] and cfg["rare"].get("max_categories"):
-        df, c = group_rare(df, **cfg["rare"])
+    for key, step in STEPS:
+        options = cfg[key]
+        if not options or (key == "rare" and not options.get("max_categories")):
+            continue  # turned off (false / null)
+        df, c = step(df, **(options if isinstance(options, dict) else {}))
         changes += c
     target = cfg["target"]
     if target is not None and target not in df.columns:
