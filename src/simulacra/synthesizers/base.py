@@ -76,14 +76,16 @@ def make(name: str, **params: Any) -> Synthesizer:
     return cls(**params)
 
 
-class Synthesizer(ABC):
-    """Base class of tabular synthesizers.
+class BaseSynthesizer(ABC):
+    """What every synthesizer shares, tables or images: hyper-parameters, saving, loading.
 
-    Subclasses implement ``_fit``, ``_sample``, ``_get_state`` and ``_set_state``; the base class handles
-    metadata detection, validation, saving and loading.
+    Subclasses set ``name`` (the registry name) and ``modality`` (``"table"`` or ``"image"``) and
+    implement ``_get_state`` / ``_set_state``; ``_fitted_attr`` names the attribute that exists once fitted.
     """
 
     name: ClassVar[str] = ""
+    modality: ClassVar[str] = "table"
+    _fitted_attr: ClassVar[str] = "metadata_"
 
     # ------------------------------------------------------------------ parameters
     @classmethod
@@ -98,6 +100,97 @@ class Synthesizer(ABC):
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, self._fitted_attr):
+            raise NotFittedError(f"{type(self).__name__} is not fitted; call fit(data) first")
+
+    @abstractmethod
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]: ...
+
+    @abstractmethod
+    def _set_state(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None: ...
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | os.PathLike[str], *, force: bool = False) -> Path:
+        """Save the fitted model to the directory ``path`` (written aside, then moved into place).
+
+        Raises
+        ------
+        OutputExistsError
+            ``path`` exists and ``force`` is false.
+        """
+        from simulacra import __version__
+
+        self._check_fitted()
+        path = Path(path)
+        tmp = temporary_dir_for(path, force=force)
+        try:
+            state, arrays = self._get_state()
+            config = {"model": self.name, "params": self.get_params(), "simulacra_version": __version__}
+            (tmp / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+            (tmp / "state.json").write_text(json.dumps(state) + "\n", encoding="utf-8")
+            np.savez_compressed(tmp / "arrays.npz", **arrays)
+            self._save_extra(tmp)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return replace_dir(tmp, path)
+
+    def _save_extra(self, directory: Path) -> None:
+        """Hook: write what the JSON/npz state does not hold (metadata, weights, sample grids)."""
+
+    def _load_description(self, directory: Path) -> None:
+        """Hook: read what ``_set_state`` needs besides the state (the metadata of a table model)."""
+
+    def _load_extra(self, directory: Path) -> None:
+        """Hook: read what ``_set_state`` rebuilt empty (network weights)."""
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> BaseSynthesizer:
+        """Load a model saved by :meth:`save`. It dispatches on ``config.json``: ``BaseSynthesizer.load``
+        reads any model, ``Synthesizer.load`` any table model, ``CTGAN.load`` only a CTGAN.
+
+        Raises
+        ------
+        DataError
+            ``path`` is not a saved model directory, or holds a model of another kind than ``cls``.
+        """
+        path = Path(path)
+        config_file = path / "config.json"
+        if not config_file.is_file():
+            raise DataError(
+                f"{path}: not a saved model (no config.json); give the folder written by 'fit -o'"
+            )
+        try:
+            config = json.loads(config_file.read_text(encoding="utf-8"))
+            params = dict(config["params"])
+            defaults = inspect.signature(model_class(config["model"]).__init__).parameters
+            for k, v in params.items():  # JSON has no tuples: restore tuple-valued parameters as tuples
+                if isinstance(v, list) and k in defaults and isinstance(defaults[k].default, tuple):
+                    params[k] = tuple(v)
+            model = make(config["model"], **params)
+            state = json.loads((path / "state.json").read_text(encoding="utf-8"))
+            with np.load(path / "arrays.npz", allow_pickle=False) as npz:
+                arrays = {k: npz[k] for k in npz.files}
+            if isinstance(model, cls):
+                model._load_description(path)
+        except (OSError, KeyError, ValueError) as exc:
+            raise DataError(f"{path}: damaged model folder ({exc}); re-run 'simulacra fit'") from exc
+        if not isinstance(model, cls):
+            kind = f"{cls.name!r}" if cls.name else f"{cls.modality} model"
+            raise DataError(f"{path}: holds a {config['model']!r} model of {model.modality}s, not a {kind}")
+        model._set_state(state, arrays)
+        model._load_extra(path)
+        return model
+
+
+class Synthesizer(BaseSynthesizer):
+    """Base class of tabular synthesizers.
+
+    Subclasses implement ``_fit``, ``_sample``, ``_get_state`` and ``_set_state``; the base class handles
+    metadata detection, validation, saving and loading.
+    """
 
     # ------------------------------------------------------------------ fit / sample
     def fit(self, data: pd.DataFrame, metadata: Metadata | None = None) -> Synthesizer:
@@ -169,86 +262,15 @@ class Synthesizer(ABC):
                 out[col] = text
         return out
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "metadata_"):
-            raise NotFittedError(f"{type(self).__name__} is not fitted; call fit(data) first")
-
     @abstractmethod
     def _fit(self, data: pd.DataFrame) -> None: ...
 
     @abstractmethod
     def _sample(self, n: int, *, conditions: dict[str, Any], seed: int | None) -> pd.DataFrame: ...
 
-    @abstractmethod
-    def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]: ...
-
-    @abstractmethod
-    def _set_state(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None: ...
-
     # ------------------------------------------------------------------ persistence
-    def save(self, path: str | os.PathLike[str], *, force: bool = False) -> Path:
-        """Save the fitted model to the directory ``path`` (written aside, then moved into place).
-
-        Raises
-        ------
-        OutputExistsError
-            ``path`` exists and ``force`` is false.
-        """
-        from simulacra import __version__
-
-        self._check_fitted()
-        path = Path(path)
-        tmp = temporary_dir_for(path, force=force)
-        try:
-            state, arrays = self._get_state()
-            config = {"model": self.name, "params": self.get_params(), "simulacra_version": __version__}
-            (tmp / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-            self.metadata_.to_json(tmp / "metadata.json")
-            (tmp / "state.json").write_text(json.dumps(state) + "\n", encoding="utf-8")
-            np.savez_compressed(tmp / "arrays.npz", **arrays)
-            self._save_extra(tmp)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return replace_dir(tmp, path)
-
     def _save_extra(self, directory: Path) -> None:
-        """Hook for neural models to write ``weights.pt``."""
+        self.metadata_.to_json(directory / "metadata.json")
 
-    def _load_extra(self, directory: Path) -> None:
-        """Hook for neural models to read ``weights.pt``."""
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> Synthesizer:
-        """Load a model saved by :meth:`save`; works on the base class (dispatches on ``config.json``).
-
-        Raises
-        ------
-        DataError
-            ``path`` is not a saved model directory.
-        """
-        path = Path(path)
-        config_file = path / "config.json"
-        if not config_file.is_file():
-            raise DataError(
-                f"{path}: not a saved model (no config.json); give the folder written by 'fit -o'"
-            )
-        try:
-            config = json.loads(config_file.read_text(encoding="utf-8"))
-            params = dict(config["params"])
-            defaults = inspect.signature(model_class(config["model"]).__init__).parameters
-            for k, v in params.items():  # JSON has no tuples: restore tuple-valued parameters as tuples
-                if isinstance(v, list) and k in defaults and isinstance(defaults[k].default, tuple):
-                    params[k] = tuple(v)
-            model = make(config["model"], **params)
-            model.metadata_ = Metadata.from_json(path / "metadata.json")
-            state = json.loads((path / "state.json").read_text(encoding="utf-8"))
-            with np.load(path / "arrays.npz", allow_pickle=False) as npz:
-                arrays = {k: npz[k] for k in npz.files}
-        except (OSError, KeyError, ValueError) as exc:
-            raise DataError(f"{path}: damaged model folder ({exc}); re-run 'simulacra fit'") from exc
-        if cls is not Synthesizer and not isinstance(model, cls):
-            raise DataError(f"{path}: holds a {config['model']!r} model, not {cls.name!r}")
-        model._set_state(state, arrays)
-        model._load_extra(path)
-        return model
+    def _load_description(self, directory: Path) -> None:
+        self.metadata_ = Metadata.from_json(directory / "metadata.json")

@@ -240,46 +240,43 @@ def _fingerprint(x: np.ndarray) -> list[float]:
     return [float(x.shape[0]), float(x.shape[1]), float(np.float64(x).sum())]
 
 
-class TorchSynthesizer(Synthesizer):
-    """Base of the PyTorch synthesizers (CTGAN, TVAE); subclasses implement the networks and one epoch.
+class TorchTraining:
+    """The training machinery every PyTorch synthesizer shares (tables and images).
 
-    Subclass hooks: ``_build(x)`` (networks, optimizers), ``_train_epoch() -> dict`` (mean losses),
-    ``_monitor(losses) -> float`` (the early-stopping quantity, lower is better), ``_generate(n, cond)``
-    (matrix rows, optionally steered to one category), ``_modules()`` / ``_optimizers()`` (name →
-    object, for ``state_dict``), ``_after_fit(x)``.
+    The epoch loop with Rich progress (losses, ETA), early stopping, checkpoints every N epochs with
+    resume, seeding, and ``state_dict`` persistence (``weights.pt``, read with ``weights_only=True``).
+
+    Subclass hooks: ``_build(...)`` (networks, optimizers), ``_train_epoch() -> dict`` (mean losses),
+    ``_monitor(losses) -> float`` (the early-stopping quantity, lower is better), ``_modules()`` /
+    ``_optimizers()`` (name → object, for ``state_dict``), ``_end_of_epoch(epoch)`` (e.g. sample grids).
     """
 
     # set by subclasses' __init__
     epochs: int
     batch_size: int
-    max_modes: int
     patience: int | None
     device: str
     seed: int
     verbose: bool
+    name: str
+    device_: torch.device
+    #: hyper-parameters that may differ between a checkpoint and the fit resuming it
+    _training_only: tuple[str, ...] = ("epochs", "verbose")
 
-    def fit(
+    def _set_options(
         self,
-        data: pd.DataFrame,
-        metadata=None,
-        *,
-        checkpoint_dir: str | os.PathLike[str] | None = None,
-        checkpoint_every: int = 10,
-        resume: bool = False,
-        on_epoch: Callable[[int, dict[str, float]], None] | None = None,
-    ) -> TorchSynthesizer:
-        """Fit as :meth:`Synthesizer.fit`, with training options that do not change the model:
+        checkpoint_dir: str | os.PathLike[str] | None,
+        checkpoint_every: int,
+        resume: bool,
+        on_epoch: Callable[[int, dict[str, float]], None] | None,
+    ) -> None:
+        """Keep the fit-time options (they do not change the model) for :meth:`_run_epochs`:
 
         checkpoint_dir: folder for ``checkpoint.pt`` (weights, optimizer states, RNG state, losses),
             written atomically every ``checkpoint_every`` epochs; removed after a successful fit.
         resume: continue from ``checkpoint_dir/checkpoint.pt`` when it exists. A resumed fit gives the
             same weights as an uninterrupted one (the RNG state is restored).
         on_epoch: called with ``(epoch, losses)`` after every epoch (0-based).
-
-        Raises
-        ------
-        ConfigError
-            The checkpoint was written for other data or other hyper-parameters.
         """
         self._options = {
             "checkpoint_dir": Path(checkpoint_dir) if checkpoint_dir is not None else None,
@@ -287,55 +284,47 @@ class TorchSynthesizer(Synthesizer):
             "resume": resume,
             "on_epoch": on_epoch,
         }
-        try:
-            return super().fit(data, metadata)
-        finally:
-            del self._options
 
     def _check_params(self) -> None:
         if int(self.epochs) < 0 or int(self.batch_size) < 1:
             raise ConfigError(f"epochs must be ≥ 0 and batch_size ≥ 1, got {self.epochs}, {self.batch_size}")
 
-    # ------------------------------------------------------------------ fit
-    def _fit(self, data: pd.DataFrame) -> None:
-        self._check_params()
-        self.device_ = resolve_device(self.device)
-        torch.set_num_threads(available_cores())
-        self.transformer_ = TableTransformer(
-            numerical="mode_specific", categorical="onehot", seed=self.seed, max_modes=self.max_modes
-        ).fit(data, self.metadata_)
-        x = self.transformer_.transform(data)
-        matrix = torch.from_numpy(x).to(self.device_)
-        self.layout_ = SpanLayout(self.transformer_.spans_, self.device_)
+    def _run_epochs(self, fingerprint: np.ndarray) -> None:
+        """Train for ``epochs`` (inside :meth:`_seeded`, after ``_build``); sets ``history_`` and
+        ``epochs_trained_``. ``fingerprint`` (the encoded training data) ties checkpoints to their data.
+
+        Raises
+        ------
+        ConfigError
+            The checkpoint to resume was written for other data or other hyper-parameters.
+        """
         opts = getattr(self, "_options", {})
-        with self._seeded(self.seed):
-            self._build(matrix)
-            history: list[dict[str, float]] = []
-            start, best, stale = 0, math.inf, 0
-            ckpt = opts.get("checkpoint_dir")
-            if ckpt is not None and opts.get("resume") and (ckpt / CHECKPOINT).is_file():
-                start, history, best, stale = self._load_checkpoint(ckpt / CHECKPOINT, x)
-            with self._progress() as progress:
-                task = progress.add_task(self.name, total=int(self.epochs), completed=start, losses="")
-                for epoch in range(start, int(self.epochs)):
-                    losses = self._train_epoch()
-                    history.append(losses)
-                    shown = "  ".join(f"{k} {v:+.3f}" for k, v in losses.items())
-                    progress.update(task, advance=1, losses=shown)
-                    monitored = self._monitor(losses)
-                    if monitored < best - 1e-3 * max(1.0, abs(best)):
-                        best, stale = monitored, 0
-                    else:
-                        stale += 1
-                    every = opts.get("checkpoint_every", 0)
-                    if ckpt is not None and every > 0 and (epoch + 1) % every == 0:
-                        self._save_checkpoint(ckpt / CHECKPOINT, epoch + 1, history, best, stale, x)
-                    if opts.get("on_epoch") is not None:
-                        opts["on_epoch"](epoch, losses)
-                    if self.patience is not None and stale >= int(self.patience):
-                        progress.update(task, description=f"{self.name} (early stop)")
-                        break
-            self._after_fit(matrix)
+        history: list[dict[str, float]] = []
+        start, best, stale = 0, math.inf, 0
+        ckpt = opts.get("checkpoint_dir")
+        if ckpt is not None and opts.get("resume") and (ckpt / CHECKPOINT).is_file():
+            start, history, best, stale = self._load_checkpoint(ckpt / CHECKPOINT, fingerprint)
+        with self._progress() as progress:
+            task = progress.add_task(self.name, total=int(self.epochs), completed=start, losses="")
+            for epoch in range(start, int(self.epochs)):
+                losses = self._train_epoch()
+                history.append(losses)
+                shown = "  ".join(f"{k} {v:+.3f}" for k, v in losses.items())
+                progress.update(task, advance=1, losses=shown)
+                monitored = self._monitor(losses)
+                if monitored < best - 1e-3 * max(1.0, abs(best)):
+                    best, stale = monitored, 0
+                else:
+                    stale += 1
+                self._end_of_epoch(epoch)
+                every = opts.get("checkpoint_every", 0)
+                if ckpt is not None and every > 0 and (epoch + 1) % every == 0:
+                    self._save_checkpoint(ckpt / CHECKPOINT, epoch + 1, history, best, stale, fingerprint)
+                if opts.get("on_epoch") is not None:
+                    opts["on_epoch"](epoch, losses)
+                if self.patience is not None and stale >= int(self.patience):
+                    progress.update(task, description=f"{self.name} (early stop)")
+                    break
         self.history_ = history
         self.epochs_trained_ = len(history)
         if ckpt is not None and (ckpt / CHECKPOINT).is_file():
@@ -389,7 +378,7 @@ class TorchSynthesizer(Synthesizer):
         path.parent.mkdir(parents=True, exist_ok=True)
         payload = {
             "model": self.name,
-            "params": {k: v for k, v in self.get_params().items() if k not in ("epochs", "verbose")},
+            "params": {k: v for k, v in self.get_params().items() if k not in self._training_only},
             "fingerprint": _fingerprint(x),
             "epoch": epoch,
             "history": history,
@@ -409,7 +398,7 @@ class TorchSynthesizer(Synthesizer):
             payload = torch.load(path, map_location=self.device_, weights_only=True)
         except Exception as exc:  # torch raises several types for damaged files
             raise ConfigError(f"{path}: unreadable checkpoint ({exc}); delete it or drop --resume") from None
-        params = {k: v for k, v in self.get_params().items() if k not in ("epochs", "verbose")}
+        params = {k: v for k, v in self.get_params().items() if k not in self._training_only}
         if payload.get("model") != self.name or payload.get("params") != params:
             raise ConfigError(
                 f"{path}: checkpoint of other hyper-parameters; use the same --param values or drop --resume"
@@ -427,22 +416,91 @@ class TorchSynthesizer(Synthesizer):
 
     # ------------------------------------------------------------------ hooks
     @abstractmethod
-    def _build(self, x: torch.Tensor) -> None: ...
-
-    @abstractmethod
     def _train_epoch(self) -> dict[str, float]: ...
 
     @abstractmethod
     def _monitor(self, losses: dict[str, float]) -> float: ...
 
     @abstractmethod
-    def _generate(self, n: int, cond: tuple[int, int] | None) -> torch.Tensor: ...
-
-    @abstractmethod
     def _modules(self) -> dict[str, nn.Module]: ...
 
     def _optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {}
+
+    def _end_of_epoch(self, epoch: int) -> None:
+        """Hook run after every epoch (0-based), before the checkpoint."""
+
+    # ------------------------------------------------------------------ persistence
+    def _save_extra(self, directory: Path) -> None:
+        super()._save_extra(directory)  # type: ignore[misc]
+        torch.save({k: m.state_dict() for k, m in self._modules().items()}, directory / "weights.pt")
+
+    def _load_extra(self, directory: Path) -> None:
+        from simulacra.errors import DataError
+
+        super()._load_extra(directory)  # type: ignore[misc]
+        try:
+            weights = torch.load(directory / "weights.pt", map_location=self.device_, weights_only=True)
+            for k, m in self._modules().items():
+                m.load_state_dict(weights[k])
+        except (OSError, KeyError, RuntimeError) as exc:
+            raise DataError(f"{directory}: damaged weights.pt ({exc}); re-run 'simulacra fit'") from None
+
+
+class TorchSynthesizer(TorchTraining, Synthesizer):
+    """Base of the PyTorch table synthesizers (CTGAN, TVAE): mode-specific normalization of the table,
+    the shared training loop of :class:`TorchTraining`, and bounded conditional sampling.
+
+    Subclass hooks besides :class:`TorchTraining`'s: ``_build(x)`` with the encoded matrix,
+    ``_generate(n, cond)`` (matrix rows, optionally steered to one category), ``_after_fit(x)``,
+    ``_restore(arrays)``.
+    """
+
+    max_modes: int
+
+    def fit(
+        self,
+        data: pd.DataFrame,
+        metadata=None,
+        *,
+        checkpoint_dir: str | os.PathLike[str] | None = None,
+        checkpoint_every: int = 10,
+        resume: bool = False,
+        on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+    ) -> TorchSynthesizer:
+        """Fit as :meth:`Synthesizer.fit`, with the training options of :meth:`TorchTraining._set_options`.
+
+        Raises
+        ------
+        ConfigError
+            The checkpoint was written for other data or other hyper-parameters.
+        """
+        self._set_options(checkpoint_dir, checkpoint_every, resume, on_epoch)
+        try:
+            return super().fit(data, metadata)  # type: ignore[return-value]
+        finally:
+            del self._options
+
+    def _fit(self, data: pd.DataFrame) -> None:
+        self._check_params()
+        self.device_ = resolve_device(self.device)
+        torch.set_num_threads(available_cores())
+        self.transformer_ = TableTransformer(
+            numerical="mode_specific", categorical="onehot", seed=self.seed, max_modes=self.max_modes
+        ).fit(data, self.metadata_)
+        x = self.transformer_.transform(data)
+        matrix = torch.from_numpy(x).to(self.device_)
+        self.layout_ = SpanLayout(self.transformer_.spans_, self.device_)
+        with self._seeded(self.seed):
+            self._build(matrix)
+            self._run_epochs(x)
+            self._after_fit(matrix)
+
+    @abstractmethod
+    def _build(self, x: torch.Tensor) -> None: ...
+
+    @abstractmethod
+    def _generate(self, n: int, cond: tuple[int, int] | None) -> torch.Tensor: ...
 
     def _after_fit(self, x: torch.Tensor) -> None:
         """Hook run once after training, with the encoded training matrix."""
@@ -559,16 +617,3 @@ class TorchSynthesizer(Synthesizer):
     @abstractmethod
     def _restore(self, arrays: dict[str, np.ndarray]) -> None:
         """Rebuild the networks (empty) and non-weight state after a load; weights follow."""
-
-    def _save_extra(self, directory: Path) -> None:
-        torch.save({k: m.state_dict() for k, m in self._modules().items()}, directory / "weights.pt")
-
-    def _load_extra(self, directory: Path) -> None:
-        from simulacra.errors import DataError
-
-        try:
-            weights = torch.load(directory / "weights.pt", map_location=self.device_, weights_only=True)
-            for k, m in self._modules().items():
-                m.load_state_dict(weights[k])
-        except (OSError, KeyError, RuntimeError) as exc:
-            raise DataError(f"{directory}: damaged weights.pt ({exc}); re-run 'simulacra fit'") from None
