@@ -6,7 +6,7 @@ of simulacra uses for tabular I/O.
 
 from __future__ import annotations
 
-from simulacra.io.images import ImageSet
+from simulacra.io.images import ImageSet, make_grid, png_bytes
 from simulacra.io.tables import (
     DEFAULT_NA_VALUES,
     FILE_FORMATS,
@@ -25,6 +25,8 @@ __all__ = [
     "ImageSet",
     "atomic_write_text",
     "is_sql_url",
+    "make_grid",
+    "png_bytes",
     "read_table",
     "read_yaml",
     "replace_dir",

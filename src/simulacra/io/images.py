@@ -31,6 +31,8 @@ class ImageSet:
     images: uint8 array ``(N, C, H, W)``, ``C`` = 1 (grayscale) or 3 (RGB).
     labels: int64 array ``(N,)`` of class indices, or ``None``.
     class_names: name of each class index (default: the indices as text).
+    soft_labels: float32 ``(N, K)`` class weights summing to 1 per image, or ``None``; mixup and cutmix
+        produce them (Zhang et al. 2018; Yun et al. 2019). ``labels`` then holds each row's largest class.
 
     Raises
     ------
@@ -41,6 +43,7 @@ class ImageSet:
     images: np.ndarray
     labels: np.ndarray | None = None
     class_names: list[str] = field(default_factory=list)
+    soft_labels: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.images = np.asarray(self.images)
@@ -54,6 +57,13 @@ class ImageSet:
                 raise DataError(f"labels must have shape ({len(self.images)},), got {self.labels.shape}")
             if not self.class_names:
                 self.class_names = [str(i) for i in range(int(self.labels.max(initial=-1)) + 1)]
+        if self.soft_labels is not None:
+            self.soft_labels = np.asarray(self.soft_labels, dtype=np.float32)
+            if self.labels is None or self.soft_labels.shape != (len(self.images), len(self.class_names)):
+                raise DataError(
+                    f"soft_labels must have shape (N, classes) = ({len(self.images)}, {len(self.class_names)}) "
+                    f"beside hard labels, got {self.soft_labels.shape}"
+                )
 
     def __len__(self) -> int:
         return len(self.images)
@@ -61,7 +71,8 @@ class ImageSet:
     def subset(self, index: np.ndarray) -> ImageSet:
         """The images (and labels) at ``index``."""
         labels = self.labels[index] if self.labels is not None else None
-        return ImageSet(self.images[index], labels, list(self.class_names))
+        soft = self.soft_labels[index] if self.soft_labels is not None else None
+        return ImageSet(self.images[index], labels, list(self.class_names), soft)
 
     def split(self, test_size: int, seed: int = 0) -> tuple[ImageSet, ImageSet]:
         """``(train, test)`` with ``test_size`` images, stratified by label when there are labels."""
@@ -109,7 +120,8 @@ class ImageSet:
 
     @classmethod
     def from_npz(cls, path: str | os.PathLike[str]) -> ImageSet:
-        """An archive with ``images`` (uint8 ``(N, C, H, W)``) and optional ``labels``, ``class_names``."""
+        """An archive with ``images`` (uint8 ``(N, C, H, W)``) and optional ``labels``, ``class_names``,
+        ``soft_labels``."""
         try:
             with np.load(path, allow_pickle=False) as npz:
                 if "images" not in npz.files:
@@ -118,7 +130,8 @@ class ImageSet:
                     )
                 labels = npz["labels"] if "labels" in npz.files else None
                 names = [str(n) for n in npz["class_names"]] if "class_names" in npz.files else []
-                return cls(npz["images"], labels, names)
+                soft = npz["soft_labels"] if "soft_labels" in npz.files else None
+                return cls(npz["images"], labels, names, soft)
         except (OSError, ValueError) as exc:
             raise DataError(f"{path}: not a readable .npz archive ({exc})") from None
 
@@ -158,7 +171,7 @@ class ImageSet:
 
     # ------------------------------------------------------------------ writing
     def to_npz(self, path: str | os.PathLike[str], *, force: bool = False) -> Path:
-        """Write ``images``, ``labels`` and ``class_names`` (compressed), atomically."""
+        """Write ``images``, ``labels``, ``class_names`` and ``soft_labels`` (compressed), atomically."""
         path = Path(path)
         _refuse_existing(path, force)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -168,6 +181,8 @@ class ImageSet:
             arrays = {"images": self.images}
             if self.labels is not None:
                 arrays |= {"labels": self.labels, "class_names": np.array(self.class_names, dtype=str)}
+            if self.soft_labels is not None:
+                arrays["soft_labels"] = self.soft_labels
             np.savez_compressed(tmp, **arrays)
             os.replace(tmp, path)
         except BaseException:
@@ -176,7 +191,8 @@ class ImageSet:
         return path
 
     def to_folder(self, path: str | os.PathLike[str], *, force: bool = False) -> Path:
-        """Write one PNG per image into class sub-folders (``unlabelled/`` without labels), atomically."""
+        """Write one PNG per image into class sub-folders (``unlabelled/`` without labels), atomically.
+        Soft labels do not fit folders: each image goes to its largest class (use NPZ to keep them)."""
         from PIL import Image
 
         path = Path(path)
@@ -193,6 +209,34 @@ class ImageSet:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return replace_dir(tmp, path)
+
+
+def make_grid(images: np.ndarray, ncol: int, pad: int = 2, background: int = 255) -> np.ndarray:
+    """Tile uint8 images ``(N, C, H, W)`` row by row, ``ncol`` per row, ``pad`` pixels apart, into one
+    uint8 picture ``(rows·(H+pad)+pad, ncol·(W+pad)+pad, C)`` (``HWC``, as Pillow takes it)."""
+    n, c, h, w = images.shape
+    ncol = max(1, min(int(ncol), n)) if n else 1
+    nrow = -(-n // ncol) if n else 1
+    grid = np.full((nrow * (h + pad) + pad, ncol * (w + pad) + pad, c), background, dtype=np.uint8)
+    for i, img in enumerate(images):
+        r, k = divmod(i, ncol)
+        top, left = pad + r * (h + pad), pad + k * (w + pad)
+        grid[top : top + h, left : left + w] = img.transpose(1, 2, 0)
+    return grid
+
+
+def png_bytes(picture: np.ndarray, scale: int = 1) -> bytes:
+    """PNG file bytes of a uint8 ``(H, W, C)`` picture, enlarged ``scale`` times (nearest neighbour)."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    if scale > 1:
+        picture = picture.repeat(scale, axis=0).repeat(scale, axis=1)
+    image = Image.fromarray(picture[:, :, 0] if picture.shape[2] == 1 else picture)
+    buffer = BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
 
 
 def _refuse_existing(path: Path, force: bool) -> None:

@@ -1,0 +1,167 @@
+"""DCGAN and its class-conditional version.
+
+Radford, Metz & Chintala (2015), "Unsupervised Representation Learning with Deep Convolutional Generative
+Adversarial Networks": a generator of transposed convolutions with batch norm and ReLU ending in tanh; a
+discriminator of strided convolutions with LeakyReLU 0.2 and batch norm (not on the first layer); weights
+initialised N(0, 0.02); Adam with learning rate 2e-4 and β₁ = 0.5; the non-saturating GAN loss of
+Goodfellow et al. (2014). The networks are sized by the image (:func:`~.base.stages`): for 28×28 MNIST
+the generator goes 7×7 → 14×14 → 28×28.
+
+``cgan`` conditions both networks on the class (Mirza & Osindero 2014, "Conditional Generative
+Adversarial Nets"): the generator gets the one-hot label concatenated to its noise; the discriminator is
+a *projection discriminator* (Miyato & Koyama 2018, "cGANs with Projection Discriminator"), whose logit
+is ``ψ(h) + ⟨embed(y), h⟩`` for the image features ``h``. ``label_smoothing`` implements one-sided label
+smoothing of the real targets (Salimans et al. 2016).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from simulacra.synthesizers.base import register
+from simulacra.synthesizers.image.base import (
+    DownsamplingEncoder,
+    ImageSynthesizer,
+    UpsamplingDecoder,
+    init_weights,
+)
+
+
+class Discriminator(nn.Module):
+    """``(B, C, H, W)`` in [-1, 1] (and labels ``(B,)``) → one logit per image ``(B,)``; with
+    ``n_classes`` > 0 a projection discriminator."""
+
+    def __init__(self, shape: tuple[int, int, int], width: int, n_classes: int = 0) -> None:
+        super().__init__()
+        self.body = DownsamplingEncoder(shape, width, batch_norm=True)
+        self.psi = nn.Linear(self.body.features, 1)
+        self.embed = nn.Embedding(n_classes, self.body.features) if n_classes else None
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.body(x)
+        logit = self.psi(h).squeeze(1)
+        if self.embed is not None and y is not None:
+            logit = logit + (self.embed(y) * h).sum(1)
+        return logit
+
+
+@register
+class DCGAN(ImageSynthesizer):
+    """Deep convolutional GAN (Radford et al. 2015); see the module docstring.
+
+    Parameters
+    ----------
+    epochs: passes over the shuffled images (25).
+    batch_size: images per step (64).
+    latent_dim: noise size (100, the paper's).
+    width: channels of the discriminator's first layer and the generator's last (32); the others
+        double/halve from it.
+    learning_rate: Adam learning rate of both networks (2e-4); betas (0.5, 0.999).
+    label_smoothing: the real targets are ``1 − label_smoothing`` (0.1).
+    grid_every: draw a sample grid every N epochs (5; 0: never).
+    patience: stop after this many epochs without a 0.1 % fall of the generator loss (None: never).
+    device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
+    seed: seeds initialisation, batches and (by default) sampling.
+    verbose: Rich progress with losses and ETA.
+    """
+
+    name = "dcgan"
+    conditional: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        epochs: int = 25,
+        batch_size: int = 64,
+        latent_dim: int = 100,
+        width: int = 32,
+        learning_rate: float = 2e-4,
+        label_smoothing: float = 0.1,
+        grid_every: int = 5,
+        patience: int | None = None,
+        device: str = "cpu",
+        seed: int = 0,
+        verbose: bool = True,
+    ) -> None:
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.latent_dim = latent_dim
+        self.width = width
+        self.learning_rate = learning_rate
+        self.label_smoothing = label_smoothing
+        self.grid_every = grid_every
+        self.patience = patience
+        self.device = device
+        self.seed = seed
+        self.verbose = verbose
+
+    def _build(self, x: torch.Tensor, y: torch.Tensor | None) -> None:
+        self.x_, self.y_ = x, y
+        k = len(self.class_names_) if self.conditional else 0
+        self.generator_ = UpsamplingDecoder(int(self.latent_dim) + k, self.image_shape_, int(self.width))
+        self.discriminator_ = Discriminator(self.image_shape_, int(self.width), k)
+        for net in (self.generator_, self.discriminator_):
+            init_weights(net)
+            net.to(self.device_)
+        betas = (0.5, 0.999)
+        self.opt_g_ = torch.optim.Adam(self.generator_.parameters(), lr=self.learning_rate, betas=betas)
+        self.opt_d_ = torch.optim.Adam(self.discriminator_.parameters(), lr=self.learning_rate, betas=betas)
+
+    def _modules(self) -> dict[str, nn.Module]:
+        return {"generator": self.generator_, "discriminator": self.discriminator_}
+
+    def _optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"generator": self.opt_g_, "discriminator": self.opt_d_}
+
+    def _inputs(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        if not self.conditional or y is None:
+            return z
+        return torch.cat([z, F.one_hot(y, len(self.class_names_)).float()], 1)
+
+    def _train_epoch(self) -> dict[str, float]:
+        real_target = 1.0 - float(self.label_smoothing)
+        totals = torch.zeros(4)
+        batches = self._batches(self.x_.shape[0])
+        for idx in batches:
+            real = self.x_[idx] * 2.0 - 1.0
+            y = self.y_[idx] if self.y_ is not None else None
+            z = torch.randn((len(idx), int(self.latent_dim)), device=self.device_)
+            fake = torch.tanh(self.generator_(self._inputs(z, y)))
+            d_real = self.discriminator_(real, y)
+            d_fake = self.discriminator_(fake.detach(), y)
+            loss_d = F.binary_cross_entropy_with_logits(
+                d_real, torch.full_like(d_real, real_target)
+            ) + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
+            self.opt_d_.zero_grad(set_to_none=True)
+            loss_d.backward()
+            self.opt_d_.step()
+            d_gen = self.discriminator_(fake, y)
+            loss_g = F.binary_cross_entropy_with_logits(d_gen, torch.ones_like(d_gen))
+            self.opt_g_.zero_grad(set_to_none=True)
+            loss_g.backward()
+            self.opt_g_.step()
+            with torch.no_grad():
+                totals += torch.stack(
+                    [loss_g, loss_d, torch.sigmoid(d_real).mean(), torch.sigmoid(d_fake).mean()]
+                ).cpu()
+        mean = (totals / max(len(batches), 1)).tolist()
+        return {"loss_g": mean[0], "loss_d": mean[1], "d_real": mean[2], "d_fake": mean[3]}
+
+    def _monitor(self, losses: dict[str, float]) -> float:
+        return losses["loss_g"]
+
+    def _generate(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        return (torch.tanh(self.generator_(self._inputs(z, y))) + 1.0) / 2.0
+
+
+@register
+class ConditionalGAN(DCGAN):
+    """Class-conditional DCGAN: one-hot labels into the generator, a projection discriminator (Mirza &
+    Osindero 2014; Miyato & Koyama 2018). Parameters as :class:`DCGAN`. ``sample(n)`` balances the
+    classes; ``sample(n, conditions={"label": 7})`` draws one class."""
+
+    name = "cgan"
+    conditional: ClassVar[bool] = True

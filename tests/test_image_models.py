@@ -1,0 +1,127 @@
+"""The image synthesizers (dcgan, cgan, vae, cvae) on a few hundred real MNIST digits for a few epochs:
+behaviour, not quality (that is `simulacra bench --data mnist`'s job)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from simulacra import datasets
+from simulacra.errors import ConditionError, DataError
+from simulacra.io import ImageSet
+from simulacra.synthesizers import BaseSynthesizer, ImageSynthesizer, Synthesizer, make
+
+MODELS = ["dcgan", "cgan", "vae", "cvae"]
+EPOCHS = 4
+
+
+@pytest.fixture(scope="session")
+def digits() -> ImageSet:
+    """400 real training digits, 40 of each class."""
+    train = datasets.load("mnist")[0]
+    idx = np.concatenate([np.flatnonzero(train.labels == k)[:40] for k in range(10)])
+    return train.subset(np.sort(idx))
+
+
+def _fit(name, images, **params):
+    params = {"epochs": EPOCHS, "batch_size": 32, "verbose": False, "seed": 0, "grid_every": 2, **params}
+    return make(name, **params).fit(images)
+
+
+@pytest.fixture(scope="module", params=MODELS)
+def fitted(request, digits):
+    return _fit(request.param, digits)
+
+
+def _weights(model) -> dict[str, torch.Tensor]:
+    return {f"{m}.{k}": v.clone() for m, mod in model._modules().items() for k, v in mod.state_dict().items()}
+
+
+def test_losses_fall(fitted):
+    first, last = fitted.history_[0], fitted.history_[-1]
+    assert len(fitted.history_) == fitted.epochs_trained_ == EPOCHS
+    if fitted.name in ("vae", "cvae"):
+        assert last["reconstruction"] < 0.8 * first["reconstruction"]
+    else:  # the discriminator learns to tell real from generated digits
+        assert last["loss_d"] < first["loss_d"] and last["d_real"] > last["d_fake"]
+
+
+def test_samples_have_shape_dtype_and_balanced_labels(fitted):
+    out = fitted.sample(105, seed=1)
+    assert out.images.shape == (105, 1, 28, 28) and out.images.dtype == np.uint8
+    assert out.images.std() > 10  # not a constant picture
+    if fitted.conditional:
+        counts = np.bincount(out.labels, minlength=10)
+        assert counts.max() - counts.min() <= 1 and out.class_names == [str(k) for k in range(10)]
+        sevens = fitted.sample(20, conditions={"label": 7}, seed=1)
+        assert (sevens.labels == 7).all()
+        assert (fitted.sample(3, conditions={"label": "7"}, seed=1).labels == 7).all()
+        with pytest.raises(ConditionError, match="not a class"):
+            fitted.sample(3, conditions={"label": 10})
+        with pytest.raises(ConditionError, match="only a 'label'"):
+            fitted.sample(3, conditions={"colour": 1})
+    else:
+        assert out.labels is None
+        with pytest.raises(ConditionError, match="unconditional"):
+            fitted.sample(3, conditions={"label": 7})
+
+
+def test_seed_reproduces_fit_and_sample(fitted, digits):
+    a = fitted.sample(40, seed=5).images
+    assert np.array_equal(a, fitted.sample(40, seed=5).images)
+    assert not np.array_equal(a, fitted.sample(40, seed=6).images)
+    again = _fit(fitted.name, digits)
+    w1, w2 = _weights(fitted), _weights(again)
+    assert all(torch.equal(w1[k], w2[k]) for k in w1)
+    assert np.array_equal(a, again.sample(40, seed=5).images)
+
+
+def test_grids_save_load_round_trip(fitted, tmp_path):
+    assert [e for e, _ in fitted.grids_] == [2, 4]
+    rows = 10  # one row per class (conditional) or a 10 × 10 grid
+    assert fitted.grids_[0][1].shape == (2 + rows * 30, 2 + 10 * 30, 1)
+    fitted.save(tmp_path / "m")
+    assert sorted(p.name for p in (tmp_path / "m" / "samples").iterdir()) == [
+        "epoch_002.png",
+        "epoch_004.png",
+    ]
+    loaded = BaseSynthesizer.load(tmp_path / "m")
+    assert isinstance(loaded, ImageSynthesizer) and loaded.name == fitted.name
+    assert np.array_equal(loaded.sample(30, seed=3).images, fitted.sample(30, seed=3).images)
+    assert np.array_equal(loaded.grids_[1][1], fitted.grids_[1][1])
+    with pytest.raises(DataError, match="not a table model"):
+        Synthesizer.load(tmp_path / "m")
+
+
+def test_resume_gives_the_uninterrupted_weights(digits, tmp_path):
+    full = _fit("cgan", digits)
+    ckpt = tmp_path / "ckpt"
+    part = make("cgan", epochs=EPOCHS, batch_size=32, verbose=False, seed=0, grid_every=2)
+
+    def stop_after_two(epoch, losses):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        part.fit(digits, checkpoint_dir=ckpt, checkpoint_every=1, on_epoch=stop_after_two)
+    assert (ckpt / "checkpoint.pt").is_file()
+    resumed = make("cgan", epochs=EPOCHS, batch_size=32, verbose=False, seed=0, grid_every=2)
+    resumed.fit(digits, checkpoint_dir=ckpt, checkpoint_every=1, resume=True)
+    w1, w2 = _weights(full), _weights(resumed)
+    assert all(torch.equal(w1[k], w2[k]) for k in w1)
+    assert not ckpt.exists()  # removed after the successful fit
+
+
+def test_bad_image_input(digits):
+    unlabelled = ImageSet(digits.images[:50])
+    with pytest.raises(DataError, match="no labels"):
+        make("cgan", epochs=1, verbose=False).fit(unlabelled)
+    with pytest.raises(DataError, match="even sides"):
+        make("vae", epochs=1, verbose=False).fit(ImageSet(np.zeros((4, 1, 27, 27), np.uint8)))
+    with pytest.raises(DataError, match="ImageSet"):
+        make("dcgan", epochs=1, verbose=False).fit(digits.images)
+    model = make("vae", epochs=1, verbose=False).fit(
+        unlabelled
+    )  # unconditional models take unlabelled images
+    assert model.sample(2, seed=0).images.shape == (2, 1, 28, 28)
