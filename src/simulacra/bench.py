@@ -10,6 +10,13 @@ model warms caches for the next. Per model the table holds:
   rows: column shapes, pair trends, detection (logistic and gradient boosting), TSTR/TRTR ROC-AUC (or
   accuracy), DCR share.
 
+On an image dataset (``--data mnist``) the models are image synthesizers; each samples ``min(rows,
+10,000)`` images (timed), which :func:`simulacra.evaluate.image.evaluate_images` scores: local FID/KID,
+precision/recall, TSTR/TRTR accuracy, label agreement and the nearest-neighbour distance ratio. The
+reference rows (real test images, blurred real images, noise) follow the models in the table, and each
+model's ``report.html`` (sample grids, nearest neighbours, training curves) is written to
+``<output>/<model>/``.
+
 ``bench.json`` (every number) and ``bench.md`` (the table) are written to the output directory.
 """
 
@@ -43,6 +50,27 @@ COLUMNS = [
     ("trtr_roc_auc", "TRTR AUC", "{:.3f}"),
     ("dcr_share", "DCR share", "{:.3f}"),
 ]
+IMAGE_COLUMNS = [
+    ("model", "model", "{}"),
+    ("fit_s", "fit s", "{:.1f}"),
+    ("epochs", "epochs", "{}"),
+    ("sample_rows_per_s", "images/s", "{:,.0f}"),
+    ("peak_rss_mb", "peak RSS MiB", "{:,.0f}"),
+    ("fid", "FID (local)", "{:.2f}"),
+    ("kid", "KID", "{:.3f}"),
+    ("precision", "precision", "{:.3f}"),
+    ("recall", "recall", "{:.3f}"),
+    ("tstr_accuracy", "TSTR acc", "{:.3f}"),
+    ("trtr_accuracy", "TRTR acc", "{:.3f}"),
+    ("label_agreement", "label agreement", "{:.3f}"),
+    ("nn_distance_ratio", "NN distance ratio", "{:.2f}"),
+]
+IMAGE_ROWS = 10_000
+
+
+def columns(modality: str) -> list[tuple[str, str, str]]:
+    """The table's ``(key, title, format)`` columns for ``"table"`` or ``"image"`` benchmarks."""
+    return IMAGE_COLUMNS if modality == "image" else COLUMNS
 
 
 def split_params(models: list[str], params: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -69,9 +97,20 @@ def split_params(models: list[str], params: dict[str, Any]) -> dict[str, dict[st
 
 
 def bench_one(
-    name: str, params: dict[str, Any], data: str, test: str | None, target: str | None, rows: int, seed: int
+    name: str,
+    params: dict[str, Any],
+    data: str,
+    test: str | None,
+    target: str | None,
+    rows: int,
+    seed: int,
+    report_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Fit, sample and evaluate one model in this process; see the module docstring for the fields."""
+    from simulacra.pipeline import is_image_source
+
+    if is_image_source(data):
+        return bench_images(name, params, data, test, rows, seed, report_dir)
     from simulacra import datasets
     from simulacra.evaluate import check_target, evaluate
     from simulacra.metadata import Metadata
@@ -99,6 +138,7 @@ def bench_one(
     )
     return {
         "model": name,
+        "modality": "table",
         "params": model.get_params(),
         "fit_s": fit_s,
         "epochs": getattr(model, "epochs_trained_", None),
@@ -106,6 +146,78 @@ def bench_one(
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         **evaluation.flat(),
     }
+
+
+def bench_images(
+    name: str,
+    params: dict[str, Any],
+    data: str,
+    test: str | None,
+    rows: int,
+    seed: int,
+    report_dir: Path | None = None,
+) -> dict[str, Any]:
+    """:func:`bench_one` for an image synthesizer on an image dataset (bundled name, .npz, IDX, folder).
+
+    Raises
+    ------
+    ConfigError
+        ``name`` is a table model.
+    """
+    from simulacra import datasets
+    from simulacra.evaluate.image import evaluate_images
+    from simulacra.pipeline import load_images
+    from simulacra.report import ImageReport
+    from simulacra.synthesizers import make
+
+    if model_class(name).modality != "image":
+        raise ConfigError(f"{name!r} is a table model; on images use dcgan, cgan, vae or cvae")
+    train = load_images(data, part="train")
+    test_src = test if test is not None else (data if data in datasets.DATASETS else None)
+    real_test = load_images(test_src, part="test") if test_src else None
+    model = make(name, **params)
+    start = time.perf_counter()
+    model.fit(train)
+    fit_s = time.perf_counter() - start
+    n = min(int(rows), IMAGE_ROWS)
+    model.sample(100, seed=seed)  # warm-up
+    start = time.perf_counter()
+    synthetic = model.sample(n, seed=seed)
+    sample_s = time.perf_counter() - start
+    recon = None
+    if real_test is not None and hasattr(model, "reconstruct"):
+        import torch
+
+        y = torch.from_numpy(real_test.labels) if model.conditional and real_test.labels is not None else None
+        pixels = model.reconstruct(torch.from_numpy(real_test.images).float().div(255.0), y)
+        recon = (real_test.images, pixels.mul(255.0).round().to(torch.uint8).numpy())
+    evaluation = evaluate_images(train, synthetic, real_test, reconstructions=recon, seed=seed)
+    result = {
+        "model": name,
+        "modality": "image",
+        "params": model.get_params(),
+        "fit_s": fit_s,
+        "epochs": model.epochs_trained_,
+        "sample_rows_per_s": n / max(sample_s, 1e-9),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        **evaluation.flat(),
+        "references": evaluation.details["references"],
+    }
+    if report_dir is not None:
+        info = {"model": repr(model), "data": data, "fit seconds": round(fit_s, 1), "images": n}
+        report = ImageReport(
+            evaluation,
+            train,
+            synthetic,
+            title=f"simulacra bench: {name} on {data}",
+            info=info,
+            history=model.history_,
+            grids=model.grids_,
+            seed=seed,
+        )
+        report.to_json(report_dir / name / "metrics.json", force=True)
+        report.to_html(report_dir / name / "report.html", force=True)
+    return result
 
 
 def run_bench(
@@ -118,9 +230,11 @@ def run_bench(
     rows: int = 100_000,
     seed: int = 0,
     on_result: Callable[[dict[str, Any]], None] | None = None,
+    report_dir: Path | None = None,
 ) -> list[dict[str, Any]]:
     """Benchmark ``models`` (registry names) on ``data`` (bundled name, file or SQL URL), each in a fresh
     process, one after another. ``params`` are ``--param`` values routed by :func:`split_params`.
+    Image benchmarks write each model's report under ``report_dir`` when given.
 
     Raises
     ------
@@ -133,20 +247,30 @@ def run_bench(
     results = []
     for name in models:
         with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-            result = pool.submit(bench_one, name, routed[name], data, test, target, rows, seed).result()
+            result = pool.submit(
+                bench_one, name, routed[name], data, test, target, rows, seed, report_dir
+            ).result()
         results.append(result)
         if on_result:
             on_result(result)
     return results
 
 
+def table_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The results, followed for image benchmarks by the reference rows (``reference: noise`` …) of the
+    first result."""
+    refs = next((r["references"] for r in results if r.get("references")), {})
+    return results + [{"model": f"reference: {k}", **v} for k, v in refs.items()]
+
+
 def markdown(results: list[dict[str, Any]]) -> str:
     """The results as a Markdown table (missing metrics shown as ``–``)."""
-    head = "| " + " | ".join(title for _, title, _ in COLUMNS) + " |"
-    rule = "|" + "|".join("---" if k == "model" else "---:" for k, _, _ in COLUMNS) + "|"
+    cols = columns(results[0].get("modality", "table") if results else "table")
+    head = "| " + " | ".join(title for _, title, _ in cols) + " |"
+    rule = "|" + "|".join("---" if k == "model" else "---:" for k, _, _ in cols) + "|"
     lines = [head, rule]
-    for r in results:
-        cells = [fmt.format(r[k]) if r.get(k) is not None else "–" for k, _, fmt in COLUMNS]
+    for r in table_rows(results):
+        cells = [fmt.format(r[k]) if r.get(k) is not None else "–" for k, _, fmt in cols]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -25,11 +25,11 @@ from simulacra.evaluate import check_target
 from simulacra.evaluate import evaluate as evaluate_tables
 from simulacra.io import read_yaml, write_table
 from simulacra.metadata import Metadata
-from simulacra.pipeline import STEPS, load_source
+from simulacra.pipeline import STEPS, is_image_source, load_images, load_source
 from simulacra.pipeline import run as run_pipeline
 from simulacra.report import Report
-from simulacra.synthesizers import Synthesizer, TorchSynthesizer, available, make
-from simulacra.synthesizers.neural import CHECKPOINT
+from simulacra.synthesizers import BaseSynthesizer, ImageSynthesizer, available, make
+from simulacra.synthesizers.neural import CHECKPOINT, TorchTraining
 
 console = Console()
 err_console = Console(stderr=True)
@@ -161,11 +161,14 @@ def inspect(
 
 @app.command(
     epilog="Examples: simulacra fit adult --model copula -o models/adult · "
+    "simulacra fit mnist --model cgan --param epochs=20 -o models/cgan · "
     "simulacra fit adult --model ctgan --param epochs=300 -o models/ctgan (after an interruption, "
     "the same command plus --resume)"
 )
 def fit(
-    source: str = typer.Argument(..., help="Training table: file, SQL URL or bundled dataset name."),
+    source: str = typer.Argument(
+        ..., help="Training data: table file, SQL URL, images (.npz, IDX, class folders) or bundled dataset."
+    ),
     output: Path = typer.Option(..., "-o", "--output", help="Model directory to write."),
     model: str = typer.Option("copula", "--model", help=f"Synthesizer: {', '.join(available())}."),
     param: list[str] = typer.Option(
@@ -180,60 +183,86 @@ def fit(
     ),
     force: bool = typer.Option(False, "--force", help="Replace an existing model directory."),
 ) -> None:
-    """Fit a synthesizer to a table and save it (neural models show epochs, losses and ETA)."""
+    """Fit a synthesizer to a table or an image set and save it (neural models show epochs, losses and
+    ETA; image models also save sample grids under MODEL_DIR/samples/)."""
     if output.exists() and not force:
         raise OutputExistsError(f"{output}: already exists; choose another path or pass --force")
     synth = make(model, **_params(param))
-    df = load_source(source)
-    meta = Metadata.detect(df)
-    if metadata:
-        meta.apply_overrides(metadata)
+    if synth.modality == "image":
+        data: Any = load_images(source)
+        args: tuple[Any, ...] = (data,)
+        size = f"{len(data)} images"
+    else:
+        data = load_source(source)
+        meta = Metadata.detect(data)
+        if metadata:
+            meta.apply_overrides(metadata)
+        args, size = (data, meta), f"{len(data)} rows"
     start = time.perf_counter()
-    if isinstance(synth, TorchSynthesizer):
+    if isinstance(synth, TorchTraining):
         checkpoints = output.with_name(output.name + ".checkpoint")
         if resume and not (checkpoints / CHECKPOINT).is_file():
             err_console.print(f"no checkpoint in {checkpoints}; starting from epoch 0")
         try:
-            synth.fit(df, meta, checkpoint_dir=checkpoints, checkpoint_every=checkpoint_every, resume=resume)
+            synth.fit(*args, checkpoint_dir=checkpoints, checkpoint_every=checkpoint_every, resume=resume)
         except KeyboardInterrupt:
             saved = (checkpoints / CHECKPOINT).is_file()
             hint = f"; the same command with --resume continues from {checkpoints}" if saved else ""
             err_console.print(f"interrupted; no model was written{hint}")
             raise typer.Exit(130) from None
     else:
-        with err_console.status(f"fitting {model} on {len(df)} rows"):
-            synth.fit(df, meta)
+        with err_console.status(f"fitting {model} on {size}"):
+            synth.fit(*args)
     synth.save(output, force=force)
     console.print(f"fitted {synth!r} in {time.perf_counter() - start:.1f}s → [bold]{output}[/bold]")
 
 
 @app.command(
-    epilog="Example: simulacra sample models/adult -n 10000 -o synth.parquet --condition income='>50K'"
+    epilog="Examples: simulacra sample models/adult -n 10000 -o synth.parquet --condition income='>50K' · "
+    "simulacra sample models/cgan -n 10000 -o synth.npz · simulacra sample models/cgan -n 100 "
+    "--condition label=7 -o sevens/"
 )
 def sample(
     model_dir: Path = typer.Argument(..., help="Model directory written by 'simulacra fit'."),
-    rows: int = typer.Option(..., "-n", "--rows", help="Number of rows to generate."),
+    rows: int = typer.Option(..., "-n", "--rows", help="Number of rows (images) to generate."),
     output: str = typer.Option(
-        ..., "-o", "--output", help="Output: .csv, .parquet, .jsonl, .xlsx, or an SQL URL (…?table=NAME)."
+        ...,
+        "-o",
+        "--output",
+        help="Tables: .csv, .parquet, .jsonl, .xlsx or an SQL URL (…?table=NAME). Images: .npz, or a "
+        "folder for PNGs in class folders.",
     ),
     condition: list[str] = typer.Option(
-        [], "--condition", help="column=value every row must have (repeatable)."
+        [], "--condition", help="column=value every row must have (repeatable); images: label=CLASS."
     ),
     seed: int = typer.Option(0, "--seed", help="Same seed, same rows."),
     force: bool = typer.Option(False, "--force", help="Overwrite the output."),
 ) -> None:
-    """Generate synthetic rows from a saved model."""
-    synth = Synthesizer.load(model_dir)
-    conditions = synth.parse_conditions(_pairs(condition, "--condition"))
+    """Generate synthetic rows (or images) from a saved model."""
+    synth = BaseSynthesizer.load(model_dir)
+    conditions = synth.parse_conditions(_pairs(condition, "--condition"))  # type: ignore[attr-defined]
     if not force and not output.count("://") and Path(output).exists():
         raise OutputExistsError(f"{output}: already exists; choose another path or pass --force")
-    df = synth.sample(rows, conditions=conditions or None, seed=seed)
+    if isinstance(synth, ImageSynthesizer):
+        images = synth.sample(rows, conditions=conditions or None, seed=seed)
+        target = Path(output)
+        if target.suffix not in ("", ".npz"):
+            raise ConfigError(f"{output}: image samples go to an .npz file or a folder (no suffix)")
+        where = (
+            images.to_npz(target, force=force)
+            if target.suffix == ".npz"
+            else images.to_folder(target, force=force)
+        )
+        console.print(f"{len(images)} images → [bold]{where}[/bold]")
+        return
+    df = synth.sample(rows, conditions=conditions or None, seed=seed)  # type: ignore[union-attr]
     where = write_table(df, output, force=force)
     console.print(f"{len(df)} rows → [bold]{where}[/bold]")
 
 
 @app.command(
-    epilog="Example: simulacra evaluate adult synth.parquet --test adult --target income -o report.html"
+    epilog="Examples: simulacra evaluate adult synth.parquet --test adult --target income -o report.html · "
+    "simulacra evaluate mnist synth.npz --model models/cgan -o report.html"
 )
 def evaluate(
     real: str = typer.Argument(..., help="Real training table (file, SQL URL or bundled dataset name)."),
@@ -241,17 +270,25 @@ def evaluate(
     output: Path = typer.Option(
         ..., "-o", "--output", help="report.html to write (metrics go beside it as .json)."
     ),
-    test: str = typer.Option(None, "--test", help="Real test rows (for TSTR and the DCR holdout)."),
+    test: str = typer.Option(
+        None, "--test", help="Real test rows or images (TSTR, DCR holdout); a bundled dataset brings its own."
+    ),
     target: str = typer.Option(None, "--target", help="Column to predict for TSTR/TRTR."),
+    model: Path = typer.Option(
+        None, "--model", help="Images: the model directory, to show its training curves and grids."
+    ),
     metadata: Path = typer.Option(None, "--metadata", help="Metadata overrides (JSON/YAML)."),
     seed: int = typer.Option(0, "--seed"),
     force: bool = typer.Option(False, "--force", help="Overwrite the report."),
 ) -> None:
-    """Score a synthetic table against real data and write report.html and its metrics JSON."""
+    """Score a synthetic table (or image set) against real data; write report.html and its metrics JSON."""
     json_path = output.with_suffix(".json")
     for p in (output, json_path):
         if p.exists() and not force:
             raise OutputExistsError(f"{p}: already exists; choose another path or pass --force")
+    if is_image_source(real):
+        _evaluate_images(real, synthetic, test, output, json_path, model, seed, force)
+        return
     real_df = load_source(real)
     syn_df = load_source(synthetic)
     test_df = load_source(test, part="test") if test else None
@@ -262,6 +299,43 @@ def evaluate(
     with err_console.status("evaluating"):
         ev = evaluate_tables(real_df, syn_df, meta, real_test=test_df, target=target, seed=seed)
         report = Report(ev, real_df, syn_df, meta, title=f"simulacra: {synthetic} vs {real}")
+        report.to_json(json_path, force=force)
+        report.to_html(output, force=force)
+    console.print(_metrics_table(ev.rows(), "evaluation"))
+    console.print(f"report: [bold]{output}[/bold]  metrics: [bold]{json_path}[/bold]")
+
+
+def _evaluate_images(
+    real: str,
+    synthetic: str,
+    test: str | None,
+    output: Path,
+    json_path: Path,
+    model: Path | None,
+    seed: int,
+    force: bool,
+) -> None:
+    from simulacra.evaluate.image import evaluate_images
+    from simulacra.io import ImageSet
+    from simulacra.report import ImageReport
+
+    train = load_images(real)
+    if test is None and real in datasets.available():
+        test = real
+    real_test = load_images(test, part="test") if test else None
+    synth = ImageSet.read(synthetic)
+    fitted = BaseSynthesizer.load(model) if model is not None else None
+    with err_console.status("evaluating images (the local classifier trains once per dataset)"):
+        ev = evaluate_images(train, synth, real_test, seed=seed)
+        report = ImageReport(
+            ev,
+            train,
+            synth,
+            title=f"simulacra: {synthetic} vs {real}",
+            history=getattr(fitted, "history_", None),
+            grids=getattr(fitted, "grids_", None),
+            seed=seed,
+        )
         report.to_json(json_path, force=force)
         report.to_html(output, force=force)
     console.print(_metrics_table(ev.rows(), "evaluation"))
@@ -339,17 +413,11 @@ def augment(
 ) -> None:
     """Write augmented copies of an image set (Kornia: flips, rotations, crops, affine, noise, …)."""
     from simulacra.augment import ImageAugmenter, augment_images
-    from simulacra.io import ImageSet
 
     if output.exists() and not force:
         raise OutputExistsError(f"{output}: already exists; choose another path or pass --force")
     augmenter = ImageAugmenter.from_yaml(pipeline)
-    if source in datasets.available():
-        if not datasets.is_image(source):
-            raise ConfigError(f"{source!r} is a table; augment takes images (e.g. 'mnist')")
-        images = datasets.load(source)[0]
-    else:
-        images = ImageSet.read(source)
+    images = load_images(source)
     with err_console.status(f"augmenting {len(images)} images × {copies}"):
         out = augment_images(images, augmenter, copies=copies, seed=seed)
     written = (
@@ -373,10 +441,15 @@ def run_cmd(
 
 @app.command(
     epilog="Examples: simulacra bench · simulacra bench --models ctgan,tvae --param epochs=50 · "
-    "simulacra bench --data my.csv --target label --models copula,tvae --param tvae.epochs=100"
+    "simulacra bench --data my.csv --target label --models copula,tvae --param tvae.epochs=100 · "
+    "simulacra bench --data mnist --models cgan,cvae"
 )
 def bench(
-    models: str = typer.Option("copula,ctgan,tvae", "--models", help="Comma-separated registry names."),
+    models: str = typer.Option(
+        None,
+        "--models",
+        help="Comma-separated registry names (default copula,ctgan,tvae; on images all four).",
+    ),
     data: str = typer.Option("adult", "--data", help="Training table: bundled name, file or SQL URL."),
     test: str = typer.Option(None, "--test", help="Real test table (a bundled dataset brings its own)."),
     target: str = typer.Option(
@@ -392,8 +465,10 @@ def bench(
 ) -> None:
     """Fit, sample and evaluate several models on one table (each in a fresh process) and tabulate fit
     seconds, sample rows/s, peak memory and quality."""
-    from simulacra.bench import COLUMNS, run_bench, write_results
+    from simulacra.bench import columns, run_bench, table_rows, write_results
 
+    images = is_image_source(data)
+    models = models or ("dcgan,cgan,vae,cvae" if images else "copula,ctgan,tvae")
     names = [m.strip() for m in models.split(",") if m.strip()]
     output = output or Path("runs") / f"bench-{datetime.now():%Y%m%d-%H%M%S}"
     for name in ("bench.json", "bench.md"):
@@ -401,23 +476,37 @@ def bench(
             raise OutputExistsError(
                 f"{output / name}: already exists; choose another --output or pass --force"
             )
+    cols = columns("image" if images else "table")
     table = Table(title=f"simulacra bench on {data}")
-    for _, title, _ in COLUMNS:
+    for _, title, _ in cols:
         table.add_column(title, justify="left" if title == "model" else "right")
 
+    def cells(result: dict[str, Any]) -> list[str]:
+        return [fmt.format(result[k]) if result.get(k) is not None else "–" for k, _, fmt in cols]
+
     def show(result: dict[str, Any]) -> None:
-        cells = [fmt.format(result[k]) if result.get(k) is not None else "–" for k, _, fmt in COLUMNS]
         console.print(
-            "  ".join(f"{title} {cell}" for (_, title, _), cell in zip(COLUMNS, cells, strict=True))
+            "  ".join(f"{title} {cell}" for (_, title, _), cell in zip(cols, cells(result), strict=True))
         )
-        table.add_row(*cells)
 
     results = run_bench(
-        names, data, test=test, target=target, params=_params(param), rows=rows, seed=seed, on_result=show
+        names,
+        data,
+        test=test,
+        target=target,
+        params=_params(param),
+        rows=rows,
+        seed=seed,
+        on_result=show,
+        report_dir=output if images else None,
     )
+    for row in table_rows(results):
+        table.add_row(*cells(row))
     write_results(results, output, {"data": data, "models": names, "rows": rows, "seed": seed}, force=force)
     Console(width=max(console.width, 170)).print(table)  # never truncate numbers, even in a narrow log
     console.print(f"written: [bold]{output / 'bench.md'}[/bold], [bold]{output / 'bench.json'}[/bold]")
+    if images:
+        console.print(f"reports: {', '.join(str(output / n / 'report.html') for n in names)}")
 
 
 @app.command("datasets", epilog="Example: simulacra datasets")

@@ -44,7 +44,15 @@ import pandas as pd
 from simulacra import datasets
 from simulacra.errors import ConfigError, DataError
 from simulacra.evaluate import Evaluation, check_target, evaluate
-from simulacra.io import atomic_write_text, read_table, read_yaml, replace_dir, temporary_dir_for, write_table
+from simulacra.io import (
+    ImageSet,
+    atomic_write_text,
+    read_table,
+    read_yaml,
+    replace_dir,
+    temporary_dir_for,
+    write_table,
+)
 from simulacra.metadata import Metadata
 from simulacra.prepare import Change, Preparation, load_prepare_config, prepare_table
 from simulacra.report import Report, preparation_html
@@ -80,6 +88,32 @@ def load_source(source: str, *, part: str = "train") -> pd.DataFrame:
         train, test = datasets.load(source)
         return train if part == "train" else test
     return read_table(source)
+
+
+def is_image_source(source: str) -> bool:
+    """Whether ``source`` names images: a bundled image dataset, an ``.npz`` archive, an IDX file or a
+    folder (of class folders)."""
+    if source in datasets.available():
+        return datasets.is_image(source)
+    path = Path(source)
+    return path.suffix == ".npz" or "idx" in path.name or "ubyte" in path.name or path.is_dir()
+
+
+def load_images(source: str, *, part: str = "train") -> ImageSet:
+    """A bundled image dataset's ``part`` (``train``/``test``) when ``source`` names one, else
+    :meth:`ImageSet.read` (class folders, ``.npz``, IDX).
+
+    Raises
+    ------
+    DataError
+        ``source`` is a bundled table, or unreadable images.
+    """
+    if source in datasets.available():
+        if not datasets.is_image(source):
+            raise DataError(f"{source!r} is a table; this command needs images here (e.g. 'mnist')")
+        train, test = datasets.load(source)
+        return train if part == "train" else test
+    return ImageSet.read(source)
 
 
 def load_config(config: dict[str, Any] | str | os.PathLike[str]) -> dict[str, Any]:

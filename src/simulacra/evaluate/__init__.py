@@ -31,8 +31,8 @@ DESCRIPTIONS: dict[str, str] = {
     "detection_gbm": "C2ST with gradient boosting, a stricter detector. 1 = indistinguishable, 0 = perfectly separable.",
     "tstr_roc_auc": "ROC-AUC on real test rows of a gradient-boosted model trained on synthetic rows (TSTR). Compare with TRTR.",
     "trtr_roc_auc": "ROC-AUC on real test rows of the same model trained on the real training rows (TRTR): the ceiling.",
-    "tstr_accuracy": "Accuracy on real test rows, model trained on synthetic rows.",
-    "trtr_accuracy": "Accuracy on real test rows, model trained on real rows.",
+    "tstr_accuracy": "Accuracy on real test rows (images), model (CNN) trained on the synthetic ones (TSTR).",
+    "trtr_accuracy": "Accuracy on real test rows (images), the same model trained on the real training ones (TRTR).",
     "tstr_f1": "F1 on real test rows (positive = rarer class), model trained on synthetic rows.",
     "trtr_f1": "F1 on real test rows, model trained on real rows.",
     "tstr_r2": "R² on real test rows, model trained on synthetic rows.",
@@ -41,6 +41,17 @@ DESCRIPTIONS: dict[str, str] = {
     "trtr_rmse": "RMSE on real test rows, model trained on real rows.",
     "dcr_share": "Share of synthetic rows closer (Gower) to a training row than to an equal-size holdout: 0.5 is ideal, higher means copying.",
     "exact_copy_rate": "Share of synthetic rows identical to a training row. Lower is safer; compare with real rows' own duplicate rate.",
+    # images (simulacra.evaluate.image)
+    "fid": "Fréchet distance between Gaussian fits of the local classifier's features of real training and synthetic images (local FID). Lower is better; compare with the reference rows.",
+    "kid": "Kernel (MMD², cubic polynomial kernel) distance of the same features, unbiased, averaged over subsets (local KID). Lower is better.",
+    "precision": "Share of synthetic images inside the real feature manifold (k-NN balls, k=3; Kynkäänniemi et al. 2019): fidelity.",
+    "recall": "Share of real images inside the synthetic feature manifold: diversity/coverage.",
+    "class_balance": "1 − TVD between real class frequencies and the classes the real-trained classifier sees in the synthetic images. 1 = same mix.",
+    "label_agreement": "Share of synthetic images that the real-trained classifier assigns to the label they were generated for.",
+    "nn_distance_ratio": "Median pixel distance of synthetic images to their nearest training image ÷ the same for real test images. ≪ 1 flags copying.",
+    "near_copy_rate": "Share of synthetic images closer to a training image than 99 % of real test images are. ≈ 0.01 expected; higher flags copying.",
+    "psnr": "Peak signal-to-noise ratio (dB) of reconstructions against their originals. Higher is closer.",
+    "ssim": "Structural similarity (Wang et al. 2004) of reconstructions against their originals; 1 = identical.",
 }
 
 

@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from simulacra.report.html import Report, preparation_html
+from simulacra.report.image import ImageReport
 
-__all__ = ["Report", "preparation_html"]
+__all__ = ["ImageReport", "Report", "preparation_html"]

@@ -103,7 +103,38 @@ def preparation_html(preparation: dict[str, Any], title: str = "simulacra: data 
     )
 
 
-class Report:
+class WrittenReport:
+    """Writing a report: ``to_dict()`` → ``metrics.json``, ``render()`` → ``report.html``, both atomic."""
+
+    def to_dict(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def render(self) -> str:
+        raise NotImplementedError
+
+    def to_json(self, path: str | os.PathLike[str] | None = None, *, force: bool = False) -> str:
+        """``metrics.json`` text; written atomically to ``path`` when given (see :meth:`to_html`)."""
+        text = json.dumps(
+            self.to_dict(), indent=2, default=lambda o: o.item() if isinstance(o, np.generic) else str(o)
+        )
+        if path is not None:
+            atomic_write_text(path, text + "\n", force=force)
+        return text
+
+    def to_html(self, path: str | os.PathLike[str], *, force: bool = False) -> Path:
+        """Write ``report.html`` (to a temporary name, then moved into place).
+
+        Raises
+        ------
+        OutputExistsError
+            ``path`` exists and ``force`` is false.
+        """
+        path = Path(path)
+        atomic_write_text(path, self.render(), force=force)
+        return path
+
+
+class Report(WrittenReport):
     """Evaluation results with their plots, written as ``metrics.json`` and ``report.html``.
 
     Parameters
@@ -144,15 +175,6 @@ class Report:
         if self.preparation is not None:
             out["preparation"] = self.preparation
         return out
-
-    def to_json(self, path: str | os.PathLike[str] | None = None, *, force: bool = False) -> str:
-        """``metrics.json`` text; written atomically to ``path`` when given (see :meth:`to_html`)."""
-        text = json.dumps(
-            self.to_dict(), indent=2, default=lambda o: o.item() if isinstance(o, np.generic) else str(o)
-        )
-        if path is not None:
-            atomic_write_text(path, text + "\n", force=force)
-        return text
 
     def _sample(self, df: pd.DataFrame) -> pd.DataFrame:
         if len(df) <= MAX_ROWS_FOR_PLOTS:
@@ -196,15 +218,3 @@ class Report:
                 n_synth=len(self.synthetic),
             )
         )
-
-    def to_html(self, path: str | os.PathLike[str], *, force: bool = False) -> Path:
-        """Write ``report.html`` (to a temporary name, then moved into place).
-
-        Raises
-        ------
-        OutputExistsError
-            ``path`` exists and ``force`` is false.
-        """
-        path = Path(path)
-        atomic_write_text(path, self.render(), force=force)
-        return path
