@@ -91,3 +91,36 @@ def test_augment_cli_writes_npz_and_png_folders(tmp_path):
         main(["augment", str(tmp_path / "in.npz"), "--pipeline", str(pipe), "-o", str(tmp_path / "png")]) == 2
     )
     assert main(["augment", "adult", "--pipeline", str(pipe), "-o", str(tmp_path / "x.npz")]) == 2
+
+
+@pytest.mark.parametrize("op", ["mixup", "cutmix"])
+def test_mixup_and_cutmix_mix_labels_as_they_mix_pixels(digits, op, tmp_path):
+    out = augment_images(digits, ImageAugmenter([{"op": op, "p": 1.0}]), copies=2, seed=0)
+    soft = out.soft_labels
+    assert soft.shape == (128, 10) and soft.dtype == np.float32
+    assert np.allclose(soft.sum(1), 1.0, atol=1e-5) and (soft >= 0).all()
+    assert np.array_equal(out.labels, soft.argmax(1))
+    mixed = soft.max(1) < 1.0
+    assert mixed.mean() > 0.5  # p = 1: most images got a partner of another class
+    own = soft[np.arange(64), digits.labels]  # the weight of each image's own class (first copy)
+    changed = (out.images[:64] != digits.images).reshape(64, -1).mean(1)
+    assert (changed[own < 1] > 0).all()  # a partner of another class shows in the pixels
+    if op == "mixup":  # λ ≤ 0.4 by default
+        assert (own >= 0.6 - 1e-6).all()
+    else:  # on flat images of distinct grey levels, an image's own weight is exactly its kept area
+        levels = np.arange(64, dtype=np.uint8)[:, None, None, None] * 3
+        flat = ImageSet(np.broadcast_to(levels, (64, 1, 28, 28)).copy(), digits.labels)
+        cut = augment_images(flat, ImageAugmenter([{"op": "cutmix", "p": 1.0}]), seed=0)
+        kept = (cut.images == flat.images).reshape(64, -1).mean(1)
+        weight = cut.soft_labels[np.arange(64), digits.labels]
+        other = ~np.isclose(weight, 1.0)  # the partner is of another class
+        assert other.sum() > 30 and np.allclose(weight[other], kept[other], atol=1e-6)
+    again = augment_images(digits, ImageAugmenter([{"op": op, "p": 1.0}]), copies=2, seed=0)
+    assert np.array_equal(out.images, again.images) and np.array_equal(out.soft_labels, again.soft_labels)
+    out.to_npz(tmp_path / "mixed.npz")
+    back = ImageSet.read(tmp_path / "mixed.npz")
+    assert np.array_equal(back.soft_labels, out.soft_labels)
+    half = augment_images(digits, ImageAugmenter([{"op": op, "p": 0.5}]), seed=1)
+    assert 0.2 < (half.soft_labels.max(1) < 1).mean() < 0.8  # p is per image, not per batch
+    unlabelled = augment_images(ImageSet(digits.images), ImageAugmenter([{"op": op, "p": 1.0}]))
+    assert unlabelled.labels is None and unlabelled.soft_labels is None

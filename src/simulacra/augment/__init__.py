@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from simulacra.augment.image import OPS, ImageAugmenter, augment_images
+from simulacra.augment.image import MIX_OPS, OPS, ImageAugmenter, augment_images
 
-__all__ = ["OPS", "ImageAugmenter", "augment_images"]
+__all__ = ["MIX_OPS", "OPS", "ImageAugmenter", "augment_images"]

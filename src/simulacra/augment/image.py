@@ -13,7 +13,18 @@ Operations (:data:`OPS`; defaults in brackets): ``hflip`` / ``vflip`` [p 0.5]; `
 ``resized_crop`` [scale (0.8, 1), ratio (0.9, 1.1)]; ``affine`` [degrees 0, translate (0.1, 0.1), scale
 (0.9, 1.1)]; ``grayscale`` (RGB images only); ``brightness`` / ``contrast`` [factor (0.8, 1.2)];
 ``gaussian_noise`` [std 0.05, on the [0, 1] pixel scale]; ``salt_pepper`` [amount 0.02]. Every step
-takes ``p`` (default 0.5).
+takes ``p`` (default 0.5), the probability that it changes an image.
+
+Two steps mix pairs of images from the same batch and mix their labels the same way, giving
+``soft_labels`` ``(N, K)`` in the output (:data:`MIX_OPS`):
+
+* ``mixup`` [lam (0, 0.4)] — ``(1 − λ)·x_i + λ·x_j`` with ``λ`` uniform in ``lam`` (Zhang et al. 2018,
+  "mixup: Beyond Empirical Risk Minimization"); labels ``(1 − λ)·y_i + λ·y_j``;
+* ``cutmix`` — a random rectangle of ``x_j`` pasted into ``x_i`` (Yun et al. 2019, "CutMix"), Kornia's
+  box-size distribution; labels weighted by the pasted area.
+
+Kornia applies its mix ops to whole batches; here ``p`` is made per-image by keeping the mixed version of
+a random share ``p`` of the images (and ``λ = 0`` for the others).
 """
 
 from __future__ import annotations
@@ -63,6 +74,24 @@ OPS: dict[str, Callable[..., Any]] = {
 }
 
 
+#: op name → builder(parameters) → a Kornia mix module (these also take and mix the labels)
+MIX_OPS: dict[str, Callable[..., Any]] = {
+    "mixup": lambda lam=(0.0, 0.4): _kornia().RandomMixUpV2(
+        lambda_val=_pair(lam), p=1.0, data_keys=["input", "class"]
+    ),
+    "cutmix": lambda: _cutmix(),
+}
+
+
+def _cutmix():
+    import inspect
+
+    cls = _kornia().RandomCutMixV2
+    if "use_correct_lambda" in inspect.signature(cls).parameters:  # Kornia ≥ 0.8: λ is the kept area
+        return cls(num_mix=1, p=1.0, data_keys=["input", "class"], use_correct_lambda=True), True
+    return cls(num_mix=1, p=1.0, data_keys=["input", "class"]), False  # λ is the pasted area
+
+
 class ImageAugmenter:
     """A pipeline of :data:`OPS` steps (see the module docstring).
 
@@ -77,9 +106,10 @@ class ImageAugmenter:
         if not steps:
             raise ConfigError("an augmentation pipeline needs at least one step, e.g. [{op: hflip}]")
         for i, step in enumerate(steps):
-            if not isinstance(step, dict) or step.get("op") not in OPS:
+            if not isinstance(step, dict) or step.get("op") not in {**OPS, **MIX_OPS}:
                 raise ConfigError(
-                    f"augmentation step {i + 1} ({step!r}): give op: one of {', '.join(sorted(OPS))}"
+                    f"augmentation step {i + 1} ({step!r}): give op: one of "
+                    f"{', '.join(sorted({**OPS, **MIX_OPS}))}"
                 )
         self.steps = [dict(s) for s in steps]
 
@@ -99,18 +129,55 @@ class ImageAugmenter:
             raise ConfigError(f"{path}: give 'steps:' followed by a list of {{op: NAME, ...}} entries")
         return cls(steps)
 
-    def build(self, shape: tuple[int, int, int]) -> torch.nn.Module:
-        """The Kornia modules for images of ``shape`` ``(C, H, W)``, as one sequential module."""
-        modules = []
+    def build(self, shape: tuple[int, int, int]) -> list[tuple[str, Any, float]]:
+        """The stages for images of ``shape`` ``(C, H, W)``: runs of per-image ops as one sequential
+        module (``("image", module, 1.0)``), mix ops as ``("mixup" | "cutmix", module, p)``."""
+        stages: list[tuple[str, Any, float]] = []
+        run: list[Any] = []
         for step in self.steps:
             op, params = step["op"], {k: v for k, v in step.items() if k != "op"}
             if op == "grayscale" and shape[0] != 3:
                 raise ConfigError("grayscale needs RGB images (3 channels); these have 1")
             try:
-                modules.append(OPS[op](shape, **params))
+                if op in MIX_OPS:
+                    p = float(params.pop("p", 0.5))
+                    if run:
+                        stages.append(("image", torch.nn.Sequential(*run), 1.0))
+                        run = []
+                    stages.append((op, MIX_OPS[op](**params), p))
+                else:
+                    run.append(OPS[op](shape, **params))
             except TypeError as exc:
                 raise ConfigError(f"augmentation op {op!r}: {exc}") from None
-        return torch.nn.Sequential(*modules)
+        if run:
+            stages.append(("image", torch.nn.Sequential(*run), 1.0))
+        return stages
+
+    @property
+    def mixes(self) -> bool:
+        """Whether a step mixes images (and so produces soft labels)."""
+        return any(s["op"] in MIX_OPS for s in self.steps)
+
+
+def _mix(kind: str, module: Any, p: float, x: torch.Tensor, soft: torch.Tensor | None):
+    """Apply a mix stage to a batch; the partner of each image is found by passing the row indices to
+    Kornia as "labels", so any soft labels are mixed exactly as the pixels were."""
+    rows = torch.arange(x.shape[0])
+    if kind == "cutmix":
+        module, kept = module
+        mixed, info = module(x, rows)
+        info = info[0]
+        lam = 1.0 - info[:, 2] if kept else info[:, 2]
+    else:
+        mixed, info = module(x, rows)
+        lam = info[:, 2]
+    partner = info[:, 1].long()
+    chosen = torch.rand(x.shape[0]) < p
+    lam = torch.where(chosen, lam, torch.zeros_like(lam))
+    x = torch.where(chosen[:, None, None, None], mixed, x)
+    if soft is not None:
+        soft = (1.0 - lam)[:, None] * soft + lam[:, None] * soft[partner]
+    return x, soft
 
 
 def augment_images(
@@ -118,7 +185,9 @@ def augment_images(
 ) -> ImageSet:
     """``copies`` augmented versions of every image, copy by copy (image ``i`` of copy ``k`` is row
     ``k·N + i``), labels repeated; uint8 in, uint8 out (pixels scaled to [0, 1] for Kornia, clamped and
-    rounded back). The same ``seed`` gives the same images; the caller's torch RNG state is untouched.
+    rounded back). With mixup/cutmix steps and labelled images the result has ``soft_labels`` and each
+    image's ``labels`` is its largest class. The same ``seed`` gives the same images; the caller's torch
+    RNG state is untouched.
 
     Raises
     ------
@@ -127,15 +196,34 @@ def augment_images(
     """
     if int(copies) < 1:
         raise ConfigError(f"copies must be ≥ 1, got {copies}")
-    module = augmenter.build(tuple(images.images.shape[1:]))
+    stages = augmenter.build(tuple(images.images.shape[1:]))
     n = len(images)
     out = np.empty((n * int(copies), *images.images.shape[1:]), dtype=np.uint8)
+    labelled = images.labels is not None
+    soft_in = None
+    if labelled and (augmenter.mixes or images.soft_labels is not None):
+        soft_in = (
+            images.soft_labels
+            if images.soft_labels is not None
+            else np.eye(len(images.class_names), dtype=np.float32)[images.labels]
+        )
+    soft_out = np.empty((len(out), soft_in.shape[1]), np.float32) if soft_in is not None else None
     with torch.random.fork_rng(devices=[]), torch.inference_mode():
         torch.manual_seed(int(seed))
         for k in range(int(copies)):
             for start in range(0, n, batch_size):
                 x = torch.from_numpy(images.images[start : start + batch_size]).float().div_(255.0)
-                y = module(x).clamp_(0.0, 1.0).mul_(255.0).round_()
-                out[k * n + start : k * n + start + len(x)] = y.to(torch.uint8).numpy()
-    labels = np.tile(images.labels, int(copies)) if images.labels is not None else None
+                soft = torch.from_numpy(soft_in[start : start + batch_size]) if soft_in is not None else None
+                for kind, module, p in stages:
+                    if kind == "image":
+                        x = module(x)
+                    else:
+                        x, soft = _mix(kind, module, p, x, soft)
+                rows = slice(k * n + start, k * n + start + len(x))
+                out[rows] = x.clamp_(0.0, 1.0).mul_(255.0).round_().to(torch.uint8).numpy()
+                if soft_out is not None:
+                    soft_out[rows] = soft.numpy()
+    if soft_out is not None:
+        return ImageSet(out, soft_out.argmax(1), list(images.class_names), soft_out)
+    labels = np.tile(images.labels, int(copies)) if labelled else None
     return ImageSet(out, labels, list(images.class_names))
