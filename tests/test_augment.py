@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -59,7 +61,7 @@ def test_rgb_grayscale_and_bad_pipelines(digits, tmp_path):
         augment_images(digits, ImageAugmenter([{"op": "hflip"}]), copies=0)
 
 
-def test_augment_cli_writes_npz_and_png_folders(tmp_path):
+def test_augment_cli_writes_npz_and_png_folders(tmp_path, capsys):
     from simulacra.cli import main
 
     pipe = tmp_path / "aug.yaml"
@@ -83,6 +85,8 @@ def test_augment_cli_writes_npz_and_png_folders(tmp_path):
     )
     out = ImageSet.read(tmp_path / "o.npz")
     assert len(out) == 60 and np.array_equal(out.labels, np.tile(small.labels, 2))
+    strength = re.search(r"PSNR ([\d.]+) dB, SSIM ([\d.]+)", capsys.readouterr().out)
+    assert 5 < float(strength.group(1)) < 40 and 0 < float(strength.group(2)) < 1  # rotated: changed, alike
     assert (
         main(["augment", str(tmp_path / "in.npz"), "--pipeline", str(pipe), "-o", str(tmp_path / "png")]) == 0
     )

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import numpy as np
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -424,6 +425,12 @@ def augment(
         out.to_npz(output, force=force) if output.suffix == ".npz" else out.to_folder(output, force=force)
     )
     console.print(f"{len(out)} augmented images → [bold]{written}[/bold]")
+    from simulacra.evaluate.image import psnr_ssim
+
+    strength = psnr_ssim(np.tile(images.images, (copies, 1, 1, 1)), out.images)
+    console.print(
+        f"augmentation strength against the originals: PSNR {strength['psnr']:.1f} dB, SSIM {strength['ssim']:.3f}"
+    )
 
 
 @app.command("run", epilog="Example: simulacra run examples/adult.yaml")

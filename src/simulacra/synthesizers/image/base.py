@@ -82,16 +82,20 @@ class UpsamplingDecoder(nn.Module):
 class DownsamplingEncoder(nn.Module):
     """``(B, C, H, W)`` → features ``(B, F)``: ``k`` strided 4×4 convolutions doubling the channels from
     ``width``, LeakyReLU 0.2, batch norm after all but the first when ``batch_norm`` (DCGAN's
-    discriminator, Radford et al. 2015), flattened."""
+    discriminator, Radford et al. 2015), flattened. ``spectral_norm`` divides each convolution's weight
+    by its largest singular value (Miyato et al. 2018) instead of using batch norm."""
 
-    def __init__(self, shape: tuple[int, int, int], width: int, batch_norm: bool = True) -> None:
+    def __init__(
+        self, shape: tuple[int, int, int], width: int, batch_norm: bool = True, spectral_norm: bool = False
+    ) -> None:
         super().__init__()
         k, h, w = stages(shape[1], shape[2])
         layers: list[nn.Module] = []
         channels, out = shape[0], width
         for i in range(k):
-            layers.append(nn.Conv2d(channels, out, 4, 2, 1))
-            if batch_norm and i > 0:
+            conv = nn.Conv2d(channels, out, 4, 2, 1)
+            layers.append(nn.utils.parametrizations.spectral_norm(conv) if spectral_norm else conv)
+            if batch_norm and not spectral_norm and i > 0:
                 layers.append(nn.BatchNorm2d(out))
             layers.append(nn.LeakyReLU(0.2))
             channels, out = out, out * 2
@@ -105,8 +109,9 @@ class DownsamplingEncoder(nn.Module):
 class ImageSynthesizer(TorchTraining, BaseSynthesizer):
     """Base of the image synthesizers (DCGAN, conditional GAN, VAE, conditional VAE).
 
-    Subclass hooks: ``_build(x, y)`` with the training images as float ``(N, C, H, W)`` in [0, 1] and
-    their labels ``(N,)`` (or ``None``), ``_train_epoch()``, ``_monitor(losses)``, ``_modules()``,
+    Subclass hooks: ``_build(x, y)`` (networks and optimizers) with the training images as float
+    ``(N, C, H, W)`` in [0, 1] and their labels ``(N,)`` (or ``None``), also held as ``_x``/``_y`` during
+    training; ``_train_epoch()``, ``_monitor(losses)``, ``_modules()``,
     ``_optimizers()`` and ``_generate(z, y) -> (B, C, H, W)`` pixels in [0, 1] from latent noise
     ``(B, latent_dim)`` and labels ``(B,)`` (or ``None``).
 
@@ -171,13 +176,14 @@ class ImageSynthesizer(TorchTraining, BaseSynthesizer):
         y = torch.from_numpy(images.labels).to(self.device_) if self.conditional else None
         self.grids_: list[tuple[int, np.ndarray]] = []
         self._set_options(checkpoint_dir, checkpoint_every, resume, on_epoch)
+        self._x, self._y = x, y  # the training data, for _train_epoch; released after training
         try:
             with self._seeded(self.seed):
                 self._build(x, y)
                 self._grid_z, self._grid_y = self._grid_inputs()
                 self._run_epochs(images.images)
         finally:
-            del self._options
+            del self._options, self._x, self._y
         return self
 
     def _check_params(self) -> None:

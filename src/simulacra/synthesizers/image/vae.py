@@ -91,7 +91,6 @@ class VAE(ImageSynthesizer):
         self.verbose = verbose
 
     def _build(self, x: torch.Tensor, y: torch.Tensor | None) -> None:
-        self.x_, self.y_ = x, y
         k = len(self.class_names_) if self.conditional else 0
         self.encoder_ = Encoder(self.image_shape_, int(self.width), int(self.latent_dim), k).to(self.device_)
         self.decoder_ = UpsamplingDecoder(int(self.latent_dim) + k, self.image_shape_, int(self.width)).to(
@@ -126,10 +125,10 @@ class VAE(ImageSynthesizer):
 
     def _train_epoch(self) -> dict[str, float]:
         totals = torch.zeros(2)
-        batches = self._batches(self.x_.shape[0])
+        batches = self._batches(self._x.shape[0])
         for idx in batches:
-            x = self.x_[idx]
-            c = self._onehot(self.y_[idx] if self.y_ is not None else None)
+            x = self._x[idx]
+            c = self._onehot(self._y[idx] if self._y is not None else None)
             mu, logvar = self.encoder_(x, c)
             z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
             logits = self._decode(z, c)
