@@ -1,7 +1,8 @@
 """simulacra: synthetic data that is as useful as the original for training models, and safe to share.
 
 The pipeline is ``read_table`` → ``Metadata.detect`` → ``make(name).fit`` → ``sample`` → ``evaluate`` →
-``Report``. See the README for the architecture.
+``Report`` for tables, and ``ImageSet.read`` → ``make("cgan").fit`` → ``sample`` → ``evaluate_images`` →
+``ImageReport`` for images. See the README for the architecture.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from simulacra.errors import (
     MetadataError,
     SimulacraError,
 )
-from simulacra.io import read_table, write_table
+from simulacra.io import ImageSet, read_table, write_table
 from simulacra.metadata import Metadata
 
 __all__ = [
     "ConditionError",
     "ConfigError",
     "DataError",
+    "ImageSet",
     "Metadata",
     "MetadataError",
     "SimulacraError",
