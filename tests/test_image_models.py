@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
+from helpers import assert_same_images, assert_same_weights
 from simulacra import datasets
 from simulacra.errors import ConditionError, DataError
 from simulacra.io import ImageSet
@@ -32,10 +32,6 @@ def _fit(name, images, **params):
 @pytest.fixture(scope="module", params=MODELS)
 def fitted(request, digits):
     return _fit(request.param, digits)
-
-
-def _weights(model) -> dict[str, torch.Tensor]:
-    return {f"{m}.{k}": v.clone() for m, mod in model._modules().items() for k, v in mod.state_dict().items()}
 
 
 def test_losses_fall(fitted):
@@ -72,9 +68,10 @@ def test_seed_reproduces_fit_and_sample(fitted, digits):
     assert np.array_equal(a, fitted.sample(40, seed=5).images)
     assert not np.array_equal(a, fitted.sample(40, seed=6).images)
     again = _fit(fitted.name, digits)
-    w1, w2 = _weights(fitted), _weights(again)
-    assert all(torch.equal(w1[k], w2[k]) for k in w1)
-    assert np.array_equal(a, again.sample(40, seed=5).images)
+    assert_same_weights(fitted, again)
+    assert_same_images(a, again.sample(40, seed=5).images)
+    with pytest.raises(AssertionError, match="weights differ"):
+        assert_same_weights(fitted, _fit(fitted.name, digits, seed=1))
 
 
 def test_grids_save_load_round_trip(fitted, tmp_path):
@@ -108,8 +105,7 @@ def test_resume_gives_the_uninterrupted_weights(digits, tmp_path):
     assert (ckpt / "checkpoint.pt").is_file()
     resumed = make("cgan", epochs=EPOCHS, batch_size=32, verbose=False, seed=0, grid_every=2)
     resumed.fit(digits, checkpoint_dir=ckpt, checkpoint_every=1, resume=True)
-    w1, w2 = _weights(full), _weights(resumed)
-    assert all(torch.equal(w1[k], w2[k]) for k in w1)
+    assert_same_weights(full, resumed)
     assert not ckpt.exists()  # removed after the successful fit
 
 

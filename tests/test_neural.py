@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
+from helpers import assert_same_history, assert_same_rows, assert_same_weights
 from simulacra.errors import ConditionError, ConfigError
 from simulacra.synthesizers import Synthesizer, make
 
@@ -22,10 +23,6 @@ def _fit(name, train, **params):
 @pytest.fixture(scope="module", params=MODELS)
 def fitted(request, adult_small):
     return _fit(request.param, adult_small[0])
-
-
-def _weights(model) -> dict[str, torch.Tensor]:
-    return {f"{m}.{k}": v.clone() for m, mod in model._modules().items() for k, v in mod.state_dict().items()}
 
 
 def test_losses_fall(fitted):
@@ -54,9 +51,11 @@ def test_seed_reproduces_fit_and_sample(fitted, adult_small):
     pd.testing.assert_frame_equal(fitted.sample(700, seed=5), fitted.sample(700, seed=5))
     assert not fitted.sample(700, seed=5).equals(fitted.sample(700, seed=6))
     again = _fit(fitted.name, adult_small[0])
-    a, b = _weights(fitted), _weights(again)
-    assert all(torch.equal(a[k], b[k]) for k in a)
-    pd.testing.assert_frame_equal(fitted.sample(300, seed=2), again.sample(300, seed=2))
+    assert_same_weights(fitted, again)
+    assert_same_rows(fitted.sample(300, seed=2), again.sample(300, seed=2))
+    other = _fit(fitted.name, adult_small[0], seed=1)
+    with pytest.raises(AssertionError, match="weights differ"):
+        assert_same_weights(fitted, other)
 
 
 def test_conditions_are_exact_and_steer_the_rest(fitted, adult_small):
@@ -112,9 +111,8 @@ def test_resume_after_interruption_matches_an_uninterrupted_fit(name, adult_smal
     assert (tmp_path / "ckpt" / "checkpoint.pt").is_file()
     resumed = make(name, epochs=4, verbose=False, seed=0)
     resumed.fit(train, checkpoint_dir=tmp_path / "ckpt", resume=True)
-    a, b = _weights(straight), _weights(resumed)
-    assert all(torch.equal(a[k], b[k]) for k in a)
-    assert resumed.history_ == straight.history_
+    assert_same_weights(straight, resumed)
+    assert_same_history(resumed.history_, straight.history_)
     assert not (tmp_path / "ckpt").exists()  # removed after a successful fit
     # a checkpoint is only resumed by the same hyper-parameters
     with pytest.raises(KeyboardInterrupt):
