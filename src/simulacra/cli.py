@@ -266,8 +266,11 @@ def sample(
     "simulacra evaluate mnist synth.npz --model models/cgan -o report.html"
 )
 def evaluate(
-    real: str = typer.Argument(..., help="Real training table (file, SQL URL or bundled dataset name)."),
-    synthetic: str = typer.Argument(..., help="Synthetic table."),
+    real: str = typer.Argument(
+        ...,
+        help="Real training data: table (file, SQL URL), images (.npz, IDX, class folders) or bundled name.",
+    ),
+    synthetic: str = typer.Argument(..., help="Synthetic table, or images (.npz, class folders)."),
     output: Path = typer.Option(
         ..., "-o", "--output", help="report.html to write (metrics go beside it as .json)."
     ),

@@ -110,12 +110,11 @@ def train_classifier(
     """
     if images.labels is None:
         raise DataError("a classifier needs labelled images; give an ImageSet with labels")
-    model = ImageClassifier(tuple(images.images.shape[1:]), len(images.class_names))
     x = torch.from_numpy(images.images)
     y = torch.from_numpy(images.labels)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
-        model.__init__(model.shape, model.n_classes)  # initialise under the seed
+        model = ImageClassifier(tuple(images.images.shape[1:]), len(images.class_names))
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
         model.train()
         for _ in range(int(epochs)):
