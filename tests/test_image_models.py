@@ -121,3 +121,14 @@ def test_bad_image_input(digits):
         unlabelled
     )  # unconditional models take unlabelled images
     assert model.sample(2, seed=0).images.shape == (2, 1, 28, 28)
+
+
+def test_table_and_image_models_are_not_mixed(digits, adult_small, tmp_path, capsys):
+    from simulacra.cli import main
+
+    with pytest.raises(DataError, match="ImageSet"):
+        make("cvae", epochs=1, verbose=False).fit(adult_small[0])
+    with pytest.raises(DataError, match="for images use"):
+        make("copula").fit(digits)
+    assert main(["demo", "--model", "cgan", "-o", str(tmp_path / "run")]) == 2  # pipeline configs are tabular
+    assert "generates images" in capsys.readouterr().err and not (tmp_path / "run").exists()

@@ -56,7 +56,8 @@ from simulacra.io import (
 from simulacra.metadata import Metadata
 from simulacra.prepare import Change, Preparation, load_prepare_config, prepare_table
 from simulacra.report import Report, preparation_html
-from simulacra.synthesizers import TorchSynthesizer, make, model_class
+from simulacra.synthesizers import make, model_class
+from simulacra.synthesizers.neural import TorchTraining
 
 DEFAULTS: dict[str, Any] = {
     "data": {"train": None, "test": None, "target": None, "metadata": None},
@@ -147,6 +148,12 @@ def load_config(config: dict[str, Any] | str | os.PathLike[str]) -> dict[str, An
         raise ConfigError("config needs data.train (a dataset name, file path or SQL URL)")
     if not merged["output"]:
         raise ConfigError("config needs output (the run directory to write)")
+    name = merged["model"].get("name")
+    if name and model_class(name).modality != "table":
+        raise ConfigError(
+            f"model {name!r} generates images and pipeline configs are tabular; "
+            f"use 'simulacra fit mnist --model {name} -o MODEL' and 'simulacra sample'"
+        )
     return merged
 
 
@@ -291,7 +298,7 @@ def run(
 
         t = time.perf_counter()
         params = dict(model_cfg.get("params") or {})
-        neural = issubclass(model_class(model_cfg["name"]), TorchSynthesizer)
+        neural = issubclass(model_class(model_cfg["name"]), TorchTraining)
         if neural and on_progress is not None:
             params.setdefault("verbose", False)
         model = make(model_cfg["name"], **params)

@@ -201,10 +201,15 @@ class Synthesizer(BaseSynthesizer):
         Raises
         ------
         DataError
-            ``data`` has no rows.
+            ``data`` is not a DataFrame or has no rows.
         MetadataError
             ``data`` and ``metadata`` have different columns.
         """
+        if not isinstance(data, pd.DataFrame):
+            raise DataError(
+                f"{self.name} fits a table (pandas DataFrame), got {type(data).__name__}; "
+                "for images use dcgan, cgan, vae or cvae"
+            )
         if len(data) == 0:
             raise DataError("cannot fit on an empty table; give at least one row")
         self.metadata_ = metadata if metadata is not None else Metadata.detect(data)
