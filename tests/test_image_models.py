@@ -130,5 +130,12 @@ def test_table_and_image_models_are_not_mixed(digits, adult_small, tmp_path, cap
         make("cvae", epochs=1, verbose=False).fit(adult_small[0])
     with pytest.raises(DataError, match="for images use"):
         make("copula").fit(digits)
+    from simulacra.bench import run_bench
+    from simulacra.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="not for table data"):
+        run_bench(["cgan", "copula"], "adult")
+    with pytest.raises(ConfigError, match="use cgan, cvae, dcgan, vae"):
+        run_bench(["copula"], "mnist")
     assert main(["demo", "--model", "cgan", "-o", str(tmp_path / "run")]) == 2  # pipeline configs are tabular
     assert "generates images" in capsys.readouterr().err and not (tmp_path / "run").exists()

@@ -157,21 +157,13 @@ def bench_images(
     seed: int,
     report_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """:func:`bench_one` for an image synthesizer on an image dataset (bundled name, .npz, IDX, folder).
-
-    Raises
-    ------
-    ConfigError
-        ``name`` is a table model.
-    """
+    """:func:`bench_one` for an image synthesizer on an image dataset (bundled name, .npz, IDX, folder)."""
     from simulacra import datasets
     from simulacra.evaluate.image import evaluate_images
     from simulacra.pipeline import load_images
     from simulacra.report import ImageReport
     from simulacra.synthesizers import make
 
-    if model_class(name).modality != "image":
-        raise ConfigError(f"{name!r} is a table model; on images use dcgan, cgan, vae or cvae")
     train = load_images(data, part="train")
     test_src = test if test is not None else (data if data in datasets.DATASETS else None)
     real_test = load_images(test_src, part="test") if test_src else None
@@ -239,10 +231,21 @@ def run_bench(
     Raises
     ------
     ConfigError
-        No models, an unknown model or a parameter no model takes; errors of a child are re-raised.
+        No models, an unknown model, a model of the other modality (a table model on images or the
+        reverse) or a parameter no model takes; errors of a child are re-raised.
     """
     if not models:
         raise ConfigError("give at least one model, e.g. --models copula,ctgan,tvae")
+    from simulacra.pipeline import is_image_source
+    from simulacra.synthesizers import available
+
+    modality = "image" if is_image_source(data) else "table"
+    wrong = [m for m in models if model_class(m).modality != modality]
+    if wrong:
+        fitting = [m for m in available() if model_class(m).modality == modality]
+        raise ConfigError(
+            f"{', '.join(wrong)}: not for {modality} data like {data!r}; use {', '.join(fitting)}"
+        )
     routed = split_params(models, dict(params or {}))
     results = []
     for name in models:
