@@ -139,3 +139,24 @@ def test_table_and_image_models_are_not_mixed(digits, adult_small, tmp_path, cap
         run_bench(["copula"], "mnist")
     assert main(["demo", "--model", "cgan", "-o", str(tmp_path / "run")]) == 2  # pipeline configs are tabular
     assert "generates images" in capsys.readouterr().err and not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("name", ["vae", "cvae"])
+def test_vae_reconstructions_resemble_their_originals(name, digits):
+    model = _fit(name, digits)
+    some = digits.subset(np.arange(0, 400, 10))
+    rec = model.reconstruct(some)
+    assert rec.shape == some.images.shape and rec.dtype == np.uint8
+    own = np.abs(rec.astype(int) - some.images).mean()
+    other = np.abs(rec.astype(int) - some.images[::-1]).mean()  # another digit of another class
+    assert own < other
+
+
+def test_image_sources_are_told_from_tables(tmp_path):
+    from simulacra.pipeline import is_image_source
+
+    (tmp_path / "classes").mkdir()
+    assert is_image_source("mnist") and not is_image_source("adult")
+    assert is_image_source("x.npz") and is_image_source(str(tmp_path / "classes"))
+    assert is_image_source("train-images-idx3-ubyte.gz")
+    assert not is_image_source("sqlite:///idx.db?table=people") and not is_image_source("idx_table.csv")

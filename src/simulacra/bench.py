@@ -178,11 +178,7 @@ def bench_images(
     sample_s = time.perf_counter() - start
     recon = None
     if real_test is not None and hasattr(model, "reconstruct"):
-        import torch
-
-        y = torch.from_numpy(real_test.labels) if model.conditional and real_test.labels is not None else None
-        pixels = model.reconstruct(torch.from_numpy(real_test.images).float().div(255.0), y)
-        recon = (real_test.images, pixels.mul(255.0).round().to(torch.uint8).numpy())
+        recon = (real_test.images, model.reconstruct(real_test))
     evaluation = evaluate_images(train, synthetic, real_test, reconstructions=recon, seed=seed)
     result = {
         "model": name,

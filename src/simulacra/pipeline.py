@@ -45,8 +45,10 @@ from simulacra import datasets
 from simulacra.errors import ConfigError, DataError
 from simulacra.evaluate import Evaluation, check_target, evaluate
 from simulacra.io import (
+    FILE_FORMATS,
     ImageSet,
     atomic_write_text,
+    is_sql_url,
     read_table,
     read_yaml,
     replace_dir,
@@ -96,8 +98,13 @@ def is_image_source(source: str) -> bool:
     folder (of class folders)."""
     if source in datasets.available():
         return datasets.is_image(source)
+    if is_sql_url(source):
+        return False
     path = Path(source)
-    return path.suffix == ".npz" or "idx" in path.name or "ubyte" in path.name or path.is_dir()
+    if path.suffix == ".npz" or path.is_dir():
+        return True
+    tabular = any(suffix in FILE_FORMATS for suffix in path.suffixes)
+    return not tabular and ("idx" in path.name or "ubyte" in path.name)
 
 
 def load_images(source: str, *, part: str = "train") -> ImageSet:

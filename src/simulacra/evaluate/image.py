@@ -126,26 +126,24 @@ def train_classifier(
     return model.eval()
 
 
-def predict(model: ImageClassifier, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
-    """Predicted class indices ``(N,)`` of uint8 images ``(N, C, H, W)``."""
-    with torch.inference_mode():
-        return np.concatenate(
-            [
-                model(torch.from_numpy(images[i : i + batch_size])).argmax(1).numpy()
-                for i in range(0, len(images), batch_size)
-            ]
-            or [np.zeros(0, dtype=np.int64)]
-        )
-
-
-def features(model: ImageClassifier, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
-    """Penultimate features ``(N, 128)`` float32 of uint8 images ``(N, C, H, W)``."""
+def _batched(fn, images: np.ndarray, empty: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+    """``fn`` on uint8 image batches, results concatenated (``empty`` for no images)."""
     with torch.inference_mode():
         parts = [
-            model.features(torch.from_numpy(images[i : i + batch_size]))
+            fn(torch.from_numpy(images[i : i + batch_size])).numpy()
             for i in range(0, len(images), batch_size)
         ]
-        return torch.cat(parts).numpy() if parts else np.zeros((0, FEATURES), np.float32)
+    return np.concatenate(parts) if parts else empty
+
+
+def predict(model: ImageClassifier, images: np.ndarray) -> np.ndarray:
+    """Predicted class indices ``(N,)`` of uint8 images ``(N, C, H, W)``."""
+    return _batched(lambda x: model(x).argmax(1), images, np.zeros(0, dtype=np.int64))
+
+
+def features(model: ImageClassifier, images: np.ndarray) -> np.ndarray:
+    """Penultimate features ``(N, 128)`` float32 of uint8 images ``(N, C, H, W)``."""
+    return _batched(model.features, images, np.zeros((0, FEATURES), np.float32))
 
 
 def accuracy(model: ImageClassifier, images: ImageSet) -> float:

@@ -184,6 +184,8 @@ class ImageSynthesizer(TorchTraining, BaseSynthesizer):
                 self._run_epochs(images.images)
         finally:
             del self._options, self._x, self._y
+            self.__dict__.pop("_grid_z", None)
+            self.__dict__.pop("_grid_y", None)
         return self
 
     def _check_params(self) -> None:
@@ -208,7 +210,7 @@ class ImageSynthesizer(TorchTraining, BaseSynthesizer):
                 pixels = self._generate(self._grid_z, self._grid_y)
                 for m in self._modules().values():
                     m.train()
-            self.grids_.append((epoch + 1, make_grid(_to_uint8(pixels), GRID_COLUMNS)))
+            self.grids_.append((epoch + 1, make_grid(to_uint8(pixels), GRID_COLUMNS)))
 
     @abstractmethod
     def _build(self, x: torch.Tensor, y: torch.Tensor | None) -> None: ...
@@ -256,7 +258,7 @@ class ImageSynthesizer(TorchTraining, BaseSynthesizer):
                 stop = min(n, start + 1000)
                 z = torch.randn((stop - start, int(self.latent_dim)), device=self.device_)
                 y = torch.from_numpy(labels[start:stop]).to(self.device_) if labels is not None else None
-                out[start:stop] = _to_uint8(self._generate(z, y))
+                out[start:stop] = to_uint8(self._generate(z, y))
         return ImageSet(out, labels, list(self.class_names_) if labels is not None else [])
 
     def _sample_labels(
@@ -342,6 +344,6 @@ class ImageSynthesizer(TorchTraining, BaseSynthesizer):
             self.grids_.append((int(png.stem.split("_")[1]), grid[:, :, None] if grid.ndim == 2 else grid))
 
 
-def _to_uint8(pixels: torch.Tensor) -> np.ndarray:
+def to_uint8(pixels: torch.Tensor) -> np.ndarray:
     """Pixels in [0, 1] ``(B, C, H, W)`` → uint8 numpy."""
     return pixels.clamp(0.0, 1.0).mul(255.0).round().to(torch.uint8).cpu().numpy()

@@ -16,12 +16,20 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from simulacra.errors import DataError
+from simulacra.io import ImageSet
 from simulacra.synthesizers.base import register
-from simulacra.synthesizers.image.base import DownsamplingEncoder, ImageSynthesizer, UpsamplingDecoder
+from simulacra.synthesizers.image.base import (
+    DownsamplingEncoder,
+    ImageSynthesizer,
+    UpsamplingDecoder,
+    to_uint8,
+)
 
 
 class Encoder(nn.Module):
@@ -112,16 +120,32 @@ class VAE(ImageSynthesizer):
         """Decoder logits ``(B, C, H, W)``."""
         return self.decoder_(z if c is None else torch.cat([z, c], 1))
 
-    def reconstruct(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """The decoded posterior mean of images ``x`` ``(B, C, H, W)`` in [0, 1] (labels ``y`` ``(B,)``
-        for ``cvae``): pixels in [0, 1], for PSNR/SSIM of the reconstructions."""
+    def reconstruct(self, images: ImageSet) -> np.ndarray:
+        """The decoded posterior means of ``images`` (their labels too, for ``cvae``): uint8
+        ``(N, C, H, W)``, for PSNR/SSIM of the reconstructions.
+
+        Raises
+        ------
+        NotFittedError; DataError (``cvae`` given unlabelled images).
+        """
         self._check_fitted()
+        if self.conditional and images.labels is None:
+            raise DataError("cvae reconstructs labelled images; give an ImageSet with labels")
+        out = np.empty_like(images.images)
         with torch.inference_mode():
             for m in self._modules().values():
                 m.eval()
-            c = self._onehot(y)
-            mu, _ = self.encoder_(x.to(self.device_), c)
-            return torch.sigmoid(self._decode(mu, c))
+            for i in range(0, len(images), 1000):
+                x = torch.from_numpy(images.images[i : i + 1000]).to(self.device_).float().div_(255.0)
+                y = (
+                    torch.from_numpy(images.labels[i : i + 1000]).to(self.device_)
+                    if self.conditional
+                    else None
+                )
+                c = self._onehot(y)
+                mu, _ = self.encoder_(x, c)
+                out[i : i + 1000] = to_uint8(torch.sigmoid(self._decode(mu, c)))
+        return out
 
     def _train_epoch(self) -> dict[str, float]:
         totals = torch.zeros(2)
