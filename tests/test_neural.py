@@ -144,3 +144,44 @@ def test_second_condition_is_met_by_bounded_rejection(fitted):
     rows = fitted.sample(50, conditions={"income": "<=50K", "sex": "Male"}, seed=0)
     assert (rows["income"] == "<=50K").all() and (rows["sex"] == "Male").all()
     assert np.isfinite(rows["age"]).all()
+
+
+@pytest.fixture(scope="module")
+def spans_and_rows(adult_small):
+    from simulacra.metadata import Metadata
+    from simulacra.transform import TableTransformer
+
+    train = adult_small[0]
+    transformer = TableTransformer(numerical="mode_specific", categorical="onehot", seed=0).fit(
+        train, Metadata.detect(train)
+    )
+    return transformer.spans_, torch.from_numpy(transformer.transform(train.iloc[:64])).double()
+
+
+def _per_span(layout, logits, fn):
+    out = torch.zeros_like(logits)
+    for s in layout.discrete_spans:
+        out[:, s.start : s.end] = fn(logits[:, s.start : s.end])
+    return out
+
+
+@pytest.mark.parametrize("scale", [1.0, 60.0])  # 60: spans far apart, each needs its own shift
+def test_span_cross_entropy_and_softmax_match_a_loop_over_spans(spans_and_rows, scale):
+    from simulacra.synthesizers.neural import SpanLayout
+
+    spans, x = spans_and_rows
+    layout = SpanLayout(spans, torch.device("cpu"))
+    layout.member, layout.discrete_mask = (
+        layout.member.double(),
+        layout.discrete_mask.double(),
+    )  # for gradcheck
+    logits = torch.randn(x.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) * scale
+    target = x * layout.discrete_mask
+    expected = -(target * _per_span(layout, logits, lambda v: torch.log_softmax(v, 1))).sum()
+    assert torch.allclose(layout.cross_entropy(logits, target), expected, rtol=1e-9)
+    soft, cols = layout.activate(logits), layout.discrete_columns
+    assert torch.allclose(soft[:, cols], _per_span(layout, logits, lambda v: torch.softmax(v, 1))[:, cols])
+    assert torch.allclose(soft[:, layout.continuous], torch.tanh(logits[:, layout.continuous]))
+    small = logits[:4].clone().requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda v: layout.cross_entropy(v, target[:4]), (small,))
+    assert torch.autograd.gradcheck(lambda v: layout.activate(v), (small,))

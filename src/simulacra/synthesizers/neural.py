@@ -32,6 +32,7 @@ from simulacra.synthesizers.base import Synthesizer
 from simulacra.transform import ColumnSpan, TableTransformer
 
 _PAD = -1e9  # logit given to the padding slots of short spans: zero probability, finite gradients
+_EXP_FLOOR = -80.0  # see SpanLayout.shifted_exp: exp below about -87 takes a slow path on x86 CPUs
 CHECKPOINT = "checkpoint.pt"
 
 
@@ -121,50 +122,96 @@ class SpanLayout:
         """Category index per discrete span ``(B, S)`` of an encoded (one-hot) matrix."""
         return self.padded(x).argmax(dim=2)
 
-    def _span_logsumexp(self, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Per-span ``logsumexp`` ``(B, S)``, the shifted exponentials ``(B, D)`` (zero on scalars) and
-        the per-column shift ``(B, D)``; the shift is each span's detached maximum (exact and stable)."""
+    def shifted_exp(
+        self, logits: torch.Tensor, exact: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``e = exp(logits − shift)`` on the discrete columns (0 on scalars) ``(B, D)``, its per-span sums
+        ``(B, S)`` and the shift, broadcastable to ``(B, S)``; ``log(sums) + shift`` is each span's
+        ``logsumexp``. No autograd graph is built.
+
+        The shift is first each row's largest discrete logit (one reduction); only when that leaves some
+        span's sum below 1e-25, a span far below the row's maximum, is each span shifted by its own
+        maximum (a scatter-reduce, several times slower). ``exact=True`` goes straight to the per-span
+        shift, for logits that are far apart by design (Gumbel-softmax at a low temperature).
+
+        Shifted logits are clamped to ``[_EXP_FLOOR, 0]`` before ``exp``: a term below ``e^-80`` is
+        taken as ``e^-80`` (≈ 1.8e-35, nothing next to a span's largest term, 1), because ``torch.exp``
+        on x86 CPUs is 60–170× slower on arguments below about −87 (results that underflow), and such
+        arguments are the norm for a Gumbel-softmax at τ = 0.2; scalar columns are then zeroed by a
+        product with the discrete mask, never by ``exp(−inf)``, which is 13× slower than a normal ``exp``."""
         with torch.no_grad():
             b = logits.shape[0]
-            top = logits.new_empty((b, len(self.discrete_spans))).scatter_reduce_(
+            if not exact:
+                shift = logits.masked_fill(self.is_continuous, -math.inf).amax(1, keepdim=True)
+                e = (logits - shift).clamp_(_EXP_FLOOR, 0.0).exp_().mul_(self.discrete_mask)
+                sums = e @ self.member
+                if bool(sums.amin() >= 1e-25):
+                    return e, sums, shift
+            shift = logits.new_empty((b, len(self.discrete_spans))).scatter_reduce_(
                 1,
                 self.span_of_column.expand(b, -1),
                 logits[:, self.discrete_columns],
                 "amax",
                 include_self=False,
             )
-        e = (
-            torch.exp((logits - top @ self.member.T).masked_fill(self.is_continuous, 0.0))
-            * self.discrete_mask
-        )
-        sums = e @ self.member
-        return torch.log(sums) + top, e, sums
+            e = (logits - shift @ self.member.T).clamp_(_EXP_FLOOR, 0.0).exp_().mul_(self.discrete_mask)
+            return e, e @ self.member, shift
 
     def activate(self, x: torch.Tensor, tau: float | None = None) -> torch.Tensor:
-        """Per-span output activation: tanh on scalars; softmax on discrete spans, Gumbel-softmax
-        (Jang et al. 2017) with temperature ``tau`` when ``tau`` is given."""
+        """Per-span output activation of ``x`` ``(B, D)``: tanh on scalars; softmax on discrete spans,
+        Gumbel-softmax (Jang et al. 2017) with temperature ``tau`` when ``tau`` is given."""
         if not self.discrete_spans:
             return torch.tanh(x)
         logits = x
         if tau is not None:
             u = torch.rand_like(x).clamp_(1e-10, 1.0 - 1e-7)
             logits = (x - torch.log(-torch.log(u))) / tau
-        _, e, sums = self._span_logsumexp(logits)
-        soft = e / (sums @ self.member.T + self.is_continuous.float())
+        soft = _SpanSoftmax.apply(logits, self, tau is not None)
         return torch.where(self.is_continuous, torch.tanh(x), soft)
 
-    def cross_entropy(self, x: torch.Tensor, onehot: torch.Tensor) -> torch.Tensor:
-        """Summed cross-entropy of every discrete span's logits in ``x`` ``(B, D)`` against the one-hot
-        targets held in the same columns of the encoded matrix ``onehot`` ``(B, D)``."""
-        lse, _, _ = self._span_logsumexp(x)
-        return lse.sum() - (x * onehot * self.discrete_mask).sum()
+    def cross_entropy(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Summed cross-entropy of the discrete spans' logits in ``x`` ``(B, D)`` against ``target``
+        ``(B, D)``, probability mass on the discrete columns and zero on the scalars:
+        ``Σ_rows Σ_spans (mass of the span)·logsumexp(span) − Σ target·x``. A one-hot matrix row gives
+        every span's cross-entropy; a row with one 1 gives that span's alone (CTGAN's conditional term)."""
+        return _SpanCrossEntropy.apply(x, target, self)
 
-    def span_cross_entropy(self, x: torch.Tensor, span: torch.Tensor, column: torch.Tensor) -> torch.Tensor:
-        """Mean cross-entropy of one discrete span per row (``span`` ``(B,)``, index into the discrete
-        spans) against the matrix column ``column`` ``(B,)`` of the wanted category."""
-        lse, _, _ = self._span_logsumexp(x)
-        rows = torch.arange(x.shape[0], device=x.device)
-        return (lse[rows, span] - x[rows, column]).mean()
+
+class _SpanSoftmax(torch.autograd.Function):
+    """Softmax within every discrete span (0 on the scalar columns), with its Jacobian-vector product
+    written out, ``∂/∂x = p ⊙ (g − Σ_span p ⊙ g)``: two small matmuls instead of autograd through the
+    exponentials, sums and divisions."""
+
+    @staticmethod
+    def forward(ctx, logits: torch.Tensor, layout: SpanLayout, exact: bool) -> torch.Tensor:
+        e, sums, _ = layout.shifted_exp(logits, exact)
+        p = e * ((1.0 / sums) @ layout.member.T)
+        ctx.save_for_backward(p)
+        ctx.member = layout.member
+        return p
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
+        (p,) = ctx.saved_tensors
+        pg = p * grad
+        return pg - p * ((pg @ ctx.member) @ ctx.member.T), None, None
+
+
+class _SpanCrossEntropy(torch.autograd.Function):
+    """:meth:`SpanLayout.cross_entropy` with the gradient written out: ``∂/∂x = mass(span)·softmax − target``
+    (the standard softmax cross-entropy gradient, per span)."""
+
+    @staticmethod
+    def forward(ctx, logits: torch.Tensor, target: torch.Tensor, layout: SpanLayout) -> torch.Tensor:
+        e, sums, shift = layout.shifted_exp(logits)
+        mass = target @ layout.member
+        ctx.save_for_backward(e, (mass / sums) @ layout.member.T, target)
+        return (torch.log(sums) * mass).sum() + (shift * mass).sum() - (logits * target).sum()
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
+        e, scale, target = ctx.saved_tensors
+        return (e * scale - target) * grad, None, None
 
 
 class ConditionalSampler:

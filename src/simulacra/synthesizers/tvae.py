@@ -156,7 +156,12 @@ class TVAE(TorchSynthesizer):
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
         out = self.decoder_(z)
         cont = self.layout_.continuous
-        nll = self.layout_.cross_entropy(out, x) if self.layout_.discrete_spans else out.new_zeros(())
+        layout = self.layout_
+        nll = (
+            layout.cross_entropy(out, x * layout.discrete_mask)
+            if layout.discrete_spans
+            else out.new_zeros(())
+        )
         if cont.numel():
             sigma = self.decoder_.sigma
             err = x[:, cont] - torch.tanh(out[:, cont])
