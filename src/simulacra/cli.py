@@ -452,7 +452,7 @@ def run_cmd(
 @app.command(
     epilog="Examples: simulacra bench · simulacra bench --models ctgan,tvae --param epochs=50 · "
     "simulacra bench --data my.csv --target label --models copula,tvae --param tvae.epochs=100 · "
-    "simulacra bench --data mnist --models cgan,cvae"
+    "simulacra bench --data mnist --models cgan,cvae · simulacra bench --models ctgan --repeats 3"
 )
 def bench(
     models: str = typer.Option(
@@ -470,12 +470,15 @@ def bench(
     ),
     rows: int = typer.Option(100_000, "--rows", help="Rows sampled to time sampling."),
     seed: int = typer.Option(0, "--seed"),
+    repeats: int = typer.Option(
+        1, "--repeats", help="Runs per model with successive seeds; the table shows mean ± sd."
+    ),
     output: Path = typer.Option(None, "-o", "--output", help="Directory for bench.json and bench.md."),
     force: bool = typer.Option(False, "--force", help="Overwrite bench.json/bench.md in --output."),
 ) -> None:
     """Fit, sample and evaluate several models on one table (each in a fresh process) and tabulate fit
     seconds, sample rows/s, peak memory and quality."""
-    from simulacra.bench import columns, run_bench, table_rows, write_results
+    from simulacra.bench import cells, columns, run_bench, table_rows, write_results
 
     images = is_image_source(data)
     models = models or ("dcgan,cgan,vae,cvae" if images else "copula,ctgan,tvae")
@@ -491,12 +494,11 @@ def bench(
     for _, title, _ in cols:
         table.add_column(title, justify="left" if title == "model" else "right")
 
-    def cells(result: dict[str, Any]) -> list[str]:
-        return [fmt.format(result[k]) if result.get(k) is not None else "–" for k, _, fmt in cols]
-
     def show(result: dict[str, Any]) -> None:
         console.print(
-            "  ".join(f"{title} {cell}" for (_, title, _), cell in zip(cols, cells(result), strict=True))
+            "  ".join(
+                f"{title} {cell}" for (_, title, _), cell in zip(cols, cells(result, cols), strict=True)
+            )
         )
 
     results = run_bench(
@@ -507,12 +509,14 @@ def bench(
         params=_params(param),
         rows=rows,
         seed=seed,
+        repeats=repeats,
         on_result=show,
         report_dir=output if images else None,
     )
     for row in table_rows(results):
-        table.add_row(*cells(row))
-    write_results(results, output, {"data": data, "models": names, "rows": rows, "seed": seed}, force=force)
+        table.add_row(*cells(row, cols))
+    info = {"data": data, "models": names, "rows": rows, "seed": seed, "repeats": repeats}
+    write_results(results, output, info, force=force)
     Console(width=max(console.width, 170)).print(table)  # never truncate numbers, even in a narrow log
     console.print(f"written: [bold]{output / 'bench.md'}[/bold], [bold]{output / 'bench.json'}[/bold]")
     if images:
