@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 from simulacra.errors import ConditionError, ConfigError
 from simulacra.synthesizers.base import Synthesizer
@@ -191,6 +192,7 @@ class _SpanSoftmax(torch.autograd.Function):
         return p
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
         (p,) = ctx.saved_tensors
         pg = p * grad
@@ -209,6 +211,7 @@ class _SpanCrossEntropy(torch.autograd.Function):
         return (torch.log(sums) * mass).sum() + (shift * mass).sum() - (logits * target).sum()
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
         e, scale, target = ctx.saved_tensors
         return (e * scale - target) * grad, None, None
