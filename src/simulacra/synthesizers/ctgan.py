@@ -23,7 +23,8 @@ built with tensor ops rather than Python loops over rows and columns, the span s
 with their gradients written out; the critic's weights take no gradient during the generator step.
 The generator step reuses the batch generated for the (last) critic step, graph kept, instead of
 generating a fresh one: one generator forward pass per step instead of two, as in the DCGAN recipe
-(Radford et al. 2015) — 13 % less time per epoch, with the same shapes, trends and TSTR on Adult.
+(Radford et al. 2015) — 13 % less time per epoch, with shapes, trends and TSTR on Adult within the
+seed-to-seed spread (the README's bench section gives the numbers).
 
 Conditional sampling sets the conditional vector to the requested category (no rejection), and the
 conditioned column is then set exactly; see :meth:`TorchSynthesizer._sample` for several conditions.

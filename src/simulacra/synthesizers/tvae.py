@@ -155,8 +155,8 @@ class TVAE(TorchSynthesizer):
         mu, logvar = self.encoder_(x)
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
         out = self.decoder_(z)
-        cont = self.layout_.continuous
         layout = self.layout_
+        cont = layout.continuous
         nll = (
             layout.cross_entropy(out, x * layout.discrete_mask)
             if layout.discrete_spans
