@@ -78,7 +78,15 @@ def test_run_config(files, tmp_path, capsys):
     )
     assert main(["run", str(cfg)]) == 0
     names = sorted(p.name for p in run_dir.iterdir())
-    assert names == ["metadata.json", "metrics.json", "model", "report.html", "run.log", "synthetic.parquet"]
+    assert names == [
+        ".simulacra",
+        "metadata.json",
+        "metrics.json",
+        "model",
+        "report.html",
+        "run.log",
+        "synthetic.parquet",
+    ]
     assert len(pd.read_parquet(run_dir / "synthetic.parquet")) == 1000
     assert "sample: 1000 synthetic rows" in (run_dir / "run.log").read_text()
     assert main(["run", str(cfg)]) == 2  # exists: refused, untouched

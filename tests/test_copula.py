@@ -61,6 +61,7 @@ def test_bad_conditions_raise(fitted):
 def test_save_load_is_faithful(fitted, tmp_path):
     path = fitted.save(tmp_path / "model")
     assert sorted(p.name for p in path.iterdir()) == [
+        ".simulacra",
         "arrays.npz",
         "config.json",
         "metadata.json",
@@ -89,6 +90,6 @@ def test_hostile_table_fits_and_samples(hostile):
 def test_registry_errors():
     with pytest.raises(ConfigError, match="unknown model 'gpt'"):
         make("gpt")
-    with pytest.raises(ConfigError, match="has no parameter epochs"):
+    with pytest.raises(ConfigError, match="unknown parameter 'epochs'"):
         make("copula", epochs=3)
     assert np.isfinite(make("copula", seed=3).seed)

@@ -21,7 +21,15 @@ def demo_run(tmp_path_factory):
 
 def test_demo_writes_run_directory_and_meets_quality_bar(demo_run):
     names = sorted(p.name for p in demo_run.iterdir())
-    assert names == ["metadata.json", "metrics.json", "model", "report.html", "run.log", "synthetic.parquet"]
+    assert names == [
+        ".simulacra",
+        "metadata.json",
+        "metrics.json",
+        "model",
+        "report.html",
+        "run.log",
+        "synthetic.parquet",
+    ]
     metrics = json.loads((demo_run / "metrics.json").read_text())["metrics"]
     # The acceptance bar for the copula on Adult (SDV's GaussianCopula: 0.88 / 0.75 / 0.79).
     assert metrics["fidelity"]["column_shapes"] >= 0.85

@@ -37,7 +37,9 @@ def test_npz_and_png_folder_round_trips(mnist, tmp_path):
     with pytest.raises(OutputExistsError):
         small.to_npz(tmp_path / "s.npz")
     small.to_folder(tmp_path / "png")
-    assert sorted(p.name for p in (tmp_path / "png").iterdir()) == [str(i) for i in range(10)]
+    assert sorted(p.name for p in (tmp_path / "png").iterdir()) == [".simulacra"] + [
+        str(i) for i in range(10)
+    ]
     folder = ImageSet.read(tmp_path / "png")
     order = np.argsort(small.labels, kind="stable")  # the folder reads class by class
     assert np.array_equal(folder.images, small.images[order]) and np.array_equal(

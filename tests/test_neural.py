@@ -167,7 +167,7 @@ def _per_span(layout, logits, fn):
 
 @pytest.mark.parametrize("scale", [1.0, 60.0])  # 60: spans far apart, each needs its own shift
 def test_span_cross_entropy_and_softmax_match_a_loop_over_spans(spans_and_rows, scale):
-    from simulacra.synthesizers.neural import SpanLayout
+    from simulacra.synthesizers.spans import SpanLayout
 
     spans, x = spans_and_rows
     layout = SpanLayout(spans, torch.device("cpu"))

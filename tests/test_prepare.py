@@ -146,6 +146,7 @@ def test_prepare_cli_on_the_raw_adult_files(tmp_path, capsys):
         assert main([*argv, "--config", str(cfg), "-o", str(out)]) == 0
         raw_train = read_table(d / "adult.data.csv.gz")
     assert sorted(p.name for p in out.iterdir()) == [
+        ".simulacra",
         "preparation.json",
         "report.html",
         "test.parquet",

@@ -114,23 +114,17 @@ def bench_one(
     report_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Fit, sample and evaluate one model in this process; see the module docstring for the fields."""
-    from simulacra.pipeline import is_image_source
+    from simulacra.workflow import is_image_source
 
     if is_image_source(data):
         return bench_images(name, params, data, test, rows, seed, report_dir)
-    from simulacra import datasets
-    from simulacra.evaluate import check_target, evaluate
-    from simulacra.metadata import Metadata
-    from simulacra.pipeline import load_source
+    from simulacra.evaluate import evaluate
     from simulacra.synthesizers import make
+    from simulacra.workflow import resolve_table, table_metadata
 
-    bundled = datasets.DATASETS.get(data, {})
-    train = load_source(data, part="train")
-    test_src = test if test is not None else (data if bundled else None)
-    real_test = load_source(test_src, part="test") if test_src else None
-    target = target or bundled.get("target")
-    metadata = Metadata.detect(train)
-    check_target(metadata, target)
+    source = resolve_table(data, test=test, target=target)
+    train, real_test, target = source.train, source.test, source.target
+    metadata = table_metadata(train, None, target)
     model = make(name, **params)
     start = time.perf_counter()
     model.fit(train, metadata)
@@ -165,15 +159,10 @@ def bench_images(
     report_dir: Path | None = None,
 ) -> dict[str, Any]:
     """:func:`bench_one` for an image synthesizer on an image dataset (bundled name, .npz, IDX, folder)."""
-    from simulacra import datasets
-    from simulacra.evaluate.image import evaluate_images
-    from simulacra.pipeline import load_images
-    from simulacra.report import ImageReport
     from simulacra.synthesizers import make
+    from simulacra.workflow import evaluate_image_sets, resolve_images
 
-    train = load_images(data, part="train")
-    test_src = test if test is not None else (data if data in datasets.DATASETS else None)
-    real_test = load_images(test_src, part="test") if test_src else None
+    train, real_test = resolve_images(data, test=test)
     model = make(name, **params)
     start = time.perf_counter()
     model.fit(train)
@@ -186,7 +175,17 @@ def bench_images(
     recon = None
     if real_test is not None and hasattr(model, "reconstruct"):
         recon = (real_test.images, model.reconstruct(real_test))
-    evaluation = evaluate_images(train, synthetic, real_test, reconstructions=recon, seed=seed)
+    info = {"model": repr(model), "data": data, "fit seconds": round(fit_s, 1), "images": n}
+    evaluation, report = evaluate_image_sets(
+        train,
+        synthetic,
+        real_test,
+        seed=seed,
+        title=f"simulacra bench: {name} on {data}",
+        model=model,
+        info=info,
+        reconstructions=recon,
+    )
     result = {
         "model": name,
         "modality": "image",
@@ -199,17 +198,6 @@ def bench_images(
         "references": evaluation.details["references"],
     }
     if report_dir is not None:
-        info = {"model": repr(model), "data": data, "fit seconds": round(fit_s, 1), "images": n}
-        report = ImageReport(
-            evaluation,
-            train,
-            synthetic,
-            title=f"simulacra bench: {name} on {data}",
-            info=info,
-            history=model.history_,
-            grids=model.grids_,
-            seed=seed,
-        )
         report.to_json(report_dir / name / "metrics.json", force=True)
         report.to_html(report_dir / name / "report.html", force=True)
     return result
@@ -274,8 +262,8 @@ def run_bench(
         raise ConfigError("give at least one model, e.g. --models copula,ctgan,tvae")
     if int(repeats) < 1:
         raise ConfigError(f"--repeats must be at least 1, got {repeats}")
-    from simulacra.pipeline import is_image_source
     from simulacra.synthesizers import available
+    from simulacra.workflow import is_image_source
 
     modality = "image" if is_image_source(data) else "table"
     wrong = [m for m in models if model_class(m).modality != modality]
@@ -285,6 +273,10 @@ def run_bench(
             f"{', '.join(wrong)}: not for {modality} data like {data!r}; use {', '.join(fitting)}"
         )
     routed = split_params(models, dict(params or {}))
+    from simulacra.synthesizers import make
+
+    for name in models:
+        make(name, **routed[name])  # every parameter checked before any process starts
     results = []
     for name in models:
         runs = []
@@ -342,6 +334,6 @@ def write_results(
 
 
 def _cores() -> int:
-    from simulacra.synthesizers.neural import available_cores
+    from simulacra.synthesizers.training import available_cores
 
     return available_cores()

@@ -1,7 +1,10 @@
-"""The ``simulacra`` command line: a thin Typer layer over the library.
+"""The ``simulacra`` command line: a thin Typer layer over :mod:`simulacra.workflow` and the library.
 
-Every bad input ends with one line on stderr, ``error: <what> ; <how to fix>``, and exit code 2; no
-traceback. Outputs are never overwritten without ``--force``.
+Every bad input ends with one line on stderr, ``error: <what>; <how to fix>``, and exit code 2; no
+traceback (:func:`main` is the one place that turns exceptions into that line). Outputs are checked before
+any work (a writable place, a format that can take the data, no existing output without ``--force``),
+locked while written, and never replace what simulacra did not write. Heavy modules (torch, the models,
+the metrics) are imported inside the commands, so ``--help`` and usage errors answer at once.
 """
 
 from __future__ import annotations
@@ -13,24 +16,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import click
-import numpy as np
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from simulacra import __version__, datasets
-from simulacra.errors import ConfigError, OutputExistsError, SimulacraError
-from simulacra.evaluate import check_target
-from simulacra.evaluate import evaluate as evaluate_tables
-from simulacra.io import read_yaml, write_table
-from simulacra.metadata import Metadata
-from simulacra.pipeline import STEPS, is_image_source, load_images, load_source
-from simulacra.pipeline import run as run_pipeline
-from simulacra.report import Report
-from simulacra.synthesizers import BaseSynthesizer, ImageSynthesizer, available, make
-from simulacra.synthesizers.neural import CHECKPOINT, TorchTraining
+from simulacra.errors import ConfigError, SimulacraError
+from simulacra.synthesizers.base import available
 
 console = Console()
 err_console = Console(stderr=True)
@@ -42,6 +34,7 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode="rich",
 )
+_MODELS = ", ".join(available())
 
 
 def _pairs(items: list[str], what: str) -> dict[str, str]:
@@ -55,6 +48,7 @@ def _pairs(items: list[str], what: str) -> dict[str, str]:
 
 
 def _params(items: list[str]) -> dict[str, Any]:
+    """``--param name=value`` pairs, each value read as YAML (``20`` → 20, ``[64, 64]`` → a list)."""
     import yaml
 
     parsed = {}
@@ -76,7 +70,9 @@ def _metrics_table(rows: list[dict[str, Any]], title: str) -> Table:
     return table
 
 
-def _progress() -> Progress:
+def _progress():
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     return Progress(
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
@@ -89,7 +85,10 @@ def _progress() -> Progress:
     )
 
 
-def _run_with_progress(config: dict[str, Any] | str) -> Any:
+def _run_with_progress(config: dict[str, Any]) -> Any:
+    from simulacra.pipeline import STEPS
+    from simulacra.pipeline import run as run_pipeline
+
     with _progress() as progress:
         task = progress.add_task("starting", total=len(STEPS))
 
@@ -114,10 +113,31 @@ def _summary(result: Any, title: str) -> None:
         console.print(f"report: [bold]{result.path / 'report.html'}[/bold]")
 
 
+def _warn_wide_categoricals(model: Any, metadata: Any, data: Any) -> None:
+    """Neural models one-hot every category: warn, with the fix, before a fit that would take minutes
+    per epoch and write huge weights."""
+    if not model.trains_in_epochs:
+        return
+    for name in metadata.names_of("categorical"):
+        levels = int(data[name].nunique())
+        if levels > WIDE_CATEGORICAL:
+            err_console.print(
+                f"[yellow]warning:[/yellow] column {name!r} has {levels:,} categories; {model.name} one-hots "
+                f"each, which makes epochs slow and the model file large; group rare categories first "
+                f"('simulacra prepare' with rare: {{max_categories: 50}}) or use --model copula",
+                highlight=False,
+                soft_wrap=True,
+            )
+
+
+#: categories above which a neural model's one-hot layout gets slow and large (a warning, not a limit)
+WIDE_CATEGORICAL = 1000
+
+
 @app.command(epilog="Example: simulacra demo -o runs/first-demo")
 def demo(
     output: Path = typer.Option(None, "-o", "--output", help="Run directory (default runs/demo-<time>)."),
-    model: str = typer.Option("copula", "--model", help=f"Synthesizer: {', '.join(available())}."),
+    model: str = typer.Option("copula", "--model", help=f"Synthesizer: {_MODELS}."),
     seed: int = typer.Option(0, "--seed", help="Seed of sampling and of the metrics."),
     force: bool = typer.Option(False, "--force", help="Replace an existing run directory."),
 ) -> None:
@@ -143,10 +163,13 @@ def inspect(
     force: bool = typer.Option(False, "--force", help="Overwrite --output."),
 ) -> None:
     """Show the detected metadata of a table: each column's sdtype and the rule that chose it."""
+    from simulacra.io import atomic_write_text, claim
+    from simulacra.workflow import load_source, table_metadata
+
+    if output:
+        claim(output, force=force, kind="file")
     df = load_source(source)
-    meta = Metadata.detect(df)
-    if metadata:
-        meta.apply_overrides(metadata)
+    meta = table_metadata(df, metadata)
     table = Table(title=f"{source}: {len(df)} rows × {df.shape[1]} columns")
     for col in ("column", "sdtype", "details", "detected because"):
         table.add_column(col)
@@ -154,9 +177,7 @@ def inspect(
         table.add_row(r["column"], r["sdtype"], r["details"], r["reason"])
     console.print(table)
     if output:
-        if output.exists() and not force:
-            raise OutputExistsError(f"{output}: already exists; choose another path or pass --force")
-        meta.to_json(output)
+        atomic_write_text(output, meta.to_json() + "\n", force=force)
         console.print(f"metadata written to [bold]{output}[/bold]; edit it and pass it to fit --metadata")
 
 
@@ -171,50 +192,58 @@ def fit(
         ..., help="Training data: table file, SQL URL, images (.npz, IDX, class folders) or bundled dataset."
     ),
     output: Path = typer.Option(..., "-o", "--output", help="Model directory to write."),
-    model: str = typer.Option("copula", "--model", help=f"Synthesizer: {', '.join(available())}."),
+    model: str = typer.Option("copula", "--model", help=f"Synthesizer: {_MODELS}."),
     param: list[str] = typer.Option(
         [], "--param", help="Hyper-parameter name=value (repeatable), e.g. --param epochs=20."
     ),
     metadata: Path = typer.Option(None, "--metadata", help="Metadata overrides (JSON/YAML)."),
     checkpoint_every: int = typer.Option(
-        10, "--checkpoint-every", help="Neural models: save a checkpoint every N epochs (0: never)."
+        10, "--checkpoint-every", min=0, help="Neural models: save a checkpoint every N epochs (0: never)."
     ),
     resume: bool = typer.Option(
         False, "--resume", help="Neural models: continue from the checkpoint of an interrupted fit."
     ),
-    force: bool = typer.Option(False, "--force", help="Replace an existing model directory."),
+    force: bool = typer.Option(
+        False, "--force", help="Replace an existing model directory (simulacra's only)."
+    ),
 ) -> None:
     """Fit a synthesizer to a table or an image set and save it (neural models show epochs, losses and
     ETA; image models also save sample grids under MODEL_DIR/samples/)."""
-    if output.exists() and not force:
-        raise OutputExistsError(f"{output}: already exists; choose another path or pass --force")
-    synth = make(model, **_params(param))
-    if synth.modality == "image":
-        data: Any = load_images(source)
-        args: tuple[Any, ...] = (data,)
-        size = f"{len(data)} images"
-    else:
-        data = load_source(source)
-        meta = Metadata.detect(data)
-        if metadata:
-            meta.apply_overrides(metadata)
-        args, size = (data, meta), f"{len(data)} rows"
-    start = time.perf_counter()
-    if isinstance(synth, TorchTraining):
-        checkpoints = output.with_name(output.name + ".checkpoint")
-        if resume and not (checkpoints / CHECKPOINT).is_file():
-            err_console.print(f"no checkpoint in {checkpoints}; starting from epoch 0")
-        try:
-            synth.fit(*args, checkpoint_dir=checkpoints, checkpoint_every=checkpoint_every, resume=resume)
-        except KeyboardInterrupt:
-            saved = (checkpoints / CHECKPOINT).is_file()
-            hint = f"; the same command with --resume continues from {checkpoints}" if saved else ""
-            err_console.print(f"interrupted; no model was written{hint}")
-            raise typer.Exit(130) from None
-    else:
-        with err_console.status(f"fitting {model} on {size}"):
-            synth.fit(*args)
-    synth.save(output, force=force)
+    from simulacra.io import claim, output_lock
+    from simulacra.synthesizers import make
+    from simulacra.synthesizers.training import CHECKPOINT
+    from simulacra.workflow import fit_model, load_images, load_source, table_metadata
+
+    synth = make(model, **_params(param))  # every parameter checked before any data is read
+    claim(output, force=force, kind="dir")  # and the output, before any training
+    with output_lock(output):
+        if synth.modality == "image":
+            data: Any = load_images(source)
+            args: tuple[Any, ...] = (data,)
+            size = f"{len(data)} images"
+        else:
+            data = load_source(source)
+            meta = table_metadata(data, metadata)
+            _warn_wide_categoricals(synth, meta, data)
+            args, size = (data, meta), f"{len(data)} rows"
+        start = time.perf_counter()
+        if synth.trains_in_epochs:
+            checkpoints = output.with_name(output.name + ".checkpoint")
+            if resume and not (checkpoints / CHECKPOINT).is_file():
+                err_console.print(f"no checkpoint in {checkpoints}; starting from epoch 0")
+            try:
+                fit_model(
+                    synth, *args, checkpoint_dir=checkpoints, checkpoint_every=checkpoint_every, resume=resume
+                )
+            except KeyboardInterrupt:
+                saved = (checkpoints / CHECKPOINT).is_file()
+                hint = f"; the same command with --resume continues from {checkpoints}" if saved else ""
+                err_console.print(f"interrupted; no model was written{hint}")
+                raise typer.Exit(130) from None
+        else:
+            with err_console.status(f"fitting {model} on {size}"):
+                fit_model(synth, *args)
+        synth.save(output, force=force)
     console.print(f"fitted {synth!r} in {time.perf_counter() - start:.1f}s → [bold]{output}[/bold]")
 
 
@@ -230,34 +259,47 @@ def sample(
         ...,
         "-o",
         "--output",
-        help="Tables: .csv, .parquet, .jsonl, .xlsx or an SQL URL (…?table=NAME). Images: .npz, or a "
-        "folder for PNGs in class folders.",
+        help="Tables: .csv, .tsv, .jsonl, .json (each optionally .gz), .parquet, .xlsx or an SQL URL "
+        "(…?table=NAME). Images: .npz, or a folder (no suffix) for PNGs in class folders.",
     ),
     condition: list[str] = typer.Option(
         [], "--condition", help="column=value every row must have (repeatable); images: label=CLASS."
     ),
-    seed: int = typer.Option(0, "--seed", help="Same seed, same rows."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Same seed, same rows."),
     force: bool = typer.Option(False, "--force", help="Overwrite the output."),
 ) -> None:
     """Generate synthetic rows (or images) from a saved model."""
+    from simulacra.io import check_table_target, claim, is_sql_url, output_lock, write_table
+    from simulacra.synthesizers import BaseSynthesizer
+    from simulacra.validation import check_rows
+
+    rows = check_rows(rows)
     synth = BaseSynthesizer.load(model_dir)
     conditions = synth.parse_conditions(_pairs(condition, "--condition"))  # type: ignore[attr-defined]
-    if not force and not output.count("://") and Path(output).exists():
-        raise OutputExistsError(f"{output}: already exists; choose another path or pass --force")
-    if isinstance(synth, ImageSynthesizer):
-        images = synth.sample(rows, conditions=conditions or None, seed=seed)
+    if synth.modality == "image":
         target = Path(output)
-        if target.suffix not in ("", ".npz"):
-            raise ConfigError(f"{output}: image samples go to an .npz file or a folder (no suffix)")
-        where = (
-            images.to_npz(target, force=force)
-            if target.suffix == ".npz"
-            else images.to_folder(target, force=force)
-        )
+        if is_sql_url(output) or target.suffix not in ("", ".npz"):
+            raise ConfigError(
+                f"{output}: image samples go to an .npz file or a folder (a name without suffix)"
+            )
+        claim(target, force=force, kind="file" if target.suffix == ".npz" else "dir")
+        with output_lock(target):
+            images = synth.sample(rows, conditions=conditions or None, seed=seed)
+            where = (
+                images.to_npz(target, force=force)
+                if target.suffix == ".npz"
+                else images.to_folder(target, force=force)
+            )
         console.print(f"{len(images)} images → [bold]{where}[/bold]")
         return
-    df = synth.sample(rows, conditions=conditions or None, seed=seed)  # type: ignore[union-attr]
-    where = write_table(df, output, force=force)
+    check_table_target(output, rows=rows, force=force)  # before sampling: format, size, place
+    if is_sql_url(output):
+        df = synth.sample(rows, conditions=conditions or None, seed=seed)  # type: ignore[union-attr]
+        where = write_table(df, output, force=force)
+    else:
+        with output_lock(output):
+            df = synth.sample(rows, conditions=conditions or None, seed=seed)  # type: ignore[union-attr]
+            where = write_table(df, output, force=force)
     console.print(f"{len(df)} rows → [bold]{where}[/bold]")
 
 
@@ -282,64 +324,56 @@ def evaluate(
         None, "--model", help="Images: the model directory, to show its training curves and grids."
     ),
     metadata: Path = typer.Option(None, "--metadata", help="Metadata overrides (JSON/YAML)."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", min=0),
     force: bool = typer.Option(False, "--force", help="Overwrite the report."),
 ) -> None:
     """Score a synthetic table (or image set) against real data; write report.html and its metrics JSON."""
+    from simulacra.io import ImageSet, claim, output_lock
+    from simulacra.workflow import (
+        evaluate_image_sets,
+        evaluate_tables,
+        is_image_source,
+        load_source,
+        resolve_images,
+        resolve_table,
+        table_metadata,
+    )
+
+    if output.suffix.lower() not in (".html", ".htm"):
+        raise ConfigError(f"{output}: the report is an HTML file; end the name in .html")
     json_path = output.with_suffix(".json")
     for p in (output, json_path):
-        if p.exists() and not force:
-            raise OutputExistsError(f"{p}: already exists; choose another path or pass --force")
-    if is_image_source(real):
-        _evaluate_images(real, synthetic, test, output, json_path, model, seed, force)
-        return
-    real_df = load_source(real)
-    syn_df = load_source(synthetic)
-    test_df = load_source(test, part="test") if test else None
-    meta = Metadata.detect(real_df)
-    if metadata:
-        meta.apply_overrides(metadata)
-    check_target(meta, target)
-    with err_console.status("evaluating"):
-        ev = evaluate_tables(real_df, syn_df, meta, real_test=test_df, target=target, seed=seed)
-        report = Report(ev, real_df, syn_df, meta, title=f"simulacra: {synthetic} vs {real}")
-        report.to_json(json_path, force=force)
-        report.to_html(output, force=force)
-    console.print(_metrics_table(ev.rows(), "evaluation"))
-    console.print(f"report: [bold]{output}[/bold]  metrics: [bold]{json_path}[/bold]")
+        claim(p, force=force, kind="file")
+    with output_lock(output):
+        if is_image_source(real):
+            from simulacra.synthesizers import BaseSynthesizer
 
-
-def _evaluate_images(
-    real: str,
-    synthetic: str,
-    test: str | None,
-    output: Path,
-    json_path: Path,
-    model: Path | None,
-    seed: int,
-    force: bool,
-) -> None:
-    from simulacra.evaluate.image import evaluate_images
-    from simulacra.io import ImageSet
-    from simulacra.report import ImageReport
-
-    train = load_images(real)
-    if test is None and real in datasets.available():
-        test = real
-    real_test = load_images(test, part="test") if test else None
-    synth = ImageSet.read(synthetic)
-    fitted = BaseSynthesizer.load(model) if model is not None else None
-    with err_console.status("evaluating images (the local classifier trains once per dataset)"):
-        ev = evaluate_images(train, synth, real_test, seed=seed)
-        report = ImageReport(
-            ev,
-            train,
-            synth,
-            title=f"simulacra: {synthetic} vs {real}",
-            history=getattr(fitted, "history_", None),
-            grids=getattr(fitted, "grids_", None),
-            seed=seed,
-        )
+            train, real_test = resolve_images(real, test=test)
+            synth = ImageSet.read(synthetic)
+            fitted = BaseSynthesizer.load(model) if model is not None else None
+            with err_console.status("evaluating images (the local classifier trains once per dataset)"):
+                ev, report = evaluate_image_sets(
+                    train,
+                    synth,
+                    real_test,
+                    seed=seed,
+                    title=f"simulacra: {synthetic} vs {real}",
+                    model=fitted,
+                )
+        else:
+            source = resolve_table(real, test=test, target=target)
+            syn_df = load_source(synthetic)
+            meta = table_metadata(source.train, metadata, source.target)
+            with err_console.status("evaluating"):
+                ev, report = evaluate_tables(
+                    source.train,
+                    syn_df,
+                    meta,
+                    test=source.test if test is not None else None,
+                    target=target,
+                    seed=seed,
+                    title=f"simulacra: {synthetic} vs {real}",
+                )
         report.to_json(json_path, force=force)
         report.to_html(output, force=force)
     console.print(_metrics_table(ev.rows(), "evaluation"))
@@ -363,19 +397,20 @@ def prepare(
     split_method: str = typer.Option(None, "--split", help="random | stratified | group | time."),
     split_column: str = typer.Option(None, "--split-column", help="Column for stratified/group/time splits."),
     fractions: str = typer.Option(None, "--fractions", help="e.g. 0.8,0.2 or 0.7,0.1,0.2."),
-    seed: int = typer.Option(None, "--seed", help="Seed of the split."),
+    seed: int = typer.Option(None, "--seed", min=0, help="Seed of the split."),
     force: bool = typer.Option(False, "--force", help="Replace an existing output directory."),
 ) -> None:
     """Clean a table with a record of every change, profile it and split it into train/test parts."""
+    from simulacra.io import read_yaml
     from simulacra.pipeline import run_prepare
 
-    cfg: dict[str, Any] = {}
+    cfg: Any = {}
     if config is not None:
         cfg = read_yaml(config) or {}
         if not isinstance(cfg, dict):
             raise ConfigError(f"{config}: the config must be a mapping of cleaning steps")
-    split_cfg = dict(cfg.get("split") or {}) if cfg.get("split", {}) is not None else None
-    overrides = {"method": split_method, "column": split_column, "seed": seed}
+    split_cfg = cfg.get("split", {})
+    overrides: dict[str, Any] = {"method": split_method, "column": split_column, "seed": seed}
     if fractions is not None:
         try:
             overrides["fractions"] = [float(f) for f in fractions.split(",")]
@@ -383,9 +418,7 @@ def prepare(
             raise ConfigError(f"--fractions {fractions!r}: give numbers like 0.8,0.2") from None
     given = {k: v for k, v in overrides.items() if v is not None}
     if given:
-        split_cfg = {**(split_cfg or {}), **given}
-    if split_cfg is not None:
-        cfg["split"] = split_cfg
+        cfg["split"] = {**(split_cfg if isinstance(split_cfg, dict) else {}), **given}
     path, prep = run_prepare(source, output, test=test, config=cfg, force=force)
     table = Table(title=f"prepared {source}")
     for col in ("step", "action", "column", "count"):
@@ -409,25 +442,42 @@ def augment(
     ),
     pipeline: Path = typer.Option(..., "--pipeline", help="YAML with steps: [{op: rotate, degrees: 15}, …]."),
     output: Path = typer.Option(
-        ..., "-o", "--output", help="An .npz file, or a folder for PNGs in class folders."
+        ...,
+        "-o",
+        "--output",
+        help="An .npz file, or a folder (a name without suffix) for PNGs in class folders.",
     ),
-    copies: int = typer.Option(1, "--copies", help="Augmented copies of every image."),
-    seed: int = typer.Option(0, "--seed", help="Same seed, same images."),
+    copies: int = typer.Option(1, "--copies", min=1, max=1000, help="Augmented copies of every image."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Same seed, same images."),
     force: bool = typer.Option(False, "--force", help="Replace an existing output."),
 ) -> None:
     """Write augmented copies of an image set (Kornia: flips, rotations, crops, affine, noise, …)."""
     from simulacra.augment import ImageAugmenter, augment_images
+    from simulacra.io import claim, output_lock
+    from simulacra.validation import check_memory
+    from simulacra.workflow import load_images
 
-    if output.exists() and not force:
-        raise OutputExistsError(f"{output}: already exists; choose another path or pass --force")
+    if output.suffix not in ("", ".npz"):
+        raise ConfigError(
+            f"{output}: augmented images go to an .npz file or a folder (a name without suffix)"
+        )
+    claim(output, force=force, kind="file" if output.suffix == ".npz" else "dir")
     augmenter = ImageAugmenter.from_yaml(pipeline)
-    images = load_images(source)
-    with err_console.status(f"augmenting {len(images)} images × {copies}"):
-        out = augment_images(images, augmenter, copies=copies, seed=seed)
-    written = (
-        out.to_npz(output, force=force) if output.suffix == ".npz" else out.to_folder(output, force=force)
-    )
+    with output_lock(output):
+        images = load_images(source)
+        check_memory(
+            images.images.nbytes * copies * 6.0,
+            f"{copies} augmented copies of {len(images):,} images",
+            "use fewer --copies",
+        )
+        with err_console.status(f"augmenting {len(images)} images × {copies}"):
+            out = augment_images(images, augmenter, copies=copies, seed=seed)
+        written = (
+            out.to_npz(output, force=force) if output.suffix == ".npz" else out.to_folder(output, force=force)
+        )
     console.print(f"{len(out)} augmented images → [bold]{written}[/bold]")
+    import numpy as np
+
     from simulacra.evaluate.image import psnr_ssim
 
     strength = psnr_ssim(np.tile(images.images, (copies, 1, 1, 1)), out.images)
@@ -468,10 +518,16 @@ def bench(
     param: list[str] = typer.Option(
         [], "--param", help="name=value for every model taking it, or model.name=value (repeatable)."
     ),
-    rows: int = typer.Option(100_000, "--rows", help="Rows sampled to time sampling."),
-    seed: int = typer.Option(0, "--seed"),
+    rows: int = typer.Option(
+        100_000, "--rows", min=1, max=100_000_000, help="Rows sampled to time sampling."
+    ),
+    seed: int = typer.Option(0, "--seed", min=0),
     repeats: int = typer.Option(
-        1, "--repeats", help="Runs per model with successive seeds; the table shows mean ± sd."
+        1,
+        "--repeats",
+        min=1,
+        max=100,
+        help="Runs per model with successive seeds; the table shows mean ± sd.",
     ),
     output: Path = typer.Option(None, "-o", "--output", help="Directory for bench.json and bench.md."),
     force: bool = typer.Option(False, "--force", help="Overwrite bench.json/bench.md in --output."),
@@ -479,16 +535,15 @@ def bench(
     """Fit, sample and evaluate several models on one table (each in a fresh process) and tabulate fit
     seconds, sample rows/s, peak memory and quality."""
     from simulacra.bench import cells, columns, run_bench, table_rows, write_results
+    from simulacra.io import claim
+    from simulacra.workflow import is_image_source
 
     images = is_image_source(data)
     models = models or ("dcgan,cgan,vae,cvae" if images else "copula,ctgan,tvae")
     names = [m.strip() for m in models.split(",") if m.strip()]
     output = output or Path("runs") / f"bench-{datetime.now():%Y%m%d-%H%M%S}"
     for name in ("bench.json", "bench.md"):
-        if (output / name).exists() and not force:
-            raise OutputExistsError(
-                f"{output / name}: already exists; choose another --output or pass --force"
-            )
+        claim(output / name, force=force, kind="file")
     cols = columns("image" if images else "table")
     table = Table(title=f"simulacra bench on {data}")
     for _, title, _ in cols:
@@ -537,23 +592,75 @@ def _version(version: bool = typer.Option(False, "--version", help="Print the ve
         raise typer.Exit()
 
 
+def _kind(exc: BaseException) -> str:
+    """What a command-line framework exception is, by its class names: Typer ≥ 0.29 vendors Click as
+    ``typer._click`` (older Typer uses ``click``), so the classes are recognised by name, not imported."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    if "NoArgsIsHelpError" in names:  # bare `simulacra`: the help was printed
+        return "help"
+    if "UsageError" in names or "BadParameter" in names:
+        return "usage"
+    if "Exit" in names and hasattr(exc, "exit_code"):
+        return "exit"
+    if "Abort" in names:
+        return "abort"
+    if "ClickException" in names or "TyperException" in names:
+        return "usage"
+    return ""
+
+
+def _error(message: str) -> None:
+    line = " ".join(str(message).split())
+    err_console.print(f"[red]error:[/red] {line}", highlight=False, soft_wrap=True, markup=True)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the CLI, turning simulacra's errors into one line and exit code 2."""
+    """Entry point: run the CLI; turn every error into one ``error:`` line on stderr.
+
+    Exit codes: 0 success; 2 bad input, a usage error, or a file system or memory limit met (the line
+    says which and what to do); 130 interrupted; 1 an internal error (a bug: the line asks to report it,
+    and ``SIMULACRA_DEBUG=1`` shows the traceback).
+    """
     try:
-        result = app(args=argv, standalone_mode=False)
-        return int(result or 0) if isinstance(result, int) else 0
+        result = app(args=argv, standalone_mode=False, prog_name="simulacra")
+        code = int(result) if isinstance(result, int) else 0
     except SimulacraError as exc:
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        _error(str(exc))
         code = 2
-    except click.exceptions.UsageError as exc:
-        err_console.print(f"[red]error:[/red] {exc.format_message()}", highlight=False, soft_wrap=True)
-        code = 2
-    except click.exceptions.Exit as exc:
-        code = exc.exit_code
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except KeyboardInterrupt:
         err_console.print("interrupted; nothing was written")
         code = 130
-    if __name__ == "__main__" or argv is None:
+    except MemoryError:
+        _error("not enough memory for this input; use a smaller input or fewer rows")
+        code = 2
+    except OSError as exc:  # the file system said no: permissions, a full disk, a name too long, …
+        where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
+        _error(
+            f"cannot read or write{where} ({exc.strerror or exc}); check the path, its permissions and free space"
+        )
+        code = 2
+    except Exception as exc:
+        kind = _kind(exc)
+        if kind == "help":
+            code = 0
+        elif kind == "usage":
+            message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+            _error(f"{message.rstrip('.')}; see 'simulacra --help'")
+            code = 2
+        elif kind == "exit":
+            code = int(exc.exit_code or 0)
+        elif kind == "abort":
+            err_console.print("interrupted; nothing was written")
+            code = 130
+        else:
+            if os.environ.get("SIMULACRA_DEBUG"):
+                raise
+            _error(
+                f"internal error ({type(exc).__name__}: {str(exc)[:200]}); this is a bug in simulacra — "
+                "rerun with SIMULACRA_DEBUG=1 for the traceback and report it"
+            )
+            code = 1
+    if argv is None:
         sys.exit(code)
     return code
 

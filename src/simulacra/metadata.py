@@ -156,12 +156,15 @@ class Metadata:
         return self
 
     def validate(self, df: pd.DataFrame) -> None:
-        """Check that ``df`` has exactly the metadata's columns.
+        """Check that ``df`` has exactly the metadata's columns, and that each column's values are of its
+        sdtype: a model never turns values silently into missing ones, so a numerical column with text
+        (after a hand-edited sdtype), a datetime column with unparseable values, or ±inf is refused.
 
         Raises
         ------
         MetadataError
-            Naming the missing or unexpected columns.
+            Naming the missing or unexpected columns, or the column, how many values do not fit and one
+            of them.
         """
         missing = [c for c in self.columns if c not in df.columns]
         extra = [str(c) for c in df.columns if str(c) not in self.columns]
@@ -170,6 +173,8 @@ class Metadata:
                 f"data and metadata disagree: missing columns {missing}, unexpected columns {extra}; "
                 "re-detect the metadata or fix the data"
             )
+        for name, col in self.columns.items():
+            _check_values(name, col, df[name])
 
     # ------------------------------------------------------------------ serialisation
     def to_dict(self) -> dict[str, Any]:
@@ -255,6 +260,44 @@ def _num(v: Any) -> Any:
     if isinstance(v, float) and v.is_integer():
         return int(v)
     return v
+
+
+def _check_values(name: str, col: ColumnMetadata, s: pd.Series) -> None:
+    """Refuse values a model of ``col.sdtype`` would lose (see :meth:`Metadata.validate`)."""
+    values = s.dropna()
+    if values.empty or col.sdtype in ("categorical", "id"):
+        return
+    if col.sdtype == "numerical":
+        if pd.api.types.is_bool_dtype(values):
+            return
+        numbers = pd.to_numeric(values, errors="coerce")
+        bad = values[numbers.isna()]
+        if len(bad):
+            raise MetadataError(
+                f"column {name!r} is numerical but {len(bad):,} of its {len(values):,} values are not numbers "
+                f"(e.g. {bad.iloc[0]!r}); set its sdtype to categorical or clean the column"
+            )
+        inf = np.isinf(numbers.to_numpy(dtype=float))
+        if inf.any():
+            raise MetadataError(
+                f"column {name!r} holds {int(inf.sum()):,} infinite values (±inf), which no model can learn; "
+                "replace them with numbers or leave them empty (missing) in the data"
+            )
+    elif col.sdtype == "datetime":
+        bad = values[parse_datetimes(values, col.format).isna().to_numpy()]
+        if len(bad):
+            raise MetadataError(
+                f"column {name!r} is datetime but {len(bad):,} of its {len(values):,} values are not dates "
+                f"in format {col.format or 'ISO'} (e.g. {bad.iloc[0]!r}); fix the format or the column's sdtype"
+            )
+    elif col.sdtype == "boolean" and not pd.api.types.is_bool_dtype(values):
+        text = set(values.map(lambda v: str(v).strip().lower()))
+        if not any(text <= spelling | {"0", "1", "1.0", "0.0"} for spelling in _BOOL_SPELLINGS):
+            example = sorted(text)[0]
+            raise MetadataError(
+                f"column {name!r} is boolean but holds {len(text)} distinct values (e.g. {example!r}); "
+                "set its sdtype to categorical"
+            )
 
 
 def parse_datetimes(values: pd.Series, fmt: str | None) -> pd.Series:

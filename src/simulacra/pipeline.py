@@ -21,6 +21,9 @@ A config is a mapping (or a YAML file holding one)::
     output: runs/my-run           # the run directory
     force: false                  # replace an existing run directory
 
+The config is checked by pydantic (:class:`PipelineConfig`) before any work: unknown keys, wrong types
+(``sample.rows: abc``, ``model.params: 5``, ``prepare: 5``) and out-of-range values are one-line errors.
+
 The run directory holds ``synthetic.parquet``, ``metadata.json``, ``model/``, ``metrics.json``,
 ``report.html``, ``run.log`` and, with a ``prepare`` section, ``data/`` (the prepared parts). It is assembled in a temporary folder beside it and moved into place at
 the end, so a failed run leaves nothing behind and an existing run is never touched without ``force``.
@@ -28,39 +31,85 @@ the end, so a failed run leaves nothing behind and an existing run is never touc
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import os
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from simulacra import datasets
-from simulacra.errors import ConfigError, DataError
-from simulacra.evaluate import Evaluation, check_target, evaluate
-from simulacra.io import (
-    FILE_FORMATS,
-    ImageSet,
-    atomic_write_text,
-    is_sql_url,
-    read_table,
-    read_yaml,
-    replace_dir,
-    temporary_dir_for,
-    write_table,
-)
-from simulacra.metadata import Metadata
+from simulacra.errors import ConfigError
+from simulacra.evaluate import Evaluation
+from simulacra.io import atomic_write_text, read_yaml, write_table
 from simulacra.prepare import Change, Preparation, load_prepare_config, prepare_table
-from simulacra.report import Report, preparation_html
+from simulacra.report import preparation_html
 from simulacra.synthesizers import make, model_class
-from simulacra.synthesizers.neural import TorchTraining
+from simulacra.validation import MAX_ROWS, config_error
+from simulacra.workflow import (
+    evaluate_tables,
+    fit_model,
+    is_image_source,
+    load_images,
+    load_source,
+    output_folder,
+    resolve_table,
+    table_metadata,
+)
 
+STEPS = ("load", "prepare", "metadata", "fit", "sample", "evaluate", "write")
+__all__ = [
+    "STEPS",
+    "PipelineConfig",
+    "RunResult",
+    "is_image_source",
+    "load_config",
+    "load_images",
+    "load_source",
+    "run",
+    "run_prepare",
+]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class DataConfig(_Section):
+    train: Annotated[str, Field(min_length=1)]
+    test: str | None = None
+    target: str | None = None
+    metadata: str | dict[str, Any] | None = None
+
+
+class ModelConfig(_Section):
+    name: str = "copula"
+    params: dict[str, Any] | None = None
+
+
+class SampleConfig(_Section):
+    rows: Annotated[int, Field(ge=1, le=MAX_ROWS)] | None = None
+    seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = 0
+    conditions: dict[str, Any] | None = None
+
+
+class PipelineConfig(_Section):
+    """A pipeline config (see the module docstring)."""
+
+    data: DataConfig
+    model: ModelConfig = ModelConfig()
+    sample: SampleConfig = SampleConfig()
+    prepare: dict[str, Any] | None = None
+    evaluate: bool = True
+    output: Annotated[str, Field(min_length=1)]
+    force: bool = False
+
+
+#: the defaults, as a mapping (the documented config)
 DEFAULTS: dict[str, Any] = {
     "data": {"train": None, "test": None, "target": None, "metadata": None},
     "model": {"name": "copula", "params": {}},
@@ -70,7 +119,6 @@ DEFAULTS: dict[str, Any] = {
     "output": None,
     "force": False,
 }
-STEPS = ("load", "prepare", "metadata", "fit", "sample", "evaluate", "write")
 
 
 @dataclass
@@ -83,84 +131,38 @@ class RunResult:
     rows: int = 0
 
 
-def load_source(source: str, *, part: str = "train") -> pd.DataFrame:
-    """A bundled dataset's ``part`` (``train``/``test``) when ``source`` names one, else ``read_table``."""
-    if source in datasets.available():
-        if datasets.is_image(source):
-            raise DataError(f"{source!r} is an image dataset; this command needs a table (e.g. 'adult')")
-        train, test = datasets.load(source)
-        return train if part == "train" else test
-    return read_table(source)
-
-
-def is_image_source(source: str) -> bool:
-    """Whether ``source`` names images: a bundled image dataset, an ``.npz`` archive, an IDX file or a
-    folder (of class folders)."""
-    if source in datasets.available():
-        return datasets.is_image(source)
-    if is_sql_url(source):
-        return False
-    path = Path(source)
-    if path.suffix == ".npz" or path.is_dir():
-        return True
-    tabular = any(suffix in FILE_FORMATS for suffix in path.suffixes)
-    return not tabular and ("idx" in path.name or "ubyte" in path.name)
-
-
-def load_images(source: str, *, part: str = "train") -> ImageSet:
-    """A bundled image dataset's ``part`` (``train``/``test``) when ``source`` names one, else
-    :meth:`ImageSet.read` (class folders, ``.npz``, IDX).
-
-    Raises
-    ------
-    DataError
-        ``source`` is a bundled table, or unreadable images.
-    """
-    if source in datasets.available():
-        if not datasets.is_image(source):
-            raise DataError(f"{source!r} is a table; this command needs images here (e.g. 'mnist')")
-        train, test = datasets.load(source)
-        return train if part == "train" else test
-    return ImageSet.read(source)
-
-
 def load_config(config: dict[str, Any] | str | os.PathLike[str]) -> dict[str, Any]:
-    """Merge ``config`` (mapping or YAML path) over :data:`DEFAULTS` and check it.
+    """``config`` (a mapping or a YAML path) checked against :class:`PipelineConfig`, as a mapping with
+    every default filled in; the model name, its parameters and the prepare section are checked too.
 
     Raises
     ------
     ConfigError
-        Unreadable YAML, unknown sections, or no ``data.train``/``output``.
+        Unreadable YAML, not a mapping, unknown keys, wrong types or ranges, an unknown model or an
+        image model (pipeline configs are tabular).
     """
+    where = "config"
     if not isinstance(config, dict):
-        path = Path(config)
-        config = read_yaml(path) or {}
+        where = str(config)
+        config = read_yaml(config) or {}
         if not isinstance(config, dict):
-            raise ConfigError(f"{path}: the config must be a mapping (data:, model:, sample:, output:)")
-    unknown = set(config) - set(DEFAULTS)
-    if unknown:
-        raise ConfigError(f"unknown config section(s) {sorted(unknown)}; known: {', '.join(DEFAULTS)}")
-    merged = copy.deepcopy(DEFAULTS)
-    for key, value in config.items():
-        if isinstance(merged[key], dict):
-            if not isinstance(value, dict):
-                raise ConfigError(f"config section {key!r} must be a mapping")
-            bad = set(value) - set(merged[key])
-            if bad:
-                raise ConfigError(f"unknown key(s) {sorted(bad)} in {key!r}; known: {', '.join(merged[key])}")
-            merged[key].update({k: v for k, v in value.items() if v is not None or k in ("test", "target")})
-        else:
-            merged[key] = value
-    if not merged["data"]["train"]:
-        raise ConfigError("config needs data.train (a dataset name, file path or SQL URL)")
-    if not merged["output"]:
-        raise ConfigError("config needs output (the run directory to write)")
-    name = merged["model"].get("name")
-    if name and model_class(name).modality != "table":
+            raise ConfigError(f"{where}: the config must be a mapping (data:, model:, sample:, output:)")
+    try:
+        checked = PipelineConfig.model_validate(config)
+    except ValidationError as exc:
+        raise config_error(exc, where) from None
+    merged = checked.model_dump()
+    merged["model"]["params"] = merged["model"]["params"] or {}
+    merged["sample"]["conditions"] = merged["sample"]["conditions"] or {}
+    name = merged["model"]["name"]
+    if model_class(name).modality != "table":
         raise ConfigError(
             f"model {name!r} generates images and pipeline configs are tabular; "
             f"use 'simulacra fit mnist --model {name} -o MODEL' and 'simulacra sample'"
         )
+    make(name, **merged["model"]["params"])  # checks every parameter before any work
+    if merged["prepare"] is not None:
+        load_prepare_config(merged["prepare"])
     return merged
 
 
@@ -208,11 +210,11 @@ def run_prepare(
     SimulacraError
         Bad input or config (one line saying which); nothing is written then.
     """
-    out = Path(output)
-    train = load_source(source, part="train")
-    prep = prepare_parts(train, load_source(test, part="test") if test is not None else None, config)
-    tmp = temporary_dir_for(out, force=force)
-    try:
+    load_prepare_config(config)
+    with output_folder(output, force=force) as tmp:
+        train = load_source(source, part="train")
+        held = load_source(test, part="test") if test is not None else None
+        prep = prepare_parts(train, held, config)
         for name, part in prep.parts.items():
             write_table(part, tmp / f"{name}.parquet")
         text = json.dumps(prep.to_dict(), indent=2, default=str) + "\n"
@@ -220,11 +222,7 @@ def run_prepare(
         atomic_write_text(
             tmp / "report.html", preparation_html(prep.to_dict(), f"simulacra: preparing {source}")
         )
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    replace_dir(tmp, out)
-    return out, prep
+    return Path(output), prep
 
 
 def run(
@@ -245,137 +243,131 @@ def run(
         Any bad input (the message says which and what to do); nothing is written then.
     """
     cfg = load_config(config)
-    data, model_cfg, sample_cfg = cfg["data"], cfg["model"], cfg["sample"]
     out = Path(cfg["output"])
-    tmp = temporary_dir_for(out, force=bool(cfg["force"]))
-    log = logging.getLogger(f"simulacra.run.{id(tmp)}")
-    log.setLevel(logging.INFO)
-    log.propagate = False
-    handler = logging.FileHandler(tmp / "run.log", encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    log.addHandler(handler)
-    seconds: dict[str, float] = {}
+    with output_folder(out, force=cfg["force"]) as tmp:
+        runner = _Run(cfg, tmp, on_step, on_progress)
+        try:
+            for name in STEPS:
+                getattr(runner, name)()
+        finally:
+            runner.close()
+    return RunResult(out, runner.evaluation, runner.seconds, runner.rows)
 
-    def step(name: str, message: str, started: float) -> None:
-        seconds[name] = time.perf_counter() - started
-        log.info("%s: %s (%.2f s)", name, message, seconds[name])
-        if on_step:
-            on_step(name, message)
 
-    try:
-        t = time.perf_counter()
-        train_src = str(data["train"])
-        bundled = datasets.DATASETS.get(train_src, {})
-        train = load_source(train_src, part="train")
-        test_src = data.get("test") if data.get("test") is not None else (train_src if bundled else None)
-        test = load_source(str(test_src), part="test") if test_src else None
-        target = data.get("target") or bundled.get("target")
-        step(
-            "load",
-            f"{len(train)} training rows" + (f", {len(test)} test rows" if test is not None else ""),
-            t,
-        )
+class _Run:
+    """The state of one :func:`run`, one method per step of :data:`STEPS`, each logged to ``run.log``."""
 
-        t = time.perf_counter()
-        preparation = None
-        if cfg["prepare"] is not None:
-            prep_cfg = dict(cfg["prepare"] or {})
-            prep_cfg.setdefault("target", target)
-            prep = prepare_parts(train, test, prep_cfg)
-            train, test = prep.parts.get("train", prep.parts.get("data")), prep.parts.get("test")
-            (tmp / "data").mkdir()
-            for name, part in prep.parts.items():  # every later metric uses this same holdout
-                write_table(part, tmp / "data" / f"{name}.parquet")
-            preparation = prep.to_dict()
-            step(
-                "prepare",
-                f"{len(prep.changes)} changes; " + ", ".join(f"{k} {len(v)}" for k, v in prep.parts.items()),
-                t,
-            )
-        else:
-            step("prepare", "skipped (no prepare section)", t)
+    def __init__(self, cfg: dict[str, Any], tmp: Path, on_step, on_progress) -> None:
+        self.cfg, self.tmp, self.on_step, self.on_progress = cfg, tmp, on_step, on_progress
+        self.log = logging.getLogger(f"simulacra.run.{id(tmp)}")
+        self.log.setLevel(logging.INFO)
+        self.log.propagate = False
+        self.handler = logging.FileHandler(tmp / "run.log", encoding="utf-8")
+        self.handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        self.log.addHandler(self.handler)
+        self.seconds: dict[str, float] = {}
+        self.evaluation: Evaluation | None = None
+        self.preparation: dict[str, Any] | None = None
+        self.rows = 0
+        self.clock = time.perf_counter()
 
-        t = time.perf_counter()
-        metadata = Metadata.detect(train)
-        if data.get("metadata"):
-            metadata.apply_overrides(data["metadata"])
-        check_target(metadata, target)
-        metadata.to_json(tmp / "metadata.json")
-        step("metadata", f"{len(metadata.names)} columns detected", t)
+    def close(self) -> None:
+        self.log.removeHandler(self.handler)
+        self.handler.close()
 
-        t = time.perf_counter()
-        params = dict(model_cfg.get("params") or {})
-        neural = issubclass(model_class(model_cfg["name"]), TorchTraining)
-        if neural and on_progress is not None:
+    def _done(self, name: str, message: str) -> None:
+        self.seconds[name] = time.perf_counter() - self.clock
+        self.log.info("%s: %s (%.2f s)", name, message, self.seconds[name])
+        if self.on_step:
+            self.on_step(name, message)
+        self.clock = time.perf_counter()
+
+    def load(self) -> None:
+        data = self.cfg["data"]
+        self.source = resolve_table(str(data["train"]), test=data.get("test"), target=data.get("target"))
+        self.train, self.test, self.target = self.source.train, self.source.test, self.source.target
+        extra = f", {len(self.test)} test rows" if self.test is not None else ""
+        self._done("load", f"{len(self.train)} training rows{extra}")
+
+    def prepare(self) -> None:
+        if self.cfg["prepare"] is None:
+            self._done("prepare", "skipped (no prepare section)")
+            return
+        prep_cfg = dict(self.cfg["prepare"] or {})
+        prep_cfg.setdefault("target", self.target)
+        prep = prepare_parts(self.train, self.test, prep_cfg)
+        self.train, self.test = prep.parts.get("train", prep.parts.get("data")), prep.parts.get("test")
+        (self.tmp / "data").mkdir()
+        for name, part in prep.parts.items():  # every later metric uses this same holdout
+            write_table(part, self.tmp / "data" / f"{name}.parquet")
+        self.preparation = prep.to_dict()
+        parts = ", ".join(f"{k} {len(v)}" for k, v in prep.parts.items())
+        self._done("prepare", f"{len(prep.changes)} changes; {parts}")
+
+    def metadata(self) -> None:
+        self.meta = table_metadata(self.train, self.cfg["data"].get("metadata"), self.target)
+        self.meta.to_json(self.tmp / "metadata.json")
+        self._done("metadata", f"{len(self.meta.names)} columns detected")
+
+    def fit(self) -> None:
+        model_cfg = self.cfg["model"]
+        params = dict(model_cfg["params"])
+        epochs = model_class(model_cfg["name"]).trains_in_epochs
+        if epochs and self.on_progress is not None:
             params.setdefault("verbose", False)
-        model = make(model_cfg["name"], **params)
-        if neural:
+        self.model = model = make(model_cfg["name"], **params)
 
-            def on_epoch(epoch: int, losses: dict[str, float]) -> None:
-                shown = " ".join(f"{k} {v:+.3f}" for k, v in losses.items())
-                message = f"epoch {epoch + 1}/{model.epochs} {shown}"
-                if (epoch + 1) % 10 == 0 or epoch + 1 == model.epochs:
-                    log.info("fit: %s", message)
-                if on_progress:
-                    on_progress("fit", message)
+        def on_epoch(epoch: int, losses: dict[str, float]) -> None:
+            shown = " ".join(f"{k} {v:+.3f}" for k, v in losses.items())
+            message = f"epoch {epoch + 1}/{model.epochs} {shown}"
+            if (epoch + 1) % 10 == 0 or epoch + 1 == model.epochs:
+                self.log.info("fit: %s", message)
+            if self.on_progress:
+                self.on_progress("fit", message)
 
-            model.fit(train, metadata, on_epoch=on_epoch)
-        else:
-            model.fit(train, metadata)
-        model.save(tmp / "model")
-        step("fit", f"{model!r}", t)
+        fit_model(model, self.train, self.meta, on_epoch=on_epoch)
+        model.save(self.tmp / "model")
+        self._done("fit", repr(model))
 
-        t = time.perf_counter()
-        rows = int(sample_cfg["rows"] or len(train))
-        synthetic = model.sample(
-            rows, conditions=sample_cfg.get("conditions") or None, seed=sample_cfg.get("seed")
+    def sample(self) -> None:
+        sample_cfg = self.cfg["sample"]
+        self.rows = int(sample_cfg["rows"] or len(self.train))
+        self.synthetic = self.model.sample(
+            self.rows, conditions=sample_cfg["conditions"] or None, seed=sample_cfg["seed"]
         )
-        write_table(synthetic, tmp / "synthetic.parquet")
-        step("sample", f"{rows} synthetic rows", t)
+        write_table(self.synthetic, self.tmp / "synthetic.parquet")
+        self._done("sample", f"{self.rows} synthetic rows")
 
-        evaluation = None
-        if cfg["evaluate"]:
-            t = time.perf_counter()
-            evaluation = evaluate(
-                train,
-                synthetic,
-                metadata,
-                real_test=test,
-                target=target,
-                seed=int(sample_cfg.get("seed") or 0),
-            )
-            step("evaluate", ", ".join(f"{k} {v:.3f}" for k, v in evaluation.flat().items()), t)
+    def evaluate(self) -> None:
+        if not self.cfg["evaluate"]:
+            return
+        info = {
+            "data": self.source.name,
+            "model": repr(self.model),
+            "training rows": len(self.train),
+            "test rows": len(self.test) if self.test is not None else "none",
+            "target": self.target or "none",
+            "synthetic rows": self.rows,
+            "fit seconds": round(self.seconds["fit"], 2),
+            "sample seconds": round(self.seconds["sample"], 2),
+        }
+        self.evaluation, self.report = evaluate_tables(
+            self.train,
+            self.synthetic,
+            self.meta,
+            test=self.test,
+            target=self.target,
+            seed=self.cfg["sample"]["seed"],
+            title=f"simulacra: {self.model.name} on {self.source.name}",
+            info=info,
+            preparation=self.preparation,
+        )
+        flat = ", ".join(f"{k} {v:.3f}" for k, v in self.evaluation.flat().items())
+        self._done("evaluate", flat)
 
-            t = time.perf_counter()
-            info = {
-                "data": train_src,
-                "model": repr(model),
-                "training rows": len(train),
-                "test rows": len(test) if test is not None else "none",
-                "target": target or "none",
-                "synthetic rows": rows,
-                "fit seconds": round(seconds["fit"], 2),
-                "sample seconds": round(seconds["sample"], 2),
-            }
-            report = Report(
-                evaluation,
-                train,
-                synthetic,
-                metadata,
-                title=f"simulacra: {model.name} on {train_src}",
-                info=info,
-                preparation=preparation,
-            )
-            report.to_json(tmp / "metrics.json")
-            report.to_html(tmp / "report.html")
-            step("write", "metrics.json and report.html", t)
-        log.info("done: %s", out)
-    except BaseException:
-        log.removeHandler(handler)
-        handler.close()
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    log.removeHandler(handler)
-    handler.close()
-    replace_dir(tmp, out)
-    return RunResult(out, evaluation, seconds, rows)
+    def write(self) -> None:
+        if self.evaluation is not None:
+            self.report.to_json(self.tmp / "metrics.json")
+            self.report.to_html(self.tmp / "report.html")
+            self._done("write", "metrics.json and report.html")
+        self.log.info("done: %s", self.cfg["output"])

@@ -39,6 +39,7 @@ import torch
 
 from simulacra.errors import ConfigError
 from simulacra.io import ImageSet, read_yaml
+from simulacra.validation import Pair, Param, Probability, Real, check_params
 
 
 def _kornia():
@@ -92,26 +93,58 @@ def _cutmix():
     return cls(num_mix=1, p=1.0, data_keys=["input", "class"]), False  # λ is the pasted area
 
 
+_P = {"p": Probability()}
+#: op name → the constraints of its parameters (:mod:`simulacra.validation`), checked when a pipeline
+#: is built, before any image is read
+CONSTRAINTS: dict[str, dict[str, Param]] = {
+    "hflip": _P,
+    "vflip": _P,
+    "grayscale": _P,
+    "rotate": {"degrees": Real(ge=0, le=360), **_P},
+    "resized_crop": {"scale": Pair(ge=1e-3, le=1), "ratio": Pair(ge=1e-2, le=100), **_P},
+    "affine": {
+        "degrees": Real(ge=0, le=360),
+        "translate": Pair(ge=0, le=1),
+        "scale": Pair(ge=1e-2, le=100),
+        **_P,
+    },
+    "brightness": {"factor": Pair(ge=0, le=10), **_P},
+    "contrast": {"factor": Pair(ge=0, le=10), **_P},
+    "gaussian_noise": {"std": Real(ge=0, le=10), **_P},
+    "salt_pepper": {"amount": Real(ge=0, le=1), **_P},
+    "mixup": {"lam": Pair(ge=0, le=1), **_P},
+    "cutmix": _P,
+}
+
+
 class ImageAugmenter:
     """A pipeline of :data:`OPS` steps (see the module docstring).
 
     Raises
     ------
     ConfigError
-        An unknown op, a parameter the op does not take, or ``grayscale`` on single-channel images
-        (raised when the pipeline meets the images).
+        An unknown op, a parameter the op does not take, a value of the wrong type or range
+        (:data:`CONSTRAINTS`), or ``grayscale`` on single-channel images (raised when the pipeline meets
+        the images).
     """
 
     def __init__(self, steps: list[dict[str, Any]]) -> None:
         if not steps:
             raise ConfigError("an augmentation pipeline needs at least one step, e.g. [{op: hflip}]")
+        checked = []
         for i, step in enumerate(steps):
-            if not isinstance(step, dict) or step.get("op") not in {**OPS, **MIX_OPS}:
+            if (
+                not isinstance(step, dict)
+                or not isinstance(step.get("op"), str)
+                or step["op"] not in CONSTRAINTS
+            ):
                 raise ConfigError(
-                    f"augmentation step {i + 1} ({step!r}): give op: one of "
-                    f"{', '.join(sorted({**OPS, **MIX_OPS}))}"
+                    f"augmentation step {i + 1} ({step!r}): give op: one of {', '.join(sorted(CONSTRAINTS))}"
                 )
-        self.steps = [dict(s) for s in steps]
+            params = {k: v for k, v in step.items() if k != "op"}
+            owner = f"augmentation step {i + 1} ({step['op']})"
+            checked.append({"op": step["op"], **check_params(owner, CONSTRAINTS[step["op"]], params)})
+        self.steps = checked
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike[str]) -> ImageAugmenter:

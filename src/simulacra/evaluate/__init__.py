@@ -55,6 +55,10 @@ DESCRIPTIONS: dict[str, str] = {
 }
 
 
+#: the fewest rows each table needs for the metrics (3-fold cross-validation and nearest neighbours)
+MIN_ROWS = 10
+
+
 def check_target(metadata: Metadata, target: str | None) -> None:
     """Raise :class:`MetadataError` naming the columns when ``target`` is given but not a column."""
     if target is not None and target not in metadata.columns:
@@ -127,7 +131,7 @@ def evaluate(
     Raises
     ------
     DataError
-        An input table is empty or its columns differ from the metadata.
+        An input table has fewer than :data:`MIN_ROWS` rows or its columns differ from the metadata.
     MetadataError
         ``target`` is not a column.
     """
@@ -135,8 +139,11 @@ def evaluate(
     for name, df in (("real", real_train), ("synthetic", synthetic), ("test", real_test)):
         if df is None:
             continue
-        if len(df) == 0:
-            raise DataError(f"the {name} table has no rows; evaluation needs rows in every table")
+        if len(df) < MIN_ROWS:
+            raise DataError(
+                f"the {name} table has {len(df)} rows; evaluation needs at least {MIN_ROWS} in every table "
+                "(the detectors use 3-fold cross-validation)"
+            )
         missing = [c for c in metadata.names if c not in df.columns]
         if missing:
             raise DataError(f"the {name} table lacks column(s) {missing}; give tables with the same columns")

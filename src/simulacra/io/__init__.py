@@ -1,31 +1,44 @@
-"""Reading and writing tables (files and SQL databases) and image sets.
+"""Reading and writing tables (files and SQL databases) and image sets, and writing outputs safely.
 
 ``read_table(source, **opts)`` and ``write_table(df, target, **opts)`` are the only entry points the rest
-of simulacra uses for tabular I/O.
+of simulacra uses for tabular I/O; :mod:`simulacra.io.outputs` holds the rules every output follows
+(atomic moves, ``--force`` only over simulacra's own outputs, one writer, the umask).
 """
 
 from __future__ import annotations
 
 from simulacra.io.images import ImageSet, make_grid, png_bytes
+from simulacra.io.outputs import (
+    MARKER,
+    atomic_write_text,
+    check_writable,
+    claim,
+    output_lock,
+    replace_dir,
+    temporary_dir_for,
+)
 from simulacra.io.tables import (
     DEFAULT_NA_VALUES,
     FILE_FORMATS,
-    atomic_write_text,
+    check_table_target,
     is_sql_url,
     read_table,
     read_yaml,
-    replace_dir,
-    temporary_dir_for,
     write_table,
 )
 
 __all__ = [
     "DEFAULT_NA_VALUES",
     "FILE_FORMATS",
+    "MARKER",
     "ImageSet",
     "atomic_write_text",
+    "check_table_target",
+    "check_writable",
+    "claim",
     "is_sql_url",
     "make_grid",
+    "output_lock",
     "png_bytes",
     "read_table",
     "read_yaml",

@@ -11,14 +11,14 @@ from __future__ import annotations
 import gzip
 import os
 import shutil
-import tempfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from simulacra.errors import DataError, OutputExistsError
-from simulacra.io.tables import replace_dir, temporary_dir_for
+from simulacra.errors import ConfigError, DataError
+from simulacra.io.outputs import finish_file, replace_dir, temporary_dir_for, temporary_file_for
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 _IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -51,12 +51,22 @@ class ImageSet:
             raise DataError(
                 f"images must be uint8 (N, C, H, W) with C = 1 or 3, got {self.images.dtype} {self.images.shape}"
             )
+        if self.images.shape[2] * self.images.shape[3] > MAX_PIXELS:
+            raise DataError(
+                f"images of {self.images.shape[2]}×{self.images.shape[3]} pixels are beyond the {MAX_PIXELS:,}-pixel "
+                "limit for one image; resize them first"
+            )
         if self.labels is not None:
-            self.labels = np.asarray(self.labels).astype(np.int64)
-            if self.labels.shape != (len(self.images),):
-                raise DataError(f"labels must have shape ({len(self.images)},), got {self.labels.shape}")
+            self.labels = _class_indices(np.asarray(self.labels), len(self.images))
+            if self.class_names and self.labels.size and int(self.labels.max()) >= len(self.class_names):
+                raise DataError(
+                    f"label {int(self.labels.max())} is outside the {len(self.class_names)} class names; "
+                    "give one class name per label index (0 to classes − 1)"
+                )
             if not self.class_names:
                 self.class_names = [str(i) for i in range(int(self.labels.max(initial=-1)) + 1)]
+        elif self.class_names and len(self.images):
+            self.class_names = [str(n) for n in self.class_names]
         if self.soft_labels is not None:
             self.soft_labels = np.asarray(self.soft_labels, dtype=np.float32)
             if self.labels is None or self.soft_labels.shape != (len(self.images), len(self.class_names)):
@@ -132,37 +142,56 @@ class ImageSet:
                 names = [str(n) for n in npz["class_names"]] if "class_names" in npz.files else []
                 soft = npz["soft_labels"] if "soft_labels" in npz.files else None
                 return cls(npz["images"], labels, names, soft)
-        except (OSError, ValueError) as exc:
-            raise DataError(f"{path}: not a readable .npz archive ({exc})") from None
+        except DataError:
+            raise
+        except Exception as exc:  # OSError, zipfile.BadZipFile, zlib.error, ValueError, MemoryError: damage
+            raise DataError(f"{path}: not a readable .npz archive ({type(exc).__name__}: {exc})") from None
 
     @classmethod
     def from_folder(cls, path: str | os.PathLike[str]) -> ImageSet:
         """A folder with one sub-folder per class (sorted names → labels 0, 1, …) of PNG/JPEG images, all
         of one size; grayscale images give ``C = 1``, any others are converted to RGB (``C = 3``)."""
-        from PIL import Image, UnidentifiedImageError
+        from PIL import Image
+
+        from simulacra.validation import check_memory
 
         root = Path(path)
         classes = sorted(p for p in root.iterdir() if p.is_dir())
         if not classes:
             raise DataError(f"{root}: no class sub-folders; put each class's images in its own folder")
+        files = [
+            (label, f)
+            for label, folder in enumerate(classes)
+            for f in sorted(folder.iterdir())
+            if f.suffix.lower() in IMAGE_SUFFIXES
+        ]
         arrays, labels, size, mode = [], [], None, None
-        for label, folder in enumerate(classes):
-            for f in sorted(folder.iterdir()):
-                if f.suffix.lower() not in IMAGE_SUFFIXES:
-                    continue
-                try:
-                    with Image.open(f) as im:
-                        mode = mode or ("L" if im.mode in ("L", "1", "I;16") else "RGB")
-                        im = im.convert(mode)
-                        size = size or im.size
-                        if im.size != size:
-                            raise DataError(
-                                f"{f}: {im.size[0]}×{im.size[1]} pixels, unlike {size[0]}×{size[1]} before it; resize the images to one size"
-                            )
-                        arrays.append(np.asarray(im))
-                except UnidentifiedImageError:
-                    raise DataError(f"{f}: not a readable image") from None
-                labels.append(label)
+        for label, f in files:
+            try:
+                with Image.open(f) as im:
+                    if im.size[0] * im.size[1] > MAX_PIXELS:
+                        raise DataError(
+                            f"{f}: {im.size[0]}×{im.size[1]} pixels is beyond the {MAX_PIXELS:,}-pixel limit "
+                            "for one image; resize the images first"
+                        )
+                    if size is None:
+                        check_memory(
+                            len(files) * im.size[0] * im.size[1] * 3.0,
+                            f"reading {len(files):,} images of {im.size[0]}×{im.size[1]} pixels",
+                            "use fewer or smaller images",
+                        )
+                    mode = mode or ("L" if im.mode in ("L", "1", "I;16") else "RGB")
+                    im = im.convert(mode)
+                    size = size or im.size
+                    if im.size != size:
+                        raise DataError(
+                            f"{f}: {im.size[0]}×{im.size[1]} pixels, unlike {size[0]}×{size[1]} before it; resize the images to one size"
+                        )
+                    arrays.append(np.asarray(im))
+            except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+                # Pillow: UnidentifiedImageError (an OSError), "image file is truncated", bombs
+                raise DataError(f"{f}: not a readable image ({' '.join(str(exc).split())[:120]})") from None
+            labels.append(label)
         if not arrays:
             raise DataError(f"{root}: no PNG/JPEG images in the class folders")
         images = np.stack(arrays)
@@ -173,20 +202,20 @@ class ImageSet:
     def to_npz(self, path: str | os.PathLike[str], *, force: bool = False) -> Path:
         """Write ``images``, ``labels``, ``class_names`` and ``soft_labels`` (compressed), atomically."""
         path = Path(path)
-        _refuse_existing(path, force)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.tmp-", suffix=".npz", dir=path.parent)
-        os.close(fd)
+        if path.suffix != ".npz":
+            raise ConfigError(f"{path}: image archives are .npz files; end the name in .npz")
+        tmp = temporary_file_for(path, force=force)
         try:
             arrays = {"images": self.images}
             if self.labels is not None:
                 arrays |= {"labels": self.labels, "class_names": np.array(self.class_names, dtype=str)}
             if self.soft_labels is not None:
                 arrays["soft_labels"] = self.soft_labels
-            np.savez_compressed(tmp, **arrays)
-            os.replace(tmp, path)
+            with open(tmp, "wb") as f:  # a file object: numpy would append .npz to a name
+                np.savez_compressed(f, **arrays)
+            finish_file(tmp, path)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
             raise
         return path
 
@@ -209,6 +238,37 @@ class ImageSet:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return replace_dir(tmp, path)
+
+
+#: the largest class index an image label may have
+MAX_CLASSES = 100_000
+#: the most pixels one image may have (Pillow's decompression-bomb limit is about 89 million)
+MAX_PIXELS = 40_000_000
+
+
+def _class_indices(labels: np.ndarray, n: int) -> np.ndarray:
+    """Labels as int64 class indices ``(n,)``: integers (or integral numbers) in ``[0, MAX_CLASSES)``.
+
+    Raises
+    ------
+    DataError
+        Another shape, fractional or negative values, or an index of ``MAX_CLASSES`` or more.
+    """
+    if labels.shape != (n,):
+        raise DataError(f"labels must have shape ({n},), got {labels.shape}")
+    if labels.dtype.kind not in "iub":
+        if labels.dtype.kind != "f" or not np.all(np.isfinite(labels)) or np.any(labels != np.round(labels)):
+            bad = next(
+                (v for v in labels.tolist() if not (isinstance(v, float) and float(v).is_integer())), None
+            )
+            raise DataError(
+                f"labels must be class indices 0, 1, 2, …; found {bad!r}; give whole numbers (class names go in class_names)"
+            )
+    if labels.size and labels.min() < 0:
+        raise DataError(f"labels must be class indices ≥ 0; found {labels.min()}")
+    if labels.size and labels.max() >= MAX_CLASSES:
+        raise DataError(f"label {labels.max()} is beyond the {MAX_CLASSES:,} classes simulacra takes")
+    return labels.astype(np.int64)
 
 
 def make_grid(images: np.ndarray, ncol: int, pad: int = 2, background: int = 255) -> np.ndarray:
@@ -239,11 +299,6 @@ def png_bytes(picture: np.ndarray, scale: int = 1) -> bytes:
     return buffer.getvalue()
 
 
-def _refuse_existing(path: Path, force: bool) -> None:
-    if path.exists() and not force:
-        raise OutputExistsError(f"{path}: already exists; choose another path or pass --force to overwrite")
-
-
 def _read_idx(path: Path) -> np.ndarray:
     """An IDX array (LeCun et al., the MNIST file format): magic ``0x0000TTDD``, ``DD`` big-endian int32
     sizes, then the data."""
@@ -251,8 +306,8 @@ def _read_idx(path: Path) -> np.ndarray:
     try:
         with opener(path, "rb") as f:
             raw = f.read()
-    except (OSError, EOFError) as exc:
-        raise DataError(f"{path}: cannot be read ({exc})") from None
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"{path}: cannot be read, damaged or truncated ({exc})") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES:
         raise DataError(f"{path}: not an IDX file (bad magic number); give MNIST-style .idx(.gz) files")
     ndim = raw[3]

@@ -21,16 +21,17 @@ import csv
 import gzip
 import os
 import re
-import shutil
-import tempfile
+import sqlite3
+import zlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 import pandas as pd
 
 from simulacra.errors import ConfigError, DataError, OutputExistsError
+from simulacra.io.outputs import check_writable, finish_file, temporary_file_for
 
 #: Markers read as missing values unless ``na_values`` says otherwise.
 DEFAULT_NA_VALUES: tuple[str, ...] = ("", "?", "NA", "N/A", "NaN", "nan", "NULL", "null", "None", "#N/A")
@@ -206,10 +207,10 @@ def read_table(
         raise DataError(f"{path}: is a folder; give a file, or an SQL URL with table=")
     fmt = _file_format(path)
     notes: list[str] = []
-    if fmt in ("csv", "tsv") and encoding is None:
-        encoding, note = _guess_encoding(path)
-        notes += [note] if note else []
     try:
+        if fmt in ("csv", "tsv") and encoding is None:
+            encoding, note = _guess_encoding(path)
+            notes += [note] if note else []
         if fmt in ("csv", "tsv"):
             head = _read_head(path, encoding=encoding)
             if not head.strip():
@@ -240,6 +241,10 @@ def read_table(
             df = pd.read_excel(path, sheet_name=sheet_name, na_values=na, keep_default_na=False, nrows=nrows)
     except DataError:
         raise
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise DataError(
+            f"{path}: damaged or truncated compressed file ({_one_line(exc)}); recompress or re-download it"
+        ) from None
     except pd.errors.EmptyDataError as exc:
         raise DataError(f"{path}: the file is empty; point to a file that holds a header and rows") from exc
     except UnicodeDecodeError as exc:
@@ -318,16 +323,41 @@ def _bad_lines(path: Path, delim: str, encoding: str) -> list[int]:
     return bad
 
 
-def _engine(url: str):
+def _read_only_url(url: str) -> str:
+    """A SQLite file URL opened read-only (``mode=ro`` URI): a query can then neither change the file nor
+    ``ATTACH`` and so create another one."""
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:" and "uri=true" not in url:
+        base, _, query = url.partition("?")
+        path = quote(base[len("sqlite:///") :], safe="/")
+        extra = f"&{query}" if query else ""
+        return f"sqlite:///file:{path}?mode=ro&uri=true{extra}"
+    return url
+
+
+def _engine(url: str, *, read_only: bool = False):
     import sqlalchemy as sa
 
     try:
-        engine = sa.create_engine(url)
+        engine = sa.create_engine(_read_only_url(url) if read_only else url)
     except Exception as exc:
         raise DataError(
             f"{_redact(url)}: not a usable SQLAlchemy URL ({_one_line(exc)}); e.g. sqlite:///file.db"
         ) from exc
-    if engine.dialect.name == "sqlite":
+    if read_only and engine.dialect.name == "sqlite":
+
+        @sa.event.listens_for(engine, "connect")
+        def _query_only(dbapi_connection, _record):
+            dbapi_connection.execute("PRAGMA query_only = ON")
+            # ATTACH opens (and creates) other files even on a read-only connection: allow none
+            dbapi_connection.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+
+    elif read_only:
+        # PostgreSQL and MySQL: every transaction of this engine is READ ONLY
+        @sa.event.listens_for(engine, "begin")
+        def _read_only_transaction(conn):
+            conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+
+    if engine.dialect.name == "sqlite" and not read_only:
         # pysqlite commits DDL (DROP/CREATE TABLE) on its own; SQLAlchemy's documented recipe makes
         # the whole replace-and-insert one real transaction.
         @sa.event.listens_for(engine, "connect")
@@ -373,7 +403,7 @@ def _read_sql(
         db = Path(url[len("sqlite:///") :])
         if not db.exists():
             raise DataError(f"{shown}: database file {db} not found; check the path")
-    engine = _engine(url)
+    engine = _engine(url, read_only=True)
     try:
         with engine.connect() as conn:
             if table:
@@ -428,69 +458,82 @@ def read_yaml(path: str | os.PathLike[str]) -> Any:
         raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
 
 
-def _claim(path: str | os.PathLike[str], force: bool) -> Path:
-    """``path`` as a Path, its parent folder created; refuses an existing ``path`` unless ``force``."""
-    path = Path(path)
+#: Formats a file may be written in, and which of them take a ``.gz`` suffix (compressed text).
+WRITE_FORMATS = ("csv", "tsv", "parquet", "jsonl", "json", "excel")
+_COMPRESSIBLE = ("csv", "tsv", "jsonl", "json")
+#: Excel's sheet limit: 1,048,576 rows, one of them the header.
+EXCEL_MAX_ROWS = 1_048_575
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def check_table_target(
+    target: str | os.PathLike[str], *, rows: int | None = None, force: bool = False
+) -> str:
+    """Check, before any work, that a table of ``rows`` rows can be written to ``target``: a known
+    writable format (``.xls`` is read-only here; Parquet and Excel are compressed already, so no
+    ``.gz``), Excel's row limit, a writable place, and no existing file unless ``force``; for SQL, not an
+    in-memory database (its rows would vanish when the process ends). Returns the format, or ``"sql"``.
+
+    Raises
+    ------
+    ConfigError
+        The target cannot take the table (the message says why and what to use).
+    OutputExistsError
+        The file exists and ``force`` is false.
+    """
+    if is_sql_url(target):
+        url, _ = _split_url(str(target))
+        if (
+            (url.startswith("sqlite") and url.rstrip("/") in ("sqlite:", "sqlite:/", "sqlite://"))
+            or url
+            in (
+                "sqlite:///:memory:",
+                "sqlite://:memory:",
+            )
+            or "mode=memory" in url
+        ):
+            raise ConfigError(
+                f"{target}: an in-memory SQLite database is gone when simulacra exits, with the rows written "
+                "to it; give a database file, e.g. sqlite:///out.db?table=synthetic"
+            )
+        return "sql"
+    path = Path(target)
+    fmt = _file_format(path)
+    if path.suffix.lower() == ".gz" and fmt not in _COMPRESSIBLE:
+        raise ConfigError(
+            f"{path}: {fmt} files cannot be written gzip-compressed; drop the .gz ({fmt} compresses by itself)"
+        )
+    if (path.suffixes and path.suffixes[-1].lower() == ".xls") or (
+        len(path.suffixes) > 1 and path.suffixes[-2].lower() == ".xls" and path.suffix.lower() == ".gz"
+    ):
+        raise ConfigError(f"{path}: the old .xls format is read-only here; write .xlsx")
+    if fmt == "excel" and rows is not None and rows > EXCEL_MAX_ROWS:
+        raise ConfigError(
+            f"{path}: {rows:,} rows do not fit in an Excel sheet (at most {EXCEL_MAX_ROWS:,}); "
+            "write .parquet or .csv instead"
+        )
+    check_writable(path, kind="file")
     if path.exists() and not force:
         raise OutputExistsError(f"{path}: already exists; choose another path or pass --force to overwrite")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path
+    return fmt
 
 
-def temporary_dir_for(path: str | os.PathLike[str], *, force: bool = False) -> Path:
-    """A new empty folder beside ``path`` to build an output directory in; pair with :func:`replace_dir`
-    (and remove it on failure), so a half-written output never stands at ``path``.
-
-    Raises
-    ------
-    OutputExistsError
-        ``path`` exists and ``force`` is false.
-    """
-    path = _claim(path, force)
-    return Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-
-
-def replace_dir(tmp: str | os.PathLike[str], path: str | os.PathLike[str]) -> Path:
-    """Move the finished folder ``tmp`` to ``path``; an existing ``path`` is first moved aside and then
-    deleted, so there is no moment without a complete output."""
-    tmp, path = Path(tmp), Path(path)
-    old = None
-    if path.exists():
-        old = path.with_name(f".{path.name}.old-{os.getpid()}")
-        os.replace(path, old)
-    os.replace(tmp, path)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-    return path
+def escape_formulas(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``df`` in which every text value that a spreadsheet would run as a formula (starting with
+    ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) is prefixed with an apostrophe, the OWASP
+    advice against CSV/formula injection; numbers are untouched. Used for ``.xlsx`` output."""
+    out = df.copy()
+    for col in out.columns:
+        s = out[col]
+        if s.dtype == object or isinstance(s.dtype, pd.StringDtype):
+            risky = s.map(lambda v: isinstance(v, str) and v.startswith(_FORMULA_START))
+            if risky.any():
+                out[col] = s.where(~risky, "'" + s[risky].astype(str))
+    return out
 
 
-def atomic_write_text(path: str | os.PathLike[str], text: str, *, force: bool = False) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` under a temporary name, then move it into place.
-
-    Raises
-    ------
-    OutputExistsError
-        ``path`` exists and ``force`` is false.
-    """
-    path = _claim(path, force)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.tmp-", suffix=path.suffix, dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def _atomic_write_file(df: pd.DataFrame, path: Path, fmt: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # the temporary name keeps the real suffix: writers such as openpyxl check it
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{path.stem}.tmp-", suffix="".join(path.suffixes[-2:]), dir=path.parent
-    )
-    os.close(fd)
+def _atomic_write_file(df: pd.DataFrame, path: Path, fmt: str, force: bool) -> None:
+    tmp = temporary_file_for(path, force=force)
     try:
         compression = "gzip" if path.suffix.lower() == ".gz" else None
         if fmt == "csv":
@@ -504,10 +547,10 @@ def _atomic_write_file(df: pd.DataFrame, path: Path, fmt: str) -> None:
         elif fmt == "json":
             df.to_json(tmp, orient="records", date_format="iso", compression=compression)
         else:
-            df.to_excel(tmp, index=False, engine="openpyxl")
-        os.replace(tmp, path)
+            escape_formulas(df).to_excel(tmp, index=False, engine="openpyxl")
+        finish_file(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
@@ -526,9 +569,11 @@ def write_table(
     df:
         The table to write.
     target:
-        A path ending in ``.csv``, ``.tsv``, ``.parquet``, ``.jsonl``, ``.json`` or ``.xlsx``; or an
-        SQLAlchemy URL (``sqlite:///out.db``), with the table given by ``table=`` or ``?table=NAME``
-        (default ``synthetic``).
+        A path ending in ``.csv``, ``.tsv``, ``.jsonl``, ``.json`` (each optionally ``.gz``),
+        ``.parquet`` or ``.xlsx``; or an SQLAlchemy URL (``sqlite:///out.db``), with the table given by
+        ``table=`` or ``?table=NAME`` (default ``synthetic``). See :func:`check_table_target` for what
+        is refused. In ``.xlsx`` output, text that a spreadsheet would run as a formula is escaped
+        (:func:`escape_formulas`).
     if_exists:
         For SQL: ``"fail"`` (default), ``"replace"`` or ``"append"``. ``force=True`` means ``"replace"``.
     force:
@@ -546,15 +591,14 @@ def write_table(
         replace it.
     DataError
         Unknown format, or the database cannot be reached. Nothing is left half-written.
+    ConfigError
+        A target that cannot take the table (:func:`check_table_target`).
     """
-    if is_sql_url(target):
+    fmt = check_table_target(target, rows=len(df), force=force)
+    if fmt == "sql":
         return _write_sql(df, str(target), table=table, if_exists="replace" if force else if_exists)
-    path = Path(target)
-    fmt = _file_format(path)
-    if path.exists() and not force:
-        raise OutputExistsError(f"{path}: already exists; choose another path or pass --force to overwrite")
-    _atomic_write_file(df, path, fmt)
-    return str(path)
+    _atomic_write_file(df, Path(target), fmt, force)
+    return str(target)
 
 
 def _write_sql(df: pd.DataFrame, url: str, *, table: str | None, if_exists: str) -> str:

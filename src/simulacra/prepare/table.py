@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from simulacra.errors import ConfigError
 from simulacra.prepare.cleaning import (
@@ -32,6 +33,7 @@ from simulacra.prepare.cleaning import (
 )
 from simulacra.prepare.profile import profile
 from simulacra.prepare.split import split
+from simulacra.validation import config_error
 
 DEFAULTS: dict[str, Any] = {
     "types": True,
@@ -75,27 +77,76 @@ class Preparation:
         }
 
 
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class _Categories(_Section):
+    strip: str | None = None
+    casefold: bool = False
+
+
+class _Missing(_Section):
+    strategy: Literal["keep", "drop", "impute", "constant"] = "keep"
+    fill_value: Any = None
+
+
+class _Outliers(_Section):
+    method: Literal["iqr", "zscore"] = "iqr"
+    action: Literal["report", "clip", "drop"] = "report"
+
+
+class _Rare(_Section):
+    max_categories: Annotated[int, Field(ge=2, le=1_000_000)] | None = 50
+
+
+class _Split(_Section):
+    method: Literal["random", "stratified", "group", "time"] = "random"
+    fractions: Annotated[list[Annotated[float, Field(gt=0, lt=1)]], Field(min_length=2, max_length=3)] = [
+        0.8,
+        0.2,
+    ]
+    column: str | None = None
+    seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = 0
+
+
+class PrepareConfig(_Section):
+    """The prepare config (see the module docstring), checked by pydantic: every key's type and allowed
+    values; a section set to ``false``/``null`` is turned off."""
+
+    types: bool = True
+    categories: _Categories | Literal[False] | None = _Categories()
+    duplicates: bool = True
+    missing: _Missing | Literal[False] | None = _Missing()
+    outliers: _Outliers | Literal[False] | None = _Outliers()
+    rare: _Rare | Literal[False] | None = _Rare()
+    split: _Split | Literal[False] | None = _Split()
+    target: str | None = None
+
+
 def load_prepare_config(config: dict[str, Any] | None) -> dict[str, Any]:
-    """Merge ``config`` over :data:`DEFAULTS`.
+    """``config`` checked against :class:`PrepareConfig` and merged over :data:`DEFAULTS` (a section given
+    as a mapping keeps the defaults of the keys it does not set).
 
     Raises
     ------
     ConfigError
-        Unknown keys.
+        Not a mapping, an unknown key, or a value of the wrong type or range (one line naming the key).
     """
+    if config is None:
+        config = {}
+    if not isinstance(config, dict):
+        raise ConfigError(
+            f"prepare: the config must be a mapping of cleaning steps, got {type(config).__name__}"
+        )
+    try:
+        checked = PrepareConfig.model_validate(config)
+    except ValidationError as exc:
+        raise config_error(exc, "prepare config") from None
     merged = copy.deepcopy(DEFAULTS)
-    for key, value in (config or {}).items():
-        if key not in merged:
-            raise ConfigError(f"unknown prepare key {key!r}; known: {', '.join(DEFAULTS)}")
-        if isinstance(merged[key], dict) and isinstance(value, dict):
-            bad = set(value) - set(merged[key])
-            if bad:
-                raise ConfigError(
-                    f"unknown key(s) {sorted(bad)} in prepare.{key}; known: {', '.join(merged[key])}"
-                )
-            merged[key].update(value)
-        else:
-            merged[key] = value
+    for key in config:
+        value = getattr(checked, key)
+        merged[key] = value.model_dump() if isinstance(value, BaseModel) else value
     return merged
 
 

@@ -1,16 +1,29 @@
 """Synthesizers: models that learn a table's joint distribution (or an image distribution) and sample.
 
-``make(name, **params)`` builds one by registry name; ``Synthesizer.load(path)`` reads a saved one.
+``make(name, **params)`` builds one by registry name; ``BaseSynthesizer.load(path)`` reads a saved one.
+The model classes are imported on first use (``simulacra.synthesizers.CTGAN`` imports torch then), so
+that listing models or refusing a bad option stays fast.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 from simulacra.synthesizers.base import BaseSynthesizer, Synthesizer, available, make, model_class, register
-from simulacra.synthesizers.copula import GaussianCopula
-from simulacra.synthesizers.ctgan import CTGAN
-from simulacra.synthesizers.image import DCGAN, VAE, ConditionalGAN, ConditionalVAE, ImageSynthesizer
-from simulacra.synthesizers.neural import TorchSynthesizer
-from simulacra.synthesizers.tvae import TVAE
+
+_LAZY = {
+    "GaussianCopula": "simulacra.synthesizers.copula",
+    "CTGAN": "simulacra.synthesizers.ctgan",
+    "TVAE": "simulacra.synthesizers.tvae",
+    "TorchSynthesizer": "simulacra.synthesizers.neural",
+    "TorchTraining": "simulacra.synthesizers.training",
+    "ImageSynthesizer": "simulacra.synthesizers.image",
+    "DCGAN": "simulacra.synthesizers.image",
+    "ConditionalGAN": "simulacra.synthesizers.image",
+    "VAE": "simulacra.synthesizers.image",
+    "ConditionalVAE": "simulacra.synthesizers.image",
+}
 
 __all__ = [
     "CTGAN",
@@ -24,8 +37,15 @@ __all__ = [
     "ImageSynthesizer",
     "Synthesizer",
     "TorchSynthesizer",
+    "TorchTraining",
     "available",
     "make",
     "model_class",
     "register",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'simulacra.synthesizers' has no attribute {name!r}")

@@ -16,6 +16,7 @@ Nothing is unpickled on load, so a model directory from an untrusted source cann
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import json
 import os
@@ -30,50 +31,69 @@ import pandas as pd
 from simulacra.errors import ConditionError, ConfigError, DataError, NotFittedError
 from simulacra.io import replace_dir, temporary_dir_for
 from simulacra.metadata import Metadata
+from simulacra.validation import Integer, Param, check_memory, check_params, check_rows, check_value
 
-_REGISTRY: dict[str, type[Synthesizer]] = {}
+_REGISTRY: dict[str, type[BaseSynthesizer]] = {}
+
+#: The built-in models: registry name → the module that registers it. Modules are imported on first
+#: use, so that listing the models (``simulacra --help``) or refusing a bad option does not import torch.
+BUILTIN: dict[str, str] = {
+    "copula": "simulacra.synthesizers.copula",
+    "ctgan": "simulacra.synthesizers.ctgan",
+    "tvae": "simulacra.synthesizers.tvae",
+    "dcgan": "simulacra.synthesizers.image.gan",
+    "cgan": "simulacra.synthesizers.image.gan",
+    "vae": "simulacra.synthesizers.image.vae",
+    "cvae": "simulacra.synthesizers.image.vae",
+}
 
 
-def register(cls: type[Synthesizer]) -> type[Synthesizer]:
+def register(cls: type[BaseSynthesizer]) -> type[BaseSynthesizer]:
     """Class decorator: make ``cls`` available as ``make(cls.name)``."""
     _REGISTRY[cls.name] = cls
     return cls
 
 
 def available() -> list[str]:
-    """Registry names of the synthesizers."""
-    return sorted(_REGISTRY)
+    """Registry names of the synthesizers (built-in and registered)."""
+    return sorted(set(BUILTIN) | set(_REGISTRY))
 
 
-def model_class(name: str) -> type[Synthesizer]:
-    """The synthesizer class registered as ``name``.
+def model_class(name: str) -> type[BaseSynthesizer]:
+    """The synthesizer class registered as ``name`` (its module is imported on first use).
 
     Raises
     ------
     ConfigError
-        Unknown name.
+        Unknown name, or a name that is not text.
     """
+    if not isinstance(name, str) or name not in available():
+        raise ConfigError(f"unknown model {_short(name)}; available: {', '.join(available())}")
     if name not in _REGISTRY:
-        raise ConfigError(f"unknown model {name!r}; available: {', '.join(available())}")
+        importlib.import_module(BUILTIN[name])
     return _REGISTRY[name]
 
 
-def make(name: str, **params: Any) -> Synthesizer:
-    """Create a synthesizer by registry name, e.g. ``make("copula", seed=1)``.
+def make(name: str, **params: Any) -> BaseSynthesizer:
+    """Create a synthesizer by registry name, e.g. ``make("copula", seed=1)``; every parameter is
+    checked against the model's declared constraints first (lists become tuples where a tuple is meant).
 
     Raises
     ------
     ConfigError
-        Unknown name, or a hyper-parameter the model does not take.
+        Unknown name, a hyper-parameter the model does not take, or a value of the wrong type or range
+        (the message names it and the allowed range).
     """
     cls = model_class(name)
-    accepted = cls.param_names()
-    unknown = sorted(set(params) - set(accepted))
-    if unknown:
-        raise ConfigError(
-            f"model {name!r} has no parameter {', '.join(unknown)}; it takes: {', '.join(accepted)}"
-        )
-    return cls(**params)
+    checked = check_params(name, cls._parameter_constraints, params)
+    model = cls(**checked)
+    model._check_params()
+    return model
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 class BaseSynthesizer(ABC):
@@ -86,6 +106,12 @@ class BaseSynthesizer(ABC):
     name: ClassVar[str] = ""
     modality: ClassVar[str] = "table"
     _fitted_attr: ClassVar[str] = "metadata_"
+    #: each constructor parameter's type and range (:mod:`simulacra.validation`), checked by ``make``,
+    #: ``set_params`` and at the top of ``fit``, as scikit-learn's ``_parameter_constraints``
+    _parameter_constraints: ClassVar[dict[str, Param]] = {}
+    #: capability: ``fit`` trains in epochs and takes ``checkpoint_dir``, ``checkpoint_every``,
+    #: ``resume`` and ``on_epoch`` (the CLI and the pipeline offer checkpoints and epoch progress then)
+    trains_in_epochs: ClassVar[bool] = False
 
     # ------------------------------------------------------------------ parameters
     @classmethod
@@ -93,17 +119,75 @@ class BaseSynthesizer(ABC):
         sig = inspect.signature(cls.__init__)
         return [p for p in sig.parameters if p != "self"]
 
-    def get_params(self) -> dict[str, Any]:
-        """The constructor's hyper-parameters, as given."""
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The constructor's hyper-parameters, as given (scikit-learn's contract; ``deep`` is accepted
+        for ``sklearn.base.clone`` and changes nothing, as no parameter is itself an estimator)."""
         return {p: getattr(self, p) for p in self.param_names()}
 
+    def set_params(self, **params: Any) -> BaseSynthesizer:
+        """Set hyper-parameters (checked against the declared constraints first); returns ``self``.
+
+        Raises
+        ------
+        ConfigError
+            A parameter the model does not take, or a value of the wrong type or range.
+        """
+        checked = check_params(self.name, self._parameter_constraints, params)
+        old = self.get_params()
+        for k, v in checked.items():
+            setattr(self, k, v)
+        try:
+            self._check_params()
+        except ConfigError:
+            for k, v in old.items():
+                setattr(self, k, v)
+            raise
+        return self
+
+    def _validate_params(self) -> None:
+        """Check every hyper-parameter (types and ranges, then :meth:`_check_params`); called at the top
+        of ``fit``, so an attribute set by hand is checked too."""
+        check_params(self.name, self._parameter_constraints, self.get_params())
+        self._check_params()
+
+    def _check_params(self) -> None:
+        """Hook: checks that involve several parameters (e.g. CTGAN's ``batch_size`` a multiple of
+        ``pac``); raise :class:`ConfigError`."""
+
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({args})"
+        """The class with the parameters that differ from their defaults, as scikit-learn prints it."""
+        defaults = {
+            k: p.default for k, p in inspect.signature(type(self).__init__).parameters.items() if k != "self"
+        }
+        changed = {k: v for k, v in self.get_params().items() if not _same(v, defaults.get(k))}
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
 
     def _check_fitted(self) -> None:
         if not hasattr(self, self._fitted_attr):
             raise NotFittedError(f"{type(self).__name__} is not fitted; call fit(data) first")
+
+    def _check_sample_args(self, n: Any, seed: Any) -> tuple[int, int | None]:
+        """``(n, seed)`` checked before anything is generated: ``n`` an integer in ``[0, MAX_ROWS]``
+        whose output fits in memory (``n × _bytes_per_row()``), ``seed`` ``None`` or an integer ≥ 0.
+
+        Raises
+        ------
+        ConfigError
+            A value of the wrong type or range, or too many rows (the message gives the memory needed).
+        """
+        n = check_rows(n)
+        if seed is not None:
+            seed = check_value(self.name, "seed", seed, Integer(ge=0, le=2**63 - 1))
+        check_memory(
+            n * self._bytes_per_row(),
+            f"sampling {n:,} rows",
+            "sample fewer rows per call and several times with different seeds",
+        )
+        return n, seed
+
+    def _bytes_per_row(self) -> float:
+        """Hook: peak bytes one generated row (or image) takes while sampling, a generous estimate."""
+        return 1024.0
 
     @abstractmethod
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]: ...
@@ -151,38 +235,64 @@ class BaseSynthesizer(ABC):
         """Load a model saved by :meth:`save`. It dispatches on ``config.json``: ``BaseSynthesizer.load``
         reads any model, ``Synthesizer.load`` any table model, ``CTGAN.load`` only a CTGAN.
 
+        A model folder is untrusted input: ``config.json`` is checked for its shape and every parameter
+        against the model's constraints, arrays are read with ``allow_pickle=False`` and weights with
+        ``weights_only=True``; whatever fails on the way (a damaged or truncated file, a missing key, a
+        pickle payload) is one :class:`DataError`.
+
         Raises
         ------
         DataError
-            ``path`` is not a saved model directory, or holds a model of another kind than ``cls``.
+            ``path`` is not a valid saved model folder (the message says what is wrong), or holds a
+            model of another kind than ``cls``.
         """
         path = Path(path)
-        config_file = path / "config.json"
-        if not config_file.is_file():
+        if not (path / "config.json").is_file():
             raise DataError(
-                f"{path}: not a saved model (no config.json); give the folder written by 'fit -o'"
+                f"{path} is not a simulacra model folder (no config.json); give the folder written by 'fit -o'"
             )
         try:
-            config = json.loads(config_file.read_text(encoding="utf-8"))
-            params = dict(config["params"])
-            defaults = inspect.signature(model_class(config["model"]).__init__).parameters
-            for k, v in params.items():  # JSON has no tuples: restore tuple-valued parameters as tuples
-                if isinstance(v, list) and k in defaults and isinstance(defaults[k].default, tuple):
-                    params[k] = tuple(v)
-            model = make(config["model"], **params)
-            state = json.loads((path / "state.json").read_text(encoding="utf-8"))
-            with np.load(path / "arrays.npz", allow_pickle=False) as npz:
-                arrays = {k: npz[k] for k in npz.files}
-            if isinstance(model, cls):
-                model._load_description(path)
-        except (OSError, KeyError, ValueError) as exc:
-            raise DataError(f"{path}: damaged model folder ({exc}); re-run 'simulacra fit'") from exc
+            config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+            if not isinstance(config, dict) or not isinstance(config.get("model"), str):
+                raise ValueError("config.json must be a mapping with a model name")
+            if not isinstance(config.get("params"), dict):
+                raise ValueError("config.json: params must be a mapping")
+            model = make(config["model"], **config["params"])
+        except Exception as exc:
+            raise _invalid(path, exc) from None
         if not isinstance(model, cls):
             kind = f"{cls.name!r}" if cls.name else f"{cls.modality} model"
             raise DataError(f"{path}: holds a {config['model']!r} model of {model.modality}s, not a {kind}")
-        model._set_state(state, arrays)
-        model._load_extra(path)
+        try:
+            state = json.loads((path / "state.json").read_text(encoding="utf-8"))
+            if not isinstance(state, dict):
+                raise ValueError("state.json must be a mapping")
+            with np.load(path / "arrays.npz", allow_pickle=False) as npz:
+                arrays = {k: npz[k] for k in npz.files}
+            model._load_description(path)
+            model._set_state(state, arrays)
+            model._load_extra(path)
+        except Exception as exc:  # any damage: a model folder is untrusted input
+            raise _invalid(path, exc) from None
         return model
+
+
+def _invalid(path: Path, exc: BaseException) -> DataError:
+    """The one-line error for a model folder that cannot be loaded."""
+    if isinstance(exc, ConfigError | DataError):
+        why = str(exc)
+    else:
+        text = " ".join(str(exc).split()) or type(exc).__name__
+        first = text.split(". ")[0]  # torch appends paragraphs of advice (weights_only=False) after it
+        why = f"{type(exc).__name__}: {first[:200]}"
+    return DataError(f"{path} is not a valid simulacra model folder ({why}); refit it with 'simulacra fit'")
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Parameter equality for the repr: a list and a tuple of the same numbers are the same."""
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return list(a) == list(b)
+    return type(a) is type(b) and a == b
 
 
 class Synthesizer(BaseSynthesizer):
@@ -205,6 +315,7 @@ class Synthesizer(BaseSynthesizer):
         MetadataError
             ``data`` and ``metadata`` have different columns.
         """
+        self._validate_params()
         if not isinstance(data, pd.DataFrame):
             raise DataError(
                 f"{self.name} fits a table (pandas DataFrame), got {type(data).__name__}; "
@@ -227,15 +338,20 @@ class Synthesizer(BaseSynthesizer):
 
         Raises
         ------
-        NotFittedError, ConfigError (``n`` < 0), ConditionError (unknown column or unmet value).
+        NotFittedError, ConfigError (``n`` not an integer in [0, MAX_ROWS], or more rows than fit in
+        memory), ConditionError (unknown column or unmet value).
         """
         self._check_fitted()
-        if int(n) < 0:
-            raise ConfigError(f"number of rows must be ≥ 0, got {n}")
+        n, seed = self._check_sample_args(n, seed)
         if conditions:
             for col in conditions:
                 self.metadata_[col]  # raises MetadataError naming the columns
-        return self._sample(int(n), conditions=dict(conditions or {}), seed=seed)
+        return self._sample(n, conditions=dict(conditions or {}), seed=seed)
+
+    def _bytes_per_row(self) -> float:
+        # a DataFrame row: an 8-byte value per column plus Python objects for text, and a float64
+        # working copy per column
+        return 96.0 * len(self.metadata_.names)
 
     def parse_conditions(self, raw: dict[str, str]) -> dict[str, Any]:
         """Turn text condition values (from the command line) into typed values for :meth:`sample`.

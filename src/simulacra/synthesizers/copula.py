@@ -25,7 +25,7 @@ under a Gaussian, any combination of *seen* values can be met; an unseen value r
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -34,6 +34,7 @@ from scipy import stats
 from simulacra.errors import ConditionError
 from simulacra.synthesizers.base import Synthesizer, register
 from simulacra.transform import TableTransformer, interval_of
+from simulacra.validation import Integer, Param
 
 
 def _nearest_correlation(c: np.ndarray, floor: float = 1e-6) -> np.ndarray:
@@ -79,6 +80,11 @@ class GaussianCopula(Synthesizer):
     """
 
     name = "copula"
+    _parameter_constraints: ClassVar[dict[str, Param]] = {
+        "max_quantiles": Integer(ge=2, le=1_000_000),
+        "gibbs_sweeps": Integer(ge=1, le=10_000),
+        "seed": Integer(ge=0, le=2**63 - 1),
+    }
 
     def __init__(self, max_quantiles: int = 1000, gibbs_sweeps: int = 30, seed: int = 0) -> None:
         self.max_quantiles = max_quantiles

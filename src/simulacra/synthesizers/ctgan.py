@@ -33,7 +33,7 @@ conditioned column is then set exactly; see :meth:`TorchSynthesizer._sample` for
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -41,9 +41,81 @@ from torch import nn
 
 from simulacra.errors import ConfigError
 from simulacra.synthesizers.base import register
-from simulacra.synthesizers.neural import ConditionalSampler, TorchSynthesizer
+from simulacra.synthesizers.neural import TorchSynthesizer
+from simulacra.synthesizers.spans import SpanLayout
+from simulacra.synthesizers.training import TRAINING_CONSTRAINTS
+from simulacra.validation import Boolean, Integer, Param, Real, Widths
 
 _CHUNK = 2048  # rows per generator call when sampling: larger blocks fall out of the CPU caches
+
+
+class ConditionalSampler:
+    """Training-by-sampling (Xu et al. 2019, §4.3), vectorised.
+
+    ``sample_condvec(B)`` picks a conditional column uniformly and a category with probability
+    proportional to ``log(1 + count)`` (``log_frequency=True``, the paper) or to ``count``; returns the
+    one-hot conditional vector ``(B, cond_dim)``, the chosen conditional span ``(B,)`` and category
+    ``(B,)``. ``sample_rows(spans, cats)`` returns, for each pair, the index of a random real row having
+    that category. ``sample_original(B)`` draws the conditional vector from the real frequencies, for
+    sampling after training.
+    """
+
+    def __init__(self, layout: SpanLayout, counts: torch.Tensor, log_frequency: bool = True) -> None:
+        """``counts``: ``(len(layout.cond_spans), layout.width)`` real count of each category."""
+        self.layout = layout
+        self.counts = counts.double()
+        weights = torch.log1p(self.counts) if log_frequency else self.counts
+        self.train_cdf = torch.cumsum(weights / weights.sum(1, keepdim=True).clamp_min(1e-12), 1).float()
+        self.real_cdf = torch.cumsum(
+            self.counts / self.counts.sum(1, keepdim=True).clamp_min(1e-12), 1
+        ).float()
+
+    @classmethod
+    def from_targets(
+        cls, targets: torch.Tensor, layout: SpanLayout, log_frequency: bool = True
+    ) -> ConditionalSampler:
+        """Build from the category index of every row and discrete span ``(N, S)``; indexes the rows."""
+        codes = targets[:, layout.cond_index]
+        counts = (
+            torch.stack([torch.bincount(codes[:, j], minlength=layout.width) for j in range(codes.shape[1])])
+            if codes.shape[1]
+            else torch.zeros((0, layout.width), dtype=torch.long, device=targets.device)
+        )
+        sampler = cls(layout, counts, log_frequency)
+        # rows grouped by (span, category): order[j] lists the rows sorted by their category in span j
+        sampler.order = torch.argsort(codes.T, dim=1, stable=True)
+        sampler.count = counts.long()
+        sampler.start = torch.cumsum(sampler.count, 1) - sampler.count
+        return sampler
+
+    @property
+    def active(self) -> bool:
+        return len(self.layout.cond_spans) > 0
+
+    def _draw(self, cdf: torch.Tensor, b: int) -> tuple[torch.Tensor, torch.Tensor]:
+        device = cdf.device
+        span = torch.randint(len(self.layout.cond_spans), (b,), device=device)
+        u = torch.rand(b, 1, device=device)
+        cat = (u > cdf[span]).sum(1).clamp_max(self.layout.cond_widths[span] - 1)
+        return span, cat
+
+    def condvec(self, span: torch.Tensor, cat: torch.Tensor) -> torch.Tensor:
+        """One-hot conditional vectors ``(B, cond_dim)`` for the given spans and categories."""
+        c = torch.zeros((span.shape[0], self.layout.cond_dim), device=span.device)
+        c[torch.arange(span.shape[0], device=span.device), self.layout.cond_offsets[span] + cat] = 1.0
+        return c
+
+    def sample_condvec(self, b: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        span, cat = self._draw(self.train_cdf, b)
+        return self.condvec(span, cat), span, cat
+
+    def sample_original(self, b: int) -> torch.Tensor:
+        span, cat = self._draw(self.real_cdf, b)
+        return self.condvec(span, cat)
+
+    def sample_rows(self, span: torch.Tensor, cat: torch.Tensor) -> torch.Tensor:
+        offset = (torch.rand(span.shape[0], device=span.device) * self.count[span, cat]).long()
+        return self.order[span, self.start[span, cat] + offset]
 
 
 class Residual(nn.Module):
@@ -172,6 +244,22 @@ class CTGAN(TorchSynthesizer):
     """
 
     name = "ctgan"
+    _parameter_constraints: ClassVar[dict[str, Param]] = {
+        **TRAINING_CONSTRAINTS,
+        "embedding_dim": Integer(ge=1, le=65_536),
+        "generator_dim": Widths(),
+        "discriminator_dim": Widths(),
+        "generator_lr": Real(ge=0, le=10),
+        "generator_decay": Real(ge=0, le=10),
+        "discriminator_lr": Real(ge=0, le=10),
+        "discriminator_decay": Real(ge=0, le=10),
+        "discriminator_steps": Integer(ge=1, le=1000),
+        "pac": Integer(ge=1, le=1000),
+        "log_frequency": Boolean(),
+        "gumbel_tau": Real(gt=0, le=100),
+        "gradient_penalty": Real(ge=0, le=1e6),
+        "max_modes": Integer(ge=1, le=100),
+    }
 
     def __init__(
         self,
@@ -217,7 +305,7 @@ class CTGAN(TorchSynthesizer):
 
     def _check_params(self) -> None:
         super()._check_params()
-        if int(self.pac) < 1 or int(self.batch_size) % int(self.pac):
+        if self.batch_size % self.pac:
             raise ConfigError(
                 f"batch_size ({self.batch_size}) must be a multiple of pac ({self.pac}); e.g. batch_size=500 pac=10"
             )

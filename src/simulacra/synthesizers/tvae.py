@@ -25,7 +25,7 @@ and sets the conditioned column exactly. Several conditions: see :meth:`TorchSyn
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -33,6 +33,8 @@ from torch import nn
 
 from simulacra.synthesizers.base import register
 from simulacra.synthesizers.neural import TorchSynthesizer
+from simulacra.synthesizers.training import TRAINING_CONSTRAINTS
+from simulacra.validation import Integer, Param, Real, Widths
 
 
 def _mlp(i: int, dims: Sequence[int]) -> tuple[nn.Sequential, int]:
@@ -98,6 +100,16 @@ class TVAE(TorchSynthesizer):
     """
 
     name = "tvae"
+    _parameter_constraints: ClassVar[dict[str, Param]] = {
+        **TRAINING_CONSTRAINTS,
+        "embedding_dim": Integer(ge=1, le=65_536),
+        "compress_dims": Widths(),
+        "decompress_dims": Widths(),
+        "l2scale": Real(ge=0, le=10),
+        "learning_rate": Real(ge=0, le=10),
+        "loss_factor": Real(gt=0, le=1e6),
+        "max_modes": Integer(ge=1, le=100),
+    }
 
     def __init__(
         self,

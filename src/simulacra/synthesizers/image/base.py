@@ -2,7 +2,7 @@
 
 ``fit(images: ImageSet) -> self`` and ``sample(n, *, conditions=None, seed=None) -> ImageSet`` mirror the
 table synthesizers; the training loop, progress, checkpoints, ``--resume``, seeding and ``state_dict``
-persistence are :class:`~simulacra.synthesizers.neural.TorchTraining`'s, shared with CTGAN and TVAE.
+persistence are :class:`~simulacra.synthesizers.training.TorchTraining`'s, shared with CTGAN and TVAE.
 
 Besides, every ``grid_every`` epochs the model draws a grid of samples from fixed noise (one row per
 class for the conditional models), kept in ``grids_`` and saved as ``samples/epoch_NNN.png`` in the model
@@ -21,10 +21,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from simulacra.errors import ConditionError, ConfigError, DataError
+from simulacra.errors import ConditionError, DataError
 from simulacra.io import ImageSet, make_grid, png_bytes
 from simulacra.synthesizers.base import BaseSynthesizer
-from simulacra.synthesizers.neural import TorchTraining, available_cores, resolve_device
+from simulacra.synthesizers.training import TorchTraining, resolve_device
 
 GRID_COLUMNS = 10
 
@@ -148,6 +148,7 @@ class ImageSynthesizer(TorchTraining, BaseSynthesizer):
         ConfigError
             Bad hyper-parameters, or a checkpoint of other data or hyper-parameters.
         """
+        self._validate_params()
         if not isinstance(images, ImageSet):
             raise DataError(f"{self.name} fits an ImageSet (images), got {type(images).__name__}")
         if len(images) == 0:
@@ -157,7 +158,6 @@ class ImageSynthesizer(TorchTraining, BaseSynthesizer):
                 f"{self.name} is class-conditional and these images have no labels; "
                 "use a folder of class folders or an NPZ with 'labels', or the unconditional model"
             )
-        self._check_params()
         h, w = images.images.shape[2:]
         if stages(h, w)[0] == 0:
             raise DataError(
@@ -165,7 +165,6 @@ class ImageSynthesizer(TorchTraining, BaseSynthesizer):
                 "32×32, 64×64); resize them first"
             )
         self.device_ = resolve_device(self.device)
-        torch.set_num_threads(available_cores())
         self.image_shape_ = tuple(int(v) for v in images.images.shape[1:])
         labelled = images.labels is not None
         self.class_names_ = list(images.class_names) if labelled else []
@@ -187,11 +186,6 @@ class ImageSynthesizer(TorchTraining, BaseSynthesizer):
             self.__dict__.pop("_grid_z", None)
             self.__dict__.pop("_grid_y", None)
         return self
-
-    def _check_params(self) -> None:
-        super()._check_params()
-        if int(self.latent_dim) < 1:
-            raise ConfigError(f"latent_dim must be ≥ 1, got {self.latent_dim}")
 
     def _grid_inputs(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Fixed noise for the training grids, from its own generator (training draws stay unchanged)."""
@@ -240,13 +234,12 @@ class ImageSynthesizer(TorchTraining, BaseSynthesizer):
 
         Raises
         ------
-        NotFittedError, ConfigError (``n`` < 0), ConditionError (an unconditional model, a column other
+        NotFittedError, ConfigError (``n`` not an integer in [0, MAX_ROWS], or more images than fit in
+        memory), ConditionError (an unconditional model, a column other
         than ``label``, or an unknown class).
         """
         self._check_fitted()
-        if int(n) < 0:
-            raise ConfigError(f"number of images must be ≥ 0, got {n}")
-        n = int(n)
+        n, seed = self._check_sample_args(n, seed)
         rng = np.random.default_rng(np.random.SeedSequence(seed).generate_state(1)[0])
         labels = self._sample_labels(n, dict(conditions or {}), rng)
         seed = int(rng.integers(2**62)) if seed is None else int(seed)
@@ -260,6 +253,10 @@ class ImageSynthesizer(TorchTraining, BaseSynthesizer):
                 y = torch.from_numpy(labels[start:stop]).to(self.device_) if labels is not None else None
                 out[start:stop] = to_uint8(self._generate(z, y))
         return ImageSet(out, labels, list(self.class_names_) if labels is not None else [])
+
+    def _bytes_per_row(self) -> float:
+        c, h, w = self.image_shape_
+        return c * h * w * 9.0  # uint8 output, plus float32 pixels of the 1,000-image generation blocks
 
     def _sample_labels(
         self, n: int, conditions: dict[str, Any], rng: np.random.Generator
@@ -275,8 +272,8 @@ class ImageSynthesizer(TorchTraining, BaseSynthesizer):
             raise ConditionError(f"images take only a 'label' condition, got {', '.join(unknown)}")
         if "label" in conditions:
             return np.full(n, self.class_index(conditions["label"]), dtype=np.int64)
-        k = len(self.class_names_)
-        return rng.permutation(np.arange(n) % k).astype(np.int64)
+        seen = np.flatnonzero(np.asarray(self.class_counts_) > 0)  # a class without images is never drawn
+        return seen[rng.permutation(np.arange(n) % len(seen))].astype(np.int64)
 
     def class_index(self, value: Any) -> int:
         """The class index of ``value``: a class name (``"7"``, ``"cat"``) or an index.
@@ -296,6 +293,10 @@ class ImageSynthesizer(TorchTraining, BaseSynthesizer):
         if isinstance(value, bool) or not 0 <= index < len(self.class_names_) or float(value) != index:
             raise ConditionError(
                 f"label {value!r} is not a class of the training images; classes: {', '.join(self.class_names_)}"
+            )
+        if not self.class_counts_[index]:
+            raise ConditionError(
+                f"label {value!r} had no training images, so the model cannot draw it; pick a class it saw"
             )
         return index
 

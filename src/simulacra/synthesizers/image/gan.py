@@ -30,6 +30,8 @@ from simulacra.synthesizers.image.base import (
     UpsamplingDecoder,
     init_weights,
 )
+from simulacra.synthesizers.training import TRAINING_CONSTRAINTS
+from simulacra.validation import Boolean, Integer, Optional, Param, Real
 
 
 class Discriminator(nn.Module):
@@ -77,6 +79,15 @@ class DCGAN(ImageSynthesizer):
     """
 
     name = "dcgan"
+    _parameter_constraints: ClassVar[dict[str, Param]] = {
+        **TRAINING_CONSTRAINTS,
+        "latent_dim": Integer(ge=1, le=65_536),
+        "width": Integer(ge=1, le=4096),
+        "learning_rate": Real(ge=0, le=10),
+        "label_smoothing": Real(ge=0, lt=1),
+        "spectral_norm": Optional(Boolean()),
+        "grid_every": Integer(ge=0, le=100_000),
+    }
     conditional: ClassVar[bool] = False
 
     def __init__(

@@ -30,6 +30,8 @@ from simulacra.synthesizers.image.base import (
     UpsamplingDecoder,
     to_uint8,
 )
+from simulacra.synthesizers.training import TRAINING_CONSTRAINTS
+from simulacra.validation import Integer, Param, Real
 
 
 class Encoder(nn.Module):
@@ -70,6 +72,14 @@ class VAE(ImageSynthesizer):
     """
 
     name = "vae"
+    _parameter_constraints: ClassVar[dict[str, Param]] = {
+        **TRAINING_CONSTRAINTS,
+        "latent_dim": Integer(ge=1, le=65_536),
+        "width": Integer(ge=1, le=4096),
+        "learning_rate": Real(ge=0, le=10),
+        "beta": Real(ge=0, le=1e6),
+        "grid_every": Integer(ge=0, le=100_000),
+    }
     conditional: ClassVar[bool] = False
 
     def __init__(

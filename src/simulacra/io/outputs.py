@@ -1,0 +1,253 @@
+"""Writing outputs safely: nothing half-written, nothing replaced that simulacra did not write.
+
+Every output is built under a temporary name beside its target and moved into place with ``os.replace``
+(:func:`temporary_dir_for` / :func:`replace_dir` for folders, :func:`temporary_file_for` /
+:func:`finish_file` for files). The rules:
+
+* **Ownership.** Every folder simulacra writes (a model, a run directory, a prepared data set, a PNG
+  folder) holds a marker file, :data:`MARKER`. ``force=True`` replaces a folder only if it holds the
+  marker, and a file only if it is a regular file (of the kind asked for: its suffix names the format);
+  never an arbitrary folder such as the one holding the input data.
+* **One writer.** :func:`output_lock` takes a lock file beside the target (``.NAME.simulacra-lock``,
+  holding the owner's process id) for the whole command, checked before any training starts; a second
+  process writing the same target is refused at once. A lock left by a dead process is taken over.
+* **No litter.** Temporary names carry the writer's process id (``.NAME.PID.….tmp``); temporaries
+  of processes that no longer run (after ``kill -9``) are removed the next time the target is written.
+* **Permissions.** Outputs get the modes the user's umask gives (``0666``/``0777`` less the umask), not
+  the ``0600``/``0700`` of the temporary files.
+* **Checked before work.** :func:`check_writable` refuses a target under a file, a folder where a file
+  is asked for, or a folder that cannot be written, before anything is computed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from simulacra.errors import ConfigError, OutputExistsError
+
+#: the marker file in every folder simulacra writes; ``--force`` replaces only folders that hold it
+MARKER = ".simulacra"
+_LOCK = ".{name}.simulacra-lock"
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover - another user's live process
+        return True
+    return True
+
+
+def check_writable(path: str | os.PathLike[str], *, kind: str) -> Path:
+    """``path`` as a Path after checking that an output of ``kind`` (``"file"`` or ``"dir"``) can be
+    written there: its nearest existing ancestor is a writable folder, and an existing ``path`` is a
+    file for a file, a folder for a folder.
+
+    Raises
+    ------
+    ConfigError
+        A parent that is a file, a folder that cannot be written, or a target of the other kind.
+    """
+    path = Path(path)
+    if path.exists() and kind == "file" and path.is_dir():
+        raise ConfigError(f"{path}: is a folder; give a file name such as {path.name or 'out'}.parquet")
+    if path.exists() and kind == "dir" and not path.is_dir():
+        raise ConfigError(f"{path}: is a file; give a folder name for this output")
+    parent = path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ConfigError(
+            f"{path}: {parent} is a file, so nothing can be written under it; choose another path"
+        )
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"{path}: the folder {parent} is not writable; choose another output path")
+    return path
+
+
+def claim(path: str | os.PathLike[str], *, force: bool, kind: str) -> Path:
+    """Check ``path`` for an output of ``kind`` (:func:`check_writable`), refuse an existing one unless
+    ``force``, and with ``force`` refuse to replace what simulacra did not write; create the parent
+    folders and remove stale temporaries of dead processes.
+
+    Raises
+    ------
+    OutputExistsError
+        ``path`` exists and ``force`` is false, or it is a folder without :data:`MARKER`.
+    ConfigError
+        See :func:`check_writable`.
+    """
+    path = check_writable(path, kind=kind)
+    if path.exists():
+        if not force:
+            raise OutputExistsError(
+                f"{path}: already exists; choose another path or pass --force to overwrite"
+            )
+        if kind == "dir" and not (path / MARKER).is_file():
+            raise OutputExistsError(
+                f"{path}: exists and was not written by simulacra, and --force replaces only simulacra's own "
+                "outputs; choose another path (or delete the folder yourself)"
+            )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale(path)
+    return path
+
+
+def clean_stale(path: Path) -> list[Path]:
+    """Remove the temporaries of ``path`` (``.NAME.PID.….tmp*``) left by processes that no longer run;
+    returns what was removed."""
+    pattern = re.compile(rf"^\.{re.escape(path.name)}\.(\d+)\..*\.tmp")
+    removed = []
+    with contextlib.suppress(OSError):
+        for entry in path.parent.iterdir():
+            m = pattern.match(entry.name)
+            if m and not _alive(int(m.group(1))):
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink(missing_ok=True)
+                removed.append(entry)
+    return removed
+
+
+def _prefix(path: Path) -> str:
+    return f".{path.name}.{os.getpid()}."
+
+
+def temporary_dir_for(path: str | os.PathLike[str], *, force: bool = False) -> Path:
+    """A new empty folder beside ``path`` to build an output folder in (see :func:`claim` for the
+    checks); pair with :func:`replace_dir`, and remove it on failure.
+
+    Raises
+    ------
+    OutputExistsError, ConfigError
+        See :func:`claim`.
+    """
+    path = claim(path, force=force, kind="dir")
+    return Path(tempfile.mkdtemp(prefix=_prefix(path), suffix=".tmp", dir=path.parent))
+
+
+def replace_dir(tmp: str | os.PathLike[str], path: str | os.PathLike[str]) -> Path:
+    """Mark the finished folder ``tmp`` as simulacra's (:data:`MARKER`), give it the umask's modes, and
+    move it to ``path``; an existing ``path`` is first moved aside and then deleted, so there is no
+    moment without a complete output."""
+    tmp, path = Path(tmp), Path(path)
+    (tmp / MARKER).write_text("written by simulacra; --force may replace this folder\n", encoding="utf-8")
+    mask = _umask()
+    for root, dirs, files in os.walk(tmp):
+        for d in dirs:
+            os.chmod(os.path.join(root, d), 0o777 & ~mask)
+        for f in files:
+            os.chmod(os.path.join(root, f), 0o666 & ~mask)
+    os.chmod(tmp, 0o777 & ~mask)
+    old = None
+    if path.exists():
+        old = path.with_name(f"{_prefix(path)}old.tmp")
+        os.replace(path, old)
+    os.replace(tmp, path)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    return path
+
+
+def temporary_file_for(path: str | os.PathLike[str], *, force: bool = False) -> Path:
+    """A new empty file beside ``path`` (same suffixes, which writers such as openpyxl check) to write an
+    output file into; pair with :func:`finish_file`, and remove it on failure.
+
+    Raises
+    ------
+    OutputExistsError, ConfigError
+        See :func:`claim`.
+    """
+    path = claim(path, force=force, kind="file")
+    fd, tmp = tempfile.mkstemp(
+        prefix=_prefix(path), suffix=".tmp" + "".join(path.suffixes[-2:]), dir=path.parent
+    )
+    os.close(fd)
+    return Path(tmp)
+
+
+def finish_file(tmp: str | os.PathLike[str], path: str | os.PathLike[str]) -> Path:
+    """Give the written ``tmp`` the umask's mode and move it to ``path``."""
+    os.chmod(tmp, 0o666 & ~_umask())
+    os.replace(tmp, path)
+    return Path(path)
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str, *, force: bool = False) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` under a temporary name, then move it into place.
+
+    Raises
+    ------
+    OutputExistsError, ConfigError
+        See :func:`claim`.
+    """
+    path = Path(path)
+    tmp = temporary_file_for(path, force=force)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        return finish_file(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def output_lock(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Hold the lock of output ``path`` (a file ``.NAME.simulacra-lock`` beside it, created atomically,
+    holding this process id) for the duration of the block; a lock of a dead process is taken over.
+
+    Raises
+    ------
+    OutputExistsError
+        Another live process holds the lock.
+    ConfigError
+        The folder cannot be written (see :func:`check_writable`).
+    """
+    path = Path(path)
+    parent = path.parent
+    while not parent.exists():
+        parent = parent.parent
+    check_writable(path, kind="dir" if path.is_dir() else "file")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = path.parent / _LOCK.format(name=path.name)
+    for _ in range(3):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                owner = int(lock.read_text(encoding="ascii").strip() or 0)
+            except (OSError, ValueError):
+                owner = 0
+            if owner and _alive(owner):
+                raise OutputExistsError(
+                    f"{path}: another simulacra process (pid {owner}) is writing it; wait for it to finish "
+                    "or choose another output"
+                ) from None
+            lock.unlink(missing_ok=True)  # left by a dead process
+            continue
+        with os.fdopen(fd, "w", encoding="ascii") as f:
+            f.write(f"{os.getpid()}\n")
+        break
+    else:  # pragma: no cover - three races lost in a row
+        raise OutputExistsError(f"{path}: another process keeps taking its lock; try again")
+    try:
+        yield path
+    finally:
+        lock.unlink(missing_ok=True)

@@ -1,0 +1,241 @@
+"""The steps the CLI, :mod:`simulacra.pipeline` and :mod:`simulacra.bench` share, written once.
+
+* **Sources**: :func:`resolve_table` / :func:`resolve_images` turn a source (a bundled dataset name, a
+  file, an SQL URL, an image folder/NPZ/IDX) into its training part, its test part (a bundled dataset
+  brings its own) and its target column; :func:`is_image_source` tells which modality a source is.
+* **Metadata**: :func:`table_metadata` detects it and applies the user's overrides, checking the target.
+* **Fitting**: :func:`fit_model` passes checkpoints and epoch callbacks to models that train in epochs
+  (the :attr:`~simulacra.synthesizers.BaseSynthesizer.trains_in_epochs` capability).
+* **Evaluation and report**: :func:`evaluate_tables` and :func:`evaluate_image_sets` score and build the
+  report object, which the caller writes.
+* **Output folders**: :func:`output_folder` holds the output's lock, builds the folder aside and moves
+  it into place only when the block succeeds.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from simulacra import datasets
+from simulacra.errors import DataError
+from simulacra.io import (
+    FILE_FORMATS,
+    ImageSet,
+    is_sql_url,
+    output_lock,
+    read_table,
+    replace_dir,
+    temporary_dir_for,
+)
+from simulacra.metadata import Metadata
+
+
+@dataclass
+class TableSource:
+    """A resolved table source: training rows, real test rows (or ``None``), the target column (or
+    ``None``) and the name it was given by."""
+
+    name: str
+    train: pd.DataFrame
+    test: pd.DataFrame | None
+    target: str | None
+
+
+def is_image_source(source: str) -> bool:
+    """Whether ``source`` names images: a bundled image dataset, an ``.npz`` archive, an IDX file or a
+    folder (of class folders)."""
+    if source in datasets.available():
+        return datasets.is_image(source)
+    if is_sql_url(source):
+        return False
+    path = Path(source)
+    if path.suffix == ".npz" or path.is_dir():
+        return True
+    tabular = any(suffix in FILE_FORMATS for suffix in path.suffixes)
+    return not tabular and ("idx" in path.name or "ubyte" in path.name)
+
+
+def load_source(source: str, *, part: str = "train") -> pd.DataFrame:
+    """A bundled dataset's ``part`` (``train``/``test``) when ``source`` names one, else ``read_table``.
+
+    Raises
+    ------
+    DataError
+        ``source`` is a bundled image set, or an unreadable table.
+    """
+    if source in datasets.available():
+        if datasets.is_image(source):
+            raise DataError(f"{source!r} is an image dataset; this command needs a table (e.g. 'adult')")
+        train, test = datasets.load(source)
+        return train if part == "train" else test
+    return read_table(source)
+
+
+def load_images(source: str, *, part: str = "train") -> ImageSet:
+    """A bundled image dataset's ``part`` (``train``/``test``) when ``source`` names one, else
+    :meth:`ImageSet.read` (class folders, ``.npz``, IDX).
+
+    Raises
+    ------
+    DataError
+        ``source`` is a bundled table, or unreadable images.
+    """
+    if source in datasets.available():
+        if not datasets.is_image(source):
+            raise DataError(f"{source!r} is a table; this command needs images here (e.g. 'mnist')")
+        train, test = datasets.load(source)
+        return train if part == "train" else test
+    return ImageSet.read(source)
+
+
+def resolve_table(source: str, *, test: str | None = None, target: str | None = None) -> TableSource:
+    """Load ``source``'s training rows, its test rows (``test``, or a bundled dataset's own test part)
+    and its target (``target``, or a bundled dataset's own).
+
+    Raises
+    ------
+    DataError
+        Unreadable sources, or an image source.
+    """
+    bundled = datasets.DATASETS.get(source, {})
+    train = load_source(source, part="train")
+    test_src = test if test is not None else (source if bundled else None)
+    real_test = load_source(test_src, part="test") if test_src else None
+    return TableSource(source, train, real_test, target or bundled.get("target"))
+
+
+def resolve_images(source: str, *, test: str | None = None) -> tuple[ImageSet, ImageSet | None]:
+    """``(train, test)`` images of ``source``; the test part is ``test``'s test images, or a bundled
+    dataset's own test part, or ``None``."""
+    if test is None and source in datasets.available():
+        test = source
+    return load_images(source), (load_images(test, part="test") if test else None)
+
+
+def table_metadata(
+    df: pd.DataFrame,
+    overrides: str | os.PathLike[str] | dict[str, Any] | None = None,
+    target: str | None = None,
+) -> Metadata:
+    """Detected metadata of ``df`` with the user's ``overrides`` (a JSON/YAML file or mapping) applied,
+    checked against the data and, when given, the ``target`` column.
+
+    Raises
+    ------
+    MetadataError
+        Malformed overrides, an override the values do not fit, or an unknown target.
+    """
+    from simulacra.evaluate import check_target
+
+    meta = Metadata.detect(df)
+    if overrides:
+        meta.apply_overrides(overrides)
+        meta.validate(df)
+    check_target(meta, target)
+    return meta
+
+
+def fit_model(
+    model: Any,
+    *args: Any,
+    checkpoint_dir: Path | None = None,
+    checkpoint_every: int = 10,
+    resume: bool = False,
+    on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+) -> Any:
+    """``model.fit(*args)``, with checkpoints and the epoch callback when the model trains in epochs."""
+    if model.trains_in_epochs:
+        return model.fit(
+            *args,
+            checkpoint_dir=checkpoint_dir,
+            checkpoint_every=checkpoint_every,
+            resume=resume,
+            on_epoch=on_epoch,
+        )
+    return model.fit(*args)
+
+
+def evaluate_tables(
+    train: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    metadata: Metadata,
+    *,
+    test: pd.DataFrame | None,
+    target: str | None,
+    seed: int,
+    title: str,
+    info: dict[str, Any] | None = None,
+    preparation: dict[str, Any] | None = None,
+):
+    """Evaluate a synthetic table and build its report: ``(Evaluation, Report)``."""
+    from simulacra.evaluate import evaluate
+    from simulacra.report import Report
+
+    ev = evaluate(train, synthetic, metadata, real_test=test, target=target, seed=seed)
+    report = Report(
+        ev, train, synthetic, metadata, title=title, info=info, preparation=preparation, seed=seed
+    )
+    return ev, report
+
+
+def evaluate_image_sets(
+    train: ImageSet,
+    synthetic: ImageSet,
+    test: ImageSet | None,
+    *,
+    seed: int,
+    title: str,
+    model: Any = None,
+    info: dict[str, Any] | None = None,
+    reconstructions: Any = None,
+):
+    """Evaluate synthetic images and build their report: ``(Evaluation, ImageReport)``; ``model`` (a
+    fitted image synthesizer, optional) contributes its training curves and grids."""
+    from simulacra.evaluate.image import evaluate_images
+    from simulacra.report import ImageReport
+
+    ev = evaluate_images(train, synthetic, test, reconstructions=reconstructions, seed=seed)
+    report = ImageReport(
+        ev,
+        train,
+        synthetic,
+        title=title,
+        info=info,
+        history=getattr(model, "history_", None),
+        grids=getattr(model, "grids_", None),
+        seed=seed,
+    )
+    return ev, report
+
+
+@contextmanager
+def output_folder(path: str | os.PathLike[str], *, force: bool = False) -> Iterator[Path]:
+    """Build an output folder: yields an empty temporary folder beside ``path`` while holding the
+    output's lock; when the block ends without an error the folder is moved to ``path`` (replacing a
+    previous simulacra output only with ``force``), otherwise it is removed and ``path`` is untouched.
+
+    Raises
+    ------
+    OutputExistsError
+        ``path`` exists (without ``force``, or not written by simulacra), or another process is
+        writing it.
+    ConfigError
+        ``path`` cannot be written.
+    """
+    path = Path(path)
+    with output_lock(path):
+        tmp = temporary_dir_for(path, force=force)
+        try:
+            yield tmp
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        replace_dir(tmp, path)
