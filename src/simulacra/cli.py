@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from simulacra import __version__, datasets
-from simulacra.errors import ConfigError, SimulacraError
+from simulacra.errors import ConfigError, OutputExistsError, SimulacraError
 from simulacra.synthesizers.base import available
 
 console = Console()
@@ -535,15 +535,19 @@ def bench(
     """Fit, sample and evaluate several models on one table (each in a fresh process) and tabulate fit
     seconds, sample rows/s, peak memory and quality."""
     from simulacra.bench import cells, columns, run_bench, table_rows, write_results
-    from simulacra.io import claim
+    from simulacra.io import check_writable
     from simulacra.workflow import is_image_source
 
     images = is_image_source(data)
     models = models or ("dcgan,cgan,vae,cvae" if images else "copula,ctgan,tvae")
     names = [m.strip() for m in models.split(",") if m.strip()]
     output = output or Path("runs") / f"bench-{datetime.now():%Y%m%d-%H%M%S}"
-    for name in ("bench.json", "bench.md"):
-        claim(output / name, force=force, kind="file")
+    for name in ("bench.json", "bench.md"):  # checked before any fit, created only after the last one
+        if (output / name).exists() and not force:
+            raise OutputExistsError(
+                f"{output / name}: already exists; choose another --output or pass --force"
+            )
+        check_writable(output / name, kind="file")
     cols = columns("image" if images else "table")
     table = Table(title=f"simulacra bench on {data}")
     for _, title, _ in cols:

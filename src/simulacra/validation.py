@@ -36,15 +36,10 @@ class Param:
 
 
 def _bound_words(ge: float | None, gt: float | None, le: float | None, lt: float | None) -> str:
-    parts = []
-    if ge is not None:
-        parts.append(f"≥ {ge:g}")
-    if gt is not None:
-        parts.append(f"> {gt:g}")
-    if le is not None:
-        parts.append(f"≤ {le:g}")
-    if lt is not None:
-        parts.append(f"< {lt:g}")
+    def num(v: float) -> str:
+        return f"{v:g}" if isinstance(v, float) else f"{v:,}"
+
+    parts = [f"{op} {num(v)}" for op, v in (("≥", ge), (">", gt), ("≤", le), ("<", lt)) if v is not None]
     return " and ".join(parts)
 
 

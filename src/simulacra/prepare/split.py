@@ -52,6 +52,19 @@ def split(
             raise ConfigError(f"split column {column!r} is not in the table")
     names = ("train", "test") if len(fr) == 2 else NAMES
     n = len(df)
+    if n < len(fr):
+        raise ConfigError(
+            f"a table of {n} row(s) cannot be split into {len(fr)} parts; give more rows or set split: null"
+        )
+    if method == "stratified":
+        counts = df[column].astype("string").fillna("<missing>").value_counts()
+        single = counts[counts < len(fr)]
+        if len(single):
+            raise ConfigError(
+                f"split column {column!r} has {len(single):,} value(s) with fewer than {len(fr)} rows "
+                f"(e.g. {single.index[0]!r}), so a stratified split cannot keep their shares; stratify on a "
+                "categorical column with fewer, larger classes, or use --split random"
+            )
     if method == "time":
         key = df[column]
         if not pd.api.types.is_numeric_dtype(key) and not pd.api.types.is_datetime64_any_dtype(key):

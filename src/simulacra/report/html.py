@@ -18,12 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
 from simulacra.evaluate import Evaluation
 from simulacra.evaluate._features import label_values, numeric_values
@@ -38,12 +35,12 @@ MAX_ROWS_FOR_PLOTS = 20_000
 def _png(fig) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
-    plt.close(fig)
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def _column_plot(column: str, sdtype: str, fmt: str | None, real: pd.Series, synth: pd.Series) -> str:
-    fig, ax = plt.subplots(figsize=(4.2, 2.6))
+    fig = Figure(figsize=(4.2, 2.6))
+    ax = fig.subplots()
     if sdtype in ("numerical", "datetime"):
         r = numeric_values(real, sdtype, fmt)
         s = numeric_values(synth, sdtype, fmt)
@@ -72,7 +69,8 @@ def _heatmaps(real_assoc: pd.DataFrame, synth_assoc: pd.DataFrame) -> str:
     diff = (real_assoc - synth_assoc).abs()
     k = len(real_assoc)
     size = max(4.0, 0.28 * k + 2)
-    fig, axes = plt.subplots(1, 3, figsize=(3 * size, size))
+    fig = Figure(figsize=(3 * size, size))
+    axes = fig.subplots(1, 3)
     for ax, mat, title in zip(
         axes, (real_assoc, synth_assoc, diff), ("real", "synthetic", "|difference|"), strict=True
     ):

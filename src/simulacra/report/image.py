@@ -13,11 +13,8 @@ import base64
 from datetime import UTC, datetime
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 
 from simulacra.evaluate import Evaluation
 from simulacra.io import ImageSet, make_grid, png_bytes
@@ -48,7 +45,8 @@ def _class_grid(images: ImageSet, seed: int) -> str:
 
 def _curves(history: list[dict[str, float]]) -> str:
     keys = list(history[0])
-    fig, axes = plt.subplots(1, len(keys), figsize=(3.0 * len(keys), 2.4))
+    fig = Figure(figsize=(3.0 * len(keys), 2.4))
+    axes = fig.subplots(1, len(keys))
     for ax, key in zip(np.atleast_1d(axes), keys, strict=True):
         ax.plot(range(1, len(history) + 1), [h[key] for h in history], color="#1f77b4")
         ax.set_title(key, fontsize=9)
