@@ -96,14 +96,17 @@ def _truncate(name: str, keep: int) -> Callable[[Path], None]:
     return lambda m: (m / name).write_bytes((m / name).read_bytes()[:keep])
 
 
+class _Payload:
+    """Unpickling this runs ``touch PWNED``: the test checks that no such file appears."""
+
+    def __reduce__(self):
+        return (os.system, ("touch PWNED",))
+
+
 def _pickle_bomb(m: Path) -> None:
     import pickle
 
-    class Payload:
-        def __reduce__(self):
-            return (os.system, ("touch PWNED",))
-
-    (m / "weights.pt").write_bytes(pickle.dumps(Payload()))
+    (m / "weights.pt").write_bytes(pickle.dumps(_Payload()))
 
 
 def _npz(rel: str, **arrays) -> Callable[[Path, Path], None]:
@@ -377,12 +380,8 @@ def _drop_param(m: Path, key: str) -> None:
 def _hostile_checkpoint(d: Path, s: Path) -> None:
     import pickle
 
-    class Payload:
-        def __reduce__(self):
-            return (os.system, ("touch PWNED",))
-
     (d / "m.checkpoint").mkdir()
-    (d / "m.checkpoint" / "checkpoint.pt").write_bytes(pickle.dumps(Payload()))
+    (d / "m.checkpoint" / "checkpoint.pt").write_bytes(pickle.dumps(_Payload()))
 
 
 case(

@@ -221,9 +221,6 @@ def output_lock(path: str | os.PathLike[str]) -> Iterator[Path]:
         The folder cannot be written (see :func:`check_writable`).
     """
     path = Path(path)
-    parent = path.parent
-    while not parent.exists():
-        parent = parent.parent
     check_writable(path, kind="dir" if path.is_dir() else "file")
     path.parent.mkdir(parents=True, exist_ok=True)
     lock = path.parent / _LOCK.format(name=path.name)
