@@ -499,6 +499,178 @@ def run_cmd(
     _summary(_run_with_progress(cfg), str(config))
 
 
+def _numbers(text: str, what: str) -> list[float]:
+    """``"0,0.25,0.5"`` → ``[0.0, 0.25, 0.5]``; a ConfigError naming ``what`` otherwise."""
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(f"{what} {text!r} must be comma-separated numbers, e.g. 0,0.5,1") from None
+    if not values:
+        raise ConfigError(f"{what} is empty; give comma-separated numbers, e.g. 0,0.5,1")
+    return values
+
+
+@app.command(
+    epilog="Examples: simulacra mix adult --model copula --target income · simulacra mix bank --balance y "
+    "--model mixture,copula · simulacra mix my.csv --test my_test.csv --target label --fractions 0.05,1 "
+    "--write-best best.parquet"
+)
+def mix(
+    source: str = typer.Argument(..., help="Training table: bundled name (adult, bank), file or SQL URL."),
+    model: str = typer.Option(DEFAULT_MODEL, "--model", help=f"Synthesizer(s), comma-separated: {_MODELS}."),
+    target: str = typer.Option(
+        None, "--target", help="Column to predict (a bundled dataset brings its own)."
+    ),
+    test: str = typer.Option(None, "--test", help="Real test table (a bundled dataset brings its own)."),
+    ratios: str = typer.Option("0,0.25,0.5,1,2", "--ratios", help="Synthetic rows per real row, 0 … 10."),
+    fractions: str = typer.Option(
+        "0.01,0.05,0.1,1", "--fractions", help="Shares of the real training rows, in (0, 1]."
+    ),
+    repeats: int = typer.Option(3, "--repeats", min=1, max=100, help="Repeats with successive seeds."),
+    balance: str = typer.Option(
+        None,
+        "--balance",
+        help="Also compare class balancing of this column: none, random, SMOTE, SMOTE-NC, the models.",
+    ),
+    downstream: str = typer.Option("hgb,logreg", "--downstream", help="Downstream models: hgb, logreg."),
+    param: list[str] = typer.Option([], "--param", help="name=value for the synthesizer (repeatable)."),
+    metadata: Path = typer.Option(None, "--metadata", help="Metadata overrides (JSON/YAML)."),
+    write_best: str = typer.Option(
+        None, "--write-best", help="Write the best mixed training set (with a 'synthetic' column) here."
+    ),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed of the first repeat."),
+    output: Path = typer.Option(
+        None, "-o", "--output", help="Folder for results.csv, report.html, metrics.json."
+    ),
+    force: bool = typer.Option(False, "--force", help="Replace an output simulacra wrote."),
+) -> None:
+    """Does synthetic data help? Mixing curves (real fractions × synthetic ratios) and, with --balance,
+    class balancing against SMOTE, all scored on the real test rows."""
+    from simulacra.experiments import balancing_comparison, mixing_curves
+    from simulacra.experiments.mix import MixResult, check_settings, percent
+    from simulacra.io import check_table_target, claim, write_table
+    from simulacra.report import MixReport
+    from simulacra.synthesizers.base import model_class
+    from simulacra.workflow import is_image_source, output_folder, resolve_table, table_metadata
+
+    if is_image_source(source):
+        raise ConfigError(
+            f"{source!r} is an image set; 'simulacra mix' compares tables for now — give a table (e.g. adult)"
+        )
+    names = [m.strip() for m in model.split(",") if m.strip()]
+    for name in names:
+        if model_class(name).modality != "table":
+            raise ConfigError(f"{name} is an image model; give a table model: {_MODELS}")
+    down = [d.strip() for d in downstream.split(",") if d.strip()]
+    settings = check_settings(
+        _numbers(fractions, "--fractions"), _numbers(ratios, "--ratios"), repeats, seed, down
+    )
+    params = _params(param)
+    output = output or Path("runs") / f"mix-{datetime.now():%Y%m%d-%H%M%S}"
+    claim(output, force=force, kind="dir")
+    if write_best:
+        check_table_target(write_best, rows=1, force=force)
+    src = resolve_table(source, test=test, target=target or balance)
+    target = target or balance or src.target
+    if target is None:
+        raise ConfigError("mix needs a column to predict; give --target COLUMN")
+    if balance is not None and balance != target:
+        raise ConfigError(
+            f"--balance {balance} must be the predicted column ({target}); give --target {balance}"
+        )
+    if src.test is None:
+        raise ConfigError("mix scores every variant on real test rows; give --test TABLE")
+    meta = table_metadata(src.train, metadata, target)
+    with _progress() as progress:
+        task = progress.add_task("mixing", total=None)
+
+        def on_progress(done: int, total: int, message: str) -> None:
+            progress.update(task, completed=done, total=total, description=message[:80])
+
+        clock = time.perf_counter()
+        runs = [
+            mixing_curves(
+                src.train,
+                src.test,
+                meta,
+                target,
+                model=name,
+                params=params,
+                fractions=settings.fractions,
+                ratios=settings.ratios,
+                repeats=settings.repeats,
+                seed=settings.seed,
+                downstream=settings.downstream,
+                keep_best=bool(write_best) and i == 0,
+                on_progress=on_progress,
+            )
+            for i, name in enumerate(names)
+        ]
+        result = MixResult.combine(runs)
+        balancing = None
+        if balance is not None:
+            progress.update(task, completed=0, description="class balancing")
+            balancing = balancing_comparison(
+                src.train,
+                src.test,
+                meta,
+                target,
+                models=names,
+                params=params,
+                repeats=settings.repeats,
+                seed=settings.seed,
+                downstream=settings.downstream,
+                on_progress=on_progress,
+            )
+        seconds = time.perf_counter() - clock
+    info = {
+        "data": source,
+        "target": f"{target} ({result.task})",
+        "models": ", ".join(names),
+        "real fractions": ", ".join(percent(f) for f in settings.fractions),
+        "synthetic ratios": ", ".join(f"{r:g}" for r in settings.ratios),
+        "repeats": settings.repeats,
+        "seed": settings.seed,
+        "downstream models": ", ".join(settings.downstream),
+        "seconds, whole run": round(seconds, 1),
+        **{k: round(v, 1) for k, v in result.seconds.items()},
+    }
+    report = MixReport(result, balancing, title=f"simulacra mix: {source}, {', '.join(names)}", info=info)
+    with output_folder(output, force=force) as tmp:
+        report.results.to_csv(tmp / "results.csv", index=False)
+        report.to_json(tmp / "metrics.json")
+        report.to_html(tmp / "report.html")
+    summary = report.summary
+    table = Table(
+        title=f"simulacra mix on {source}: {result.headline}, mean ± sd over {settings.repeats} repeat(s)"
+    )
+    for col in ("experiment", "method", "fraction", "variant", "ratio", *settings.downstream):
+        table.add_column(col, justify="left" if col in ("experiment", "method", "variant") else "right")
+    head = summary[summary.metric == result.headline]
+    keys = ["experiment", "method", "fraction", "variant", "ratio"]
+    for key, rows in head.groupby(keys, sort=False, dropna=False):
+        cells = {r.downstream: f"{r.mean:.4f} ± {r.sd:.4f}" for r in rows.itertuples()}
+        exp, method, fraction, variant, ratio = key
+        table.add_row(
+            exp,
+            method,
+            percent(fraction),
+            variant,
+            "–" if ratio != ratio else f"{ratio:.3g}",
+            *(cells.get(d, "") for d in settings.downstream),
+        )
+    Console(width=max(console.width, 120)).print(table)
+    for line in result.verdicts(settings.downstream[0]):
+        console.print(line, highlight=False)
+    if write_best and result.best is not None:
+        where = write_table(result.best, write_best, force=force)
+        console.print(
+            f"best mixed training set ({percent(settings.fractions[-1])} real + "
+            f"{result.best_ratio:g} × synthetic, {len(result.best):,} rows) → [bold]{where}[/bold]"
+        )
+    console.print(f"written: [bold]{output / 'results.csv'}[/bold], [bold]{output / 'report.html'}[/bold]")
+
+
 @app.command(
     epilog="Examples: simulacra bench · simulacra bench --models ctgan,tvae --param epochs=50 · "
     "simulacra bench --data my.csv --target label --models copula,tvae --param tvae.epochs=100 · "

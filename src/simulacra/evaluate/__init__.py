@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from simulacra.errors import DataError, MetadataError
+from simulacra.evaluate.diversity import diversity as diversity_scores
 from simulacra.evaluate.fidelity import column_pair_trends, column_shapes, detection
 from simulacra.evaluate.privacy import dcr_share, exact_copy_rate
 from simulacra.evaluate.utility import ml_utility
@@ -45,8 +46,10 @@ DESCRIPTIONS: dict[str, str] = {
     # images (simulacra.evaluate.image)
     "fid": "Fréchet distance between Gaussian fits of the local classifier's features of real training and synthetic images (local FID). Lower is better; compare with the reference rows.",
     "kid": "Kernel (MMD², cubic polynomial kernel) distance of the same features, unbiased, averaged over subsets (local KID). Lower is better.",
-    "precision": "Share of synthetic images inside the real feature manifold (k-NN balls, k=3; Kynkäänniemi et al. 2019): fidelity.",
-    "recall": "Share of real images inside the synthetic feature manifold: diversity/coverage.",
+    "precision": "Share of synthetic rows (images) inside the real manifold of k-NN balls (tables k=5, Naeem et al. 2020; images k=3, Kynkäänniemi et al. 2019): fidelity. Compare with the real holdout's.",
+    "recall": "Share of real rows (images) inside the synthetic manifold of k-NN balls: diversity. Compare with the real holdout's.",
+    "density": "Mean number of real k-NN balls holding a synthetic row, ÷ k (Naeem et al. 2020): ≈ 1 for the same distribution, < 1 sparse, > 1 crowding the dense regions.",
+    "coverage": "Share of real rows whose own k-NN ball holds a synthetic row (Naeem et al. 2020): diversity robust to outliers; ≈ 0.97 for the same distribution at k=5.",
     "class_balance": "1 − TVD between real class frequencies and the classes the real-trained classifier sees in the synthetic images. 1 = same mix.",
     "label_agreement": "Share of synthetic images that the real-trained classifier assigns to the label they were generated for.",
     "nn_distance_ratio": "Median pixel distance of synthetic images to their nearest training image ÷ the same for real test images. ≪ 1 flags copying.",
@@ -70,7 +73,8 @@ def check_target(metadata: Metadata, target: str | None) -> None:
 class Evaluation:
     """Results of :func:`evaluate`.
 
-    ``metrics``: ``{"fidelity": {...}, "utility": {...}, "privacy": {...}}`` of headline floats;
+    ``metrics``: ``{"fidelity": {...}, "diversity": {...}, "utility": {...}, "privacy": {...}}`` of
+    headline floats;
     ``details``: per-column shapes, per-pair trends, full utility and privacy records;
     ``skipped``: metric group → why it was not computed; ``seconds``: time per group.
     """
@@ -117,6 +121,7 @@ def evaluate(
     seed: int = 0,
     detection_gbm: bool = True,
     detection_xgb: bool = True,
+    diversity: bool = True,
 ) -> Evaluation:
     """Score ``synthetic`` against the real data.
 
@@ -130,6 +135,7 @@ def evaluate(
     seed: seed for every subsample and model in the metrics.
     detection_gbm: also run scikit-learn's gradient-boosting detector.
     detection_xgb: run the headline XGBoost detector (shown first after shapes and trends).
+    diversity: compute precision, recall, density and coverage (:mod:`~simulacra.evaluate.diversity`).
 
     Raises
     ------
@@ -170,6 +176,13 @@ def evaluate(
         ev.metrics["fidelity"]["detection_gbm"] = det_gbm["score"]
         ev.details["detection_gbm"] = det_gbm
     ev.seconds["fidelity"] = time.perf_counter() - clock
+
+    if diversity:
+        clock = time.perf_counter()
+        div = diversity_scores(real_train, synthetic, metadata, seed=seed)
+        ev.metrics["diversity"] = {k: div[k] for k in ("precision", "recall", "density", "coverage")}
+        ev.details["diversity"] = div
+        ev.seconds["diversity"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
     if target is None or real_test is None:

@@ -93,6 +93,24 @@ class FeatureEncoder:
                 blocks.append(onehot)
         return np.hstack(blocks) if blocks else np.zeros((len(df), 0))
 
+    def gower_layout(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Where :meth:`gower`'s columns are: ``(continuous, indicator, weight)`` — indices of the scaled
+        numbers, indices of the 0/``w`` indicator columns (missing flags, one-hot levels) and each
+        indicator's ``w``."""
+        cont, ind, weight, j = [], [], [], 0
+        for c in self.columns:
+            if self.is_numeric(c):
+                cont.append(j)
+                ind.append(j + 1)
+                weight.append(1.0)
+                j += 2
+            else:
+                width = len(self.levels[c]) + 1
+                ind.extend(range(j, j + width))
+                weight.extend([0.5] * width)
+                j += width
+        return np.array(cont, dtype=int), np.array(ind, dtype=int), np.array(weight)
+
     def onehot(self, df: pd.DataFrame) -> np.ndarray:
         return self._blocks(df, gower=False)
 

@@ -4,5 +4,6 @@ from __future__ import annotations
 
 from simulacra.report.html import Report, preparation_html
 from simulacra.report.image import ImageReport
+from simulacra.report.mix import MixReport
 
-__all__ = ["ImageReport", "Report", "preparation_html"]
+__all__ = ["ImageReport", "MixReport", "Report", "preparation_html"]

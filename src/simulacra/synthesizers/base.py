@@ -356,6 +356,75 @@ class Synthesizer(BaseSynthesizer):
                 self.metadata_[col]  # raises MetadataError naming the columns
         return self._sample(n, conditions=dict(conditions or {}), seed=seed)
 
+    def categories(self, column: str) -> list[Any]:
+        """The fitted categories of a categorical/boolean ``column`` (missing excluded), most frequent
+        first as the transformer stores them.
+
+        Raises
+        ------
+        MetadataError
+            Unknown column. ConditionError: ``column`` is not categorical/boolean.
+        """
+        self._check_fitted()
+        meta = self.metadata_[column]
+        if meta.sdtype not in ("categorical", "boolean"):
+            raise ConditionError(
+                f"column {column!r} is {meta.sdtype}; class counts need a categorical or boolean column"
+            )
+        return [c for c in self.transformer_.columns_[column]["value"].categories_ if c is not None]
+
+    def balanced_counts(self, column: str, n: int) -> dict[Any, int]:
+        """``n`` rows split equally over ``column``'s classes; the first ``n mod k`` classes (in
+        :meth:`categories` order) get one row more, so the counts sum to ``n`` exactly."""
+        classes = self.categories(column)
+        base, extra = divmod(int(n), len(classes))
+        return {c: base + (i < extra) for i, c in enumerate(classes)}
+
+    def sample_counts(
+        self,
+        column: str,
+        counts: dict[Any, int],
+        *,
+        conditions: dict[str, Any] | None = None,
+        seed: int | None = None,
+    ) -> pd.DataFrame:
+        """Exactly ``counts[c]`` rows with ``column == c`` for every class ``c``, drawn through the model's
+        conditional sampling (one :meth:`sample` call per class with ``conditions | {column: c}``) and
+        shuffled. The class seeds derive from ``seed``, so the same seed gives the same rows.
+
+        Returns
+        -------
+        DataFrame
+            ``sum(counts.values())`` rows, index ``0 … n-1``.
+
+        Raises
+        ------
+        ConditionError
+            ``column`` is not categorical/boolean, a class it never had, a negative count, or a
+            combination with ``conditions`` that never occurs. MetadataError: unknown column.
+        """
+        known = self.categories(column)
+        for c, k in counts.items():
+            if c not in known:
+                raise ConditionError(
+                    f"column {column!r} has no class {c!r}; its classes are: {', '.join(map(str, known))}"
+                )
+            if not isinstance(k, int | np.integer) or k < 0:
+                raise ConditionError(f"class count {c}={k!r} must be a whole number ≥ 0")
+        total = int(sum(counts.values()))
+        self._check_sample_args(total, seed)
+        seeds = np.random.default_rng(seed).integers(0, 2**31 - 1, size=len(counts))
+        parts = [
+            self.sample(int(k), conditions={**(conditions or {}), column: c}, seed=int(s))
+            for (c, k), s in zip(counts.items(), seeds, strict=True)
+            if k > 0
+        ]
+        if not parts:
+            return self.sample(0, seed=seed)
+        out = pd.concat(parts, ignore_index=True)
+        order = np.random.default_rng(seeds[0] if len(seeds) else seed).permutation(len(out))
+        return out.iloc[order].reset_index(drop=True)
+
     def _bytes_per_row(self) -> float:
         # a DataFrame row: an 8-byte value per column plus Python objects for text, and a float64
         # working copy per column

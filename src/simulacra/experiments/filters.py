@@ -1,0 +1,301 @@
+"""Filters that drop low-quality synthetic rows, and sampling that tops up to the requested count.
+
+* :class:`NearCopyFilter` (the privacy filter): drop synthetic rows whose Gower distance to the
+  closest training row is below the ``percentile``-th percentile (default 1) of the same distance for
+  real holdout rows — rows closer to a training row than almost any new real row would be.
+* :class:`DetectionFilter`: drop the share ``q`` of synthetic rows that a real-vs-synthetic classifier
+  (XGBoost's default classifier, the detection metric's model, on the same encoding) finds most
+  clearly synthetic; each synthetic row is scored by a model fitted without it (3-fold cross-fitting),
+  after the discriminator rejection sampling of Azadi et al. 2019 made deterministic.
+* :class:`LabelFilter`: drop rows whose ``column`` value a classifier trained on the real rows
+  (HistGradientBoosting, native categories) contradicts with probability ≥ ``p`` — its most likely
+  class differs from the row's and has at least that probability.
+
+:func:`filtered_sample` draws, filters and repeats until it holds ``n`` rows (at most
+:data:`MAX_ROUNDS` rounds), or raises :class:`~simulacra.errors.ConfigError` saying how many it kept.
+Every filter returns a :class:`FilterRecord` per round: rows seen, rows dropped and why.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.model_selection import StratifiedKFold
+
+from simulacra.errors import ConfigError
+from simulacra.evaluate._features import FeatureEncoder, label_values
+from simulacra.evaluate.privacy import nearest_gower
+from simulacra.metadata import Metadata
+
+MAX_ROUNDS = 10  # draw-and-filter rounds before filtered_sample gives up
+MIN_BATCH = 1_000  # the fewest rows drawn per round (the detection filter fits a classifier per round)
+MAX_REFERENCE = 20_000  # real rows the classifiers and the holdout threshold use at most
+
+
+@dataclass
+class FilterRecord:
+    """What one filter did to one batch: ``filter``, ``seen`` rows, ``dropped`` rows and ``why``."""
+
+    filter: str
+    seen: int
+    dropped: int
+    why: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class _Filter:
+    name = "filter"
+
+    def fit(
+        self, real: pd.DataFrame, holdout: pd.DataFrame | None, metadata: Metadata, *, seed: int
+    ) -> _Filter:
+        return self
+
+    def keep(self, synthetic: pd.DataFrame) -> tuple[np.ndarray, FilterRecord]:  # pragma: no cover
+        raise NotImplementedError
+
+
+class NearCopyFilter(_Filter):
+    """Drop near copies of training rows (see the module docstring).
+
+    Parameters
+    ----------
+    percentile : float in [0, 50]
+        The holdout percentile below which a synthetic row's distance to the closest training row
+        counts as a near copy.
+
+    Attributes
+    ----------
+    threshold_ : float
+        The distance (Gower, summed over columns) below which rows are dropped.
+    """
+
+    name = "near-copies"
+
+    def __init__(self, percentile: float = 1.0) -> None:
+        if not 0 <= percentile <= 50:
+            raise ConfigError(f"near-copies percentile {percentile:g} is not in [0, 50]")
+        self.percentile = percentile
+
+    def fit(self, real, holdout, metadata, *, seed):
+        if holdout is None or len(holdout) == 0:
+            raise ConfigError(
+                "the near-copies filter needs real holdout rows; give --test (a bundled dataset has its own)"
+            )
+        rng = np.random.default_rng(seed)
+        hold = holdout.iloc[rng.choice(len(holdout), min(len(holdout), MAX_REFERENCE), replace=False)]
+        self.real_ = real
+        self.encoder_ = FeatureEncoder(metadata, real)
+        self.threshold_ = float(np.percentile(nearest_gower(self.encoder_, real, hold), self.percentile))
+        return self
+
+    def keep(self, synthetic):
+        dist = nearest_gower(self.encoder_, self.real_, synthetic)
+        keep = dist >= self.threshold_
+        why = (
+            f"closer to a training row (Gower {self.threshold_:.3f}, summed over columns) than "
+            f"{100 - self.percentile:g} % of real holdout rows are"
+        )
+        return keep, FilterRecord(self.name, len(synthetic), int((~keep).sum()), why)
+
+
+class DetectionFilter(_Filter):
+    """Drop the share ``q`` of rows a real-vs-synthetic classifier finds most clearly synthetic.
+
+    Parameters
+    ----------
+    q : float in (0, 0.9]
+        Share of each batch dropped.
+    """
+
+    name = "detection"
+
+    def __init__(self, q: float = 0.1) -> None:
+        if not 0 < q <= 0.9:
+            raise ConfigError(f"detection share {q:g} is not in (0, 0.9]; give e.g. detection=0.1")
+        self.q = q
+
+    def fit(self, real, holdout, metadata, *, seed):
+        self.real_, self.metadata_, self.seed_ = real, metadata, seed
+        self.encoder_ = FeatureEncoder(metadata, real)
+        return self
+
+    def scores(self, synthetic: pd.DataFrame) -> np.ndarray:
+        """``(len(synthetic),)`` out-of-fold probability that each row is synthetic."""
+        from xgboost import XGBClassifier
+
+        rng = np.random.default_rng(self.seed_)
+        m = min(len(self.real_), MAX_REFERENCE, max(len(synthetic), 1))
+        real = self.real_.iloc[rng.choice(len(self.real_), m, replace=False)]
+        x = np.vstack([self.encoder_.onehot(real), self.encoder_.onehot(synthetic)])
+        y = np.r_[np.zeros(len(real)), np.ones(len(synthetic))]
+        out = np.zeros(len(x))
+        for fit_idx, score_idx in StratifiedKFold(3, shuffle=True, random_state=self.seed_).split(x, y):
+            clf = XGBClassifier(random_state=self.seed_).fit(x[fit_idx], y[fit_idx])
+            out[score_idx] = clf.predict_proba(x[score_idx])[:, 1]
+        return out[len(real) :]
+
+    def keep(self, synthetic):
+        drop_n = math.floor(self.q * len(synthetic))
+        keep = np.ones(len(synthetic), dtype=bool)
+        if drop_n and len(synthetic) >= 3:
+            order = np.argsort(-self.scores(synthetic), kind="stable")
+            keep[order[:drop_n]] = False
+        why = f"the {self.q:.0%} a real-vs-synthetic XGBoost classifier scored most clearly synthetic"
+        return keep, FilterRecord(self.name, len(synthetic), int((~keep).sum()), why)
+
+
+class LabelFilter(_Filter):
+    """Drop rows whose ``column`` a real-trained classifier contradicts with probability ≥ ``p``.
+
+    Parameters
+    ----------
+    column : str
+        A categorical/boolean column (the label of conditional samples).
+    p : float in [0.5, 1]
+        Confidence the classifier needs to overrule the row's label.
+    """
+
+    name = "label"
+
+    def __init__(self, column: str, p: float = 0.9) -> None:
+        if not 0.5 <= p <= 1:
+            raise ConfigError(f"label confidence {p:g} is not in [0.5, 1]; give e.g. label=0.9")
+        self.column, self.p = column, p
+
+    def fit(self, real, holdout, metadata, *, seed):
+        if metadata[self.column].sdtype not in ("categorical", "boolean"):
+            raise ConfigError(
+                f"the label filter needs a categorical column; {self.column!r} is {metadata[self.column].sdtype}"
+            )
+        rng = np.random.default_rng(seed)
+        ref = real.iloc[rng.choice(len(real), min(len(real), MAX_REFERENCE), replace=False)]
+        self.encoder_ = FeatureEncoder(metadata, real, exclude=(self.column,))
+        y = label_values(ref[self.column])
+        self.clf_ = HistGradientBoostingClassifier(
+            categorical_features=self.encoder_.categorical_mask, random_state=seed
+        ).fit(self.encoder_.ordinal(ref), y)
+        return self
+
+    def keep(self, synthetic):
+        proba = self.clf_.predict_proba(self.encoder_.ordinal(synthetic))
+        best = proba.argmax(1)
+        labels = label_values(synthetic[self.column])
+        contradicted = (self.clf_.classes_[best] != labels) & (proba[np.arange(len(best)), best] >= self.p)
+        why = f"a classifier trained on real rows gives another {self.column!r} with probability ≥ {self.p:g}"
+        return ~contradicted, FilterRecord(self.name, len(synthetic), int(contradicted.sum()), why)
+
+
+def parse_filters(specs: list[str], *, label_column: str | None = None) -> list[_Filter]:
+    """Filters from their command-line/config spellings: ``near-copies[=PERCENTILE]``,
+    ``detection=Q``, ``label=P`` (the label filter applies to ``label_column``).
+
+    Raises
+    ------
+    ConfigError
+        An unknown filter, a value that is not a number, or ``label`` without a labelled column.
+    """
+    out: list[_Filter] = []
+    for spec in specs:
+        name, _, value = spec.partition("=")
+        name = name.strip()
+        try:
+            number = float(value) if value.strip() else None
+        except ValueError:
+            raise ConfigError(f"filter {spec!r}: {value!r} is not a number") from None
+        if name == "near-copies":
+            out.append(NearCopyFilter(1.0 if number is None else number))
+        elif name == "detection":
+            out.append(DetectionFilter(0.1 if number is None else number))
+        elif name == "label":
+            if label_column is None:
+                raise ConfigError(
+                    "the label filter needs a labelled column: give --balance, --class-counts or one --condition"
+                )
+            out.append(LabelFilter(label_column, 0.9 if number is None else number))
+        else:
+            raise ConfigError(f"unknown filter {name!r}; use near-copies[=PCT], detection=Q or label=P")
+    return out
+
+
+def filtered_sample(
+    draw,
+    n: int,
+    filters: list[_Filter],
+    *,
+    real: pd.DataFrame,
+    holdout: pd.DataFrame | None,
+    metadata: Metadata,
+    seed: int = 0,
+) -> tuple[pd.DataFrame, list[FilterRecord]]:
+    """``n`` synthetic rows that pass every filter.
+
+    Parameters
+    ----------
+    draw : callable ``(k, seed) -> DataFrame``
+        Draws ``k`` synthetic rows (e.g. ``lambda k, s: model.sample(k, seed=s)``).
+    n : int
+        Rows wanted.
+    filters : list
+        Filters from :func:`parse_filters` (fitted here on ``real``/``holdout``).
+    real, holdout : DataFrame
+        The model's real training rows, and real rows it never saw (for the near-copies threshold).
+    metadata : Metadata
+    seed : int
+        Seed of the first round; round ``i`` draws with ``seed + i``.
+
+    Returns
+    -------
+    (DataFrame, list of FilterRecord)
+        Exactly ``n`` rows (index ``0 … n-1``) and one record per filter per round.
+
+    Raises
+    ------
+    ConfigError
+        Fewer than ``n`` rows passed after :data:`MAX_ROUNDS` rounds.
+    """
+    for f in filters:
+        f.fit(real, holdout, metadata, seed=seed)
+    kept: list[pd.DataFrame] = []
+    records: list[FilterRecord] = []
+    have, drawn, rate = 0, 0, 1.0
+    for round_ in range(MAX_ROUNDS):
+        need = n - have
+        if need <= 0:
+            break
+        k = max(MIN_BATCH, math.ceil(1.1 * need / max(rate, 0.05)))
+        batch = draw(k, seed + round_)
+        drawn += len(batch)
+        mask = np.ones(len(batch), dtype=bool)
+        for f in filters:
+            part = batch[mask]
+            keep, record = f.keep(part)
+            records.append(record)
+            mask[np.flatnonzero(mask)[~keep]] = False
+        kept.append(batch[mask])
+        have += int(mask.sum())
+        rate = max(have / drawn, 1e-3)
+    if have < n:
+        raise ConfigError(
+            f"the filters kept {have:,} of {drawn:,} drawn rows in {MAX_ROUNDS} rounds, short of {n:,}; "
+            "loosen the filters or ask for fewer rows"
+        )
+    out = pd.concat(kept, ignore_index=True).iloc[:n].reset_index(drop=True)
+    return out, records
+
+
+def summarise(records: list[FilterRecord]) -> list[dict[str, Any]]:
+    """Records summed per filter: ``{filter, seen, dropped, why}`` in the order the filters ran."""
+    out: dict[str, dict[str, Any]] = {}
+    for r in records:
+        row = out.setdefault(r.filter, {"filter": r.filter, "seen": 0, "dropped": 0, "why": r.why})
+        row["seen"] += r.seen
+        row["dropped"] += r.dropped
+    return list(out.values())

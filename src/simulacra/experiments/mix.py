@@ -1,0 +1,415 @@
+"""Mixing curves: how much synthetic data to add to real data, and whether it helps at all.
+
+Protocol (the TSTR/TRTR protocol of Esteban et al. 2017 extended to mixtures, as in the data
+augmentation studies of, e.g., Shi et al. 2025 and Manousakas & Aydöre 2023, "On the usefulness of
+synthetic tabular data generation"):
+
+1. For every real fraction ``f`` and repeat ``r`` (seed ``seed + r``), draw ``real(f)``: a stratified
+   (by the target's classes; random for regression) subsample of the real training rows holding
+   ``round(f · n_c)`` rows of each class ``c`` (at least one).
+2. Fit the synthesizer on ``real(f)`` **only** — it never sees the rows the downstream model lacks —
+   and sample ``max(ratios) · |real(f)|`` rows once. Ratio ``ρ`` uses the first ``ρ · |real(f)|`` of
+   them, so the synthetic sets are nested and the curves compare like with like.
+3. Train each downstream model on ``real(f)`` + those rows, for every ratio (ratio 0 is real only), and
+   on ``|real(f)|`` synthetic rows alone; score every variant on the same real test rows
+   (:class:`~simulacra.evaluate.utility.Downstream`: HistGradientBoosting and logistic regression;
+   ROC-AUC, accuracy, F1, recall and balanced accuracy of the minority class, or R² and RMSE).
+
+The verdict for a fraction compares each ratio with real only *within a repeat* (paired
+differences): a change counts only when the mean difference exceeds both its standard deviation over
+the repeats and 0.002; otherwise the verdict says that synthetic rows changed nothing.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from simulacra.errors import ConfigError
+from simulacra.evaluate._features import label_values
+from simulacra.evaluate.utility import DOWNSTREAM_MODELS, Downstream, task_of
+from simulacra.metadata import Metadata
+from simulacra.validation import config_error
+
+#: the metric a verdict speaks of, per task
+HEADLINE = {"classification": "roc_auc", "regression": "r2"}
+#: metrics where lower is better
+LOWER_IS_BETTER = frozenset({"rmse"})
+#: metric names as printed
+METRIC_NAMES = {
+    "roc_auc": "ROC-AUC",
+    "accuracy": "accuracy",
+    "f1": "minority-class F1",
+    "recall": "minority-class recall",
+    "balanced_accuracy": "balanced accuracy",
+    "r2": "R²",
+    "rmse": "RMSE",
+}
+#: the tidy results' columns: one row per fraction × variant × ratio × repeat × downstream model × metric
+COLUMNS = [
+    "experiment",
+    "fraction",
+    "n_real",
+    "method",
+    "variant",
+    "ratio",
+    "n_synthetic",
+    "repeat",
+    "seed",
+    "downstream",
+    "metric",
+    "value",
+]
+#: a change smaller than this is "nothing", whatever the spread
+MIN_EFFECT = 0.002
+#: the fewest real rows a fraction may leave (the synthesizer and the downstream model need rows)
+MIN_REAL_ROWS = 20
+
+
+class MixSettings(BaseModel):
+    """The experiment's settings, checked before any work (pydantic, strict)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    fractions: list[float] = Field(min_length=1, max_length=20)
+    ratios: list[float] = Field(min_length=1, max_length=20)
+    repeats: int = Field(ge=1, le=100)
+    seed: int = Field(ge=0)
+    downstream: list[str] = Field(min_length=1)
+
+
+def check_settings(
+    fractions: Sequence[float], ratios: Sequence[float], repeats: int, seed: int, downstream: Sequence[str]
+) -> MixSettings:
+    """Validate the settings: fractions in (0, 1], ratios in [0, 10], known downstream models.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the bad value and what is allowed.
+    """
+    try:
+        s = MixSettings(
+            fractions=[float(f) for f in fractions],
+            ratios=[float(r) for r in ratios],
+            repeats=repeats,
+            seed=seed,
+            downstream=list(downstream),
+        )
+    except ValidationError as exc:
+        raise config_error(exc, "mix") from None
+    for f in s.fractions:
+        if not 0 < f <= 1 or not math.isfinite(f):
+            raise ConfigError(
+                f"fraction {f:g} is not in (0, 1]; give shares of the real training rows, e.g. 0.05"
+            )
+    for r in s.ratios:
+        if not 0 <= r <= 10 or not math.isfinite(r):
+            raise ConfigError(f"ratio {r:g} is not in [0, 10]; give synthetic rows per real row, e.g. 0.5")
+    for d in s.downstream:
+        if d not in DOWNSTREAM_MODELS:
+            raise ConfigError(f"unknown downstream model {d!r}; choose from {', '.join(DOWNSTREAM_MODELS)}")
+    s.fractions = sorted(set(s.fractions))
+    s.ratios = sorted(set(s.ratios) | {0.0})
+    return s
+
+
+def stratified_fraction(
+    df: pd.DataFrame, fraction: float, target: str | None, *, classification: bool, seed: int
+) -> pd.DataFrame:
+    """A subsample of ``df`` holding ``round(fraction · n_c)`` rows (at least one) of every class ``c``
+    of ``target`` (classification), or ``round(fraction · n)`` random rows; ``fraction = 1`` returns
+    ``df``. Rows keep their original order; the same seed gives the same rows."""
+    if fraction >= 1:
+        return df
+    rng = np.random.default_rng(seed)
+    if classification and target is not None:
+        labels = label_values(df[target])
+        picked = []
+        for c in sorted(set(labels)):
+            idx = np.flatnonzero(labels == c)
+            k = max(1, round(fraction * len(idx)))
+            picked.append(rng.choice(idx, k, replace=False))
+        rows = np.sort(np.concatenate(picked))
+    else:
+        rows = np.sort(rng.choice(len(df), max(1, round(fraction * len(df))), replace=False))
+    return df.iloc[rows]
+
+
+def percent(fraction: float) -> str:
+    """``0.05`` → ``"5 %"``, ``0.005`` → ``"0.5 %"``."""
+    return f"{100 * fraction:.3g} %"
+
+
+@dataclass
+class MixResult:
+    """What :func:`mixing_curves` measured.
+
+    ``results``: the tidy table (:data:`COLUMNS`); ``task``/``target``/``model``: what was predicted
+    and which synthesizer made the rows; ``best``: the best mixed training set at the largest fraction
+    (real + synthetic rows with a boolean ``synthetic`` column; ``None`` unless asked for) and
+    ``best_ratio``; ``seconds``: fit seconds per fraction (mean over repeats) and the total.
+    """
+
+    results: pd.DataFrame
+    task: str
+    target: str
+    model: str
+    best: pd.DataFrame | None = None
+    best_ratio: float | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def headline(self) -> str:
+        return HEADLINE[self.task]
+
+    def summary(self) -> pd.DataFrame:
+        """Mean ± sd over repeats: one row per experiment × fraction × method × variant × ratio ×
+        downstream model × metric, with ``mean``, ``sd`` (0 for one repeat) and ``repeats``."""
+        keys = [
+            "experiment",
+            "fraction",
+            "n_real",
+            "method",
+            "variant",
+            "ratio",
+            "n_synthetic",
+            "downstream",
+            "metric",
+        ]
+        grouped = self.results.groupby(keys, dropna=False, sort=False)["value"]
+        out = grouped.agg(mean="mean", sd="std", repeats="count").reset_index()
+        out["sd"] = out["sd"].fillna(0.0)
+        return out
+
+    def verdicts(self, downstream: str = "hgb", metric: str | None = None) -> list[str]:
+        """One plain-language sentence per model and fraction on ``metric`` (default: the headline metric) for
+        the ``downstream`` model (see the module docstring for when a change counts)."""
+        metric = metric or self.headline
+        res = self.results
+        res = res[(res.experiment == "mixing") & (res.downstream == downstream) & (res.metric == metric)]
+        sign = -1.0 if metric in LOWER_IS_BETTER else 1.0
+        name = METRIC_NAMES.get(metric, metric)
+        lines = []
+        several = res.method.nunique() > 1
+        for (method, fraction), part in res.groupby(["method", "fraction"], sort=False):
+            n_real = int(part.n_real.iloc[0])
+            base = part[part.variant == "real"].set_index("repeat")["value"]
+            where = f"{method}: at" if several else "At"
+            where += f" {percent(fraction)} real data ({n_real:,} rows)"
+            effects = []
+            for ratio, rows in part[part.variant == "real+synthetic"].groupby("ratio"):
+                diff = rows.set_index("repeat")["value"] - base
+                diff = diff.dropna()
+                sd = float(diff.std()) if len(diff) > 1 else 0.0
+                effects.append((float(ratio), float(diff.mean()), sd))
+            if not effects:
+                lines.append(f"{where}: no synthetic ratio was measured.")
+                continue
+            best = max(effects, key=lambda e: sign * e[1])
+            counts = [e for e in effects if abs(e[1]) > max(MIN_EFFECT, e[2])]
+            ratio, mean, sd = best
+            if sign * mean > max(MIN_EFFECT, sd):
+                verb = "raised" if mean > 0 else "lowered"
+                text = (
+                    f"{where}, adding {percent(ratio)} synthetic rows {verb} {name} by {abs(mean):.3f} ± {sd:.3f} "
+                    f"(the best of {len(effects)} ratios; {base.mean():.3f} → {base.mean() + mean:.3f})."
+                )
+            elif counts and all(sign * e[1] < 0 for e in counts) and len(counts) == len(effects):
+                text = (
+                    f"{where}, every ratio made {name} worse; the least harm was {mean:+.3f} ± {sd:.3f} at "
+                    f"{percent(ratio)} synthetic rows."
+                )
+            else:
+                text = (
+                    f"{where}, synthetic rows changed nothing: the best ratio ({percent(ratio)}) moved {name} by "
+                    f"{mean:+.3f} ± {sd:.3f}, within the noise."
+                )
+            alone = part[part.variant == "synthetic"]["value"]
+            if len(alone):
+                text += (
+                    f" Synthetic rows alone: {alone.mean():.3f} ± {(alone.std() if len(alone) > 1 else 0):.3f}"
+                    f" against {base.mean():.3f} for the real rows."
+                )
+            lines.append(text)
+        return lines
+
+    def to_csv(self, path) -> None:
+        self.results.to_csv(path, index=False)
+
+    @classmethod
+    def combine(cls, results: list[MixResult]) -> MixResult:
+        """One result holding several models' runs (their rows, seconds and the first best set)."""
+        first = results[0]
+        out = cls(
+            pd.concat([r.results for r in results], ignore_index=True),
+            first.task,
+            first.target,
+            ",".join(r.model for r in results),
+            first.best,
+            first.best_ratio,
+        )
+        for r in results:
+            out.seconds.update(
+                {f"{r.model} {k}": v for k, v in r.seconds.items()} if len(results) > 1 else r.seconds
+            )
+        return out
+
+
+def _make_model(model: str, params: dict[str, Any], seed: int):
+    from simulacra.synthesizers import make
+    from simulacra.synthesizers.base import model_class
+
+    names = model_class(model).param_names()
+    extra = {k: v for k, v in (("seed", seed), ("verbose", False)) if k in names and k not in params}
+    return make(model, **params, **extra)
+
+
+def mixing_curves(
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    metadata: Metadata,
+    target: str,
+    *,
+    model: str,
+    params: dict[str, Any] | None = None,
+    fractions: Sequence[float] = (0.01, 0.05, 0.1, 1.0),
+    ratios: Sequence[float] = (0.0, 0.25, 0.5, 1.0, 2.0),
+    repeats: int = 3,
+    seed: int = 0,
+    downstream: Sequence[str] = DOWNSTREAM_MODELS,
+    keep_best: bool = False,
+    on_progress: Callable[[int, int, str], None] | None = None,
+) -> MixResult:
+    """Run the mixing experiment of the module docstring.
+
+    Parameters
+    ----------
+    train, test : DataFrame
+        Real training rows (subsampled per fraction) and real test rows (never subsampled).
+    metadata : Metadata
+        Metadata of ``train``; ``target`` categorical/boolean (classification) or numerical.
+    target : str
+        The column the downstream models predict.
+    model, params : str, dict
+        Registry name and hyper-parameters of the synthesizer (``seed`` is set per repeat).
+    fractions : sequence of float in (0, 1]
+        Shares of the real training rows.
+    ratios : sequence of float in [0, 10]
+        Synthetic rows per real row; 0 (real only) is always included.
+    repeats : int
+        Repeats with seeds ``seed, seed + 1, …`` (subsample, synthesizer, downstream models).
+    downstream : sequence of {"hgb", "logreg"}
+        Downstream models.
+    keep_best : bool
+        Keep the best mixed training set at the largest fraction (by the headline metric of the first
+        downstream model, mean over repeats), rows of repeat 0, in :attr:`MixResult.best`.
+    on_progress : callable ``(done, total, message)``, optional
+        Called after every synthesizer fit and downstream model.
+
+    Returns
+    -------
+    MixResult
+
+    Raises
+    ------
+    ConfigError
+        Bad settings, or a fraction that leaves fewer than :data:`MIN_REAL_ROWS` rows.
+    MetadataError
+        ``target`` is not a column, or an id/datetime column.
+    """
+    s = check_settings(fractions, ratios, repeats, seed, downstream)
+    task = task_of(metadata, target)
+    classification = task == "classification"
+    for f in s.fractions:
+        if round(f * len(train)) < MIN_REAL_ROWS:
+            raise ConfigError(
+                f"fraction {f:g} of {len(train):,} rows leaves {round(f * len(train))} rows; give fractions that "
+                f"leave at least {MIN_REAL_ROWS}"
+            )
+    params = dict(params or {})
+    mixed_ratios = [r for r in s.ratios if r > 0]
+    total = s.repeats * len(s.fractions) * (1 + len(s.downstream) * (len(s.ratios) + 1))
+    done = 0
+    rows: list[dict[str, Any]] = []
+    fit_seconds: dict[float, list[float]] = {f: [] for f in s.fractions}
+    kept: dict[float, pd.DataFrame] = {}
+    clock = time.perf_counter()
+
+    def step(message: str) -> None:
+        nonlocal done
+        done += 1
+        if on_progress is not None:
+            on_progress(done, total, message)
+
+    for repeat in range(s.repeats):
+        run_seed = s.seed + repeat
+        for f in s.fractions:
+            real = stratified_fraction(train, f, target, classification=classification, seed=run_seed)
+            n_real = len(real)
+            tic = time.perf_counter()
+            synth = _make_model(model, params, run_seed).fit(real, metadata)
+            n_max = max(math.ceil(max(mixed_ratios, default=0.0) * n_real), n_real)
+            synthetic = synth.sample(n_max, seed=run_seed)
+            fit_seconds[f].append(time.perf_counter() - tic)
+            step(f"repeat {repeat + 1}, {percent(f)}: {model} fitted on {n_real:,} rows")
+            if keep_best and repeat == 0 and f == s.fractions[-1]:
+                kept = {r: synthetic.iloc[: round(r * n_real)] for r in s.ratios}
+                kept_real = real
+            variants = [("real", 0.0, real, 0)]
+            for r in mixed_ratios:
+                k = round(r * n_real)
+                variants.append(
+                    ("real+synthetic", r, pd.concat([real, synthetic.iloc[:k]], ignore_index=True), k)
+                )
+            variants.append(("synthetic", float("nan"), synthetic.iloc[:n_real], n_real))
+            for name in s.downstream:
+                scorer = Downstream(metadata, real, test, target, model=name, seed=run_seed)
+                for variant, ratio, data, n_syn in variants:
+                    scores = scorer.score(data)
+                    for metric, value in scores.items():
+                        if metric == "note":
+                            continue
+                        rows.append(
+                            {
+                                "experiment": "mixing",
+                                "fraction": f,
+                                "n_real": n_real,
+                                "method": model,
+                                "variant": variant,
+                                "ratio": ratio,
+                                "n_synthetic": n_syn,
+                                "repeat": repeat,
+                                "seed": run_seed,
+                                "downstream": name,
+                                "metric": metric,
+                                "value": value,
+                            }
+                        )
+                    step(f"repeat {repeat + 1}, {percent(f)}: {name} on {variant} ×{ratio:g}")
+    result = MixResult(pd.DataFrame(rows, columns=COLUMNS), task, target, model)
+    result.seconds = {f"fit {percent(f)}": float(np.mean(v)) for f, v in fit_seconds.items()}
+    if keep_best:
+        summary = result.summary()
+        top = summary[
+            (summary.experiment == "mixing")
+            & (summary.fraction == s.fractions[-1])
+            & (summary.variant != "synthetic")
+            & (summary.downstream == s.downstream[0])
+            & (summary.metric == result.headline)
+        ]
+        sign = -1.0 if result.headline in LOWER_IS_BETTER else 1.0
+        best_ratio = float(top.ratio.iloc[int(np.argmax(sign * top["mean"].to_numpy()))])
+        result.best_ratio = best_ratio
+        result.best = pd.concat(
+            [kept_real.assign(synthetic=False), kept[best_ratio].assign(synthetic=True)], ignore_index=True
+        )
+    result.seconds["all fits and scores"] = time.perf_counter() - clock
+    return result
