@@ -43,3 +43,33 @@ def assert_same_images(a: np.ndarray, b: np.ndarray) -> None:
     assert a.shape == b.shape
     worst = int(np.abs(a.astype(int) - b.astype(int)).max()) if a.size else 0
     assert worst <= 1, f"images differ by up to {worst} grey levels"
+
+
+def chromium_plots(page, tmp_path) -> tuple[int, int, int]:
+    """Open ``page`` in headless Chromium: ``(plots the page declares, plots that decoded, screenshot
+    bytes)``. Needs Debian's ``chromium`` (``.ci/run`` installs it)."""
+    import re
+    import subprocess
+
+    args = [
+        "chromium",
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--virtual-time-budget=5000",
+    ]
+    url = page.as_uri()
+    dom = subprocess.run([*args, "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
+    expected = int(re.search(r'data-plots="(\d+)"', dom).group(1))
+    rendered = re.search(r'data-plots-rendered="(\d+)"', dom)
+    shot = tmp_path / "page.png"
+    subprocess.run(
+        [*args, "--window-size=1280,1600", f"--screenshot={shot}", url], capture_output=True, timeout=120
+    )
+    return expected, int(rendered.group(1)) if rendered else -1, shot.stat().st_size if shot.exists() else 0

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import re
 import shutil
-import subprocess
 
 import pytest
 
+from helpers import chromium_plots
 from simulacra.cli import main
 
 
@@ -52,26 +51,6 @@ def test_report_is_self_contained(demo_run):
     shutil.which("chromium") is None, reason="Debian's chromium is not installed (.ci/run installs it)"
 )
 def test_report_renders_in_headless_chromium(demo_run, tmp_path):
-    args = [
-        "chromium",
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        "--virtual-time-budget=5000",
-    ]
-    url = (demo_run / "report.html").as_uri()
-    dom = subprocess.run([*args, "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
-    expected = re.search(r'data-plots="(\d+)"', dom).group(1)
-    rendered = re.search(r'data-plots-rendered="(\d+)"', dom)
-    assert rendered is not None and rendered.group(1) == expected == "16"
-    shot = tmp_path / "report.png"
-    subprocess.run(
-        [*args, "--window-size=1280,1600", f"--screenshot={shot}", url], capture_output=True, timeout=120
-    )
-    assert shot.exists() and shot.stat().st_size > 50_000  # a page with plots, not a blank one
+    expected, rendered, shot = chromium_plots(demo_run / "report.html", tmp_path)
+    assert rendered == expected == 16
+    assert shot > 50_000  # a page with plots, not a blank one

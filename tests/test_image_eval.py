@@ -4,13 +4,12 @@ PSNR/SSIM), the image report, and the fit → sample → evaluate CLI on images.
 from __future__ import annotations
 
 import json
-import re
 import shutil
-import subprocess
 
 import numpy as np
 import pytest
 
+from helpers import chromium_plots
 from simulacra import datasets
 from simulacra.errors import DataError
 from simulacra.evaluate.image import (
@@ -127,20 +126,5 @@ def test_cli_fit_sample_evaluate_on_images(parts, tmp_path):
     )  # a table for an image model
     assert main(["fit", str(tmp_path / "train.npz"), "--model", "copula", "-o", str(tmp_path / "y")]) == 2
     if shutil.which("chromium"):
-        dom = subprocess.run(
-            [
-                "chromium",
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                f"--user-data-dir={tmp_path / 'p'}",
-                "--virtual-time-budget=5000",
-                "--dump-dom",
-                report.as_uri(),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        ).stdout
-        expected = re.search(r'data-plots="(\d+)"', dom).group(1)
-        assert re.search(r'data-plots-rendered="(\d+)"', dom).group(1) == expected
+        expected, rendered, _ = chromium_plots(report, tmp_path)
+        assert rendered == expected

@@ -254,7 +254,9 @@ def fit(
 )
 def sample(
     model_dir: Path = typer.Argument(..., help="Model directory written by 'simulacra fit'."),
-    rows: int = typer.Option(..., "-n", "--rows", help="Number of rows (images) to generate."),
+    rows: int = typer.Option(
+        None, "-n", "--rows", help="Number of rows (images) to generate (with --class-counts: their sum)."
+    ),
     output: str = typer.Option(
         ...,
         "-o",
@@ -265,18 +267,46 @@ def sample(
     condition: list[str] = typer.Option(
         [], "--condition", help="column=value every row must have (repeatable); images: label=CLASS."
     ),
+    balance: str = typer.Option(
+        None, "--balance", help="Equal counts per class of this column, exactly (conditional sampling)."
+    ),
+    class_counts: str = typer.Option(
+        None, "--class-counts", help="Exact counts per class of the --balance column, e.g. yes=5000,no=5000."
+    ),
+    filters: list[str] = typer.Option(
+        [],
+        "--filter",
+        help="Drop low-quality rows and top up (repeatable): near-copies[=PERCENTILE], detection=SHARE, "
+        "label=CONFIDENCE. Needs --data.",
+    ),
+    data: str = typer.Option(
+        None, "--data", help="The model's real training table (for --filter): bundled name, file or SQL URL."
+    ),
+    test: str = typer.Option(
+        None, "--test", help="Real holdout rows for --filter near-copies (a bundled dataset brings its own)."
+    ),
     seed: int = typer.Option(0, "--seed", min=0, help="Same seed, same rows."),
     force: bool = typer.Option(False, "--force", help="Overwrite the output."),
 ) -> None:
-    """Generate synthetic rows (or images) from a saved model."""
+    """Generate synthetic rows (or images) from a saved model: conditional, class-balanced, filtered."""
     from simulacra.io import check_table_target, claim, is_sql_url, output_lock, write_table
     from simulacra.synthesizers import BaseSynthesizer
     from simulacra.validation import check_rows
 
-    rows = check_rows(rows)
+    if rows is None and class_counts is None:
+        raise ConfigError("give the number of rows with -n/--rows (or exact --class-counts)")
+    if class_counts is not None and balance is None:
+        raise ConfigError("--class-counts needs the column it counts; add --balance COLUMN")
+    if filters and data is None:
+        raise ConfigError("--filter compares with the model's real training rows; add --data SOURCE")
     synth = BaseSynthesizer.load(model_dir)
     conditions = synth.parse_conditions(_pairs(condition, "--condition"))  # type: ignore[attr-defined]
     if synth.modality == "image":
+        if balance or filters:
+            raise ConfigError(
+                "image samples are class-balanced already, and --filter works on tables; drop --balance/--filter"
+            )
+        rows = check_rows(rows)
         target = Path(output)
         if is_sql_url(output) or target.suffix not in ("", ".npz"):
             raise ConfigError(
@@ -292,14 +322,87 @@ def sample(
             )
         console.print(f"{len(images)} images → [bold]{where}[/bold]")
         return
+    counts = None
+    if balance is not None:
+        if balance in conditions:
+            raise ConfigError(f"--balance {balance} and --condition {balance}=… contradict; give one of them")
+        if class_counts is not None:
+            raw = {}  # split at the last "=": a class name may hold one ("<=50K"), a count never does
+            for item in (p.strip() for p in class_counts.split(",") if p.strip()):
+                name, eq, k = item.rpartition("=")
+                if not eq or not name:
+                    raise ConfigError(f"--class-counts {item!r} must look like class=rows, e.g. yes=5000")
+                raw[name.strip()] = k.strip()
+            counts = {}
+            for text, k in raw.items():
+                value = synth.parse_conditions({balance: text})[balance]  # type: ignore[attr-defined]
+                try:
+                    counts[value] = check_rows(int(k), f"--class-counts {text}")
+                except ValueError:
+                    raise ConfigError(f"--class-counts {text}={k!r}: give a whole number of rows") from None
+            total = sum(counts.values())
+            if rows is not None and rows != total:
+                raise ConfigError(
+                    f"-n {rows} differs from the --class-counts total {total}; give one of them"
+                )
+            rows = total
+        rows = check_rows(rows)
+        if counts is None:
+            counts = synth.balanced_counts(balance, rows)  # type: ignore[attr-defined]
+        known = synth.categories(balance)  # type: ignore[attr-defined]  # checks the column's sdtype
+        unknown = [c for c in counts if c not in known]
+        if unknown:
+            raise ConfigError(
+                f"column {balance!r} has no class {unknown[0]!r}; its classes are: {', '.join(map(str, known))}"
+            )
+    rows = check_rows(rows)
+    label_column = balance or (next(iter(conditions)) if len(conditions) == 1 else None)
     check_table_target(output, rows=rows, force=force)  # before sampling: format, size, place
+
+    def draw(k: Any, s: int):
+        if counts is not None:
+            return synth.sample_counts(
+                balance, k if isinstance(k, dict) else counts, conditions=conditions or None, seed=s
+            )  # type: ignore[attr-defined]
+        return synth.sample(k, conditions=conditions or None, seed=s)  # type: ignore[union-attr]
+
+    def generate():
+        if not filters:
+            return draw(counts if counts is not None else rows, seed)
+        from simulacra.experiments.filters import filtered_sample, parse_filters, summarise
+        from simulacra.workflow import resolve_table
+
+        chosen = parse_filters(filters, label_column=label_column)
+        src = resolve_table(data, test=test)
+        df, records = filtered_sample(
+            draw,
+            rows,
+            chosen,
+            real=src.train,
+            holdout=src.test,
+            metadata=synth.metadata_,  # type: ignore[attr-defined]
+            seed=seed,
+            column=balance if counts is not None else None,
+            counts=counts,
+        )
+        table = Table(title="filters")
+        for col in ("filter", "rows seen", "dropped", "why"):
+            table.add_column(col, justify="right" if col in ("rows seen", "dropped") else "left")
+        for r in summarise(records):
+            table.add_row(r["filter"], f"{r['seen']:,}", f"{r['dropped']:,}", r["why"])
+        err_console.print(table)
+        return df
+
     if is_sql_url(output):
-        df = synth.sample(rows, conditions=conditions or None, seed=seed)  # type: ignore[union-attr]
+        df = generate()
         where = write_table(df, output, force=force)
     else:
         with output_lock(output):
-            df = synth.sample(rows, conditions=conditions or None, seed=seed)  # type: ignore[union-attr]
+            df = generate()
             where = write_table(df, output, force=force)
+    if balance is not None:
+        shown = ", ".join(f"{c}={k:,}" for c, k in df[balance].value_counts(sort=False).items())
+        console.print(f"{balance}: {shown}", highlight=False)
     console.print(f"{len(df)} rows → [bold]{where}[/bold]")
 
 
@@ -499,6 +602,84 @@ def run_cmd(
     _summary(_run_with_progress(cfg), str(config))
 
 
+def _mix_images(source, test, names, settings, params, output, force) -> None:
+    """``simulacra mix`` on labelled images: the local CNN as the downstream model."""
+    from simulacra.experiments.mix import MixResult, image_mixing_curves, percent
+    from simulacra.report import MixReport
+    from simulacra.workflow import output_folder, resolve_images
+
+    train, held = resolve_images(source, test=test)
+    if held is None:
+        raise ConfigError("mix scores every variant on real test images; give --test IMAGES")
+    with _progress() as progress:
+        task = progress.add_task("mixing", total=None)
+
+        def on_progress(done: int, total: int, message: str) -> None:
+            progress.update(task, completed=done, total=total, description=message[:80])
+
+        clock = time.perf_counter()
+        result = MixResult.combine(
+            [
+                image_mixing_curves(
+                    train,
+                    held,
+                    model=name,
+                    params=params,
+                    fractions=settings.fractions,
+                    ratios=settings.ratios,
+                    repeats=settings.repeats,
+                    seed=settings.seed,
+                    on_progress=on_progress,
+                )
+                for name in names
+            ]
+        )
+        seconds = time.perf_counter() - clock
+    info = {
+        "data": source,
+        "target": "label (image classification, the local CNN)",
+        "models": ", ".join(names),
+        "real fractions": ", ".join(percent(f) for f in settings.fractions),
+        "synthetic ratios": ", ".join(f"{r:g}" for r in settings.ratios),
+        "repeats": settings.repeats,
+        "seed": settings.seed,
+        "seconds, whole run": round(seconds, 1),
+        **{k: round(v, 1) for k, v in result.seconds.items()},
+    }
+    report = MixReport(result, title=f"simulacra mix: {source}, {', '.join(names)}", info=info)
+    with output_folder(output, force=force) as tmp:
+        report.results.to_csv(tmp / "results.csv", index=False)
+        report.to_json(tmp / "metrics.json")
+        report.to_html(tmp / "report.html")
+    _mix_table(report.summary, result, source, settings.repeats, ["cnn"])
+    for line in result.verdicts("cnn"):
+        console.print(line, highlight=False)
+    console.print(f"written: [bold]{output / 'results.csv'}[/bold], [bold]{output / 'report.html'}[/bold]")
+
+
+def _mix_table(summary, result, source: str, repeats: int, downstream: list[str]) -> None:
+    """The headline metric of every variant, mean ± sd, one column per downstream model."""
+    from simulacra.experiments.mix import percent
+
+    table = Table(title=f"simulacra mix on {source}: {result.headline}, mean ± sd over {repeats} repeat(s)")
+    for col in ("experiment", "method", "fraction", "variant", "ratio", *downstream):
+        table.add_column(col, justify="left" if col in ("experiment", "method", "variant") else "right")
+    head = summary[summary.metric == result.headline]
+    keys = ["experiment", "method", "fraction", "variant", "ratio"]
+    for key, rows in head.groupby(keys, sort=False, dropna=False):
+        cells = {r.downstream: f"{r.mean:.4f} ± {r.sd:.4f}" for r in rows.itertuples()}
+        exp, method, fraction, variant, ratio = key
+        table.add_row(
+            exp,
+            method,
+            percent(fraction),
+            variant,
+            "–" if ratio != ratio else f"{ratio:.3g}",
+            *(cells.get(d, "") for d in downstream),
+        )
+    Console(width=max(console.width, 120)).print(table)
+
+
 def _numbers(text: str, what: str) -> list[float]:
     """``"0,0.25,0.5"`` → ``[0.0, 0.25, 0.5]``; a ConfigError naming ``what`` otherwise."""
     try:
@@ -553,21 +734,31 @@ def mix(
     from simulacra.synthesizers.base import model_class
     from simulacra.workflow import is_image_source, output_folder, resolve_table, table_metadata
 
-    if is_image_source(source):
-        raise ConfigError(
-            f"{source!r} is an image set; 'simulacra mix' compares tables for now — give a table (e.g. adult)"
-        )
+    images = is_image_source(source)
     names = [m.strip() for m in model.split(",") if m.strip()]
+    if images and model == DEFAULT_MODEL:
+        names = ["cgan"]
     for name in names:
-        if model_class(name).modality != "table":
-            raise ConfigError(f"{name} is an image model; give a table model: {_MODELS}")
+        kind = model_class(name).modality
+        if kind != ("image" if images else "table"):
+            raise ConfigError(
+                f"{name} is {'an image' if kind == 'image' else 'a table'} model and {source!r} "
+                f"{'holds images' if images else 'is a table'}; give a matching --model"
+            )
     down = [d.strip() for d in downstream.split(",") if d.strip()]
     settings = check_settings(
         _numbers(fractions, "--fractions"), _numbers(ratios, "--ratios"), repeats, seed, down
     )
     params = _params(param)
     output = output or Path("runs") / f"mix-{datetime.now():%Y%m%d-%H%M%S}"
+    if images and (balance or write_best):
+        raise ConfigError(
+            "--balance and --write-best work on tables; image samples are class-balanced already"
+        )
     claim(output, force=force, kind="dir")
+    if images:
+        _mix_images(source, test, names, settings, params, output, force)
+        return
     if write_best:
         check_table_target(write_best, rows=1, force=force)
     src = resolve_table(source, test=test, target=target or balance)
@@ -640,26 +831,7 @@ def mix(
         report.results.to_csv(tmp / "results.csv", index=False)
         report.to_json(tmp / "metrics.json")
         report.to_html(tmp / "report.html")
-    summary = report.summary
-    table = Table(
-        title=f"simulacra mix on {source}: {result.headline}, mean ± sd over {settings.repeats} repeat(s)"
-    )
-    for col in ("experiment", "method", "fraction", "variant", "ratio", *settings.downstream):
-        table.add_column(col, justify="left" if col in ("experiment", "method", "variant") else "right")
-    head = summary[summary.metric == result.headline]
-    keys = ["experiment", "method", "fraction", "variant", "ratio"]
-    for key, rows in head.groupby(keys, sort=False, dropna=False):
-        cells = {r.downstream: f"{r.mean:.4f} ± {r.sd:.4f}" for r in rows.itertuples()}
-        exp, method, fraction, variant, ratio = key
-        table.add_row(
-            exp,
-            method,
-            percent(fraction),
-            variant,
-            "–" if ratio != ratio else f"{ratio:.3g}",
-            *(cells.get(d, "") for d in settings.downstream),
-        )
-    Console(width=max(console.width, 120)).print(table)
+    _mix_table(report.summary, result, source, settings.repeats, settings.downstream)
     for line in result.verdicts(settings.downstream[0]):
         console.print(line, highlight=False)
     if write_best and result.best is not None:

@@ -14,6 +14,11 @@ A config is a mapping (or a YAML file holding one)::
       rows: null                  # default: as many rows as the training table
       seed: 0
       conditions: {}              # column → value every synthetic row must have
+      balance: null               # a categorical column: equal counts per class, exactly
+      class_counts: null          # with balance: exact counts per class instead ({yes: 5000, no: 5000})
+    filter: []                    # drop low-quality rows and top up to `rows`: near-copies[=PERCENTILE],
+                                  # detection=SHARE, label=CONFIDENCE (simulacra.experiments.filters);
+                                  # the report shows what each dropped and the metrics before and after
     prepare: null                 # cleaning and split options (simulacra.prepare.table); {} = defaults.
                                   # With no separate test table the split's test part is the holdout;
                                   # the parts are written to data/ in the run directory
@@ -45,6 +50,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from simulacra.errors import ConfigError
 from simulacra.evaluate import Evaluation
+from simulacra.experiments.filters import filtered_sample, parse_filters, summarise
 from simulacra.io import atomic_write_text, read_yaml, write_table
 from simulacra.prepare import Change, Preparation, load_prepare_config, prepare_table
 from simulacra.report import preparation_html
@@ -95,6 +101,8 @@ class SampleConfig(_Section):
     rows: Annotated[int, Field(ge=1, le=MAX_ROWS)] | None = None
     seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = 0
     conditions: dict[str, Any] | None = None
+    balance: str | None = None
+    class_counts: dict[str, Annotated[int, Field(ge=0, le=MAX_ROWS)]] | None = None
 
 
 class PipelineConfig(_Section):
@@ -104,6 +112,7 @@ class PipelineConfig(_Section):
     model: ModelConfig = ModelConfig()
     sample: SampleConfig = SampleConfig()
     prepare: dict[str, Any] | None = None
+    filter: list[str] = []
     evaluate: bool = True
     output: Annotated[str, Field(min_length=1)]
     force: bool = False
@@ -113,8 +122,9 @@ class PipelineConfig(_Section):
 DEFAULTS: dict[str, Any] = {
     "data": {"train": None, "test": None, "target": None, "metadata": None},
     "model": {"name": DEFAULT_MODEL, "params": {}},
-    "sample": {"rows": None, "seed": 0, "conditions": {}},
+    "sample": {"rows": None, "seed": 0, "conditions": {}, "balance": None, "class_counts": None},
     "prepare": None,
+    "filter": [],
     "evaluate": True,
     "output": None,
     "force": False,
@@ -163,6 +173,13 @@ def load_config(config: dict[str, Any] | str | os.PathLike[str]) -> dict[str, An
     make(name, **merged["model"]["params"])  # checks every parameter before any work
     if merged["prepare"] is not None:
         load_prepare_config(merged["prepare"])
+    sample = merged["sample"]
+    if sample["class_counts"] is not None and sample["balance"] is None:
+        raise ConfigError(f"{where}: sample.class_counts needs the column it counts; add sample.balance")
+    label = sample["balance"] or (
+        next(iter(sample["conditions"])) if len(sample["conditions"]) == 1 else None
+    )
+    parse_filters(merged["filter"], label_column=label)  # checks the filter specs before any work
     return merged
 
 
@@ -331,10 +348,50 @@ class _Run:
 
     def sample(self) -> None:
         sample_cfg = self.cfg["sample"]
-        self.rows = int(sample_cfg["rows"] or len(self.train))
-        self.synthetic = self.model.sample(
-            self.rows, conditions=sample_cfg["conditions"] or None, seed=sample_cfg["seed"]
+        conditions, seed, column = sample_cfg["conditions"] or None, sample_cfg["seed"], sample_cfg["balance"]
+        counts = None
+        if column is not None:
+            if sample_cfg["class_counts"] is not None:
+                counts = {
+                    self.model.parse_conditions({column: str(c)})[column]: k
+                    for c, k in sample_cfg["class_counts"].items()
+                }
+            else:
+                counts = self.model.balanced_counts(column, int(sample_cfg["rows"] or len(self.train)))
+        self.rows = (
+            int(sum(counts.values())) if counts is not None else int(sample_cfg["rows"] or len(self.train))
         )
+
+        def draw(k: Any, s: int) -> pd.DataFrame:
+            if counts is not None:
+                return self.model.sample_counts(
+                    column, k if isinstance(k, dict) else counts, conditions=conditions, seed=s
+                )
+            return self.model.sample(k, conditions=conditions, seed=s)
+
+        self.filtering = None
+        if self.cfg["filter"]:
+            label = column or (next(iter(conditions)) if conditions and len(conditions) == 1 else None)
+            filters = parse_filters(self.cfg["filter"], label_column=label)
+            unfiltered = draw(counts if counts is not None else self.rows, seed)
+            self.synthetic, records = filtered_sample(
+                draw,
+                self.rows,
+                filters,
+                real=self.train,
+                holdout=self.test,
+                metadata=self.meta,
+                seed=seed,
+                column=column if counts is not None else None,
+                counts=counts,
+            )
+            self.filtering = {"filters": summarise(records), "unfiltered": unfiltered}
+            for r in self.filtering["filters"]:
+                self.log.info(
+                    "filter %s: dropped %d of %d rows (%s)", r["filter"], r["dropped"], r["seen"], r["why"]
+                )
+        else:
+            self.synthetic = draw(counts if counts is not None else self.rows, seed)
         write_table(self.synthetic, self.tmp / "synthetic.parquet")
         self._done("sample", f"{self.rows} synthetic rows")
 
@@ -361,6 +418,7 @@ class _Run:
             title=f"simulacra: {self.model.name} on {self.source.name}",
             info=info,
             preparation=self.preparation,
+            filtering=self.filtering,
         )
         flat = ", ".join(f"{k} {v:.3f}" for k, v in self.evaluation.flat().items())
         self._done("evaluate", flat)

@@ -174,14 +174,29 @@ def evaluate_tables(
     title: str,
     info: dict[str, Any] | None = None,
     preparation: dict[str, Any] | None = None,
+    filtering: dict[str, Any] | None = None,
 ):
-    """Evaluate a synthetic table and build its report: ``(Evaluation, Report)``."""
+    """Evaluate a synthetic table and build its report: ``(Evaluation, Report)``. ``filtering``
+    (``{"filters": records, "unfiltered": DataFrame}``) evaluates the unfiltered rows too, for the
+    report's before/after table."""
     from simulacra.evaluate import evaluate
     from simulacra.report import Report
 
     ev = evaluate(train, synthetic, metadata, real_test=test, target=target, seed=seed)
+    shown = None
+    if filtering is not None:
+        before = evaluate(train, filtering["unfiltered"], metadata, real_test=test, target=target, seed=seed)
+        shown = {"filters": filtering["filters"], "before": before}
     report = Report(
-        ev, train, synthetic, metadata, title=title, info=info, preparation=preparation, seed=seed
+        ev,
+        train,
+        synthetic,
+        metadata,
+        title=title,
+        info=info,
+        preparation=preparation,
+        filtering=shown,
+        seed=seed,
     )
     return ev, report
 

@@ -113,14 +113,17 @@ class DetectionFilter(_Filter):
     ----------
     q : float in (0, 0.9]
         Share of each batch dropped.
+    column : str, optional
+        A class column. When given, the real rows the detector sees have the synthetic batch's class
+        counts (drawn per class), so a class-balanced batch is not "detected" by its balance alone.
     """
 
     name = "detection"
 
-    def __init__(self, q: float = 0.1) -> None:
+    def __init__(self, q: float = 0.1, column: str | None = None) -> None:
         if not 0 < q <= 0.9:
             raise ConfigError(f"detection share {q:g} is not in (0, 0.9]; give e.g. detection=0.1")
-        self.q = q
+        self.q, self.column = q, column
 
     def fit(self, real, holdout, metadata, *, seed):
         self.real_, self.metadata_, self.seed_ = real, metadata, seed
@@ -132,8 +135,18 @@ class DetectionFilter(_Filter):
         from xgboost import XGBClassifier
 
         rng = np.random.default_rng(self.seed_)
-        m = min(len(self.real_), MAX_REFERENCE, max(len(synthetic), 1))
-        real = self.real_.iloc[rng.choice(len(self.real_), m, replace=False)]
+        if self.column is None:
+            m = min(len(self.real_), MAX_REFERENCE, max(len(synthetic), 1))
+            real = self.real_.iloc[rng.choice(len(self.real_), m, replace=False)]
+        else:  # the batch's class counts, scaled down to MAX_REFERENCE rows at most
+            real_labels = label_values(self.real_[self.column])
+            wanted = pd.Series(label_values(synthetic[self.column])).value_counts()
+            scale = min(1.0, MAX_REFERENCE / max(len(synthetic), 1))
+            picked = []
+            for c, k in wanted.items():
+                pool = np.flatnonzero(real_labels == c)
+                picked.append(rng.choice(pool, min(len(pool), max(1, round(k * scale))), replace=False))
+            real = self.real_.iloc[np.sort(np.concatenate(picked))]
         x = np.vstack([self.encoder_.onehot(real), self.encoder_.onehot(synthetic)])
         y = np.r_[np.zeros(len(real)), np.ones(len(synthetic))]
         out = np.zeros(len(x))
@@ -213,7 +226,7 @@ def parse_filters(specs: list[str], *, label_column: str | None = None) -> list[
         if name == "near-copies":
             out.append(NearCopyFilter(1.0 if number is None else number))
         elif name == "detection":
-            out.append(DetectionFilter(0.1 if number is None else number))
+            out.append(DetectionFilter(0.1 if number is None else number, column=label_column))
         elif name == "label":
             if label_column is None:
                 raise ConfigError(
@@ -234,15 +247,19 @@ def filtered_sample(
     holdout: pd.DataFrame | None,
     metadata: Metadata,
     seed: int = 0,
+    column: str | None = None,
+    counts: dict[Any, int] | None = None,
 ) -> tuple[pd.DataFrame, list[FilterRecord]]:
-    """``n`` synthetic rows that pass every filter.
+    """``n`` synthetic rows that pass every filter (with ``counts``: exactly ``counts[c]`` rows of each
+    class ``c`` of ``column``).
 
     Parameters
     ----------
     draw : callable ``(k, seed) -> DataFrame``
-        Draws ``k`` synthetic rows (e.g. ``lambda k, s: model.sample(k, seed=s)``).
+        Draws synthetic rows: ``k`` an int (e.g. ``lambda k, s: model.sample(k, seed=s)``), or with
+        ``counts`` a dict class → rows (e.g. ``lambda k, s: model.sample_counts(column, k, seed=s)``).
     n : int
-        Rows wanted.
+        Rows wanted (``sum(counts.values())`` with ``counts``).
     filters : list
         Filters from :func:`parse_filters` (fitted here on ``real``/``holdout``).
     real, holdout : DataFrame
@@ -250,6 +267,8 @@ def filtered_sample(
     metadata : Metadata
     seed : int
         Seed of the first round; round ``i`` draws with ``seed + i``.
+    column, counts : str, dict, optional
+        Exact class counts of ``column`` to keep.
 
     Returns
     -------
@@ -259,36 +278,52 @@ def filtered_sample(
     Raises
     ------
     ConfigError
-        Fewer than ``n`` rows passed after :data:`MAX_ROUNDS` rounds.
+        Fewer than ``n`` rows (or a class short of its count) passed after :data:`MAX_ROUNDS` rounds.
     """
     for f in filters:
         f.fit(real, holdout, metadata, seed=seed)
+    need: dict[Any, int] = dict(counts) if counts is not None else {None: int(n)}
     kept: list[pd.DataFrame] = []
     records: list[FilterRecord] = []
-    have, drawn, rate = 0, 0, 1.0
+    drawn, passed = 0, 0
+    floor = math.ceil(MIN_BATCH / max(len(need), 1))
     for round_ in range(MAX_ROUNDS):
-        need = n - have
-        if need <= 0:
+        if all(k <= 0 for k in need.values()):
             break
-        k = max(MIN_BATCH, math.ceil(1.1 * need / max(rate, 0.05)))
-        batch = draw(k, seed + round_)
+        rate = passed / drawn if drawn else 1.0
+        ask = {c: max(floor, math.ceil(1.1 * k / max(rate, 0.05))) for c, k in need.items() if k > 0}
+        batch = draw(ask if counts is not None else ask[None], seed + round_)
         drawn += len(batch)
         mask = np.ones(len(batch), dtype=bool)
         for f in filters:
-            part = batch[mask]
-            keep, record = f.keep(part)
+            keep, record = f.keep(batch[mask])
             records.append(record)
             mask[np.flatnonzero(mask)[~keep]] = False
-        kept.append(batch[mask])
-        have += int(mask.sum())
-        rate = max(have / drawn, 1e-3)
-    if have < n:
+        good = batch[mask]
+        passed += len(good)
+        if counts is None:
+            kept.append(good.iloc[: need[None]])
+            need[None] -= min(len(good), need[None])
+            continue
+        labels = good[column].to_numpy()
+        for c in need:
+            rows = good[labels == c].iloc[: max(need[c], 0)]
+            kept.append(rows)
+            need[c] -= len(rows)
+    short = {c: k for c, k in need.items() if k > 0}
+    if short:
+        what = (
+            f"{sum(short.values()):,} rows"
+            if counts is None
+            else ", ".join(f"{c}: {k:,}" for c, k in short.items())
+        )
         raise ConfigError(
-            f"the filters kept {have:,} of {drawn:,} drawn rows in {MAX_ROUNDS} rounds, short of {n:,}; "
+            f"the filters passed {passed:,} of {drawn:,} drawn rows in {MAX_ROUNDS} rounds, still short of {what}; "
             "loosen the filters or ask for fewer rows"
         )
-    out = pd.concat(kept, ignore_index=True).iloc[:n].reset_index(drop=True)
-    return out, records
+    out = pd.concat(kept, ignore_index=True)
+    order = np.random.default_rng(seed).permutation(len(out)) if counts is not None else np.arange(len(out))
+    return out.iloc[order].reset_index(drop=True), records
 
 
 def summarise(records: list[FilterRecord]) -> list[dict[str, Any]]:

@@ -145,6 +145,8 @@ class Report(WrittenReport):
     seed: seed for subsampling rows for the plots.
     preparation: ``Preparation.to_dict()`` of the data-preparation step, shown as the "Preparation"
         and "Data profile" sections.
+    filtering: ``{"filters": [{filter, seen, dropped, why}, …], "before": Evaluation}`` of a filtered
+        sample: what each filter dropped and the headline metrics before and after filtering.
     """
 
     def __init__(
@@ -158,8 +160,10 @@ class Report(WrittenReport):
         info: dict[str, Any] | None = None,
         seed: int = 0,
         preparation: dict[str, Any] | None = None,
+        filtering: dict[str, Any] | None = None,
     ) -> None:
         self.evaluation = evaluation
+        self.filtering = filtering
         self.real = real
         self.synthetic = synthetic
         self.metadata = metadata
@@ -172,7 +176,21 @@ class Report(WrittenReport):
         out = {"title": self.title, "info": self.info, **self.evaluation.to_dict()}
         if self.preparation is not None:
             out["preparation"] = self.preparation
+        if self.filtering is not None:
+            out["filtering"] = {
+                "filters": self.filtering["filters"],
+                "before": self.filtering["before"].metrics,
+            }
         return out
+
+    def _filtering_rows(self) -> list[dict[str, Any]]:
+        """``{group, metric, before, after}`` for every headline metric of a filtered sample."""
+        before = self.filtering["before"].metrics
+        return [
+            {"group": g, "metric": k, "before": before.get(g, {}).get(k), "after": v}
+            for g, group in self.evaluation.metrics.items()
+            for k, v in group.items()
+        ]
 
     def _sample(self, df: pd.DataFrame) -> pd.DataFrame:
         if len(df) <= MAX_ROWS_FOR_PLOTS:
@@ -204,6 +222,11 @@ class Report(WrittenReport):
             .get_template("report.html.j2")
             .render(
                 preparation=self.preparation,
+                filtering=(
+                    {"filters": self.filtering["filters"], "rows": self._filtering_rows()}
+                    if self.filtering is not None
+                    else None
+                ),
                 title=self.title,
                 generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
                 info=self.info,
