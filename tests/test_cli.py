@@ -190,7 +190,8 @@ def test_bench_writes_the_table(files, tmp_path, capsys):
     out = tmp_path / "bench"
     argv = ["bench", "--models", "copula,tvae", "--data", str(files / "train.csv")]
     argv += ["--test", str(files / "test.csv"), "--target", "income", "--rows", "5000"]
-    argv += ["--param", "tvae.epochs=2", "--param", "verbose=false", "-o", str(out)]
+    argv += ["--param", "tvae.epochs=2", "--param", "verbose=false", "--temperatures", "0.5,1,1.5"]
+    argv += ["-o", str(out)]
     assert main(argv) == 0
     results = json.loads((out / "bench.json").read_text())["results"]
     assert [r["model"] for r in results] == ["copula", "tvae"]
@@ -198,8 +199,14 @@ def test_bench_writes_the_table(files, tmp_path, capsys):
         assert r["fit_s"] > 0 and r["sample_rows_per_s"] > 0 and r["peak_rss_mb"] > 50
         assert 0 <= r["column_shapes"] <= 1 and 0.5 <= r["trtr_roc_auc"] <= 1
     assert results[1]["epochs"] == 2
-    table = (out / "bench.md").read_text()
-    assert table.count("\n") == 6 and "| tvae |" in table  # head, rule, 2 models, 2 references
+    table, tradeoff = (out / "bench.md").read_text().split("\n\n", 1)
+    assert table.count("\n") == 5 and "| tvae |" in table  # head, rule, 2 models, 2 references
+    # the sampling temperature: a colder copula stays closer to the real rows, a warmer one spreads
+    points = {p["temperature"]: p for p in results[0]["tradeoff"]}
+    assert list(points) == [0.5, 1.0, 1.5] and len(results[1]["tradeoff"]) == 3
+    assert points[0.5]["precision"] > points[1.0]["precision"] > points[1.5]["precision"]
+    assert points[0.5]["recall"] < points[1.5]["recall"]
+    assert "| copula | 0.5 |" in tradeoff and (out / "tradeoff.png").read_bytes()[:4] == b"\x89PNG"
     assert "detection (XGB)" in table and "TSTR R²" not in table  # a column no row has is left out
     refs = results[0]["references"]
     assert refs["real holdout"]["detection_xgb"] > 0.7  # the ceiling: real rows scored as synthetic

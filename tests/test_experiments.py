@@ -422,3 +422,19 @@ def _yaml(tmp_path, cfg):
     path = tmp_path / f"cfg-{len(list(tmp_path.glob('cfg-*')))}.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
+
+
+@pytest.mark.parametrize("name", ["mixture", "copula"])
+def test_temperature_trades_recall_for_precision(adult_small, name):
+    train, _ = adult_small
+    meta = Metadata.detect(train)
+    params = {"components": 50, "iterations": 30, "verbose": False} if name == "mixture" else {}
+    model = make(name, **params).fit(train, meta)
+    scores = {t: diversity(train, model.sample(3000, seed=0, temperature=t), meta) for t in (0.5, 1.0, 2.0)}
+    assert scores[0.5]["precision"] > scores[1.0]["precision"] > scores[2.0]["precision"]
+    assert scores[0.5]["recall"] < scores[2.0]["recall"]
+    assert model.sample(50, seed=3, temperature=0.7).equals(model.sample(50, seed=3, temperature=0.7))
+    assert model._temperature == 1.0  # restored after the call
+    for bad in (0, -1, 11, "hot"):
+        with pytest.raises(ConfigError, match="temperature"):
+            model.sample(5, temperature=bad)

@@ -30,6 +30,12 @@ seed ``--seed + i``; the table shows each number as mean ± sample standard devi
 ``bench.json`` keeps every run. One fit of a GAN is one draw: on Adult, CTGAN's TSTR ROC-AUC spread over
 0.879–0.895 across three seeds.
 
+With ``temperatures`` (``--temperatures 0.5,0.75,1,1.25,1.5``), every table model that has a sampling
+temperature (:attr:`~simulacra.synthesizers.Synthesizer.supports_temperature`) also samples as many
+rows as the training table at each temperature, scored by precision, recall, density and coverage
+(:mod:`simulacra.evaluate.diversity`); ``tradeoff.png`` plots precision against recall, one line per
+model, and ``bench.md`` lists the numbers.
+
 ``bench.json`` (every number) and ``bench.md`` (the table) are written to the output directory.
 """
 
@@ -49,7 +55,7 @@ from typing import Any
 import numpy as np
 
 from simulacra.errors import ConfigError
-from simulacra.io import atomic_write_text
+from simulacra.io import atomic_write_bytes, atomic_write_text
 from simulacra.synthesizers import model_class
 
 COLUMNS = [
@@ -63,6 +69,8 @@ COLUMNS = [
     ("detection_xgb", "detection (XGB)", "{:.3f}"),
     ("detection", "detection (logistic)", "{:.3f}"),
     ("detection_gbm", "detection (GBM)", "{:.3f}"),
+    ("precision", "precision", "{:.3f}"),
+    ("recall", "recall", "{:.3f}"),
     ("tstr_roc_auc", "TSTR AUC", "{:.3f}"),
     ("trtr_roc_auc", "TRTR AUC", "{:.3f}"),
     ("tstr_r2", "TSTR R²", "{:.3f}"),
@@ -126,10 +134,12 @@ def bench_one(
     seed: int,
     report_dir: Path | None = None,
     references: bool = False,
+    temperatures: list[float] | None = None,
 ) -> dict[str, Any]:
     """Fit, sample and evaluate one model in this process; see the module docstring for the fields.
     With ``references`` (tables), the result also holds :func:`table_references`, computed after every
-    timing and the peak memory were taken."""
+    timing and the peak memory were taken; with ``temperatures``, a ``tradeoff`` list of
+    ``{temperature, precision, recall, density, coverage}``."""
     from simulacra.workflow import is_image_source
 
     if is_image_source(data):
@@ -163,6 +173,16 @@ def bench_one(
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         **evaluation.flat(),
     }
+    if temperatures and model.supports_temperature:
+        from simulacra.evaluate.diversity import diversity
+
+        result["tradeoff"] = []
+        for tau in temperatures:
+            rows_t = model.sample(len(train), seed=seed, temperature=tau)
+            div = diversity(train, rows_t, metadata, seed=seed)
+            result["tradeoff"].append(
+                {"temperature": tau, **{k: div[k] for k in ("precision", "recall", "density", "coverage")}}
+            )
     if references:
         result["references"] = table_references(train, real_test, metadata, target, seed)
     return result
@@ -286,6 +306,7 @@ def run_bench(
     repeats: int = 1,
     on_result: Callable[[dict[str, Any]], None] | None = None,
     report_dir: Path | None = None,
+    temperatures: list[float] | None = None,
 ) -> list[dict[str, Any]]:
     """Benchmark ``models`` (registry names) on ``data`` (bundled name, file or SQL URL), each in a fresh
     process, one after another, ``repeats`` times with successive seeds (see the module docstring;
@@ -337,6 +358,7 @@ def run_bench(
                         seed + i,
                         report_dir if i == 0 else None,
                         i == 0 and not results,
+                        temperatures if i == 0 and modality == "table" else None,
                     ).result()
                 )
         result = aggregate(runs)
@@ -375,7 +397,25 @@ def write_results(
     atomic_write_text(
         directory / "bench.json", json.dumps({"info": info, "results": results}, indent=2) + "\n", force=force
     )
-    atomic_write_text(directory / "bench.md", markdown(results), force=force)
+    text = markdown(results)
+    curves = [(r["model"], r["tradeoff"]) for r in results if r.get("tradeoff")]
+    if curves:
+        from simulacra.report.tradeoff import tradeoff_png
+
+        lines = ["", "Precision/recall against the sampling temperature (first run of each model):", ""]
+        lines += [
+            "| model | temperature | precision | recall | density | coverage |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for name, points in curves:
+            lines += [
+                f"| {name} | {p['temperature']:g} | {p['precision']:.3f} | {p['recall']:.3f} | "
+                f"{p['density']:.3f} | {p['coverage']:.3f} |"
+                for p in points
+            ]
+        text += "\n".join(lines) + "\n"
+        atomic_write_bytes(directory / "tradeoff.png", tradeoff_png(curves), force=force)
+    atomic_write_text(directory / "bench.md", text, force=force)
 
 
 def _cores() -> int:

@@ -285,6 +285,12 @@ def sample(
     test: str = typer.Option(
         None, "--test", help="Real holdout rows for --filter near-copies (a bundled dataset brings its own)."
     ),
+    temperature: float = typer.Option(
+        1.0,
+        "--temperature",
+        help="Below 1: rows crowd the dense regions (precision); above 1: they spread out (recall). "
+        "Models with a latent or noise scale, and mixture.",
+    ),
     seed: int = typer.Option(0, "--seed", min=0, help="Same seed, same rows."),
     force: bool = typer.Option(False, "--force", help="Overwrite the output."),
 ) -> None:
@@ -359,12 +365,18 @@ def sample(
     label_column = balance or (next(iter(conditions)) if len(conditions) == 1 else None)
     check_table_target(output, rows=rows, force=force)  # before sampling: format, size, place
 
+    synth._check_temperature(temperature)  # type: ignore[attr-defined]  # before any work
+
     def draw(k: Any, s: int):
         if counts is not None:
-            return synth.sample_counts(
-                balance, k if isinstance(k, dict) else counts, conditions=conditions or None, seed=s
-            )  # type: ignore[attr-defined]
-        return synth.sample(k, conditions=conditions or None, seed=s)  # type: ignore[union-attr]
+            return synth.sample_counts(  # type: ignore[attr-defined]
+                balance,
+                k if isinstance(k, dict) else counts,
+                conditions=conditions or None,
+                seed=s,
+                temperature=temperature,
+            )
+        return synth.sample(k, conditions=conditions or None, seed=s, temperature=temperature)  # type: ignore[union-attr]
 
     def generate():
         if not filters:
@@ -873,6 +885,12 @@ def bench(
         max=100,
         help="Runs per model with successive seeds; the table shows mean ± sd.",
     ),
+    temperatures: str = typer.Option(
+        None,
+        "--temperatures",
+        help="Also sample each table model that has a temperature at these (e.g. 0.5,0.75,1,1.25,1.5): "
+        "precision/recall in bench.md and tradeoff.png.",
+    ),
     output: Path = typer.Option(None, "-o", "--output", help="Directory for bench.json and bench.md."),
     force: bool = typer.Option(False, "--force", help="Overwrite bench.json/bench.md in --output."),
 ) -> None:
@@ -886,7 +904,11 @@ def bench(
     models = models or ("dcgan,cgan,vae,cvae" if images else "mixture,diffusion,copula,ctgan,tvae")
     names = [m.strip() for m in models.split(",") if m.strip()]
     output = output or Path("runs") / f"bench-{datetime.now():%Y%m%d-%H%M%S}"
-    for name in ("bench.json", "bench.md"):  # checked before any fit, created only after the last one
+    taus = _numbers(temperatures, "--temperatures") if temperatures else None
+    for tau in taus or []:
+        if not 0 < tau <= 10:
+            raise ConfigError(f"--temperatures: {tau:g} is not in (0, 10]; give e.g. 0.5,1,1.5")
+    for name in ("bench.json", "bench.md", "tradeoff.png"):  # checked before any fit, created after the last
         if (output / name).exists() and not force:
             raise OutputExistsError(
                 f"{output / name}: already exists; choose another --output or pass --force"
@@ -915,6 +937,7 @@ def bench(
         repeats=repeats,
         on_result=show,
         report_dir=output if images else None,
+        temperatures=taus,
     )
     for row in table_rows(results):
         table.add_row(*cells(row, cols))

@@ -16,6 +16,7 @@ A config is a mapping (or a YAML file holding one)::
       conditions: {}              # column → value every synthetic row must have
       balance: null               # a categorical column: equal counts per class, exactly
       class_counts: null          # with balance: exact counts per class instead ({yes: 5000, no: 5000})
+      temperature: 1.0            # < 1 crowds the dense regions, > 1 spreads out (models that have one)
     filter: []                    # drop low-quality rows and top up to `rows`: near-copies[=PERCENTILE],
                                   # detection=SHARE, label=CONFIDENCE (simulacra.experiments.filters);
                                   # the report shows what each dropped and the metrics before and after
@@ -102,6 +103,7 @@ class SampleConfig(_Section):
     seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = 0
     conditions: dict[str, Any] | None = None
     balance: str | None = None
+    temperature: Annotated[float, Field(gt=0, le=10)] = 1.0
     class_counts: dict[str, Annotated[int, Field(ge=0, le=MAX_ROWS)]] | None = None
 
 
@@ -122,7 +124,14 @@ class PipelineConfig(_Section):
 DEFAULTS: dict[str, Any] = {
     "data": {"train": None, "test": None, "target": None, "metadata": None},
     "model": {"name": DEFAULT_MODEL, "params": {}},
-    "sample": {"rows": None, "seed": 0, "conditions": {}, "balance": None, "class_counts": None},
+    "sample": {
+        "rows": None,
+        "seed": 0,
+        "conditions": {},
+        "balance": None,
+        "class_counts": None,
+        "temperature": 1.0,
+    },
     "prepare": None,
     "filter": [],
     "evaluate": True,
@@ -362,12 +371,19 @@ class _Run:
             int(sum(counts.values())) if counts is not None else int(sample_cfg["rows"] or len(self.train))
         )
 
+        tau = sample_cfg["temperature"]
+        self.model._check_temperature(tau)
+
         def draw(k: Any, s: int) -> pd.DataFrame:
             if counts is not None:
                 return self.model.sample_counts(
-                    column, k if isinstance(k, dict) else counts, conditions=conditions, seed=s
+                    column,
+                    k if isinstance(k, dict) else counts,
+                    conditions=conditions,
+                    seed=s,
+                    temperature=tau,
                 )
-            return self.model.sample(k, conditions=conditions, seed=s)
+            return self.model.sample(k, conditions=conditions, seed=s, temperature=tau)
 
         self.filtering = None
         if self.cfg["filter"]:

@@ -221,25 +221,27 @@ class MixResult:
             if sign * mean > max(MIN_EFFECT, sd):
                 verb = "raised" if mean > 0 else "lowered"
                 text = (
-                    f"{where}, adding {percent(ratio)} synthetic rows {verb} {name} by {abs(mean):.3f} ± {sd:.3f} "
+                    f"{where}, adding {percent(ratio)} synthetic {self.unit} {verb} {name} by {abs(mean):.3f} ± {sd:.3f} "
                     f"(the best of {len(effects)} ratios; {base.mean():.3f} → {base.mean() + mean:.3f})."
                 )
             elif counts and all(sign * e[1] < 0 for e in counts) and len(counts) == len(effects):
                 text = (
                     f"{where}, every ratio made {name} worse; the least harm was {mean:+.3f} ± {sd:.3f} at "
-                    f"{percent(ratio)} synthetic rows."
+                    f"{percent(ratio)} synthetic {self.unit}."
                 )
             else:
                 text = (
-                    f"{where}, synthetic rows changed nothing: the best ratio ({percent(ratio)}) moved {name} by "
+                    f"{where}, synthetic {self.unit} changed nothing: the best ratio ({percent(ratio)}) moved {name} by "
                     f"{mean:+.3f} ± {sd:.3f}, within the noise."
                 )
             alone = part[part.variant == "synthetic"]["value"]
             if len(alone):
                 text += (
-                    f" Synthetic rows alone: {alone.mean():.3f} ± {(alone.std() if len(alone) > 1 else 0):.3f}"
-                    f" against {base.mean():.3f} for the real rows."
+                    f" Synthetic {self.unit} alone: {alone.mean():.3f} ± {(alone.std() if len(alone) > 1 else 0):.3f}"
+                    f" against {base.mean():.3f} for the real {self.unit}."
                 )
+            if len(base) < 2:
+                text += " One repeat: no spread was measured, so read any change as unconfirmed."
             lines.append(text)
         return lines
 
@@ -344,6 +346,7 @@ def mixing_curves(
     rows: list[dict[str, Any]] = []
     fit_seconds: dict[float, list[float]] = {f: [] for f in s.fractions}
     kept: dict[float, pd.DataFrame] = {}
+    kept_real: pd.DataFrame | None = None
     clock = time.perf_counter()
 
     def step(message: str) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from simulacra.io.images import ImageSet, make_grid, png_bytes
 from simulacra.io.outputs import (
     MARKER,
+    atomic_write_bytes,
     atomic_write_text,
     check_writable,
     claim,
@@ -32,6 +33,7 @@ __all__ = [
     "FILE_FORMATS",
     "MARKER",
     "ImageSet",
+    "atomic_write_bytes",
     "atomic_write_text",
     "check_table_target",
     "check_writable",

@@ -198,10 +198,21 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, *, force: bool = 
     OutputExistsError, ConfigError
         See :func:`claim`.
     """
+    return atomic_write_bytes(path, text.encode("utf-8"), force=force)
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, force: bool = False) -> Path:
+    """Write ``data`` to ``path`` under a temporary name, then move it into place.
+
+    Raises
+    ------
+    OutputExistsError, ConfigError
+        See :func:`claim`.
+    """
     path = Path(path)
     tmp = temporary_file_for(path, force=force)
     try:
-        tmp.write_text(text, encoding="utf-8")
+        tmp.write_bytes(data)
         return finish_file(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

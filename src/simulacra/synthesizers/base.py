@@ -31,7 +31,7 @@ import pandas as pd
 from simulacra.errors import ConditionError, ConfigError, DataError, NotFittedError
 from simulacra.io import replace_dir, temporary_dir_for
 from simulacra.metadata import Metadata
-from simulacra.validation import Integer, Param, check_memory, check_params, check_rows, check_value
+from simulacra.validation import Integer, Param, Real, check_memory, check_params, check_rows, check_value
 
 _REGISTRY: dict[str, type[BaseSynthesizer]] = {}
 
@@ -336,25 +336,53 @@ class Synthesizer(BaseSynthesizer):
         self._fit(data[self.metadata_.names])
         return self
 
+    #: whether :meth:`sample`'s ``temperature`` changes anything (each such model says how in its
+    #: docstring: the latent or noise scale, or a power of its category distributions)
+    supports_temperature: ClassVar[bool] = False
+    #: the temperature of the sampling call under way (1 outside one); models read it in ``_sample``
+    _temperature: float = 1.0
+
     def sample(
-        self, n: int, *, conditions: dict[str, Any] | None = None, seed: int | None = None
+        self,
+        n: int,
+        *,
+        conditions: dict[str, Any] | None = None,
+        seed: int | None = None,
+        temperature: float = 1.0,
     ) -> pd.DataFrame:
         """Generate ``n`` synthetic rows with the fitted columns and dtypes.
 
         ``conditions`` maps column → value that every generated row must have. The same ``seed`` gives
-        the same rows.
+        the same rows. ``temperature`` (0 < τ ≤ 10, models with :attr:`supports_temperature`) trades
+        diversity for fidelity: below 1 the rows crowd the dense regions (higher precision, lower
+        recall), above 1 they spread out.
 
         Raises
         ------
         NotFittedError, ConfigError (``n`` not an integer in [0, MAX_ROWS], or more rows than fit in
-        memory), ConditionError (unknown column or unmet value).
+        memory; a temperature out of range, or ≠ 1 for a model without one), ConditionError (unknown
+        column or unmet value).
         """
         self._check_fitted()
         n, seed = self._check_sample_args(n, seed)
+        temperature = self._check_temperature(temperature)
         if conditions:
             for col in conditions:
                 self.metadata_[col]  # raises MetadataError naming the columns
-        return self._sample(n, conditions=dict(conditions or {}), seed=seed)
+        self._temperature = temperature
+        try:
+            return self._sample(n, conditions=dict(conditions or {}), seed=seed)
+        finally:
+            del self._temperature  # back to the class default, 1
+
+    def _check_temperature(self, temperature: Any) -> float:
+        value = float(check_value(self.name, "temperature", temperature, Real(gt=0, le=10)))
+        if value != 1.0 and not self.supports_temperature:
+            with_one = [m for m in available() if getattr(model_class(m), "supports_temperature", False)]
+            raise ConfigError(
+                f"{self.name} has no sampling temperature; leave it at 1 or use one of {', '.join(with_one)}"
+            )
+        return value
 
     def categories(self, column: str) -> list[Any]:
         """The fitted categories of a categorical/boolean ``column`` (missing excluded), most frequent
@@ -387,6 +415,7 @@ class Synthesizer(BaseSynthesizer):
         *,
         conditions: dict[str, Any] | None = None,
         seed: int | None = None,
+        temperature: float = 1.0,
     ) -> pd.DataFrame:
         """Exactly ``counts[c]`` rows with ``column == c`` for every class ``c``, drawn through the model's
         conditional sampling (one :meth:`sample` call per class with ``conditions | {column: c}``) and
@@ -415,12 +444,14 @@ class Synthesizer(BaseSynthesizer):
         self._check_sample_args(total, seed)
         seeds = np.random.default_rng(seed).integers(0, 2**31 - 1, size=len(counts))
         parts = [
-            self.sample(int(k), conditions={**(conditions or {}), column: c}, seed=int(s))
+            self.sample(
+                int(k), conditions={**(conditions or {}), column: c}, seed=int(s), temperature=temperature
+            )
             for (c, k), s in zip(counts.items(), seeds, strict=True)
             if k > 0
         ]
         if not parts:
-            return self.sample(0, seed=seed)
+            return self.sample(0, seed=seed, temperature=temperature)
         out = pd.concat(parts, ignore_index=True)
         order = np.random.default_rng(seeds[0] if len(seeds) else seed).permutation(len(out))
         return out.iloc[order].reset_index(drop=True)

@@ -80,6 +80,9 @@ class GaussianCopula(Synthesizer):
     """
 
     name = "copula"
+    supports_temperature = (
+        True  # sample(temperature=τ): the latent scale: the Gaussian draws are multiplied by τ
+    )
     _parameter_constraints: ClassVar[dict[str, Param]] = {
         "max_quantiles": Integer(ge=2, le=1_000_000),
         "gibbs_sweeps": Integer(ge=1, le=10_000),
@@ -137,7 +140,7 @@ class GaussianCopula(Synthesizer):
                 cov_rest, mu = cov[np.ix_(rest, rest)], mean[:, rest]
             w, v = np.linalg.eigh((cov_rest + cov_rest.T) / 2)
             root = v * np.sqrt(np.clip(w, 0, None))
-            z[:, rest] = mu + rng.standard_normal((n, len(rest))) @ root.T
+            z[:, rest] = mu + self._temperature * rng.standard_normal((n, len(rest))) @ root.T
         out = self.transformer_.inverse_transform(z.astype(np.float32))
         for col, value in conditions.items():  # equal by construction; restores the exact requested value
             if self.metadata_[col].sdtype in ("categorical", "boolean"):

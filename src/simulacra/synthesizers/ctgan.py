@@ -244,6 +244,7 @@ class CTGAN(TorchSynthesizer):
     """
 
     name = "ctgan"
+    supports_temperature = True  # sample(temperature=τ): the noise scale: z ~ N(0, τ²I)
     _parameter_constraints: ClassVar[dict[str, Param]] = {
         **TRAINING_CONSTRAINTS,
         "embedding_dim": Integer(ge=1, le=65_536),
@@ -415,7 +416,8 @@ class CTGAN(TorchSynthesizer):
         for start in range(0, n, _CHUNK):
             b = min(_CHUNK, n - start)
             x = inp[:b]
-            x[:, :e] = torch.randn(b, e, device=self.device_)  # normal_() on a strided view is slow
+            # the noise scale is the temperature; normal_() on a strided view is slow
+            x[:, :e] = torch.randn(b, e, device=self.device_) * self._temperature
             if self.sampler_.active and cond is None:
                 x[:, e:] = self.sampler_.sample_original(b)
             elif self.sampler_.active:

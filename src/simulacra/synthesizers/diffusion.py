@@ -145,6 +145,9 @@ class Diffusion(TorchSynthesizer):
     """
 
     name = "diffusion"
+    supports_temperature = (
+        True  # sample(temperature=τ): the initial noise scale of the numerical part: x_T ~ N(0, (τ·σ_max)²I)
+    )
     _parameter_constraints: ClassVar[dict[str, Param]] = {
         **TRAINING_CONSTRAINTS,
         "width": Integer(ge=1, le=65_536),
@@ -358,7 +361,7 @@ class Diffusion(TorchSynthesizer):
         t_grid = torch.linspace(1.0, 0.0, steps + 1, device=dev)
         sigmas = sigma_of(t_grid)
         sigmas[-1] = 0.0
-        x = torch.randn(n, m, device=dev) * sigmas[0]
+        x = torch.randn(n, m, device=dev) * (sigmas[0] * self._temperature)  # the initial noise scale
         codes = self.cards_.expand(n, c).clone()
         for j, code in fixed.items():
             codes[:, j] = code

@@ -203,6 +203,7 @@ class Mixture(Synthesizer):
     """
 
     name = "mixture"
+    supports_temperature = True  # sample(temperature=τ): the category distributions of every factor raised to 1/τ and renormalised
     _parameter_constraints: ClassVar[dict[str, Param]] = {
         "components": Integer(ge=1, le=100_000),
         "bins": Integer(ge=2, le=10_000),
@@ -354,6 +355,8 @@ class Mixture(Synthesizer):
             block = self.probs_[:, self.offsets_[f] : self.offsets_[f + 1]]
             if f in allowed:
                 block = block * allowed[f]
+            if self._temperature != 1.0:  # θ^(1/τ): sharper below 1, flatter above
+                block = block ** (1.0 / self._temperature)
             codes[:, factor.members] = factor.combos[_draw(block[comp], rng)]
         spans = self.transformer_.spans_
         matrix = np.zeros((n, self.transformer_.output_dim_), dtype=np.float32)

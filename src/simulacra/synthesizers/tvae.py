@@ -108,6 +108,7 @@ class TVAE(TorchSynthesizer):
     """
 
     name = "tvae"
+    supports_temperature = True  # sample(temperature=τ): the latent scale: z ~ N(0, τ²I)
     _parameter_constraints: ClassVar[dict[str, Param]] = {
         **TRAINING_CONSTRAINTS,
         "embedding_dim": Integer(ge=1, le=65_536),
@@ -253,7 +254,7 @@ class TVAE(TorchSynthesizer):
         out = torch.empty((n, self.layout_.dim), device=self.device_)
         for start in range(0, n, 4096):
             b = min(4096, n - start)
-            z = torch.randn(b, e, device=self.device_)
+            z = torch.randn(b, e, device=self.device_) * self._temperature  # the latent scale
             if cond is not None:
                 j = self.layout_.cond_spans.index(cond[0])
                 z = self.latent_mean_[j, cond[1]] + z * self.latent_std_[j, cond[1]]
