@@ -67,7 +67,7 @@ def test_privacy_flags_copies(adult_small):
 def test_evaluate_groups_and_errors(adult_small):
     train, test = adult_small
     ev = evaluate(train, test, real_test=test, target="income", detection_gbm=False)
-    assert set(ev.metrics) == {"fidelity", "utility", "privacy"}
+    assert set(ev.metrics) == {"fidelity", "diversity", "utility", "privacy"}
     assert {"tstr_roc_auc", "trtr_roc_auc", "dcr_share", "exact_copy_rate"} <= set(ev.flat())
     assert '"column_shapes"' in ev.to_json()
     without = evaluate(train, test, detection_gbm=False)

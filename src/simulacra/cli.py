@@ -915,9 +915,6 @@ def bench(
             )
         check_writable(output / name, kind="file")
     cols = columns("image" if images else "table")
-    table = Table(title=f"simulacra bench on {data}")
-    for _, title, _ in cols:
-        table.add_column(title, justify="left" if title == "model" else "right")
 
     def show(result: dict[str, Any]) -> None:
         console.print(
@@ -939,11 +936,16 @@ def bench(
         report_dir=output if images else None,
         temperatures=taus,
     )
-    for row in table_rows(results):
-        table.add_row(*cells(row, cols))
+    rows_shown = table_rows(results)
+    shown = [c for c in cols if c[0] == "model" or any(r.get(c[0]) is not None for r in rows_shown)]
+    table = Table(title=f"simulacra bench on {data}")
+    for _, title, _ in shown:
+        table.add_column(title, justify="left" if title == "model" else "right")
+    for row in rows_shown:
+        table.add_row(*cells(row, shown))
     info = {"data": data, "models": names, "rows": rows, "seed": seed, "repeats": repeats}
     write_results(results, output, info, force=force)
-    Console(width=max(console.width, 170)).print(table)  # never truncate numbers, even in a narrow log
+    Console(width=max(console.width, 230)).print(table)  # never truncate numbers, even in a narrow log
     console.print(f"written: [bold]{output / 'bench.md'}[/bold], [bold]{output / 'bench.json'}[/bold]")
     if images:
         console.print(f"reports: {', '.join(str(output / n / 'report.html') for n in names)}")
