@@ -308,10 +308,18 @@ def sample(
     synth = BaseSynthesizer.load(model_dir)
     conditions = synth.parse_conditions(_pairs(condition, "--condition"))  # type: ignore[attr-defined]
     if synth.modality == "image":
-        if balance or filters:
-            raise ConfigError(
-                "image samples are class-balanced already, and --filter works on tables; drop --balance/--filter"
-            )
+        synth._check_temperature(temperature)  # type: ignore[attr-defined]  # before any work
+        if balance:
+            raise ConfigError("image samples are class-balanced already; drop --balance")
+        label_p = None
+        for spec in filters:
+            name, _, value = spec.partition("=")
+            if name.strip() != "label":
+                raise ConfigError(f"images take only the label filter (--filter label=0.9), not {spec!r}")
+            try:
+                label_p = float(value) if value.strip() else 0.9
+            except ValueError:
+                raise ConfigError(f"filter {spec!r}: {value!r} is not a number") from None
         rows = check_rows(rows)
         target = Path(output)
         if is_sql_url(output) or target.suffix not in ("", ".npz"):
@@ -320,7 +328,25 @@ def sample(
             )
         claim(target, force=force, kind="file" if target.suffix == ".npz" else "dir")
         with output_lock(target):
-            images = synth.sample(rows, conditions=conditions or None, seed=seed)
+            if label_p is None:
+                images = synth.sample(rows, conditions=conditions or None, seed=seed, temperature=temperature)
+            else:
+                from simulacra.experiments.filters import filtered_images, summarise
+                from simulacra.workflow import load_images
+
+                images, records = filtered_images(
+                    synth,
+                    rows,
+                    label_p,
+                    load_images(data),
+                    label=conditions.get("label"),
+                    seed=seed,
+                    temperature=temperature,
+                )
+                for r in summarise(records):
+                    err_console.print(
+                        f"filter {r['filter']}: dropped {r['dropped']:,} of {r['seen']:,} images ({r['why']})"
+                    )
             where = (
                 images.to_npz(target, force=force)
                 if target.suffix == ".npz"
@@ -752,6 +778,8 @@ def mix(
         names = ["cgan"]
     for name in names:
         kind = model_class(name).modality
+        if images and kind == "image" and not getattr(model_class(name), "conditional", False):
+            raise ConfigError(f"{name} is not a class-conditional image model; use cgan or cvae")
         if kind != ("image" if images else "table"):
             raise ConfigError(
                 f"{name} is {'an image' if kind == 'image' else 'a table'} model and {source!r} "

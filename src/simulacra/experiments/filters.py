@@ -334,3 +334,89 @@ def summarise(records: list[FilterRecord]) -> list[dict[str, Any]]:
         row["seen"] += r.seen
         row["dropped"] += r.dropped
     return list(out.values())
+
+
+def filtered_images(
+    model,
+    n: int,
+    p: float,
+    real,
+    *,
+    label: Any = None,
+    seed: int = 0,
+    temperature: float = 1.0,
+):
+    """``n`` images from a class-conditional image ``model`` whose label the local CNN trained on the
+    ``real`` images (:func:`~simulacra.evaluate.image.real_classifier`, cached) does not contradict with
+    probability ≥ ``p``, the image counterpart of :class:`LabelFilter`.
+
+    Classes stay balanced as :meth:`~simulacra.synthesizers.ImageSynthesizer.sample` balances them
+    (``n // K`` each, the remainder to the first classes; only ``label`` when given): each class is
+    drawn with ``conditions={"label": c}``, filtered and topped up (at most :data:`MAX_ROUNDS` rounds),
+    and the result is shuffled with ``seed``.
+
+    Returns
+    -------
+    (ImageSet, list of FilterRecord)
+
+    Raises
+    ------
+    ConfigError
+        ``p`` outside [0.5, 1], an unconditional model, unlabelled real images, or a class short of
+        its count after :data:`MAX_ROUNDS` rounds.
+    """
+    import torch
+
+    from simulacra.evaluate.image import real_classifier
+    from simulacra.io import ImageSet
+
+    if not 0.5 <= p <= 1:
+        raise ConfigError(f"label confidence {p:g} is not in [0.5, 1]; give e.g. label=0.9")
+    if not getattr(model, "conditional", False) or real.labels is None:
+        raise ConfigError(
+            "the image label filter needs a class-conditional model (cgan, cvae) and labelled images"
+        )
+    cnn = real_classifier(real)
+    if label is not None:
+        quota = {model.class_index(label): int(n)}
+    else:
+        seen = [c for c in range(len(model.class_names_)) if model.class_counts_[c] > 0]
+        base, extra = divmod(int(n), len(seen))
+        quota = {c: base + (i < extra) for i, c in enumerate(seen)}
+    images, labels, records = [], [], []
+    for c, want in quota.items():
+        have, drawn, passed = 0, 0, 0
+        for round_ in range(MAX_ROUNDS):
+            if have >= want:
+                break
+            rate = passed / drawn if drawn else 1.0
+            k = max(100, math.ceil(1.1 * (want - have) / max(rate, 0.05)))
+            batch = model.sample(
+                k, conditions={"label": c}, seed=seed + 1_000 * c + round_, temperature=temperature
+            )
+            with torch.inference_mode():
+                proba = torch.softmax(cnn(torch.from_numpy(batch.images)), dim=1).numpy()  # (k, K)
+            best = proba.argmax(1)
+            bad = (best != c) & (proba[np.arange(k), best] >= p)
+            drawn += k
+            passed += int((~bad).sum())
+            take = batch.images[~bad][: want - have]
+            images.append(take)
+            labels.append(np.full(len(take), c, dtype=np.int64))
+            have += len(take)
+            records.append(
+                FilterRecord(
+                    "label",
+                    k,
+                    int(bad.sum()),
+                    f"the local CNN trained on real images sees another digit/class with probability ≥ {p:g}",
+                )
+            )
+        if have < want:
+            raise ConfigError(
+                f"the label filter passed {passed:,} of {drawn:,} drawn images of class "
+                f"{model.class_names_[c]!r}, short of {want:,}; loosen label=P or ask for fewer images"
+            )
+    order = np.random.default_rng(seed).permutation(int(n))
+    out = ImageSet(np.concatenate(images)[order], np.concatenate(labels)[order], list(model.class_names_))
+    return out, records

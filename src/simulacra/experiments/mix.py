@@ -425,12 +425,6 @@ def mixing_curves(
 MIN_CNN_STEPS = 300
 
 
-def _image_subset(images, idx):
-    from simulacra.io import ImageSet
-
-    return ImageSet(images.images[idx], images.labels[idx], list(images.class_names))
-
-
 def _image_concat(a, b):
     from simulacra.io import ImageSet
 
@@ -450,13 +444,14 @@ def image_mixing_curves(
     repeats: int = 1,
     seed: int = 0,
     keep_best: bool = False,
+    min_cnn_steps: int = MIN_CNN_STEPS,
     on_progress: Callable[[int, int, str], None] | None = None,
 ) -> MixResult:
     """The mixing experiment of the module docstring on labelled images, with the local CNN.
 
     The downstream model is :class:`~simulacra.evaluate.image.ImageClassifier` trained by
     :func:`~simulacra.evaluate.image.train_classifier` (5 epochs, Adam 1e-3) for at least
-    :data:`MIN_CNN_STEPS` steps, so small subsets are not scored undertrained; metrics: accuracy,
+    ``min_cnn_steps`` steps (default :data:`MIN_CNN_STEPS`), so small subsets are not scored undertrained; metrics: accuracy,
     macro F1 and balanced accuracy on the real test images. The synthesizer is a class-conditional
     image model (``cgan``, ``cvae``) fitted on each class-stratified subset; its samples are
     class-balanced.
@@ -523,24 +518,22 @@ def image_mixing_curves(
                     )
                     for c in sorted(set(labels))
                 ]
-                real = _image_subset(train, np.sort(np.concatenate(idx)))
+                real = train.subset(np.sort(np.concatenate(idx)))
             n_real = len(real)
             tic = time.perf_counter()
             synth = _make_model(model, params, run_seed).fit(real)
             n_max = max(math.ceil(max(mixed_ratios, default=0.0) * n_real), n_real)
             synthetic = synth.sample(n_max, seed=run_seed)
-            synthetic = _image_subset(synthetic, np.random.default_rng(run_seed).permutation(len(synthetic)))
+            synthetic = synthetic.subset(np.random.default_rng(run_seed).permutation(len(synthetic)))
             fit_seconds[f].append(time.perf_counter() - tic)
             step(f"repeat {repeat + 1}, {percent(f)}: {model} fitted on {n_real:,} images")
             variants = [("real", 0.0, real, 0)]
             for r in mixed_ratios:
                 k = round(r * n_real)
-                variants.append(
-                    ("real+synthetic", r, _image_concat(real, _image_subset(synthetic, np.arange(k))), k)
-                )
-            variants.append(("synthetic", float("nan"), _image_subset(synthetic, np.arange(n_real)), n_real))
+                variants.append(("real+synthetic", r, _image_concat(real, synthetic.subset(np.arange(k))), k))
+            variants.append(("synthetic", float("nan"), synthetic.subset(np.arange(n_real)), n_real))
             for variant, ratio, data, n_syn in variants:
-                epochs = max(CLASSIFIER_EPOCHS, math.ceil(MIN_CNN_STEPS / math.ceil(len(data) / 128)))
+                epochs = max(CLASSIFIER_EPOCHS, math.ceil(min_cnn_steps / math.ceil(len(data) / 128)))
                 cnn = train_classifier(data, epochs=epochs, seed=run_seed)
                 pred = predict(cnn, test.images)
                 scores = {

@@ -170,6 +170,21 @@ class BaseSynthesizer(ABC):
         changed = {k: v for k, v in self.get_params().items() if not _same(v, defaults.get(k))}
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
 
+    #: whether :meth:`sample`'s ``temperature`` changes anything (each such model says how in its
+    #: docstring: the latent or noise scale, or a power of its category distributions)
+    supports_temperature: ClassVar[bool] = False
+    #: the temperature of the sampling call under way (1 outside one); models read it in ``_sample``
+    _temperature: float = 1.0
+
+    def _check_temperature(self, temperature: Any) -> float:
+        value = float(check_value(self.name, "temperature", temperature, Real(gt=0, le=10)))
+        if value != 1.0 and not self.supports_temperature:
+            with_one = [m for m in available() if getattr(model_class(m), "supports_temperature", False)]
+            raise ConfigError(
+                f"{self.name} has no sampling temperature; leave it at 1 or use one of {', '.join(with_one)}"
+            )
+        return value
+
     def _check_fitted(self) -> None:
         if not hasattr(self, self._fitted_attr):
             raise NotFittedError(f"{type(self).__name__} is not fitted; call fit(data) first")
@@ -336,12 +351,6 @@ class Synthesizer(BaseSynthesizer):
         self._fit(data[self.metadata_.names])
         return self
 
-    #: whether :meth:`sample`'s ``temperature`` changes anything (each such model says how in its
-    #: docstring: the latent or noise scale, or a power of its category distributions)
-    supports_temperature: ClassVar[bool] = False
-    #: the temperature of the sampling call under way (1 outside one); models read it in ``_sample``
-    _temperature: float = 1.0
-
     def sample(
         self,
         n: int,
@@ -374,15 +383,6 @@ class Synthesizer(BaseSynthesizer):
             return self._sample(n, conditions=dict(conditions or {}), seed=seed)
         finally:
             del self._temperature  # back to the class default, 1
-
-    def _check_temperature(self, temperature: Any) -> float:
-        value = float(check_value(self.name, "temperature", temperature, Real(gt=0, le=10)))
-        if value != 1.0 and not self.supports_temperature:
-            with_one = [m for m in available() if getattr(model_class(m), "supports_temperature", False)]
-            raise ConfigError(
-                f"{self.name} has no sampling temperature; leave it at 1 or use one of {', '.join(with_one)}"
-            )
-        return value
 
     def categories(self, column: str) -> list[Any]:
         """The fitted categories of a categorical/boolean ``column`` (missing excluded), most frequent
