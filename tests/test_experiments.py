@@ -85,7 +85,7 @@ def test_mixing_curves_rows_verdicts_and_best_set(adult_small):
     assert auc["real"] > auc["synthetic"] + 0.02
     assert (s.repeats == 2).all() and (s.sd >= 0).all()
     lines = res.verdicts()
-    assert len(lines) == 2 and "At 20 % real data" in lines[0] and "At 100 % real data" in lines[1]
+    assert len(lines) == 2 and "At 20\u00a0% real data" in lines[0] and "At 100\u00a0% real data" in lines[1]
     assert all("ROC-AUC" in line and "Synthetic rows alone" in line for line in lines)
     assert res.best is not None and res.best_ratio in (0.0, 1.0)
     assert res.best.synthetic.sum() == round(res.best_ratio * len(train))
@@ -295,7 +295,7 @@ def test_cli_mix_writes_results_report_and_best_set(adult_files, tmp_path, capsy
     ]
     assert main(args) == 0
     printed = capsys.readouterr().out
-    assert "At 20 % real data" in printed and "SMOTE-NC" in printed
+    assert "At 20\u00a0% real data" in printed and "SMOTE-NC" in printed
     results = pd.read_csv(out / "results.csv")
     assert list(results.columns[:4]) == ["experiment", "fraction", "n_real", "method"]
     assert set(results.experiment) == {"mixing", "balancing"}
@@ -303,7 +303,7 @@ def test_cli_mix_writes_results_report_and_best_set(adult_files, tmp_path, capsy
     written = pd.read_parquet(best)
     assert written.synthetic.dtype == bool and (~written.synthetic).sum() == 3000
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["verdicts"]["hgb"][0].startswith("At 20 % real data")
+    assert metrics["verdicts"]["hgb"][0].startswith("At 20\u00a0% real data")
     html = (out / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 5 + 2  # a curve per metric, the balancing bars per model
     assert "https://" not in html

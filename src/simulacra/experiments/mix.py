@@ -145,8 +145,9 @@ def stratified_fraction(
 
 
 def percent(fraction: float) -> str:
-    """``0.05`` → ``"5 %"``, ``0.005`` → ``"0.5 %"``."""
-    return f"{100 * fraction:.3g} %"
+    """``0.05`` → ``"5 %"``, ``0.005`` → ``"0.5 %"`` (a no-break space, so a wrapped line never starts
+    with the sign)."""
+    return f"{100 * fraction:.3g}\u00a0%"
 
 
 @dataclass
