@@ -642,9 +642,8 @@ def run_cmd(
 
 def _mix_images(source, test, names, settings, params, output, force) -> None:
     """``simulacra mix`` on labelled images: the local CNN as the downstream model."""
-    from simulacra.experiments.mix import MixResult, image_mixing_curves, percent
-    from simulacra.report import MixReport
-    from simulacra.workflow import output_folder, resolve_images
+    from simulacra.experiments.mix import MixResult, image_mixing_curves
+    from simulacra.workflow import resolve_images
 
     train, held = resolve_images(source, test=test)
     if held is None:
@@ -673,24 +672,48 @@ def _mix_images(source, test, names, settings, params, output, force) -> None:
             ]
         )
         seconds = time.perf_counter() - clock
+    _mix_finish(
+        result,
+        None,
+        source,
+        names,
+        settings,
+        output,
+        force,
+        seconds,
+        ["cnn"],
+        "label (image classification, the local CNN)",
+    )
+
+
+def _mix_finish(
+    result, balancing, source, names, settings, output, force, seconds, downstream, target
+) -> None:
+    """Write ``simulacra mix``'s folder (``results.csv``, ``metrics.json``, ``report.html``, built aside)
+    and print the headline table and the verdicts."""
+    from simulacra.experiments.mix import percent
+    from simulacra.report import MixReport
+    from simulacra.workflow import output_folder
+
     info = {
         "data": source,
-        "target": "label (image classification, the local CNN)",
+        "target": target,
         "models": ", ".join(names),
         "real fractions": ", ".join(percent(f) for f in settings.fractions),
         "synthetic ratios": ", ".join(f"{r:g}" for r in settings.ratios),
         "repeats": settings.repeats,
         "seed": settings.seed,
+        "downstream models": ", ".join(downstream),
         "seconds, whole run": round(seconds, 1),
         **{k: round(v, 1) for k, v in result.seconds.items()},
     }
-    report = MixReport(result, title=f"simulacra mix: {source}, {', '.join(names)}", info=info)
+    report = MixReport(result, balancing, title=f"simulacra mix: {source}, {', '.join(names)}", info=info)
     with output_folder(output, force=force) as tmp:
         report.results.to_csv(tmp / "results.csv", index=False)
         report.to_json(tmp / "metrics.json")
         report.to_html(tmp / "report.html")
-    _mix_table(report.summary, result, source, settings.repeats, ["cnn"])
-    for line in result.verdicts("cnn"):
+    _mix_table(report.summary, result, source, settings.repeats, downstream)
+    for line in result.verdicts(downstream[0]):
         console.print(line, highlight=False)
     console.print(f"written: [bold]{output / 'results.csv'}[/bold], [bold]{output / 'report.html'}[/bold]")
 
@@ -768,9 +791,8 @@ def mix(
     from simulacra.experiments import balancing_comparison, mixing_curves
     from simulacra.experiments.mix import MixResult, check_settings, percent
     from simulacra.io import check_table_target, claim, write_table
-    from simulacra.report import MixReport
     from simulacra.synthesizers.base import model_class
-    from simulacra.workflow import is_image_source, output_folder, resolve_table, table_metadata
+    from simulacra.workflow import is_image_source, resolve_table, table_metadata
 
     images = is_image_source(source)
     names = [m.strip() for m in model.split(",") if m.strip()]
@@ -854,33 +876,24 @@ def mix(
                 on_progress=on_progress,
             )
         seconds = time.perf_counter() - clock
-    info = {
-        "data": source,
-        "target": f"{target} ({result.task})",
-        "models": ", ".join(names),
-        "real fractions": ", ".join(percent(f) for f in settings.fractions),
-        "synthetic ratios": ", ".join(f"{r:g}" for r in settings.ratios),
-        "repeats": settings.repeats,
-        "seed": settings.seed,
-        "downstream models": ", ".join(settings.downstream),
-        "seconds, whole run": round(seconds, 1),
-        **{k: round(v, 1) for k, v in result.seconds.items()},
-    }
-    report = MixReport(result, balancing, title=f"simulacra mix: {source}, {', '.join(names)}", info=info)
-    with output_folder(output, force=force) as tmp:
-        report.results.to_csv(tmp / "results.csv", index=False)
-        report.to_json(tmp / "metrics.json")
-        report.to_html(tmp / "report.html")
-    _mix_table(report.summary, result, source, settings.repeats, settings.downstream)
-    for line in result.verdicts(settings.downstream[0]):
-        console.print(line, highlight=False)
+    _mix_finish(
+        result,
+        balancing,
+        source,
+        names,
+        settings,
+        output,
+        force,
+        seconds,
+        settings.downstream,
+        f"{target} ({result.task})",
+    )
     if write_best and result.best is not None:
         where = write_table(result.best, write_best, force=force)
         console.print(
             f"best mixed training set ({percent(settings.fractions[-1])} real + "
             f"{result.best_ratio:g} × synthetic, {len(result.best):,} rows) → [bold]{where}[/bold]"
         )
-    console.print(f"written: [bold]{output / 'results.csv'}[/bold], [bold]{output / 'report.html'}[/bold]")
 
 
 @app.command(

@@ -32,7 +32,7 @@ import pandas as pd
 from simulacra.errors import ConfigError
 from simulacra.evaluate._features import label_values, numeric_values
 from simulacra.evaluate.utility import Downstream, task_of
-from simulacra.experiments.mix import COLUMNS, _make_model, check_settings
+from simulacra.experiments.mix import COLUMNS, Steps, _make_model, check_settings, tidy_rows
 from simulacra.metadata import Metadata
 
 #: the reference methods, in the order they are shown
@@ -217,8 +217,8 @@ def balancing_comparison(
             raise ConfigError(f"unknown balancing method {m!r}; choose from {', '.join(METHODS)}")
     codec = _Codec(train, metadata, target)
     need = deficits(train, target)
-    total = s.repeats * (len(methods) + len(models))
-    done, rows = 0, []
+    step = Steps(s.repeats * (len(methods) + len(models)), on_progress)
+    rows: list[dict[str, Any]] = []
     for repeat in range(s.repeats):
         run_seed = s.seed + repeat
         sets: list[tuple[str, pd.DataFrame]] = []
@@ -226,9 +226,7 @@ def balancing_comparison(
             data = _oversampled(m, train, codec, target, run_seed)
             if data is not None:
                 sets.append((m, data))
-            done += 1
-            if on_progress:
-                on_progress(done, total, f"repeat {repeat + 1}: {m}")
+            step(f"repeat {repeat + 1}: {m}")
         for name in models:
             tic = time.perf_counter()
             synth = _make_model(name, dict(params or {}), run_seed).fit(train, metadata)
@@ -236,30 +234,22 @@ def balancing_comparison(
             counts = {labels[c]: k for c, k in need.items() if k > 0 and c in labels}
             extra = synth.sample_counts(target, counts, seed=run_seed)
             sets.append((name, pd.concat([train, extra], ignore_index=True)))
-            done += 1
-            if on_progress:
-                on_progress(done, total, f"repeat {repeat + 1}: {name} ({time.perf_counter() - tic:.0f} s)")
+            step(f"repeat {repeat + 1}: {name} ({time.perf_counter() - tic:.0f} s)")
         for d in s.downstream:
             scorer = Downstream(metadata, train, test, target, model=d, seed=run_seed)
             for method, data in sets:
                 added = len(data) - len(train)
-                for metric, value in scorer.score(data).items():
-                    if metric == "note":
-                        continue
-                    rows.append(
-                        {
-                            "experiment": "balancing",
-                            "fraction": 1.0,
-                            "n_real": len(train),
-                            "method": method,
-                            "variant": "balanced" if added else "real",
-                            "ratio": added / len(train),
-                            "n_synthetic": added,
-                            "repeat": repeat,
-                            "seed": run_seed,
-                            "downstream": d,
-                            "metric": metric,
-                            "value": value,
-                        }
-                    )
+                rows += tidy_rows(
+                    scorer.score(data),
+                    experiment="balancing",
+                    fraction=1.0,
+                    n_real=len(train),
+                    method=method,
+                    variant="balanced" if added else "real",
+                    ratio=added / len(train),
+                    n_synthetic=added,
+                    repeat=repeat,
+                    seed=run_seed,
+                    downstream=d,
+                )
     return pd.DataFrame(rows, columns=COLUMNS)

@@ -68,6 +68,26 @@ COLUMNS = [
     "metric",
     "value",
 ]
+
+
+class Steps:
+    """Counts an experiment's steps and reports each to ``on_progress(done, total, message)``."""
+
+    def __init__(self, total: int, on_progress: Callable[[int, int, str], None] | None) -> None:
+        self.total, self.done, self.on_progress = total, 0, on_progress
+
+    def __call__(self, message: str) -> None:
+        self.done += 1
+        if self.on_progress is not None:
+            self.on_progress(self.done, self.total, message)
+
+
+def tidy_rows(scores: dict[str, Any], **fields: Any) -> list[dict[str, Any]]:
+    """One :data:`COLUMNS` row per metric of ``scores`` (a ``note`` is skipped); ``fields`` give the
+    other columns."""
+    return [{**fields, "metric": m, "value": v} for m, v in scores.items() if m != "note"]
+
+
 #: a change smaller than this is "nothing", whatever the spread
 MIN_EFFECT = 0.002
 #: the fewest real rows a fraction may leave (the synthesizer and the downstream model need rows)
@@ -343,18 +363,13 @@ def mixing_curves(
     params = dict(params or {})
     mixed_ratios = [r for r in s.ratios if r > 0]
     total = s.repeats * len(s.fractions) * (1 + len(s.downstream) * (len(s.ratios) + 1))
-    done = 0
     rows: list[dict[str, Any]] = []
     fit_seconds: dict[float, list[float]] = {f: [] for f in s.fractions}
     kept: dict[float, pd.DataFrame] = {}
     kept_real: pd.DataFrame | None = None
     clock = time.perf_counter()
 
-    def step(message: str) -> None:
-        nonlocal done
-        done += 1
-        if on_progress is not None:
-            on_progress(done, total, message)
+    step = Steps(total, on_progress)
 
     for repeat in range(s.repeats):
         run_seed = s.seed + repeat
@@ -380,26 +395,19 @@ def mixing_curves(
             for name in s.downstream:
                 scorer = Downstream(metadata, real, test, target, model=name, seed=run_seed)
                 for variant, ratio, data, n_syn in variants:
-                    scores = scorer.score(data)
-                    for metric, value in scores.items():
-                        if metric == "note":
-                            continue
-                        rows.append(
-                            {
-                                "experiment": "mixing",
-                                "fraction": f,
-                                "n_real": n_real,
-                                "method": model,
-                                "variant": variant,
-                                "ratio": ratio,
-                                "n_synthetic": n_syn,
-                                "repeat": repeat,
-                                "seed": run_seed,
-                                "downstream": name,
-                                "metric": metric,
-                                "value": value,
-                            }
-                        )
+                    rows += tidy_rows(
+                        scorer.score(data),
+                        experiment="mixing",
+                        fraction=f,
+                        n_real=n_real,
+                        method=model,
+                        variant=variant,
+                        ratio=ratio,
+                        n_synthetic=n_syn,
+                        repeat=repeat,
+                        seed=run_seed,
+                        downstream=name,
+                    )
                     step(f"repeat {repeat + 1}, {percent(f)}: {name} on {variant} ×{ratio:g}")
     result = MixResult(pd.DataFrame(rows, columns=COLUMNS), task, target, model)
     result.seconds = {f"fit {percent(f)}": float(np.mean(v)) for f, v in fit_seconds.items()}
@@ -494,17 +502,13 @@ def image_mixing_curves(
             )
     mixed_ratios = [r for r in s.ratios if r > 0]
     total = s.repeats * len(s.fractions) * (len(s.ratios) + 2)
-    done, rows = 0, []
+    rows = []
     fit_seconds: dict[float, list[float]] = {f: [] for f in s.fractions}
     labels = np.array([str(v) for v in train.labels])
     clock = time.perf_counter()
     best_sets: dict[float, Any] = {}
 
-    def step(message: str) -> None:
-        nonlocal done
-        done += 1
-        if on_progress is not None:
-            on_progress(done, total, message)
+    step = Steps(total, on_progress)
 
     for repeat in range(s.repeats):
         run_seed = s.seed + repeat
@@ -542,23 +546,19 @@ def image_mixing_curves(
                     "macro_f1": float(f1_score(test.labels, pred, average="macro")),
                     "balanced_accuracy": float(balanced_accuracy_score(test.labels, pred)),
                 }
-                for metric, value in scores.items():
-                    rows.append(
-                        {
-                            "experiment": "mixing",
-                            "fraction": f,
-                            "n_real": n_real,
-                            "method": model,
-                            "variant": variant,
-                            "ratio": ratio,
-                            "n_synthetic": n_syn,
-                            "repeat": repeat,
-                            "seed": run_seed,
-                            "downstream": "cnn",
-                            "metric": metric,
-                            "value": value,
-                        }
-                    )
+                rows += tidy_rows(
+                    scores,
+                    experiment="mixing",
+                    fraction=f,
+                    n_real=n_real,
+                    method=model,
+                    variant=variant,
+                    ratio=ratio,
+                    n_synthetic=n_syn,
+                    repeat=repeat,
+                    seed=run_seed,
+                    downstream="cnn",
+                )
                 if keep_best and repeat == 0 and f == s.fractions[-1] and variant != "synthetic":
                     best_sets[ratio] = (data, n_syn)
                 step(f"repeat {repeat + 1}, {percent(f)}: cnn on {variant} ×{ratio:g}")
