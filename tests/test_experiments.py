@@ -411,9 +411,14 @@ def test_pipeline_filter_step_reports_before_and_after(adult_files, tmp_path):
     assert 'id="before-after"' in html and "before filtering" in html
     log = (tmp_path / "run" / "run.log").read_text()
     assert "filter detection: dropped" in log
-    bad = {**cfg, "filter": ["sharpen=2"], "output": str(tmp_path / "bad")}
-    assert main(["run", str(_yaml(tmp_path, bad))]) == 2
-    assert not (tmp_path / "bad").exists()
+    for bad in (
+        {**cfg, "filter": ["sharpen=2"]},
+        {**cfg, "sample": {"rows": 10, "balance": "age"}},  # refused before the fit: not categorical
+        {**cfg, "sample": {"rows": 10, "class_counts": {">50K": 5}}},  # counts without their column
+        {**cfg, "sample": {"rows": 10, "temperature": 0}},
+    ):
+        assert main(["run", str(_yaml(tmp_path, {**bad, "output": str(tmp_path / "bad")}))]) == 2
+        assert not (tmp_path / "bad").exists()
 
 
 def _yaml(tmp_path, cfg):

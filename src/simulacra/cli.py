@@ -249,6 +249,9 @@ def fit(
 
 @app.command(
     epilog="Examples: simulacra sample models/adult -n 10000 -o synth.parquet --condition income='>50K' · "
+    "simulacra sample models/bank -n 10000 --balance y -o balanced.csv · simulacra sample models/bank "
+    "--balance y --class-counts yes=3000,no=1000 --filter near-copies --filter detection=0.2 --data bank "
+    "-o filtered.csv · "
     "simulacra sample models/cgan -n 10000 -o synth.npz · simulacra sample models/cgan -n 100 "
     "--condition label=7 -o sevens/"
 )

@@ -332,6 +332,11 @@ class _Run:
 
     def metadata(self) -> None:
         self.meta = table_metadata(self.train, self.cfg["data"].get("metadata"), self.target)
+        column = self.cfg["sample"]["balance"]
+        if column is not None and self.meta[column].sdtype not in ("categorical", "boolean"):
+            raise ConfigError(
+                f"sample.balance: column {column!r} is {self.meta[column].sdtype}; give a categorical column"
+            )
         self.meta.to_json(self.tmp / "metadata.json")
         self._done("metadata", f"{len(self.meta.names)} columns detected")
 
