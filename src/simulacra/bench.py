@@ -30,11 +30,12 @@ seed ``--seed + i``; the table shows each number as mean ± sample standard devi
 ``bench.json`` keeps every run. One fit of a GAN is one draw: on Adult, CTGAN's TSTR ROC-AUC spread over
 0.879–0.895 across three seeds.
 
-With ``temperatures`` (``--temperatures 0.5,0.75,1,1.25,1.5``), every table model that has a sampling
-temperature (:attr:`~simulacra.synthesizers.Synthesizer.supports_temperature`) also samples as many
-rows as the training table at each temperature, scored by precision, recall, density and coverage
-(:mod:`simulacra.evaluate.diversity`); ``tradeoff.png`` plots precision against recall, one line per
-model, and ``bench.md`` lists the numbers.
+With ``temperatures`` (``--temperatures 0.5,0.75,1,1.25,1.5``), every model that has a sampling
+temperature (:attr:`~simulacra.synthesizers.BaseSynthesizer.supports_temperature`) also samples at
+each temperature — a table model as many rows as the training table, scored by precision, recall,
+density and coverage (:mod:`simulacra.evaluate.diversity`); an image model as many images as the
+table's, scored by precision and recall on the local CNN's features; ``tradeoff.png`` plots precision
+against recall, one line per model, and ``bench.md`` lists the numbers.
 
 ``bench.json`` (every number) and ``bench.md`` (the table) are written to the output directory.
 """
@@ -143,7 +144,7 @@ def bench_one(
     from simulacra.workflow import is_image_source
 
     if is_image_source(data):
-        return bench_images(name, params, data, test, rows, seed, report_dir)
+        return bench_images(name, params, data, test, rows, seed, report_dir, temperatures)
     from simulacra.evaluate import evaluate
     from simulacra.synthesizers import make
     from simulacra.workflow import resolve_table, table_metadata
@@ -218,8 +219,11 @@ def bench_images(
     rows: int,
     seed: int,
     report_dir: Path | None = None,
+    temperatures: list[float] | None = None,
 ) -> dict[str, Any]:
-    """:func:`bench_one` for an image synthesizer on an image dataset (bundled name, .npz, IDX, folder)."""
+    """:func:`bench_one` for an image synthesizer on an image dataset (bundled name, .npz, IDX, folder);
+    with ``temperatures``, precision and recall (Kynkäänniemi et al. 2019, the local CNN's features) of
+    as many images at each temperature, in ``tradeoff``."""
     from simulacra.synthesizers import make
     from simulacra.workflow import evaluate_image_sets, resolve_images
 
@@ -258,6 +262,20 @@ def bench_images(
         **evaluation.flat(),
         "references": evaluation.details["references"],
     }
+    if temperatures:
+        from simulacra.evaluate.image import features, precision_recall, real_classifier
+
+        cnn = real_classifier(train, seed=seed)
+        real_feat = features(cnn, train.images)
+        result["tradeoff"] = [
+            {
+                "temperature": tau,
+                **precision_recall(
+                    real_feat, features(cnn, model.sample(n, seed=seed, temperature=tau).images), seed=seed
+                ),
+            }
+            for tau in temperatures
+        ]
     if report_dir is not None:
         report.to_json(report_dir / name / "metrics.json", force=True)
         report.to_html(report_dir / name / "report.html", force=True)
@@ -358,7 +376,7 @@ def run_bench(
                         seed + i,
                         report_dir if i == 0 else None,
                         i == 0 and not results,
-                        temperatures if i == 0 and modality == "table" else None,
+                        temperatures if i == 0 else None,
                     ).result()
                 )
         result = aggregate(runs)
@@ -403,14 +421,11 @@ def write_results(
         from simulacra.report.tradeoff import tradeoff_png
 
         lines = ["", "Precision/recall against the sampling temperature (first run of each model):", ""]
-        lines += [
-            "| model | temperature | precision | recall | density | coverage |",
-            "|---|---:|---:|---:|---:|---:|",
-        ]
+        keys = [k for k in ("precision", "recall", "density", "coverage") if k in curves[0][1][0]]
+        lines += ["| model | temperature | " + " | ".join(keys) + " |", "|---|---:|" + "---:|" * len(keys)]
         for name, points in curves:
             lines += [
-                f"| {name} | {p['temperature']:g} | {p['precision']:.3f} | {p['recall']:.3f} | "
-                f"{p['density']:.3f} | {p['coverage']:.3f} |"
+                f"| {name} | {p['temperature']:g} | " + " | ".join(f"{p[k]:.3f}" for k in keys) + " |"
                 for p in points
             ]
         text += "\n".join(lines) + "\n"

@@ -932,7 +932,7 @@ def bench(
     temperatures: str = typer.Option(
         None,
         "--temperatures",
-        help="Also sample each table model that has a temperature at these (e.g. 0.5,0.75,1,1.25,1.5): "
+        help="Also sample each model that has a temperature at these (e.g. 0.5,0.75,1,1.25,1.5): "
         "precision/recall in bench.md and tradeoff.png.",
     ),
     output: Path = typer.Option(None, "-o", "--output", help="Directory for bench.json and bench.md."),
