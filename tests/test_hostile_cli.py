@@ -210,6 +210,16 @@ case("bench --repeats 0", ["bench", "--models", "copula", "--repeats", "0", "-o"
 case("bench unknown model", ["bench", "--models", "gpt", "-o", "b"], message="unknown model")
 case("bench image model on a table", ["bench", "--models", "cgan", "-o", "b"])
 case("bench bad param", ["bench", "--models", "copula", "--param", "seed=abc", "-o", "b"])
+case("mix fraction 2", ["mix", DATA, "--target", "race", "--test", DATA, "--fractions", "2", "-o", "mx"])
+case("mix ratios abc", ["mix", DATA, "--target", "race", "--test", DATA, "--ratios", "a,b", "-o", "mx"])
+case("mix without test rows", ["mix", DATA, "--target", "race", "-o", "mx"], message="--test")
+case("mix without a target", ["mix", DATA, "--test", DATA, "-o", "mx"], message="--target")
+case("sample --class-counts alone", ["sample", MODEL, "--class-counts", "a=1", "-o", "x.csv"])
+case("sample --temperature 0", ["sample", MODEL, "-n", "5", "--temperature", "0", "-o", "x.csv"])
+case(
+    "sample --filter unknown", ["sample", MODEL, "-n", "5", "--filter", "blur", "--data", DATA, "-o", "x.csv"]
+)
+case("bench --temperatures 0", ["bench", "--models", "copula", "--temperatures", "0,1", "-o", "b"])
 case("augment --copies 0", ["augment", IMAGES, "--pipeline", "p.yaml", "--copies", "0", "-o", "o.npz"])
 case("prepare --fractions abc", ["prepare", DATA, "--fractions", "a,b", "-o", "p"])
 case("prepare --seed -3", ["prepare", DATA, "--seed", "-3", "-o", "p"])

@@ -761,8 +761,12 @@ def _numbers(text: str, what: str) -> list[float]:
     "--write-best best.parquet"
 )
 def mix(
-    source: str = typer.Argument(..., help="Training table: bundled name (adult, bank), file or SQL URL."),
-    model: str = typer.Option(DEFAULT_MODEL, "--model", help=f"Synthesizer(s), comma-separated: {_MODELS}."),
+    source: str = typer.Argument(
+        ..., help="Training table (bundled name: adult, bank; a file or SQL URL) or labelled images (mnist)."
+    ),
+    model: str = typer.Option(
+        DEFAULT_MODEL, "--model", help=f"Synthesizer(s), comma-separated (cgan on images): {_MODELS}."
+    ),
     target: str = typer.Option(
         None, "--target", help="Column to predict (a bundled dataset brings its own)."
     ),
