@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -301,6 +302,8 @@ def sample(
     from simulacra.io import check_table_target, claim, is_sql_url, output_lock, write_table
     from simulacra.synthesizers import BaseSynthesizer
     from simulacra.validation import check_rows
+    from simulacra.workflow import class_counts as class_counts_of
+    from simulacra.workflow import resolve_table, sample_table
 
     if rows is None and class_counts is None:
         raise ConfigError("give the number of rows with -n/--rows (or exact --class-counts)")
@@ -314,15 +317,12 @@ def sample(
         synth._check_temperature(temperature)  # type: ignore[attr-defined]  # before any work
         if balance:
             raise ConfigError("image samples are class-balanced already; drop --balance")
-        label_p = None
-        for spec in filters:
-            name, _, value = spec.partition("=")
-            if name.strip() != "label":
-                raise ConfigError(f"images take only the label filter (--filter label=0.9), not {spec!r}")
-            try:
-                label_p = float(value) if value.strip() else 0.9
-            except ValueError:
-                raise ConfigError(f"filter {spec!r}: {value!r} is not a number") from None
+        from simulacra.experiments.filters import LabelFilter, parse_filters
+
+        chosen = parse_filters(filters, label_column="label")
+        if any(not isinstance(f, LabelFilter) for f in chosen):
+            raise ConfigError("images take only the label filter (--filter label=0.9)")
+        label_p = chosen[-1].p if chosen else None
         rows = check_rows(rows)
         target = Path(output)
         if is_sql_url(output) or target.suffix not in ("", ".npz"):
@@ -361,77 +361,51 @@ def sample(
     if balance is not None:
         if balance in conditions:
             raise ConfigError(f"--balance {balance} and --condition {balance}=… contradict; give one of them")
+        given = None
         if class_counts is not None:
-            raw = {}  # split at the last "=": a class name may hold one ("<=50K"), a count never does
+            given = {}  # split at the last "=": a class name may hold one ("<=50K"), a count never does
             for item in (p.strip() for p in class_counts.split(",") if p.strip()):
                 name, eq, k = item.rpartition("=")
                 if not eq or not name:
                     raise ConfigError(f"--class-counts {item!r} must look like class=rows, e.g. yes=5000")
-                raw[name.strip()] = k.strip()
-            counts = {}
-            for text, k in raw.items():
-                value = synth.parse_conditions({balance: text})[balance]  # type: ignore[attr-defined]
                 try:
-                    counts[value] = check_rows(int(k), f"--class-counts {text}")
+                    given[name.strip()] = check_rows(int(k), f"--class-counts {name.strip()}")
                 except ValueError:
-                    raise ConfigError(f"--class-counts {text}={k!r}: give a whole number of rows") from None
-            total = sum(counts.values())
-            if rows is not None and rows != total:
-                raise ConfigError(
-                    f"-n {rows} differs from the --class-counts total {total}; give one of them"
-                )
-            rows = total
-        rows = check_rows(rows)
-        if counts is None:
-            counts = synth.balanced_counts(balance, rows)  # type: ignore[attr-defined]
-        known = synth.categories(balance)  # type: ignore[attr-defined]  # checks the column's sdtype
-        unknown = [c for c in counts if c not in known]
-        if unknown:
-            raise ConfigError(
-                f"column {balance!r} has no class {unknown[0]!r}; its classes are: {', '.join(map(str, known))}"
-            )
+                    raise ConfigError(f"--class-counts {item!r}: give a whole number of rows") from None
+        else:
+            rows = check_rows(rows)
+        counts = class_counts_of(synth, balance, rows, given)
+        rows = sum(counts.values())
     rows = check_rows(rows)
-    label_column = balance or (next(iter(conditions)) if len(conditions) == 1 else None)
     check_table_target(output, rows=rows, force=force)  # before sampling: format, size, place
-
     synth._check_temperature(temperature)  # type: ignore[attr-defined]  # before any work
+    if filters:
+        from simulacra.experiments.filters import parse_filters
 
-    def draw(k: Any, s: int):
-        if counts is not None:
-            return synth.sample_counts(  # type: ignore[attr-defined]
-                balance,
-                k if isinstance(k, dict) else counts,
-                conditions=conditions or None,
-                seed=s,
-                temperature=temperature,
-            )
-        return synth.sample(k, conditions=conditions or None, seed=s, temperature=temperature)  # type: ignore[union-attr]
+        label_column = balance or (next(iter(conditions)) if len(conditions) == 1 else None)
+        parse_filters(filters, label_column=label_column)  # the specs, before any work
 
     def generate():
-        if not filters:
-            return draw(counts if counts is not None else rows, seed)
-        from simulacra.experiments.filters import filtered_sample, parse_filters, summarise
-        from simulacra.workflow import resolve_table
-
-        chosen = parse_filters(filters, label_column=label_column)
-        src = resolve_table(data, test=test)
-        df, records = filtered_sample(
-            draw,
+        src = resolve_table(data, test=test) if filters else None
+        df, records = sample_table(
+            synth,
             rows,
-            chosen,
-            real=src.train,
-            holdout=src.test,
-            metadata=synth.metadata_,  # type: ignore[attr-defined]
-            seed=seed,
-            column=balance if counts is not None else None,
+            conditions=conditions or None,
+            column=balance,
             counts=counts,
+            filters=filters,
+            real=src.train if src else None,
+            holdout=src.test if src else None,
+            seed=seed,
+            temperature=temperature,
         )
-        table = Table(title="filters")
-        for col in ("filter", "rows seen", "dropped", "why"):
-            table.add_column(col, justify="right" if col in ("rows seen", "dropped") else "left")
-        for r in summarise(records):
-            table.add_row(r["filter"], f"{r['seen']:,}", f"{r['dropped']:,}", r["why"])
-        err_console.print(table)
+        if records:
+            table = Table(title="filters")
+            for col in ("filter", "rows seen", "dropped", "why"):
+                table.add_column(col, justify="right" if col in ("rows seen", "dropped") else "left")
+            for r in records:
+                table.add_row(r["filter"], f"{r['seen']:,}", f"{r['dropped']:,}", r["why"])
+            err_console.print(table)
         return df
 
     if is_sql_url(output):
@@ -643,6 +617,31 @@ def run_cmd(
     _summary(_run_with_progress(cfg), str(config))
 
 
+@contextmanager
+def _mix_progress():
+    """A progress bar for an experiment's steps; yields the ``on_progress(done, total, message)``
+    callback the experiments take."""
+    with _progress() as progress:
+        task = progress.add_task("mixing", total=None)
+
+        def on_progress(done: int, total: int, message: str) -> None:
+            progress.update(task, completed=done, total=total, description=message[:80])
+
+        yield on_progress
+
+
+def _curve_options(settings: Any, params: dict[str, Any], on_progress: Any) -> dict[str, Any]:
+    """The keyword arguments every mixing experiment takes from the checked settings."""
+    return {
+        "params": params,
+        "fractions": settings.fractions,
+        "ratios": settings.ratios,
+        "repeats": settings.repeats,
+        "seed": settings.seed,
+        "on_progress": on_progress,
+    }
+
+
 def _mix_images(source, test, names, settings, params, output, force) -> None:
     """``simulacra mix`` on labelled images: the local CNN as the downstream model."""
     from simulacra.experiments.mix import MixResult, image_mixing_curves
@@ -651,29 +650,10 @@ def _mix_images(source, test, names, settings, params, output, force) -> None:
     train, held = resolve_images(source, test=test)
     if held is None:
         raise ConfigError("mix scores every variant on real test images; give --test IMAGES")
-    with _progress() as progress:
-        task = progress.add_task("mixing", total=None)
-
-        def on_progress(done: int, total: int, message: str) -> None:
-            progress.update(task, completed=done, total=total, description=message[:80])
-
+    with _mix_progress() as on_progress:
+        common = _curve_options(settings, params, on_progress)
         clock = time.perf_counter()
-        result = MixResult.combine(
-            [
-                image_mixing_curves(
-                    train,
-                    held,
-                    model=name,
-                    params=params,
-                    fractions=settings.fractions,
-                    ratios=settings.ratios,
-                    repeats=settings.repeats,
-                    seed=settings.seed,
-                    on_progress=on_progress,
-                )
-                for name in names
-            ]
-        )
+        result = MixResult.combine([image_mixing_curves(train, held, model=name, **common) for name in names])
         seconds = time.perf_counter() - clock
     _mix_finish(
         result,
@@ -841,12 +821,8 @@ def mix(
     if src.test is None:
         raise ConfigError("mix scores every variant on real test rows; give --test TABLE")
     meta = table_metadata(src.train, metadata, target)
-    with _progress() as progress:
-        task = progress.add_task("mixing", total=None)
-
-        def on_progress(done: int, total: int, message: str) -> None:
-            progress.update(task, completed=done, total=total, description=message[:80])
-
+    with _mix_progress() as on_progress:
+        common = _curve_options(settings, params, on_progress)
         clock = time.perf_counter()
         runs = [
             mixing_curves(
@@ -855,21 +831,15 @@ def mix(
                 meta,
                 target,
                 model=name,
-                params=params,
-                fractions=settings.fractions,
-                ratios=settings.ratios,
-                repeats=settings.repeats,
-                seed=settings.seed,
                 downstream=settings.downstream,
                 keep_best=bool(write_best) and i == 0,
-                on_progress=on_progress,
+                **common,
             )
             for i, name in enumerate(names)
         ]
         result = MixResult.combine(runs)
         balancing = None
         if balance is not None:
-            progress.update(task, completed=0, description="class balancing")
             balancing = balancing_comparison(
                 src.train,
                 src.test,

@@ -51,13 +51,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from simulacra.errors import ConfigError
 from simulacra.evaluate import Evaluation
-from simulacra.experiments.filters import filtered_sample, parse_filters, summarise
+from simulacra.experiments.filters import parse_filters
 from simulacra.io import atomic_write_text, read_yaml, write_table
 from simulacra.prepare import Change, Preparation, load_prepare_config, prepare_table
 from simulacra.report import preparation_html
 from simulacra.synthesizers import DEFAULT_MODEL, make, model_class
 from simulacra.validation import MAX_ROWS, config_error
 from simulacra.workflow import (
+    class_counts,
     evaluate_tables,
     fit_model,
     is_image_source,
@@ -65,6 +66,7 @@ from simulacra.workflow import (
     load_source,
     output_folder,
     resolve_table,
+    sample_table,
     table_metadata,
 )
 
@@ -337,6 +339,14 @@ class _Run:
             raise ConfigError(
                 f"sample.balance: column {column!r} is {self.meta[column].sdtype}; give a categorical column"
             )
+        given = self.cfg["sample"]["class_counts"] or {}
+        seen = set(self.train[column].dropna().astype(str)) if column is not None else set()
+        unknown = [str(c) for c in given if str(c) not in seen]
+        if unknown:
+            raise ConfigError(
+                f"sample.class_counts: column {column!r} has no class {unknown[0]!r}; "
+                f"its classes are: {', '.join(sorted(seen))}"
+            )
         self.meta.to_json(self.tmp / "metadata.json")
         self._done("metadata", f"{len(self.meta.names)} columns detected")
 
@@ -363,56 +373,33 @@ class _Run:
     def sample(self) -> None:
         sample_cfg = self.cfg["sample"]
         conditions, seed, column = sample_cfg["conditions"] or None, sample_cfg["seed"], sample_cfg["balance"]
+        rows = int(sample_cfg["rows"] or len(self.train))
         counts = None
         if column is not None:
-            if sample_cfg["class_counts"] is not None:
-                counts = {
-                    self.model.parse_conditions({column: str(c)})[column]: k
-                    for c, k in sample_cfg["class_counts"].items()
-                }
-            else:
-                counts = self.model.balanced_counts(column, int(sample_cfg["rows"] or len(self.train)))
-        self.rows = (
-            int(sum(counts.values())) if counts is not None else int(sample_cfg["rows"] or len(self.train))
-        )
-
-        tau = sample_cfg["temperature"]
-        self.model._check_temperature(tau)
-
-        def draw(k: Any, s: int) -> pd.DataFrame:
-            if counts is not None:
-                return self.model.sample_counts(
-                    column,
-                    k if isinstance(k, dict) else counts,
-                    conditions=conditions,
-                    seed=s,
-                    temperature=tau,
-                )
-            return self.model.sample(k, conditions=conditions, seed=s, temperature=tau)
-
+            given = sample_cfg["class_counts"]
+            counts = class_counts(self.model, column, None if given else rows, given)
+            rows = int(sum(counts.values()))
+        self.rows = rows
+        options = {
+            "conditions": conditions,
+            "column": column,
+            "counts": counts,
+            "seed": seed,
+            "temperature": sample_cfg["temperature"],
+        }
         self.filtering = None
         if self.cfg["filter"]:
-            label = column or (next(iter(conditions)) if conditions and len(conditions) == 1 else None)
-            filters = parse_filters(self.cfg["filter"], label_column=label)
-            unfiltered = draw(counts if counts is not None else self.rows, seed)
-            self.synthetic, records = filtered_sample(
-                draw,
-                self.rows,
-                filters,
-                real=self.train,
-                holdout=self.test,
-                metadata=self.meta,
-                seed=seed,
-                column=column if counts is not None else None,
-                counts=counts,
+            unfiltered, _ = sample_table(self.model, rows, **options)
+            self.synthetic, records = sample_table(
+                self.model, rows, filters=self.cfg["filter"], real=self.train, holdout=self.test, **options
             )
-            self.filtering = {"filters": summarise(records), "unfiltered": unfiltered}
-            for r in self.filtering["filters"]:
+            self.filtering = {"filters": records, "unfiltered": unfiltered}
+            for r in records:
                 self.log.info(
                     "filter %s: dropped %d of %d rows (%s)", r["filter"], r["dropped"], r["seen"], r["why"]
                 )
         else:
-            self.synthetic = draw(counts if counts is not None else self.rows, seed)
+            self.synthetic, _ = sample_table(self.model, rows, **options)
         write_table(self.synthetic, self.tmp / "synthetic.parquet")
         self._done("sample", f"{self.rows} synthetic rows")
 

@@ -6,6 +6,8 @@
 * **Metadata**: :func:`table_metadata` detects it and applies the user's overrides, checking the target.
 * **Fitting**: :func:`fit_model` passes checkpoints and epoch callbacks to models that train in epochs
   (the :attr:`~simulacra.synthesizers.BaseSynthesizer.trains_in_epochs` capability).
+* **Sampling**: :func:`class_counts` and :func:`sample_table` (exact class counts, temperature,
+  filters with top-up) for the ``sample`` command and pipeline configs alike.
 * **Evaluation and report**: :func:`evaluate_tables` and :func:`evaluate_image_sets` score and build the
   report object, which the caller writes.
 * **Output folders**: :func:`output_folder` holds the output's lock, builds the folder aside and moves
@@ -25,7 +27,7 @@ from typing import Any
 import pandas as pd
 
 from simulacra import datasets
-from simulacra.errors import DataError
+from simulacra.errors import ConditionError, ConfigError, DataError
 from simulacra.io import (
     FILE_FORMATS,
     ImageSet,
@@ -161,6 +163,91 @@ def fit_model(
             on_epoch=on_epoch,
         )
     return model.fit(*args)
+
+
+def class_counts(
+    model: Any, column: str, rows: int | None, given: dict[Any, int] | None = None
+) -> dict[Any, int]:
+    """Exact rows per class of ``column`` for :meth:`~simulacra.synthesizers.Synthesizer.sample_counts`:
+    ``given`` (class → rows; a class given as text is matched to the fitted class as a condition is),
+    or ``rows`` split equally (:meth:`~simulacra.synthesizers.Synthesizer.balanced_counts`).
+
+    Raises
+    ------
+    ConditionError
+        ``column`` is not categorical/boolean, or a class it never had.
+    ConfigError
+        ``rows`` given and different from the counts' total.
+    """
+    if given is None:
+        return model.balanced_counts(column, rows)
+    counts = {model.parse_conditions({column: str(c)})[column]: int(k) for c, k in given.items()}
+    known = model.categories(column)
+    unknown = [c for c in counts if c not in known]
+    if unknown:
+        raise ConditionError(
+            f"column {column!r} has no class {unknown[0]!r}; its classes are: {', '.join(map(str, known))}"
+        )
+    total = sum(counts.values())
+    if rows is not None and rows != total:
+        raise ConfigError(f"{rows} rows asked for, but the class counts add up to {total}; give one of them")
+    return counts
+
+
+def sample_table(
+    model: Any,
+    rows: int,
+    *,
+    conditions: dict[str, Any] | None = None,
+    column: str | None = None,
+    counts: dict[Any, int] | None = None,
+    filters: list[str] | tuple[str, ...] = (),
+    real: pd.DataFrame | None = None,
+    holdout: pd.DataFrame | None = None,
+    seed: int = 0,
+    temperature: float = 1.0,
+) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """Synthetic rows as ``sample`` and pipeline configs ask for them: ``rows`` rows (exactly
+    ``counts`` of ``column``'s classes when given), under ``conditions``, at ``temperature``, passed
+    through ``filters`` (:func:`~simulacra.experiments.filters.parse_filters` spellings, fitted on the
+    ``real`` training rows and ``holdout``) with top-up.
+
+    Returns
+    -------
+    (DataFrame, list of dict)
+        The rows, and per filter ``{filter, seen, dropped, why}`` (empty without filters).
+
+    Raises
+    ------
+    SimulacraError
+        A bad temperature, class or filter, or filters that cannot pass enough rows.
+    """
+    from simulacra.experiments.filters import filtered_sample, parse_filters, summarise
+
+    model._check_temperature(temperature)
+
+    def draw(k: Any, s: int) -> pd.DataFrame:
+        if counts is not None:
+            batch = k if isinstance(k, dict) else counts
+            return model.sample_counts(column, batch, conditions=conditions, seed=s, temperature=temperature)
+        return model.sample(k, conditions=conditions, seed=s, temperature=temperature)
+
+    if not filters:
+        return draw(counts if counts is not None else rows, seed), []
+    label = column or (next(iter(conditions)) if conditions and len(conditions) == 1 else None)
+    chosen = parse_filters(list(filters), label_column=label)
+    df, records = filtered_sample(
+        draw,
+        rows,
+        chosen,
+        real=real,
+        holdout=holdout,
+        metadata=model.metadata_,
+        seed=seed,
+        column=column if counts is not None else None,
+        counts=counts,
+    )
+    return df, summarise(records)
 
 
 def evaluate_tables(
