@@ -60,5 +60,5 @@ def test_json_round_trip_and_overrides(tmp_path, adult_small):
     assert meta["education-num"].sdtype == "categorical" and meta["education-num"].representation is None
     with pytest.raises(MetadataError, match="unknown column 'nope'"):
         meta.update_column("nope", sdtype="categorical")
-    with pytest.raises(MetadataError, match="sdtype 'text'"):
-        meta.update_column("age", sdtype="text")
+    with pytest.raises(MetadataError, match="sdtype 'texture'"):
+        meta.update_column("age", sdtype="texture")

@@ -17,6 +17,12 @@ generator reaches; ``reference: independent marginals`` scores the ``independent
 drawn on its own from its real marginal): the floor, which the shapes score and the logistic detector
 cannot tell from a good model, and the tree detectors can.
 
+On a text dataset (``--data sms``) the models are text synthesizers (default ``textgpt``); each samples
+``min(rows, training texts)`` texts (timed), which :func:`simulacra.evaluate.text.evaluate_texts` scores
+(TSTR/TRTR, label agreement, copies against the holdout's own rate, distinct-n, self-BLEU, Fréchet
+distance, detection, perplexity); the reference rows and ``real + EDA`` (TRTR with one EDA copy of
+every training text) follow, and each model's ``report.html`` goes to ``<output>/<model>/``.
+
 On an image dataset (``--data mnist``) the models are image synthesizers; each samples ``min(rows,
 10,000)`` images (timed), which :func:`simulacra.evaluate.image.evaluate_images` scores: local FID/KID,
 precision/recall, TSTR/TRTR accuracy, label agreement and the nearest-neighbour distance ratio. The
@@ -95,11 +101,39 @@ IMAGE_COLUMNS = [
     ("nn_distance_ratio", "NN distance ratio", "{:.2f}"),
 ]
 IMAGE_ROWS = 10_000
+TEXT_COLUMNS = [
+    ("model", "model", "{}"),
+    ("fit_s", "fit s", "{:.1f}"),
+    ("epochs", "epochs", "{}"),
+    ("sample_rows_per_s", "texts/s", "{:,.1f}"),
+    ("peak_rss_mb", "peak RSS MiB", "{:,.0f}"),
+    ("tstr_accuracy", "TSTR acc", "{:.3f}"),
+    ("minority_f1", "TSTR minority F1", "{:.3f}"),
+    ("trtr_accuracy", "TRTR acc", "{:.3f}"),
+    ("trtr_minority_f1", "TRTR minority F1", "{:.3f}"),
+    ("label_agreement", "label agreement", "{:.3f}"),
+    ("exact_copy_rate", "exact copies", "{:.1%}"),
+    ("holdout_copy_rate", "holdout copies", "{:.1%}"),
+    ("distinct_2", "distinct-2", "{:.3f}"),
+    ("real_distinct_2", "real distinct-2", "{:.3f}"),
+    ("self_bleu", "self-BLEU", "{:.3f}"),
+    ("frechet", "Fréchet", "{:.4f}"),
+    ("detection_text", "detection", "{:.3f}"),
+    ("perplexity", "perplexity", "{:.1f}"),
+    ("bits_per_char", "bits/char", "{:.2f}"),
+]
+#: the EDA pipeline whose effect on TRTR a text benchmark reports (``reference: real + EDA``)
+EDA_STEPS = [
+    {"op": "synonym_replacement", "p": 0.1},
+    {"op": "random_insertion", "p": 0.1},
+    {"op": "random_swap", "p": 0.1},
+    {"op": "random_deletion", "p": 0.1},
+]
 
 
 def columns(modality: str) -> list[tuple[str, str, str]]:
-    """The table's ``(key, title, format)`` columns for ``"table"`` or ``"image"`` benchmarks."""
-    return IMAGE_COLUMNS if modality == "image" else COLUMNS
+    """The table's ``(key, title, format)`` columns for ``"table"``, ``"image"`` or ``"text"`` benchmarks."""
+    return {"image": IMAGE_COLUMNS, "text": TEXT_COLUMNS}.get(modality, COLUMNS)
 
 
 def split_params(models: list[str], params: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -141,10 +175,13 @@ def bench_one(
     With ``references`` (tables), the result also holds :func:`table_references`, computed after every
     timing and the peak memory were taken; with ``temperatures``, a ``tradeoff`` list of
     ``{temperature, precision, recall, density, coverage}``."""
-    from simulacra.workflow import is_image_source
+    from simulacra.workflow import modality_of
 
-    if is_image_source(data):
+    modality = modality_of(data)
+    if modality == "image":
         return bench_images(name, params, data, test, rows, seed, report_dir, temperatures)
+    if modality == "text":
+        return bench_texts(name, params, data, test, rows, seed, report_dir, references)
     from simulacra.evaluate import evaluate
     from simulacra.synthesizers import make
     from simulacra.workflow import resolve_table, table_metadata
@@ -282,6 +319,74 @@ def bench_images(
     return result
 
 
+def bench_texts(
+    name: str,
+    params: dict[str, Any],
+    data: str,
+    test: str | None,
+    rows: int,
+    seed: int,
+    report_dir: Path | None = None,
+    references: bool = False,
+) -> dict[str, Any]:
+    """:func:`bench_one` for a text synthesizer on labelled texts (``sms``, a text file or folder): fit,
+    sample ``min(rows, training texts)`` texts (timed, class-balanced) and score them with
+    :func:`simulacra.evaluate.text.evaluate_texts`, the model's perplexity included. With
+    ``references``, the reference rows (real test, shuffled words, random text) and ``real + EDA``: TRTR
+    with one EDA copy of every training text (:data:`EDA_STEPS`) added, the augmentation's effect."""
+    from simulacra.synthesizers import make
+    from simulacra.workflow import evaluate_text_sets, resolve_texts
+
+    train, real_test = resolve_texts(data, test=test)
+    model = make(name, **params)
+    start = time.perf_counter()
+    model.fit(train)
+    fit_s = time.perf_counter() - start
+    n = min(int(rows), len(train))
+    model.sample(32, seed=seed)  # warm-up
+    start = time.perf_counter()
+    synthetic = model.sample(n, seed=seed)
+    sample_s = time.perf_counter() - start
+    info = {"model": repr(model), "data": data, "fit seconds": round(fit_s, 1), "texts": n}
+    evaluation, report = evaluate_text_sets(
+        train,
+        synthetic,
+        real_test,
+        seed=seed,
+        title=f"simulacra bench: {name} on {data}",
+        model=model,
+        info=info,
+    )
+    result = {
+        "model": name,
+        "modality": "text",
+        "params": model.get_params(),
+        "fit_s": fit_s,
+        "epochs": model.epochs_trained_,
+        "sample_rows_per_s": n / max(sample_s, 1e-9),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        **evaluation.flat(),
+        "real_distinct_2": evaluation.details["real"]["distinct_2"],
+    }
+    if references:
+        refs = dict(evaluation.details.get("references", {}))
+        if real_test is not None and train.labels is not None:
+            from simulacra.augment.text import TextAugmenter, augment_texts
+            from simulacra.evaluate.text import augmentation_effect
+
+            copies = augment_texts(train, TextAugmenter(EDA_STEPS), copies=1, seed=seed)
+            e = augmentation_effect(train, copies, real_test, seed=seed)
+            refs["real + EDA (TRTR with one copy)"] = {
+                "trtr_accuracy": e["augmented_accuracy"],
+                "trtr_minority_f1": e["augmented_minority_f1"],
+            }
+        result["references"] = refs
+    if report_dir is not None:
+        report.to_json(report_dir / name / "metrics.json", force=True)
+        report.to_html(report_dir / name / "report.html", force=True)
+    return result
+
+
 def aggregate(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """One result from repeated runs of a model: every numeric field that differs between runs becomes
     its mean, with the sample standard deviation as ``<field>_sd``; fields equal in every run (epochs
@@ -343,9 +448,9 @@ def run_bench(
     if int(repeats) < 1:
         raise ConfigError(f"--repeats must be at least 1, got {repeats}")
     from simulacra.synthesizers import available
-    from simulacra.workflow import is_image_source
+    from simulacra.workflow import modality_of
 
-    modality = "image" if is_image_source(data) else "table"
+    modality = modality_of(data)
     wrong = [m for m in models if model_class(m).modality != modality]
     if wrong:
         fitting = [m for m in available() if model_class(m).modality == modality]

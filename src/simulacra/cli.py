@@ -186,7 +186,8 @@ def inspect(
     epilog="Examples: simulacra fit adult --model copula -o models/adult · "
     "simulacra fit mnist --model cgan --param epochs=20 -o models/cgan · "
     "simulacra fit adult --model ctgan --param epochs=300 -o models/ctgan (after an interruption, "
-    "the same command plus --resume)"
+    "the same command plus --resume) · simulacra fit sms --model textgpt -o models/sms · "
+    "simulacra fit reviews.csv --model textgpt --text-column review --label-column stars -o models/reviews"
 )
 def fit(
     source: str = typer.Argument(
@@ -198,6 +199,14 @@ def fit(
         [], "--param", help="Hyper-parameter name=value (repeatable), e.g. --param epochs=20."
     ),
     metadata: Path = typer.Option(None, "--metadata", help="Metadata overrides (JSON/YAML)."),
+    text_column: str = typer.Option(
+        None, "--text-column", help="Text models: the column holding the texts (default: found by name)."
+    ),
+    label_column: str = typer.Option(
+        None,
+        "--label-column",
+        help="Text models: the column holding the class labels (default: found by name).",
+    ),
     checkpoint_every: int = typer.Option(
         10, "--checkpoint-every", min=0, help="Neural models: save a checkpoint every N epochs (0: never)."
     ),
@@ -208,12 +217,12 @@ def fit(
         False, "--force", help="Replace an existing model directory (simulacra's only)."
     ),
 ) -> None:
-    """Fit a synthesizer to a table or an image set and save it (neural models show epochs, losses and
-    ETA; image models also save sample grids under MODEL_DIR/samples/)."""
+    """Fit a synthesizer to a table, an image set or labelled texts and save it (neural models show
+    epochs, losses and ETA; image models also save sample grids under MODEL_DIR/samples/)."""
     from simulacra.io import claim, output_lock
     from simulacra.synthesizers import make
     from simulacra.synthesizers.training import CHECKPOINT
-    from simulacra.workflow import fit_model, load_images, load_source, table_metadata
+    from simulacra.workflow import fit_model, load_images, load_source, load_texts, table_metadata
 
     synth = make(model, **_params(param))  # every parameter checked before any data is read
     claim(output, force=force, kind="dir")  # and the output, before any training
@@ -222,6 +231,9 @@ def fit(
             data: Any = load_images(source)
             args: tuple[Any, ...] = (data,)
             size = f"{len(data)} images"
+        elif synth.modality == "text":
+            data = load_texts(source, text_column=text_column, label_column=label_column)
+            args, size = (data,), f"{len(data)} texts"
         else:
             data = load_source(source)
             meta = table_metadata(data, metadata)
@@ -254,7 +266,8 @@ def fit(
     "--balance y --class-counts yes=3000,no=1000 --filter near-copies --filter detection=0.2 --data bank "
     "-o filtered.csv · "
     "simulacra sample models/cgan -n 10000 -o synth.npz · simulacra sample models/cgan -n 100 "
-    "--condition label=7 -o sevens/"
+    "--condition label=7 -o sevens/ · simulacra sample models/sms -n 5000 -o synth.jsonl "
+    "[--condition label=spam] [--temperature 0.8 --top-p 0.95]"
 )
 def sample(
     model_dir: Path = typer.Argument(..., help="Model directory written by 'simulacra fit'."),
@@ -266,7 +279,8 @@ def sample(
         "-o",
         "--output",
         help="Tables: .csv, .tsv, .jsonl, .json (each optionally .gz), .parquet, .xlsx or an SQL URL "
-        "(…?table=NAME). Images: .npz, or a folder (no suffix) for PNGs in class folders.",
+        "(…?table=NAME). Images: .npz, or a folder (no suffix) for PNGs in class folders. "
+        "Texts: .jsonl, .csv, .parquet (columns text, label).",
     ),
     condition: list[str] = typer.Option(
         [], "--condition", help="column=value every row must have (repeatable); images: label=CLASS."
@@ -293,7 +307,15 @@ def sample(
         1.0,
         "--temperature",
         help="Below 1: rows crowd the dense regions (precision); above 1: they spread out (recall). "
-        "Models with a latent or noise scale, and mixture.",
+        "Models with a latent or noise scale, mixture, and the text models (the logits' temperature).",
+    ),
+    top_k: int = typer.Option(
+        None, "--top-k", min=0, help="Text models: keep the k most likely next tokens (0: all)."
+    ),
+    top_p: float = typer.Option(
+        None,
+        "--top-p",
+        help="Text models: nucleus sampling, keep the smallest token set of this probability.",
     ),
     seed: int = typer.Option(0, "--seed", min=0, help="Same seed, same rows."),
     force: bool = typer.Option(False, "--force", help="Overwrite the output."),
@@ -313,6 +335,32 @@ def sample(
         raise ConfigError("--filter compares with the model's real training rows; add --data SOURCE")
     synth = BaseSynthesizer.load(model_dir)
     conditions = synth.parse_conditions(_pairs(condition, "--condition"))  # type: ignore[attr-defined]
+    if (top_k is not None or top_p is not None) and synth.modality != "text":
+        raise ConfigError("--top-k and --top-p are for text models; drop them")
+    if synth.modality == "text":
+        if balance or class_counts or filters:
+            raise ConfigError(
+                "text samples are class-balanced already (or one class with --condition label=…); "
+                "--balance, --class-counts and --filter are for tables"
+            )
+        rows = check_rows(rows)
+        check_table_target(output, rows=rows, force=force)  # format, size and place, before sampling
+        probe = {"temperature": temperature, "top_k": top_k, "top_p": top_p}
+        synth.sample(0, **probe)  # type: ignore[call-arg]  # every control checked before any work
+        if is_sql_url(output):
+            texts = synth.sample(rows, conditions=conditions or None, seed=seed, progress=True, **probe)  # type: ignore[call-arg]
+            where = write_table(texts.to_frame(), output, force=force)
+        else:
+            with output_lock(output):
+                texts = synth.sample(rows, conditions=conditions or None, seed=seed, progress=True, **probe)  # type: ignore[call-arg]
+                where = write_table(texts.to_frame(), output, force=force)
+        if texts.labels is not None:
+            shown = ", ".join(
+                f"{c}={k:,}" for c, k in zip(texts.class_names, texts.class_counts(), strict=True)
+            )
+            console.print(f"label: {shown}", highlight=False)
+        console.print(f"{len(texts)} texts → [bold]{where}[/bold]")
+        return
     if synth.modality == "image":
         synth._check_temperature(temperature)  # type: ignore[attr-defined]  # before any work
         if balance:
@@ -423,7 +471,8 @@ def sample(
 
 @app.command(
     epilog="Examples: simulacra evaluate adult synth.parquet --test adult --target income -o report.html · "
-    "simulacra evaluate mnist synth.npz --model models/cgan -o report.html"
+    "simulacra evaluate mnist synth.npz --model models/cgan -o report.html · "
+    "simulacra evaluate sms synth.jsonl --model models/sms -o report.html"
 )
 def evaluate(
     real: str = typer.Argument(
@@ -439,21 +488,35 @@ def evaluate(
     ),
     target: str = typer.Option(None, "--target", help="Column to predict for TSTR/TRTR."),
     model: Path = typer.Option(
-        None, "--model", help="Images: the model directory, to show its training curves and grids."
+        None,
+        "--model",
+        help="Images and texts: the model directory, to show its training curves (and grids, or its "
+        "perplexity on the test texts).",
     ),
     metadata: Path = typer.Option(None, "--metadata", help="Metadata overrides (JSON/YAML)."),
+    text_column: str = typer.Option(
+        None, "--text-column", help="Texts in a table file: the column holding them (default: found by name)."
+    ),
+    label_column: str = typer.Option(
+        None, "--label-column", help="Texts in a table file: the label column (default: found by name)."
+    ),
     seed: int = typer.Option(0, "--seed", min=0),
     force: bool = typer.Option(False, "--force", help="Overwrite the report."),
 ) -> None:
-    """Score a synthetic table (or image set) against real data; write report.html and its metrics JSON."""
+    """Score a synthetic table, image set or text set against real data; write report.html and its
+    metrics JSON."""
     from simulacra.io import ImageSet, claim, output_lock
     from simulacra.workflow import (
         evaluate_image_sets,
         evaluate_tables,
+        evaluate_text_sets,
         is_image_source,
+        is_text_source,
         load_source,
+        load_texts,
         resolve_images,
         resolve_table,
+        resolve_texts,
         table_metadata,
     )
 
@@ -463,7 +526,23 @@ def evaluate(
     for p in (output, json_path):
         claim(p, force=force, kind="file")
     with output_lock(output):
-        if is_image_source(real):
+        if is_text_source(real, text_column):
+            from simulacra.synthesizers import BaseSynthesizer
+
+            columns = {"text_column": text_column, "label_column": label_column}
+            train_texts, test_texts = resolve_texts(real, test=test, **columns)
+            synth_texts = load_texts(synthetic, **columns)
+            fitted = BaseSynthesizer.load(model) if model is not None else None
+            with err_console.status("evaluating texts (TF-IDF features, classifiers, reference rows)"):
+                ev, report = evaluate_text_sets(
+                    train_texts,
+                    synth_texts,
+                    test_texts,
+                    seed=seed,
+                    title=f"simulacra: {synthetic} vs {real}",
+                    model=fitted,
+                )
+        elif is_image_source(real):
             from simulacra.synthesizers import BaseSynthesizer
 
             train, real_test = resolve_images(real, test=test)
@@ -552,24 +631,47 @@ def prepare(
 
 @app.command(
     epilog="Examples: simulacra augment mnist --pipeline aug.yaml --copies 5 -o out/ · "
-    "simulacra augment images/ --pipeline aug.yaml -o augmented.npz"
+    "simulacra augment images/ --pipeline aug.yaml -o augmented.npz · "
+    "simulacra augment sms --pipeline text_aug.yaml --copies 3 -o out.jsonl"
 )
 def augment(
     source: str = typer.Argument(
-        ..., help="Images: a bundled image dataset (its train part), a folder of class folders, .npz or IDX."
+        ...,
+        help="Images: a bundled image dataset (its train part), a folder of class folders, .npz or IDX. "
+        "Texts: a bundled text dataset (sms), a text file or folder, or a table with --text-column.",
     ),
-    pipeline: Path = typer.Option(..., "--pipeline", help="YAML with steps: [{op: rotate, degrees: 15}, …]."),
+    pipeline: Path = typer.Option(
+        ...,
+        "--pipeline",
+        help="YAML with steps: [{op: rotate, degrees: 15}, …] or [{op: random_swap, p: 0.1}, …].",
+    ),
     output: Path = typer.Option(
         ...,
         "-o",
         "--output",
-        help="An .npz file, or a folder (a name without suffix) for PNGs in class folders.",
+        help="Images: an .npz file, or a folder (a name without suffix) for PNGs in class folders. "
+        "Texts: .jsonl, .csv or .parquet.",
     ),
-    copies: int = typer.Option(1, "--copies", min=1, max=1000, help="Augmented copies of every image."),
-    seed: int = typer.Option(0, "--seed", min=0, help="Same seed, same images."),
+    copies: int = typer.Option(
+        1, "--copies", min=1, max=1000, help="Augmented copies of every image or text."
+    ),
+    text_column: str = typer.Option(None, "--text-column", help="Texts in a table file: the text column."),
+    label_column: str = typer.Option(None, "--label-column", help="Texts in a table file: the label column."),
+    test: str = typer.Option(
+        None,
+        "--test",
+        help="Texts: real test texts, to report TRTR with and without the copies (sms brings its own).",
+    ),
+    seed: int = typer.Option(0, "--seed", min=0, help="Same seed, same output."),
     force: bool = typer.Option(False, "--force", help="Replace an existing output."),
 ) -> None:
-    """Write augmented copies of an image set (Kornia: flips, rotations, crops, affine, noise, …)."""
+    """Write augmented copies of an image set (Kornia: flips, rotations, crops, affine, noise, …) or of
+    labelled texts (EDA: synonym replacement, random insertion, swap, deletion; keyboard typos)."""
+    from simulacra.workflow import is_text_source
+
+    if is_text_source(source, text_column):
+        _augment_texts(source, pipeline, output, copies, text_column, label_column, test, seed, force)
+        return
     from simulacra.augment import ImageAugmenter, augment_images
     from simulacra.io import claim, output_lock
     from simulacra.validation import check_memory
@@ -602,6 +704,34 @@ def augment(
     console.print(
         f"augmentation strength against the originals: PSNR {strength['psnr']:.1f} dB, SSIM {strength['ssim']:.3f}"
     )
+
+
+def _augment_texts(source, pipeline, output, copies, text_column, label_column, test, seed, force) -> None:
+    """``simulacra augment`` on texts: EDA copies, and TRTR with and without them when test texts exist."""
+    from simulacra.augment.text import TextAugmenter, augment_texts
+    from simulacra.io import check_table_target, output_lock, write_table
+    from simulacra.workflow import resolve_texts
+
+    augmenter = TextAugmenter.from_yaml(pipeline)  # the pipeline, before any text is read
+    columns = {"text_column": text_column, "label_column": label_column}
+    texts, held = resolve_texts(source, test=test, **columns)
+    check_table_target(str(output), rows=len(texts) * copies, force=force)
+    with output_lock(output):
+        with err_console.status(f"augmenting {len(texts)} texts × {copies}"):
+            out = augment_texts(texts, augmenter, copies=copies, seed=seed)
+        written = write_table(out.to_frame(), str(output), force=force)
+    console.print(f"{len(out)} augmented texts → [bold]{written}[/bold]")
+    if held is not None and texts.labels is not None and held.labels is not None:
+        from simulacra.evaluate.text import augmentation_effect
+
+        with err_console.status("TRTR with and without the augmented copies"):
+            e = augmentation_effect(texts, out, held, seed=seed)
+        console.print(
+            f"TRTR (TF-IDF + logistic regression) on {len(held)} test texts: accuracy {e['accuracy']:.3f} → "
+            f"{e['augmented_accuracy']:.3f} with the copies; {e['minority_class']} F1 {e['minority_f1']:.3f} → "
+            f"{e['augmented_minority_f1']:.3f}",
+            highlight=False,
+        )
 
 
 @app.command("run", epilog="Example: simulacra run examples/adult.yaml")
@@ -876,15 +1006,19 @@ def mix(
 @app.command(
     epilog="Examples: simulacra bench · simulacra bench --models ctgan,tvae --param epochs=50 · "
     "simulacra bench --data my.csv --target label --models copula,tvae --param tvae.epochs=100 · "
-    "simulacra bench --data mnist --models cgan,cvae · simulacra bench --models ctgan --repeats 3"
+    "simulacra bench --data mnist --models cgan,cvae · simulacra bench --models ctgan --repeats 3 · "
+    "simulacra bench --data sms"
 )
 def bench(
     models: str = typer.Option(
         None,
         "--models",
-        help="Comma-separated registry names (default mixture,diffusion,copula,ctgan,tvae; on images all four).",
+        help="Comma-separated registry names (default mixture,diffusion,copula,ctgan,tvae; on images all "
+        "four; on texts textgpt).",
     ),
-    data: str = typer.Option("adult", "--data", help="Training table: bundled name, file or SQL URL."),
+    data: str = typer.Option(
+        "adult", "--data", help="Training data: bundled name (adult, bank, mnist, sms), file or SQL URL."
+    ),
     test: str = typer.Option(None, "--test", help="Real test table (a bundled dataset brings its own)."),
     target: str = typer.Option(
         None, "--target", help="Column for TSTR/TRTR (a bundled dataset brings its own)."
@@ -916,10 +1050,11 @@ def bench(
     seconds, sample rows/s, peak memory and quality."""
     from simulacra.bench import cells, columns, run_bench, table_rows, write_results
     from simulacra.io import check_writable
-    from simulacra.workflow import is_image_source
+    from simulacra.workflow import modality_of
 
-    images = is_image_source(data)
-    models = models or ("dcgan,cgan,vae,cvae" if images else "mixture,diffusion,copula,ctgan,tvae")
+    modality = modality_of(data)
+    defaults = {"image": "dcgan,cgan,vae,cvae", "text": "textgpt"}
+    models = models or defaults.get(modality, "mixture,diffusion,copula,ctgan,tvae")
     names = [m.strip() for m in models.split(",") if m.strip()]
     output = output or Path("runs") / f"bench-{datetime.now():%Y%m%d-%H%M%S}"
     taus = _numbers(temperatures, "--temperatures") if temperatures else None
@@ -932,7 +1067,7 @@ def bench(
                 f"{output / name}: already exists; choose another --output or pass --force"
             )
         check_writable(output / name, kind="file")
-    cols = columns("image" if images else "table")
+    cols = columns(modality)
 
     def show(result: dict[str, Any]) -> None:
         console.print(
@@ -951,7 +1086,7 @@ def bench(
         seed=seed,
         repeats=repeats,
         on_result=show,
-        report_dir=output if images else None,
+        report_dir=output if modality != "table" else None,
         temperatures=taus,
     )
     rows_shown = table_rows(results)
@@ -965,7 +1100,7 @@ def bench(
     write_results(results, output, info, force=force)
     Console(width=max(console.width, 230)).print(table)  # never truncate numbers, even in a narrow log
     console.print(f"written: [bold]{output / 'bench.md'}[/bold], [bold]{output / 'bench.json'}[/bold]")
-    if images:
+    if modality != "table":
         console.print(f"reports: {', '.join(str(output / n / 'report.html') for n in names)}")
 
 

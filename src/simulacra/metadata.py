@@ -8,6 +8,9 @@ Each column gets an **sdtype** (semantic data type, SDV's term):
 * ``datetime``    — timestamps; ``format`` is the ``strftime`` pattern of text dates, ``"mixed"`` when
   the column mixes formats, ``None`` for native datetime columns.
 * ``id``          — a unique key; synthesizers generate fresh keys, never copy real ones.
+* ``text``        — free text (messages, reviews, notes). Table models refuse it with a one-line error
+  that names the column: drop the column, override its sdtype, or fit a text model on it
+  (``simulacra fit FILE --model textgpt --text-column NAME``).
 
 Detection rules, applied in this order (:meth:`Metadata.detect`; ``simulacra inspect`` prints which rule
 fired for each column so a user can override it):
@@ -18,8 +21,9 @@ fired for each column so a user can override it):
    value is a distinct integer, else ``numerical``;
 4. text → ``boolean`` if its values are one of the true/false spellings; ``numerical`` if every value
    parses as a number; ``datetime`` if every value parses as a date (one format, or ``mixed``) and the
-   values look like dates (digits and separators); ``id`` if every value is distinct (≥ 20 rows);
-   else ``categorical``.
+   values look like dates (digits and separators); ``text`` if the values are strings with a median of
+   at least :data:`TEXT_MIN_WORDS` whitespace-separated words and at least half of them are distinct
+   (free text, not a short label); ``id`` if every value is distinct (≥ 20 rows); else ``categorical``.
 
 ``nullable`` records whether the column has missing values; ``min``/``max`` the observed bounds of
 numerical and datetime columns (synthetic values are kept inside them).
@@ -39,7 +43,9 @@ import pandas as pd
 
 from simulacra.errors import MetadataError
 
-SDTYPES = ("numerical", "categorical", "boolean", "datetime", "id")
+SDTYPES = ("numerical", "categorical", "boolean", "datetime", "id", "text")
+#: the median word count from which a column of distinct strings is free text (rule 4)
+TEXT_MIN_WORDS = 4
 _ID_NAME = re.compile(r"(^|_|\b)(id|uuid|guid|key)$", re.IGNORECASE)
 _BOOL_SPELLINGS = [{"true", "false"}, {"yes", "no"}, {"y", "n"}, {"t", "f"}]
 _DATE_LIKE = re.compile(r"^\s*\d{1,4}[-/.:]\d{1,2}[-/.:]\d{1,4}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?\s*$")
@@ -265,7 +271,7 @@ def _num(v: Any) -> Any:
 def _check_values(name: str, col: ColumnMetadata, s: pd.Series) -> None:
     """Refuse values a model of ``col.sdtype`` would lose (see :meth:`Metadata.validate`)."""
     values = s.dropna()
-    if values.empty or col.sdtype in ("categorical", "id"):
+    if values.empty or col.sdtype in ("categorical", "id", "text"):
         return
     if col.sdtype == "numerical":
         if pd.api.types.is_bool_dtype(values):
@@ -386,6 +392,14 @@ def _detect_column(name: str, s: pd.Series) -> ColumnMetadata:
                 reason=f"every value parses as a date (format {fmt})",
             )
     n_unique = values.nunique()
+    if values.map(lambda v: isinstance(v, str)).all() and n_unique >= 0.5 * len(values):
+        median_words = float(values.str.split().str.len().median())
+        if median_words >= TEXT_MIN_WORDS:
+            return ColumnMetadata(
+                "text",
+                nullable=nullable,
+                reason=f"free text: a median of {median_words:g} words, {n_unique / len(values):.0%} distinct",
+            )
     if n_unique == len(values) and len(values) >= 20 and values.map(lambda v: isinstance(v, str)).all():
         return ColumnMetadata("id", nullable=nullable, reason="every text value is distinct")
     share = float(numbers.notna().mean())

@@ -1,15 +1,16 @@
 """The steps the CLI, :mod:`simulacra.pipeline` and :mod:`simulacra.bench` share, written once.
 
-* **Sources**: :func:`resolve_table` / :func:`resolve_images` turn a source (a bundled dataset name, a
-  file, an SQL URL, an image folder/NPZ/IDX) into its training part, its test part (a bundled dataset
-  brings its own) and its target column; :func:`is_image_source` tells which modality a source is.
+* **Sources**: :func:`resolve_table` / :func:`resolve_images` / :func:`resolve_texts` turn a source (a
+  bundled dataset name, a file, an SQL URL, an image folder/NPZ/IDX, a text file or folder) into its
+  training part, its test part (a bundled dataset brings its own) and its target column;
+  :func:`modality_of` tells which modality a source is.
 * **Metadata**: :func:`table_metadata` detects it and applies the user's overrides, checking the target.
 * **Fitting**: :func:`fit_model` passes checkpoints and epoch callbacks to models that train in epochs
   (the :attr:`~simulacra.synthesizers.BaseSynthesizer.trains_in_epochs` capability).
 * **Sampling**: :func:`class_counts` and :func:`sample_table` (exact class counts, temperature,
   filters with top-up) for the ``sample`` command and pipeline configs alike.
-* **Evaluation and report**: :func:`evaluate_tables` and :func:`evaluate_image_sets` score and build the
-  report object, which the caller writes.
+* **Evaluation and report**: :func:`evaluate_tables`, :func:`evaluate_image_sets` and
+  :func:`evaluate_text_sets` score and build the report object, which the caller writes.
 * **Output folders**: :func:`output_folder` holds the output's lock, builds the folder aside and moves
   it into place only when the block succeeds.
 """
@@ -31,6 +32,7 @@ from simulacra.errors import ConditionError, ConfigError, DataError
 from simulacra.io import (
     FILE_FORMATS,
     ImageSet,
+    TextSet,
     is_sql_url,
     output_lock,
     read_table,
@@ -51,18 +53,44 @@ class TableSource:
     target: str | None
 
 
+def is_text_source(source: str, text_column: str | None = None) -> bool:
+    """Whether ``source`` names texts: a bundled text dataset, a folder of class folders of ``.txt``
+    files, a ``label<TAB>text`` file without a table suffix (the SMS Spam Collection's format), or any
+    table when ``text_column`` names its text column."""
+    from simulacra.io.text import is_sms_format
+
+    if source in datasets.available():
+        return datasets.is_text(source)
+    if text_column is not None:
+        return True
+    if is_sql_url(source):
+        return False
+    path = Path(source)
+    if path.is_dir():
+        return any(path.glob("*/*.txt"))
+    return path.is_file() and is_sms_format(path)
+
+
 def is_image_source(source: str) -> bool:
     """Whether ``source`` names images: a bundled image dataset, an ``.npz`` archive, an IDX file or a
-    folder (of class folders)."""
+    folder (of class folders of pictures)."""
     if source in datasets.available():
         return datasets.is_image(source)
-    if is_sql_url(source):
+    if is_sql_url(source) or is_text_source(source):
         return False
     path = Path(source)
     if path.suffix == ".npz" or path.is_dir():
         return True
     tabular = any(suffix in FILE_FORMATS for suffix in path.suffixes)
     return not tabular and ("idx" in path.name or "ubyte" in path.name)
+
+
+def modality_of(source: str, text_column: str | None = None) -> str:
+    """``"text"``, ``"image"`` or ``"table"``: what ``source`` holds (see :func:`is_text_source` and
+    :func:`is_image_source`)."""
+    if is_text_source(source, text_column):
+        return "text"
+    return "image" if is_image_source(source) else "table"
 
 
 def load_source(source: str, *, part: str = "train") -> pd.DataFrame:
@@ -74,10 +102,16 @@ def load_source(source: str, *, part: str = "train") -> pd.DataFrame:
         ``source`` is a bundled image set, or an unreadable table.
     """
     if source in datasets.available():
-        if datasets.is_image(source):
-            raise DataError(f"{source!r} is an image dataset; this command needs a table (e.g. 'adult')")
+        if datasets.is_image(source) or datasets.is_text(source):
+            kind = "an image" if datasets.is_image(source) else "a text"
+            raise DataError(f"{source!r} is {kind} dataset; this command needs a table (e.g. 'adult')")
         train, test = datasets.load(source)
         return train if part == "train" else test
+    if is_text_source(source):
+        raise DataError(
+            f"{source}: holds labelled texts, not a table; use a text model (--model textgpt) or "
+            "a table file with columns"
+        )
     return read_table(source)
 
 
@@ -92,10 +126,53 @@ def load_images(source: str, *, part: str = "train") -> ImageSet:
     """
     if source in datasets.available():
         if not datasets.is_image(source):
-            raise DataError(f"{source!r} is a table; this command needs images here (e.g. 'mnist')")
+            raise DataError(
+                f"{source!r} is not an image dataset; this command needs images here (e.g. 'mnist')"
+            )
         train, test = datasets.load(source)
         return train if part == "train" else test
     return ImageSet.read(source)
+
+
+def load_texts(
+    source: str,
+    *,
+    part: str = "train",
+    text_column: str | None = None,
+    label_column: str | None = None,
+) -> TextSet:
+    """A bundled text dataset's ``part`` (``train``/``test``) when ``source`` names one, else
+    :meth:`TextSet.read` (a table file with ``text_column``/``label_column``, class folders of ``.txt``,
+    or ``label<TAB>text`` lines).
+
+    Raises
+    ------
+    DataError
+        ``source`` is a bundled table or image set, or unreadable texts.
+    """
+    if source in datasets.available():
+        if not datasets.is_text(source):
+            raise DataError(f"{source!r} is not a text dataset; this command needs texts here (e.g. 'sms')")
+        train, test = datasets.load(source)
+        return train if part == "train" else test
+    if is_sql_url(source):
+        return TextSet.from_frame(read_table(source), text_column=text_column, label_column=label_column)
+    return TextSet.read(source, text_column=text_column, label_column=label_column)
+
+
+def resolve_texts(
+    source: str,
+    *,
+    test: str | None = None,
+    text_column: str | None = None,
+    label_column: str | None = None,
+) -> tuple[TextSet, TextSet | None]:
+    """``(train, test)`` texts of ``source``; the test part is ``test``'s texts, or a bundled dataset's
+    own test part, or ``None``."""
+    if test is None and source in datasets.available():
+        test = source
+    cols = {"text_column": text_column, "label_column": label_column}
+    return load_texts(source, **cols), (load_texts(test, part="test", **cols) if test else None)
 
 
 def resolve_table(source: str, *, test: str | None = None, target: str | None = None) -> TableSource:
@@ -314,6 +391,32 @@ def evaluate_image_sets(
         history=getattr(model, "history_", None),
         grids=getattr(model, "grids_", None),
         seed=seed,
+    )
+    return ev, report
+
+
+def evaluate_text_sets(
+    train: TextSet,
+    synthetic: TextSet,
+    test: TextSet | None,
+    *,
+    seed: int,
+    title: str,
+    model: Any = None,
+    info: dict[str, Any] | None = None,
+):
+    """Evaluate synthetic texts and build their report: ``(Evaluation, TextReport)``; ``model`` (a
+    fitted text synthesizer, optional) adds its perplexity on the test texts and its training curves."""
+    from simulacra.evaluate.text import evaluate_texts
+    from simulacra.report import TextReport
+
+    ev = evaluate_texts(train, synthetic, test, model=model, seed=seed)
+    report = TextReport(
+        ev,
+        title=title,
+        info=info,
+        history=getattr(model, "history_", None),
+        counts={"real training": len(train), "synthetic": len(synthetic)},
     )
     return ev, report
 

@@ -12,6 +12,10 @@ stratified by label with seed 0.
 ``load("bank")`` returns ``(train, test)``: the UCI Bank Marketing table (Moro, Cortez & Rita 2014,
 CC BY 4.0; ``bank-full.csv``, 45,211 rows, 17 columns, target ``y`` with 11.7 % ``yes``), split
 30,141 / 15,071 rows (one third as test), stratified by ``y`` with seed 0.
+
+``load("sms")`` returns ``(train, test)`` :class:`~simulacra.io.TextSet` objects: the SMS Spam Collection
+v.1 (Almeida, Gómez Hidalgo & Yamakami 2011, CC BY 4.0; 5,574 messages, 747 = 13.4 % spam, classes
+``ham``/``spam``), split 4,459 / 1,115 (20 % as test), stratified by label with seed 0.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from typing import Any
 import pandas as pd
 
 from simulacra.errors import DataError
-from simulacra.io import ImageSet, read_table
+from simulacra.io import ImageSet, TextSet, read_table
 
 #: name → description, target column and task, for the CLI and the pipeline.
 DATASETS: dict[str, dict[str, Any]] = {
@@ -40,6 +44,11 @@ DATASETS: dict[str, dict[str, Any]] = {
         "description": "MNIST handwritten digits, the 10,000 test images (8,000 train / 2,000 test, 28×28 gray)",
         "target": "label",
         "task": "image classification",
+    },
+    "sms": {
+        "description": "SMS Spam Collection, ham/spam messages (4,459 train / 1,115 test, 13.4 % spam)",
+        "target": "label",
+        "task": "text classification",
     },
 }
 
@@ -78,13 +87,25 @@ def _bank() -> tuple[pd.DataFrame, pd.DataFrame]:
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
 
+def _sms() -> tuple[TextSet, TextSet]:
+    path = resources.files("simulacra.datasets") / "data" / "SMSSpamCollection.gz"
+    with resources.as_file(path) as p:
+        full = TextSet.from_sms(p)
+    return full.split(test_size=0.2, seed=0)
+
+
+def is_text(name: str) -> bool:
+    """Whether the bundled dataset ``name`` is a text set."""
+    return DATASETS.get(name, {}).get("task") == "text classification"
+
+
 def is_image(name: str) -> bool:
     """Whether the bundled dataset ``name`` is an image set."""
     return DATASETS.get(name, {}).get("task") == "image classification"
 
 
 def load(name: str) -> tuple[Any, Any]:
-    """Load a bundled dataset as ``(train, test)``: DataFrames for tables, ImageSets for images.
+    """Load a bundled dataset as ``(train, test)``: DataFrames for tables, ImageSets for images, TextSets for texts.
 
     Raises
     ------
@@ -97,4 +118,6 @@ def load(name: str) -> tuple[Any, Any]:
         return _bank()
     if name == "mnist":
         return _mnist()
+    if name == "sms":
+        return _sms()
     raise DataError(f"unknown dataset {name!r}; bundled datasets: {', '.join(available())}")

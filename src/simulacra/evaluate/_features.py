@@ -34,7 +34,9 @@ class FeatureEncoder:
 
     def __init__(self, metadata: Metadata, reference: pd.DataFrame, exclude: tuple[str, ...] = ()) -> None:
         self.metadata = metadata
-        self.columns = [c for c in metadata.names if metadata[c].sdtype != "id" and c not in exclude]
+        self.columns = [
+            c for c in metadata.names if metadata[c].sdtype not in ("id", "text") and c not in exclude
+        ]
         self.levels: dict[str, list[str]] = {}
         self.stats: dict[str, tuple[float, float, float, float]] = {}
         for c in self.columns:

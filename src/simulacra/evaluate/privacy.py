@@ -91,7 +91,7 @@ def _row_keys(df: pd.DataFrame, columns: list[str]) -> pd.Series:
 
 def exact_copy_rate(real_train: pd.DataFrame, synthetic: pd.DataFrame, metadata: Metadata) -> float:
     """Fraction of synthetic rows identical to some training row in every non-id column."""
-    cols = [c for c in metadata.names if metadata[c].sdtype != "id"]
+    cols = [c for c in metadata.names if metadata[c].sdtype not in ("id", "text")]
     if not len(synthetic) or not cols:
         return 0.0
     real_keys = set(_row_keys(real_train, cols).to_numpy().tolist())

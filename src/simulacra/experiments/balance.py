@@ -46,7 +46,7 @@ class _Codec:
 
     def __init__(self, df: pd.DataFrame, metadata: Metadata, target: str) -> None:
         self.metadata = metadata
-        self.columns = [c for c in metadata.names if c != target and metadata[c].sdtype != "id"]
+        self.columns = [c for c in metadata.names if c != target and metadata[c].sdtype not in ("id", "text")]
         self.numeric = [c for c in self.columns if metadata[c].sdtype in ("numerical", "datetime")]
         self.categorical = [c for c in self.columns if c not in self.numeric]
         self.levels = {c: sorted(set(label_values(df[c]))) for c in self.categorical}

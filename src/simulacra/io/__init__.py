@@ -1,4 +1,4 @@
-"""Reading and writing tables (files and SQL databases) and image sets, and writing outputs safely.
+"""Reading and writing tables (files and SQL databases), image sets and text sets, and writing outputs safely.
 
 ``read_table(source, **opts)`` and ``write_table(df, target, **opts)`` are the only entry points the rest
 of simulacra uses for tabular I/O; :mod:`simulacra.io.outputs` holds the rules every output follows
@@ -27,12 +27,14 @@ from simulacra.io.tables import (
     read_yaml,
     write_table,
 )
+from simulacra.io.text import TextSet
 
 __all__ = [
     "DEFAULT_NA_VALUES",
     "FILE_FORMATS",
     "MARKER",
     "ImageSet",
+    "TextSet",
     "atomic_write_bytes",
     "atomic_write_text",
     "check_table_target",

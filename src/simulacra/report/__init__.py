@@ -5,5 +5,6 @@ from __future__ import annotations
 from simulacra.report.html import Report, preparation_html
 from simulacra.report.image import ImageReport
 from simulacra.report.mix import MixReport
+from simulacra.report.text import TextReport
 
-__all__ = ["ImageReport", "MixReport", "Report", "preparation_html"]
+__all__ = ["ImageReport", "MixReport", "Report", "TextReport", "preparation_html"]

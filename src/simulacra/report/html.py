@@ -200,7 +200,7 @@ class Report(WrittenReport):
     def render(self) -> str:
         """The report as one HTML string."""
         real, synth = self._sample(self.real), self._sample(self.synthetic)
-        cols = [c for c in self.metadata.names if self.metadata[c].sdtype != "id"]
+        cols = [c for c in self.metadata.names if self.metadata[c].sdtype not in ("id", "text")]
         shapes = self.evaluation.details.get("column_shapes", {})
         column_plots = [
             {

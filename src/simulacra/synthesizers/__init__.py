@@ -34,6 +34,8 @@ _LAZY = {
     "ConditionalGAN": "simulacra.synthesizers.image",
     "VAE": "simulacra.synthesizers.image",
     "ConditionalVAE": "simulacra.synthesizers.image",
+    "TextSynthesizer": "simulacra.synthesizers.text",
+    "TextGPT": "simulacra.synthesizers.text",
 }
 
 __all__ = [
@@ -51,6 +53,8 @@ __all__ = [
     "IndependentMarginals",
     "Mixture",
     "Synthesizer",
+    "TextGPT",
+    "TextSynthesizer",
     "TorchSynthesizer",
     "TorchTraining",
     "available",

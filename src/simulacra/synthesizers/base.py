@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from simulacra.errors import ConditionError, ConfigError, DataError, NotFittedError
+from simulacra.errors import ConditionError, ConfigError, DataError, MetadataError, NotFittedError
 from simulacra.io import replace_dir, temporary_dir_for
 from simulacra.metadata import Metadata
 from simulacra.validation import Integer, Param, Real, check_memory, check_params, check_rows, check_value
@@ -48,6 +48,8 @@ BUILTIN: dict[str, str] = {
     "cgan": "simulacra.synthesizers.image.gan",
     "vae": "simulacra.synthesizers.image.vae",
     "cvae": "simulacra.synthesizers.image.vae",
+    "textgpt": "simulacra.synthesizers.text.gpt",
+    "hf-causal-lm": "simulacra.synthesizers.text.hf",
 }
 
 
@@ -336,7 +338,8 @@ class Synthesizer(BaseSynthesizer):
         DataError
             ``data`` is not a DataFrame or has no rows.
         MetadataError
-            ``data`` and ``metadata`` have different columns.
+            ``data`` and ``metadata`` have different columns, or a column is free text (sdtype
+            ``text``), which table models do not learn.
         """
         self._validate_params()
         if not isinstance(data, pd.DataFrame):
@@ -346,7 +349,15 @@ class Synthesizer(BaseSynthesizer):
             )
         if len(data) == 0:
             raise DataError("cannot fit on an empty table; give at least one row")
-        self.metadata_ = metadata if metadata is not None else Metadata.detect(data)
+        meta = metadata if metadata is not None else Metadata.detect(data)
+        texts = meta.names_of("text")
+        if texts:
+            raise MetadataError(
+                f"column {texts[0]!r} holds free text (sdtype text), which {self.name} would learn as "
+                f"thousands of categories; drop it, or fit a text model on it: simulacra fit FILE "
+                f"--model textgpt --text-column {texts[0]}"
+            )
+        self.metadata_ = meta
         self.metadata_.validate(data)
         self._fit(data[self.metadata_.names])
         return self
@@ -503,3 +514,70 @@ class Synthesizer(BaseSynthesizer):
 
     def _load_description(self, directory: Path) -> None:
         self.metadata_ = Metadata.from_json(directory / "metadata.json")
+
+
+class ClassLabels:
+    """Class labels of the image and text synthesizers: ``label`` conditions and class-balanced draws.
+
+    Reads ``conditional`` (the model takes class labels), ``class_names_``, ``class_counts_`` (items per
+    class in the training data), ``modality`` and ``name``; the model's own ``_check_fitted``.
+    """
+
+    #: whether the model takes class labels (``cgan``, ``cvae``, ``textgpt``, ``hf-causal-lm``)
+    conditional: ClassVar[bool] = False
+    #: the conditional models of this modality, named in the error for an unconditional one
+    conditional_models: ClassVar[str] = ""
+    class_names_: list[str]
+    class_counts_: list[int]
+
+    def _sample_labels(
+        self, n: int, conditions: dict[str, Any], rng: np.random.Generator
+    ) -> np.ndarray | None:
+        """``(n,)`` int64 class indices: all ``conditions["label"]``, or balanced over the classes that
+        had training items (``n // K`` each, the remainder to the first) in a seeded random order;
+        ``None`` for an unconditional model without conditions."""
+        if not self.conditional:
+            if conditions:
+                raise ConditionError(
+                    f"{self.name} is unconditional; use {self.conditional_models} to sample a chosen class"  # type: ignore[attr-defined]
+                )
+            return None
+        unknown = sorted(set(conditions) - {"label"})
+        if unknown:
+            raise ConditionError(
+                f"{self.modality}s take only a 'label' condition, got {', '.join(unknown)}"  # type: ignore[attr-defined]
+            )
+        if "label" in conditions:
+            return np.full(n, self.class_index(conditions["label"]), dtype=np.int64)
+        seen = np.flatnonzero(np.asarray(self.class_counts_) > 0)  # a class without items is never drawn
+        return seen[rng.permutation(np.arange(n) % len(seen))].astype(np.int64)
+
+    def class_index(self, value: Any) -> int:
+        """The class index of ``value``: a class name (``"7"``, ``"spam"``) or an index.
+
+        Raises
+        ------
+        ConditionError
+            Not one of the fitted classes, or a class without training items.
+        """
+        self._check_fitted()  # type: ignore[attr-defined]
+        what = f"training {self.modality}s"  # type: ignore[attr-defined]
+        if isinstance(value, str) and value in self.class_names_:
+            return self.class_names_.index(value)
+        try:
+            index = int(value)
+        except (TypeError, ValueError):
+            index = -1
+        if isinstance(value, bool) or not 0 <= index < len(self.class_names_) or float(value) != index:
+            raise ConditionError(
+                f"label {value!r} is not a class of the {what}; classes: {', '.join(self.class_names_)}"
+            )
+        if not self.class_counts_[index]:
+            raise ConditionError(
+                f"label {value!r} had no {what}, so the model cannot draw it; pick a class it saw"
+            )
+        return index
+
+    def parse_conditions(self, raw: dict[str, str]) -> dict[str, Any]:
+        """Command-line ``label=VALUE`` → ``{"label": class index}``; see :meth:`class_index`."""
+        return {k: (self.class_index(v) if k == "label" else v) for k, v in raw.items()}

@@ -21,9 +21,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from simulacra.errors import ConditionError, DataError
+from simulacra.errors import DataError
 from simulacra.io import ImageSet, make_grid, png_bytes
-from simulacra.synthesizers.base import BaseSynthesizer
+from simulacra.synthesizers.base import BaseSynthesizer, ClassLabels
 from simulacra.synthesizers.training import TorchTraining, resolve_device
 
 GRID_COLUMNS = 10
@@ -106,7 +106,7 @@ class DownsamplingEncoder(nn.Module):
         return self.conv(x)
 
 
-class ImageSynthesizer(TorchTraining, BaseSynthesizer):
+class ImageSynthesizer(ClassLabels, TorchTraining, BaseSynthesizer):
     """Base of the image synthesizers (DCGAN, conditional GAN, VAE, conditional VAE).
 
     Subclass hooks: ``_build(x, y)`` (networks and optimizers) with the training images as float
@@ -120,10 +120,9 @@ class ImageSynthesizer(TorchTraining, BaseSynthesizer):
     """
 
     modality: ClassVar[str] = "image"
+    conditional_models: ClassVar[str] = "cgan or cvae"
     _fitted_attr: ClassVar[str] = "image_shape_"
     _training_only: ClassVar[tuple[str, ...]] = ("epochs", "verbose", "grid_every")
-    #: whether the model takes class labels (``cgan``, ``cvae``)
-    conditional: ClassVar[bool] = False
 
     latent_dim: int
     grid_every: int
@@ -267,52 +266,6 @@ class ImageSynthesizer(TorchTraining, BaseSynthesizer):
     def _bytes_per_row(self) -> float:
         c, h, w = self.image_shape_
         return c * h * w * 9.0  # uint8 output, plus float32 pixels of the 1,000-image generation blocks
-
-    def _sample_labels(
-        self, n: int, conditions: dict[str, Any], rng: np.random.Generator
-    ) -> np.ndarray | None:
-        if not self.conditional:
-            if conditions:
-                raise ConditionError(
-                    f"{self.name} is unconditional; use cgan or cvae to sample a chosen class"
-                )
-            return None
-        unknown = sorted(set(conditions) - {"label"})
-        if unknown:
-            raise ConditionError(f"images take only a 'label' condition, got {', '.join(unknown)}")
-        if "label" in conditions:
-            return np.full(n, self.class_index(conditions["label"]), dtype=np.int64)
-        seen = np.flatnonzero(np.asarray(self.class_counts_) > 0)  # a class without images is never drawn
-        return seen[rng.permutation(np.arange(n) % len(seen))].astype(np.int64)
-
-    def class_index(self, value: Any) -> int:
-        """The class index of ``value``: a class name (``"7"``, ``"cat"``) or an index.
-
-        Raises
-        ------
-        ConditionError
-            Not one of the fitted classes.
-        """
-        self._check_fitted()
-        if isinstance(value, str) and value in self.class_names_:
-            return self.class_names_.index(value)
-        try:
-            index = int(value)
-        except (TypeError, ValueError):
-            index = -1
-        if isinstance(value, bool) or not 0 <= index < len(self.class_names_) or float(value) != index:
-            raise ConditionError(
-                f"label {value!r} is not a class of the training images; classes: {', '.join(self.class_names_)}"
-            )
-        if not self.class_counts_[index]:
-            raise ConditionError(
-                f"label {value!r} had no training images, so the model cannot draw it; pick a class it saw"
-            )
-        return index
-
-    def parse_conditions(self, raw: dict[str, str]) -> dict[str, Any]:
-        """Command-line ``label=VALUE`` → ``{"label": class index}``; see :meth:`class_index`."""
-        return {k: (self.class_index(v) if k == "label" else v) for k, v in raw.items()}
 
     # ------------------------------------------------------------------ persistence
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

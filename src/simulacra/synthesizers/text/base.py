@@ -1,0 +1,283 @@
+"""The text synthesizer protocol and what the text models share.
+
+``fit(texts: TextSet) -> self`` and ``sample(n, *, conditions=None, seed=None, temperature=1.0,
+top_k=None, top_p=None) -> TextSet`` mirror the table and image synthesizers; the training loop,
+progress with losses and ETA, checkpoints, ``--resume``, seeding and ``state_dict`` persistence are
+:class:`~simulacra.synthesizers.training.TorchTraining`'s.
+
+A labelled :class:`~simulacra.io.TextSet` makes the model class-conditional: every training text is
+prefixed with its class (a label token, or a prompt for a pretrained model); sampling without conditions
+is class-balanced (``n // K`` texts per class, as for images), ``conditions={"label": "spam"}`` gives one
+class. A model fitted on unlabelled texts samples unconditionally.
+
+Sampling controls (Holtzman et al. 2020, "The Curious Case of Neural Text Degeneration"): the next-token
+logits are divided by ``temperature`` τ (below 1: more typical text, less variety), then only the
+``top_k`` most likely tokens are kept (0: all), then the smallest set whose probability reaches
+``top_p`` (nucleus sampling; 1: all). The model's own ``top_k``/``top_p`` hyper-parameters are the
+defaults; :meth:`sample` may override them per call.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from abc import abstractmethod
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from simulacra.errors import ConditionError, DataError
+from simulacra.io import TextSet
+from simulacra.synthesizers.base import BaseSynthesizer, ClassLabels
+from simulacra.synthesizers.training import TorchTraining, resolve_device
+from simulacra.validation import Integer, Optional, Real, check_value
+
+#: texts generated per forward batch while sampling
+SAMPLE_BATCH = 256
+#: control characters other than TAB and newline, removed from generated texts: an undertrained model
+#: emits bytes such as U+001C, which CSV readers take for line breaks
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+class TextSynthesizer(ClassLabels, TorchTraining, BaseSynthesizer):
+    """Base of the text synthesizers (``textgpt``, ``hf-causal-lm``).
+
+    Subclass hooks: ``_build(texts)`` (tokenizer, networks and optimizers, from the training
+    :class:`TextSet`; also called with ``None`` by :meth:`_set_state` after the tokenizer is restored),
+    ``_train_epoch()``, ``_modules()``, ``_optimizers()``, ``_fingerprint_array()`` (an array tying
+    checkpoints to their data), ``_generate(labels, temperature, top_k, top_p, generator) ->
+    list[str]`` for ``labels`` ``(B,)`` class indices (or ``None``), ``_token_nll(texts) -> (nats,
+    tokens)`` and ``_tokenizer_state()`` / ``_restore_tokenizer(state)``.
+
+    Learned attributes: ``class_names_``, ``class_counts_``, ``history_`` (per-epoch mean losses),
+    ``epochs_trained_``.
+    """
+
+    modality: ClassVar[str] = "text"
+    conditional: ClassVar[bool] = True
+    conditional_models: ClassVar[str] = "a model fitted on labelled texts"
+    _fitted_attr: ClassVar[str] = "class_names_"
+    supports_temperature = True
+
+    top_k: int
+    top_p: float
+
+    # ------------------------------------------------------------------ fit
+    def fit(
+        self,
+        texts: TextSet,
+        *,
+        checkpoint_dir: str | os.PathLike[str] | None = None,
+        checkpoint_every: int = 10,
+        resume: bool = False,
+        on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+    ) -> TextSynthesizer:
+        """Learn the distribution of ``texts`` (of each class, when labelled), with the training options
+        of :meth:`TorchTraining._set_options`.
+
+        Raises
+        ------
+        DataError
+            Not a TextSet, or no non-empty text.
+        ConfigError
+            Bad hyper-parameters, or a checkpoint of other data or hyper-parameters.
+        """
+        self._validate_params()
+        if not isinstance(texts, TextSet):
+            raise DataError(f"{self.name} fits a TextSet (texts), got {type(texts).__name__}")
+        if not any(t.strip() for t in texts.texts):
+            raise DataError("cannot fit on texts that are all empty; give at least one non-empty text")
+        self.device_ = resolve_device(self.device)
+        labelled = texts.labels is not None
+        self.class_names_ = list(texts.class_names) if labelled else []
+        self.class_counts_ = texts.class_counts()
+        self._set_options(checkpoint_dir, checkpoint_every, resume, on_epoch)
+        try:
+            with self._seeded(self.seed):
+                self._build(texts)
+                self._run_epochs(self._fingerprint_array())
+        finally:
+            del self._options
+            self._release_training_data()
+        return self
+
+    def _monitor(self, losses: dict[str, float]) -> float:
+        return losses["loss"]
+
+    def _release_training_data(self) -> None:
+        """Hook: drop what only training needs."""
+
+    @abstractmethod
+    def _build(self, texts: TextSet | None) -> None: ...
+
+    @abstractmethod
+    def _fingerprint_array(self) -> np.ndarray: ...
+
+    # ------------------------------------------------------------------ sample
+    def sample(
+        self,
+        n: int,
+        *,
+        conditions: dict[str, Any] | None = None,
+        seed: int | None = None,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        progress: bool = False,
+    ) -> TextSet:
+        """Generate ``n`` texts; the same ``seed`` gives the same texts.
+
+        ``conditions={"label": "spam"}`` (a class name or index) gives only that class; without it the
+        classes are balanced. ``temperature`` (0 < τ ≤ 10), ``top_k`` (≥ 0, 0 = off) and ``top_p``
+        (0 < p ≤ 1) are the sampling controls of the module docstring (``None``: the model's own).
+        ``progress`` shows a Rich bar. Control characters other than TAB and newline are removed from
+        the generated texts.
+
+        Returns
+        -------
+        TextSet
+            ``n`` texts, labelled with the fitted class names when the model is conditional.
+
+        Raises
+        ------
+        NotFittedError, ConfigError (``n`` or a sampling control out of range), ConditionError (a
+        condition other than ``label``, an unknown class, or any condition for an unlabelled model).
+        """
+        self._check_fitted()
+        n, seed = self._check_sample_args(n, seed)
+        temperature = self._check_temperature(temperature)
+        top_k = int(check_value(self.name, "top_k", self.top_k if top_k is None else top_k, Integer(ge=0)))
+        top_p = float(
+            check_value(self.name, "top_p", self.top_p if top_p is None else top_p, Real(gt=0, le=1))
+        )
+        rng = np.random.default_rng(np.random.SeedSequence(seed).generate_state(1)[0])
+        labels = self._sample_labels(n, dict(conditions or {}), rng)
+        seed = int(rng.integers(2**62)) if seed is None else int(seed)
+        generator = torch.Generator(device=self.device_).manual_seed(seed)
+        texts: list[str] = []
+        from simulacra.synthesizers.training import progress_bar
+
+        with self._seeded(seed), torch.inference_mode(), progress_bar("texts", progress) as bar:
+            task = bar.add_task(f"{self.name} sampling", total=n, losses="")
+            for m in self._modules().values():
+                m.eval()
+            for start in range(0, n, SAMPLE_BATCH):
+                stop = min(n, start + SAMPLE_BATCH)
+                batch = labels[start:stop] if labels is not None else None
+                texts += [
+                    _CONTROL.sub("", t)
+                    for t in self._generate(stop - start, batch, temperature, top_k, top_p, generator)
+                ]
+                bar.update(task, advance=stop - start)
+        if labels is None:
+            return TextSet(texts)
+        return TextSet(texts, labels, list(self.class_names_))
+
+    def _sample_labels(
+        self, n: int, conditions: dict[str, Any], rng: np.random.Generator
+    ) -> np.ndarray | None:
+        if not self.class_names_:
+            if conditions:
+                raise ConditionError(
+                    f"{self.name} was fitted on texts without labels; refit it on labelled texts "
+                    "(--label-column) to sample a chosen class"
+                )
+            return None
+        return super()._sample_labels(n, conditions, rng)
+
+    @abstractmethod
+    def _generate(
+        self,
+        n: int,
+        labels: np.ndarray | None,
+        temperature: float,
+        top_k: int,
+        top_p: float,
+        generator: torch.Generator,
+    ) -> list[str]: ...
+
+    def _bytes_per_row(self) -> float:
+        return 4096.0  # a text and its token ids, generously
+
+    # ------------------------------------------------------------------ likelihood
+    def perplexity(self, texts: TextSet) -> dict[str, float]:
+        """The model's likelihood of ``texts`` (each under its own class prompt when labelled): the
+        per-token perplexity ``exp(nats / tokens)`` (comparable only between models of one tokenizer)
+        and bits per character ``nats / ln 2 / characters`` (comparable across tokenizers).
+
+        Returns
+        -------
+        dict
+            ``{"perplexity": float, "bits_per_char": float, "tokens": int}``.
+        """
+        self._check_fitted()
+        with self._seeded(int(self.seed)), torch.inference_mode():
+            for m in self._modules().values():
+                m.eval()
+            nats, tokens = self._token_nll(texts)
+        chars = max(1, sum(len(t) for t in texts.texts))
+        return {
+            "perplexity": float(math.exp(nats / max(tokens, 1))),
+            "bits_per_char": float(nats / math.log(2) / chars),
+            "tokens": int(tokens),
+        }
+
+    @abstractmethod
+    def _token_nll(self, texts: TextSet) -> tuple[float, int]: ...
+
+    def _label_of(self, texts: TextSet, i: int) -> int | None:
+        """Text ``i``'s class index in this model's classes (``None`` without labels)."""
+        if texts.labels is None or not self.class_names_:
+            return None
+        name = texts.class_names[int(texts.labels[i])]
+        return self.class_names_.index(name) if name in self.class_names_ else None
+
+    # ------------------------------------------------------------------ persistence
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        state = {
+            "class_names": self.class_names_,
+            "class_counts": self.class_counts_,
+            "history": self.history_,
+            "epochs_trained": self.epochs_trained_,
+            "tokenizer": self._tokenizer_state(),
+        }
+        return state, {}
+
+    def _set_state(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        self.device_ = resolve_device(self.device)
+        self.class_names_ = [str(c) for c in state["class_names"]]
+        self.class_counts_ = [int(c) for c in state["class_counts"]]
+        self.history_ = state["history"]
+        self.epochs_trained_ = int(state["epochs_trained"])
+        self._restore_tokenizer(state["tokenizer"])
+        self._build(None)
+
+    @abstractmethod
+    def _tokenizer_state(self) -> Any: ...
+
+    @abstractmethod
+    def _restore_tokenizer(self, state: Any) -> None: ...
+
+
+def filter_logits(logits: torch.Tensor, top_k: int, top_p: float) -> torch.Tensor:
+    """Top-k then nucleus (top-p) filtering of ``(B, V)`` logits (Holtzman et al. 2020): tokens outside
+    are set to −∞; the most likely token always stays."""
+    if 0 < top_k < logits.shape[-1]:
+        kth = torch.topk(logits, top_k, dim=-1).values[:, -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if top_p < 1.0:
+        sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
+        cum = sorted_logits.softmax(-1).cumsum(-1)
+        drop = cum - sorted_logits.softmax(-1) >= top_p  # the mass before a token already reaches p
+        logits = logits.masked_fill(torch.zeros_like(drop).scatter(-1, order, drop), float("-inf"))
+    return logits
+
+
+TEXT_CONSTRAINTS = {
+    "top_k": Integer(ge=0, le=1_000_000),
+    "top_p": Real(gt=0, le=1),
+    "patience": Optional(Integer(ge=1, le=100_000)),
+}
