@@ -264,8 +264,10 @@ def test_cli_fit_sample_evaluate_augment(tmp_path, small, capsys):
     html = report.read_text()
     assert "Samples beside their nearest training text" in html and "shuffled words" in html
     assert chromium_plots(report, tmp_path)[:2] == (1, 1)  # the training curves render in a browser
-    metrics = json.loads(report.with_suffix(".json").read_text())["metrics"]
-    assert {"fidelity", "diversity", "utility", "privacy", "likelihood"} <= set(metrics)
+    saved = json.loads(report.with_suffix(".json").read_text())
+    assert {"fidelity", "diversity", "utility", "privacy", "likelihood"} <= set(saved["metrics"])
+    copies = sum(n["is_copy"] for n in saved["details"]["neighbours"])
+    assert html.count("<b>copy</b>") == copies < len(saved["details"]["neighbours"])
     pipeline = tmp_path / "text_aug.yaml"
     pipeline.write_text("steps:\n  - {op: random_swap, p: 0.1}\n  - {op: random_deletion, p: 0.1}\n")
     aug = tmp_path / "aug.jsonl"

@@ -452,7 +452,7 @@ def nearest_training_texts(
                 "synthetic": synthetic.texts[i],
                 "nearest": train.texts[j],
                 "similarity": float(sims[row, j] / 2.0),
-                "copy": _norm(synthetic.texts[i]) == _norm(train.texts[j]),
+                "is_copy": _norm(synthetic.texts[i]) == _norm(train.texts[j]),
             }
         )
     return out
