@@ -170,6 +170,13 @@ def test_hf_causal_lm_tiny_random_model(tmp_path, small):
     again = BaseSynthesizer.load(tmp_path / "saved")
     assert again.sample(6, conditions={"label": "spam"}, seed=1).texts == out.texts
     assert np.isfinite(again.perplexity(small[1].subset(np.arange(20)))["perplexity"])
+    originals = small[1].subset(np.arange(8))
+    rewritten = again.rewrite(originals, keep=0.5, seed=2)  # paraphrasing through the fitted LM
+    assert rewritten.labels.tolist() == originals.labels.tolist()
+    assert rewritten.texts == again.rewrite(originals, keep=0.5, seed=2).texts
+    for old, new in zip(originals.texts, rewritten.texts, strict=True):
+        head = old.split()[: max(1, round(0.5 * len(old.split())))]
+        assert new.split()[: len(head) - 1] == head[:-1]  # the kept start (its last word may run on)
 
 
 def test_eda_ops_change_what_they_claim(small):
@@ -286,6 +293,12 @@ def test_cli_fit_sample_evaluate_augment(tmp_path, small, capsys):
     ]
     assert main(args) == 0
     assert len(aug.read_text().splitlines()) == 600 and "TRTR" in capsys.readouterr().out
+    pipeline.write_text(f"steps:\n  - {{op: lm_rewrite, model: {model}, keep: 0.5, p: 1}}\n")
+    assert main(["augment", str(data), "--pipeline", str(pipeline), "-o", str(tmp_path / "lm.jsonl")]) == 0
+    rewritten = [json.loads(line) for line in (tmp_path / "lm.jsonl").read_text().splitlines()]
+    assert [r["label"] for r in rewritten] == train.label_names()
+    assert sum(r["text"] != t for r, t in zip(rewritten, train.texts, strict=True)) > 250
+    pipeline.write_text("steps:\n  - {op: lm_rewrite, keep: 0.5}\n")
     # bad input: one line, exit 2, nothing written
     for bad, message in (
         (["sample", str(model), "-n", "5", "--top-p", "2", "-o", str(tmp_path / "x.jsonl")], "top_p"),

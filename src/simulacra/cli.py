@@ -713,12 +713,20 @@ def _augment_texts(source, pipeline, output, copies, text_column, label_column, 
     from simulacra.workflow import resolve_texts
 
     augmenter = TextAugmenter.from_yaml(pipeline)  # the pipeline, before any text is read
+    rewriters = {}
+    for (
+        folder
+    ) in augmenter.models:  # lm_rewrite steps: each model loaded (and checked) before any text is read
+        from simulacra.synthesizers.text import TextSynthesizer
+
+        lm = TextSynthesizer.load(folder)
+        rewriters[folder] = lambda part, keep, s, lm=lm: lm.rewrite(part, keep=keep, seed=s)
     columns = {"text_column": text_column, "label_column": label_column}
     texts, held = resolve_texts(source, test=test, **columns)
     check_table_target(str(output), rows=len(texts) * copies, force=force)
     with output_lock(output):
         with err_console.status(f"augmenting {len(texts)} texts × {copies}"):
-            out = augment_texts(texts, augmenter, copies=copies, seed=seed)
+            out = augment_texts(texts, augmenter, copies=copies, seed=seed, rewriters=rewriters)
         written = write_table(out.to_frame(), str(output), force=force)
     console.print(f"{len(out)} augmented texts → [bold]{written}[/bold]")
     if held is not None and texts.labels is not None and held.labels is not None:

@@ -19,7 +19,12 @@ Operations (:data:`CONSTRAINTS`; ``p`` is EDA's α, the share of a text's ``l`` 
 * ``random_swap`` — ``n`` times, two random words trade places;
 * ``random_deletion`` — each word is deleted with probability ``p`` (one word always stays);
 * ``keyboard_typos`` — each letter is replaced, with probability ``p``, by a neighbouring key of a
-  QWERTY keyboard (case kept).
+  QWERTY keyboard (case kept);
+* ``lm_rewrite`` [``model: FOLDER``, ``keep`` 0.5, ``p`` 0.5] — paraphrasing through a fitted text model
+  (``hf-causal-lm`` or ``textgpt``): a share ``p`` of the texts keep their first ``keep`` share of words
+  and the model, prompted by the text's label, writes the rest
+  (:meth:`~simulacra.synthesizers.text.TextSynthesizer.rewrite`). The start and the class stay; the rest
+  is new wording whose meaning is the model's, not a meaning-preserving paraphrase.
 
 Synonyms (``synonyms:``): ``word2vec`` (default) trains word vectors on the texts being augmented with
 gensim (Mikolov et al. 2013; skip-gram, 50 dimensions, window 5, words seen at least 3 times, one worker
@@ -37,6 +42,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +50,7 @@ import numpy as np
 
 from simulacra.errors import ConfigError
 from simulacra.io import TextSet, read_yaml
-from simulacra.validation import Param, Probability, check_params
+from simulacra.validation import Param, Probability, Real, Text, check_params
 
 _P = {"p": Probability()}
 #: op name → the constraints of its parameters, checked when the pipeline is built
@@ -54,7 +60,10 @@ CONSTRAINTS: dict[str, dict[str, Param]] = {
     "random_swap": _P,
     "random_deletion": _P,
     "keyboard_typos": _P,
+    "lm_rewrite": {**_P, "keep": Real(gt=0, le=1), "model": Text()},
 }
+#: the step that needs a fitted text model (the caller passes it as a rewriter)
+MODEL_OPS = ("lm_rewrite",)
 SYNONYM_SOURCES = ("word2vec", "wordnet")
 _CORE = re.compile(r"[^\w]+", re.UNICODE)
 _ROWS = ["qwertyuiop", "asdfghjkl", "zxcvbnm"]
@@ -222,14 +231,23 @@ class TextAugmenter:
             raise ConfigError(f"synonyms: {synonyms!r} is not one of {', '.join(SYNONYM_SOURCES)}")
         checked = []
         for i, step in enumerate(steps):
-            if not isinstance(step, dict) or not isinstance(step.get("op"), str) or step["op"] not in OPS:
+            if (
+                not isinstance(step, dict)
+                or not isinstance(step.get("op"), str)
+                or step["op"] not in CONSTRAINTS
+            ):
                 raise ConfigError(
-                    f"augmentation step {i + 1} ({step!r}): give op: one of {', '.join(sorted(OPS))}"
+                    f"augmentation step {i + 1} ({step!r}): give op: one of {', '.join(sorted(CONSTRAINTS))}"
                 )
             params = {k: v for k, v in step.items() if k != "op"}
             owner = f"augmentation step {i + 1} ({step['op']})"
+            if step["op"] in MODEL_OPS and "model" not in params:
+                raise ConfigError(
+                    f"{owner}: give model: the folder of a fitted text model (textgpt, hf-causal-lm)"
+                )
+            defaults = {"p": 0.5, "keep": 0.5} if step["op"] in MODEL_OPS else {"p": 0.1}
             checked.append(
-                {"op": step["op"], "p": 0.1, **check_params(owner, CONSTRAINTS[step["op"]], params)}
+                {"op": step["op"], **defaults, **check_params(owner, CONSTRAINTS[step["op"]], params)}
             )
         self.steps, self.synonyms = checked, synonyms
 
@@ -258,25 +276,56 @@ class TextAugmenter:
     def needs_synonyms(self) -> bool:
         return any(s["op"] in ("synonym_replacement", "random_insertion") for s in self.steps)
 
-    def apply(self, text: str, rng: np.random.Generator, synonyms: Synonyms | None) -> str:
-        """One augmented version of ``text``."""
-        words = text.split()
-        for step in self.steps:
-            words = OPS[step["op"]](words, float(step["p"]), rng, synonyms)
-        return " ".join(words)
+    @property
+    def models(self) -> list[str]:
+        """The model folders the ``lm_rewrite`` steps name, in order of first use."""
+        return list(dict.fromkeys(s["model"] for s in self.steps if s["op"] in MODEL_OPS))
 
 
-def augment_texts(texts: TextSet, augmenter: TextAugmenter, *, copies: int = 1, seed: int = 0) -> TextSet:
+#: ``(texts, keep, seed) -> rewritten texts``: a fitted text model's ``rewrite`` (see the module
+#: docstring); the caller loads the model, since augmentation does not import the synthesizers
+Rewriter = Callable[[TextSet, float, int], TextSet]
+
+
+def augment_texts(
+    texts: TextSet,
+    augmenter: TextAugmenter,
+    *,
+    copies: int = 1,
+    seed: int = 0,
+    rewriters: dict[str, Rewriter] | None = None,
+) -> TextSet:
     """``copies`` augmented versions of every text (copy-major: all texts once, then again …), labels
-    kept. The same ``seed`` gives the same texts.
+    kept; each step runs over all the texts in turn. The same ``seed`` gives the same texts.
+    ``rewriters`` maps each ``lm_rewrite`` step's ``model`` to the model's rewrite function.
 
     Returns
     -------
     TextSet
         ``copies · N`` texts with the labels and class names of ``texts``.
+
+    Raises
+    ------
+    ConfigError
+        An ``lm_rewrite`` step whose model is not in ``rewriters``.
     """
+    missing = [m for m in augmenter.models if m not in (rewriters or {})]
+    if missing:
+        raise ConfigError(f"lm_rewrite: no fitted text model loaded for {missing[0]!r}; give its folder")
     synonyms = Synonyms(texts.texts, augmenter.synonyms, seed=seed) if augmenter.needs_synonyms else None
     rng = np.random.default_rng(seed)
-    out = [augmenter.apply(t, rng, synonyms) for _ in range(int(copies)) for t in texts.texts]
+    out = [t for _ in range(int(copies)) for t in texts.texts]
     labels = None if texts.labels is None else np.tile(texts.labels, int(copies))
+    for step in augmenter.steps:
+        p = float(step["p"])
+        if step["op"] in MODEL_OPS:
+            chosen = np.flatnonzero(rng.random(len(out)) < p)
+            part = TextSet(
+                [out[i] for i in chosen], None if labels is None else labels[chosen], list(texts.class_names)
+            )
+            new = rewriters[step["model"]](part, float(step["keep"]), int(rng.integers(2**31)))  # type: ignore[index]
+            for i, t in zip(chosen, new.texts, strict=True):
+                out[int(i)] = t
+        else:
+            out = [" ".join(OPS[step["op"]](t.split(), p, rng, synonyms)) for t in out]
     return TextSet(out, labels, list(texts.class_names))

@@ -197,7 +197,72 @@ class TextSynthesizer(ClassLabels, TorchTraining, BaseSynthesizer):
         top_k: int,
         top_p: float,
         generator: torch.Generator,
-    ) -> list[str]: ...
+        prefixes: list[str] | None = None,
+    ) -> list[str]:
+        """``n`` new texts for ``labels`` ``(n,)`` (or unconditional); with ``prefixes``, the
+        continuation of each prefix (the new text only)."""
+
+    def rewrite(
+        self,
+        texts: TextSet,
+        *,
+        keep: float = 0.5,
+        seed: int | None = None,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+    ) -> TextSet:
+        """Rewrite each text in its own class: keep its first ``max(1, round(keep · words))`` words and
+        let the model write the rest, prompted by the text's label (the unlabelled model: by the words
+        alone). This is the paraphrasing a class-conditional language model offers (the LAMBADA idea of
+        Anaby-Tavor et al. 2020 with a prefix): the start and the class stay, the wording of the rest is
+        new, its meaning is the model's.
+
+        Returns
+        -------
+        TextSet
+            As many texts, with the labels of ``texts``.
+
+        Raises
+        ------
+        ConfigError
+            ``keep`` outside (0, 1], or a sampling control out of range.
+        ConditionError
+            A text of a class the model was not fitted on.
+        """
+        self._check_fitted()
+        keep = float(check_value(self.name, "keep", keep, Real(gt=0, le=1)))
+        _, seed = self._check_sample_args(len(texts), seed)
+        temperature = self._check_temperature(temperature)
+        top_k = int(check_value(self.name, "top_k", self.top_k if top_k is None else top_k, Integer(ge=0)))
+        top_p = float(
+            check_value(self.name, "top_p", self.top_p if top_p is None else top_p, Real(gt=0, le=1))
+        )
+        labels = None
+        if self.class_names_ and texts.labels is not None:
+            labels = np.asarray(
+                [self.class_index(texts.class_names[int(i)]) for i in texts.labels], dtype=np.int64
+            )
+        heads = []
+        for t in texts.texts:
+            words = t.split()
+            heads.append(" ".join(words[: max(1, round(keep * len(words)))]))
+        seed = int(np.random.default_rng(seed).integers(2**62)) if seed is None else int(seed)
+        generator = torch.Generator(device=self.device_).manual_seed(seed)
+        out: list[str] = []
+        with self._seeded(seed), torch.inference_mode():
+            for m in self._modules().values():
+                m.eval()
+            for start in range(0, len(texts), SAMPLE_BATCH):
+                stop = min(len(texts), start + SAMPLE_BATCH)
+                batch = labels[start:stop] if labels is not None else None
+                tails = self._generate(
+                    stop - start, batch, temperature, top_k, top_p, generator, prefixes=heads[start:stop]
+                )
+                out += [
+                    _CONTROL.sub("", h + t).strip() for h, t in zip(heads[start:stop], tails, strict=True)
+                ]
+        return TextSet(out, texts.labels, list(texts.class_names))
 
     def _bytes_per_row(self) -> float:
         return 4096.0  # a text and its token ids, generously

@@ -356,13 +356,34 @@ class TextGPT(TextSynthesizer):
         top_k: int,
         top_p: float,
         generator: torch.Generator,
+        prefixes: list[str] | None = None,
     ) -> list[str]:
-        base = self._base
-        idx = self._start_ids(labels, n)  # (B, 1)
-        logits, caches = self.net_(idx)
-        out = torch.full((n, int(self.block_size)), base + PAD, dtype=torch.long, device=self.device_)
+        starts = self._start_ids(labels, n)  # (B, 1)
+        if prefixes is None:
+            return self._continue(starts, temperature, top_k, top_p, generator)
+        limit = int(self.block_size) // 2  # a prefix keeps at most half of the context
+        ids = [e.ids[:limit] for e in self.tokenizer_.encode_batch(prefixes)]
+        out = [""] * n
+        lengths = np.asarray([len(i) for i in ids])
+        for length in np.unique(lengths):  # one batch per prefix length: no padding inside the cache
+            where = np.flatnonzero(lengths == length)
+            body = np.asarray([ids[i] for i in where], dtype=np.int64).reshape(len(where), int(length))
+            x = torch.cat([starts[where], torch.from_numpy(body).to(self.device_)], 1)  # (B, 1 + length)
+            for i, text in zip(where, self._continue(x, temperature, top_k, top_p, generator), strict=True):
+                out[int(i)] = text
+        return out
+
+    def _continue(
+        self, x: torch.Tensor, temperature: float, top_k: int, top_p: float, generator: torch.Generator
+    ) -> list[str]:
+        """Draw the continuation of the ids ``x`` ``(B, P)`` (label token first) until ⟨eos⟩ or the
+        context ends; the decoded new text of each row."""
+        base, (n, start) = self._base, x.shape
+        steps = int(self.block_size) + 1 - start  # inputs hold at most block_size positions
+        logits, caches = self.net_(x)
+        out = torch.full((n, max(steps, 1)), base + PAD, dtype=torch.long, device=self.device_)
         done = torch.zeros(n, dtype=torch.bool, device=self.device_)
-        for t in range(int(self.block_size)):
+        for t in range(steps):
             step = logits[:, -1, :] / temperature  # (B, V)
             step[:, base + PAD :] = float("-inf")
             step[:, base + EOS] = logits[:, -1, base + EOS] / temperature  # only BPE tokens and ⟨eos⟩
@@ -371,9 +392,9 @@ class TextGPT(TextSynthesizer):
             nxt = nxt.masked_fill(done, base + PAD)
             out[:, t] = nxt
             done |= nxt == base + EOS
-            if bool(done.all()) or t + 1 == int(self.block_size):
+            if bool(done.all()) or t + 1 == steps:
                 break
-            logits, caches = self.net_(nxt.view(-1, 1), caches, offset=t + 1)
+            logits, caches = self.net_(nxt.view(-1, 1), caches, offset=start + t)
         ids = out.cpu().tolist()
         return self.tokenizer_.decode_batch([[i for i in row if i < base] for row in ids])
 

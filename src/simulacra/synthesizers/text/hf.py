@@ -220,25 +220,33 @@ class HFCausalLM(TextSynthesizer):
         top_k: int,
         top_p: float,
         generator: torch.Generator,
+        prefixes: list[str] | None = None,
     ) -> list[str]:
+        # one generate() call per (class, prompt length): no prompt needs padding
+        starts = []
+        for i in range(n):
+            label = None if labels is None else int(labels[i])
+            ids = self.tokenizer_(self._prompt(label), add_special_tokens=False)["input_ids"]
+            if prefixes is not None:
+                ids = (
+                    ids
+                    + self.tokenizer_(prefixes[i], add_special_tokens=False)["input_ids"][
+                        : int(self.block_size) // 2
+                    ]
+                )
+            if not ids:
+                bos = self.tokenizer_.bos_token_id
+                ids = [bos if bos is not None else self.tokenizer_.eos_token_id]
+            starts.append(tuple(ids))
         out: list[str] = [""] * n
-        groups = (
-            [(None, np.arange(n))]
-            if labels is None
-            else [(int(c), np.flatnonzero(labels == c)) for c in np.unique(labels)]
-        )
-        for label, where in groups:
-            prompt = self.tokenizer_(self._prompt(label), add_special_tokens=False)["input_ids"]
-            if not prompt:
-                prompt = [
-                    self.tokenizer_.bos_token_id
-                    if self.tokenizer_.bos_token_id is not None
-                    else self.tokenizer_.eos_token_id
-                ]
-            ids = torch.tensor([prompt] * len(where), device=self.device_)
+        groups: dict[int, list[int]] = {}
+        for i, ids in enumerate(starts):
+            groups.setdefault(len(ids), []).append(i)
+        for length, where in groups.items():
+            x = torch.tensor([starts[i] for i in where], device=self.device_)
             generated = self.lm_.generate(
-                input_ids=ids,
-                attention_mask=torch.ones_like(ids),
+                input_ids=x,
+                attention_mask=torch.ones_like(x),
                 do_sample=True,
                 temperature=float(temperature),
                 top_k=int(top_k),
@@ -247,9 +255,9 @@ class HFCausalLM(TextSynthesizer):
                 pad_token_id=self.tokenizer_.pad_token_id,
                 eos_token_id=self.tokenizer_.eos_token_id,
             )
-            texts = self.tokenizer_.batch_decode(generated[:, len(prompt) :], skip_special_tokens=True)
+            texts = self.tokenizer_.batch_decode(generated[:, length:], skip_special_tokens=True)
             for i, t in zip(where, texts, strict=True):
-                out[int(i)] = t.strip()
+                out[i] = t if prefixes is not None else t.strip()
         return out
 
     def _token_nll(self, texts: TextSet) -> tuple[float, int]:
