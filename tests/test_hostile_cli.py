@@ -327,6 +327,15 @@ for name, text in [
     ("unknown parameter", "steps: [{op: rotate, angle: 3}]"),
 ]:
     case(f"augment: {name}", _AUG, setup=_w("p.yaml", text))
+_TEXT_AUG = ["augment", "sms", "--pipeline", "p.yaml", "-o", "o.jsonl"]
+for name, text in [
+    ("p 2", "steps: [{op: random_swap, p: 2}]"),
+    ("unknown key", "colour: red\nsteps: [{op: random_swap}]"),
+    ("lm_rewrite without a model", "steps: [{op: lm_rewrite}]"),
+    ("lm_rewrite of a missing model", "steps: [{op: lm_rewrite, model: nowhere}]"),
+    ("synonyms thesaurus", "synonyms: thesaurus\nsteps: [{op: random_swap}]"),
+]:
+    case(f"augment texts: {name}", _TEXT_AUG, setup=_w("p.yaml", text))
 case("prepare config 5", ["prepare", DATA, "--config", "c.yaml", "-o", "p"], setup=_yaml("5\n"))
 case(
     "prepare config bad key",

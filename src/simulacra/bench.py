@@ -208,7 +208,7 @@ def bench_one(
         "fit_s": fit_s,
         "epochs": getattr(model, "epochs_trained_", None),
         "sample_rows_per_s": n / max(sample_s, 1e-9),
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": _peak_rss_mb(),
         **evaluation.flat(),
     }
     if temperatures and model.supports_temperature:
@@ -248,6 +248,36 @@ def table_references(
     return refs
 
 
+def timed_run(name: str, params: dict[str, Any], data: Any, n: int, warm: int, seed: int, modality: str):
+    """Fit ``make(name, **params)`` on ``data``, sample ``warm`` items (warm-up), then ``n`` items, timed:
+    ``(model, synthetic, result)`` where ``result`` holds the timing fields of the module docstring."""
+    from simulacra.synthesizers import make
+
+    model = make(name, **params)
+    start = time.perf_counter()
+    model.fit(data)
+    fit_s = time.perf_counter() - start
+    model.sample(warm, seed=seed)  # warm-up: first-call allocations are not throughput
+    start = time.perf_counter()
+    synthetic = model.sample(n, seed=seed)
+    sample_s = time.perf_counter() - start
+    result = {
+        "model": name,
+        "modality": modality,
+        "params": model.get_params(),
+        "fit_s": fit_s,
+        "epochs": getattr(model, "epochs_trained_", None),
+        "sample_rows_per_s": n / max(sample_s, 1e-9),
+        "peak_rss_mb": _peak_rss_mb(),  # the callers take it again after evaluating
+    }
+    return model, synthetic, result
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident set size so far, MiB (``getrusage``)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def bench_images(
     name: str,
     params: dict[str, Any],
@@ -261,23 +291,15 @@ def bench_images(
     """:func:`bench_one` for an image synthesizer on an image dataset (bundled name, .npz, IDX, folder);
     with ``temperatures``, precision and recall (Kynkäänniemi et al. 2019, the local CNN's features) of
     as many images at each temperature, in ``tradeoff``."""
-    from simulacra.synthesizers import make
     from simulacra.workflow import evaluate_image_sets, resolve_images
 
     train, real_test = resolve_images(data, test=test)
-    model = make(name, **params)
-    start = time.perf_counter()
-    model.fit(train)
-    fit_s = time.perf_counter() - start
     n = min(int(rows), IMAGE_ROWS)
-    model.sample(100, seed=seed)  # warm-up
-    start = time.perf_counter()
-    synthetic = model.sample(n, seed=seed)
-    sample_s = time.perf_counter() - start
+    model, synthetic, result = timed_run(name, params, train, n, 100, seed, "image")
     recon = None
     if real_test is not None and hasattr(model, "reconstruct"):
         recon = (real_test.images, model.reconstruct(real_test))
-    info = {"model": repr(model), "data": data, "fit seconds": round(fit_s, 1), "images": n}
+    info = {"model": repr(model), "data": data, "fit seconds": round(result["fit_s"], 1), "images": n}
     evaluation, report = evaluate_image_sets(
         train,
         synthetic,
@@ -288,16 +310,10 @@ def bench_images(
         info=info,
         reconstructions=recon,
     )
-    result = {
-        "model": name,
-        "modality": "image",
-        "params": model.get_params(),
-        "fit_s": fit_s,
-        "epochs": model.epochs_trained_,
-        "sample_rows_per_s": n / max(sample_s, 1e-9),
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    result |= {
         **evaluation.flat(),
         "references": evaluation.details["references"],
+        "peak_rss_mb": _peak_rss_mb(),
     }
     if temperatures:
         from simulacra.evaluate.image import features, precision_recall, real_classifier
@@ -334,20 +350,12 @@ def bench_texts(
     :func:`simulacra.evaluate.text.evaluate_texts`, the model's perplexity included. With
     ``references``, the reference rows (real test, shuffled words, random text) and ``real + EDA``: TRTR
     with one EDA copy of every training text (:data:`EDA_STEPS`) added, the augmentation's effect."""
-    from simulacra.synthesizers import make
     from simulacra.workflow import evaluate_text_sets, resolve_texts
 
     train, real_test = resolve_texts(data, test=test)
-    model = make(name, **params)
-    start = time.perf_counter()
-    model.fit(train)
-    fit_s = time.perf_counter() - start
     n = min(int(rows), len(train))
-    model.sample(32, seed=seed)  # warm-up
-    start = time.perf_counter()
-    synthetic = model.sample(n, seed=seed)
-    sample_s = time.perf_counter() - start
-    info = {"model": repr(model), "data": data, "fit seconds": round(fit_s, 1), "texts": n}
+    model, synthetic, result = timed_run(name, params, train, n, 32, seed, "text")
+    info = {"model": repr(model), "data": data, "fit seconds": round(result["fit_s"], 1), "texts": n}
     evaluation, report = evaluate_text_sets(
         train,
         synthetic,
@@ -357,16 +365,10 @@ def bench_texts(
         model=model,
         info=info,
     )
-    result = {
-        "model": name,
-        "modality": "text",
-        "params": model.get_params(),
-        "fit_s": fit_s,
-        "epochs": model.epochs_trained_,
-        "sample_rows_per_s": n / max(sample_s, 1e-9),
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    result |= {
         **evaluation.flat(),
         "real_distinct_2": evaluation.details["real"]["distinct_2"],
+        "peak_rss_mb": _peak_rss_mb(),
     }
     if references:
         refs = dict(evaluation.details.get("references", {}))

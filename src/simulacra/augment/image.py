@@ -31,15 +31,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from simulacra.augment.steps import check_steps, read_steps
 from simulacra.errors import ConfigError
-from simulacra.io import ImageSet, read_yaml
-from simulacra.validation import Pair, Param, Probability, Real, check_params
+from simulacra.io import ImageSet
+from simulacra.validation import Pair, Param, Probability, Real
 
 
 def _kornia():
@@ -129,22 +129,7 @@ class ImageAugmenter:
     """
 
     def __init__(self, steps: list[dict[str, Any]]) -> None:
-        if not steps:
-            raise ConfigError("an augmentation pipeline needs at least one step, e.g. [{op: hflip}]")
-        checked = []
-        for i, step in enumerate(steps):
-            if (
-                not isinstance(step, dict)
-                or not isinstance(step.get("op"), str)
-                or step["op"] not in CONSTRAINTS
-            ):
-                raise ConfigError(
-                    f"augmentation step {i + 1} ({step!r}): give op: one of {', '.join(sorted(CONSTRAINTS))}"
-                )
-            params = {k: v for k, v in step.items() if k != "op"}
-            owner = f"augmentation step {i + 1} ({step['op']})"
-            checked.append({"op": step["op"], **check_params(owner, CONSTRAINTS[step["op"]], params)})
-        self.steps = checked
+        self.steps = check_steps(steps, CONSTRAINTS, "{op: hflip}")
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike[str]) -> ImageAugmenter:
@@ -153,14 +138,9 @@ class ImageAugmenter:
         Raises
         ------
         ConfigError
-            Missing or unreadable file, or no steps.
+            Missing or unreadable file, no steps, or an unknown top-level key.
         """
-        path = Path(path)
-        doc = read_yaml(path)
-        steps = doc.get("steps") if isinstance(doc, dict) else doc
-        if not isinstance(steps, list):
-            raise ConfigError(f"{path}: give 'steps:' followed by a list of {{op: NAME, ...}} entries")
-        return cls(steps)
+        return cls(read_steps(path)[0])
 
     def build(self, shape: tuple[int, int, int]) -> list[tuple[str, Any, float]]:
         """The stages for images of ``shape`` ``(C, H, W)``: runs of per-image ops as one sequential

@@ -43,14 +43,14 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from simulacra.augment.steps import check_steps, read_steps
 from simulacra.errors import ConfigError
-from simulacra.io import TextSet, read_yaml
-from simulacra.validation import Param, Probability, Real, Text, check_params
+from simulacra.io import TextSet
+from simulacra.validation import Param, Probability, Real, Text
 
 _P = {"p": Probability()}
 #: op name → the constraints of its parameters, checked when the pipeline is built
@@ -223,33 +223,20 @@ class TextAugmenter:
     """
 
     def __init__(self, steps: list[dict[str, Any]], synonyms: str = "word2vec") -> None:
-        if not steps:
-            raise ConfigError(
-                "an augmentation pipeline needs at least one step, e.g. [{op: random_swap, p: 0.1}]"
-            )
         if synonyms not in SYNONYM_SOURCES:
             raise ConfigError(f"synonyms: {synonyms!r} is not one of {', '.join(SYNONYM_SOURCES)}")
-        checked = []
-        for i, step in enumerate(steps):
-            if (
-                not isinstance(step, dict)
-                or not isinstance(step.get("op"), str)
-                or step["op"] not in CONSTRAINTS
-            ):
+        for i, step in enumerate(steps or []):
+            if isinstance(step, dict) and step.get("op") in MODEL_OPS and "model" not in step:
                 raise ConfigError(
-                    f"augmentation step {i + 1} ({step!r}): give op: one of {', '.join(sorted(CONSTRAINTS))}"
+                    f"augmentation step {i + 1} ({step['op']}): give model: the folder of a fitted text "
+                    "model (textgpt, hf-causal-lm)"
                 )
-            params = {k: v for k, v in step.items() if k != "op"}
-            owner = f"augmentation step {i + 1} ({step['op']})"
-            if step["op"] in MODEL_OPS and "model" not in params:
-                raise ConfigError(
-                    f"{owner}: give model: the folder of a fitted text model (textgpt, hf-causal-lm)"
-                )
-            defaults = {"p": 0.5, "keep": 0.5} if step["op"] in MODEL_OPS else {"p": 0.1}
-            checked.append(
-                {"op": step["op"], **defaults, **check_params(owner, CONSTRAINTS[step["op"]], params)}
-            )
-        self.steps, self.synonyms = checked, synonyms
+
+        def defaults(op: str) -> dict[str, Any]:
+            return {"p": 0.5, "keep": 0.5} if op in MODEL_OPS else {"p": 0.1}
+
+        self.steps = check_steps(steps, CONSTRAINTS, "{op: random_swap, p: 0.1}", defaults)
+        self.synonyms = synonyms
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike[str]) -> TextAugmenter:
@@ -258,19 +245,10 @@ class TextAugmenter:
         Raises
         ------
         ConfigError
-            Missing or unreadable file, or no steps.
+            Missing or unreadable file, no steps, or an unknown top-level key.
         """
-        path = Path(path)
-        doc = read_yaml(path)
-        steps = doc.get("steps") if isinstance(doc, dict) else doc
-        if not isinstance(steps, list):
-            raise ConfigError(f"{path}: give 'steps:' followed by a list of {{op: NAME, p: SHARE}} entries")
-        unknown = sorted(set(doc) - {"steps", "synonyms"}) if isinstance(doc, dict) else []
-        if unknown:
-            raise ConfigError(
-                f"{path}: unknown key(s) {', '.join(unknown)}; a text pipeline takes steps and synonyms"
-            )
-        return cls(steps, synonyms=doc.get("synonyms", "word2vec") if isinstance(doc, dict) else "word2vec")
+        steps, doc = read_steps(path, ("steps", "synonyms"))
+        return cls(steps, synonyms=doc.get("synonyms", "word2vec"))
 
     @property
     def needs_synonyms(self) -> bool:
