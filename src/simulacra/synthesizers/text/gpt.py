@@ -32,8 +32,9 @@ Where this differs from the papers
   longest, instead of nanoGPT's fixed windows over one concatenated stream: every text starts at
   position 0 behind its label token, as in sampling.
 * Sizes are for short texts on a laptop CPU (4 layers, 4 heads, d = 128, 2,048-token vocabulary, 128
-  tokens of context): on 2 cores the default fit of the 4,459 SMS training messages takes about six
-  minutes (README, "Text").
+  tokens of context): on 2 cores the default fit (40 epochs) of the 4,459 SMS training messages takes
+  about eight minutes, and sampling gives about 60 messages a second (README, "Text"). At 25 epochs
+  the label agreement of the samples stayed below 0.9.
 """
 
 from __future__ import annotations
