@@ -150,7 +150,7 @@ def length_similarity(real: list[str], other: list[str]) -> float:
     """1 − the two-sample KS statistic of text lengths in characters."""
     from scipy.stats import ks_2samp
 
-    return float(1.0 - ks_2samp([len(t) for t in real], [len(t) for t in other]).statistic)
+    return float(1.0 - ks_2samp([len(t) for t in real], [len(t) for t in other], method="asymp").statistic)
 
 
 def ngram_js(real: list[str], other: list[str], n: int) -> float:
