@@ -821,5 +821,10 @@ def test_every_model_declares_a_constraint_for_every_parameter():
     for name in available():
         cls = model_class(name)
         assert set(cls.param_names()) == set(cls._parameter_constraints), name
-        clone = sklearn.base.clone(make(name, seed=7))  # scikit-learn's clone works on every synthesizer
-        assert clone.get_params()["seed"] == 7 and repr(clone) == f"{cls.__name__}(seed=7)"
+        given = {
+            "seed": 7,
+            **({"model": "some/model"} if name == "hf-causal-lm" else {}),
+        }  # it has no default
+        clone = sklearn.base.clone(make(name, **given))  # scikit-learn's clone works on every synthesizer
+        shown = ", ".join(f"{k}={given[k]!r}" for k in cls.param_names() if k in given)
+        assert clone.get_params()["seed"] == 7 and repr(clone) == f"{cls.__name__}({shown})"

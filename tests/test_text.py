@@ -170,6 +170,8 @@ def test_hf_causal_lm_tiny_random_model(tmp_path, small):
     again = BaseSynthesizer.load(tmp_path / "saved")
     assert again.sample(6, conditions={"label": "spam"}, seed=1).texts == out.texts
     assert np.isfinite(again.perplexity(small[1].subset(np.arange(20)))["perplexity"])
+    with pytest.raises(ConfigError, match="--param model="):
+        make("hf-causal-lm")  # no default model: nothing is downloaded unless a user names one
     originals = small[1].subset(np.arange(8))
     rewritten = again.rewrite(originals, keep=0.5, seed=2)  # paraphrasing through the fitted LM
     assert rewritten.labels.tolist() == originals.labels.tolist()

@@ -65,8 +65,8 @@ class HFCausalLM(TextSynthesizer):
 
     Parameters
     ----------
-    model: a local model folder or a hub name (``"gpt2"``; downloaded on first use unless
-        ``local_files_only``).
+    model: a local model folder or a hub name (e.g. ``"gpt2"``, downloaded on first use unless
+        ``local_files_only``); required: there is no default, so nothing is downloaded unless asked for.
     local_files_only: never download (the folder or the local cache must hold the model).
     epochs: passes over the training texts (3).
     batch_size: texts per step (8).
@@ -91,7 +91,7 @@ class HFCausalLM(TextSynthesizer):
 
     def __init__(
         self,
-        model: str = "gpt2",
+        model: str = "",
         local_files_only: bool = False,
         epochs: int = 3,
         batch_size: int = 8,
@@ -120,6 +120,13 @@ class HFCausalLM(TextSynthesizer):
     # ------------------------------------------------------------------ tokenizer and network
     def _prompt(self, label: int | None) -> str:
         return "" if label is None else f"{self.class_names_[label]}: "
+
+    def _check_params(self) -> None:
+        if not str(self.model).strip():
+            raise ConfigError(
+                "hf-causal-lm needs the language model to fine-tune: --param model=PATH_OR_HUB_NAME "
+                "(a local folder, or a hub name such as gpt2)"
+            )
 
     def _build(self, texts: TextSet | None) -> None:
         tf = _transformers()
