@@ -270,6 +270,10 @@ def test_cli_fit_sample_evaluate_augment(tmp_path, small, capsys):
         str(report),
     ]
     assert main(args) == 0
+    table = tmp_path / "real.csv"  # real texts in a table with other column names, beside simulacra's samples
+    pd.DataFrame({"body": train.texts, "kind": train.label_names()}).to_csv(table, index=False)
+    named = ["--text-column", "body", "--label-column", "kind", "-o", str(tmp_path / "named.html")]
+    assert main(["evaluate", str(table), str(balanced), "--test", str(test), *named]) == 0
     html = report.read_text()
     assert "Samples beside their nearest training text" in html and "shuffled words" in html
     assert chromium_plots(report, tmp_path)[:2] == (1, 1)  # the training curves render in a browser

@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from simulacra import __version__, datasets
-from simulacra.errors import ConfigError, OutputExistsError, SimulacraError
+from simulacra.errors import ConfigError, DataError, OutputExistsError, SimulacraError
 from simulacra.synthesizers.base import DEFAULT_MODEL, available
 
 console = Console()
@@ -531,7 +531,13 @@ def evaluate(
 
             columns = {"text_column": text_column, "label_column": label_column}
             train_texts, test_texts = resolve_texts(real, test=test, **columns)
-            synth_texts = load_texts(synthetic, **columns)
+            try:
+                synth_texts = load_texts(synthetic, **columns)
+            except DataError as first:  # simulacra's own samples name their columns text and label
+                try:
+                    synth_texts = load_texts(synthetic)
+                except DataError:
+                    raise first from None
             fitted = BaseSynthesizer.load(model) if model is not None else None
             with err_console.status("evaluating texts (TF-IDF features, classifiers, reference rows)"):
                 ev, report = evaluate_text_sets(
