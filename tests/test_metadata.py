@@ -45,8 +45,8 @@ def test_ids_booleans_and_text_numbers():
         }
     )
     meta = Metadata.detect(df)
-    assert [meta[c].sdtype for c in df.columns] == ["id", "boolean", "numerical", "datetime", "id"]
-    assert meta["day"].format == "%Y-%m-%d"
+    assert [meta[c].sdtype for c in df.columns] == ["id", "boolean", "numerical", "datetime", "pii"]
+    assert meta["day"].format == "%Y-%m-%d" and meta["email"].pii == "email"
 
 
 def test_json_round_trip_and_overrides(tmp_path, adult_small):

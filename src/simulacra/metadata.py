@@ -11,15 +11,27 @@ Each column gets an **sdtype** (semantic data type, SDV's term):
 * ``text``        — free text (messages, reviews, notes). Table models refuse it with a one-line error
   that names the column: drop the column, override its sdtype, or fit a text model on it
   (``simulacra fit FILE --model textgpt --text-column NAME``).
+* ``pii``         — a personal identifier; ``pii`` names its kind (:data:`PII_KINDS`: ``email``,
+  ``phone``, ``credit_card``, ``iban``, ``ip``, ``url``, ``postcode``, ``name``, ``first_name``,
+  ``last_name``) and ``locale`` the Faker locale of its values (detected, or set by hand). Models
+  never learn such a column: :mod:`simulacra.transform.pii` generates it fresh, or as keyed-hash
+  pseudonyms.
 
 Detection rules, applied in this order (:meth:`Metadata.detect`; ``simulacra inspect`` prints which rule
 fired for each column so a user can override it):
 
 1. every value missing → ``categorical`` (nothing to learn; it is reproduced as all-missing);
 2. ``bool`` dtype → ``boolean``; datetime dtype → ``datetime``;
-3. numeric dtype → ``id`` if the name looks like a key (``id``, ``*_id``, ``uuid``, ``key``) and every
+3. personal identifiers (:func:`detect_pii`) → ``pii``: by their values, when at least
+   :data:`PII_SHARE` of them (of up to 2,000 distinct ones) are e-mail addresses, URLs, IP addresses,
+   IBANs (mod-97 checksum) or card numbers of 12–19 digits (Luhn checksum); by the column's name and
+   its values for phone numbers (``phone``, ``tel``, ``mobile``…, 7–15 digits; or values written like
+   phone numbers, with a ``+`` or separators, whatever the name), postcodes (``zip``, ``postcode``,
+   ``postal``…) and person names (``name``, ``first_name``, ``surname``, ``customer_name``…, values of
+   letters and at most four words);
+4. numeric dtype → ``id`` if the name looks like a key (``id``, ``*_id``, ``uuid``, ``key``) and every
    value is a distinct integer, else ``numerical``;
-4. text → ``boolean`` if its values are one of the true/false spellings; ``numerical`` if every value
+5. text → ``boolean`` if its values are one of the true/false spellings; ``numerical`` if every value
    parses as a number; ``datetime`` if every value parses as a date (one format, or ``mixed``) and the
    values look like dates (digits and separators); ``text`` if the values are strings with a median of
    at least :data:`TEXT_MIN_WORDS` whitespace-separated words and at least half of them are distinct
@@ -43,7 +55,24 @@ import pandas as pd
 
 from simulacra.errors import MetadataError
 
-SDTYPES = ("numerical", "categorical", "boolean", "datetime", "id", "text")
+SDTYPES = ("numerical", "categorical", "boolean", "datetime", "id", "text", "pii")
+#: the kinds of personal identifier a ``pii`` column can hold
+PII_KINDS = (
+    "email",
+    "phone",
+    "credit_card",
+    "iban",
+    "ip",
+    "url",
+    "postcode",
+    "name",
+    "first_name",
+    "last_name",
+)
+#: sdtypes that no table model learns: ids and identifiers are generated fresh, text needs a text model
+NOT_LEARNED = ("id", "text", "pii")
+#: the share of a column's values that must look like one kind of identifier for rule 3
+PII_SHARE = 0.9
 #: the median word count from which a column of distinct strings is free text (rule 4)
 TEXT_MIN_WORDS = 4
 _ID_NAME = re.compile(r"(^|_|\b)(id|uuid|guid|key)$", re.IGNORECASE)
@@ -73,6 +102,8 @@ class ColumnMetadata:
     format: datetime format (``strftime`` pattern, ``"mixed"``, or ``None`` for native datetimes).
     nullable: the column has missing values.
     min, max: observed bounds (numbers; ISO strings for datetimes).
+    pii: the kind of personal identifier (:data:`PII_KINDS`) of a ``pii`` column.
+    locale: the Faker locale of a ``pii`` column's values (``None``: detected when fitting).
     reason: the detection rule that fired (informational; not used by models).
     """
 
@@ -82,6 +113,8 @@ class ColumnMetadata:
     nullable: bool = False
     min: Any = None
     max: Any = None
+    pii: str | None = None
+    locale: str | None = None
     reason: str = ""
 
     def __post_init__(self) -> None:
@@ -89,6 +122,16 @@ class ColumnMetadata:
             raise MetadataError(f"sdtype {self.sdtype!r} is not one of {', '.join(SDTYPES)}")
         if self.representation not in (None, "int", "float"):
             raise MetadataError(f"representation {self.representation!r} must be 'int' or 'float'")
+        if self.sdtype == "pii" and self.pii not in PII_KINDS:
+            raise MetadataError(
+                f"a pii column needs its kind, pii: one of {', '.join(PII_KINDS)} (got {self.pii!r})"
+            )
+        if self.sdtype != "pii" and self.pii is not None:
+            raise MetadataError(f"pii: {self.pii!r} is set on a {self.sdtype} column; set sdtype: pii too")
+        if self.locale is not None and not (
+            isinstance(self.locale, str) and re.fullmatch(r"[a-z]{2,3}(_[A-Z]{2})?", self.locale)
+        ):
+            raise MetadataError(f"locale {self.locale!r} is not a locale name like en_US or de_DE")
 
 
 @dataclass
@@ -141,6 +184,8 @@ class Metadata:
         new = asdict(col) | changes
         if "sdtype" in changes and changes["sdtype"] != "numerical":
             new["representation"] = None
+        if "sdtype" in changes and changes["sdtype"] != "pii":
+            new["pii"] = new["locale"] = None
         new["reason"] = "set by user"
         self.columns[name] = ColumnMetadata(**new)
 
@@ -216,6 +261,8 @@ class Metadata:
         rows = []
         for name, c in self.columns.items():
             details = []
+            if c.pii:
+                details.append(c.pii + (f", locale {c.locale}" if c.locale else ""))
             if c.representation:
                 details.append(c.representation)
             if c.format:
@@ -271,7 +318,7 @@ def _num(v: Any) -> Any:
 def _check_values(name: str, col: ColumnMetadata, s: pd.Series) -> None:
     """Refuse values a model of ``col.sdtype`` would lose (see :meth:`Metadata.validate`)."""
     values = s.dropna()
-    if values.empty or col.sdtype in ("categorical", "id", "text"):
+    if values.empty or col.sdtype in ("categorical", "id", "text", "pii"):
         return
     if col.sdtype == "numerical":
         if pd.api.types.is_bool_dtype(values):
@@ -366,6 +413,9 @@ def _detect_column(name: str, s: pd.Series) -> ColumnMetadata:
             max=dt.max().isoformat(),
             reason="datetime dtype",
         )
+    found = detect_pii(name, values)
+    if found is not None:
+        return ColumnMetadata("pii", pii=found[0], nullable=nullable, reason=found[1])
     if pd.api.types.is_numeric_dtype(s):
         return _numeric_meta(name, pd.to_numeric(values), nullable, "numeric dtype")
     # text / mixed objects
@@ -428,3 +478,129 @@ def _numeric_meta(name: str, numbers: pd.Series, nullable: bool, reason: str) ->
         max=_num(finite.max()),
         reason=reason,
     )
+
+
+# ------------------------------------------------------------------------------ personal identifiers
+_EMAIL = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
+_URL = re.compile(r"^(https?|ftp)://[^\s/$.?#][^\s]*$|^www\.[^\s]+\.[^\s]+$", re.IGNORECASE)
+_IBAN = re.compile(r"^[A-Z]{2}\d{2}[A-Z0-9]{11,30}$")
+_PHONE_CHARS = re.compile(r"^\+?[\d\s().\-/]+((x|ext\.?)\s*\d{1,6})?$", re.IGNORECASE)
+_PHONE_LOOK = re.compile(r"^(\+\d|\(\d{2,5}\)|\d{2,5}[\s.\-/]\d)")
+_POSTCODE = re.compile(r"^(?=.*\d)[A-Za-z0-9]{2,5}([\s\-][A-Za-z0-9]{2,5})?$")
+_PERSON = re.compile(r"^[^\W\d_]+([\s'\-.][^\W\d_]+\.?){0,3}\.?$")
+_PHONE_NAME = re.compile(r"(^|_)(phone|telephone|tel|mobile|cell|cellphone|fax|msisdn)(_|$|number|no)")
+_POSTCODE_NAME = re.compile(
+    r"(^|_)(zip|zipcode|zip_code|postcode|post_code|postal|postalcode|postal_code|plz)(_|$)"
+)
+_FIRST_NAMES = {"first_name", "firstname", "given_name", "givenname", "forename", "first"}
+_LAST_NAMES = {"last_name", "lastname", "surname", "family_name", "familyname", "last"}
+_FULL_NAMES = {"name", "full_name", "fullname", "person", "person_name", "contact", "middle_name"}
+_NAME_OWNERS = (
+    "customer|patient|employee|contact|client|person|user|owner|holder|member|student|account|"
+    "card_holder|cardholder|beneficiary|driver|passenger|applicant|author|manager|doctor|nurse"
+)
+_OWNED_NAME = re.compile(rf"^({_NAME_OWNERS})_?(full_?)?name$")
+
+
+def luhn_valid(digits: str) -> bool:
+    """The Luhn (mod 10) check of a card number's digits (ISO/IEC 7812-1)."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def iban_valid(text: str) -> bool:
+    """The ISO 13616 check of an IBAN (spaces ignored): the rearranged number mod 97 equals 1."""
+    s = text.replace(" ", "").upper()
+    if not _IBAN.match(s):
+        return False
+    digits = "".join(str(int(ch, 36)) for ch in s[4:] + s[:4])
+    return int(digits) % 97 == 1
+
+
+def _is_ip(text: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(text.strip())
+    except ValueError:
+        return False
+    return True
+
+
+def _digits(text: str) -> str:
+    return re.sub(r"\D", "", text.split("x")[0].split("ext")[0])
+
+
+def _column_key(name: str) -> str:
+    """A column name as ``lower_snake``: ``FirstName`` → ``first_name``, ``Post Code`` → ``post_code``."""
+    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name.strip())
+    return re.sub(r"[^a-z0-9]+", "_", snake.lower()).strip("_")
+
+
+def detect_pii(name: str, values: pd.Series) -> tuple[str, str] | None:
+    """``(kind, reason)`` when the non-missing ``values`` of column ``name`` are personal identifiers
+    (rule 3 of the module docstring), else ``None``. Up to 2,000 distinct values are examined."""
+    if values.empty or pd.api.types.is_bool_dtype(values):
+        return None
+    distinct = pd.Series(values.unique())
+    if len(distinct) > 2000:
+        distinct = distinct.sample(2000, random_state=0)
+    if pd.api.types.is_float_dtype(distinct) and not np.all(np.mod(distinct.to_numpy(dtype=float), 1) == 0):
+        return None  # numbers with decimals identify no one
+    text = distinct.map(lambda v: str(int(v)) if isinstance(v, float | np.floating) else str(v)).str.strip()
+    key = _column_key(name)
+
+    def share(test) -> float:
+        return float(text.map(test).mean())
+
+    numeric = pd.api.types.is_numeric_dtype(distinct)
+    if not numeric:
+        for kind, test, what in (
+            ("email", lambda v: bool(_EMAIL.match(v)), "e-mail addresses"),
+            ("url", lambda v: bool(_URL.match(v)), "URLs"),
+            ("ip", _is_ip, "IP addresses"),
+            ("iban", iban_valid, "IBANs with a valid mod-97 checksum"),
+        ):
+            got = share(test)
+            if got >= PII_SHARE:
+                return kind, f"{got:.0%} of its values are {what}"
+    card = share(
+        lambda v: (
+            bool(re.fullmatch(r"[\d\s\-]+", v)) and 12 <= len(_digits(v)) <= 19 and luhn_valid(_digits(v))
+        )
+    )
+    if card >= PII_SHARE and len(distinct) >= 2:
+        return "credit_card", f"{card:.0%} of its values are 12–19-digit numbers with a valid Luhn checksum"
+    phone_like = lambda v: bool(_PHONE_CHARS.match(v)) and 7 <= len(_digits(v)) <= 15  # noqa: E731
+    if _PHONE_NAME.search(key):
+        got = share(phone_like)
+        if got >= PII_SHARE:
+            return "phone", f"name hint {name!r} and {got:.0%} of its values have 7–15 digits"
+    if not numeric:
+        got = share(lambda v: phone_like(v) and bool(_PHONE_LOOK.match(v)) and not _DATE_LIKE.match(v))
+        if got >= PII_SHARE and len(distinct) >= 2:
+            return "phone", f"{got:.0%} of its values are written like phone numbers (+, (…) or separators)"
+    if _POSTCODE_NAME.search(key):
+        got = share(lambda v: bool(_POSTCODE.match(v)))
+        if got >= PII_SHARE:
+            return "postcode", f"name hint {name!r} and {got:.0%} of its values look like postcodes"
+    if not numeric:
+        kind = (
+            "first_name"
+            if key in _FIRST_NAMES
+            else "last_name"
+            if key in _LAST_NAMES
+            else "name"
+            if key in _FULL_NAMES or _OWNED_NAME.match(key)
+            else None
+        )
+        if kind is not None:
+            got = share(lambda v: bool(_PERSON.match(v)))
+            if got >= PII_SHARE and distinct.size >= min(len(values), 20) * 0.5:
+                return kind, f"name hint {name!r} and {got:.0%} of its values are words of letters"
+    return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from simulacra.metadata import Metadata, datetime_seconds
+from simulacra.metadata import NOT_LEARNED, Metadata, datetime_seconds
 
 MAX_LEVELS = 50  # one-hot/ordinal levels kept per categorical column; rarer ones share an "other" level
 
@@ -35,7 +35,7 @@ class FeatureEncoder:
     def __init__(self, metadata: Metadata, reference: pd.DataFrame, exclude: tuple[str, ...] = ()) -> None:
         self.metadata = metadata
         self.columns = [
-            c for c in metadata.names if metadata[c].sdtype not in ("id", "text") and c not in exclude
+            c for c in metadata.names if metadata[c].sdtype not in NOT_LEARNED and c not in exclude
         ]
         self.levels: dict[str, list[str]] = {}
         self.stats: dict[str, tuple[float, float, float, float]] = {}

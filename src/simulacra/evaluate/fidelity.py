@@ -35,7 +35,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
 from simulacra.evaluate._features import FeatureEncoder, label_values, numeric_values
-from simulacra.metadata import Metadata
+from simulacra.metadata import NOT_LEARNED, Metadata
 
 N_BINS = 10
 
@@ -69,7 +69,7 @@ def column_shapes(real: pd.DataFrame, synthetic: pd.DataFrame, metadata: Metadat
     """Per-column KSComplement/TVComplement and their mean (``score``), id columns skipped."""
     columns = {}
     for c in metadata.names:
-        if metadata[c].sdtype in ("id", "text"):
+        if metadata[c].sdtype in NOT_LEARNED:
             continue
         if _is_numeric(metadata, c):
             score = ks_complement(_numeric(metadata, real, c), _numeric(metadata, synthetic, c))
@@ -95,7 +95,7 @@ def _discrete(metadata: Metadata, real: pd.DataFrame, df: pd.DataFrame, column: 
 
 def column_pair_trends(real: pd.DataFrame, synthetic: pd.DataFrame, metadata: Metadata) -> dict[str, Any]:
     """CorrelationSimilarity or ContingencySimilarity for every pair of non-id columns, and their mean."""
-    cols = [c for c in metadata.names if metadata[c].sdtype not in ("id", "text")]
+    cols = [c for c in metadata.names if metadata[c].sdtype not in NOT_LEARNED]
     disc_r = {c: _discrete(metadata, real, real, c) for c in cols}
     disc_s = {c: _discrete(metadata, real, synthetic, c) for c in cols}
     pairs = {}
@@ -134,7 +134,7 @@ def association_matrix(df: pd.DataFrame, metadata: Metadata, reference: pd.DataF
 
     A single association scale for mixed column types, used for the report's correlation heatmaps.
     """
-    cols = [c for c in metadata.names if metadata[c].sdtype not in ("id", "text")]
+    cols = [c for c in metadata.names if metadata[c].sdtype not in NOT_LEARNED]
     codes = {c: pd.factorize(_discrete(metadata, reference, df, c))[0] for c in cols}
     out = pd.DataFrame(np.eye(len(cols)), index=cols, columns=cols)
     for a, b in combinations(cols, 2):

@@ -33,7 +33,7 @@ from simulacra.errors import ConfigError
 from simulacra.evaluate._features import label_values, numeric_values
 from simulacra.evaluate.utility import Downstream, task_of
 from simulacra.experiments.mix import COLUMNS, Steps, _make_model, check_settings, tidy_rows
-from simulacra.metadata import Metadata
+from simulacra.metadata import NOT_LEARNED, Metadata
 
 #: the reference methods, in the order they are shown
 METHODS = ("none", "random oversampling", "SMOTE", "SMOTE-NC")
@@ -46,7 +46,7 @@ class _Codec:
 
     def __init__(self, df: pd.DataFrame, metadata: Metadata, target: str) -> None:
         self.metadata = metadata
-        self.columns = [c for c in metadata.names if c != target and metadata[c].sdtype not in ("id", "text")]
+        self.columns = [c for c in metadata.names if c != target and metadata[c].sdtype not in NOT_LEARNED]
         self.numeric = [c for c in self.columns if metadata[c].sdtype in ("numerical", "datetime")]
         self.categorical = [c for c in self.columns if c not in self.numeric]
         self.levels = {c: sorted(set(label_values(df[c]))) for c in self.categorical}

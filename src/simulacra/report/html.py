@@ -26,7 +26,7 @@ from simulacra.evaluate import Evaluation
 from simulacra.evaluate._features import label_values, numeric_values
 from simulacra.evaluate.fidelity import association_matrix
 from simulacra.io import atomic_write_text
-from simulacra.metadata import Metadata
+from simulacra.metadata import NOT_LEARNED, Metadata
 
 REAL, SYNTH = "#1f77b4", "#ff7f0e"
 MAX_ROWS_FOR_PLOTS = 20_000
@@ -200,7 +200,7 @@ class Report(WrittenReport):
     def render(self) -> str:
         """The report as one HTML string."""
         real, synth = self._sample(self.real), self._sample(self.synthetic)
-        cols = [c for c in self.metadata.names if self.metadata[c].sdtype not in ("id", "text")]
+        cols = [c for c in self.metadata.names if self.metadata[c].sdtype not in NOT_LEARNED]
         shapes = self.evaluation.details.get("column_shapes", {})
         column_plots = [
             {

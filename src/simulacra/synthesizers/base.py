@@ -328,10 +328,21 @@ class Synthesizer(BaseSynthesizer):
     """
 
     # ------------------------------------------------------------------ fit / sample
-    def fit(self, data: pd.DataFrame, metadata: Metadata | None = None) -> Synthesizer:
+    def fit(
+        self,
+        data: pd.DataFrame,
+        metadata: Metadata | None = None,
+        *,
+        pii: str = "fake",
+        pii_key: bytes | None = None,
+    ) -> Synthesizer:
         """Learn the joint distribution of ``data`` (one row per record).
 
-        ``metadata`` defaults to ``Metadata.detect(data)``.
+        ``metadata`` defaults to ``Metadata.detect(data)``. Personal-identifier (``pii``) columns are
+        never learned: the model sees them empty, and each gets an
+        :class:`~simulacra.transform.pii.IdentifierGenerator` (``identifiers_``) that fills it after
+        sampling — fresh Faker values (``pii="fake"``) or keyed-hash pseudonyms
+        (``pii="pseudonymize"`` with ``pii_key``, at least 16 bytes, never stored).
 
         Raises
         ------
@@ -340,6 +351,8 @@ class Synthesizer(BaseSynthesizer):
         MetadataError
             ``data`` and ``metadata`` have different columns, or a column is free text (sdtype
             ``text``), which table models do not learn.
+        ConfigError
+            An unknown ``pii`` mode, or ``pseudonymize`` without a key of 16 bytes or more.
         """
         self._validate_params()
         if not isinstance(data, pd.DataFrame):
@@ -359,7 +372,16 @@ class Synthesizer(BaseSynthesizer):
             )
         self.metadata_ = meta
         self.metadata_.validate(data)
-        self._fit(data[self.metadata_.names])
+        self.identifiers_ = fit_identifiers(data, meta, mode=pii, key=pii_key, seed=getattr(self, "seed", 0))
+        blank = data[self.metadata_.names]
+        if self.identifiers_:  # identifiers never reach a model
+            blank = blank.assign(
+                **{
+                    c: pd.Series([None] * len(blank), index=blank.index, dtype=object)
+                    for c in self.identifiers_
+                }
+            )
+        self._fit(blank)
         return self
 
     def sample(
@@ -388,12 +410,22 @@ class Synthesizer(BaseSynthesizer):
         temperature = self._check_temperature(temperature)
         if conditions:
             for col in conditions:
-                self.metadata_[col]  # raises MetadataError naming the columns
+                if self.metadata_[col].sdtype == "pii":  # raises MetadataError for an unknown column
+                    raise ConditionError(
+                        f"column {col!r} holds personal identifiers, generated fresh for every row; "
+                        "it cannot be conditioned on"
+                    )
         self._temperature = temperature
         try:
-            return self._sample(n, conditions=dict(conditions or {}), seed=seed)
+            out = self._sample(n, conditions=dict(conditions or {}), seed=seed)
         finally:
             del self._temperature  # back to the class default, 1
+        identifiers = getattr(self, "identifiers_", {})
+        if identifiers:
+            rng = np.random.default_rng(None if seed is None else [int(seed), 0x1D])
+            for col, generator in identifiers.items():
+                out[col] = generator.generate(len(out), rng).to_numpy()
+        return out
 
     def categories(self, column: str) -> list[Any]:
         """The fitted categories of a categorical/boolean ``column`` (missing excluded), most frequent
@@ -511,9 +543,42 @@ class Synthesizer(BaseSynthesizer):
     # ------------------------------------------------------------------ persistence
     def _save_extra(self, directory: Path) -> None:
         self.metadata_.to_json(directory / "metadata.json")
+        if getattr(self, "identifiers_", None):
+            state = {c: g.to_state() for c, g in self.identifiers_.items()}
+            (directory / "identifiers.json").write_text(json.dumps(state) + "\n", encoding="utf-8")
 
     def _load_description(self, directory: Path) -> None:
+        from simulacra.transform.pii import IdentifierGenerator
+
         self.metadata_ = Metadata.from_json(directory / "metadata.json")
+        path = directory / "identifiers.json"
+        self.identifiers_ = {}
+        if self.metadata_.names_of("pii"):
+            state = json.loads(path.read_text(encoding="utf-8"))
+            self.identifiers_ = {
+                c: IdentifierGenerator.from_state(state[c]) for c in self.metadata_.names_of("pii")
+            }
+
+
+def fit_identifiers(
+    data: pd.DataFrame, metadata: Metadata, *, mode: str = "fake", key: bytes | None = None, seed: int = 0
+) -> dict[str, Any]:
+    """An :class:`~simulacra.transform.pii.IdentifierGenerator` fitted on each ``pii`` column of
+    ``data`` (column → generator; empty without such columns).
+
+    Raises
+    ------
+    ConfigError
+        An unknown ``mode``, or ``pseudonymize`` without a key of 16 bytes or more.
+    """
+    from simulacra.transform.pii import MODES, IdentifierGenerator
+
+    if mode not in MODES:
+        raise ConfigError(f"--pii {mode!r}: use 'fake' (fresh values) or 'pseudonymize' (keyed hash)")
+    return {
+        c: IdentifierGenerator(metadata[c].pii, mode, metadata[c].locale).fit(data[c], seed=seed, key=key)
+        for c in metadata.names_of("pii")
+    }
 
 
 class ClassLabels:

@@ -37,12 +37,15 @@ class TorchSynthesizer(TorchTraining, Synthesizer):
         data: pd.DataFrame,
         metadata=None,
         *,
+        pii: str = "fake",
+        pii_key: bytes | None = None,
         checkpoint_dir: str | os.PathLike[str] | None = None,
         checkpoint_every: int = 10,
         resume: bool = False,
         on_epoch: Callable[[int, dict[str, float]], None] | None = None,
     ) -> TorchSynthesizer:
-        """Fit as :meth:`Synthesizer.fit`, with the training options of :meth:`TorchTraining._set_options`.
+        """Fit as :meth:`Synthesizer.fit` (``pii``, ``pii_key`` as there), with the training options of
+        :meth:`TorchTraining._set_options`.
 
         Raises
         ------
@@ -51,7 +54,7 @@ class TorchSynthesizer(TorchTraining, Synthesizer):
         """
         self._set_options(checkpoint_dir, checkpoint_every, resume, on_epoch)
         try:
-            return super().fit(data, metadata)  # type: ignore[return-value]
+            return super().fit(data, metadata, pii=pii, pii_key=pii_key)  # type: ignore[return-value]
         finally:
             del self._options
 

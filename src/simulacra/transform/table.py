@@ -11,7 +11,10 @@ Each column becomes one or more *spans* of the matrix (:class:`ColumnSpan`):
 * a numerical/datetime column with missing values gets an extra discrete *missing indicator* span, and
   its missing entries are encoded as the median before the value encoder;
 * id columns take no span: ``inverse_transform`` generates fresh keys (integers above the real
-  maximum, or ``"<column>-000001"`` strings), never real ones.
+  maximum, or ``"<column>-000001"`` strings), never real ones;
+* personal-identifier (``pii``) columns take no span and are never read: ``inverse_transform`` leaves
+  them empty, and :class:`~simulacra.synthesizers.Synthesizer` fills them with
+  :class:`~simulacra.transform.pii.IdentifierGenerator` values after sampling.
 
 ``inverse_transform(transform(df))`` restores column order, dtypes, integer representation (rounded),
 value bounds (clipped to the real ``[min, max]``), category sets and missing-value rates.
@@ -216,8 +219,9 @@ class TableTransformer:
         self._check()
         col = self.columns_[column]
         missing = value is None or (not isinstance(value, str) and pd.isna(value))
-        if col["sdtype"] == "id":
-            raise ConditionError(f"column {column!r} is an id column; ids are generated fresh")
+        if col["sdtype"] in ("id", "pii"):
+            what = "an id" if col["sdtype"] == "id" else "a personal-identifier"
+            raise ConditionError(f"column {column!r} is {what} column; its values are generated fresh")
         if col["sdtype"] not in ("numerical", "datetime"):
             return {"value": col["value"].require(None if missing else value, column)}
         if missing:
@@ -237,6 +241,8 @@ class TableTransformer:
 
     def _fit_column(self, s: pd.Series, meta, position: int) -> dict[str, Any]:
         col: dict[str, Any] = {"sdtype": meta.sdtype, "dtype": str(s.dtype), "format": meta.format}
+        if meta.sdtype == "pii":
+            return col
         if meta.sdtype == "id":
             numbers = pd.to_numeric(s, errors="coerce")
             if numbers.notna().all() and pd.api.types.is_numeric_dtype(s):
@@ -270,7 +276,7 @@ class TableTransformer:
         spans, start = [], 0
         for name in self.order_:
             col = self.columns_[name]
-            if col["sdtype"] == "id":
+            if col["sdtype"] in ("id", "pii"):
                 continue
             kind = "continuous" if col["sdtype"] in ("numerical", "datetime") else "discrete"
             width = col["value"].width
@@ -340,6 +346,8 @@ class TableTransformer:
             spans = by_col.get(name, {})
             if col["sdtype"] == "id":
                 data[name] = self._fresh_ids(col, n)
+            elif col["sdtype"] == "pii":
+                data[name] = pd.Series([None] * n, dtype=object)
             elif col["sdtype"] in ("numerical", "datetime"):
                 v = spans["value"]
                 x = col["value"].inverse(matrix[:, v.start : v.start + col["value"].width])
