@@ -20,7 +20,7 @@ import pandas as pd
 from simulacra.errors import DataError, MetadataError
 from simulacra.evaluate.diversity import diversity as diversity_scores
 from simulacra.evaluate.fidelity import column_pair_trends, column_shapes, detection
-from simulacra.evaluate.privacy import dcr_share, exact_copy_rate
+from simulacra.evaluate.privacy import dcr_share, exact_copy_rate, membership_inference
 from simulacra.evaluate.utility import ml_utility
 from simulacra.metadata import Metadata
 
@@ -43,6 +43,13 @@ DESCRIPTIONS: dict[str, str] = {
     "trtr_rmse": "RMSE on real test rows, model trained on real rows.",
     "dcr_share": "Share of synthetic rows closer (Gower) to a training row than to an equal-size holdout: 0.5 is ideal, higher means copying.",
     "exact_copy_rate": "Share of synthetic rows identical to a training row. Lower is safer; compare with real rows' own duplicate rate.",
+    "membership_auc": "DOMIAS membership inference (density of synthetic over reference rows): ROC-AUC of telling training members from real non-members. 0.5 = no better than a coin; compare with the real holdout's.",
+    "membership_tpr_at_1pct_fpr": "True-positive rate of the DOMIAS attack at 1 % false positives: the share of members it can name with few false accusations. ≈ 0.01 means no leak.",
+    "dcr_membership_auc": "Membership inference by distance to the closest synthetic row: ROC-AUC, members against real non-members. 0.5 = no leak.",
+    "singling_out_risk": "Anonymeter-style singling-out risk (the stronger of the univariate and multivariate attacks): excess share of predicates from synthetic rows that isolate one training record over one control record. 0 = none.",
+    "linkability_risk": "Linkability risk: excess share of training records whose two column halves point to the same nearest synthetic row, over the control records. 0 = none.",
+    "inference_risk": "Attribute-inference risk of the most exposed column: excess share of secrets guessed right from the nearest synthetic row, training over control records. Compare with the real holdout's.",
+    "real_identifiers": "Synthetic identifier (pii) values equal to a real one (compared as digits, lower case or canonical addresses). 0 expected: identifiers are generated fresh.",
     # images (simulacra.evaluate.image)
     "fid": "Fréchet distance between Gaussian fits of the local classifier's features of real training and synthetic images (local FID). Lower is better; compare with the reference rows.",
     "kid": "Kernel (MMD², cubic polynomial kernel) distance of the same features, unbiased, averaged over subsets (local KID). Lower is better.",
@@ -122,6 +129,7 @@ def evaluate(
     detection_gbm: bool = True,
     detection_xgb: bool = True,
     diversity: bool = True,
+    privacy_attacks: bool = False,
 ) -> Evaluation:
     """Score ``synthetic`` against the real data.
 
@@ -136,6 +144,10 @@ def evaluate(
     detection_gbm: also run scikit-learn's gradient-boosting detector.
     detection_xgb: run the headline XGBoost detector (shown first after shapes and trends).
     diversity: compute precision, recall, density and coverage (:mod:`~simulacra.evaluate.diversity`).
+    privacy_attacks: also run the membership-inference attacks (DOMIAS, DCR;
+        :func:`~simulacra.evaluate.privacy.membership_inference`) and the singling-out, linkability and
+        inference attacks (:func:`~simulacra.evaluate.anonymity.reidentification_risks`) with
+        ``real_test`` as the holdout/control set; ≈ 20 s on Adult.
 
     Raises
     ------
@@ -203,6 +215,31 @@ def evaluate(
         dcr = dcr_share(real_train, synthetic, real_test, metadata, seed=seed)
         privacy["dcr_share"] = dcr["score"]
         ev.details["dcr"] = dcr
+    if metadata.names_of("pii"):
+        from simulacra.evaluate.privacy import real_identifiers
+
+        found = real_identifiers(real_train, synthetic, metadata)
+        privacy["real_identifiers"] = float(sum(found.values()))
+        ev.details["real_identifiers"] = found
+    if privacy_attacks and real_test is None:
+        ev.skipped["privacy attacks"] = "need real holdout rows (the test table) as the control set"
+    elif privacy_attacks:
+        from simulacra.evaluate.anonymity import reidentification_risks
+
+        mia = membership_inference(real_train, synthetic, real_test, metadata, seed=seed)
+        risks = reidentification_risks(real_train, synthetic, real_test, metadata, seed=seed)
+        privacy |= {
+            "membership_auc": mia["domias"]["auc"],
+            "membership_tpr_at_1pct_fpr": mia["domias"]["tpr_at_fpr"],
+            "dcr_membership_auc": mia["dcr"]["auc"],
+            "singling_out_risk": max(
+                risks["singling_out_univariate"]["risk"], risks["singling_out_multivariate"]["risk"]
+            ),
+            "linkability_risk": risks["linkability"]["risk"],
+            "inference_risk": risks["inference_worst"]["risk"],
+        }
+        ev.details["membership"] = mia
+        ev.details["reidentification"] = risks
     ev.metrics["privacy"] = privacy
     ev.seconds["privacy"] = time.perf_counter() - clock
     return ev
