@@ -263,8 +263,74 @@ for model, param in [
     ("cgan", "label_smoothing=1"),
     ("vae", "beta=-1"),
     ("dcgan", "grid_every=-1"),
+    ("aim", "epsilon=0"),
+    ("aim", "epsilon=-1"),
+    ("aim", "epsilon=abc"),
+    ("aim", "delta=1"),
+    ("aim", "delta=0"),
+    ("aim", "bins=1"),
+    ("aim", "workload=quads"),
+    ("aim", "domain_share=1"),
+    ("aim", "max_model_size=0"),
+    ("aim", "rounds=0"),
+    ("tvae", "dp=maybe"),
+    ("tvae", "epsilon=-1"),
+    ("tvae", "max_grad_norm=0"),
 ]:
     case(f"--param {model} {param}", ["fit", DATA, "--model", model, "--param", param, "-o", "m"])
+
+# privacy: identifiers, differential privacy, attacks
+case(
+    "tvae dp with early stopping",
+    ["fit", DATA, "--model", "tvae", "--param", "dp=true", "--param", "patience=3", "-o", "m"],
+    message="patience",
+)
+case("--pii unknown mode", ["fit", DATA, "--pii", "scramble", "-o", "m"], message="--pii")
+case("--pii pseudonymize without a key", ["fit", DATA, "--pii", "pseudonymize", "-o", "m"], message="key")
+case("--pii-key-file missing", ["fit", DATA, "--pii", "pseudonymize", "--pii-key-file", "nokey", "-o", "m"])
+case(
+    "--pii-key-file too short",
+    ["fit", DATA, "--pii", "pseudonymize", "--pii-key-file", "k", "-o", "m"],
+    setup=_w("k", "short\n"),
+    message="16",
+)
+case(
+    "declared bounds min above max",
+    ["fit", DATA, "--model", "aim", "--metadata", "c.yaml", "-o", "m"],
+    setup=_w("c.yaml", "columns:\n  age: {min: 90, max: 17}\n"),
+    message="min ≤ max",
+)
+case(
+    "declared categories not a list",
+    ["fit", DATA, "--model", "aim", "--metadata", "c.yaml", "-o", "m"],
+    setup=_w("c.yaml", "columns:\n  sex: {categories: Male}\n"),
+    message="categories",
+)
+case(
+    "declared categories on a number column",
+    ["fit", DATA, "--model", "aim", "--metadata", "c.yaml", "-o", "m"],
+    setup=_w("c.yaml", "columns:\n  age: {categories: [1, 2]}\n"),
+    message="categorical or boolean",
+)
+case(
+    "pii kind unknown",
+    ["inspect", DATA, "--metadata", "c.yaml"],
+    setup=_w("c.yaml", "columns:\n  age: {sdtype: pii, pii: dna}\n"),
+)
+case(
+    "pii locale malformed",
+    ["inspect", DATA, "--metadata", "c.yaml"],
+    setup=_w("c.yaml", "columns:\n  age: {sdtype: pii, pii: name, locale: 'x y'}\n"),
+)
+case(
+    "evaluate --privacy without a holdout",
+    ["evaluate", DATA, DATA, "--privacy", "-o", "r.html"],
+    message="--test",
+)
+case(
+    "condition on an identifier column",
+    ["sample", MODEL, "-n", "5", "-o", "x.csv", "--condition", "email=a@b.org"],
+)
 
 # pipeline configs
 _RUN = ["run", "c.yaml"]

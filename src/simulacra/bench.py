@@ -5,10 +5,15 @@ model warms caches for the next. Per model the table holds:
 
 * ``fit_s`` — wall-clock seconds of ``fit`` (transformer included), and ``epochs`` trained;
 * ``sample_rows_per_s`` — rows generated per second by ``sample(rows)`` after a 1,000-row warm-up;
-* ``peak_rss_mb`` — the child's peak resident set size (``getrusage``), MiB, data and libraries included;
+* ``peak_rss_mb`` — the child's peak resident set size (``getrusage``) after fitting and sampling, before the
+  evaluation (whose attacks hold their own tables), MiB, data and libraries included;
 * the headline metrics of :func:`simulacra.evaluate.evaluate` on as many synthetic rows as real training
   rows: column shapes, pair trends, detection (XGBoost first, then logistic and HistGradientBoosting),
-  TSTR/TRTR ROC-AUC (or R² for a numerical target), DCR share, exact-copy rate.
+  TSTR/TRTR ROC-AUC (or R² for a numerical target), DCR share, exact-copy rate;
+* with ``privacy`` (the default; ``--no-privacy`` skips them) the privacy attacks, the test rows as the
+  control set: DOMIAS and DCR membership-inference ROC-AUC and DOMIAS's true-positive rate at 1 %
+  false positives, and the singling-out, linkability and attribute-inference risks
+  (:mod:`simulacra.evaluate.anonymity`); for a differentially private model, the ε it spent.
 
 Two reference rows follow the models of a table benchmark, so that every table shows both ends of each
 scale: ``reference: real holdout`` scores half of the real test rows as if they were synthetic (TSTR
@@ -84,6 +89,14 @@ COLUMNS = [
     ("trtr_r2", "TRTR R²", "{:.3f}"),
     ("dcr_share", "DCR share", "{:.3f}"),
     ("exact_copy_rate", "exact copies", "{:.2%}"),
+    ("epsilon", "ε spent", "{:.2f}"),
+    ("membership_auc", "MIA AUC (DOMIAS)", "{:.3f}"),
+    ("membership_tpr_at_1pct_fpr", "MIA TPR@1%FPR", "{:.3f}"),
+    ("dcr_membership_auc", "MIA AUC (DCR)", "{:.3f}"),
+    ("singling_out_risk", "singling out", "{:.3f}"),
+    ("linkability_risk", "linkability", "{:.3f}"),
+    ("inference_risk", "inference", "{:.3f}"),
+    ("real_identifiers", "real ids", "{:.0f}"),
 ]
 IMAGE_COLUMNS = [
     ("model", "model", "{}"),
@@ -170,11 +183,13 @@ def bench_one(
     report_dir: Path | None = None,
     references: bool = False,
     temperatures: list[float] | None = None,
+    privacy: bool = True,
 ) -> dict[str, Any]:
     """Fit, sample and evaluate one model in this process; see the module docstring for the fields.
     With ``references`` (tables), the result also holds :func:`table_references`, computed after every
     timing and the peak memory were taken; with ``temperatures``, a ``tradeoff`` list of
-    ``{temperature, precision, recall, density, coverage}``."""
+    ``{temperature, precision, recall, density, coverage}``; ``privacy`` runs the privacy attacks on
+    tables."""
     from simulacra.workflow import modality_of
 
     modality = modality_of(data)
@@ -198,9 +213,17 @@ def bench_one(
     start = time.perf_counter()
     synthetic = model.sample(n, seed=seed)
     sample_s = time.perf_counter() - start
+    peak = _peak_rss_mb()
     evaluation = evaluate(
-        train, synthetic.iloc[: len(train)], metadata, real_test=real_test, target=target, seed=seed
+        train,
+        synthetic.iloc[: len(train)],
+        metadata,
+        real_test=real_test,
+        target=target,
+        seed=seed,
+        privacy_attacks=privacy and real_test is not None,
     )
+    spent = getattr(model, "privacy_", None)
     result = {
         "model": name,
         "modality": "table",
@@ -208,8 +231,10 @@ def bench_one(
         "fit_s": fit_s,
         "epochs": getattr(model, "epochs_trained_", None),
         "sample_rows_per_s": n / max(sample_s, 1e-9),
-        "peak_rss_mb": _peak_rss_mb(),
+        "peak_rss_mb": peak,
         **evaluation.flat(),
+        **({"epsilon": spent["epsilon"], "privacy": spent} if spent else {}),
+        **({"attacks": _attack_details(evaluation)} if privacy and real_test is not None else {}),
     }
     if temperatures and model.supports_temperature:
         from simulacra.evaluate.diversity import diversity
@@ -222,16 +247,33 @@ def bench_one(
                 {"temperature": tau, **{k: div[k] for k in ("precision", "recall", "density", "coverage")}}
             )
     if references:
-        result["references"] = table_references(train, real_test, metadata, target, seed)
+        result["references"] = table_references(train, real_test, metadata, target, seed, privacy=privacy)
     return result
 
 
+def _attack_details(evaluation: Any) -> dict[str, Any]:
+    """The attacks' intervals for ``bench.json``: ROC-AUC and TPR intervals of both membership attacks,
+    and each risk's interval (inference: the most exposed column's)."""
+    mia = evaluation.details.get("membership", {})
+    risks = evaluation.details.get("reidentification", {})
+    out = {f"{k}_{m}": mia[k][m] for k in ("domias", "dcr") if k in mia for m in ("auc_ci", "tpr_at_fpr_ci")}
+    for key in ("singling_out_univariate", "singling_out_multivariate", "linkability", "inference_worst"):
+        if key in risks:
+            out[key] = {
+                k: risks[key][k] for k in ("risk", "ci", "attack_rate", "control_rate") if k in risks[key]
+            }
+    if "inference_worst" in risks:
+        out["inference_worst"]["column"] = risks["inference_worst"]["column"]
+    return out
+
+
 def table_references(
-    train: Any, real_test: Any, metadata: Any, target: str | None, seed: int
+    train: Any, real_test: Any, metadata: Any, target: str | None, seed: int, *, privacy: bool = False
 ) -> dict[str, dict[str, float]]:
     """The two reference rows of a table benchmark (see the module docstring): ``real holdout`` (half
-    of the test rows scored as synthetic, the other half as test and DCR holdout; needs at least 20 test
-    rows) and ``independent marginals`` (as many rows as ``train`` from the ``independent`` model)."""
+    of the test rows scored as synthetic, the other half as test, DCR holdout and the attacks' control
+    set; needs at least 20 test rows) and ``independent marginals`` (as many rows as ``train`` from the
+    ``independent`` model); ``privacy`` runs the attacks on both."""
     from simulacra.evaluate import MIN_ROWS, evaluate
     from simulacra.synthesizers import make
 
@@ -240,10 +282,20 @@ def table_references(
         order = np.random.default_rng(seed).permutation(len(real_test))
         half = len(real_test) // 2
         fake, holdout = real_test.iloc[order[:half]], real_test.iloc[order[half:]]
-        ev = evaluate(train, fake, metadata, real_test=holdout, target=target, seed=seed)
+        ev = evaluate(
+            train, fake, metadata, real_test=holdout, target=target, seed=seed, privacy_attacks=privacy
+        )
         refs["real holdout"] = ev.flat()
     marginals = make("independent", seed=seed).fit(train, metadata).sample(len(train), seed=seed)
-    ev = evaluate(train, marginals, metadata, real_test=real_test, target=target, seed=seed)
+    ev = evaluate(
+        train,
+        marginals,
+        metadata,
+        real_test=real_test,
+        target=target,
+        seed=seed,
+        privacy_attacks=privacy and real_test is not None,
+    )
     refs["independent marginals"] = ev.flat()
     return refs
 
@@ -432,6 +484,7 @@ def run_bench(
     on_result: Callable[[dict[str, Any]], None] | None = None,
     report_dir: Path | None = None,
     temperatures: list[float] | None = None,
+    privacy: bool = True,
 ) -> list[dict[str, Any]]:
     """Benchmark ``models`` (registry names) on ``data`` (bundled name, file or SQL URL), each in a fresh
     process, one after another, ``repeats`` times with successive seeds (see the module docstring;
@@ -484,6 +537,7 @@ def run_bench(
                         report_dir if i == 0 else None,
                         i == 0 and not results,
                         temperatures if i == 0 else None,
+                        privacy,
                     ).result()
                 )
         result = aggregate(runs)

@@ -213,6 +213,17 @@ def fit(
     resume: bool = typer.Option(
         False, "--resume", help="Neural models: continue from the checkpoint of an interrupted fit."
     ),
+    pii: str = typer.Option(
+        "fake",
+        "--pii",
+        help="Tables: personal-identifier columns become fresh Faker values ('fake') or keyed-hash "
+        "pseudonyms ('pseudonymize', with --pii-key-file); never learned either way.",
+    ),
+    pii_key_file: Path = typer.Option(
+        None,
+        "--pii-key-file",
+        help="The secret key (16+ bytes) for --pii pseudonymize; or set SIMULACRA_PII_KEY. Never stored.",
+    ),
     force: bool = typer.Option(
         False, "--force", help="Replace an existing model directory (simulacra's only)."
     ),
@@ -222,8 +233,13 @@ def fit(
     from simulacra.io import claim, output_lock
     from simulacra.synthesizers import make
     from simulacra.synthesizers.training import CHECKPOINT
-    from simulacra.workflow import fit_model, load_images, load_source, load_texts, table_metadata
+    from simulacra.workflow import fit_model, load_images, load_source, load_texts, pii_key, table_metadata
 
+    if pii not in ("fake", "pseudonymize"):
+        raise ConfigError(f"--pii {pii!r}: use 'fake' (fresh values) or 'pseudonymize' (keyed hash)")
+    key = pii_key(pii_key_file)
+    if pii == "pseudonymize" and key is None:
+        raise ConfigError("--pii pseudonymize needs a secret key: --pii-key-file FILE or SIMULACRA_PII_KEY")
     synth = make(model, **_params(param))  # every parameter checked before any data is read
     claim(output, force=force, kind="dir")  # and the output, before any training
     with output_lock(output):
@@ -246,7 +262,13 @@ def fit(
                 err_console.print(f"no checkpoint in {checkpoints}; starting from epoch 0")
             try:
                 fit_model(
-                    synth, *args, checkpoint_dir=checkpoints, checkpoint_every=checkpoint_every, resume=resume
+                    synth,
+                    *args,
+                    checkpoint_dir=checkpoints,
+                    checkpoint_every=checkpoint_every,
+                    resume=resume,
+                    pii=pii,
+                    pii_key=key,
                 )
             except KeyboardInterrupt:
                 saved = (checkpoints / CHECKPOINT).is_file()
@@ -255,9 +277,16 @@ def fit(
                 raise typer.Exit(130) from None
         else:
             with err_console.status(f"fitting {model} on {size}"):
-                fit_model(synth, *args)
+                fit_model(synth, *args, pii=pii, pii_key=key)
         synth.save(output, force=force)
     console.print(f"fitted {synth!r} in {time.perf_counter() - start:.1f}s → [bold]{output}[/bold]")
+    spent = getattr(synth, "privacy_", None)
+    if spent:
+        console.print(
+            f"differential privacy: ε = {spent['epsilon']:.3f} of {spent['epsilon_requested']:g} spent, "
+            f"δ = {spent['delta']:.2g} ({spent['mechanism']}); domain declared for "
+            f"{len(spent['declared_domain'])} columns, estimated with DP for {len(spent['estimated_domain'])}"
+        )
 
 
 @app.command(
@@ -500,6 +529,12 @@ def evaluate(
     label_column: str = typer.Option(
         None, "--label-column", help="Texts in a table file: the label column (default: found by name)."
     ),
+    privacy: bool = typer.Option(
+        False,
+        "--privacy",
+        help="Tables: also run the privacy attacks (membership inference, singling out, linkability, "
+        "attribute inference) with the test rows as the control set; ≈ 20 s on Adult.",
+    ),
     seed: int = typer.Option(0, "--seed", min=0),
     force: bool = typer.Option(False, "--force", help="Overwrite the report."),
 ) -> None:
@@ -567,15 +602,19 @@ def evaluate(
             source = resolve_table(real, test=test, target=target)
             syn_df = load_source(synthetic)
             meta = table_metadata(source.train, metadata, source.target)
-            with err_console.status("evaluating"):
+            holdout = source.test if test is not None else None
+            if privacy and holdout is None:
+                raise ConfigError("--privacy needs real rows the model never saw: give --test HOLDOUT")
+            with err_console.status("evaluating" + (" (with the privacy attacks)" if privacy else "")):
                 ev, report = evaluate_tables(
                     source.train,
                     syn_df,
                     meta,
-                    test=source.test if test is not None else None,
+                    test=holdout,
                     target=target,
                     seed=seed,
                     title=f"simulacra: {synthetic} vs {real}",
+                    privacy_attacks=privacy,
                 )
         report.to_json(json_path, force=force)
         report.to_html(output, force=force)
@@ -1057,11 +1096,17 @@ def bench(
         help="Also sample each model that has a temperature at these (e.g. 0.5,0.75,1,1.25,1.5): "
         "precision/recall in bench.md and tradeoff.png.",
     ),
+    privacy: bool = typer.Option(
+        True,
+        "--privacy/--no-privacy",
+        help="Tables: run the privacy attacks (membership inference, singling out, linkability, "
+        "inference) on every model and reference row; ≈ 20 s each on Adult.",
+    ),
     output: Path = typer.Option(None, "-o", "--output", help="Directory for bench.json and bench.md."),
     force: bool = typer.Option(False, "--force", help="Overwrite bench.json/bench.md in --output."),
 ) -> None:
     """Fit, sample and evaluate several models on one table (each in a fresh process) and tabulate fit
-    seconds, sample rows/s, peak memory and quality."""
+    seconds, sample rows/s, peak memory, quality and, for tables, the privacy attacks."""
     from simulacra.bench import cells, columns, run_bench, table_rows, write_results
     from simulacra.io import check_writable
     from simulacra.workflow import modality_of
@@ -1102,6 +1147,7 @@ def bench(
         on_result=show,
         report_dir=output if modality != "table" else None,
         temperatures=taus,
+        privacy=privacy,
     )
     rows_shown = table_rows(results)
     shown = [c for c in cols if c[0] == "model" or any(r.get(c[0]) is not None for r in rows_shown)]

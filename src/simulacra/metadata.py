@@ -104,6 +104,11 @@ class ColumnMetadata:
     min, max: observed bounds (numbers; ISO strings for datetimes).
     pii: the kind of personal identifier (:data:`PII_KINDS`) of a ``pii`` column.
     locale: the Faker locale of a ``pii`` column's values (``None``: detected when fitting).
+    categories: the categories of a categorical/boolean column, when declared by hand (public
+        knowledge that differentially private models use instead of estimating the category set).
+    declared: the fields the user set (by :meth:`Metadata.update_column` or overrides), as opposed to
+        detected from the data; DP models take a column's ``min``/``max`` or ``categories`` as public
+        only when declared.
     reason: the detection rule that fired (informational; not used by models).
     """
 
@@ -115,6 +120,8 @@ class ColumnMetadata:
     max: Any = None
     pii: str | None = None
     locale: str | None = None
+    categories: list[Any] | None = None
+    declared: list[str] | None = None
     reason: str = ""
 
     def __post_init__(self) -> None:
@@ -128,6 +135,21 @@ class ColumnMetadata:
             )
         if self.sdtype != "pii" and self.pii is not None:
             raise MetadataError(f"pii: {self.pii!r} is set on a {self.sdtype} column; set sdtype: pii too")
+        if self.categories is not None and (
+            not isinstance(self.categories, list)
+            or len({repr(c) for c in self.categories}) != len(self.categories)
+            or any(isinstance(c, dict | list) for c in self.categories)
+        ):
+            raise MetadataError("categories must be a list of distinct values, e.g. [Private, Self-emp]")
+        if self.categories is not None and self.sdtype not in ("categorical", "boolean"):
+            raise MetadataError(
+                f"categories are declared for categorical or boolean columns, not {self.sdtype}"
+            )
+        if self.sdtype in ("numerical", "datetime") and {"min", "max"} <= set(self.declared or ()):
+            if self.min is None or self.max is None or _bound(self, self.min) > _bound(self, self.max):
+                raise MetadataError(
+                    f"declared bounds min={self.min!r}, max={self.max!r} must be two values with min ≤ max"
+                )
         if self.locale is not None and not (
             isinstance(self.locale, str) and re.fullmatch(r"[a-z]{2,3}(_[A-Z]{2})?", self.locale)
         ):
@@ -187,6 +209,7 @@ class Metadata:
         if "sdtype" in changes and changes["sdtype"] != "pii":
             new["pii"] = new["locale"] = None
         new["reason"] = "set by user"
+        new["declared"] = sorted(set(col.declared or ()) | (set(changes) - {"reason", "declared"})) or None
         self.columns[name] = ColumnMetadata(**new)
 
     def apply_overrides(self, source: str | Path | dict[str, Any]) -> Metadata:
@@ -269,12 +292,29 @@ class Metadata:
                 details.append(f"format {c.format}")
             if c.min is not None:
                 details.append(f"range [{c.min}, {c.max}]")
+            if c.categories is not None:
+                details.append(f"{len(c.categories)} declared categories")
+            if c.declared:
+                details.append(f"declared: {', '.join(c.declared)}")
             if c.nullable:
                 details.append("nullable")
             rows.append(
                 {"column": name, "sdtype": c.sdtype, "details": ", ".join(details), "reason": c.reason}
             )
         return rows
+
+
+def _bound(col: ColumnMetadata, value: Any) -> float:
+    """A declared bound as a number (datetimes as seconds), for ``min ≤ max``."""
+    if col.sdtype == "datetime":
+        seconds = datetime_seconds(pd.Series([value]), col.format)[0]
+        if not np.isfinite(seconds):
+            raise MetadataError(f"declared bound {value!r} is not a date in format {col.format or 'ISO'}")
+        return float(seconds)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise MetadataError(f"declared bound {value!r} is not a number") from None
 
 
 def _clean_none(d: dict[str, Any]) -> dict[str, Any]:

@@ -427,6 +427,7 @@ class _Run:
             info=info,
             preparation=self.preparation,
             filtering=self.filtering,
+            model_privacy=getattr(self.model, "privacy_", None),
         )
         flat = ", ".join(f"{k} {v:.3f}" for k, v in self.evaluation.flat().items())
         self._done("evaluate", flat)

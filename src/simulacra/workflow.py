@@ -229,8 +229,12 @@ def fit_model(
     checkpoint_every: int = 10,
     resume: bool = False,
     on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+    pii: str = "fake",
+    pii_key: bytes | None = None,
 ) -> Any:
-    """``model.fit(*args)``, with checkpoints and the epoch callback when the model trains in epochs."""
+    """``model.fit(*args)``, with checkpoints and the epoch callback when the model trains in epochs,
+    and the personal-identifier options (``pii``, ``pii_key``) when it is a table model."""
+    extra: dict[str, Any] = {"pii": pii, "pii_key": pii_key} if model.modality == "table" else {}
     if model.trains_in_epochs:
         return model.fit(
             *args,
@@ -238,8 +242,36 @@ def fit_model(
             checkpoint_every=checkpoint_every,
             resume=resume,
             on_epoch=on_epoch,
+            **extra,
         )
-    return model.fit(*args)
+    return model.fit(*args, **extra)
+
+
+def pii_key(path: str | os.PathLike[str] | None) -> bytes | None:
+    """The secret key for pseudonymising identifiers: the bytes of ``path`` (surrounding whitespace
+    stripped), else the ``SIMULACRA_PII_KEY`` environment variable, else ``None``.
+
+    Raises
+    ------
+    ConfigError
+        The file cannot be read, or the key is shorter than 16 bytes.
+    """
+    if path is not None:
+        try:
+            key = Path(path).read_bytes().strip()
+        except OSError as exc:
+            raise ConfigError(
+                f"--pii-key-file {path}: cannot be read ({exc.strerror}); give a readable file"
+            ) from None
+    elif os.environ.get("SIMULACRA_PII_KEY"):
+        key = os.environ["SIMULACRA_PII_KEY"].encode()
+    else:
+        return None
+    if len(key) < 16:
+        raise ConfigError(
+            f"the pseudonymisation key has {len(key)} bytes; use at least 16 (e.g. openssl rand -hex 32 > key)"
+        )
+    return key
 
 
 def class_counts(
@@ -339,14 +371,20 @@ def evaluate_tables(
     info: dict[str, Any] | None = None,
     preparation: dict[str, Any] | None = None,
     filtering: dict[str, Any] | None = None,
+    privacy_attacks: bool = False,
+    model_privacy: dict[str, Any] | None = None,
 ):
     """Evaluate a synthetic table and build its report: ``(Evaluation, Report)``. ``filtering``
     (``{"filters": records, "unfiltered": DataFrame}``) evaluates the unfiltered rows too, for the
-    report's before/after table."""
+    report's before/after table; ``privacy_attacks`` runs the attacks of
+    :func:`simulacra.evaluate.evaluate`; ``model_privacy`` (a DP model's ``privacy_``) is shown in the
+    report's privacy section."""
     from simulacra.evaluate import evaluate
     from simulacra.report import Report
 
-    ev = evaluate(train, synthetic, metadata, real_test=test, target=target, seed=seed)
+    ev = evaluate(
+        train, synthetic, metadata, real_test=test, target=target, seed=seed, privacy_attacks=privacy_attacks
+    )
     shown = None
     if filtering is not None:
         before = evaluate(train, filtering["unfiltered"], metadata, real_test=test, target=target, seed=seed)
@@ -361,6 +399,7 @@ def evaluate_tables(
         preparation=preparation,
         filtering=shown,
         seed=seed,
+        model_privacy=model_privacy,
     )
     return ev, report
 

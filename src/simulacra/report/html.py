@@ -147,6 +147,8 @@ class Report(WrittenReport):
         and "Data profile" sections.
     filtering: ``{"filters": [{filter, seen, dropped, why}, …], "before": Evaluation}`` of a filtered
         sample: what each filter dropped and the headline metrics before and after filtering.
+    model_privacy: a differentially private model's ``privacy_`` (spent ε and δ, mechanism, which
+        column domains were declared), shown in the "Privacy" section with the attacks' results.
     """
 
     def __init__(
@@ -161,7 +163,9 @@ class Report(WrittenReport):
         seed: int = 0,
         preparation: dict[str, Any] | None = None,
         filtering: dict[str, Any] | None = None,
+        model_privacy: dict[str, Any] | None = None,
     ) -> None:
+        self.model_privacy = model_privacy
         self.evaluation = evaluation
         self.filtering = filtering
         self.real = real
@@ -174,6 +178,8 @@ class Report(WrittenReport):
 
     def to_dict(self) -> dict[str, Any]:
         out = {"title": self.title, "info": self.info, **self.evaluation.to_dict()}
+        if self.model_privacy is not None:
+            out["model_privacy"] = self.model_privacy
         if self.preparation is not None:
             out["preparation"] = self.preparation
         if self.filtering is not None:
@@ -191,6 +197,85 @@ class Report(WrittenReport):
             for g, group in self.evaluation.metrics.items()
             for k, v in group.items()
         ]
+
+    def _privacy(self) -> dict[str, Any] | None:
+        """The "Privacy" section's content: the model's DP account, identifier matches and every attack
+        with its interval and a line on what it shows and does not (``None``: nothing to show)."""
+        d = self.evaluation.details
+        mia, risks = d.get("membership"), d.get("reidentification")
+        attacks = []
+        if mia:
+            attacks += [
+                {
+                    "name": "membership inference, DOMIAS (ROC-AUC)",
+                    "value": mia["domias"]["auc"],
+                    "ci": mia["domias"].get("auc_ci"),
+                    "shows": "how well the density of synthetic over reference rows tells training members from real non-members; 0.5 is a coin toss",
+                    "not_shown": "attacks with other side knowledge (a shadow model, the model's weights); a low AUC does not mean no single person is exposed",
+                },
+                {
+                    "name": "membership inference, DOMIAS (TPR at 1 % FPR)",
+                    "value": mia["domias"]["tpr_at_fpr"],
+                    "ci": mia["domias"].get("tpr_at_fpr_ci"),
+                    "shows": "the share of members the attack names while wrongly accusing 1 % of non-members; ≈ 0.01 means no leak",
+                    "not_shown": "the most exposed individuals beyond the sampled candidates",
+                },
+                {
+                    "name": "membership inference, distance to closest synthetic row (ROC-AUC)",
+                    "value": mia["dcr"]["auc"],
+                    "ci": mia["dcr"].get("auc_ci"),
+                    "shows": "whether training rows sit closer to synthetic rows than unseen real rows do (copying or hugging)",
+                    "not_shown": "leaks that do not bring synthetic rows near real ones",
+                },
+            ]
+        if risks:
+            for key, name, shows in (
+                (
+                    "singling_out_univariate",
+                    "singling out, univariate",
+                    "predicates from rare synthetic values that isolate exactly one training record, over the control set",
+                ),
+                (
+                    "singling_out_multivariate",
+                    "singling out, multivariate (3 columns)",
+                    "predicates from a synthetic row's values that isolate one training record, over the control set",
+                ),
+                (
+                    "linkability",
+                    "linkability",
+                    "training records whose two column halves lead to the same synthetic row, linking two datasets, over the control set",
+                ),
+                (
+                    "inference_worst",
+                    f"attribute inference, most exposed column ({risks['inference_worst']['column']})",
+                    "secrets guessed right from the nearest synthetic row, training over control records",
+                ),
+            ):
+                r = risks[key]
+                attacks.append(
+                    {
+                        "name": name,
+                        "value": r["risk"],
+                        "ci": r["ci"],
+                        "shows": shows
+                        + (
+                            ""
+                            if r["beats_baseline"]
+                            else " (this attack did not beat random guessing here, so its risk says nothing)"
+                        ),
+                        "not_shown": "risk to people outside the data, or from attackers with more background knowledge; 0 is a measured absence, not a guarantee",
+                    }
+                )
+        identifiers = d.get("real_identifiers")
+        if not attacks and identifiers is None and self.model_privacy is None:
+            return None
+        return {
+            "model": self.model_privacy,
+            "identifiers": identifiers,
+            "attacks": attacks,
+            "inference": risks["inference"] if risks else None,
+            "skipped": self.evaluation.skipped.get("privacy attacks", "not asked for: evaluate --privacy"),
+        }
 
     def _sample(self, df: pd.DataFrame) -> pd.DataFrame:
         if len(df) <= MAX_ROWS_FOR_PLOTS:
@@ -235,6 +320,7 @@ class Report(WrittenReport):
                 column_plots=column_plots,
                 heatmap=heatmap,
                 metadata=self.metadata.explain(),
+                privacy=self._privacy(),
                 n_real=len(self.real),
                 n_synth=len(self.synthetic),
             )

@@ -42,6 +42,7 @@ BUILTIN: dict[str, str] = {
     "independent": "simulacra.synthesizers.copula",
     "mixture": "simulacra.synthesizers.mixture",
     "diffusion": "simulacra.synthesizers.diffusion",
+    "aim": "simulacra.synthesizers.dp.aim",
     "ctgan": "simulacra.synthesizers.ctgan",
     "tvae": "simulacra.synthesizers.tvae",
     "dcgan": "simulacra.synthesizers.image.gan",

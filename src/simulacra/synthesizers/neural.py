@@ -6,6 +6,7 @@ operations of :class:`~simulacra.synthesizers.spans.SpanLayout`, and bounded con
 from __future__ import annotations
 
 import os
+import warnings
 from abc import abstractmethod
 from collections.abc import Callable
 from typing import Any
@@ -31,6 +32,9 @@ class TorchSynthesizer(TorchTraining, Synthesizer):
     """
 
     max_modes: int
+    #: whether ``_generate(n, cond)`` can steer towards a category (else every condition is met by
+    #: bounded rejection)
+    _steers: bool = True
 
     def fit(
         self,
@@ -60,14 +64,29 @@ class TorchSynthesizer(TorchTraining, Synthesizer):
 
     def _fit(self, data: pd.DataFrame) -> None:
         self.device_ = resolve_device(self.device)
-        self.transformer_ = self._make_transformer().fit(data, self.metadata_)
+        private = bool(getattr(self, "dp", False))
+        if private:  # DP-SGD: the encoding comes from the public domain, never from the data
+            self.transformer_ = self._dp_transformer(data)  # type: ignore[attr-defined]
+        else:
+            self.transformer_ = self._make_transformer().fit(data, self.metadata_)
         x = self.transformer_.transform(data)
         matrix = torch.from_numpy(x).to(self.device_)
         self.layout_ = SpanLayout(self.transformer_.spans_, self.device_)
         with self._seeded(self.seed):
             self._build(matrix)
-            self._run_epochs(x)
+            if private:
+                self._dp_attach(len(x))  # type: ignore[attr-defined]
+            with warnings.catch_warnings():
+                # Opacus' hook on the first layer fires on the output side (the data needs no gradient)
+                warnings.filterwarnings("ignore", message="Full backward hook is firing")
+                self._run_epochs(x)
+            if private:
+                self._dp_detach(len(x))  # type: ignore[attr-defined]
             self._after_fit(matrix)
+        if private:
+            from simulacra.synthesizers.dp.aim import public_metadata
+
+            self.metadata_ = public_metadata(self.metadata_, self.domain_)  # type: ignore[attr-defined]
 
     def _make_transformer(self) -> TableTransformer:
         """Hook: the table encoding (CTGAN's and TVAE's mode-specific normalization by default)."""
@@ -88,7 +107,7 @@ class TorchSynthesizer(TorchTraining, Synthesizer):
     def _sample(self, n: int, *, conditions: dict[str, Any], seed: int | None) -> pd.DataFrame:
         categorical, numerical = self._parse_conditions(conditions)
         # steer with the rarest categorical condition; the others are met by bounded rejection
-        steerable = [c for c in categorical if c[0] in self.layout_.cond_spans]
+        steerable = [c for c in categorical if c[0] in self.layout_.cond_spans and self._steers]
         first = min(steerable, key=lambda c: c[3]) if steerable else None
         primary = first[:2] if first is not None else None
         others = [c for c in categorical if c is not first]
@@ -169,6 +188,8 @@ class TorchSynthesizer(TorchTraining, Synthesizer):
             "history": self.history_,
             "epochs_trained": self.epochs_trained_,
         }
+        if hasattr(self, "privacy_"):
+            state |= {"privacy": self.privacy_, "domain": self.domain_.to_state()}  # type: ignore[attr-defined]
         return state, self._extra_arrays()
 
     def _extra_arrays(self) -> dict[str, np.ndarray]:
@@ -180,6 +201,11 @@ class TorchSynthesizer(TorchTraining, Synthesizer):
         self.layout_ = SpanLayout(self.transformer_.spans_, self.device_)
         self.history_ = state["history"]
         self.epochs_trained_ = state["epochs_trained"]
+        if "privacy" in state:
+            from simulacra.transform.domain import Domain
+
+            self.privacy_ = dict(state["privacy"])
+            self.domain_ = Domain.from_state(state["domain"])
         self._restore(arrays)
 
     @abstractmethod

@@ -23,6 +23,14 @@ gave ``duration`` a synthetic mean of 137 s and a standard deviation of 89 s aga
 260 s (the right tail's modes were lost). A model trained on those rows to predict ``duration`` scored
 R² −0.11 on the real test rows; TRTR is 0.26. Drawing from ``p(x | z)`` is the VAE's generative model.
 
+**Differential privacy** (``dp=True``, ``epsilon``, ``delta``, ``max_grad_norm``): DP-SGD through Opacus
+(:mod:`~simulacra.synthesizers.dp.sgd`): the encoding comes from the public domain (numbers scaled to
+``[−1, 1]`` over their declared or DP-estimated range, not mode-specific normalization, whose mixture is
+fitted on the data), every step trains on a Poisson sample of rows with per-row gradients clipped to
+``max_grad_norm`` and Gaussian noise added, σ's per-row copy (:class:`RowScale`) gives Opacus a
+per-row gradient for the learned scales, and the aggregate-posterior summaries below — computed from
+the training rows — are skipped: conditions are met by bounded rejection from the prior.
+
 Conditional sampling without rejection: after training, the training rows are encoded and, for every
 category of every categorical column, the posterior means are summarised by a diagonal Gaussian (mean of
 the means; variance of the means plus the mean posterior variance) — a Gaussian approximation of the
@@ -40,9 +48,14 @@ import torch
 from torch import nn
 
 from simulacra.synthesizers.base import register
+from simulacra.synthesizers.dp.sgd import DP_CONSTRAINTS, DPTraining
 from simulacra.synthesizers.neural import TorchSynthesizer
 from simulacra.synthesizers.training import TRAINING_CONSTRAINTS
 from simulacra.validation import Integer, Param, Real, Widths
+
+#: the smallest learned σ under DP-SGD (0.01 otherwise): the noisy steps drove σ of a column whose real
+#: values sit on its bound (the zeros of capital-gain at −1) to the floor, and the loss then diverged
+SIGMA_FLOOR_DP = 0.1
 
 
 def _mlp(i: int, dims: Sequence[int]) -> tuple[nn.Sequential, int]:
@@ -67,21 +80,57 @@ class Encoder(nn.Module):
         return self.mu(h), self.logvar(h)
 
 
-class Decoder(nn.Module):
-    """``(B, embedding_dim)`` → outputs ``(B, D)``; holds the learned σ of the ``n_scalars`` α columns."""
+class RowScale(nn.Module):
+    """The learned σ of the α columns, repeated per row: ``(B, ·)`` → ``(B, n_scalars)``. A module whose
+    output depends on its parameter row by row, so that Opacus computes the per-row gradients DP-SGD
+    clips (a bare parameter used in the loss has none)."""
 
-    def __init__(self, embedding_dim: int, dims: Sequence[int], data_dim: int, n_scalars: int) -> None:
+    def __init__(self, n_scalars: int) -> None:
+        super().__init__()
+        self.sigma = nn.Parameter(torch.full((n_scalars,), 0.1))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        # ``0·z`` ties the output to the input, so the backward hook that Opacus places on this module
+        # fires (a full backward hook runs when the gradient reaches the module's input)
+        return z[:, :1] * 0.0 + self.sigma
+
+    @staticmethod
+    def grad_sample(layer: RowScale, activations: Any, backprops: torch.Tensor) -> dict:
+        """Opacus' per-row gradient of σ: each row's output is σ itself, so its gradient is that row's
+        gradient with respect to the output, ``(B, n_scalars)``."""
+        return {layer.sigma: backprops}
+
+
+class Decoder(nn.Module):
+    """``(B, embedding_dim)`` → outputs ``(B, D)``; holds the learned σ of the ``n_scalars`` α columns
+    (in a :class:`RowScale` when training with DP-SGD)."""
+
+    def __init__(
+        self, embedding_dim: int, dims: Sequence[int], data_dim: int, n_scalars: int, per_row: bool = False
+    ) -> None:
         super().__init__()
         seq, width = _mlp(embedding_dim, dims)
         self.seq = nn.Sequential(*seq, nn.Linear(width, data_dim))
-        self.sigma = nn.Parameter(torch.full((n_scalars,), 0.1))
+        if per_row:
+            self.scale = RowScale(n_scalars)
+        else:
+            self.sigma = nn.Parameter(torch.full((n_scalars,), 0.1))
+
+    @property
+    def scales(self) -> torch.Tensor:
+        """σ, ``(n_scalars,)``."""
+        return self.scale.sigma if hasattr(self, "scale") else self.sigma
+
+    def row_scales(self, z: torch.Tensor) -> torch.Tensor:
+        """σ for every row of ``z``, ``(B, n_scalars)`` (through :class:`RowScale` when it exists)."""
+        return self.scale(z) if hasattr(self, "scale") else self.sigma.expand(z.shape[0], -1)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.seq(z)
 
 
 @register
-class TVAE(TorchSynthesizer):
+class TVAE(DPTraining, TorchSynthesizer):
     """Tabular VAE (Xu et al. 2019); see the module docstring for the method.
 
     Parameters (the reference defaults)
@@ -96,6 +145,8 @@ class TVAE(TorchSynthesizer):
     max_modes: mixture components per numerical column (10).
     patience: stop after this many epochs without a 0.1 % improvement of the epoch's mean loss;
         ``None`` trains all epochs.
+    dp: train with DP-SGD (see the module docstring); ``epsilon`` (1.0) and ``delta`` (1e-5) are the
+        whole fit's budget, domain estimate included; ``max_grad_norm`` (1.0) the per-row clipping norm.
     device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
     seed: seeds the transformer, the initialisation, every batch and (by default) sampling.
     verbose: show a Rich progress bar with losses and ETA.
@@ -118,6 +169,7 @@ class TVAE(TorchSynthesizer):
         "learning_rate": Real(ge=0, le=10),
         "loss_factor": Real(gt=0, le=1e6),
         "max_modes": Integer(ge=1, le=100),
+        **DP_CONSTRAINTS,
     }
 
     def __init__(
@@ -132,6 +184,10 @@ class TVAE(TorchSynthesizer):
         loss_factor: float = 2.0,
         max_modes: int = 10,
         patience: int | None = None,
+        dp: bool = False,
+        epsilon: float = 1.0,
+        delta: float = 1e-5,
+        max_grad_norm: float = 1.0,
         device: str = "cpu",
         seed: int = 0,
         verbose: bool = True,
@@ -146,16 +202,30 @@ class TVAE(TorchSynthesizer):
         self.loss_factor = loss_factor
         self.max_modes = max_modes
         self.patience = patience
+        self.dp = dp
+        self.epsilon = epsilon
+        self.delta = delta
+        self.max_grad_norm = max_grad_norm
         self.device = device
         self.seed = seed
         self.verbose = verbose
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        self._check_dp()
+
+    @property
+    def _steers(self) -> bool:  # type: ignore[override]
+        return not self.dp  # the latent summaries per category read the data: not kept under DP
 
     # ------------------------------------------------------------------ networks
     def _networks(self) -> None:
         d, e = self.layout_.dim, int(self.embedding_dim)
         self.encoder_ = Encoder(d, list(self.compress_dims), e).to(self.device_)
         n_scalars = int(self.layout_.continuous.numel())
-        self.decoder_ = Decoder(e, list(self.decompress_dims), d, n_scalars).to(self.device_)
+        self.decoder_ = Decoder(e, list(self.decompress_dims), d, n_scalars, per_row=bool(self.dp)).to(
+            self.device_
+        )
 
     def _build(self, x: torch.Tensor) -> None:
         self._networks()
@@ -168,6 +238,12 @@ class TVAE(TorchSynthesizer):
 
     def _optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"adam": self.opt_}
+
+    def _replace_optimizer(self, name: str, optimizer) -> None:
+        self.opt_ = optimizer
+
+    def _grad_samplers(self) -> dict[type, Any]:
+        return {RowScale: RowScale.grad_sample}
 
     # ------------------------------------------------------------------ training
     def _loss(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -183,7 +259,11 @@ class TVAE(TorchSynthesizer):
             if layout.discrete_spans
             else out.new_zeros(())
         )
-        if cont.numel():
+        if cont.numel() and self.dp:  # σ per row, so that its gradient is per row too
+            sigma = self.decoder_.row_scales(z)
+            err = x[:, cont] - torch.tanh(out[:, cont])
+            nll = nll + (err**2 / (2 * sigma**2)).sum() + torch.log(sigma).sum()
+        elif cont.numel():
             sigma = self.decoder_.sigma
             err = x[:, cont] - torch.tanh(out[:, cont])
             nll = nll + (err**2 / (2 * sigma**2)).sum() + torch.log(sigma).sum() * b
@@ -194,16 +274,19 @@ class TVAE(TorchSynthesizer):
         x, b = self.data_, int(self.batch_size)
         self.encoder_.train()
         self.decoder_.train()
-        perm = torch.randperm(x.shape[0], device=self.device_)
+        if self.dp:
+            batches = [idx for idx in self._batches(x.shape[0]) if idx.numel()]  # Poisson samples
+        else:
+            perm = torch.randperm(x.shape[0], device=self.device_)
+            batches = [perm[start : start + b] for start in range(0, x.shape[0], b)]
         totals = torch.zeros(2, device=self.device_)
         steps = 0
-        for start in range(0, x.shape[0], b):
-            idx = perm[start : start + b]
+        for idx in batches:
             rec, kl = self._loss(x[idx])
             self.opt_.zero_grad(set_to_none=True)
             (rec + kl).backward()
             self.opt_.step()
-            self.decoder_.sigma.data.clamp_(0.01, 1.0)
+            self.decoder_.scales.data.clamp_(SIGMA_FLOOR_DP if self.dp else 0.01, 1.0)
             totals += torch.stack([rec.detach(), kl.detach()])
             steps += 1
         mean = (totals / max(steps, 1)).tolist()
@@ -213,8 +296,15 @@ class TVAE(TorchSynthesizer):
         return losses["reconstruction"] + losses["kl"]
 
     def _after_fit(self, x: torch.Tensor) -> None:
-        """Per-category Gaussian summaries of the aggregate posterior, for conditional sampling."""
+        """Per-category Gaussian summaries of the aggregate posterior, for conditional sampling (the
+        prior under DP, where the summaries would read the training rows)."""
         layout, e = self.layout_, int(self.embedding_dim)
+        if self.dp:
+            shape = (len(layout.cond_spans), layout.width, e)
+            self.latent_mean_ = torch.zeros(shape, device=x.device)
+            self.latent_std_ = torch.ones(shape, device=x.device)
+            del self.data_
+            return
         self.encoder_.eval()
         with torch.inference_mode():
             mus, variances = [], []
@@ -263,7 +353,7 @@ class TVAE(TorchSynthesizer):
                 u = torch.rand(b, disc.numel(), device=self.device_).clamp_(1e-12, 1.0 - 1e-7)
                 rows[:, disc] -= torch.log(-torch.log(u))
             if cont.numel():
-                noise = torch.randn(b, cont.numel(), device=self.device_) * self.decoder_.sigma
+                noise = torch.randn(b, cont.numel(), device=self.device_) * self.decoder_.scales
                 rows[:, cont] = (torch.tanh(rows[:, cont]) + noise).clamp(-1.0, 1.0)
             out[start : start + b] = rows
         return out

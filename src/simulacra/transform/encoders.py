@@ -3,7 +3,8 @@
 * :class:`NumericalEncoder` — ``normal_score``: the value's mid-rank empirical CDF ``u`` (linear between
   up to ``max_quantiles`` stored quantiles) mapped to a standard normal score ``Φ⁻¹(u)``; its inverse
   reads the quantile function, so marginals are reproduced, spikes (many zeros) included.
-  ``standard``: ``(x − mean) / std``.
+  ``standard``: ``(x − mean) / std``. ``minmax``: ``2(x − lo)/(hi − lo) − 1`` in ``[−1, 1]``, for a
+  range known in advance (a differentially private model fits it on the domain's two bounds).
 * :class:`ModeSpecificEncoder` — CTGAN's *mode-specific normalization* (Xu et al. 2019, §4.2): a
   variational (Dirichlet-process) Gaussian mixture per column; a value becomes ``[α, one-hot(mode)]``
   with ``α = (x − μ_k) / (4σ_k)``.
@@ -44,8 +45,8 @@ class NumericalEncoder:
     width = 1
 
     def __init__(self, method: str = "normal_score", max_quantiles: int = 1000) -> None:
-        if method not in ("normal_score", "standard"):
-            raise ConfigError(f"numerical encoding {method!r}: use 'normal_score' or 'standard'")
+        if method not in ("normal_score", "standard", "minmax"):
+            raise ConfigError(f"numerical encoding {method!r}: use 'normal_score', 'standard' or 'minmax'")
         self.method = method
         self.max_quantiles = max_quantiles
 
@@ -55,6 +56,9 @@ class NumericalEncoder:
             x = np.zeros(1)
         if self.method == "standard":
             self.mean_, self.std_ = float(x.mean()), float(x.std() or 1.0)
+            return self
+        if self.method == "minmax":
+            self.lo_, self.hi_ = float(x.min()), float(x.max())
             return self
         k = int(min(self.max_quantiles, max(2, x.size)))
         self._set_quantiles(np.quantile(x, np.linspace(0.0, 1.0, k)))
@@ -81,17 +85,24 @@ class NumericalEncoder:
         x = np.asarray(x, dtype=float)
         if self.method == "standard":
             return ((x - self.mean_) / self.std_)[:, None]
+        if self.method == "minmax":
+            span = (self.hi_ - self.lo_) or 1.0
+            return np.clip(2.0 * (x - self.lo_) / span - 1.0, -1.0, 1.0)[:, None]
         return ndtri(self.to_uniform(x))[:, None]
 
     def inverse(self, block: np.ndarray) -> np.ndarray:
         z = np.asarray(block, dtype=float)[:, 0]
         if self.method == "standard":
             return z * self.std_ + self.mean_
+        if self.method == "minmax":
+            return self.lo_ + (np.clip(z, -1.0, 1.0) + 1.0) / 2.0 * (self.hi_ - self.lo_)
         return np.interp(ndtr(z), self.probs_, self.quantiles_)
 
     def to_state(self) -> dict[str, Any]:
         if self.method == "standard":
             return {"method": self.method, "mean": self.mean_, "std": self.std_}
+        if self.method == "minmax":
+            return {"method": self.method, "lo": self.lo_, "hi": self.hi_}
         return {
             "method": self.method,
             "max_quantiles": self.max_quantiles,
@@ -103,6 +114,8 @@ class NumericalEncoder:
         enc = cls(state["method"], state.get("max_quantiles", 1000))
         if enc.method == "standard":
             enc.mean_, enc.std_ = state["mean"], state["std"]
+        elif enc.method == "minmax":
+            enc.lo_, enc.hi_ = float(state["lo"]), float(state["hi"])
         else:
             enc._set_quantiles(state["quantiles"])
         return enc

@@ -23,11 +23,10 @@ the data with probability at most ≈ 5 %, and never that it is. The candidates'
 with a hash of the model's seed and the column's real values, so the same data and seed give the same
 pool, while no one without the data can replay the stream to see which candidates were dropped.
 
-Where the namespace is too small for this (a column of first names that uses most of the locale's
-names), the pool is what is left; when fewer than :data:`MIN_POOL` fresh values exist, the
-generator falls back to the locale's values, real ones included, and ``collisions_possible`` says so
-(a first name or a postcode alone identifies no one; the evaluation counts such values,
-``real_identifiers``).
+Where the namespace is too small for this — 5 % of a locale's ~700 first names is fewer than
+:data:`MIN_POOL` — the generator falls back to all of the locale's values (the distinct values of
+:data:`FALLBACK_DRAWS` draws), real ones included, and ``collisions_possible`` says so: a first or
+last name alone identifies no one, and the evaluation counts such values (``real_identifiers``).
 
 **Pseudonyms** (``mode="pseudonymize"``, with a key of at least 16 bytes): each real value becomes
 ``HMAC-SHA256(key, kind, normal form)`` written as a token (``name-3f9a…``, ``3f9a…@pseudonym.invalid``,
@@ -78,6 +77,8 @@ POOL_SHARE = 0.05
 POOL_MAX = 100_000
 #: fewer fresh values than this: fall back to the locale's values, collisions possible
 MIN_POOL = 50
+#: candidates drawn for the pool of a generator without room for exclusion (its distinct values)
+FALLBACK_DRAWS = 10_000
 #: candidates drawn to estimate a generator's namespace
 PROBE = 4_000
 #: rows a format must have to be reproduced (rarer formats could single someone out)
@@ -409,8 +410,8 @@ class IdentifierGenerator:
             if norm and norm not in real and norm not in pool:
                 pool[norm] = value
         self.collisions_possible_ = len(pool) < MIN_POOL
-        if self.collisions_possible_:  # the namespace is (nearly) all real values: draw from all of it
-            pool = {normal_form(self.kind, v): v for v in (make() for _ in range(max(wanted, MIN_POOL)))}
+        if self.collisions_possible_:  # too small a namespace to exclude from: draw from all of it
+            pool = {normal_form(self.kind, v): v for v in (make() for _ in range(FALLBACK_DRAWS))}
         self.pool_ = list(pool.values())
         self.weights_ = None
         return self

@@ -41,6 +41,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from simulacra.errors import ConditionError, NotFittedError
 from simulacra.metadata import Metadata, datetime_seconds, parse_datetimes
+from simulacra.transform.domain import Domain
 from simulacra.transform.encoders import (
     CategoricalEncoder,
     ModeSpecificEncoder,
@@ -324,9 +325,55 @@ class TableTransformer:
             else:
                 values = [None if (not isinstance(v, str) and pd.isna(v)) else v for v in s.tolist()]
                 idx = col["value"].index_of(values)
-                idx[idx < 0] = 0
+                unseen = col["value"].index_of([col["unseen"]])[0] if "unseen" in col else 0
+                idx[idx < 0] = unseen
                 out[:, span.start : span.end] = col["value"].transform_index(idx, rng)
         return out
+
+    @classmethod
+    def from_domain(
+        cls, domain: Domain, metadata: Metadata, order: list[str], seed: int = 0
+    ) -> TableTransformer:
+        """A transformer built from a public :class:`~simulacra.transform.domain.Domain` alone, reading no
+        data (for differentially private training): numbers scaled to ``[−1, 1]`` over the domain's
+        range (``minmax``), categories one-hot over the domain's categories plus its *other* bucket and
+        missing, every numerical column with a missing indicator; values outside the domain are
+        clipped or become *other*. ``order`` is the table's column order (ids and identifiers take no
+        span, as in :meth:`fit`)."""
+        from simulacra.transform.domain import OTHER
+
+        tt = cls(numerical="minmax", categorical="onehot", seed=seed)
+        tt.order_ = list(order)
+        tt.columns_ = {}
+        for name in order:
+            meta = metadata[name]
+            d = domain.columns.get(name)
+            if d is None:
+                col: dict[str, Any] = {"sdtype": meta.sdtype, "dtype": "object", "format": meta.format}
+                if meta.sdtype == "id":
+                    col["id"] = {
+                        "kind": "int" if meta.representation == "int" else "str",
+                        "start": 1,
+                        "prefix": f"{name}-",
+                    }
+                tt.columns_[name] = col
+                continue
+            col = {"sdtype": d.sdtype, "dtype": d.dtype, "format": d.format}
+            if d.kind == "numeric":
+                col |= {"int": d.integer, "min": d.lo, "max": d.hi, "fill": (d.lo + d.hi) / 2, "grid": None}
+                col["decimals"] = None
+                col["date_only"] = False
+                col["value"] = NumericalEncoder("minmax").fit(np.array([d.lo, d.hi]))
+                col["null"] = CategoricalEncoder("onehot").fit(np.array([0, 1]), [False, True])
+            else:
+                text = d.dtype in ("object", "str", "string") or d.dtype.startswith("string")
+                other = OTHER if text else "__other__"
+                cats = [*d.categories, other, None]
+                col["value"] = CategoricalEncoder("onehot").fit(np.arange(len(cats)), cats)
+                col["unseen"] = other
+            tt.columns_[name] = col
+        tt._build_spans()
+        return tt
 
     def fit_transform(self, df: pd.DataFrame, metadata: Metadata) -> np.ndarray:
         return self.fit(df, metadata).transform(df)

@@ -1,0 +1,172 @@
+"""DP-SGD for the neural table models: per-example clipping and Gaussian noise through Opacus.
+
+Abadi, Chu, Goodfellow, McMahan, Mironov, Talwar & Zhang (2016), "Deep Learning with Differential
+Privacy", CCS; Opacus (Yousefpour et al. 2021, "Opacus: User-Friendly Differential Privacy Library in
+PyTorch") computes the per-example gradients (``GradSampleModule``) and clips and noises their sum
+(``DPOptimizer``). What :class:`DPTraining` adds to a :class:`~simulacra.synthesizers.neural.TorchSynthesizer`:
+
+* the table's encoding comes from a public :class:`~simulacra.transform.domain.Domain` (declared or
+  DP-estimated ranges and category sets, :func:`~simulacra.transform.domain.estimate_domain`), never
+  from the data: numbers scaled over the range, categories one-hot
+  (:meth:`~simulacra.transform.TableTransformer.from_domain`);
+* every step trains on a Poisson sample of the rows (each row with probability ``q = batch_size/N``),
+  the sampling the accountant assumes; an epoch is ``N / batch_size`` steps;
+* the noise multiplier is the smallest whose Rényi-DP account of all the planned steps, composed with
+  the domain estimate's zCDP, stays within ``(epsilon, delta)``
+  (:func:`~simulacra.synthesizers.dp.accounting.sgd_noise`), and the spent ε of the steps taken is
+  stored with the model (``privacy_``).
+
+Early stopping would choose the number of steps from the private loss, so ``patience`` is refused with
+``dp=True``. The row count ``N`` sets the sampling rate and is treated as public, as in Abadi et al. and
+Opacus.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from simulacra.errors import ConfigError
+from simulacra.synthesizers.dp.accounting import rho_of_epsilon, sgd_epsilon, sgd_noise
+from simulacra.transform import TableTransformer
+from simulacra.transform.domain import estimate_domain
+from simulacra.validation import Boolean, Param, Real
+
+#: the parameters :class:`DPTraining` reads
+DP_CONSTRAINTS: dict[str, Param] = {
+    "dp": Boolean(),
+    "epsilon": Real(gt=0, le=1000),
+    "delta": Real(gt=0, lt=1),
+    "max_grad_norm": Real(gt=0, le=1e6),
+}
+#: share of the budget spent on estimating undeclared column domains (as AIM's default)
+DOMAIN_SHARE = 0.1
+DOMAIN_DELTA_SHARE = 0.1
+
+
+class DPTraining:
+    """DP-SGD for a :class:`~simulacra.synthesizers.neural.TorchSynthesizer` (see the module docstring).
+
+    The model sets ``dp``, ``epsilon``, ``delta``, ``max_grad_norm`` in ``__init__``; its training loop
+    draws batches from :meth:`_batches` and its losses are means over the batch's rows.
+    """
+
+    dp: bool
+    epsilon: float
+    delta: float
+    max_grad_norm: float
+
+    def _check_dp(self) -> None:
+        if self.dp and getattr(self, "patience", None) is not None:
+            raise ConfigError(
+                f"{self.name}: patience (early stopping) reads the private loss; drop it with dp=true"  # type: ignore[attr-defined]
+            )
+
+    def _dp_transformer(self, data: pd.DataFrame) -> TableTransformer:
+        """The encoding from the public domain; sets ``domain_`` and the budget left for training."""
+        meta = self.metadata_  # type: ignore[attr-defined]
+        columns = [c for c in meta.names if meta[c].sdtype not in ("id", "pii", "text")]
+        declared = [c for c in columns if _declared(meta, c)]
+        estimating = [c for c in columns if c not in declared]
+        cats = [c for c in estimating if meta[c].sdtype in ("categorical", "boolean")]
+        delta_domain = self.delta * DOMAIN_DELTA_SHARE if cats else 0.0
+        self._delta_sgd = self.delta - delta_domain
+        rho_domain = DOMAIN_SHARE * rho_of_epsilon(self.epsilon, self._delta_sgd) if estimating else 0.0
+        rng = np.random.default_rng(self.seed)  # type: ignore[attr-defined]
+        self.domain_ = estimate_domain(
+            data, meta, columns, rho=rho_domain, delta=delta_domain, seed=int(rng.integers(2**63))
+        )
+        self._declared = declared
+        return TableTransformer.from_domain(self.domain_, meta, meta.names, seed=self.seed)  # type: ignore[attr-defined]
+
+    def _dp_attach(self, n_rows: int) -> None:
+        """Per-example gradients on every trained module and a ``DPOptimizer`` around each optimizer,
+        with the noise multiplier the budget allows for all planned steps."""
+        from opacus import GradSampleModule
+        from opacus.grad_sample import register_grad_sampler
+        from opacus.optimizers import DPOptimizer
+
+        for cls, sampler in self._grad_samplers().items():
+            register_grad_sampler(cls)(sampler)
+
+        b = int(self.batch_size)  # type: ignore[attr-defined]
+        self._q = min(1.0, b / max(n_rows, 1))
+        self._steps_per_epoch = max(1, round(n_rows / b))
+        planned = self._steps_per_epoch * int(self.epochs)  # type: ignore[attr-defined]
+        try:
+            self._noise = sgd_noise(self.epsilon, self._delta_sgd, self._q, max(planned, 1), self.domain_.rho)
+        except ValueError:
+            raise ConfigError(
+                f"{self.name}: epsilon={self.epsilon} is spent on estimating the column domains; "  # type: ignore[attr-defined]
+                "declare their min/max and categories in the metadata, or raise epsilon"
+            ) from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Opacus warns about its secure RNG being off: seeds must work
+            self._grad_modules = [GradSampleModule(m) for m in self._modules().values()]  # type: ignore[attr-defined]
+            for name, opt in list(self._optimizers().items()):  # type: ignore[attr-defined]
+                dp_opt = DPOptimizer(
+                    opt,
+                    noise_multiplier=self._noise,
+                    max_grad_norm=float(self.max_grad_norm),
+                    expected_batch_size=b,
+                    loss_reduction="mean",
+                )
+                self._replace_optimizer(name, dp_opt)
+        self._steps_done = 0
+
+    def _grad_samplers(self) -> dict[type, Any]:
+        """Hook: per-example gradient functions ``(module, activations, backprops) → {param: (B, …)}``
+        for the model's own layers that Opacus does not know."""
+        return {}
+
+    def _replace_optimizer(self, name: str, optimizer: Any) -> None:
+        """Hook: put the DP optimizer where the model keeps the optimizer called ``name``."""
+        raise NotImplementedError
+
+    def _batches(self, n_rows: int) -> list[torch.Tensor]:
+        """One epoch's batches of row indices: ``N / batch_size`` Poisson samples (DP), counted."""
+        out = []
+        for _ in range(self._steps_per_epoch):
+            mask = torch.rand(n_rows, device=self.device_) < self._q  # type: ignore[attr-defined]
+            out.append(torch.nonzero(mask).flatten())
+        self._steps_done += len(out)
+        return out
+
+    def _dp_detach(self, n_rows: int) -> None:
+        """Remove the per-example hooks and record what was spent (``privacy_``)."""
+        for gsm in self._grad_modules:
+            gsm._close()
+        del self._grad_modules
+        sgd_eps = sgd_epsilon(
+            self._q, self._noise, max(self._steps_done, 1), self._delta_sgd, self.domain_.rho
+        )
+        self.privacy_ = {
+            "mechanism": "DP-SGD (Abadi et al. 2016; Opacus), Rényi-DP accountant",
+            "epsilon_requested": float(self.epsilon),
+            "delta_requested": float(self.delta),
+            "epsilon": sgd_eps if self._steps_done else 0.0,
+            "delta": self._delta_sgd + self.domain_.delta,
+            "noise_multiplier": self._noise,
+            "max_grad_norm": float(self.max_grad_norm),
+            "sampling_rate": self._q,
+            "steps": self._steps_done,
+            "rho_domain": self.domain_.rho,
+            "delta_domain": self.domain_.delta,
+            "declared_domain": sorted(self._declared),
+            "estimated_domain": self.domain_.estimated,
+            "not_covered": self.metadata_.names_of("pii"),  # type: ignore[attr-defined]
+        }
+        if math.isnan(self.privacy_["epsilon"]):
+            self.privacy_["epsilon"] = float("inf")
+
+
+def _declared(meta: Any, column: str) -> bool:
+    m = meta[column]
+    if m.sdtype in ("numerical", "datetime"):
+        return {"min", "max"} <= set(m.declared or ())
+    return "categories" in set(m.declared or ())

@@ -1,0 +1,168 @@
+"""Differential privacy: the accountant, the public domain, the graphical-model estimator, AIM and
+DP-SGD, on real Adult rows."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from simulacra.errors import ConditionError, ConfigError
+from simulacra.metadata import Metadata
+from simulacra.synthesizers import Synthesizer, make
+from simulacra.synthesizers.dp.accounting import epsilon_of_rho, rho_of_epsilon, sgd_epsilon, sgd_noise
+from simulacra.synthesizers.dp.graphical import GraphicalModel, Measurement, estimate
+from simulacra.transform.domain import OTHER, estimate_domain
+from simulacra.transform.encoders import ModeSpecificEncoder
+
+
+def test_accountant_never_spends_more_than_asked():
+    for eps, delta in ((0.1, 1e-6), (1.0, 1e-5), (10.0, 1e-5)):
+        rho = rho_of_epsilon(eps, delta)
+        assert epsilon_of_rho(rho, delta) <= eps and epsilon_of_rho(rho * 1.01, delta) > eps
+    noise = sgd_noise(1.0, 1e-5, q=0.01, steps=1000)
+    assert sgd_epsilon(0.01, noise, 1000, 1e-5) <= 1.0 < sgd_epsilon(0.01, noise * 0.9, 1000, 1e-5)
+    # a zCDP domain estimate composed in costs more noise for the same ε
+    assert sgd_noise(1.0, 1e-5, q=0.01, steps=1000, rho=0.005) > noise
+
+
+def test_domain_declared_costs_nothing_and_estimates_hide_rare_values(adult_small):
+    train, _ = adult_small
+    meta = Metadata.detect(train)
+    meta.apply_overrides({"age": {"min": 17, "max": 90}, "sex": {"categories": ["Male", "Female"]}})
+    declared = estimate_domain(train, meta, ["age", "sex"], rho=0.01, delta=1e-6, seed=0)
+    assert declared.rho == 0.0 and declared.delta == 0.0 and not declared.estimated
+    assert (declared.columns["age"].lo, declared.columns["age"].hi) == (17.0, 90.0)
+    rare = train.copy()
+    rare.loc[0, "native-country"] = "Atlantis"  # one person's value
+    meta = Metadata.detect(rare)
+    for seed in range(5):
+        dom = estimate_domain(
+            rare, meta, ["native-country", "hours-per-week"], rho=0.05, delta=1e-6, seed=seed
+        )
+        assert "Atlantis" not in dom.columns["native-country"].categories
+        assert "United-States" in dom.columns["native-country"].categories
+        h = dom.columns["hours-per-week"]
+        assert h.lo <= 40 <= h.hi and dom.estimated == ["native-country", "hours-per-week"]
+    codes = dom.category_codes("native-country", pd.Series(["Atlantis", None, "United-States"], dtype=object))
+    values = list(dom.category_values("native-country", codes))
+    assert values[0] == OTHER and pd.isna(values[1]) and values[2] == "United-States"
+
+
+def test_marginals_of_the_graphical_model_are_exact():
+    """Any marginal, inside a clique or across the tree, equals the one summed from the full joint."""
+    rng = np.random.default_rng(0)
+    sizes = [2, 3, 2, 4, 3]
+    cliques = [(0, 1), (1, 2), (2, 3), (1, 3), (3, 4)]
+    model = GraphicalModel(sizes, cliques, total=1000.0)
+    for c in model.cliques:
+        model.theta[c] = rng.normal(0, 1.5, model.theta[c].shape)
+    model.calibrate()
+    joint = np.zeros(sizes)
+    for x in itertools.product(*(range(k) for k in sizes)):
+        joint[x] = np.exp(sum(model.theta[c][tuple(x[a] for a in c)] for c in model.cliques))
+    joint *= 1000.0 / joint.sum()
+    for attrs in ((0,), (0, 1), (0, 4), (0, 2, 4), (1, 3, 4), (0, 1, 2, 3)):
+        other = tuple(a for a in range(5) if a not in attrs)
+        assert np.allclose(model.marginal(attrs), joint.sum(axis=other), rtol=1e-9), attrs
+
+
+def test_estimation_recovers_measured_marginals():
+    rng = np.random.default_rng(1)
+    n = 20_000
+    a = rng.integers(0, 3, n)
+    b = (a + rng.integers(0, 2, n)) % 4
+    c = (2 * b + rng.integers(0, 2, n)) % 5
+    x, sizes = np.column_stack([a, b, c]), [3, 4, 5]
+
+    def counts(attrs):
+        idx = np.ravel_multi_index(tuple(x[:, i] for i in attrs), [sizes[i] for i in attrs])
+        return np.bincount(idx, minlength=int(np.prod([sizes[i] for i in attrs]))).astype(float)
+
+    measured = [(0,), (1,), (2,), (0, 1), (1, 2)]
+    model = estimate(
+        sizes,
+        [Measurement(m, counts(m) + rng.normal(0, 1, counts(m).size), 1.0) for m in measured],
+        iterations=300,
+    )
+    for m in measured:
+        assert np.abs(model.marginal(m).ravel() - counts(m)).sum() / n < 0.003, m
+    draws = model.sample(n, rng)
+    assert np.abs(np.bincount(draws[:, 0] * 4 + draws[:, 1], minlength=12) - counts((0, 1))).sum() / n < 0.05
+
+
+@pytest.fixture(scope="module")
+def aim(adult_small, tmp_path_factory):
+    train, _ = adult_small
+    meta = Metadata.detect(train)
+    model = make("aim", epsilon=3.0, verbose=False, seed=0).fit(train, meta)
+    folder = tmp_path_factory.mktemp("aim") / "m"
+    model.save(folder)
+    return train, meta, model, folder
+
+
+def test_aim_spends_at_most_its_budget_and_stores_no_data_bounds(aim):
+    train, meta, model, folder = aim
+    p = model.privacy_
+    assert p["epsilon"] <= p["epsilon_requested"] == 3.0 and p["delta"] <= 1e-5
+    assert p["rho_domain"] > 0 and set(p["estimated_domain"]) == set(meta.names)
+    saved = json.loads((folder / "metadata.json").read_text())["columns"]
+    for name, col in saved.items():
+        d = model.domain_.columns[name]
+        assert "reason" not in col or "public schema" in col["reason"]
+        if d.kind == "numeric":
+            assert (col["min"], col["max"]) == (d.lo, d.hi)
+    assert saved["age"]["min"] != train["age"].min() or saved["age"]["max"] != train["age"].max()
+
+
+def test_aim_learns_the_links_the_marginals_miss(aim):
+    train, meta, model, _ = aim
+    synth = model.sample(len(train), seed=0)
+    floor = make("independent").fit(train, meta).sample(len(train), seed=0)
+
+    def tv(df):
+        p = pd.crosstab(train["relationship"], train["income"], normalize=True)
+        q = pd.crosstab(df["relationship"], df["income"], normalize=True).reindex_like(p).fillna(0)
+        return float(np.abs(p - q).to_numpy().sum() / 2)
+
+    assert tv(synth) < 0.5 * tv(floor), (tv(synth), tv(floor))
+
+
+def test_aim_conditions_seeds_temperature_and_reload(aim):
+    _train, _meta, model, folder = aim
+    rich = model.sample(300, conditions={"income": ">50K"}, seed=1)
+    assert (rich["income"] == ">50K").all()
+    assert rich["relationship"].value_counts(normalize=True).get("Husband", 0) > 0.5  # steered, not just set
+    pd.testing.assert_frame_equal(model.sample(200, seed=2), Synthesizer.load(folder).sample(200, seed=2))
+    cold = model.sample(3000, seed=3, temperature=0.5)
+    assert (
+        cold["workclass"].value_counts(normalize=True).iloc[0]
+        > model.sample(3000, seed=3)["workclass"].value_counts(normalize=True).iloc[0]
+    )
+    with pytest.raises(ConditionError, match="no released category"):
+        model.sample(5, conditions={"native-country": "Atlantis"})
+    counts = model.sample_counts("income", {"<=50K": 7, ">50K": 5}, seed=0)
+    assert counts["income"].value_counts().to_dict() == {"<=50K": 7, ">50K": 5}
+
+
+def test_dp_tvae_trains_from_the_public_domain_and_accounts_its_steps(adult_small, tmp_path):
+    train, _ = adult_small
+    meta = Metadata.detect(train.head(1000))
+    model = make("tvae", dp=True, epsilon=2.0, epochs=2, batch_size=200, verbose=False, seed=0)
+    model.fit(train.head(1000), meta)
+    p = model.privacy_
+    assert 0 < p["epsilon"] <= 2.0 and p["steps"] == 2 * 5 and p["noise_multiplier"] > 0.5
+    assert not any(
+        isinstance(c.get("value"), ModeSpecificEncoder) for c in model.transformer_.columns_.values()
+    )
+    rows = model.sample(50, conditions={"sex": "Female"}, seed=0)
+    assert (rows["sex"] == "Female").all()
+    model.save(tmp_path / "m")
+    again = Synthesizer.load(tmp_path / "m")
+    pd.testing.assert_frame_equal(model.sample(100, seed=1), again.sample(100, seed=1))
+    assert again.privacy_["epsilon"] == p["epsilon"]
+    with pytest.raises(ConfigError, match="patience"):
+        make("tvae", dp=True, patience=3)

@@ -1,0 +1,144 @@
+"""Personal identifiers on a table of Faker identities: detected, never learned, never copied out,
+formats kept; and keyed pseudonyms that survive joins."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from simulacra.errors import ConditionError, ConfigError
+from simulacra.metadata import Metadata, iban_valid, luhn_valid
+from simulacra.synthesizers import Synthesizer, make
+from simulacra.transform.pii import IdentifierGenerator, normal_form, shape_of
+
+KINDS = {
+    "name": "name",
+    "email": "email",
+    "phone": "phone",
+    "card": "credit_card",
+    "iban": "iban",
+    "ip": "ip",
+    "website": "url",
+    "zip": "postcode",
+    "first_name": "first_name",
+}
+
+
+@pytest.fixture(scope="module")
+def people() -> pd.DataFrame:
+    from faker import Faker
+
+    fake = Faker("en_US")
+    fake.seed_instance(11)
+    rng = np.random.default_rng(11)
+    n = 3000
+    return pd.DataFrame(
+        {
+            "name": [fake.name() for _ in range(n)],
+            "email": [fake.email() for _ in range(n)],
+            "phone": [fake.phone_number() for _ in range(n)],
+            "card": [fake.credit_card_number() for _ in range(n)],
+            "iban": [fake.iban() for _ in range(n)],
+            "ip": [fake.ipv4() for _ in range(n)],
+            "website": [fake.url() for _ in range(n)],
+            "zip": [fake.postcode() for _ in range(n)],
+            "first_name": [fake.first_name() for _ in range(n)],
+            "age": rng.integers(18, 90, n),
+            "plan": rng.choice(["basic", "plus", "pro"], n),
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def fitted(people, tmp_path_factory):
+    meta = Metadata.detect(people)
+    model = make("mixture", components=20, iterations=10, verbose=False).fit(people, meta)
+    folder = tmp_path_factory.mktemp("pii") / "model"
+    model.save(folder)
+    return meta, model, folder
+
+
+def test_every_identifier_kind_is_detected_and_nothing_else(people, adult):
+    meta = Metadata.detect(people)
+    assert {c: meta[c].pii for c in KINDS} == KINDS
+    assert meta["age"].sdtype == "numerical" and meta["plan"].sdtype == "categorical"
+    train, _ = adult
+    assert not Metadata.detect(train).names_of("pii")  # no false alarm on a real table
+
+
+def test_no_real_identifier_in_100000_rows_and_formats_kept(people, fitted):
+    _meta, model, _ = fitted
+    synth = model.sample(100_000, seed=0)
+    for column, kind in KINDS.items():
+        real = {normal_form(kind, v) for v in people[column]}
+        clash = [v for v in synth[column].dropna() if normal_form(kind, v) in real]
+        if kind == "first_name":  # a first name alone identifies no one; its pool may be exhausted
+            continue
+        assert not clash, (column, clash[:5])
+    assert synth["email"].str.fullmatch(r"[a-z0-9._]+@example\.(com|net|org)").all()
+    assert synth["card"].map(lambda v: luhn_valid(re.sub(r"\D", "", v))).all()
+    assert synth["iban"].map(iban_valid).all()
+    assert synth["zip"].str.fullmatch(r"\d{5}").all()
+    common = set(people["phone"].map(shape_of).value_counts().loc[lambda c: c >= 5].index)
+    assert set(synth["phone"].map(shape_of)) <= common  # only formats that at least 5 real rows have
+    assert synth["ip"].str.fullmatch(r"\d{1,3}(\.\d{1,3}){3}").all()
+    assert synth["email"].nunique() > 0.9 * min(len(synth), len(model.identifiers_["email"].pool_))
+
+
+def test_identifiers_never_reach_the_model_or_its_folder(people, fitted):
+    _meta, model, folder = fitted
+    assert not {s.column for s in model.transformer_.spans_} & set(KINDS)
+    stored: set[str] = set()
+
+    def walk(value) -> None:
+        if isinstance(value, str):
+            stored.add(value)
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                walk(k)
+                walk(v)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v)
+
+    for path in folder.glob("*.json"):
+        walk(json.loads(path.read_text()))
+    with np.load(folder / "arrays.npz", allow_pickle=False) as npz:
+        assert all(npz[k].dtype.kind in "biuf" for k in npz.files)  # numbers only
+    for column, kind in KINDS.items():
+        if kind == "first_name":
+            continue
+        real = {normal_form(kind, v) for v in people[column]}
+        assert not real & {normal_form(kind, v) for v in stored}, column
+
+
+def test_sampling_is_seeded_and_survives_a_reload(fitted):
+    _, model, folder = fitted
+    again = Synthesizer.load(folder)
+    a, b = model.sample(500, seed=3), again.sample(500, seed=3)
+    pd.testing.assert_frame_equal(a, b)
+    assert not model.sample(500, seed=4)["email"].equals(a["email"])
+    with pytest.raises(ConditionError, match="personal identifiers"):
+        model.sample(5, conditions={"email": "x@example.org"})
+
+
+def test_pseudonyms_are_keyed_joinable_and_never_real(people):
+    meta = Metadata.detect(people[["email", "age"]])
+    key = b"0123456789abcdef-secret"
+    one = IdentifierGenerator("email", "pseudonymize").fit(people["email"], key=key)
+    two = IdentifierGenerator("email", "pseudonymize").fit(people["email"].iloc[::-1], key=key)
+    other = IdentifierGenerator("email", "pseudonymize").fit(people["email"], key=b"another-key-of-16+bytes")
+    assert set(one.pool_) == set(two.pool_)  # the same person, the same pseudonym: joins survive
+    assert not set(one.pool_) & set(other.pool_)
+    assert not set(one.pool_) & set(people["email"])
+    model = make("mixture", components=5, iterations=5, verbose=False).fit(
+        people[["email", "age"]], meta, pii="pseudonymize", pii_key=key
+    )
+    out = model.sample(1000, seed=0)
+    assert out["email"].str.endswith("@pseudonym.invalid").all() and set(out["email"]) <= set(one.pool_)
+    with pytest.raises(ConfigError, match="16 bytes"):
+        IdentifierGenerator("email", "pseudonymize").fit(people["email"], key=b"short")
