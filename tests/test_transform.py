@@ -53,6 +53,20 @@ def test_missing_rate_of_numeric_is_kept():
     assert back["x"].isna().tolist() == df["x"].isna().tolist()
 
 
+@pytest.mark.parametrize("categorical", ["frequency", "onehot"])
+def test_a_mostly_missing_numeric_column_keeps_which_rows_are_missing(adult_small, categorical):
+    """More missing than present values puts "missing" first in the indicator's frequency order; the
+    encoding must follow that order, or every missing row comes back present and the reverse."""
+    train = adult_small[0].copy()
+    gone = np.random.default_rng(0).random(len(train)) < 0.7
+    train.loc[gone, "capital-gain"] = np.nan
+    tt = TableTransformer(categorical=categorical).fit(train, Metadata.detect(train))
+    back = tt.inverse_transform(tt.transform(train))
+    assert back["capital-gain"].isna().tolist() == gone.tolist()
+    present = ~gone
+    assert back.loc[present, "capital-gain"].median() == train.loc[present, "capital-gain"].median()
+
+
 def test_state_round_trip(adult_small):
     train = adult_small[0]
     tt = TableTransformer().fit(train, Metadata.detect(train))

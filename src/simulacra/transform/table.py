@@ -321,7 +321,9 @@ class TableTransformer:
                     out[:, span.start : span.end] = enc.transform(x)
             elif span.role == "missing":
                 null = ~np.isfinite(self._numeric_values(s, col))
-                out[:, span.start : span.end] = col["null"].transform_index(null.astype(np.int64), rng)
+                # the indicator's categories are in frequency order: map False/True to their positions
+                where = col["null"].index_of([False, True])
+                out[:, span.start : span.end] = col["null"].transform_index(where[null.astype(np.int64)], rng)
             else:
                 values = [None if (not isinstance(v, str) and pd.isna(v)) else v for v in s.tolist()]
                 idx = col["value"].index_of(values)
