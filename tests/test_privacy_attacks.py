@@ -79,7 +79,10 @@ def test_reidentification_risks_rise_for_a_copier_only(split):
     assert copier["linkability"]["beats_baseline"]
     assert set(copier["inference"]) == {c for c in meta.names}
     worst = copier["inference_worst"]
-    assert worst["risk"] == max(r["risk"] for r in copier["inference"].values())
+    assert worst["column"] in copier["inference"] and worst["attacks"] + worst["chosen_on"] == 500
+    assert worst["risk"] > 0.5
+    # chosen on one half of the attacks, measured on the other: no bias from taking a maximum
+    assert honest["inference_worst"]["ci"][0] < 0.02, honest["inference_worst"]
 
 
 def test_bitset_counts_equal_the_plain_counts(split):

@@ -48,7 +48,7 @@ DESCRIPTIONS: dict[str, str] = {
     "dcr_membership_auc": "Membership inference by distance to the closest synthetic row: ROC-AUC, members against real non-members. 0.5 = no leak.",
     "singling_out_risk": "Anonymeter-style singling-out risk (the stronger of the univariate and multivariate attacks): excess share of predicates from synthetic rows that isolate one training record over one control record. 0 = none.",
     "linkability_risk": "Linkability risk: excess share of training records whose two column halves point to the same nearest synthetic row, over the control records. 0 = none.",
-    "inference_risk": "Attribute-inference risk of the most exposed column: excess share of secrets guessed right from the nearest synthetic row, training over control records. Compare with the real holdout's.",
+    "inference_risk": "Attribute-inference risk of the most exposed column (chosen on half of the attacks, measured on the other half): excess share of secrets guessed right from the nearest synthetic row, training over control records. Compare with the real holdout's.",
     "real_identifiers": "Synthetic identifier (pii) values equal to a real one (compared as digits, lower case or canonical addresses). 0 expected: identifiers are generated fresh.",
     # images (simulacra.evaluate.image)
     "fid": "Fréchet distance between Gaussian fits of the local classifier's features of real training and synthetic images (local FID). Lower is better; compare with the reference rows.",

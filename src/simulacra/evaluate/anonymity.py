@@ -17,7 +17,8 @@ synthetic rows runs against real records:
   attack succeeds when both halves point to the same synthetic row, linking the two datasets.
 * **Attribute inference**: the attacker knows every column of a target but one, the *secret*, and
   guesses it as the secret of the nearest synthetic row; a guess is right when it equals the secret
-  (categories) or lies within 5 % of it (numbers). Every column is tried as the secret in turn.
+  (categories) or lies within 5 % of it (numbers). Every column is tried as the secret in turn; the
+  most exposed column is chosen on half of the attacks and its risk measured on the other half.
 
 Each attack runs against training records (success rate ``r_train``) and against a **control** set of
 real records the generator never saw (``r_control``): what the attack achieves on the control set is
@@ -33,7 +34,9 @@ search (:func:`~simulacra.evaluate.privacy.gower_neighbors`). The training rows 
 control set's size, so the singling-out rates compare without the package's fitted size correction;
 Gower distances scale numbers by the real training range and count a missing value against a present
 one as 1 (the package counts two missing values as different); numerical secrets are judged with the
-package's 5 % tolerance relative to the true value (its ``regression`` mode). ``benchmarks/
+package's 5 % tolerance relative to the true value (its ``regression`` mode); the headline inference
+risk is the most exposed column's, chosen and measured on separate halves of the attacks (the package
+reports each column and leaves the choice to the user). ``benchmarks/
 anonymeter_crosscheck.py`` runs both on the same rows.
 """
 
@@ -78,15 +81,21 @@ class Rate:
         return cls(value, error)
 
 
+def _residual(train: Rate, control: Rate) -> tuple[float, float]:
+    """The unclipped risk ``(r_train − r_control) / (1 − r_control)`` (``r_control < 1``) and its
+    95 % error, propagated from both rates to first order."""
+    value = (train.value - control.value) / (1.0 - control.value)
+    d_train = 1.0 / abs(1.0 - control.value)
+    d_control = (train.value - 1.0) / (1.0 - control.value) ** 2
+    return value, math.hypot(train.error * d_train, control.error * d_control)
+
+
 def risk(train: Rate, control: Rate) -> dict[str, Any]:
     """``(r_train − r_control) / (1 − r_control)`` with its error propagated from both rates, clipped
     to [0, 1]: ``{"risk", "ci": [lo, hi]}``."""
     if control.value >= 1.0:
         return {"risk": 0.0, "ci": [0.0, 1.0]}
-    value = (train.value - control.value) / (1.0 - control.value)
-    d_train = 1.0 / abs(1.0 - control.value)
-    d_control = (train.value - 1.0) / (1.0 - control.value) ** 2
-    error = math.hypot(train.error * d_train, control.error * d_control)
+    value, error = _residual(train, control)
     clip = lambda v: min(max(v, 0.0), 1.0)  # noqa: E731
     return {"risk": clip(value), "ci": [clip(value - error), clip(value + error)]}
 
@@ -433,6 +442,31 @@ def _correct(
     return label_values(guess) == label_values(secret)
 
 
+def _inference_counts(
+    metadata: Metadata,
+    reference: pd.DataFrame,
+    targets: pd.DataFrame,
+    controls: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    secret: str,
+    *,
+    rng: np.random.Generator,
+) -> tuple[int, int, int, int]:
+    """Right guesses of the attribute-inference attack on ``secret``: ``(on targets, on controls, by
+    the random baseline, attacks)``."""
+    numeric = metadata[secret].sdtype in ("numerical", "datetime")
+    enc = FeatureEncoder(metadata, reference, exclude=(secret,))
+
+    def right(rows: pd.DataFrame) -> int:
+        nearest = gower_neighbors(enc, synthetic, rows)[1][:, 0]
+        guess = synthetic[secret].iloc[nearest].reset_index(drop=True)
+        return int(_correct(guess, rows[secret].reset_index(drop=True), numeric, metadata, secret).sum())
+
+    naive = synthetic[secret].iloc[rng.integers(0, len(synthetic), len(targets))].reset_index(drop=True)
+    baseline = int(_correct(naive, targets[secret].reset_index(drop=True), numeric, metadata, secret).sum())
+    return right(targets), right(controls), baseline, len(targets)
+
+
 def inference(
     metadata: Metadata,
     reference: pd.DataFrame,
@@ -445,17 +479,52 @@ def inference(
 ) -> dict[str, Any]:
     """The attribute-inference attack (module docstring) on column ``secret``, every other compared
     column known to the attacker."""
-    numeric = metadata[secret].sdtype in ("numerical", "datetime")
-    enc = FeatureEncoder(metadata, reference, exclude=(secret,))
+    s, c, b, n = _inference_counts(metadata, reference, targets, controls, synthetic, secret, rng=rng)
+    return _result(float(s), float(c), float(b), n)
 
-    def right(rows: pd.DataFrame) -> int:
-        nearest = gower_neighbors(enc, synthetic, rows)[1][:, 0]
-        guess = synthetic[secret].iloc[nearest].reset_index(drop=True)
-        return int(_correct(guess, rows[secret].reset_index(drop=True), numeric, metadata, secret).sum())
 
-    naive = synthetic[secret].iloc[rng.integers(0, len(synthetic), len(targets))].reset_index(drop=True)
-    baseline = int(_correct(naive, targets[secret].reset_index(drop=True), numeric, metadata, secret).sum())
-    return _result(float(right(targets)), float(right(controls)), float(baseline), len(targets))
+def _worst_inference(
+    metadata: Metadata,
+    reference: pd.DataFrame,
+    targets: pd.DataFrame,
+    controls: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    columns: list[str],
+    *,
+    rng: np.random.Generator,
+) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """Every column's inference risk, and the most exposed column's, without the bias of a maximum.
+
+    The largest of many noisy risks is biased upwards: on Adult, rows drawn from the independent
+    marginals (which carry nothing about any person) showed a "worst" risk of 0.17 from 15 columns of
+    1,000 attacks each. So the attacks are split in two: the column is chosen on the first half (the
+    highest lower end of its interval, unclipped: the strongest evidence of a risk, which passes over
+    columns whose control rate is close to 1 and whose risk is therefore mostly noise) and its risk is
+    measured on the second half, which played no part in the choice (sample splitting). Each column's
+    own risk uses both halves."""
+    half = len(targets) // 2
+    parts = [(targets.iloc[:half], controls.iloc[:half]), (targets.iloc[half:], controls.iloc[half:])]
+    counts = {
+        c: [_inference_counts(metadata, reference, t, k, synthetic, c, rng=rng) for t, k in parts]
+        for c in columns
+    }
+    per_column = {}
+    for c, (first, second) in counts.items():
+        s, k, b, n = (x + y for x, y in zip(first, second, strict=True))
+        per_column[c] = _result(float(s), float(k), float(b), n)
+
+    def evidence(c: str) -> float:  # the lower end of the first half's interval, unclipped
+        s, k, _, n = counts[c][0]
+        train, control = Rate.of(s, n), Rate.of(k, n)
+        if control.value >= 1.0:
+            return -math.inf
+        value, error = _residual(train, control)
+        return value - error
+
+    pick = max(columns, key=evidence)
+    s, k, b, n = counts[pick][1]
+    worst = {"column": pick, "chosen_on": counts[pick][0][3], **_result(float(s), float(k), float(b), n)}
+    return per_column, worst
 
 
 # ---------------------------------------------------------------------------------------------- all
@@ -532,11 +601,9 @@ def reidentification_risks(
     out["linkability"] = linkability(
         metadata, real_train, targets, controls, syn, halves, n_neighbors=n_neighbors, rng=rng
     )
-    out["inference"] = {
-        c: inference(metadata, real_train, targets, controls, syn, c, rng=rng) for c in columns
-    }
-    worst = max(out["inference"], key=lambda c: out["inference"][c]["risk"])
-    out["inference_worst"] = {"column": worst, **out["inference"][worst]}
+    out["inference"], out["inference_worst"] = _worst_inference(
+        metadata, real_train, targets, controls, syn, columns, rng=rng
+    )
     out["rows"] = {"train": size, "control": size, "synthetic": len(syn)}
     return out
 
