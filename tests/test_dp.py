@@ -148,6 +148,13 @@ def test_aim_conditions_seeds_temperature_and_reload(aim):
     assert counts["income"].value_counts().to_dict() == {"<=50K": 7, ">50K": 5}
 
 
+def test_aim_refuses_too_few_rounds_for_its_columns(adult_small):
+    """The first one-way measurements take d rounds' share of ρ: fewer than 2·d rounds would overspend."""
+    train, _ = adult_small
+    with pytest.raises(ConfigError, match="at least 30"):
+        make("aim", rounds=4, verbose=False).fit(train, Metadata.detect(train))
+
+
 def test_dp_tvae_trains_from_the_public_domain_and_accounts_its_steps(adult_small, tmp_path):
     train, _ = adult_small
     meta = Metadata.detect(train.head(1000))

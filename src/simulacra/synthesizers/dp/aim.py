@@ -143,7 +143,9 @@ class AIM(Synthesizer):
     workload : {"triples", "pairs"}
         The marginals AIM tries to preserve: every 3-way (the paper's) or every 2-way one.
     rounds : int or None
-        ``T``, the rounds the budget is planned for (default ``16·d``, the paper's).
+        ``T``, the rounds the budget is planned for (default ``16·d``, the paper's); at least ``2·d``
+        (:class:`~simulacra.errors.ConfigError` otherwise), since the first one-way measurements take
+        ``d`` rounds' share.
     max_model_size : float
         The junction tree's limit, MiB (32).
     domain_share : float
@@ -273,6 +275,11 @@ class AIM(Synthesizer):
         measurements, the final model and the number of rounds."""
         d = len(sizes)
         rounds = int(self.rounds or 16 * d)
+        if rounds < 2 * d:  # the one-way measurements cost d rounds' share: fewer would overspend ρ
+            raise ConfigError(
+                f"aim: rounds={rounds} is too few for {d} learned columns; give at least {2 * d} (the "
+                "first one-way measurements take d rounds' share of the budget), or leave it unset (16·d)"
+            )
         candidates = workload_candidates(d, self.workload)
         answers = {r: _marginal(x, sizes, r) for r in candidates}
         sigma = math.sqrt(rounds / (2 * 0.9 * rho))
@@ -308,6 +315,8 @@ class AIM(Synthesizer):
                 names = "×".join(self.columns_[a] for a in chosen)
                 progress.update(task, advance=1, losses=f"ρ {used / rho:.0%}  σ {sigma:.1f}  {names[:60]}")
         model = estimate(sizes, measurements, iterations=4 * int(self.iterations), warm=model)
+        if used > rho * (1 + 1e-9):  # never reported as less than it was
+            raise RuntimeError(f"AIM spent ρ = {used} of {rho}: a budget bug, please report it")
         return min(used, rho), measurements, model, t
 
     @staticmethod
