@@ -211,6 +211,10 @@ def test_bench_writes_the_table(files, tmp_path, capsys):
     refs = results[0]["references"]
     assert refs["real holdout"]["detection_xgb"] > 0.7  # the ceiling: real rows scored as synthetic
     assert refs["independent marginals"]["detection_xgb"] < 0.3  # the floor
+    # the privacy attacks, on by default: every model and reference row has them, as AUCs and risks
+    for row in [*results, *refs.values()]:
+        assert 0 <= row["membership_auc"] <= 1 and 0 <= row["singling_out_risk"] <= 1
+    assert "MIA AUC" in table
     assert main(argv) == 2  # never overwrites without --force
     assert "already exists" in capsys.readouterr().err
     assert main(["bench", "--models", "copula", "--param", "epochs=3"]) == 2  # no model takes it
@@ -222,7 +226,9 @@ def test_bench_repeats_report_mean_and_spread_over_seeds(files):
     from simulacra.bench import aggregate, bench_one, markdown
 
     data, test = str(files / "train.csv"), str(files / "test.csv")
-    runs = [bench_one("copula", {"seed": 5 + i}, data, test, "income", 2000, i) for i in range(3)]
+    runs = [
+        bench_one("copula", {"seed": 5 + i}, data, test, "income", 2000, i, privacy=False) for i in range(3)
+    ]
     result = aggregate(runs)
     assert result["seeds"] == [5, 6, 7] and [r["params"]["seed"] for r in result["runs"]] == [5, 6, 7]
     tstr = [r["tstr_roc_auc"] for r in runs]

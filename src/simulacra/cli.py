@@ -602,7 +602,8 @@ def evaluate(
             source = resolve_table(real, test=test, target=target)
             syn_df = load_source(synthetic)
             meta = table_metadata(source.train, metadata, source.target)
-            holdout = source.test if test is not None else None
+            # a bundled dataset's test part is a holdout too, used when asked for (--test) or needed (--privacy)
+            holdout = source.test if test is not None or privacy else None
             if privacy and holdout is None:
                 raise ConfigError("--privacy needs real rows the model never saw: give --test HOLDOUT")
             with err_console.status("evaluating" + (" (with the privacy attacks)" if privacy else "")):
