@@ -442,7 +442,7 @@ def _correct(
     return label_values(guess) == label_values(secret)
 
 
-def _inference_counts(
+def _inference_hits(
     metadata: Metadata,
     reference: pd.DataFrame,
     targets: pd.DataFrame,
@@ -451,36 +451,23 @@ def _inference_counts(
     secret: str,
     *,
     rng: np.random.Generator,
-) -> tuple[int, int, int, int]:
-    """Right guesses of the attribute-inference attack on ``secret``: ``(on targets, on controls, by
-    the random baseline, attacks)``."""
+) -> np.ndarray:
+    """Right guesses of the attribute-inference attack on ``secret``, one per attack: bool ``(3, n)``,
+    rows: on ``targets``, on ``controls`` (``n`` rows each), by the random baseline on ``targets``."""
     numeric = metadata[secret].sdtype in ("numerical", "datetime")
     enc = FeatureEncoder(metadata, reference, exclude=(secret,))
 
-    def right(rows: pd.DataFrame) -> int:
-        nearest = gower_neighbors(enc, synthetic, rows)[1][:, 0]
-        guess = synthetic[secret].iloc[nearest].reset_index(drop=True)
-        return int(_correct(guess, rows[secret].reset_index(drop=True), numeric, metadata, secret).sum())
+    def right(rows: pd.DataFrame, guesses: pd.Series) -> np.ndarray:
+        secrets = rows[secret].reset_index(drop=True)
+        return _correct(guesses.reset_index(drop=True), secrets, numeric, metadata, secret)
 
-    naive = synthetic[secret].iloc[rng.integers(0, len(synthetic), len(targets))].reset_index(drop=True)
-    baseline = int(_correct(naive, targets[secret].reset_index(drop=True), numeric, metadata, secret).sum())
-    return right(targets), right(controls), baseline, len(targets)
+    def nearest(rows: pd.DataFrame) -> pd.Series:
+        return synthetic[secret].iloc[gower_neighbors(enc, synthetic, rows)[1][:, 0]]
 
-
-def inference(
-    metadata: Metadata,
-    reference: pd.DataFrame,
-    targets: pd.DataFrame,
-    controls: pd.DataFrame,
-    synthetic: pd.DataFrame,
-    secret: str,
-    *,
-    rng: np.random.Generator,
-) -> dict[str, Any]:
-    """The attribute-inference attack (module docstring) on column ``secret``, every other compared
-    column known to the attacker."""
-    s, c, b, n = _inference_counts(metadata, reference, targets, controls, synthetic, secret, rng=rng)
-    return _result(float(s), float(c), float(b), n)
+    naive = synthetic[secret].iloc[rng.integers(0, len(synthetic), len(targets))]
+    return np.stack(
+        [right(targets, nearest(targets)), right(controls, nearest(controls)), right(targets, naive)]
+    )
 
 
 def _worst_inference(
@@ -503,28 +490,25 @@ def _worst_inference(
     measured on the second half, which played no part in the choice (sample splitting). Each column's
     own risk uses both halves."""
     half = len(targets) // 2
-    parts = [(targets.iloc[:half], controls.iloc[:half]), (targets.iloc[half:], controls.iloc[half:])]
-    counts = {
-        c: [_inference_counts(metadata, reference, t, k, synthetic, c, rng=rng) for t, k in parts]
-        for c in columns
+    hits = {
+        c: _inference_hits(metadata, reference, targets, controls, synthetic, c, rng=rng) for c in columns
     }
-    per_column = {}
-    for c, (first, second) in counts.items():
-        s, k, b, n = (x + y for x, y in zip(first, second, strict=True))
-        per_column[c] = _result(float(s), float(k), float(b), n)
+
+    def result(h: np.ndarray) -> dict[str, Any]:
+        s, k, b = (float(x) for x in h.sum(axis=1))
+        return _result(s, k, b, h.shape[1])
 
     def evidence(c: str) -> float:  # the lower end of the first half's interval, unclipped
-        s, k, _, n = counts[c][0]
-        train, control = Rate.of(s, n), Rate.of(k, n)
+        s, k, _ = hits[c][:, :half].sum(axis=1)
+        train, control = Rate.of(float(s), half), Rate.of(float(k), half)
         if control.value >= 1.0:
             return -math.inf
         value, error = _residual(train, control)
         return value - error
 
     pick = max(columns, key=evidence)
-    s, k, b, n = counts[pick][1]
-    worst = {"column": pick, "chosen_on": counts[pick][0][3], **_result(float(s), float(k), float(b), n)}
-    return per_column, worst
+    worst = {"column": pick, "chosen_on": half, **result(hits[pick][:, half:])}
+    return {c: result(h) for c, h in hits.items()}, worst
 
 
 # ---------------------------------------------------------------------------------------------- all
