@@ -224,7 +224,7 @@ def estimate_domain(
         budget); the message asks to declare ``min`` and ``max``.
     """
     rng = np.random.default_rng(seed)
-    todo = [c for c in columns if not _declared(metadata, c)]
+    todo = [c for c in columns if not is_declared(metadata, c)]
     sigma = math.sqrt(len(todo) / (2 * rho)) if todo else 0.0
     cats = [c for c in todo if metadata[c].sdtype in ("categorical", "boolean")]
     delta_c = delta / len(cats) if cats else 0.0
@@ -286,7 +286,9 @@ def estimate_domain(
     return Domain(out, rho=rho if todo else 0.0, delta=spent_delta)
 
 
-def _declared(metadata: Metadata, column: str) -> bool:
+def is_declared(metadata: Metadata, column: str) -> bool:
+    """Whether ``column``'s domain is public: its ``min`` and ``max`` (numbers, dates) or its
+    ``categories`` were set by the user (:attr:`~simulacra.metadata.ColumnMetadata.declared`)."""
     m = metadata[column]
     if m.sdtype in ("numerical", "datetime"):
         return {"min", "max"} <= set(m.declared or ())

@@ -19,6 +19,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
+
+from simulacra.metadata import Metadata
+from simulacra.transform.domain import Domain, estimate_domain, is_declared
 
 #: Rényi orders the DP-SGD accountant evaluates (Opacus' defaults)
 ORDERS = [1 + x / 10.0 for x in range(1, 100)] + list(range(12, 64))
@@ -69,3 +73,37 @@ def sgd_noise(epsilon: float, delta: float, q: float, steps: int, rho: float = 0
         mid = (lo + hi) / 2
         lo, hi = (lo, mid) if sgd_epsilon(q, mid, steps, delta, rho) <= epsilon else (mid, hi)
     return hi
+
+
+#: share of δ given to the released category sets when some are estimated
+DOMAIN_DELTA_SHARE = 0.1
+
+
+def private_domain(
+    data: pd.DataFrame,
+    metadata: Metadata,
+    columns: list[str],
+    *,
+    epsilon: float,
+    delta: float,
+    share: float,
+    seed: int,
+) -> tuple[Domain, float, float]:
+    """A DP model's public domain and the budget it leaves: columns whose domain the user declared
+    cost nothing; the others are estimated (:func:`simulacra.transform.domain.estimate_domain`) with
+    ``share`` of ρ and, when category sets are released, :data:`DOMAIN_DELTA_SHARE` of δ.
+
+    Returns
+    -------
+    (Domain, float, float)
+        The domain; the δ left for converting ρ to (ε, δ); ρ of the whole budget at that δ (the
+        domain's own ρ, ``domain.rho``, is part of it).
+    """
+    estimating = [c for c in columns if not is_declared(metadata, c)]
+    cats = [c for c in estimating if metadata[c].sdtype in ("categorical", "boolean")]
+    delta_domain = delta * DOMAIN_DELTA_SHARE if cats else 0.0
+    delta_rest = delta - delta_domain
+    rho_total = rho_of_epsilon(epsilon, delta_rest)
+    rho_domain = share * rho_total if estimating else 0.0
+    domain = estimate_domain(data, metadata, columns, rho=rho_domain, delta=delta_domain, seed=seed)
+    return domain, delta_rest, rho_total

@@ -52,9 +52,9 @@ import numpy as np
 import pandas as pd
 
 from simulacra.errors import ConditionError, ConfigError
-from simulacra.metadata import ColumnMetadata, Metadata
+from simulacra.metadata import NOT_LEARNED, ColumnMetadata, Metadata
 from simulacra.synthesizers.base import Synthesizer, register
-from simulacra.synthesizers.dp.accounting import epsilon_of_rho, rho_of_epsilon
+from simulacra.synthesizers.dp.accounting import epsilon_of_rho, private_domain
 from simulacra.synthesizers.dp.graphical import (
     Clique,
     GraphicalModel,
@@ -64,11 +64,8 @@ from simulacra.synthesizers.dp.graphical import (
     estimate,
 )
 from simulacra.synthesizers.training import progress_bar, threads
-from simulacra.transform.domain import Domain, estimate_domain
+from simulacra.transform.domain import Domain
 from simulacra.validation import Boolean, Choice, Integer, Optional, Param, Real
-
-#: δ share given to the released category sets when some are estimated
-DOMAIN_DELTA_SHARE = 0.1
 
 
 class Binning:
@@ -206,23 +203,29 @@ class AIM(Synthesizer):
     # ------------------------------------------------------------------ fit
     def _fit(self, data: pd.DataFrame) -> None:
         meta = self.metadata_
-        self.columns_ = [c for c in meta.names if meta[c].sdtype not in ("id", "pii", "text")]
+        self.columns_ = [c for c in meta.names if meta[c].sdtype not in NOT_LEARNED]
         if not self.columns_:
             raise ConfigError("aim needs at least one column to learn (ids and identifiers are generated)")
+        d = len(self.columns_)
+        if self.rounds is not None and self.rounds < 2 * d:
+            # the first one-way measurements cost d rounds' share of ρ: fewer rounds would overspend it
+            raise ConfigError(
+                f"aim: rounds={self.rounds} is too few for {d} learned columns; give at least {2 * d} (the "
+                "first one-way measurements take d rounds' share of the budget), or leave it unset (16·d)"
+            )
         rng = np.random.default_rng(self.seed)
         with threads():
             self._fit_columns(data, meta, rng)
 
     def _fit_columns(self, data: pd.DataFrame, meta: Metadata, rng: np.random.Generator) -> None:
-        declared = {c for c in self.columns_ if _is_declared(meta, c)}
-        estimating = [c for c in self.columns_ if c not in declared]
-        cats = [c for c in estimating if meta[c].sdtype in ("categorical", "boolean")]
-        delta_domain = self.delta * DOMAIN_DELTA_SHARE if cats else 0.0
-        delta_conv = self.delta - delta_domain
-        rho_total = rho_of_epsilon(self.epsilon, delta_conv)
-        rho_domain = self.domain_share * rho_total if estimating else 0.0
-        self.domain_ = estimate_domain(
-            data, meta, self.columns_, rho=rho_domain, delta=delta_domain, seed=int(rng.integers(2**63))
+        self.domain_, delta_conv, rho_total = private_domain(
+            data,
+            meta,
+            self.columns_,
+            epsilon=self.epsilon,
+            delta=self.delta,
+            share=self.domain_share,
+            seed=int(rng.integers(2**63)),
         )
         self.binnings_ = {
             c: Binning(d.lo, d.hi, d.integer, int(self.bins))
@@ -231,7 +234,7 @@ class AIM(Synthesizer):
         }
         x = self._codes(data)
         sizes = self._sizes()
-        rho = rho_total - rho_domain
+        rho = rho_total - self.domain_.rho
         used, measurements, model, rounds = self._run(x, sizes, rho, rng)
         self.model_ = model
         self.selected_ = [[self.columns_[a] for a in m.clique] for m in measurements if len(m.clique) > 1]
@@ -245,7 +248,7 @@ class AIM(Synthesizer):
             "rho": spent_rho,
             "rho_domain": self.domain_.rho,
             "delta_domain": self.domain_.delta,
-            "declared_domain": sorted(declared),
+            "declared_domain": sorted(set(self.columns_) - set(self.domain_.estimated)),
             "estimated_domain": self.domain_.estimated,
             "not_covered": meta.names_of("pii"),
             "rounds": rounds,
@@ -275,11 +278,6 @@ class AIM(Synthesizer):
         measurements, the final model and the number of rounds."""
         d = len(sizes)
         rounds = int(self.rounds or 16 * d)
-        if rounds < 2 * d:  # the one-way measurements cost d rounds' share: fewer would overspend ρ
-            raise ConfigError(
-                f"aim: rounds={rounds} is too few for {d} learned columns; give at least {2 * d} (the "
-                "first one-way measurements take d rounds' share of the budget), or leave it unset (16·d)"
-            )
         candidates = workload_candidates(d, self.workload)
         answers = {r: _marginal(x, sizes, r) for r in candidates}
         sigma = math.sqrt(rounds / (2 * 0.9 * rho))
@@ -483,13 +481,6 @@ class AIM(Synthesizer):
         self.model_ = model
         self.privacy_ = dict(state["privacy"])
         self.selected_ = state["selected"]
-
-
-def _is_declared(meta: Metadata, column: str) -> bool:
-    m = meta[column]
-    if m.sdtype in ("numerical", "datetime"):
-        return {"min", "max"} <= set(m.declared or ())
-    return "categories" in set(m.declared or ())
 
 
 def _marginal(x: np.ndarray, sizes: list[int], attrs: Clique) -> np.ndarray:

@@ -32,9 +32,9 @@ import pandas as pd
 import torch
 
 from simulacra.errors import ConfigError
-from simulacra.synthesizers.dp.accounting import rho_of_epsilon, sgd_epsilon, sgd_noise
+from simulacra.metadata import NOT_LEARNED
+from simulacra.synthesizers.dp.accounting import epsilon_of_rho, private_domain, sgd_epsilon, sgd_noise
 from simulacra.transform import TableTransformer
-from simulacra.transform.domain import estimate_domain
 from simulacra.validation import Boolean, Param, Real
 
 #: the parameters :class:`DPTraining` reads
@@ -46,7 +46,6 @@ DP_CONSTRAINTS: dict[str, Param] = {
 }
 #: share of the budget spent on estimating undeclared column domains (as AIM's default)
 DOMAIN_SHARE = 0.1
-DOMAIN_DELTA_SHARE = 0.1
 
 
 class DPTraining:
@@ -70,18 +69,17 @@ class DPTraining:
     def _dp_transformer(self, data: pd.DataFrame) -> TableTransformer:
         """The encoding from the public domain; sets ``domain_`` and the budget left for training."""
         meta = self.metadata_  # type: ignore[attr-defined]
-        columns = [c for c in meta.names if meta[c].sdtype not in ("id", "pii", "text")]
-        declared = [c for c in columns if _declared(meta, c)]
-        estimating = [c for c in columns if c not in declared]
-        cats = [c for c in estimating if meta[c].sdtype in ("categorical", "boolean")]
-        delta_domain = self.delta * DOMAIN_DELTA_SHARE if cats else 0.0
-        self._delta_sgd = self.delta - delta_domain
-        rho_domain = DOMAIN_SHARE * rho_of_epsilon(self.epsilon, self._delta_sgd) if estimating else 0.0
+        columns = [c for c in meta.names if meta[c].sdtype not in NOT_LEARNED]
         rng = np.random.default_rng(self.seed)  # type: ignore[attr-defined]
-        self.domain_ = estimate_domain(
-            data, meta, columns, rho=rho_domain, delta=delta_domain, seed=int(rng.integers(2**63))
+        self.domain_, self._delta_sgd, _ = private_domain(
+            data,
+            meta,
+            columns,
+            epsilon=self.epsilon,
+            delta=self.delta,
+            share=DOMAIN_SHARE,
+            seed=int(rng.integers(2**63)),
         )
-        self._declared = declared
         return TableTransformer.from_domain(self.domain_, meta, meta.names, seed=self.seed)  # type: ignore[attr-defined]
 
     def _dp_attach(self, n_rows: int) -> None:
@@ -149,7 +147,8 @@ class DPTraining:
             "mechanism": "DP-SGD (Abadi et al. 2016; Opacus), Rényi-DP accountant",
             "epsilon_requested": float(self.epsilon),
             "delta_requested": float(self.delta),
-            "epsilon": sgd_eps if self._steps_done else 0.0,
+            # no step (epochs=0): only the domain estimate was spent
+            "epsilon": sgd_eps if self._steps_done else epsilon_of_rho(self.domain_.rho, self._delta_sgd),
             "delta": self._delta_sgd + self.domain_.delta,
             "noise_multiplier": self._noise,
             "max_grad_norm": float(self.max_grad_norm),
@@ -157,16 +156,9 @@ class DPTraining:
             "steps": self._steps_done,
             "rho_domain": self.domain_.rho,
             "delta_domain": self.domain_.delta,
-            "declared_domain": sorted(self._declared),
+            "declared_domain": sorted(set(self.domain_.columns) - set(self.domain_.estimated)),
             "estimated_domain": self.domain_.estimated,
             "not_covered": self.metadata_.names_of("pii"),  # type: ignore[attr-defined]
         }
         if math.isnan(self.privacy_["epsilon"]):
             self.privacy_["epsilon"] = float("inf")
-
-
-def _declared(meta: Any, column: str) -> bool:
-    m = meta[column]
-    if m.sdtype in ("numerical", "datetime"):
-        return {"min", "max"} <= set(m.declared or ())
-    return "categories" in set(m.declared or ())
