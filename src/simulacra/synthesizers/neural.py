@@ -84,9 +84,7 @@ class TorchSynthesizer(TorchTraining, Synthesizer):
                 self._dp_detach(len(x))  # type: ignore[attr-defined]
             self._after_fit(matrix)
         if private:
-            from simulacra.synthesizers.dp.aim import public_metadata
-
-            self.metadata_ = public_metadata(self.metadata_, self.domain_)  # type: ignore[attr-defined]
+            self.metadata_ = self.domain_.public_metadata(self.metadata_)  # type: ignore[attr-defined]
 
     def _make_transformer(self) -> TableTransformer:
         """Hook: the table encoding (CTGAN's and TVAE's mode-specific normalization by default)."""

@@ -43,7 +43,7 @@ import pandas as pd
 from scipy.stats import norm
 
 from simulacra.errors import ConfigError
-from simulacra.metadata import Metadata, datetime_seconds, parse_datetimes
+from simulacra.metadata import ColumnMetadata, Metadata, datetime_seconds, parse_datetimes
 
 #: the label of categories the DP estimate did not release, in text columns
 OTHER = "(other)"
@@ -182,6 +182,29 @@ class Domain:
         s[missing] = np.nan
         dtype = "int64" if d.integer else "float64"
         return _restore(s, "float64" if missing.any() else dtype)
+
+    def public_metadata(self, meta: Metadata) -> Metadata:
+        """The metadata a DP model may store: the schema (sdtypes, representations, formats, identifier
+        kinds) with the domain's ranges and categories instead of the data's, every column nullable, and no
+        detection reasons (they quote the data)."""
+        out = {}
+        for name, col in meta.columns.items():
+            d = self.columns.get(name)
+            fields: dict[str, Any] = {
+                "sdtype": col.sdtype,
+                "representation": col.representation,
+                "format": col.format,
+                "nullable": True,
+                "pii": col.pii,
+                "locale": col.locale,
+                "reason": "public schema of a differentially private model",
+            }
+            if d is not None and d.kind == "numeric" and col.sdtype == "numerical":
+                fields |= {"min": d.lo, "max": d.hi}
+            elif d is not None and d.kind == "categorical":
+                fields["categories"] = list(d.categories)
+            out[name] = ColumnMetadata(**fields)
+        return Metadata(out)
 
 
 def _missing(v: Any) -> bool:

@@ -52,7 +52,7 @@ import numpy as np
 import pandas as pd
 
 from simulacra.errors import ConditionError, ConfigError
-from simulacra.metadata import NOT_LEARNED, ColumnMetadata, Metadata
+from simulacra.metadata import NOT_LEARNED, Metadata
 from simulacra.synthesizers.base import Synthesizer, register
 from simulacra.synthesizers.dp.accounting import epsilon_of_rho, private_domain
 from simulacra.synthesizers.dp.graphical import (
@@ -254,7 +254,7 @@ class AIM(Synthesizer):
             "rounds": rounds,
             "measurements": len(measurements),
         }
-        self.metadata_ = public_metadata(meta, self.domain_)
+        self.metadata_ = self.domain_.public_metadata(meta)
 
     def _codes(self, data: pd.DataFrame) -> np.ndarray:
         cols = []
@@ -487,27 +487,3 @@ def _marginal(x: np.ndarray, sizes: list[int], attrs: Clique) -> np.ndarray:
     """The flattened contingency table of ``attrs`` over coded rows ``x``."""
     idx = np.ravel_multi_index(tuple(x[:, a] for a in attrs), tuple(sizes[a] for a in attrs))
     return np.bincount(idx, minlength=cells(sizes, attrs)).astype(float)
-
-
-def public_metadata(meta: Metadata, domain: Domain) -> Metadata:
-    """The metadata a DP model may store: the schema (sdtypes, representations, formats, identifier
-    kinds) with the domain's ranges and categories instead of the data's, every column nullable, and no
-    detection reasons (they quote the data)."""
-    out = {}
-    for name, col in meta.columns.items():
-        d = domain.columns.get(name)
-        fields: dict[str, Any] = {
-            "sdtype": col.sdtype,
-            "representation": col.representation,
-            "format": col.format,
-            "nullable": True,
-            "pii": col.pii,
-            "locale": col.locale,
-            "reason": "public schema of a differentially private model",
-        }
-        if d is not None and d.kind == "numeric" and col.sdtype == "numerical":
-            fields |= {"min": d.lo, "max": d.hi}
-        elif d is not None and d.kind == "categorical":
-            fields["categories"] = list(d.categories)
-        out[name] = ColumnMetadata(**fields)
-    return Metadata(out)
