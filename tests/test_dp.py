@@ -15,6 +15,7 @@ from simulacra.metadata import Metadata
 from simulacra.synthesizers import Synthesizer, make
 from simulacra.synthesizers.dp.accounting import epsilon_of_rho, rho_of_epsilon, sgd_epsilon, sgd_noise
 from simulacra.synthesizers.dp.graphical import GraphicalModel, Measurement, estimate
+from simulacra.transform import TableTransformer
 from simulacra.transform.domain import OTHER, estimate_domain
 from simulacra.transform.encoders import ModeSpecificEncoder
 
@@ -50,6 +51,25 @@ def test_domain_declared_costs_nothing_and_estimates_hide_rare_values(adult_smal
     codes = dom.category_codes("native-country", pd.Series(["Atlantis", None, "United-States"], dtype=object))
     values = list(dom.category_values("native-country", codes))
     assert values[0] == OTHER and pd.isna(values[1]) and values[2] == "United-States"
+
+
+def test_a_dp_encoding_hides_unreleased_categories_and_reads_no_data(adult_small):
+    """TableTransformer.from_domain: one person's category falls into the other bucket, which decodes
+    as "(other)" in a text column and as missing in a number-coded one, never as a made-up value."""
+    train = adult_small[0].head(2000).copy()
+    train["grade"] = np.where(np.arange(len(train)) % 2 == 0, 1, 2)
+    train.loc[0, "grade"], train.loc[0, "native-country"] = 99, "Atlantis"
+    meta = Metadata.detect(train)
+    meta.update_column("grade", sdtype="categorical")
+    cols = ["grade", "native-country", "age"]
+    dom = estimate_domain(train, meta, cols, rho=0.05, delta=1e-6, seed=0)
+    tt = TableTransformer.from_domain(dom, meta, cols)
+    back = tt.inverse_transform(tt.transform(train[cols]))
+    assert pd.isna(back.loc[0, "grade"]) and back.loc[0, "native-country"] == OTHER
+    assert back.loc[1:, "grade"].tolist() == train.loc[1:, "grade"].tolist()
+    kept = back.loc[1:, "native-country"].fillna("?")
+    real = train.loc[1:, "native-country"].fillna("?")
+    assert ((kept == real) | ((kept == OTHER) & ~real.isin(dom.columns["native-country"].categories))).all()
 
 
 def test_marginals_of_the_graphical_model_are_exact():

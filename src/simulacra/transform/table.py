@@ -41,7 +41,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from simulacra.errors import ConditionError, NotFittedError
 from simulacra.metadata import Metadata, datetime_seconds, parse_datetimes
-from simulacra.transform.domain import Domain
+from simulacra.transform.domain import OTHER, Domain
 from simulacra.transform.encoders import (
     CategoricalEncoder,
     ModeSpecificEncoder,
@@ -99,6 +99,10 @@ def _categorical_codes(s: pd.Series) -> tuple[np.ndarray, list[Any]]:
     codes, uniques = pd.factorize(s, use_na_sentinel=False)
     cats = [None if (not isinstance(u, str) and pd.isna(u)) else _to_py(u) for u in uniques]
     return codes.astype(np.int64), cats
+
+
+#: the other bucket of a non-text column built from a DP domain (decoded as missing, as the domain's is)
+OTHER_CODE = "__other__"
 
 
 def _restore_dtype(values: pd.Series, dtype: str) -> pd.Series:
@@ -342,8 +346,6 @@ class TableTransformer:
         missing, every numerical column with a missing indicator; values outside the domain are
         clipped or become *other*. ``order`` is the table's column order (ids and identifiers take no
         span, as in :meth:`fit`)."""
-        from simulacra.transform.domain import OTHER
-
         tt = cls(numerical="minmax", categorical="onehot", seed=seed)
         tt.order_ = list(order)
         tt.columns_ = {}
@@ -369,7 +371,7 @@ class TableTransformer:
                 col["null"] = CategoricalEncoder("onehot").fit(np.array([0, 1]), [False, True])
             else:
                 text = d.dtype in ("object", "str", "string") or d.dtype.startswith("string")
-                other = OTHER if text else "__other__"
+                other = OTHER if text else OTHER_CODE
                 cats = [*d.categories, other, None]
                 col["value"] = CategoricalEncoder("onehot").fit(np.arange(len(cats)), cats)
                 col["unseen"] = other
@@ -418,6 +420,8 @@ class TableTransformer:
                 idx = col["value"].inverse_index(matrix[:, v.start : v.end])
                 cats = np.empty(len(col["value"].categories_), dtype=object)
                 cats[:] = col["value"].categories_
+                if col.get("unseen") == OTHER_CODE:  # a non-text column's other bucket decodes as missing
+                    cats[[c == OTHER_CODE for c in col["value"].categories_]] = None
                 data[name] = _restore_dtype(pd.Series(cats[idx], dtype=object), col["dtype"])
         return pd.DataFrame(data, columns=self.order_)
 
