@@ -328,6 +328,11 @@ case(
     message="--test",
 )
 case(
+    "evaluate --privacy on images",
+    ["evaluate", IMAGES, IMAGES, "--privacy", "-o", "r.html"],
+    message="tables",
+)
+case(
     "condition on an identifier column",
     ["sample", MODEL, "-n", "5", "-o", "x.csv", "--condition", "email=a@b.org"],
 )

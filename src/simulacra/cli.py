@@ -560,6 +560,11 @@ def evaluate(
     json_path = output.with_suffix(".json")
     for p in (output, json_path):
         claim(p, force=force, kind="file")
+    if privacy and (is_text_source(real, text_column) or is_image_source(real)):
+        raise ConfigError(
+            "--privacy runs the attacks on tables; for texts and images the report's copy and "
+            "memorisation rows are the privacy measures: drop --privacy"
+        )
     with output_lock(output):
         if is_text_source(real, text_column):
             from simulacra.synthesizers import BaseSynthesizer
