@@ -347,14 +347,43 @@ def sample(
         help="Text models: nucleus sampling, keep the smallest token set of this probability.",
     ),
     seed: int = typer.Option(0, "--seed", min=0, help="Same seed, same rows."),
+    chunk_rows: int = typer.Option(
+        100_000,
+        "--chunk-rows",
+        help="Tables: rows written at a time (a Parquet row group, one SQL insert batch); memory holds "
+        "one chunk. The rows do not depend on it.",
+    ),
+    part_rows: int = typer.Option(
+        1_000_000,
+        "--part-rows",
+        help="Tables written to a folder (-o DIR/): rows per Parquet part file (and per Ray task).",
+    ),
+    workers: int = typer.Option(
+        None,
+        "--workers",
+        help="Tables written to a folder: write the parts as Ray tasks, at most this many at a time "
+        "(needs the extra simulacra[ray]). The files are the same for any number of workers.",
+    ),
+    ray_address: str = typer.Option(
+        None,
+        "--ray-address",
+        help="With --workers: a Ray cluster (e.g. ray://head:10001, or auto); default: a local instance.",
+    ),
     force: bool = typer.Option(False, "--force", help="Overwrite the output."),
 ) -> None:
-    """Generate synthetic rows (or images) from a saved model: conditional, class-balanced, filtered."""
+    """Generate synthetic rows (or images) from a saved model: conditional, class-balanced, filtered.
+
+    Tables are streamed: any number of rows is written chunk by chunk with bounded memory, to a file,
+    an SQL table (one transaction) or, with -o DIR/, a folder of Parquet parts (optionally written by
+    Ray workers). Filtered samples (--filter) are drawn in memory."""
     from simulacra.io import check_table_target, claim, is_sql_url, output_lock, write_table
+    from simulacra.scale.blocks import check_chunk_rows
+    from simulacra.scale.distributed import check_workers, require_ray, sample_parts
+    from simulacra.scale.stream import SampleOptions, check_part_rows, stream_sample
     from simulacra.synthesizers import BaseSynthesizer
     from simulacra.validation import check_rows
     from simulacra.workflow import class_counts as class_counts_of
-    from simulacra.workflow import resolve_table, sample_table
+    from simulacra.workflow import output_folder
 
     if rows is None and class_counts is None:
         raise ConfigError("give the number of rows with -n/--rows (or exact --class-counts)")
@@ -454,16 +483,123 @@ def sample(
         counts = class_counts_of(synth, balance, rows, given)
         rows = sum(counts.values())
     rows = check_rows(rows)
-    check_table_target(output, rows=rows, force=force)  # before sampling: format, size, place
+    folder = _is_folder_output(output)
+    chunk_rows = check_chunk_rows(chunk_rows)
+    part_rows = check_part_rows(part_rows)
+    if workers is not None:
+        workers = check_workers(workers)
+        if not folder:
+            raise ConfigError(
+                "--workers writes one Parquet part per task into a folder; give -o DIR/ (ending in /)"
+            )
+        require_ray()
+    elif ray_address is not None:
+        raise ConfigError("--ray-address is where --workers run; add --workers K")
+    if folder and filters:
+        raise ConfigError(
+            "--filter draws its rows in memory and writes one file; give -o FILE (e.g. out.parquet)"
+        )
+    if folder:
+        claim(Path(output), force=force, kind="dir")  # before sampling: place, and no existing output
+    else:
+        check_table_target(output, rows=rows, force=force)  # before sampling: format, size, place
     synth._check_temperature(temperature)  # type: ignore[attr-defined]  # before any work
     if filters:
         from simulacra.experiments.filters import parse_filters
 
         label_column = balance or (next(iter(conditions)) if len(conditions) == 1 else None)
         parse_filters(filters, label_column=label_column)  # the specs, before any work
+        written = _sample_filtered(
+            synth, rows, output, conditions, balance, counts, filters, data, test, seed, temperature, force
+        )
+    else:
+        options = SampleOptions(seed, conditions or None, balance, counts, temperature)
+        stream = {"chunk_rows": chunk_rows, "count_column": balance}
+        with _rows_progress(rows) as on_rows:
+            if folder:
+                with output_folder(output, force=force) as tmp:
+                    written = sample_parts(
+                        model_dir,
+                        rows,
+                        tmp,
+                        options,
+                        part_rows=part_rows,
+                        workers=workers,
+                        address=ray_address,
+                        model=synth,
+                        on_rows=on_rows,
+                        **stream,
+                    )
+                written.where = str(output)
+            elif is_sql_url(output):
+                written = stream_sample(synth, rows, output, options, force=force, on_rows=on_rows, **stream)
+            else:
+                with output_lock(output):
+                    written = stream_sample(
+                        synth, rows, output, options, force=force, on_rows=on_rows, **stream
+                    )
+    if balance is not None:
+        shown = ", ".join(f"{c}={k:,}" for c, k in written.classes.items())
+        console.print(f"{balance}: {shown}", highlight=False)
+    console.print(f"{written.rows} rows → [bold]{written.where}[/bold]")
+
+
+def _is_folder_output(output: str) -> bool:
+    """Whether a table output names a folder of Parquet parts: it ends with ``/``, is an existing
+    folder, or has no suffix at all (and is not an SQL URL)."""
+    from simulacra.io import is_sql_url
+
+    if is_sql_url(output):
+        return False
+    return output.endswith(("/", os.sep)) or Path(output).is_dir() or not Path(output).suffix
+
+
+@contextmanager
+def _rows_progress(total: int):
+    """A Rich progress bar of rows written, with rows/s and ETA; yields its ``on_rows(k)`` callback."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    progress = Progress(
+        TextColumn("[bold]sampling"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("rows · {task.fields[rate]} rows/s"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=False,
+        disable=not err_console.is_terminal and "CI" in os.environ,
+    )
+    started = time.perf_counter()
+    with progress:
+        task = progress.add_task("sampling", total=max(total, 1), rate="–")
+
+        def on_rows(k: int) -> None:
+            done = progress.tasks[0].completed + k
+            rate = done / max(time.perf_counter() - started, 1e-9)
+            progress.update(task, advance=k, rate=f"{rate:,.0f}")
+
+        yield on_rows
+
+
+def _sample_filtered(
+    synth, rows, output, conditions, balance, counts, filters, data, test, seed, temperature, force
+):
+    """``sample --filter``: the rows drawn, filtered and topped up in memory, then written at once."""
+    from simulacra.io import is_sql_url, output_lock, write_table
+    from simulacra.scale.stream import Written
+    from simulacra.workflow import resolve_table, sample_table
 
     def generate():
-        src = resolve_table(data, test=test) if filters else None
+        src = resolve_table(data, test=test)
         df, records = sample_table(
             synth,
             rows,
@@ -471,18 +607,17 @@ def sample(
             column=balance,
             counts=counts,
             filters=filters,
-            real=src.train if src else None,
-            holdout=src.test if src else None,
+            real=src.train,
+            holdout=src.test,
             seed=seed,
             temperature=temperature,
         )
-        if records:
-            table = Table(title="filters")
-            for col in ("filter", "rows seen", "dropped", "why"):
-                table.add_column(col, justify="right" if col in ("rows seen", "dropped") else "left")
-            for r in records:
-                table.add_row(r["filter"], f"{r['seen']:,}", f"{r['dropped']:,}", r["why"])
-            err_console.print(table)
+        table = Table(title="filters")
+        for col in ("filter", "rows seen", "dropped", "why"):
+            table.add_column(col, justify="right" if col in ("rows seen", "dropped") else "left")
+        for r in records:
+            table.add_row(r["filter"], f"{r['seen']:,}", f"{r['dropped']:,}", r["why"])
+        err_console.print(table)
         return df
 
     if is_sql_url(output):
@@ -492,10 +627,8 @@ def sample(
         with output_lock(output):
             df = generate()
             where = write_table(df, output, force=force)
-    if balance is not None:
-        shown = ", ".join(f"{c}={k:,}" for c, k in df[balance].value_counts(sort=False).items())
-        console.print(f"{balance}: {shown}", highlight=False)
-    console.print(f"{len(df)} rows → [bold]{where}[/bold]")
+    classes = {} if balance is None else {c: int(k) for c, k in df[balance].value_counts(sort=False).items()}
+    return Written(rows=len(df), where=where, classes=classes)
 
 
 @app.command(

@@ -21,6 +21,7 @@ from simulacra.io.outputs import (
 from simulacra.io.tables import (
     DEFAULT_NA_VALUES,
     FILE_FORMATS,
+    TableWriter,
     check_table_target,
     is_sql_url,
     read_table,
@@ -34,6 +35,7 @@ __all__ = [
     "FILE_FORMATS",
     "MARKER",
     "ImageSet",
+    "TableWriter",
     "TextSet",
     "atomic_write_bytes",
     "atomic_write_text",

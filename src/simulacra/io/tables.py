@@ -17,6 +17,7 @@ Conventions
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import gzip
 import os
@@ -626,3 +627,240 @@ def _write_sql(df: pd.DataFrame, url: str, *, table: str | None, if_exists: str)
     finally:
         engine.dispose()
     return f"{shown} {table}"
+
+
+class TableWriter:
+    """Write one table in pieces with bounded memory: a context manager whose :meth:`write` takes
+    DataFrames (same columns each time) and which puts the whole table in place only when the block ends
+    without an error.
+
+    * Files are written under a temporary name and moved into place at the end (as
+      :func:`write_table` does); an error or an interruption removes the temporary and leaves any
+      previous file untouched.
+    * Parquet: each piece becomes one row group of a single file (``pyarrow.parquet.ParquetWriter``);
+      the schema is the first piece's, later pieces are cast to it (a column that is all-missing in the
+      first piece is stored as text).
+    * CSV/TSV and JSON Lines (optionally ``.gz``): pieces are appended, the header once. JSON (one
+      array of records) is streamed too. Excel keeps the pieces in memory (a sheet holds at most
+      :data:`EXCEL_MAX_ROWS` rows) and writes them at the end.
+    * SQL: all pieces are inserted in one transaction, so a failure leaves the previous table (or no
+      table) exactly as it was.
+
+    Parameters
+    ----------
+    target : str or path-like
+        As for :func:`write_table`.
+    table : str, optional
+        SQL table name (else ``?table=NAME`` in the URL, else ``synthetic``).
+    rows : int, optional
+        Rows that will be written, when known: checked against Excel's limit before any work.
+    force : bool
+        Replace an existing file (one simulacra may replace, see :func:`~simulacra.io.outputs.claim`)
+        or table.
+
+    Raises
+    ------
+    ConfigError, OutputExistsError, DataError
+        As :func:`write_table`, raised when the writer is created or entered, before any piece.
+
+    Examples
+    --------
+    >>> with TableWriter("synthetic.parquet") as out:          # doctest: +SKIP
+    ...     for piece in pieces:
+    ...         out.write(piece)
+    """
+
+    def __init__(
+        self,
+        target: str | os.PathLike[str],
+        *,
+        table: str | None = None,
+        rows: int | None = None,
+        force: bool = False,
+    ) -> None:
+        self.target = target
+        self.fmt = check_table_target(target, rows=rows, force=force)
+        self.force = force
+        self.table = table
+        self.rows = 0
+        self._tmp: Path | None = None
+        self._handle: Any = None
+        self._parquet: Any = None
+        self._schema: Any = None
+        self._pieces: list[pd.DataFrame] = []
+        self._sql: Any = None
+        self._columns: list[Any] | None = None
+        self._started = False
+        if self.fmt == "sql":
+            url, ours = _split_url(str(target))
+            self.table = table or ours.get("table") or "synthetic"
+            self._shown = _redact(url)
+
+    # ------------------------------------------------------------------ context
+    def __enter__(self) -> TableWriter:
+        if self.fmt == "sql":
+            self._open_sql()
+            return self
+        path = Path(self.target)
+        self._tmp = temporary_file_for(path, force=self.force)
+        if self.fmt in ("csv", "tsv", "jsonl", "json"):
+            if path.suffix.lower() == ".gz":
+                self._handle = gzip.open(self._tmp, "wt", encoding="utf-8", newline="")
+            else:
+                self._handle = open(self._tmp, "w", encoding="utf-8", newline="")
+            if self.fmt == "json":
+                self._handle.write("[")
+        return self
+
+    def __exit__(self, kind, exc, tb) -> None:
+        if self.fmt == "sql":
+            self._close_sql(kind, exc, tb)
+            return
+        assert self._tmp is not None
+        try:
+            if kind is None:
+                self._finish_file()
+        except BaseException:
+            kind = kind or BaseException
+            raise
+        finally:
+            if self._handle is not None and not self._handle.closed:
+                self._handle.close()
+            if self._parquet is not None:
+                with contextlib.suppress(Exception):
+                    self._parquet.close()
+            if kind is not None:
+                self._tmp.unlink(missing_ok=True)
+
+    def _finish_file(self) -> None:
+        assert self._tmp is not None
+        path = Path(self.target)
+        if self.fmt == "json":
+            self._handle.write("]\n")
+        if self._handle is not None:
+            self._handle.close()
+        if self.fmt == "parquet":
+            if self._parquet is None:  # no rows at all: still a readable file with no columns
+                pd.DataFrame().to_parquet(self._tmp, index=False)
+            else:
+                self._parquet.close()
+        elif self.fmt == "excel":
+            whole = pd.concat(self._pieces, ignore_index=True) if self._pieces else pd.DataFrame()
+            escape_formulas(whole).to_excel(self._tmp, index=False, engine="openpyxl")
+        finish_file(self._tmp, path)
+
+    # ------------------------------------------------------------------ pieces
+    def write(self, df: pd.DataFrame) -> None:
+        """Append the rows of ``df`` (the first piece fixes the columns and, for Parquet, the types).
+
+        Raises
+        ------
+        DataError
+            A piece whose columns differ from the first piece's, or a database error (the transaction
+            is then rolled back when the block ends).
+        """
+        if self._columns is None:
+            self._columns = list(df.columns)
+        elif list(df.columns) != self._columns:
+            raise DataError(
+                f"{self.target}: a piece has columns {list(df.columns)[:5]}…, the first had "
+                f"{self._columns[:5]}…; every piece of one table needs the same columns"
+            )
+        first = not self._started
+        self._started = True
+        if self.fmt in ("csv", "tsv"):
+            df.to_csv(self._handle, index=False, header=first, sep="\t" if self.fmt == "tsv" else ",")
+        elif self.fmt == "jsonl":
+            if len(df):
+                text = df.to_json(orient="records", lines=True, date_format="iso")
+                self._handle.write(text if text.endswith("\n") else text + "\n")
+        elif self.fmt == "json":
+            if len(df):
+                body = df.to_json(orient="records", date_format="iso")[1:-1]
+                self._handle.write(("" if self.rows == 0 else ",") + body)
+        elif self.fmt == "parquet":
+            self._write_parquet(df)
+        elif self.fmt == "excel":
+            if self.rows + len(df) > EXCEL_MAX_ROWS:
+                raise ConfigError(
+                    f"{self.target}: more than {EXCEL_MAX_ROWS:,} rows do not fit in an Excel sheet; "
+                    "write .parquet or .csv instead"
+                )
+            self._pieces.append(df)
+        else:
+            self._write_sql(df, first)
+        self.rows += len(df)
+
+    def _write_parquet(self, df: pd.DataFrame) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        piece = pa.Table.from_pandas(df, preserve_index=False)
+        if self._parquet is None:
+            fields = [
+                pa.field(f.name, pa.large_string()) if pa.types.is_null(f.type) else f for f in piece.schema
+            ]
+            self._schema = pa.schema(fields, metadata=piece.schema.metadata)
+            self._parquet = pq.ParquetWriter(self._tmp, self._schema)
+        if not piece.schema.equals(self._schema, check_metadata=False):
+            try:
+                piece = piece.cast(self._schema)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                raise DataError(
+                    f"{self.target}: a piece's column types differ from the first piece's and cannot be "
+                    f"converted ({_one_line(exc)}); write one table per type"
+                ) from exc
+        self._parquet.write_table(piece, row_group_size=max(len(df), 1))
+
+    # ------------------------------------------------------------------ SQL
+    def _open_sql(self) -> None:
+        import sqlalchemy as sa
+
+        url, _ = _split_url(str(self.target))
+        self._engine = _engine(url)
+        self._sql = self._engine.begin()
+        try:
+            conn = self._sql.__enter__()
+            if sa.inspect(conn).has_table(self.table) and not self.force:
+                raise OutputExistsError(
+                    f"{self._shown}: table {self.table!r} already exists; pass --force to replace it or choose another"
+                )
+        except BaseException as exc:
+            self._close_sql(type(exc), exc, exc.__traceback__)
+            raise
+        self._conn = conn
+
+    def _write_sql(self, df: pd.DataFrame, first: bool) -> None:
+        try:
+            df.to_sql(
+                self.table,
+                self._conn,
+                if_exists="replace" if first else "append",
+                index=False,
+                chunksize=10_000,
+            )
+        except Exception as exc:  # the transaction is rolled back when the block ends
+            reason = _one_line(getattr(exc, "orig", None) or exc)
+            raise DataError(
+                f"{self._shown}: cannot write table {self.table!r} ({reason}); nothing was changed"
+            ) from exc
+
+    def _close_sql(self, kind, exc, tb) -> None:
+        try:
+            self._sql.__exit__(kind, exc, tb)  # commit, or roll back on an error
+        except (OutputExistsError, DataError):
+            raise
+        except Exception as err:
+            if kind is not None:
+                return  # the original error is the one to report
+            reason = _one_line(getattr(err, "orig", None) or err)
+            raise DataError(
+                f"{self._shown}: cannot write table {self.table!r} ({reason}); nothing was changed"
+            ) from err
+        finally:
+            self._engine.dispose()
+
+    @property
+    def where(self) -> str:
+        """Where the rows go: the path, or ``URL table``."""
+        return f"{self._shown} {self.table}" if self.fmt == "sql" else str(self.target)

@@ -1,0 +1,250 @@
+"""Parts of a sample written in parallel: in this process, or as Ray tasks on this machine or a cluster.
+
+:func:`sample_parts` writes the parts of :func:`~simulacra.scale.stream.part_ranges` into a folder.
+Without ``workers`` this process writes them one after the other; with ``workers=K`` each part is a
+Ray task (Moritz et al., "Ray: A Distributed Framework for Emerging AI Applications", OSDI 2018) that
+loads the saved model and writes its own Parquet file, at most ``K`` at a time. A part's rows depend
+only on ``(rows, seed, part_rows)`` (:mod:`simulacra.scale.blocks`), so the folder's files are the
+same, byte for byte, for every ``K`` and for the in-process path.
+
+Ray is an optional extra (``pip install 'simulacra[ray]'``). With no ``address`` a local Ray instance
+with ``K`` CPUs is started and stopped again; with ``address`` (``ray://head:10001`` or ``auto``)
+the tasks run on that cluster, and then the model folder and the output folder must be on storage
+every node sees (NFS, a shared volume) at the same path.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from simulacra.errors import ConfigError
+from simulacra.scale.blocks import CHUNK_ROWS
+from simulacra.scale.stream import SampleOptions, Written, part_ranges, write_part
+from simulacra.validation import Integer, check_value
+
+#: Object-store memory of a local Ray instance: parts are written by the tasks themselves, so the store
+#: only carries small results.
+LOCAL_OBJECT_STORE_BYTES = 256 * 1024**2
+
+
+def require_ray() -> Any:
+    """The ``ray`` module.
+
+    Raises
+    ------
+    ConfigError
+        Ray is not installed (the message says how to install the extra).
+    """
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError(
+            "--workers runs Ray tasks, and Ray is not installed; pip install 'simulacra[ray]' "
+            "(or leave out --workers)"
+        ) from None
+    return ray
+
+
+def check_workers(workers: Any) -> int:
+    """``workers`` checked: an integer in ``[1, 1024]``.
+
+    Raises
+    ------
+    ConfigError
+        Anything else.
+    """
+    return check_value("sample", "--workers", workers, Integer(ge=1, le=1024))
+
+
+class RaySession:
+    """A context manager that connects to Ray: a local instance with ``workers`` CPUs (stopped at the
+    end), or the cluster at ``address``; an already connected driver is reused and left connected.
+
+    Raises
+    ------
+    ConfigError
+        Ray missing, or the cluster at ``address`` cannot be reached.
+    """
+
+    def __init__(self, workers: int, address: str | None = None) -> None:
+        self.ray = require_ray()
+        self.workers = check_workers(workers)
+        self.address = address
+        self._started = False
+
+    def __enter__(self) -> Any:
+        ray = self.ray
+        if ray.is_initialized():
+            return ray
+        os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+        options: dict[str, Any] = {
+            "include_dashboard": False,
+            "log_to_driver": False,
+            "logging_level": "ERROR",
+            "configure_logging": True,
+            # the workers import simulacra from the same environment as this process
+            "runtime_env": {"env_vars": {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}},
+        }
+        try:
+            if self.address:
+                ray.init(address=self.address, **options)
+            else:
+                ray.init(num_cpus=self.workers, object_store_memory=LOCAL_OBJECT_STORE_BYTES, **options)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            where = self.address or "a local instance"
+            raise ConfigError(
+                f"cannot start or reach Ray ({where}): {' '.join(str(exc).split())[:200]}; "
+                "check --ray-address, or leave it out for a local instance"
+            ) from None
+        self._started = True
+        return ray
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._started:
+            self.ray.shutdown()
+
+
+_MODELS: dict[tuple[str, float], Any] = {}
+
+
+def _load(model_dir: str) -> Any:
+    """The saved model, loaded once per worker process (keyed by folder and modification time)."""
+    from simulacra.synthesizers import BaseSynthesizer
+
+    key = (str(Path(model_dir).resolve()), Path(model_dir).stat().st_mtime)
+    if key not in _MODELS:
+        _MODELS.clear()
+        _MODELS[key] = BaseSynthesizer.load(model_dir)
+    return _MODELS[key]
+
+
+def _part_task(
+    model_dir: str,
+    rows: int,
+    folder: str,
+    index: int,
+    start: int,
+    stop: int,
+    options: SampleOptions,
+    chunk_rows: int,
+    count_column: str | None,
+) -> Written:
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):  # one core per task: K tasks on K cores, no oversubscription
+        try:
+            import torch
+
+            torch.set_num_threads(1)
+        except ImportError:  # pragma: no cover - torch is a dependency
+            pass
+        return write_part(
+            _load(model_dir),
+            rows,
+            folder,
+            index,
+            start,
+            stop,
+            options,
+            chunk_rows=chunk_rows,
+            count_column=count_column,
+        )
+
+
+def sample_parts(
+    model_dir: str | os.PathLike[str],
+    rows: int,
+    folder: str | os.PathLike[str],
+    options: SampleOptions,
+    *,
+    part_rows: int,
+    chunk_rows: int = CHUNK_ROWS,
+    workers: int | None = None,
+    address: str | None = None,
+    count_column: str | None = None,
+    model: Any = None,
+    on_rows: Callable[[int], None] | None = None,
+) -> Written:
+    """Write every part of a ``rows``-row request into ``folder`` (an existing empty folder, normally
+    the temporary one of :func:`~simulacra.workflow.output_folder`).
+
+    Parameters
+    ----------
+    model_dir : path-like
+        The saved model (Ray tasks load it; must be visible to every node of a cluster).
+    rows : int
+        Rows of the request (with ``options.counts``: their sum).
+    folder : path-like
+        Where ``part-NNNNN.parquet`` files go.
+    options : SampleOptions
+    part_rows, chunk_rows : int
+        Rows per part (file, task) and per chunk (row group).
+    workers : int, optional
+        ``None``: this process writes the parts in order (``model``, if given, is used instead of
+        loading ``model_dir``). ``K``: Ray tasks, at most ``K`` at a time.
+    address : str, optional
+        A Ray cluster address; ``None`` starts a local instance with ``workers`` CPUs.
+    count_column : str, optional
+        Count rows per class of this column.
+    on_rows : callable, optional
+        Progress: called with the rows of each finished chunk (in-process) or part (Ray).
+
+    Returns
+    -------
+    Written
+        Rows, classes, and ``where`` = the folder.
+
+    Raises
+    ------
+    ConfigError
+        Ray missing or unreachable, bad sizes. Errors of a task are raised here, the first one.
+    """
+    parts = part_ranges(rows if options.counts is None else sum(options.counts.values()), part_rows)
+    total = Written(where=str(folder))
+    if workers is None:
+        from simulacra.synthesizers import BaseSynthesizer
+
+        model = model if model is not None else BaseSynthesizer.load(model_dir)
+        for i, (start, stop) in enumerate(parts):
+            total.add(
+                write_part(
+                    model,
+                    rows,
+                    folder,
+                    i,
+                    start,
+                    stop,
+                    options,
+                    chunk_rows=chunk_rows,
+                    count_column=count_column,
+                    on_rows=on_rows,
+                )
+            )
+        return total
+    with RaySession(workers, address) as ray:
+        task = ray.remote(num_cpus=1, max_retries=0)(_part_task)
+        pending: dict[Any, int] = {}
+        queue = list(enumerate(parts))
+        while queue or pending:
+            while queue and len(pending) < workers:
+                i, (start, stop) = queue.pop(0)
+                ref = task.remote(
+                    str(model_dir), rows, str(folder), i, start, stop, options, chunk_rows, count_column
+                )
+                pending[ref] = stop - start
+            done, _ = ray.wait(list(pending), num_returns=1)
+            for ref in done:
+                pending.pop(ref)
+                try:
+                    part = ray.get(ref)
+                except ray.exceptions.RayTaskError as exc:
+                    for other in pending:
+                        ray.cancel(other, force=True)
+                    raise exc.as_instanceof_cause() from None
+                total.add(part)
+                if on_rows is not None:
+                    on_rows(part.rows)
+    return total

@@ -1,0 +1,229 @@
+"""Scale: streamed samples hold the same rows whatever the chunking, parts or Ray workers; writes stay
+all-or-nothing; memory stays bounded. Ray runs for real (a local instance with two CPUs)."""
+
+from __future__ import annotations
+
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from simulacra.cli import main
+from simulacra.scale import BLOCK_ROWS, SampleOptions, iter_chunks, iter_rows, stream_sample
+from simulacra.scale.blocks import BlockPlan, block_seed
+from simulacra.scale.stream import part_ranges
+from simulacra.synthesizers import make
+
+ROWS = 2 * BLOCK_ROWS + 12_345  # three sampling blocks, the last one short
+
+
+@pytest.fixture(scope="module")
+def model_dir(adult_small, tmp_path_factory) -> Path:
+    """A copula model of 3,000 Adult rows, saved (Ray tasks and the CLI load it from disk)."""
+    path = tmp_path_factory.mktemp("scale") / "copula"
+    make("copula", seed=0).fit(adult_small[0]).save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def model(model_dir):
+    from simulacra.synthesizers import BaseSynthesizer
+
+    return BaseSynthesizer.load(model_dir)
+
+
+@pytest.fixture(scope="module")
+def whole(model) -> pd.DataFrame:
+    """The reference: the request's blocks drawn one by one and put together in memory."""
+    return pd.concat(list(iter_rows(model, ROWS, seed=5)), ignore_index=True)
+
+
+def test_a_request_within_one_block_is_exactly_model_sample(model):
+    direct = model.sample(5_000, seed=11)
+    streamed = pd.concat(list(iter_chunks(iter_rows(model, 5_000, seed=11), 999)), ignore_index=True)
+    pd.testing.assert_frame_equal(direct, streamed)
+    assert block_seed(11, 0) == 11 and block_seed(11, 1) != block_seed(11, 2) != block_seed(12, 1)
+
+
+def test_same_rows_whatever_the_chunk_size_and_format(model, whole, tmp_path):
+    assert len(whole) == ROWS and not whole.duplicated().all()
+    options = SampleOptions(seed=5)
+    for chunk in (7_777, BLOCK_ROWS, 300_000):
+        out = tmp_path / f"s{chunk}.parquet"
+        written = stream_sample(model, ROWS, out, options, chunk_rows=chunk)
+        assert written.rows == ROWS
+        pd.testing.assert_frame_equal(pd.read_parquet(out), whole)
+    import pyarrow.parquet as pq
+
+    assert pq.ParquetFile(tmp_path / "s7777.parquet").metadata.num_row_groups == -(-ROWS // 7_777)
+    stream_sample(model, ROWS, tmp_path / "s.csv.gz", options, chunk_rows=50_000)
+    back = pd.read_csv(tmp_path / "s.csv.gz")
+    assert back.shape == whole.shape
+    assert (back["age"].to_numpy() == whole["age"].to_numpy()).all()
+    assert (back["income"].to_numpy() == whole["income"].to_numpy()).all()
+    stream_sample(model, 30_000, tmp_path / "s.jsonl", options, chunk_rows=4_000)
+    assert pd.read_json(tmp_path / "s.jsonl", lines=True)["age"].tolist() == whole["age"][:30_000].tolist()
+
+
+def test_parts_put_together_are_the_single_stream(model, whole, tmp_path):
+    from simulacra.scale.distributed import sample_parts
+
+    assert part_ranges(ROWS, 90_000) == [(0, 90_000), (90_000, 180_000), (180_000, ROWS)]
+    sample_parts(None, ROWS, tmp_path, SampleOptions(seed=5), part_rows=90_000, model=model)
+    files = sorted(p.name for p in tmp_path.glob("*.parquet"))
+    assert files == ["part-00000.parquet", "part-00001.parquet", "part-00002.parquet"]
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path), whole)
+
+
+def test_exact_class_counts_stream_over_blocks(model, tmp_path):
+    counts = {">50K": 150_001, "<=50K": 60_000}
+    plan = BlockPlan.make(0, counts)
+    assert plan.rows == 210_001 and plan.n_blocks == 3
+    assert [sum(d[c] for d in plan.counts) for c in counts] == [150_001, 60_000]
+    out = tmp_path / "balanced.parquet"
+    written = stream_sample(
+        model, 0, out, SampleOptions(seed=1, column="income", counts=counts), count_column="income"
+    )
+    got = pd.read_parquet(out)["income"].value_counts().to_dict()
+    assert got == counts and written.classes == counts
+    first = pd.read_parquet(out).iloc[:1000]["income"]
+    assert first.nunique() == 2  # shuffled within blocks, not sorted by class
+
+
+def test_sql_stream_is_one_transaction(model, tmp_path):
+    import sqlalchemy as sa
+
+    db = tmp_path / "out.db"
+    url = f"sqlite:///{db}?table=synthetic"
+    stream_sample(model, 1_000, url, SampleOptions(seed=2))
+    calls = []
+
+    def interrupt(k):  # the user presses Ctrl-C after the first chunk has been inserted
+        calls.append(k)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        stream_sample(
+            model, 50_000, url, SampleOptions(seed=3), chunk_rows=10_000, force=True, on_rows=interrupt
+        )
+    assert calls == [10_000]
+    engine = sa.create_engine(f"sqlite:///{db}")
+    with engine.connect() as conn:
+        kept = pd.read_sql("select * from synthetic", conn)
+    engine.dispose()
+    pd.testing.assert_frame_equal(kept, model.sample(1_000, seed=2), check_dtype=False)  # the old table
+
+
+def test_an_interrupted_file_stream_leaves_nothing(model, tmp_path):
+    out = tmp_path / "x.parquet"
+
+    def interrupt(k):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        stream_sample(model, 30_000, out, SampleOptions(), chunk_rows=10_000, on_rows=interrupt)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_streams_and_refuses_bad_scale_options(model_dir, whole, tmp_path, capsys):
+    out = tmp_path / "cli.parquet"
+    assert (
+        main(
+            [
+                "sample",
+                str(model_dir),
+                "-n",
+                str(ROWS),
+                "--seed",
+                "5",
+                "--chunk-rows",
+                "40000",
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    pd.testing.assert_frame_equal(pd.read_parquet(out), whole)
+    folder = tmp_path / "parts"
+    args = ["sample", str(model_dir), "-n", "3000", "--part-rows", "1000", "-o", f"{folder}/"]
+    assert main(args) == 0
+    assert len(list(folder.glob("part-*.parquet"))) == 3 and (folder / ".simulacra").is_file()
+    capsys.readouterr()
+    bad = [
+        (["--workers", "2", "-o", str(tmp_path / "w.parquet")], "give -o DIR/"),
+        (["--ray-address", "auto", "-o", str(tmp_path / "r.parquet")], "add --workers"),
+        (["--chunk-rows", "0", "-o", str(tmp_path / "c.parquet")], "--chunk-rows"),
+        (["--part-rows", "-3", "-o", f"{tmp_path / 'p'}/"], "--part-rows"),
+        (["--filter", "near-copies", "--data", "adult", "-o", f"{tmp_path / 'f'}/"], "-o FILE"),
+        (["-o", f"{folder}/"], "already exists"),
+    ]
+    for extra, expected in bad:
+        assert main(["sample", str(model_dir), "-n", "100", *extra]) == 2, extra
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and expected in err and err.count("\n") == 1, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cli.parquet", "parts"]
+
+
+def test_streaming_memory_stays_bounded(model_dir, tmp_path):
+    """1,000,000 rows streamed in a child process: its peak RSS grows by well under what the rows take
+    in memory (≈ 200 MB as a DataFrame), because only a block and a chunk are held."""
+    code = (
+        "import resource, sys\n"
+        "from simulacra.synthesizers import BaseSynthesizer\n"
+        "from simulacra.scale import SampleOptions, stream_sample\n"
+        "m = BaseSynthesizer.load(sys.argv[1])\n"
+        "m.sample(BLOCK := 100_000, seed=0)\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "stream_sample(m, 1_000_000, sys.argv[2], SampleOptions(seed=1))\n"
+        "print(before // 1024, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(model_dir), str(tmp_path / "m.parquet")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    before, after = map(int, out.stdout.split())
+    assert pd.read_parquet(tmp_path / "m.parquet", columns=["age"]).shape == (1_000_000, 1)
+    assert after - before < 150, (before, after)  # MiB
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss > 0
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """A real local Ray instance with two CPUs, shared by the Ray tests and stopped after them."""
+    ray = pytest.importorskip("ray", reason="the extra simulacra[ray] is not installed")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, object_store_memory=256 * 1024**2)
+    yield ray
+    ray.shutdown()
+
+
+def test_ray_workers_write_the_same_files_for_any_k(local_ray, model_dir, tmp_path):
+    from simulacra.scale.distributed import sample_parts
+
+    options = SampleOptions(seed=4, column="income", counts={">50K": 140_000, "<=50K": 100_000})
+    folders = {}
+    for k in (None, 1, 2):
+        folder = tmp_path / f"k{k}"
+        folder.mkdir()
+        written = sample_parts(
+            model_dir, 0, folder, options, part_rows=80_000, workers=k, count_column="income"
+        )
+        assert written.rows == 240_000 and written.classes == {">50K": 140_000, "<=50K": 100_000}
+        folders[k] = {p.name: p.read_bytes() for p in sorted(folder.glob("*.parquet"))}
+    assert len(folders[None]) == 3
+    assert folders[1] == folders[None] and folders[2] == folders[None]  # byte for byte
+
+
+def test_ray_task_errors_reach_the_caller(local_ray, model_dir, tmp_path):
+    from simulacra.errors import ConditionError
+    from simulacra.scale.distributed import sample_parts
+
+    with pytest.raises(ConditionError, match="never"):
+        sample_parts(
+            model_dir, 1000, tmp_path, SampleOptions(conditions={"income": "never"}), part_rows=500, workers=2
+        )
