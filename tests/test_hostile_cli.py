@@ -187,7 +187,11 @@ case("sample -n abc", ["sample", MODEL, "-n", "abc", "-o", "x.csv"], message="-n
 case("sample -n 1e3", ["sample", MODEL, "-n", "1e3", "-o", "x.csv"])
 case("sample -n -1", ["sample", MODEL, "-n", "-1", "-o", "x.csv"], message="greater than or equal to 0")
 case("sample -n huge", ["sample", MODEL, "-n", "10000000000", "-o", "x.csv"], message="less than or equal")
-case("sample -n 1e9 too big for memory", ["sample", MODEL, "-n", "1900000000", "-o", "x.csv"], message="GiB")
+case(  # about 660 GB of JSON: more than the disk holds (the rows themselves stream, memory is no limit)
+    "sample -n 2e9 too big for the disk",
+    ["sample", MODEL, "-n", "2000000000", "-o", "x.json"],
+    message="GiB of disk",
+)
 case("sample --seed -1", ["sample", MODEL, "-n", "5", "-o", "x.csv", "--seed", "-1"])
 case("sample --seed abc", ["sample", MODEL, "-n", "5", "-o", "x.csv", "--seed", "abc"])
 case(

@@ -379,7 +379,7 @@ def sample(
     from simulacra.io import check_table_target, claim, is_sql_url, output_lock, write_table
     from simulacra.scale.blocks import check_chunk_rows
     from simulacra.scale.distributed import check_workers, require_ray, sample_parts
-    from simulacra.scale.stream import SampleOptions, check_part_rows, stream_sample
+    from simulacra.scale.stream import SampleOptions, check_disk_space, check_part_rows, stream_sample
     from simulacra.synthesizers import BaseSynthesizer
     from simulacra.validation import check_rows
     from simulacra.workflow import class_counts as class_counts_of
@@ -501,9 +501,18 @@ def sample(
         )
     if folder:
         claim(Path(output), force=force, kind="dir")  # before sampling: place, and no existing output
+        fmt = "parquet"
     else:
-        check_table_target(output, rows=rows, force=force)  # before sampling: format, size, place
+        fmt = check_table_target(output, rows=rows, force=force)  # before sampling: format, size, place
     synth._check_temperature(temperature)  # type: ignore[attr-defined]  # before any work
+    if not filters and fmt != "sql":  # the rows go to disk as they come: is there room for them?
+        check_disk_space(
+            synth,
+            rows,
+            Path(output) / "part.parquet" if folder else output,
+            SampleOptions(seed, conditions or None, temperature=temperature),
+            fmt=fmt,
+        )
     if filters:
         from simulacra.experiments.filters import parse_filters
 
@@ -545,13 +554,13 @@ def sample(
 
 
 def _is_folder_output(output: str) -> bool:
-    """Whether a table output names a folder of Parquet parts: it ends with ``/``, is an existing
-    folder, or has no suffix at all (and is not an SQL URL)."""
+    """Whether a table output names a folder of Parquet parts: it ends with ``/`` or has no suffix at
+    all (and is not an SQL URL). An existing folder named like a file (``out.csv``) stays an error."""
     from simulacra.io import is_sql_url
 
     if is_sql_url(output):
         return False
-    return output.endswith(("/", os.sep)) or Path(output).is_dir() or not Path(output).suffix
+    return output.endswith(("/", os.sep)) or not Path(output).suffix
 
 
 @contextmanager

@@ -180,3 +180,63 @@ def write_part(
         count_column=count_column,
         on_rows=on_rows,
     )
+
+
+#: Rows drawn to estimate the bytes a row takes in the output format (:func:`check_disk_space`).
+PROBE_ROWS = 2_000
+
+
+def estimate_bytes_per_row(probe: pd.DataFrame, fmt: str, compressed: bool) -> float:
+    """Bytes one row of ``probe`` takes when written as ``fmt`` (``csv``, ``tsv``, ``jsonl``, ``json``,
+    ``parquet``), gzip-compressed when ``compressed``; 0 for other formats (Excel, SQL)."""
+    import gzip
+    import io
+
+    if len(probe) == 0 or fmt not in ("csv", "tsv", "jsonl", "json", "parquet"):
+        return 0.0
+    if fmt == "parquet":
+        buf = io.BytesIO()
+        probe.to_parquet(buf, index=False)
+        return len(buf.getvalue()) / len(probe)
+    if fmt in ("csv", "tsv"):
+        text = probe.to_csv(index=False, sep="\t" if fmt == "tsv" else ",")
+    else:
+        text = probe.to_json(orient="records", lines=fmt == "jsonl", date_format="iso")
+    data = text.encode("utf-8")
+    return len(gzip.compress(data, compresslevel=6) if compressed else data) / len(probe)
+
+
+def check_disk_space(
+    model: Any, rows: int, target: str | os.PathLike[str], options: SampleOptions, *, fmt: str
+) -> float:
+    """Refuse, before any work, a stream that cannot fit on the target's file system: ``rows`` times
+    the bytes a row takes (measured on :data:`PROBE_ROWS` rows drawn as the request draws them, which
+    also checks the conditions) against the free space there. Returns the bytes needed (0 for SQL and
+    Excel, which are not estimated).
+
+    Raises
+    ------
+    ConfigError
+        More bytes needed than are free (the message gives both, in GiB).
+    ConditionError
+        Conditions the model cannot meet.
+    """
+    import shutil
+
+    from simulacra.errors import ConfigError
+
+    probe_options = {"conditions": options.conditions, "temperature": options.temperature}
+    probe = model.sample(min(rows, PROBE_ROWS), seed=options.seed, **probe_options)
+    target = Path(target)
+    per_row = estimate_bytes_per_row(probe, fmt, compressed=target.suffix.lower() == ".gz")
+    need = per_row * rows
+    place = target.parent
+    while not place.exists():
+        place = place.parent
+    free = shutil.disk_usage(place).free
+    if need > free:
+        raise ConfigError(
+            f"{rows:,} rows as {fmt} need about {need / 2**30:,.1f} GiB of disk and {free / 2**30:,.1f} GiB "
+            f"is free under {place}; write fewer rows, a compressed format (.parquet, .csv.gz), or elsewhere"
+        )
+    return need
