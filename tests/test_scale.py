@@ -217,6 +217,10 @@ def test_ray_workers_write_the_same_files_for_any_k(local_ray, model_dir, tmp_pa
         folders[k] = {p.name: p.read_bytes() for p in sorted(folder.glob("*.parquet"))}
     assert len(folders[None]) == 3
     assert folders[1] == folders[None] and folders[2] == folders[None]  # byte for byte
+    cli = tmp_path / "cli"  # the command line reuses the connected Ray
+    argv = ["sample", str(model_dir), "--balance", "income", "--class-counts", ">50K=140000,<=50K=100000"]
+    assert main([*argv, "--seed", "4", "--part-rows", "80000", "--workers", "2", "-o", f"{cli}/"]) == 0
+    assert {p.name: p.read_bytes() for p in sorted(cli.glob("*.parquet"))} == folders[None]
 
 
 def test_ray_task_errors_reach_the_caller(local_ray, model_dir, tmp_path):

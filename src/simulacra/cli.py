@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -378,7 +378,7 @@ def sample(
     Ray workers). Filtered samples (--filter) are drawn in memory."""
     from simulacra.io import check_table_target, claim, is_sql_url, output_lock, write_table
     from simulacra.scale.blocks import check_chunk_rows
-    from simulacra.scale.distributed import check_workers, require_ray, sample_parts
+    from simulacra.scale.distributed import RaySession, check_workers, require_ray, sample_parts
     from simulacra.scale.stream import SampleOptions, check_disk_space, check_part_rows, stream_sample
     from simulacra.synthesizers import BaseSynthesizer
     from simulacra.validation import check_rows
@@ -524,7 +524,8 @@ def sample(
     else:
         options = SampleOptions(seed, conditions or None, balance, counts, temperature)
         stream = {"chunk_rows": chunk_rows, "count_column": balance}
-        with _rows_progress(rows) as on_rows:
+        ray = RaySession(workers, ray_address) if workers is not None else nullcontext()
+        with ray, _rows_progress(rows) as on_rows:  # Ray connected (or refused) before the bar starts
             if folder:
                 with output_folder(output, force=force) as tmp:
                     written = sample_parts(
