@@ -202,6 +202,11 @@ case(
 case("sample condition unknown column", ["sample", MODEL, "-n", "5", "-o", "x.csv", "--condition", "zz=1"])
 case("sample condition not a number", ["sample", MODEL, "-n", "5", "-o", "x.csv", "--condition", "age=old"])
 case("sample condition out of range", ["sample", MODEL, "-n", "5", "-o", "x.csv", "--condition", "age=999"])
+case(  # the error line is text, not Rich markup: the brackets survive
+    "sample condition in brackets",
+    ["sample", MODEL, "-n", "5", "-o", "x.csv", "--condition", "race=[bold]x"],
+    message="'[bold]x'",
+)
 case(
     "sample condition unseen category",
     ["sample", MODEL, "-n", "5", "-o", "x.csv", "--condition", "race=Martian"],

@@ -1346,7 +1346,10 @@ def _kind(exc: BaseException) -> str:
 
 def _error(message: str) -> None:
     line = " ".join(str(message).split())
-    err_console.print(f"[red]error:[/red] {line}", highlight=False, soft_wrap=True, markup=True)
+    from rich.markup import escape
+
+    # the message is text, not markup: "pip install 'simulacra[ray]'" must keep its brackets
+    err_console.print(f"[red]error:[/red] {escape(line)}", highlight=False, soft_wrap=True, markup=True)
 
 
 def main(argv: list[str] | None = None) -> int:
