@@ -566,36 +566,18 @@ def _is_folder_output(output: str) -> bool:
 
 @contextmanager
 def _rows_progress(total: int):
-    """A Rich progress bar of rows written, with rows/s and ETA; yields its ``on_rows(k)`` callback."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    """A Rich progress bar of rows written, with rows/s and ETA (the models' bar); yields its
+    ``on_rows(k)`` callback."""
+    from simulacra.synthesizers.training import progress_bar
 
-    progress = Progress(
-        TextColumn("[bold]sampling"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("rows · {task.fields[rate]} rows/s"),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=err_console,
-        transient=False,
-        disable=not err_console.is_terminal and "CI" in os.environ,
-    )
     started = time.perf_counter()
-    with progress:
-        task = progress.add_task("sampling", total=max(total, 1), rate="–")
+    with progress_bar("rows", verbose=err_console.is_terminal or "CI" not in os.environ) as progress:
+        task = progress.add_task("sampling", total=max(total, 1), losses="")
 
         def on_rows(k: int) -> None:
             done = progress.tasks[0].completed + k
             rate = done / max(time.perf_counter() - started, 1e-9)
-            progress.update(task, advance=k, rate=f"{rate:,.0f}")
+            progress.update(task, advance=k, losses=f"{rate:,.0f} rows/s")
 
         yield on_rows
 
