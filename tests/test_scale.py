@@ -231,3 +231,22 @@ def test_ray_task_errors_reach_the_caller(local_ray, model_dir, tmp_path):
         sample_parts(
             model_dir, 1000, tmp_path, SampleOptions(conditions={"income": "never"}), part_rows=500, workers=2
         )
+
+
+def test_bench_workers_give_the_same_quality_as_one_after_another(local_ray, adult_small, tmp_path):
+    from simulacra.bench import run_bench
+
+    train, test = adult_small
+    train.to_csv(tmp_path / "train.csv", index=False)
+    test.to_csv(tmp_path / "test.csv", index=False)
+    common = {"test": str(tmp_path / "test.csv"), "target": "income", "rows": 2000, "privacy": False}
+    models = ["independent", "copula"]
+    one_by_one = run_bench(models, str(tmp_path / "train.csv"), **common)
+    shown = []
+    on_ray = run_bench(models, str(tmp_path / "train.csv"), workers=2, on_result=shown.append, **common)
+    assert [r["model"] for r in on_ray] == models and [r["model"] for r in shown] == models
+    for a, b in zip(one_by_one, on_ray, strict=True):
+        for key in ("column_shapes", "column_pair_trends", "detection_xgb", "tstr_roc_auc"):
+            assert a[key] == pytest.approx(b[key], abs=1e-9), key  # same seeds, same numbers
+        assert b["peak_rss_mb"] > 50 and b["fit_s"] > 0  # measured in the task's own process
+    assert "references" in on_ray[0] and "references" not in on_ray[1]

@@ -485,12 +485,20 @@ def run_bench(
     report_dir: Path | None = None,
     temperatures: list[float] | None = None,
     privacy: bool = True,
+    workers: int | None = None,
+    address: str | None = None,
 ) -> list[dict[str, Any]]:
     """Benchmark ``models`` (registry names) on ``data`` (bundled name, file or SQL URL), each in a fresh
     process, one after another, ``repeats`` times with successive seeds (see the module docstring;
     results through :func:`aggregate`). ``params`` are ``--param`` values routed by
     :func:`split_params`. Image benchmarks write each model's report under ``report_dir`` when given
     (the first run's, after repeats).
+
+    With ``workers=K`` every (model, repeat) run is a Ray task in a fresh worker process with one CPU,
+    at most ``K`` at a time (:func:`simulacra.scale.distributed.run_tasks`; ``address``: a cluster,
+    else a local instance). The quality numbers are the same as one after another (same seeds); the
+    times and peak memory are those of a run with one core beside ``K − 1`` others, so compare them
+    only within one bench.
 
     Raises
     ------
@@ -517,32 +525,40 @@ def run_bench(
 
     for name in models:
         make(name, **routed[name])  # every parameter checked before any process starts
-    results = []
-    for name in models:
-        runs = []
+    jobs = []  # (name, repeat) → the arguments of bench_one
+    for m, name in enumerate(models):
         base = int(routed[name].get("seed", model_class(name)().get_params()["seed"]))
         for i in range(int(repeats)):
             run_params = {**routed[name], "seed": base + i} if repeats > 1 else routed[name]
-            with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-                runs.append(
-                    pool.submit(
-                        bench_one,
-                        name,
-                        run_params,
-                        data,
-                        test,
-                        target,
-                        rows,
-                        seed + i,
-                        report_dir if i == 0 else None,
-                        i == 0 and not results,
-                        temperatures if i == 0 else None,
-                        privacy,
-                    ).result()
+            jobs.append(
+                (
+                    name,
+                    run_params,
+                    data,
+                    test,
+                    target,
+                    rows,
+                    seed + i,
+                    report_dir if i == 0 else None,
+                    i == 0 and m == 0,  # the reference rows, once
+                    temperatures if i == 0 else None,
+                    privacy,
                 )
-        result = aggregate(runs)
-        results.append(result)
-        if on_result:
+            )
+    if workers is not None:
+        from simulacra.scale.distributed import run_tasks
+
+        done = run_tasks(bench_one, jobs, workers=workers, address=address, fresh_process=True)
+    else:
+        done = []
+        for job in jobs:
+            with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+                done.append(pool.submit(bench_one, *job).result())
+                if on_result and len(done) % int(repeats) == 0:  # a model's last repeat: show it now
+                    on_result(aggregate(done[-int(repeats) :]))
+    results = [aggregate(done[k : k + int(repeats)]) for k in range(0, len(done), int(repeats))]
+    if on_result and workers is not None:
+        for result in results:
             on_result(result)
     return results
 

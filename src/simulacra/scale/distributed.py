@@ -49,15 +49,15 @@ def require_ray() -> Any:
     return ray
 
 
-def check_workers(workers: Any) -> int:
-    """``workers`` checked: an integer in ``[1, 1024]``.
+def check_workers(workers: Any, command: str = "sample") -> int:
+    """``workers`` (``command``'s ``--workers``) checked: an integer in ``[1, 1024]``.
 
     Raises
     ------
     ConfigError
         Anything else.
     """
-    return check_value("sample", "--workers", workers, Integer(ge=1, le=1024))
+    return check_value(command, "--workers", workers, Integer(ge=1, le=1024))
 
 
 class RaySession:
@@ -227,27 +227,80 @@ def sample_parts(
                 )
             )
         return total
+    jobs = [
+        (str(model_dir), rows, str(folder), i, start, stop, options, chunk_rows, count_column)
+        for i, (start, stop) in enumerate(parts)
+    ]
+
+    def done(_: int, part: Written) -> None:
+        total.add(part)
+        if on_rows is not None:
+            on_rows(part.rows)
+
+    run_tasks(_part_task, jobs, workers=workers, address=address, on_done=done)
+    return total
+
+
+def run_tasks(
+    fn: Callable[..., Any],
+    jobs: list[tuple[Any, ...]],
+    *,
+    workers: int,
+    address: str | None = None,
+    fresh_process: bool = False,
+    on_done: Callable[[int, Any], None] | None = None,
+) -> list[Any]:
+    """``[fn(*job) for job in jobs]`` as Ray tasks of one CPU each, at most ``workers`` at a time.
+
+    Parameters
+    ----------
+    fn : callable
+        A module-level function (Ray pickles it by reference; its module must be importable by the
+        workers).
+    jobs : list of tuple
+        The arguments of each call.
+    workers : int
+        Most tasks in flight.
+    address : str, optional
+        A Ray cluster; ``None`` starts a local instance with ``workers`` CPUs (see :class:`RaySession`).
+    fresh_process : bool
+        Run every task in a new worker process (Ray's ``max_calls=1``), so that a per-process
+        measurement such as the peak RSS belongs to that task alone.
+    on_done : callable ``(job_index, result) -> None``, optional
+        Called as each task finishes, in completion order.
+
+    Returns
+    -------
+    list
+        The results, in the order of ``jobs``.
+
+    Raises
+    ------
+    ConfigError
+        Ray missing or unreachable. The first error of a task is raised here as its original type
+        (a ``ConditionError`` stays one); the tasks still running are cancelled.
+    """
+    results: dict[int, Any] = {}
     with RaySession(workers, address) as ray:
-        task = ray.remote(num_cpus=1, max_retries=0)(_part_task)
+        options: dict[str, Any] = {"num_cpus": 1, "max_retries": 0}
+        if fresh_process:
+            options["max_calls"] = 1
+        task = ray.remote(**options)(fn)
         pending: dict[Any, int] = {}
-        queue = list(enumerate(parts))
+        queue = list(enumerate(jobs))
         while queue or pending:
             while queue and len(pending) < workers:
-                i, (start, stop) = queue.pop(0)
-                ref = task.remote(
-                    str(model_dir), rows, str(folder), i, start, stop, options, chunk_rows, count_column
-                )
-                pending[ref] = stop - start
-            done, _ = ray.wait(list(pending), num_returns=1)
-            for ref in done:
-                pending.pop(ref)
+                i, job = queue.pop(0)
+                pending[task.remote(*job)] = i
+            finished, _ = ray.wait(list(pending), num_returns=1)
+            for ref in finished:
+                i = pending.pop(ref)
                 try:
-                    part = ray.get(ref)
+                    results[i] = ray.get(ref)
                 except ray.exceptions.RayTaskError as exc:
                     for other in pending:
                         ray.cancel(other, force=True)
                     raise exc.as_instanceof_cause() from None
-                total.add(part)
-                if on_rows is not None:
-                    on_rows(part.rows)
-    return total
+                if on_done is not None:
+                    on_done(i, results[i])
+    return [results[i] for i in range(len(jobs))]
