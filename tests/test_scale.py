@@ -250,3 +250,21 @@ def test_bench_workers_give_the_same_quality_as_one_after_another(local_ray, adu
             assert a[key] == pytest.approx(b[key], abs=1e-9), key  # same seeds, same numbers
         assert b["peak_rss_mb"] > 50 and b["fit_s"] > 0  # measured in the task's own process
     assert "references" in on_ray[0] and "references" not in on_ray[1]
+
+
+def test_mix_workers_give_the_same_curves(local_ray, adult_small):
+    from simulacra.experiments import mixing_curves
+    from simulacra.metadata import Metadata
+
+    train, test = adult_small
+    meta = Metadata.detect(train)
+    common = {"model": "copula", "fractions": [0.2, 1.0], "ratios": [0, 1], "repeats": 1, "keep_best": True}
+    common |= {"downstream": ["logreg"]}
+    seen = []
+    alone = mixing_curves(train, test, meta, "income", **common)
+    on_ray = mixing_curves(
+        train, test, meta, "income", workers=2, on_progress=lambda d, t, m: seen.append((d, t)), **common
+    )
+    pd.testing.assert_frame_equal(alone.results, on_ray.results)
+    assert on_ray.best_ratio == alone.best_ratio and len(on_ray.best) == len(alone.best)
+    assert seen[-1][0] == seen[-1][1]  # the progress reaches its total

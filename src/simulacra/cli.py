@@ -1085,6 +1085,15 @@ def mix(
     output: Path = typer.Option(
         None, "-o", "--output", help="Folder for results.csv, report.html, metrics.json."
     ),
+    workers: int = typer.Option(
+        None,
+        "--workers",
+        help="Tables: run every (repeat, fraction) fit and its scores as a Ray task, this many at a "
+        "time (needs the extra simulacra[ray]); the results are the same.",
+    ),
+    ray_address: str = typer.Option(
+        None, "--ray-address", help="With --workers: a Ray cluster (ray://head:10001, auto); default: local."
+    ),
     force: bool = typer.Option(False, "--force", help="Replace an output simulacra wrote."),
 ) -> None:
     """Does synthetic data help? Mixing curves (real fractions × synthetic ratios) and, with --balance,
@@ -1118,6 +1127,15 @@ def mix(
         raise ConfigError(
             "--balance and --write-best work on tables; image samples are class-balanced already"
         )
+    if workers is not None:
+        from simulacra.scale.distributed import check_workers, require_ray
+
+        workers = check_workers(workers, "mix")
+        if images:
+            raise ConfigError("--workers runs the table experiments as Ray tasks; drop it for images")
+        require_ray()
+    elif ray_address is not None:
+        raise ConfigError("--ray-address is where --workers run; add --workers K")
     claim(output, force=force, kind="dir")
     if images:
         _mix_images(source, test, names, settings, params, output, force)
@@ -1147,6 +1165,8 @@ def mix(
                 model=name,
                 downstream=settings.downstream,
                 keep_best=bool(write_best) and i == 0,
+                workers=workers,
+                address=ray_address,
                 **common,
             )
             for i, name in enumerate(names)

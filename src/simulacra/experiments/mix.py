@@ -298,6 +298,65 @@ def _make_model(model: str, params: dict[str, Any], seed: int):
     return make(model, **params, **extra)
 
 
+def _mixing_cell(
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    metadata: Metadata,
+    target: str,
+    model: str,
+    params: dict[str, Any],
+    f: float,
+    repeat: int,
+    run_seed: int,
+    ratios: Sequence[float],
+    downstream: Sequence[str],
+    keep: bool,
+    step: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """One (repeat, fraction) cell of :func:`mixing_curves`: the synthesizer fitted on the stratified
+    subset and sampled once, every variant scored by every downstream model. Returns ``{"rows": tidy
+    rows, "fit_s": seconds}``, with ``keep`` also ``{"real": subset, "kept": ratio → synthetic rows}``.
+    A function of its arguments alone (every draw is seeded by ``run_seed``), so it runs the same in
+    this process or as a Ray task."""
+    step = step or (lambda message: None)
+    classification = task_of(metadata, target) == "classification"
+    mixed_ratios = [r for r in ratios if r > 0]
+    real = stratified_fraction(train, f, target, classification=classification, seed=run_seed)
+    n_real = len(real)
+    tic = time.perf_counter()
+    synth = _make_model(model, params, run_seed).fit(real, metadata)
+    n_max = max(math.ceil(max(mixed_ratios, default=0.0) * n_real), n_real)
+    synthetic = synth.sample(n_max, seed=run_seed)
+    out: dict[str, Any] = {"fit_s": time.perf_counter() - tic, "rows": []}
+    step(f"repeat {repeat + 1}, {percent(f)}: {model} fitted on {n_real:,} rows")
+    if keep:
+        out["kept"] = {r: synthetic.iloc[: round(r * n_real)] for r in ratios}
+        out["real"] = real
+    variants = [("real", 0.0, real, 0)]
+    for r in mixed_ratios:
+        k = round(r * n_real)
+        variants.append(("real+synthetic", r, pd.concat([real, synthetic.iloc[:k]], ignore_index=True), k))
+    variants.append(("synthetic", float("nan"), synthetic.iloc[:n_real], n_real))
+    for name in downstream:
+        scorer = Downstream(metadata, real, test, target, model=name, seed=run_seed)
+        for variant, ratio, data, n_syn in variants:
+            out["rows"] += tidy_rows(
+                scorer.score(data),
+                experiment="mixing",
+                fraction=f,
+                n_real=n_real,
+                method=model,
+                variant=variant,
+                ratio=ratio,
+                n_synthetic=n_syn,
+                repeat=repeat,
+                seed=run_seed,
+                downstream=name,
+            )
+            step(f"repeat {repeat + 1}, {percent(f)}: {name} on {variant} ×{ratio:g}")
+    return out
+
+
 def mixing_curves(
     train: pd.DataFrame,
     test: pd.DataFrame,
@@ -313,6 +372,8 @@ def mixing_curves(
     downstream: Sequence[str] = DOWNSTREAM_MODELS,
     keep_best: bool = False,
     on_progress: Callable[[int, int, str], None] | None = None,
+    workers: int | None = None,
+    address: str | None = None,
 ) -> MixResult:
     """Run the mixing experiment of the module docstring.
 
@@ -338,7 +399,11 @@ def mixing_curves(
         Keep the best mixed training set at the largest fraction (by the headline metric of the first
         downstream model, mean over repeats), rows of repeat 0, in :attr:`MixResult.best`.
     on_progress : callable ``(done, total, message)``, optional
-        Called after every synthesizer fit and downstream model.
+        Called after every synthesizer fit and downstream model (with ``workers``: as each cell ends).
+    workers, address : int, str, optional
+        Run every (repeat, fraction) cell as a Ray task, at most ``workers`` at a time
+        (:func:`simulacra.scale.distributed.run_tasks`; ``address``: a cluster, else a local
+        instance). The results are the same as without (every draw is seeded per cell).
 
     Returns
     -------
@@ -347,13 +412,12 @@ def mixing_curves(
     Raises
     ------
     ConfigError
-        Bad settings, or a fraction that leaves fewer than :data:`MIN_REAL_ROWS` rows.
+        Bad settings, or a fraction that leaves fewer than :data:`MIN_REAL_ROWS` rows; Ray missing.
     MetadataError
         ``target`` is not a column, or an id/datetime column.
     """
     s = check_settings(fractions, ratios, repeats, seed, downstream)
     task = task_of(metadata, target)
-    classification = task == "classification"
     for f in s.fractions:
         if round(f * len(train)) < MIN_REAL_ROWS:
             raise ConfigError(
@@ -361,7 +425,6 @@ def mixing_curves(
                 f"leave at least {MIN_REAL_ROWS}"
             )
     params = dict(params or {})
-    mixed_ratios = [r for r in s.ratios if r > 0]
     total = s.repeats * len(s.fractions) * (1 + len(s.downstream) * (len(s.ratios) + 1))
     rows: list[dict[str, Any]] = []
     fit_seconds: dict[float, list[float]] = {f: [] for f in s.fractions}
@@ -371,44 +434,31 @@ def mixing_curves(
 
     step = Steps(total, on_progress)
 
-    for repeat in range(s.repeats):
-        run_seed = s.seed + repeat
-        for f in s.fractions:
-            real = stratified_fraction(train, f, target, classification=classification, seed=run_seed)
-            n_real = len(real)
-            tic = time.perf_counter()
-            synth = _make_model(model, params, run_seed).fit(real, metadata)
-            n_max = max(math.ceil(max(mixed_ratios, default=0.0) * n_real), n_real)
-            synthetic = synth.sample(n_max, seed=run_seed)
-            fit_seconds[f].append(time.perf_counter() - tic)
-            step(f"repeat {repeat + 1}, {percent(f)}: {model} fitted on {n_real:,} rows")
-            if keep_best and repeat == 0 and f == s.fractions[-1]:
-                kept = {r: synthetic.iloc[: round(r * n_real)] for r in s.ratios}
-                kept_real = real
-            variants = [("real", 0.0, real, 0)]
-            for r in mixed_ratios:
-                k = round(r * n_real)
-                variants.append(
-                    ("real+synthetic", r, pd.concat([real, synthetic.iloc[:k]], ignore_index=True), k)
-                )
-            variants.append(("synthetic", float("nan"), synthetic.iloc[:n_real], n_real))
-            for name in s.downstream:
-                scorer = Downstream(metadata, real, test, target, model=name, seed=run_seed)
-                for variant, ratio, data, n_syn in variants:
-                    rows += tidy_rows(
-                        scorer.score(data),
-                        experiment="mixing",
-                        fraction=f,
-                        n_real=n_real,
-                        method=model,
-                        variant=variant,
-                        ratio=ratio,
-                        n_synthetic=n_syn,
-                        repeat=repeat,
-                        seed=run_seed,
-                        downstream=name,
-                    )
-                    step(f"repeat {repeat + 1}, {percent(f)}: {name} on {variant} ×{ratio:g}")
+    cells = [(repeat, f) for repeat in range(s.repeats) for f in s.fractions]
+    last = s.fractions[-1]
+    common = (train, test, metadata, target, model, params)
+    jobs = [
+        (*common, f, repeat, s.seed + repeat, s.ratios, s.downstream, keep_best and repeat == 0 and f == last)
+        for repeat, f in cells
+    ]
+    if workers is None:
+        outs = [_mixing_cell(*job, step=step) for job in jobs]
+    else:
+        from simulacra.scale.distributed import run_tasks
+
+        per_cell = 1 + len(s.downstream) * (len(s.ratios) + 1)
+
+        def done(i: int, _result: Any) -> None:
+            repeat, f = cells[i]
+            for _ in range(per_cell):
+                step(f"repeat {repeat + 1}, {percent(f)}: {model} fitted and scored (Ray task)")
+
+        outs = run_tasks(_mixing_cell, jobs, workers=workers, address=address, on_done=done)
+    for (_, f), out in zip(cells, outs, strict=True):
+        rows += out["rows"]
+        fit_seconds[f].append(out["fit_s"])
+        if "kept" in out:
+            kept, kept_real = out["kept"], out["real"]
     result = MixResult(pd.DataFrame(rows, columns=COLUMNS), task, target, model)
     result.seconds = {f"fit {percent(f)}": float(np.mean(v)) for f, v in fit_seconds.items()}
     if keep_best:
