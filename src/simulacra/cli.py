@@ -378,7 +378,7 @@ def sample(
     Ray workers). Filtered samples (--filter) are drawn in memory."""
     from simulacra.io import check_table_target, claim, is_sql_url, output_lock, write_table
     from simulacra.scale.blocks import check_chunk_rows
-    from simulacra.scale.distributed import RaySession, check_workers, require_ray, sample_parts
+    from simulacra.scale.distributed import RaySession, sample_parts
     from simulacra.scale.stream import SampleOptions, check_disk_space, check_part_rows, stream_sample
     from simulacra.synthesizers import BaseSynthesizer
     from simulacra.validation import check_rows
@@ -486,15 +486,11 @@ def sample(
     folder = _is_folder_output(output)
     chunk_rows = check_chunk_rows(chunk_rows)
     part_rows = check_part_rows(part_rows)
-    if workers is not None:
-        workers = check_workers(workers)
-        if not folder:
-            raise ConfigError(
-                "--workers writes one Parquet part per task into a folder; give -o DIR/ (ending in /)"
-            )
-        require_ray()
-    elif ray_address is not None:
-        raise ConfigError("--ray-address is where --workers run; add --workers K")
+    workers = _ray_workers(workers, ray_address, "sample")
+    if workers is not None and not folder:
+        raise ConfigError(
+            "--workers writes one Parquet part per task into a folder; give -o DIR/ (ending in /)"
+        )
     if folder and filters:
         raise ConfigError(
             "--filter draws its rows in memory and writes one file; give -o FILE (e.g. out.parquet)"
@@ -552,6 +548,26 @@ def sample(
         shown = ", ".join(f"{c}={k:,}" for c, k in written.classes.items())
         console.print(f"{balance}: {shown}", highlight=False)
     console.print(f"{written.rows} rows → [bold]{written.where}[/bold]")
+
+
+def _ray_workers(workers: int | None, ray_address: str | None, command: str) -> int | None:
+    """``command``'s ``--workers``/``--ray-address`` checked before any work: an integer in [1, 1024],
+    Ray installed, and no address without workers. Returns the worker count, or ``None``.
+
+    Raises
+    ------
+    ConfigError
+        A bad count, Ray missing (with the install hint), or ``--ray-address`` alone.
+    """
+    if workers is None:
+        if ray_address is not None:
+            raise ConfigError("--ray-address is where --workers run; add --workers K")
+        return None
+    from simulacra.scale.distributed import check_workers, require_ray
+
+    workers = check_workers(workers, command)
+    require_ray()
+    return workers
 
 
 def _is_folder_output(output: str) -> bool:
@@ -1127,15 +1143,9 @@ def mix(
         raise ConfigError(
             "--balance and --write-best work on tables; image samples are class-balanced already"
         )
-    if workers is not None:
-        from simulacra.scale.distributed import check_workers, require_ray
-
-        workers = check_workers(workers, "mix")
-        if images:
-            raise ConfigError("--workers runs the table experiments as Ray tasks; drop it for images")
-        require_ray()
-    elif ray_address is not None:
-        raise ConfigError("--ray-address is where --workers run; add --workers K")
+    workers = _ray_workers(workers, ray_address, "mix")
+    if workers is not None and images:
+        raise ConfigError("--workers runs the table experiments as Ray tasks; drop it for images")
     claim(output, force=force, kind="dir")
     if images:
         _mix_images(source, test, names, settings, params, output, force)
@@ -1286,13 +1296,7 @@ def bench(
                 f"{output / name}: already exists; choose another --output or pass --force"
             )
         check_writable(output / name, kind="file")
-    if workers is not None:
-        from simulacra.scale.distributed import check_workers, require_ray
-
-        workers = check_workers(workers, "bench")
-        require_ray()
-    elif ray_address is not None:
-        raise ConfigError("--ray-address is where --workers run; add --workers K")
+    workers = _ray_workers(workers, ray_address, "bench")
     cols = columns(modality)
 
     def show(result: dict[str, Any]) -> None:
