@@ -80,7 +80,6 @@ class RaySession:
         ray = self.ray
         if ray.is_initialized():
             return ray
-        os.environ.setdefault("RAY_DEDUP_LOGS", "0")
         options: dict[str, Any] = {
             "include_dashboard": False,
             "log_to_driver": False,

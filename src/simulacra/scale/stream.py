@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -40,13 +40,8 @@ class SampleOptions:
     temperature: float = 1.0
 
     def as_kwargs(self) -> dict[str, Any]:
-        return {
-            "seed": self.seed,
-            "conditions": self.conditions,
-            "column": self.column,
-            "counts": self.counts,
-            "temperature": self.temperature,
-        }
+        """The fields as keyword arguments of :func:`~simulacra.scale.blocks.iter_rows`."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 @dataclass
