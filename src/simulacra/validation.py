@@ -35,6 +35,38 @@ class Param:
     allowed: str
 
 
+def load_yaml(text: str) -> Any:
+    """``yaml.safe_load`` that also reads exponent floats without a dot (``5e-5``, ``1E3``) as numbers,
+    as YAML 1.2 and JSON do; PyYAML follows YAML 1.1, where they are text, and a learning rate written
+    ``--param learning_rate=5e-5`` would be refused as "not a number".
+
+    Raises
+    ------
+    yaml.YAMLError
+        Malformed YAML.
+    """
+    import yaml
+
+    return yaml.load(text, Loader=_yaml_loader())  # a SafeLoader subclass: no arbitrary objects
+
+
+@lru_cache(maxsize=1)
+def _yaml_loader() -> type:
+    import re
+
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(r"^[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)[eE][-+]?[0-9]+$"),
+        list("-+0123456789."),
+    )
+    return Loader
+
+
 def _bound_words(ge: float | None, gt: float | None, le: float | None, lt: float | None) -> str:
     def num(v: float) -> str:
         return f"{v:g}" if isinstance(v, float) else f"{v:,}"

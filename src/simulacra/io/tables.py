@@ -450,11 +450,13 @@ def read_yaml(path: str | os.PathLike[str]) -> Any:
     """
     import yaml
 
+    from simulacra.validation import load_yaml
+
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return load_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
 
