@@ -223,6 +223,19 @@ case("mix fraction 2", ["mix", DATA, "--target", "race", "--test", DATA, "--frac
 case("mix ratios abc", ["mix", DATA, "--target", "race", "--test", DATA, "--ratios", "a,b", "-o", "mx"])
 case("mix without test rows", ["mix", DATA, "--target", "race", "-o", "mx"], message="--test")
 case("mix without a target", ["mix", DATA, "--test", DATA, "-o", "mx"], message="--target")
+case("tune --trials 0", ["tune", DATA, "--target", "race", "--trials", "0", "-o", "t"], message="--trials")
+case(
+    "tune inverted range",
+    ["tune", DATA, "--target", "race", "--space", "bins=64:8", "-o", "t"],
+    message="below",
+)
+case("tune unknown parameter", ["tune", DATA, "--space", "width=1:9", "-o", "t"], message="no parameter")
+case("tune out-of-range choice", ["tune", DATA, "--space", "bins=1,64", "-o", "t"], message="bins")
+case("tune private model", ["tune", DATA, "--model", "aim", "-o", "t"], message="differentially private")
+case("tune nothing to search", ["tune", DATA, "--model", "independent", "-o", "t"], message="--space")
+case("tune objective", ["tune", DATA, "--objective", "fid", "-o", "t"], message="combined")
+case("tune validation share", ["tune", DATA, "--validation", "0.9", "-o", "t"], message="--validation")
+case("tune without a target", ["tune", DATA, "-o", "t"], message="--target")
 case("sample --class-counts alone", ["sample", MODEL, "--class-counts", "a=1", "-o", "x.csv"])
 case("sample --temperature 0", ["sample", MODEL, "-n", "5", "--temperature", "0", "-o", "x.csv"])
 case(

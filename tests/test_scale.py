@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from simulacra.cli import main
+from simulacra.errors import ConfigError
 from simulacra.scale import BLOCK_ROWS, SampleOptions, iter_chunks, iter_rows, stream_sample
 from simulacra.scale.blocks import BlockPlan, block_seed
 from simulacra.scale.stream import part_ranges
@@ -268,3 +269,116 @@ def test_mix_workers_give_the_same_curves(local_ray, adult_small):
     pd.testing.assert_frame_equal(alone.results, on_ray.results)
     assert on_ray.best_ratio == alone.best_ratio and len(on_ray.best) == len(alone.best)
     assert seen[-1][0] == seen[-1][1]  # the progress reaches its total
+
+
+# ------------------------------------------------------------------ simulacra tune
+def test_every_declared_search_space_is_valid_and_private_models_are_refused():
+    from simulacra.experiments.tune import search_space
+    from simulacra.synthesizers import available, model_class
+
+    tables = [m for m in available() if model_class(m).modality == "table"]
+    searched = [m for m in tables if model_class(m).search_space]
+    assert {"mixture", "copula", "ctgan", "tvae", "diffusion"} <= set(searched)
+    for name in searched:  # every end and every choice makes a valid model (search_space checks them)
+        if "epsilon" not in model_class(name)().get_params() or name == "tvae":
+            assert set(search_space(name)) == set(model_class(name).search_space), name
+    with pytest.raises(ConfigError, match="differentially private"):
+        search_space("aim")
+    with pytest.raises(ConfigError, match="differentially private"):
+        search_space("tvae", params={"dp": True})
+    with pytest.raises(ConfigError, match="nothing to search"):
+        search_space("independent")
+    with pytest.raises(ConfigError, match="nothing to search"):  # every dimension fixed by --param
+        search_space("copula", params={"max_quantiles": 100})
+    with pytest.raises(ConfigError, match="multiple of pac"):  # a choice CTGAN cannot take
+        search_space("ctgan", {"batch_size": "250,333"})
+    with pytest.raises(ConfigError, match="no parameter 'width'"):
+        search_space("mixture", {"width": "1:2"})
+
+
+def test_search_dimensions_parse_like_the_cli_writes_them():
+    from simulacra.experiments.tune import Dimension
+
+    d = Dimension.parse("components", "50:600:log")
+    assert (d.kind, d.low, d.high, d.log) == ("int", 50, 600, True) and d.contains(300) and not d.contains(7)
+    d = Dimension.parse("smoothing", "0.1:10")
+    assert (d.kind, d.log) == ("float", False) and d.corners() == [0.1, 10.0]
+    d = Dimension.parse("generator_dim", "[128, 128],[256,256]")
+    assert d.values == ((128, 128), (256, 256)) and d.contains([256, 256])
+    assert d.decode(d.encode((256, 256))) == (256, 256)
+    assert Dimension.parse("lr", "5e-5,1e-4").values == (5e-5, 1e-4)  # numbers, not YAML 1.1 text
+    from simulacra.cli import _params
+
+    params = _params(["learning_rate=5e-5", "compress_dims=[64, 64]"])  # --param reads 5e-5 as 5·10⁻⁵ too
+    assert params == {"learning_rate": 5e-5, "compress_dims": [64, 64]}
+    assert make("tvae", **params).learning_rate == 5e-5
+    for spec, message in [
+        ("5:1", "below"),
+        ("0:1:log", "positive"),
+        ("1:2:lin", "only be 'log'"),
+        ("a:b", "numbers"),
+        ("64", "two or more"),
+        ("64,64", "twice"),
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            Dimension.parse("x", spec)
+
+
+def test_tune_starts_from_the_defaults_and_repeats_itself(local_ray, adult_small):
+    from simulacra.experiments.tune import tune_model
+    from simulacra.metadata import Metadata
+
+    train, test = adult_small
+    meta = Metadata.detect(train)
+    seen = []
+    common = {"trials": 3, "params": {"iterations": 3}, "seed": 1}
+    first = tune_model(train, meta, "income", "mixture", test=test, on_trial=seen.append, **common)
+    trials = first.trials
+    assert trials["trial"].tolist() == [0, 1, 2] and (trials["error"] == "").all() and len(seen) == 3
+    assert trials.loc[0, ["components", "bins", "smoothing"]].tolist() == [300, 64, 1.0]  # the defaults
+    assert trials[["components", "bins"]].drop_duplicates().shape[0] == 3  # TPE proposed new points
+    assert trials["detection"].between(0, 1).all() and trials["utility"].between(0, 1).all()
+    assert (trials["trtr"] > 0.8).all() and (trials["tstr"] > 0.6).all()  # income is predictable
+    assert first.best["score"] == trials["score"].max()
+    assert (
+        first.best_params["iterations"] == 3 and first.best_params["components"] == first.best["components"]
+    )
+    assert first.info["fit rows"] == 2400 and first.info["validation rows"] == 600
+    assert first.model is not None and first.model.components == first.best["components"]
+    assert set(first.test) >= {"detection", "tstr", "trtr", "score"} and 0 < first.test["score"] <= 1
+    again = tune_model(train, meta, "income", "mixture", refit=False, **common)
+    assert again.model is None and again.test is None
+    pd.testing.assert_frame_equal(first.trials.drop(columns="fit_s"), again.trials.drop(columns="fit_s"))
+
+
+def test_tune_cli_writes_the_best_parameters_report_and_model(local_ray, adult_small, tmp_path, capsys):
+    import json
+
+    from simulacra.synthesizers import BaseSynthesizer
+
+    train, test = adult_small
+    train.to_csv(tmp_path / "train.csv", index=False)
+    test.to_csv(tmp_path / "test.csv", index=False)
+    out = tmp_path / "tuned"
+    argv = ["tune", str(tmp_path / "train.csv"), "--test", str(tmp_path / "test.csv"), "--target", "income"]
+    argv += ["--model", "copula", "--trials", "2", "--workers", "2", "-o", str(out)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "fit them: simulacra fit" in printed and "scored once on the test" in printed
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".simulacra",
+        "best_params.json",
+        "model",
+        "trials.csv",
+        "tune.json",
+        "tune.md",
+    ]
+    best = json.loads((out / "best_params.json").read_text())
+    report = json.loads((out / "tune.json").read_text())
+    assert best == report["best_params"] and best["max_quantiles"] == report["best_trial"]["max_quantiles"]
+    assert len(report["trials"]) == 2 and report["info"]["workers"] == 2
+    assert "Trial 0 (the defaults)" in (out / "tune.md").read_text()
+    model = BaseSynthesizer.load(out / "model")
+    assert model.max_quantiles == best["max_quantiles"] and len(model.sample(10, seed=0)) == 10
+    assert main(argv) == 2  # an existing output is refused before any trial
+    assert "already exists" in capsys.readouterr().err

@@ -52,10 +52,12 @@ def _params(items: list[str]) -> dict[str, Any]:
     """``--param name=value`` pairs, each value read as YAML (``20`` → 20, ``[64, 64]`` → a list)."""
     import yaml
 
+    from simulacra.validation import load_yaml
+
     parsed = {}
     for k, v in _pairs(items, "--param").items():
         try:
-            parsed[k] = yaml.safe_load(v)
+            parsed[k] = load_yaml(v)
         except yaml.YAMLError:
             parsed[k] = v
     return parsed
@@ -1215,6 +1217,163 @@ def mix(
             f"best mixed training set ({percent(settings.fractions[-1])} real + "
             f"{result.best_ratio:g} × synthetic, {len(result.best):,} rows) → [bold]{where}[/bold]"
         )
+
+
+@app.command(
+    epilog="Examples: simulacra tune adult --model mixture --trials 20 · simulacra tune bank --model ctgan "
+    "--param epochs=50 --trials 20 --workers 2 · simulacra tune my.csv --test test.csv --target label "
+    "--model tvae --space learning_rate=1e-4:1e-2:log --space embedding_dim=64,128,256"
+)
+def tune(
+    source: str = typer.Argument(..., help="Training table: bundled name (adult, bank), file or SQL URL."),
+    model: str = typer.Option(DEFAULT_MODEL, "--model", help=f"Table synthesizer: {_MODELS}."),
+    target: str = typer.Option(
+        None, "--target", help="Column TSTR predicts (a bundled dataset brings its own)."
+    ),
+    test: str = typer.Option(
+        None,
+        "--test",
+        help="Real test table, used once to score the refitted best model (a bundled "
+        "dataset brings its own); never by the search.",
+    ),
+    trials: int = typer.Option(20, "--trials", help="Trials, the model's defaults (trial 0) included."),
+    space: list[str] = typer.Option(
+        [],
+        "--space",
+        help="Searched parameter: name=LOW:HIGH, name=LOW:HIGH:log or name=A,B,C (repeatable); replaces "
+        "or adds to the model's default space.",
+    ),
+    param: list[str] = typer.Option(
+        [], "--param", help="name=value fixed in every trial, e.g. --param epochs=50 (not searched)."
+    ),
+    objective: str = typer.Option(
+        "combined",
+        "--objective",
+        help="What the search maximises on the validation rows: combined (mean of detection and "
+        "utility), detection (XGBoost C2ST) or utility (TSTR/TRTR).",
+    ),
+    validation: float = typer.Option(
+        0.2, "--validation", help="Share of the training rows held out to score the trials, 0.05 … 0.5."
+    ),
+    metadata: Path = typer.Option(None, "--metadata", help="Metadata overrides (JSON/YAML)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the split, the sampler, the models and the scores."),
+    workers: int = typer.Option(
+        1,
+        "--workers",
+        help="Trials at once, as Ray Tune trials sharing this machine's cores (or a cluster's).",
+    ),
+    ray_address: str = typer.Option(
+        None, "--ray-address", help="A Ray cluster (ray://head:10001, auto); default: a local instance."
+    ),
+    refit: bool = typer.Option(
+        True,
+        "--refit/--no-refit",
+        help="Fit the best parameters on all training rows (OUTPUT/model) and score them on the test table.",
+    ),
+    output: Path = typer.Option(
+        None, "-o", "--output", help="Folder for best_params.json, tune.md, tune.json, trials.csv, model/."
+    ),
+    force: bool = typer.Option(False, "--force", help="Replace an output simulacra wrote."),
+) -> None:
+    """Search a table synthesizer's hyper-parameters: Ray Tune trials proposed by Optuna (TPE), each
+    scored on a validation split by detection and TSTR; writes the best parameters and a report."""
+    import json
+
+    from simulacra.experiments.tune import (
+        check_settings,
+        fit_command,
+        report_markdown,
+        require_tune,
+        search_space,
+        to_json,
+        tune_model,
+    )
+    from simulacra.io import claim
+    from simulacra.synthesizers.training import progress_bar
+    from simulacra.workflow import output_folder, resolve_table, table_metadata
+
+    trials, validation, objective, seed, workers = check_settings(
+        trials, validation, objective, seed, workers
+    )
+    params = _params(param)
+    dims = search_space(model, _pairs(space, "--space"), params)  # every bound checked before any data
+    require_tune()
+    output = output or Path("runs") / f"tune-{model}-{datetime.now():%Y%m%d-%H%M%S}"
+    claim(output, force=force, kind="dir")
+    src = resolve_table(source, test=test, target=target)
+    target = target or src.target
+    if target is None:
+        raise ConfigError("tune scores trials by TSTR on a column; give --target COLUMN")
+    meta = table_metadata(src.train, metadata, target)
+    console.print(
+        f"tuning {model} on {len(src.train):,} rows → {target}: {trials} trials over "
+        f"{', '.join(dims)}, {workers} at a time",
+        highlight=False,
+    )
+    best = {"score": float("-inf")}
+    with progress_bar("trials", verbose=err_console.is_terminal or "CI" not in os.environ) as progress:
+        task = progress.add_task("searching", total=trials, losses="")
+
+        def on_trial(row: dict[str, Any]) -> None:
+            if not row["error"] and row["score"] > best["score"]:
+                best.update(row)
+            shown = f"best {best['score']:.4f} (trial {best['trial']})" if "trial" in best else ""
+            progress.update(task, advance=1, losses=shown)
+
+        result = tune_model(
+            src.train,
+            meta,
+            target,
+            model,
+            trials=trials,
+            space=_pairs(space, "--space"),
+            params=params,
+            objective=objective,
+            validation=validation,
+            seed=seed,
+            workers=workers,
+            address=ray_address,
+            test=src.test,
+            refit=refit,
+            on_trial=on_trial,
+        )
+    with output_folder(output, force=force) as tmp:
+        (tmp / "best_params.json").write_text(
+            json.dumps(result.best_params, indent=2) + "\n", encoding="utf-8"
+        )
+        (tmp / "tune.json").write_text(json.dumps(to_json(result), indent=2) + "\n", encoding="utf-8")
+        (tmp / "tune.md").write_text(report_markdown(result), encoding="utf-8")
+        result.trials.to_csv(tmp / "trials.csv", index=False)
+        if result.model is not None:
+            result.model.save(tmp / "model")
+    table = Table(title=f"simulacra tune {model} on {source}: best trials ({objective})")
+    for title in ("trial", *result.space, "detection", "TSTR", "utility", "score"):
+        table.add_column(title, justify="right")
+    shown = result.trials[result.trials["error"] == ""].sort_values("score", ascending=False).head(5)
+    for _, row in shown.iterrows():
+        table.add_row(
+            str(int(row["trial"])),
+            *[f"{row[n]:.4g}" if isinstance(row[n], float) else str(row[n]) for n in result.space],
+            *[f"{row[k]:.3f}" for k in ("detection", "tstr", "utility")],
+            f"{row['score']:.4f}",
+        )
+    console.print(table)
+    failed = int((result.trials["error"] != "").sum())
+    if failed:
+        err_console.print(
+            f"{failed} trial(s) failed; their errors are in {output / 'tune.md'}", highlight=False
+        )
+    if result.test is not None:
+        t = result.test
+        console.print(
+            f"best parameters refitted on all {len(src.train):,} training rows, scored once on the test "
+            f"table: score {t['score']:.4f} (detection {t['detection']:.3f}, TSTR {t['tstr']:.3f} vs TRTR "
+            f"{t['trtr']:.3f})",
+            highlight=False,
+        )
+    console.print(f"fit them: {fit_command(result).replace('SOURCE', source)}", highlight=False, markup=False)
+    extra = ", [bold]model/[/bold]" if result.model is not None else ""
+    console.print(f"written: [bold]{output}[/bold]: best_params.json, tune.md, tune.json, trials.csv{extra}")
 
 
 @app.command(

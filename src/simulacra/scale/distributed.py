@@ -61,8 +61,9 @@ def check_workers(workers: Any, command: str = "sample") -> int:
 
 
 class RaySession:
-    """A context manager that connects to Ray: a local instance with ``workers`` CPUs (stopped at the
-    end), or the cluster at ``address``; an already connected driver is reused and left connected.
+    """A context manager that connects to Ray: a local instance with ``cpus`` CPUs (default
+    ``workers``; stopped at the end), or the cluster at ``address``; an already connected driver is
+    reused and left connected.
 
     Raises
     ------
@@ -70,9 +71,10 @@ class RaySession:
         Ray missing, or the cluster at ``address`` cannot be reached.
     """
 
-    def __init__(self, workers: int, address: str | None = None) -> None:
+    def __init__(self, workers: int, address: str | None = None, cpus: int | None = None) -> None:
         self.ray = require_ray()
         self.workers = check_workers(workers)
+        self.cpus = self.workers if cpus is None else int(cpus)
         self.address = address
         self._started = False
 
@@ -94,7 +96,7 @@ class RaySession:
                 if self.address:
                     ray.init(address=self.address, **options)
                 else:
-                    ray.init(num_cpus=self.workers, object_store_memory=LOCAL_OBJECT_STORE_BYTES, **options)
+                    ray.init(num_cpus=self.cpus, object_store_memory=LOCAL_OBJECT_STORE_BYTES, **options)
         except (ConnectionError, RuntimeError, ValueError) as exc:
             where = self.address or "a local instance"
             raise ConfigError(

@@ -120,6 +120,10 @@ class BaseSynthesizer(ABC):
     #: each constructor parameter's type and range (:mod:`simulacra.validation`), checked by ``make``,
     #: ``set_params`` and at the top of ``fit``, as scikit-learn's ``_parameter_constraints``
     _parameter_constraints: ClassVar[dict[str, Param]] = {}
+    #: ``simulacra tune``'s default search space, ``{parameter: spec}`` in the syntax of
+    #: :class:`~simulacra.experiments.tune.Dimension` (``LOW:HIGH[:log]`` or ``A,B,C``); empty: the user
+    #: names the dimensions (``--space``)
+    search_space: ClassVar[dict[str, str]] = {}
     #: capability: ``fit`` trains in epochs and takes ``checkpoint_dir``, ``checkpoint_every``,
     #: ``resume`` and ``on_epoch`` (the CLI and the pipeline offer checkpoints and epoch progress then)
     trains_in_epochs: ClassVar[bool] = False

@@ -88,6 +88,9 @@ class GaussianCopula(Synthesizer):
         "gibbs_sweeps": Integer(ge=1, le=10_000),
         "seed": Integer(ge=0, le=2**63 - 1),
     }
+    #: ``simulacra tune``'s default space: the marginals' resolution (the copula itself has no
+    #: hyper-parameter to search)
+    search_space: ClassVar[dict[str, str]] = {"max_quantiles": "50:5000:log"}
 
     def __init__(self, max_quantiles: int = 1000, gibbs_sweeps: int = 30, seed: int = 0) -> None:
         self.max_quantiles = max_quantiles
@@ -221,6 +224,7 @@ class IndependentMarginals(GaussianCopula):
     """
 
     name = "independent"
+    search_space: ClassVar[dict[str, str]] = {}  # a baseline: nothing to search
 
     def _fit(self, data: pd.DataFrame) -> None:
         super()._fit(data)

@@ -261,6 +261,15 @@ class CTGAN(TorchSynthesizer):
         "gradient_penalty": Real(ge=0, le=1e6),
         "max_modes": Integer(ge=1, le=100),
     }
+    #: ``simulacra tune``'s default space (:class:`~simulacra.experiments.tune.Dimension` specs): both
+    #: Adam learning rates around the paper's 2e-4, the noise width and the batch (multiples of ``pac``);
+    #: ``epochs`` stays as given
+    search_space: ClassVar[dict[str, str]] = {
+        "embedding_dim": "64,128,256",
+        "generator_lr": "5e-5:1e-3:log",
+        "discriminator_lr": "5e-5:1e-3:log",
+        "batch_size": "250,500,1000",
+    }
 
     def __init__(
         self,

@@ -157,6 +157,15 @@ class Diffusion(TorchSynthesizer):
         "steps": Integer(ge=1, le=10_000),
         "sampler": Choice("euler", "heun"),
     }
+    #: ``simulacra tune``'s default space (:class:`~simulacra.experiments.tune.Dimension` specs): the
+    #: denoiser's width and depth, the learning rate and the batch, as TabDDPM's search (§4); ``epochs``
+    #: and the sampler's ``steps`` stay as given
+    search_space: ClassVar[dict[str, str]] = {
+        "width": "256,512,1024",
+        "depth": "2:5",
+        "learning_rate": "5e-4:5e-3:log",
+        "batch_size": "256,1024,4096",
+    }
 
     def __init__(
         self,

@@ -215,6 +215,14 @@ class Mixture(Synthesizer):
         "seed": Integer(ge=0, le=2**63 - 1),
         "verbose": Boolean(),
     }
+    #: ``simulacra tune``'s default space (:class:`~simulacra.experiments.tune.Dimension` specs): the
+    #: components' count and the bins' resolution set the model's capacity, the Dirichlet smoothing its
+    #: prior weight; ``iterations`` stays as given
+    search_space: ClassVar[dict[str, str]] = {
+        "components": "50:600:log",
+        "bins": "16:128:log",
+        "smoothing": "0.1:10:log",
+    }
 
     def __init__(
         self,

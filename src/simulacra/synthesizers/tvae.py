@@ -171,6 +171,16 @@ class TVAE(DPTraining, TorchSynthesizer):
         "max_modes": Integer(ge=1, le=100),
         **DP_CONSTRAINTS,
     }
+    #: ``simulacra tune``'s default space (:class:`~simulacra.experiments.tune.Dimension` specs): the
+    #: latent width, Adam's learning rate and weight decay, the reconstruction weight and the batch;
+    #: ``epochs`` stays as given
+    search_space: ClassVar[dict[str, str]] = {
+        "embedding_dim": "64,128,256",
+        "learning_rate": "1e-4:3e-3:log",
+        "l2scale": "1e-6:1e-4:log",
+        "loss_factor": "1.0:4.0",
+        "batch_size": "250,500,1000",
+    }
 
     def __init__(
         self,
