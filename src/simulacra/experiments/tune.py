@@ -397,7 +397,10 @@ class TuneResult:
     info : dict
         The settings (model, target, task, objective, rows, seed, workers, seconds).
     test : dict, optional
-        With ``refit``: the refitted model's detection/TSTR/TRTR/utility/score on the test table.
+        With ``refit`` and test rows: the refitted model's detection/TSTR/TRTR/utility/score on the
+        test table.
+    test_defaults : dict, optional
+        The same for the model's defaults refitted alike (a copy of ``test`` when trial 0 won).
     model : BaseSynthesizer, optional
         With ``refit``: the best parameters fitted on the whole training table.
     """
@@ -408,6 +411,7 @@ class TuneResult:
     space: dict[str, Dimension]
     info: dict[str, Any]
     test: dict[str, float] | None = None
+    test_defaults: dict[str, float] | None = None
     model: Any = None
 
 
@@ -604,7 +608,7 @@ def tune_model(
     }
     result = TuneResult(table, best_params, best, dims, info)
     if refit:
-        _refit(result, train, metadata, target, test, objective, seed)
+        _refit(result, train, metadata, target, test, objective, seed, {**defaults, **fixed})
     return result
 
 
@@ -642,21 +646,29 @@ def _trial_log(base: type) -> type:
     return TrialLog
 
 
-def _refit(result: TuneResult, train, metadata, target, test, objective, seed) -> None:
-    """Fit the best parameters on the whole training table; score on ``test`` when given."""
+def _refit(result: TuneResult, train, metadata, target, test, objective, seed, defaults) -> None:
+    """Fit the best parameters on the whole training table; with ``test``, score that model and, unless
+    the defaults won, the ``defaults`` refitted the same way (``result.test`` / ``result.test_defaults``),
+    so the report compares the two on rows the search never saw."""
     from simulacra.synthesizers import make
 
+    def fitted(params: dict[str, Any]) -> Any:
+        quiet = {"verbose": False} if "verbose" in params else {}
+        return make(result.info["model"], **{**params, **quiet}).fit(train, metadata)
+
     clock = time.perf_counter()
-    quiet = {"verbose": False} if "verbose" in result.best_params else {}
-    model = make(result.info["model"], **{**result.best_params, **quiet})
-    model.fit(train, metadata)
-    result.model = model
+    result.model = fitted(result.best_params)
     result.info["refit seconds"] = round(time.perf_counter() - clock, 1)
-    if test is not None and target in test.columns:
-        scorer = Scorer(
-            train.reset_index(drop=True), test.reset_index(drop=True), metadata, target, objective, seed
-        )
-        result.test = scorer.score(model.sample(len(train), seed=seed))
+    if test is None or target not in test.columns:
+        return
+    scorer = Scorer(
+        train.reset_index(drop=True), test.reset_index(drop=True), metadata, target, objective, seed
+    )
+    result.test = scorer.score(result.model.sample(len(train), seed=seed))
+    if int(result.best["trial"]) == 0:
+        result.test_defaults = dict(result.test)
+    else:
+        result.test_defaults = scorer.score(fitted(defaults).sample(len(train), seed=seed))
 
 
 def _error_line(error: BaseException | None) -> str:
@@ -740,14 +752,19 @@ def report_markdown(result: TuneResult) -> str:
         )
     lines += ["", "```", fit_command(result), "```", ""]
     if result.test is not None:
-        t = result.test
         lines += [
             "## Refitted on all training rows, scored once on the test table",
             "",
-            f"score {t['score']:.4f}: detection {t['detection']:.3f}, TSTR {t['tstr']:.3f} vs TRTR "
-            f"{t['trtr']:.3f}, utility {t['utility']:.3f}.",
-            "",
+            "| model | detection | TSTR | TRTR | utility | score |",
+            "|---|---|---|---|---|---|",
         ]
+        for label, t in (("best trial", result.test), ("defaults", result.test_defaults)):
+            if t is not None:
+                lines.append(
+                    f"| {label} | {t['detection']:.3f} | {t['tstr']:.3f} | {t['trtr']:.3f} | "
+                    f"{t['utility']:.3f} | {t['score']:.4f} |"
+                )
+        lines.append("")
     head = ["trial", *names, "detection", "TSTR", "utility", "score", "fit s", "error"]
     lines += ["## Trials (best first)", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     shown = result.trials.sort_values("score", ascending=False, na_position="last")
@@ -808,6 +825,7 @@ def to_json(result: TuneResult) -> dict[str, Any]:
         "best_params": result.best_params,
         "best_trial": {k: clean(v) for k, v in result.best.items()},
         "test": result.test,
+        "test_defaults": result.test_defaults,
         "trials": [{k: clean(v) for k, v in row.items()} for row in result.trials.to_dict("records")],
         "fit_command": fit_command(result),
     }
