@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from simulacra.cli import main
-from simulacra.errors import ConfigError
+from simulacra.errors import ConfigError, DataError
 from simulacra.scale import BLOCK_ROWS, SampleOptions, iter_chunks, iter_rows, stream_sample
 from simulacra.scale.blocks import BlockPlan, block_seed
 from simulacra.scale.stream import part_ranges
@@ -346,6 +346,7 @@ def test_tune_starts_from_the_defaults_and_repeats_itself(local_ray, adult_small
     assert first.info["fit rows"] == 2400 and first.info["validation rows"] == 600
     assert first.model is not None and first.model.components == first.best["components"]
     assert set(first.test) >= {"detection", "tstr", "trtr", "score"} and 0 < first.test["score"] <= 1
+    assert set(first.test_defaults) == set(first.test)  # the defaults refitted and scored alike
     again = tune_model(train, meta, "income", "mixture", refit=False, **common)
     assert again.model is None and again.test is None
     pd.testing.assert_frame_equal(first.trials.drop(columns="fit_s"), again.trials.drop(columns="fit_s"))
@@ -364,7 +365,11 @@ def test_tune_cli_writes_the_best_parameters_report_and_model(local_ray, adult_s
     argv += ["--model", "copula", "--trials", "2", "--workers", "2", "-o", str(out)]
     assert main(argv) == 0
     printed = capsys.readouterr().out
-    assert "fit them: simulacra fit" in printed and "scored once on the test" in printed
+    assert (
+        "fit them: simulacra fit" in printed
+        and "scored once on the test" in printed
+        and "defaults" in printed
+    )
     assert sorted(p.name for p in out.iterdir()) == [
         ".simulacra",
         "best_params.json",
@@ -382,3 +387,49 @@ def test_tune_cli_writes_the_best_parameters_report_and_model(local_ray, adult_s
     assert model.max_quantiles == best["max_quantiles"] and len(model.sample(10, seed=0)) == 10
     assert main(argv) == 2  # an existing output is refused before any trial
     assert "already exists" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ large inputs
+def test_large_inputs_give_one_stratified_sample_whatever_the_reader(adult, tmp_path, capsys):
+    import sqlite3
+
+    from simulacra.scale.inputs import quotas, read_for_fit
+
+    train, _ = adult
+    big = pd.concat([train, train], ignore_index=True)  # 65,122 rows
+    big.loc[len(big) - 1, "age"] = 99  # one extreme value and one category in the last rows only
+    big.loc[len(big) - 2, "race"] = "Martian"
+    big.to_csv(tmp_path / "big.csv", index=False)
+    big.to_parquet(tmp_path / "big.parquet")
+    with sqlite3.connect(tmp_path / "big.db") as conn:
+        big.to_sql("big", conn, index=False)
+    common = {"max_rows": 4000, "stratify": "income", "seed": 3}
+    rows, info = read_for_fit(tmp_path / "big.csv", chunk_rows=7777, large_bytes=0, **common)
+    assert info.stats.rows == len(big) and info.sampled == 4000 and len(rows) == 4000 + info.coverage
+    others = [
+        read_for_fit(tmp_path / "big.csv", chunk_rows=50_000, large_bytes=0, **common),  # other chunks
+        read_for_fit(tmp_path / "big.parquet", chunk_rows=3000, **common),  # record batches
+        read_for_fit(f"sqlite:///{tmp_path / 'big.db'}?table=big", chunk_rows=9000, **common),  # a cursor
+        read_for_fit(tmp_path / "big.csv", **common),  # a small file: loaded, then sampled alike
+    ]
+    for other, _ in others:
+        pd.testing.assert_frame_equal(rows, other)
+    sampled = rows.iloc[:4000]["income"].value_counts().to_dict()  # the shares, exactly
+    assert sampled == quotas(big["income"].value_counts().to_dict(), len(big), 4000)
+    assert (
+        rows["age"].max() == 99 and rows["age"].min() == big["age"].min() and "Martian" in set(rows["race"])
+    )
+    for col in big.columns:  # every category of the whole table, and its exact missing count
+        assert info.stats.columns[col].missing == big[col].isna().sum()
+        if big[col].dtype == object:
+            assert set(rows[col].dropna()) == set(big[col].dropna()), col
+    assert info.coverage <= 10 and info.stats.missing_gap(rows) < 0.02
+    again, _ = read_for_fit(tmp_path / "big.csv", max_rows=4000, stratify="income", seed=4)
+    assert not again.equals(rows)
+    small, none = read_for_fit(tmp_path / "big.csv", max_rows=100_000)
+    assert none is None and len(small) == len(big)
+    with pytest.raises(DataError, match="--stratify 'nope'"):
+        read_for_fit(tmp_path / "big.csv", max_rows=4000, stratify="nope", large_bytes=0)
+    argv = ["fit", str(tmp_path / "big.csv"), "--model", "independent", "--max-rows", "4000"]
+    assert main([*argv, "--stratify", "income", "-o", str(tmp_path / "m")]) == 0
+    assert "65,122 rows; fitting on a sample of 4,000, stratified by income" in capsys.readouterr().err

@@ -215,6 +215,17 @@ def fit(
     resume: bool = typer.Option(
         False, "--resume", help="Neural models: continue from the checkpoint of an interrupted fit."
     ),
+    max_rows: int = typer.Option(
+        1_000_000,
+        "--max-rows",
+        min=100,
+        max=10**10,
+        help="Tables: a larger table is read in chunks and fitted on a sample of this many rows "
+        "(stratified by --stratify) plus the rows holding every bound and category.",
+    ),
+    stratify: str = typer.Option(
+        None, "--stratify", help="Tables over --max-rows: keep this column's shares exactly in the sample."
+    ),
     pii: str = typer.Option(
         "fake",
         "--pii",
@@ -235,7 +246,14 @@ def fit(
     from simulacra.io import claim, output_lock
     from simulacra.synthesizers import make
     from simulacra.synthesizers.training import CHECKPOINT
-    from simulacra.workflow import fit_model, load_images, load_source, load_texts, pii_key, table_metadata
+    from simulacra.workflow import (
+        fit_model,
+        load_fit_table,
+        load_images,
+        load_texts,
+        pii_key,
+        table_metadata,
+    )
 
     if pii not in ("fake", "pseudonymize"):
         raise ConfigError(f"--pii {pii!r}: use 'fake' (fresh values) or 'pseudonymize' (keyed hash)")
@@ -253,7 +271,11 @@ def fit(
             data = load_texts(source, text_column=text_column, label_column=label_column)
             args, size = (data,), f"{len(data)} texts"
         else:
-            data = load_source(source)
+            seed = synth.get_params().get("seed", 0)
+            with err_console.status(f"reading {source}"):
+                data, sampled = load_fit_table(source, max_rows=max_rows, stratify=stratify, seed=seed)
+            if sampled is not None:
+                err_console.print(sampled.describe(), highlight=False)
             meta = table_metadata(data, metadata)
             _warn_wide_categoricals(synth, meta, data)
             args, size = (data, meta), f"{len(data)} rows"
@@ -1364,13 +1386,13 @@ def tune(
             f"{failed} trial(s) failed; their errors are in {output / 'tune.md'}", highlight=False
         )
     if result.test is not None:
-        t = result.test
-        console.print(
-            f"best parameters refitted on all {len(src.train):,} training rows, scored once on the test "
-            f"table: score {t['score']:.4f} (detection {t['detection']:.3f}, TSTR {t['tstr']:.3f} vs TRTR "
-            f"{t['trtr']:.3f})",
-            highlight=False,
-        )
+        console.print(f"refitted on all {len(src.train):,} training rows, scored once on the test table:")
+        for label, t in (("best trial", result.test), ("defaults", result.test_defaults)):
+            console.print(
+                f"  {label:<10} score {t['score']:.4f} (detection {t['detection']:.3f}, TSTR "
+                f"{t['tstr']:.3f} vs TRTR {t['trtr']:.3f})",
+                highlight=False,
+            )
     console.print(f"fit them: {fit_command(result).replace('SOURCE', source)}", highlight=False, markup=False)
     extra = ", [bold]model/[/bold]" if result.model is not None else ""
     console.print(f"written: [bold]{output}[/bold]: best_params.json, tune.md, tune.json, trials.csv{extra}")

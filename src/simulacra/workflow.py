@@ -115,6 +115,28 @@ def load_source(source: str, *, part: str = "train") -> pd.DataFrame:
     return read_table(source)
 
 
+def load_fit_table(
+    source: str, *, max_rows: int, stratify: str | None = None, seed: int = 0
+) -> tuple[pd.DataFrame, Any]:
+    """The rows a table fit reads: a bundled dataset's training part, or at most ``max_rows`` rows of
+    a file or SQL table — all of them when it holds no more, else a stratified sample plus the rows
+    that keep every bound and category (:func:`simulacra.scale.inputs.read_for_fit`). Returns
+    ``(rows, FitSample or None)``.
+
+    Raises
+    ------
+    DataError
+        As :func:`load_source`, or an unknown ``stratify`` column.
+    ConfigError
+        ``max_rows`` out of range.
+    """
+    from simulacra.scale.inputs import read_for_fit
+
+    if source in datasets.available() or is_text_source(source):
+        return load_source(source), None
+    return read_for_fit(source, max_rows=max_rows, stratify=stratify, seed=seed)
+
+
 def load_images(source: str, *, part: str = "train") -> ImageSet:
     """A bundled image dataset's ``part`` (``train``/``test``) when ``source`` names one, else
     :meth:`ImageSet.read` (class folders, ``.npz``, IDX).

@@ -24,8 +24,10 @@ from simulacra.io.tables import (
     TableWriter,
     check_table_target,
     is_sql_url,
+    iter_table,
     read_table,
     read_yaml,
+    tidy_table,
     write_table,
 )
 from simulacra.io.text import TextSet
@@ -43,6 +45,7 @@ __all__ = [
     "check_writable",
     "claim",
     "is_sql_url",
+    "iter_table",
     "make_grid",
     "output_lock",
     "png_bytes",
@@ -50,5 +53,6 @@ __all__ = [
     "read_yaml",
     "replace_dir",
     "temporary_dir_for",
+    "tidy_table",
     "write_table",
 ]

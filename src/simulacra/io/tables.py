@@ -24,7 +24,7 @@ import os
 import re
 import sqlite3
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
@@ -121,8 +121,8 @@ def _sniff_decimal(sample: str, sep: str) -> str:
     return "," if commas > points else "."
 
 
-def _tidy(df: pd.DataFrame, source: str) -> pd.DataFrame:
-    """Strip names and string values; turn all-``true``/``false`` text columns into booleans."""
+def _strip(df: pd.DataFrame) -> pd.DataFrame:
+    """Strip column names and string values; an empty string becomes missing."""
     df = df.rename(columns=lambda c: c.strip() if isinstance(c, str) else c)
     for col in df.columns:
         s = df[col]
@@ -133,6 +133,23 @@ def _tidy(df: pd.DataFrame, source: str) -> pd.DataFrame:
             s = s.where(~is_str, s[is_str].str.strip())
             s = s.replace("", None) if (s[is_str] == "").any() else s
             df[col] = s
+    return df
+
+
+def tidy_table(df: pd.DataFrame, source: str) -> pd.DataFrame:
+    """What :func:`read_table` does to every table it reads: names and string values stripped, columns
+    whose values are all ``true``/``false`` text (any case) made booleans.
+
+    Raises
+    ------
+    DataError
+        The table has no rows or no columns.
+    """
+    df = _strip(df)
+    for col in df.columns:
+        s = df[col]
+        if s.dtype != object and not isinstance(s.dtype, pd.StringDtype):
+            continue
         values = s.dropna()
         if len(values) and values.map(lambda v: isinstance(v, str)).all():
             lowered = set(values.str.lower().unique())
@@ -201,36 +218,12 @@ def read_table(
     na = list(DEFAULT_NA_VALUES if na_values is None else na_values)
     if is_sql_url(source):
         return _read_sql(str(source), table=table, query=query, nrows=nrows, chunk_rows=chunk_rows)
-    path = Path(source)
-    if not path.exists():
-        raise DataError(f"{path}: file not found; check the path (or use a bundled dataset such as 'adult')")
-    if path.is_dir():
-        raise DataError(f"{path}: is a folder; give a file, or an SQL URL with table=")
-    fmt = _file_format(path)
-    notes: list[str] = []
-    try:
-        if fmt in ("csv", "tsv") and encoding is None:
-            encoding, note = _guess_encoding(path)
-            notes += [note] if note else []
+    path, fmt = _file_source(source)
+    ctx: dict[str, Any] = {"notes": []}
+    with _read_errors(path, fmt, ctx):
         if fmt in ("csv", "tsv"):
-            head = _read_head(path, encoding=encoding)
-            if not head.strip():
-                raise DataError(f"{path}: the file is empty; point to a file that holds a header and rows")
-            delim = "\t" if fmt == "tsv" and sep is None else (sep or _sniff_delimiter(head))
-            dec = decimal or _sniff_decimal(head, delim)
-            if header == 0 or header == "infer":
-                _check_header(path, delim, encoding)
             df = pd.read_csv(
-                path,
-                sep=delim,
-                decimal=dec,
-                header=header,
-                na_values=na,
-                keep_default_na=False,
-                skipinitialspace=True,
-                encoding=encoding,
-                nrows=nrows,
-                low_memory=False,
+                path, nrows=nrows, **_csv_options(path, fmt, sep, decimal, header, na, encoding, ctx)
             )
         elif fmt == "parquet":
             df = pd.read_parquet(path)
@@ -240,6 +233,110 @@ def read_table(
             df = pd.read_json(path, orient="records")
         else:
             df = pd.read_excel(path, sheet_name=sheet_name, na_values=na, keep_default_na=False, nrows=nrows)
+    if nrows is not None:
+        df = df.head(nrows)
+    df = tidy_table(df, str(path))
+    if ctx["notes"]:
+        df.attrs["read_notes"] = ctx["notes"]
+    return df
+
+
+def iter_table(
+    source: str | os.PathLike[str],
+    *,
+    chunk_rows: int = 100_000,
+    table: str | None = None,
+    query: str | None = None,
+    sep: str | None = None,
+    decimal: str | None = None,
+    na_values: Iterable[str] | None = None,
+    encoding: str | None = None,
+) -> Iterator[pd.DataFrame]:
+    """Read a table in chunks of at most ``chunk_rows`` rows, as :func:`read_table` reads it whole.
+
+    CSV/TSV (optionally ``.gz``) and JSON Lines are parsed ``chunk_rows`` lines at a time, Parquet one
+    record batch at a time (pyarrow), SQL through a server-side cursor on a read-only connection; JSON
+    and Excel files, which have no streaming reader, arrive as one chunk. Each chunk's column names and
+    string values are stripped; boolean text is left as text (a chunk cannot tell whether a later one
+    holds other values), so callers that assemble rows apply :func:`tidy_table` once at the end.
+
+    Yields
+    ------
+    DataFrame
+        ``(≤ chunk_rows, columns)`` per chunk, in file order.
+
+    Raises
+    ------
+    DataError
+        As :func:`read_table`, raised when the damaged part is reached.
+    """
+    na = list(DEFAULT_NA_VALUES if na_values is None else na_values)
+    if is_sql_url(source):
+        yield from _iter_sql(str(source), table=table, query=query, chunk_rows=chunk_rows)
+        return
+    path, fmt = _file_source(source)
+    ctx: dict[str, Any] = {"notes": []}
+    with _read_errors(path, fmt, ctx):
+        if fmt in ("csv", "tsv"):
+            options = _csv_options(path, fmt, sep, decimal, 0, na, encoding, ctx)
+            with pd.read_csv(path, chunksize=chunk_rows, **options) as reader:
+                for chunk in reader:
+                    yield _strip(chunk)
+        elif fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):
+                yield _strip(batch.to_pandas())
+        elif fmt == "jsonl":
+            with pd.read_json(path, lines=True, chunksize=chunk_rows) as reader:
+                for chunk in reader:
+                    yield _strip(chunk)
+        else:
+            yield _strip(read_table(path, sep=sep, decimal=decimal, na_values=na, encoding=encoding))
+
+
+def _file_source(source: str | os.PathLike[str]) -> tuple[Path, str]:
+    path = Path(source)
+    if not path.exists():
+        raise DataError(f"{path}: file not found; check the path (or use a bundled dataset such as 'adult')")
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder; give a file, or an SQL URL with table=")
+    return path, _file_format(path)
+
+
+def _csv_options(path, fmt, sep, decimal, header, na, encoding, ctx) -> dict[str, Any]:
+    """``pandas.read_csv`` keyword arguments for a delimited file: the encoding (guessed when ``None``;
+    a note goes to ``ctx["notes"]``), the sniffed delimiter and decimal mark, the header checked for
+    duplicate names. ``ctx`` keeps the delimiter and encoding for the error messages."""
+    if encoding is None:
+        encoding, note = _guess_encoding(path)
+        ctx["notes"] += [note] if note else []
+    ctx["encoding"] = encoding
+    head = _read_head(path, encoding=encoding)
+    if not head.strip():
+        raise DataError(f"{path}: the file is empty; point to a file that holds a header and rows")
+    delim = "\t" if fmt == "tsv" and sep is None else (sep or _sniff_delimiter(head))
+    ctx["delim"] = delim
+    dec = decimal or _sniff_decimal(head, delim)
+    if header == 0 or header == "infer":
+        _check_header(path, delim, encoding)
+    return {
+        "sep": delim,
+        "decimal": dec,
+        "header": header,
+        "na_values": na,
+        "keep_default_na": False,
+        "skipinitialspace": True,
+        "encoding": encoding,
+        "low_memory": False,
+    }
+
+
+@contextlib.contextmanager
+def _read_errors(path: Path, fmt: str, ctx: dict[str, Any]) -> Iterator[None]:
+    """Turn the readers' exceptions into one-line :class:`DataError` messages with the fix."""
+    try:
+        yield
     except DataError:
         raise
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
@@ -249,10 +346,12 @@ def read_table(
     except pd.errors.EmptyDataError as exc:
         raise DataError(f"{path}: the file is empty; point to a file that holds a header and rows") from exc
     except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not valid {encoding} text ({exc.reason}); pass the right encoding") from exc
+        raise DataError(
+            f"{path}: not valid {ctx.get('encoding')} text ({exc.reason}); pass the right encoding"
+        ) from exc
     except pd.errors.ParserError as exc:
-        if fmt in ("csv", "tsv"):
-            bad = _bad_lines(path, delim, encoding)
+        if fmt in ("csv", "tsv") and "delim" in ctx:
+            bad = _bad_lines(path, ctx["delim"], ctx["encoding"])
             if bad:
                 shown = ", ".join(str(line) for line in bad[:10]) + (" …" if len(bad) > 10 else "")
                 raise DataError(
@@ -262,12 +361,6 @@ def read_table(
         raise DataError(f"{path}: cannot be read as {fmt}: {_one_line(exc)}") from exc
     except Exception as exc:  # parser errors of pandas/pyarrow/openpyxl
         raise DataError(f"{path}: cannot be read as {fmt}: {_one_line(exc)}") from exc
-    if nrows is not None:
-        df = df.head(nrows)
-    df = _tidy(df, str(path))
-    if notes:
-        df.attrs["read_notes"] = notes
-    return df
 
 
 def _open_text(path: Path, encoding: str):
@@ -392,6 +485,25 @@ def _read_chunks(stmt, conn, chunk_rows: int, nrows: int | None = None) -> pd.Da
 def _read_sql(
     url: str, *, table: str | None, query: str | None, nrows: int | None, chunk_rows: int = 50_000
 ) -> pd.DataFrame:
+    with _sql_source(url, table, query) as (conn, stmt, shown, name):
+        if name is not None:  # a table: the database stops after nrows
+            df = _read_chunks(stmt.limit(nrows) if nrows is not None else stmt, conn, chunk_rows)
+        else:
+            df = _read_chunks(stmt, conn, chunk_rows, nrows)
+    return tidy_table(df, f"{shown} ({name or 'query'})")
+
+
+def _iter_sql(url: str, *, table: str | None, query: str | None, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    with _sql_source(url, table, query) as (conn, stmt, _, _):
+        conn = conn.execution_options(stream_results=True, max_row_buffer=chunk_rows)
+        for chunk in pd.read_sql(stmt, conn, chunksize=chunk_rows):
+            yield _strip(chunk)
+
+
+@contextlib.contextmanager
+def _sql_source(url: str, table: str | None, query: str | None):
+    """A read-only connection and the SELECT of ``table`` or ``query`` (``(conn, stmt, shown URL,
+    table name or None)``), with the database's errors turned into one-line :class:`DataError` messages."""
     import sqlalchemy as sa
 
     url, ours = _split_url(url)
@@ -413,11 +525,9 @@ def _read_sql(
                     listed = ", ".join(names[:20]) or "none"
                     raise DataError(f"{shown}: no table {table!r}; tables there: {listed}")
                 stmt = sa.select(sa.Table(table, sa.MetaData(), autoload_with=conn))
-                if nrows is not None:
-                    stmt = stmt.limit(nrows)
-                df = _read_chunks(stmt, conn, chunk_rows)
             else:
-                df = _read_chunks(sa.text(query), conn, chunk_rows, nrows)
+                stmt = sa.text(query)
+            yield conn, stmt, shown, table
     except DataError:
         raise
     except sa.exc.OperationalError as exc:
@@ -437,7 +547,6 @@ def _read_sql(
         raise DataError(f"{shown}: query failed ({reason}); check the SQL") from exc
     finally:
         engine.dispose()
-    return _tidy(df, f"{shown} ({table or 'query'})")
 
 
 def read_yaml(path: str | os.PathLike[str]) -> Any:
