@@ -223,6 +223,12 @@ case("mix fraction 2", ["mix", DATA, "--target", "race", "--test", DATA, "--frac
 case("mix ratios abc", ["mix", DATA, "--target", "race", "--test", DATA, "--ratios", "a,b", "-o", "mx"])
 case("mix without test rows", ["mix", DATA, "--target", "race", "-o", "mx"], message="--test")
 case("mix without a target", ["mix", DATA, "--test", DATA, "-o", "mx"], message="--target")
+case("fit --max-rows 5", ["fit", DATA, "--max-rows", "5", "-o", "m"], message="--max-rows")
+case(
+    "fit sampled, unknown stratify column",
+    ["fit", DATA, "--max-rows", "100", "--stratify", "nope", "-o", "m"],
+    message="--stratify 'nope'",
+)
 case("tune --trials 0", ["tune", DATA, "--target", "race", "--trials", "0", "-o", "t"], message="--trials")
 case(
     "tune inverted range",

@@ -101,6 +101,8 @@ class FitSample:
     def describe(self) -> str:
         """One line for the user."""
         by = f", stratified by {self.stats.stratify}" if self.stats.stratify else ""
+        if not self.coverage:
+            return f"{self.stats.rows:,} rows; fitting on a sample of {self.sampled:,}{by} (it holds every bound and category)"
         return (
             f"{self.stats.rows:,} rows; fitting on a sample of {self.sampled:,}{by}, plus "
             f"{self.coverage:,} rows that hold the bounds and categories the sample missed"

@@ -74,9 +74,21 @@ class SpanLayout:
         block = x[:, self.gather]
         return block.masked_fill(~self.valid, _PAD)
 
+    #: rows per piece of :meth:`targets`: the padded ``(rows, S, W)`` block of a million rows of Adult
+    #: would take ~1.5 GB; a piece takes a few MB
+    TARGET_ROWS = 65_536
+
     def targets(self, x: torch.Tensor) -> torch.Tensor:
-        """Category index per discrete span ``(B, S)`` of an encoded (one-hot) matrix."""
-        return self.padded(x).argmax(dim=2)
+        """Category index per discrete span ``(B, S)`` of an encoded (one-hot) matrix, computed
+        :data:`TARGET_ROWS` rows at a time."""
+        if x.shape[0] <= self.TARGET_ROWS:
+            return self.padded(x).argmax(dim=2)
+        return torch.cat(
+            [
+                self.padded(x[i : i + self.TARGET_ROWS]).argmax(dim=2)
+                for i in range(0, x.shape[0], self.TARGET_ROWS)
+            ]
+        )
 
     def shifted_exp(
         self, logits: torch.Tensor, exact: bool = False

@@ -316,31 +316,27 @@ class TVAE(DPTraining, TorchSynthesizer):
             del self.data_
             return
         self.encoder_.eval()
+        k, w = len(layout.cond_spans), layout.width
+        f64 = {"dtype": torch.float64, "device": x.device}
+        # per (span, category): count, Σμ, Σμ², Σσ², accumulated 65,536 rows at a time (memory O(chunk),
+        # not O(N × e) in float64 — 7 GB for a million rows otherwise)
+        count = torch.zeros((k, w), **f64)
+        s1, s2, sv = (torch.zeros((k, w, e), **f64) for _ in range(3))
         with torch.inference_mode():
-            mus, variances = [], []
             for start in range(0, x.shape[0], 65_536):
-                mu, logvar = self.encoder_(x[start : start + 65_536])
-                mus.append(mu)
-                variances.append(logvar.exp())
-            mu, var = torch.cat(mus).double(), torch.cat(variances).double()
-            targets = layout.targets(x)
-            k, w = len(layout.cond_spans), layout.width
-            mean = torch.zeros((k, w, e), dtype=torch.float64, device=x.device)
-            std = torch.ones((k, w, e), dtype=torch.float64, device=x.device)
-            for j, span in enumerate(layout.cond_spans):
-                codes = targets[:, span]
-                count = torch.bincount(codes, minlength=w).double().clamp_min(1)[:, None]
-                m = torch.zeros((w, e), dtype=torch.float64, device=x.device).index_add_(0, codes, mu) / count
-                sq = (
-                    torch.zeros((w, e), dtype=torch.float64, device=x.device).index_add_(0, codes, mu**2)
-                    / count
-                )
-                pv = (
-                    torch.zeros((w, e), dtype=torch.float64, device=x.device).index_add_(0, codes, var)
-                    / count
-                )
-                mean[j] = m
-                std[j] = torch.sqrt((sq - m**2).clamp_min(0) + pv)
+                rows = x[start : start + 65_536]
+                mu, logvar = self.encoder_(rows)
+                mu, var = mu.double(), logvar.exp().double()
+                targets = layout.targets(rows)
+                for j, span in enumerate(layout.cond_spans):
+                    codes = targets[:, span]
+                    count[j].index_add_(0, codes, torch.ones_like(codes, dtype=torch.float64))
+                    s1[j].index_add_(0, codes, mu)
+                    s2[j].index_add_(0, codes, mu**2)
+                    sv[j].index_add_(0, codes, var)
+        n = count.clamp_min(1)[:, :, None]
+        mean = s1 / n
+        std = torch.sqrt((s2 / n - mean**2).clamp_min(0) + sv / n)
         self.latent_mean_, self.latent_std_ = mean.float(), std.float()
         del self.data_
 
