@@ -430,6 +430,8 @@ def test_large_inputs_give_one_stratified_sample_whatever_the_reader(adult, tmp_
     assert none is None and len(small) == len(big)
     with pytest.raises(DataError, match="--stratify 'nope'"):
         read_for_fit(tmp_path / "big.csv", max_rows=4000, stratify="nope", large_bytes=0)
+    with pytest.raises(DataError, match="more than 1,000 values"):  # a continuous column is no stratum
+        read_for_fit(tmp_path / "big.csv", max_rows=4000, stratify="fnlwgt", large_bytes=0)
     argv = ["fit", str(tmp_path / "big.csv"), "--model", "independent", "--max-rows", "4000"]
     assert main([*argv, "--stratify", "income", "-o", str(tmp_path / "m")]) == 0
     assert "65,122 rows; fitting on a sample of 4,000, stratified by income" in capsys.readouterr().err

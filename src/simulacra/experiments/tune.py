@@ -509,7 +509,8 @@ def tune_model(
     seed : int
         Seed of the split, the sampler, every model and every score.
     workers : int
-        Trials run at once, each with ``cpu_count // workers`` threads (at least one).
+        Trials run at once, each with ``cpu_count // workers`` threads (at least one; one on a
+        cluster).
     address : str, optional
         A Ray cluster (``ray://head:10001``, ``auto``); ``None`` starts a local instance.
     test : DataFrame, optional
@@ -584,12 +585,13 @@ def tune_model(
             del ray
     finally:
         shutil.rmtree(storage, ignore_errors=True)
-    table = pd.DataFrame(log.rows).sort_values("trial").reset_index(drop=True)
-    ok = table[table["error"] == ""]
-    if ok.empty:
-        first = table["error"].iloc[0] if len(table) else "no trial ran"
+    rows = sorted(log.rows, key=lambda r: r["trial"])
+    ok = [r for r in rows if not r["error"] and math.isfinite(r["score"])]
+    if not ok:
+        first = rows[0]["error"] if rows else "no trial ran"
         raise DataError(f"every trial of the search failed; the first: {first}")
-    best = ok.loc[ok["score"].idxmax()].to_dict()
+    best = dict(max(ok, key=lambda r: r["score"]))  # the values as decoded, not as a frame stores them
+    table = pd.DataFrame(rows)
     best_params = {**defaults, **fixed, **{n: best[n] for n in dims}}
     best_params = {k: list(v) if isinstance(v, tuple) else v for k, v in best_params.items()}
     info = {

@@ -50,6 +50,8 @@ CATEGORY_CAP = 1_000
 LARGE_FILE_BYTES = 256 * 1024**2
 #: rows per chunk of a scan
 SCAN_CHUNK_ROWS = 100_000
+#: most classes of a ``stratify`` column (each gets at least one row of the sample)
+MAX_STRATA = 1_000
 _MISSING = "<missing>"
 
 
@@ -138,6 +140,11 @@ def scan(chunks: Iterable[pd.DataFrame], stratify: str | None = None) -> InputSt
         keys, counts = np.unique(_strata_keys(chunk, stratify), return_counts=True)
         for k, c in zip(keys, counts, strict=True):
             stats.strata[k] = stats.strata.get(k, 0) + int(c)
+        if len(stats.strata) > MAX_STRATA:
+            raise DataError(
+                f"--stratify {stratify!r} has more than {MAX_STRATA:,} values; stratify on a categorical "
+                "column such as the target's classes, or leave it out"
+            )
         for name in chunk.columns:
             col = stats.columns.setdefault(name, ColumnStats())
             series = chunk[name]
