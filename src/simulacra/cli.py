@@ -1317,8 +1317,8 @@ def tune(
     trials, validation, objective, seed, workers = check_settings(
         trials, validation, objective, seed, workers
     )
-    params = _params(param)
-    dims = search_space(model, _pairs(space, "--space"), params)  # every bound checked before any data
+    params, specs = _params(param), _pairs(space, "--space")
+    dims = search_space(model, specs, params)  # every bound checked before any data
     require_tune()
     output = output or Path("runs") / f"tune-{model}-{datetime.now():%Y%m%d-%H%M%S}"
     claim(output, force=force, kind="dir")
@@ -1348,7 +1348,7 @@ def tune(
             target,
             model,
             trials=trials,
-            space=_pairs(space, "--space"),
+            space=specs,
             params=params,
             objective=objective,
             validation=validation,
