@@ -96,12 +96,8 @@ def _split_top(text: str) -> list[str]:
 
 
 def _literal(text: str) -> Any:
-    """A choice value: a number (:func:`_number`), else YAML (``[128, 128]``, ``true``, text)."""
+    """A choice value read as YAML (``64``, ``5e-5``, ``[128, 128]``, ``true``), else the text."""
     import yaml
-
-    number = _number(text)
-    if number is not None:
-        return number
 
     try:
         return load_yaml(text)
