@@ -225,6 +225,9 @@ case("mix without test rows", ["mix", DATA, "--target", "race", "-o", "mx"], mes
 case("mix without a target", ["mix", DATA, "--test", DATA, "-o", "mx"], message="--target")
 case("fit --max-rows 5", ["fit", DATA, "--max-rows", "5", "-o", "m"], message="--max-rows")
 case(
+    "fit unknown stratify column", ["fit", DATA, "--stratify", "nope", "-o", "m"], message="--stratify 'nope'"
+)
+case(
     "fit sampled, unknown stratify column",
     ["fit", DATA, "--max-rows", "100", "--stratify", "nope", "-o", "m"],
     message="--stratify 'nope'",

@@ -133,8 +133,14 @@ def load_fit_table(
     from simulacra.scale.inputs import read_for_fit
 
     if source in datasets.available() or is_text_source(source):
-        return load_source(source), None
-    return read_for_fit(source, max_rows=max_rows, stratify=stratify, seed=seed)
+        data, sampled = load_source(source), None
+    else:
+        data, sampled = read_for_fit(source, max_rows=max_rows, stratify=stratify, seed=seed)
+    if stratify is not None and stratify not in data.columns:  # refused even when nothing was sampled
+        raise DataError(
+            f"--stratify {stratify!r} is not a column; choose one of {', '.join(map(str, data.columns))}"
+        )
+    return data, sampled
 
 
 def load_images(source: str, *, part: str = "train") -> ImageSet:
