@@ -232,6 +232,12 @@ case(
     ["fit", DATA, "--max-rows", "100", "--stratify", "nope", "-o", "m"],
     message="--stratify 'nope'",
 )
+case("fit --all-rows, not a neural model", ["fit", DATA, "--all-rows", "-o", "m"], message="--all-rows")
+case(
+    "fit --batch-source unknown",
+    ["fit", DATA, "--model", "tvae", "--batch-source", "ram", "-o", "m"],
+    message="--batch-source 'ram'",
+)
 case("tune --trials 0", ["tune", DATA, "--target", "race", "--trials", "0", "-o", "t"], message="--trials")
 case(
     "tune inverted range",

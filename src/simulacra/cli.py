@@ -226,6 +226,20 @@ def fit(
     stratify: str = typer.Option(
         None, "--stratify", help="Tables over --max-rows: keep this column's shares exactly in the sample."
     ),
+    all_rows: bool = typer.Option(
+        False,
+        "--all-rows",
+        help="Neural table models (ctgan, tvae, diffusion), tables over --max-rows: train the networks "
+        "on every row, streamed from the source into a memory-mapped file; the encoding is fitted on "
+        "the sample.",
+    ),
+    batch_source: str = typer.Option(
+        None,
+        "--batch-source",
+        help="Neural table models: where the encoded training rows live, 'memory', 'disk' (a "
+        "memory-mapped file under TMPDIR) or 'auto' (memory up to 1 GiB; the default). Training is the "
+        "same from either.",
+    ),
     pii: str = typer.Option(
         "fake",
         "--pii",
@@ -245,6 +259,7 @@ def fit(
     epochs, losses and ETA; image models also save sample grids under MODEL_DIR/samples/)."""
     from simulacra.io import claim, output_lock
     from simulacra.synthesizers import make
+    from simulacra.synthesizers.base import BATCH_SOURCES
     from simulacra.synthesizers.training import CHECKPOINT
     from simulacra.workflow import (
         fit_model,
@@ -252,6 +267,7 @@ def fit(
         load_images,
         load_texts,
         pii_key,
+        stream_rows,
         table_metadata,
     )
 
@@ -261,7 +277,16 @@ def fit(
     if pii == "pseudonymize" and key is None:
         raise ConfigError("--pii pseudonymize needs a secret key: --pii-key-file FILE or SIMULACRA_PII_KEY")
     synth = make(model, **_params(param))  # every parameter checked before any data is read
+    neural_table = synth.streams_training_rows
+    if (all_rows or batch_source is not None) and not neural_table:
+        flag = "--all-rows" if all_rows else "--batch-source"
+        raise ConfigError(
+            f"{flag} is for the neural table models (ctgan, tvae, diffusion), not {model}; drop it or pick one of those"
+        )
+    if batch_source is not None and batch_source not in BATCH_SOURCES:
+        raise ConfigError(f"--batch-source {batch_source!r}: use one of {', '.join(BATCH_SOURCES)}")
     claim(output, force=force, kind="dir")  # and the output, before any training
+    batches: dict[str, Any] | None = None
     with output_lock(output):
         if synth.modality == "image":
             data: Any = load_images(source)
@@ -279,6 +304,15 @@ def fit(
             meta = table_metadata(data, metadata)
             _warn_wide_categoricals(synth, meta, data)
             args, size = (data, meta), f"{len(data)} rows"
+            if neural_table:
+                batches = {"batch_source": batch_source or "auto"}
+                if all_rows and sampled is not None:
+                    batches |= {"rows": stream_rows(source, data), "expected_rows": sampled.stats.rows}
+                    err_console.print(
+                        f"training on all {sampled.stats.rows:,} rows from a memory-mapped file; "
+                        "the encoding is fitted on the sample",
+                        highlight=False,
+                    )
         start = time.perf_counter()
         if synth.trains_in_epochs:
             checkpoints = output.with_name(output.name + ".checkpoint")
@@ -293,6 +327,7 @@ def fit(
                     resume=resume,
                     pii=pii,
                     pii_key=key,
+                    batches=batches,
                 )
             except KeyboardInterrupt:
                 saved = (checkpoints / CHECKPOINT).is_file()

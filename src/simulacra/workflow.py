@@ -143,6 +143,22 @@ def load_fit_table(
     return data, sampled
 
 
+def stream_rows(
+    source: str, like: pd.DataFrame, chunk_rows: int = 100_000
+) -> Callable[[], Iterator[pd.DataFrame]]:
+    """Every row of a table file or SQL table, as a function returning a fresh stream of chunks
+    (:func:`simulacra.io.iter_table`), each made like ``like`` (:func:`simulacra.io.conform_chunk`):
+    what a neural table model trains on with ``fit --all-rows`` when ``like`` is the sample
+    :func:`load_fit_table` drew."""
+    from simulacra.io import conform_chunk, iter_table
+
+    def rows() -> Iterator[pd.DataFrame]:
+        for chunk in iter_table(source, chunk_rows=chunk_rows):
+            yield conform_chunk(chunk, like, str(source))
+
+    return rows
+
+
 def load_images(source: str, *, part: str = "train") -> ImageSet:
     """A bundled image dataset's ``part`` (``train``/``test``) when ``source`` names one, else
     :meth:`ImageSet.read` (class folders, ``.npz``, IDX).
@@ -259,10 +275,14 @@ def fit_model(
     on_epoch: Callable[[int, dict[str, float]], None] | None = None,
     pii: str = "fake",
     pii_key: bytes | None = None,
+    batches: dict[str, Any] | None = None,
 ) -> Any:
     """``model.fit(*args)``, with checkpoints and the epoch callback when the model trains in epochs,
-    and the personal-identifier options (``pii``, ``pii_key``) when it is a table model."""
+    the personal-identifier options (``pii``, ``pii_key``) when it is a table model, and ``batches``
+    (``rows``, ``expected_rows``, ``batch_source``: where a neural table model's training rows come from
+    and live, :meth:`~simulacra.synthesizers.neural.TorchSynthesizer.fit`) when it is given."""
     extra: dict[str, Any] = {"pii": pii, "pii_key": pii_key} if model.modality == "table" else {}
+    extra |= batches or {}
     if model.trains_in_epochs:
         return model.fit(
             *args,

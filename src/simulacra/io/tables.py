@@ -161,6 +161,35 @@ def tidy_table(df: pd.DataFrame, source: str) -> pd.DataFrame:
     return df
 
 
+def conform_chunk(chunk: pd.DataFrame, like: pd.DataFrame, source: str) -> pd.DataFrame:
+    """A chunk of :func:`iter_table` made like ``like`` (rows of the same table that went through
+    :func:`tidy_table`): ``like``'s columns, in its order, and ``true``/``false`` text made booleans in
+    the columns ``like`` holds as booleans (a chunk alone cannot tell whether such text is boolean).
+
+    Raises
+    ------
+    DataError
+        A column of ``like`` is missing from the chunk (the table changed while it was read).
+    """
+    missing = [c for c in like.columns if c not in chunk.columns]
+    if missing:
+        raise DataError(
+            f"{source}: column {missing[0]!r} is missing from a later part of the table; "
+            "it changed while it was read, so read it again once it is complete"
+        )
+    chunk = chunk[list(like.columns)]
+    for col in like.columns:
+        kind = like[col].dtype
+        if (pd.api.types.is_bool_dtype(kind) or isinstance(kind, pd.BooleanDtype)) and chunk[
+            col
+        ].dtype == object:
+            flags = chunk[col].map(lambda v: None if pd.isna(v) else str(v).lower() in _TRUE)
+            chunk = chunk.assign(
+                **{col: flags.astype("boolean") if flags.isna().any() else flags.astype(bool)}
+            )
+    return chunk
+
+
 def read_table(
     source: str | os.PathLike[str],
     *,

@@ -107,6 +107,11 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+#: where a neural table model's encoded training rows may live (:mod:`simulacra.synthesizers.batches`):
+#: ``auto`` (memory up to 1 GiB, else disk), ``memory``, ``disk`` (a memory-mapped file)
+BATCH_SOURCES = ("auto", "memory", "disk")
+
+
 class BaseSynthesizer(ABC):
     """What every synthesizer shares, tables or images: hyper-parameters, saving, loading.
 
@@ -127,6 +132,10 @@ class BaseSynthesizer(ABC):
     #: capability: ``fit`` trains in epochs and takes ``checkpoint_dir``, ``checkpoint_every``,
     #: ``resume`` and ``on_epoch`` (the CLI and the pipeline offer checkpoints and epoch progress then)
     trains_in_epochs: ClassVar[bool] = False
+    #: capability: ``fit`` takes ``rows``, ``expected_rows``, ``batch_source`` (one of
+    #: :data:`BATCH_SOURCES`) and ``batch_dir``: the training rows streamed, and kept in memory or in a
+    #: memory-mapped file (:mod:`simulacra.synthesizers.batches`; ``fit --all-rows``)
+    streams_training_rows: ClassVar[bool] = False
 
     # ------------------------------------------------------------------ parameters
     @classmethod
@@ -378,6 +387,11 @@ class Synthesizer(BaseSynthesizer):
         self.metadata_ = meta
         self.metadata_.validate(data)
         self.identifiers_ = fit_identifiers(data, meta, mode=pii, key=pii_key, seed=getattr(self, "seed", 0))
+        self._fit(self._learnable(data))
+        return self
+
+    def _learnable(self, data: pd.DataFrame) -> pd.DataFrame:
+        """``data``'s metadata columns with the identifier columns emptied: what the model sees."""
         blank = data[self.metadata_.names]
         if self.identifiers_:  # identifiers never reach a model
             blank = blank.assign(
@@ -386,8 +400,7 @@ class Synthesizer(BaseSynthesizer):
                     for c in self.identifiers_
                 }
             )
-        self._fit(blank)
-        return self
+        return blank
 
     def sample(
         self,

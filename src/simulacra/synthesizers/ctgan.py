@@ -41,6 +41,7 @@ from torch import nn
 
 from simulacra.errors import ConfigError
 from simulacra.synthesizers.base import register
+from simulacra.synthesizers.batches import BatchSource
 from simulacra.synthesizers.neural import TorchSynthesizer
 from simulacra.synthesizers.spans import SpanLayout
 from simulacra.synthesizers.training import TRAINING_CONSTRAINTS
@@ -326,11 +327,11 @@ class CTGAN(TorchSynthesizer):
         self.generator_ = Generator(int(self.embedding_dim) + c, list(self.generator_dim), d).to(self.device_)
         self.critic_ = Critic(d + c, list(self.discriminator_dim), int(self.pac)).to(self.device_)
 
-    def _build(self, x: torch.Tensor) -> None:
+    def _build(self, x: BatchSource) -> None:
         self._networks()
         self.data_ = x
         self.sampler_ = ConditionalSampler.from_targets(
-            self.layout_.targets(x), self.layout_, self.log_frequency
+            x.map_chunks(self.layout_.targets), self.layout_, self.log_frequency
         )
         self.opt_g_ = torch.optim.Adam(
             self.generator_.parameters(),
@@ -360,7 +361,7 @@ class CTGAN(TorchSynthesizer):
     def _train_epoch(self) -> dict[str, float]:
         x, layout, sampler = self.data_, self.layout_, self.sampler_
         b, tau = int(self.batch_size), float(self.gumbel_tau)
-        steps = max(x.shape[0] // b, 1)
+        steps = max(len(x) // b, 1)
         self.generator_.train()
         self.critic_.train()
         totals = torch.zeros(4, device=self.device_)
@@ -371,11 +372,11 @@ class CTGAN(TorchSynthesizer):
                 if sampler.active:
                     c, span, cat = sampler.sample_condvec(b)
                     perm = torch.randperm(b, device=self.device_)
-                    real = x[sampler.sample_rows(span[perm], cat[perm])]
+                    real = x.rows(sampler.sample_rows(span[perm], cat[perm]))
                     c_real = c[perm]
                 else:
                     c = c_real = torch.zeros((b, 0), device=self.device_)
-                    real = x[torch.randint(x.shape[0], (b,), device=self.device_)]
+                    real = x.rows(torch.randint(len(x), (b,), device=self.device_))
                 # the last critic step's batch is kept, with its graph, for the generator step
                 with torch.set_grad_enabled(i == d_steps - 1):
                     raw = self.generator_(torch.cat([self._noise(b), c], 1))
@@ -410,7 +411,7 @@ class CTGAN(TorchSynthesizer):
     def _monitor(self, losses: dict[str, float]) -> float:
         return abs(losses["loss_d"])
 
-    def _after_fit(self, x: torch.Tensor) -> None:
+    def _after_fit(self, x: BatchSource) -> None:
         del self.data_
 
     # ------------------------------------------------------------------ sampling

@@ -69,6 +69,7 @@ import torch
 from torch import nn
 
 from simulacra.synthesizers.base import register
+from simulacra.synthesizers.batches import BatchSource
 from simulacra.synthesizers.neural import TorchSynthesizer
 from simulacra.synthesizers.training import TRAINING_CONSTRAINTS
 from simulacra.transform import TableTransformer
@@ -225,11 +226,11 @@ class Diffusion(TorchSynthesizer):
         )
         return x[:, self.layout_.continuous], codes
 
-    def _build(self, x: torch.Tensor) -> None:
+    def _build(self, x: BatchSource) -> None:
         self._networks()
-        self.num_, self.codes_ = self._split(x)
+        self.data_ = x  # batches are split into normal scores and codes as they are read
         self.opt_ = torch.optim.Adam(self.net_.parameters(), lr=self.learning_rate, fused=True)
-        self.total_steps_ = max(1, int(self.epochs) * math.ceil(x.shape[0] / int(self.batch_size)))
+        self.total_steps_ = max(1, int(self.epochs) * math.ceil(len(x) / int(self.batch_size)))
 
     def _modules(self) -> dict[str, nn.Module]:
         """Both networks while training (checkpoints); only the EMA denoiser once fitted (saved)."""
@@ -292,7 +293,7 @@ class Diffusion(TorchSynthesizer):
         return num_loss, cat_loss
 
     def _train_epoch(self) -> dict[str, float]:
-        n, b = self.num_.shape[0], int(self.batch_size)
+        n, b = len(self.data_), int(self.batch_size)
         self.net_.train()
         perm = torch.randperm(n, device=self.device_)
         totals = torch.zeros(2, device=self.device_)
@@ -300,7 +301,7 @@ class Diffusion(TorchSynthesizer):
         ema = float(self.ema)
         for start in range(0, n, b):
             idx = perm[start : start + b]
-            num_loss, cat_loss = self._loss(self.num_[idx], self.codes_[idx])
+            num_loss, cat_loss = self._loss(*self._split(self.data_.rows(idx)))
             done = self._steps_done()
             for group in self.opt_.param_groups:
                 group["lr"] = self.learning_rate * max(0.0, 1.0 - done / self.total_steps_)
@@ -325,8 +326,8 @@ class Diffusion(TorchSynthesizer):
     def _monitor(self, losses: dict[str, float]) -> float:
         return losses["numerical"] + losses["categorical"]
 
-    def _after_fit(self, x: torch.Tensor) -> None:
-        del self.num_, self.codes_, self.net_, self.opt_
+    def _after_fit(self, x: BatchSource) -> None:
+        del self.data_, self.net_, self.opt_
 
     # ------------------------------------------------------------------ sampling
     def _sample(self, n: int, *, conditions: dict[str, Any], seed: int | None) -> pd.DataFrame:

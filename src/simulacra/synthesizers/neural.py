@@ -8,17 +8,18 @@ from __future__ import annotations
 import os
 import warnings
 from abc import abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
 
-from simulacra.errors import ConditionError
-from simulacra.synthesizers.base import Synthesizer
+from simulacra.errors import ConditionError, ConfigError
+from simulacra.synthesizers.base import BATCH_SOURCES, Synthesizer
+from simulacra.synthesizers.batches import BatchSource, encode_batches
 from simulacra.synthesizers.spans import SpanLayout
-from simulacra.synthesizers.training import TorchTraining, resolve_device
+from simulacra.synthesizers.training import TorchTraining, progress_bar, resolve_device
 from simulacra.transform import TableTransformer
 
 
@@ -26,12 +27,14 @@ class TorchSynthesizer(TorchTraining, Synthesizer):
     """Base of the PyTorch table synthesizers (CTGAN, TVAE): mode-specific normalization of the table,
     the shared training loop of :class:`TorchTraining`, and bounded conditional sampling.
 
-    Subclass hooks besides :class:`TorchTraining`'s: ``_build(x)`` with the encoded matrix,
+    Subclass hooks besides :class:`TorchTraining`'s: ``_build(x)`` with the training rows (a
+    :class:`~simulacra.synthesizers.batches.BatchSource`),
     ``_generate(n, cond)`` (matrix rows, optionally steered to one category), ``_after_fit(x)``,
     ``_restore(arrays)``.
     """
 
     max_modes: int
+    streams_training_rows = True
     #: whether ``_generate(n, cond)`` can steer towards a category (else every condition is met by
     #: bounded rejection)
     _steers: bool = True
@@ -47,16 +50,48 @@ class TorchSynthesizer(TorchTraining, Synthesizer):
         checkpoint_every: int = 10,
         resume: bool = False,
         on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+        rows: Callable[[], Iterable[pd.DataFrame]] | None = None,
+        expected_rows: int | None = None,
+        batch_source: str = "auto",
+        batch_dir: str | os.PathLike[str] | None = None,
     ) -> TorchSynthesizer:
         """Fit as :meth:`Synthesizer.fit` (``pii``, ``pii_key`` as there), with the training options of
-        :meth:`TorchTraining._set_options`.
+        :meth:`TorchTraining._set_options` and a choice of where the training rows live
+        (:mod:`simulacra.synthesizers.batches`).
+
+        Parameters
+        ----------
+        rows : callable, optional
+            Returns the training rows as a stream of DataFrames (e.g. a table read in chunks by
+            :func:`simulacra.io.iter_table`) when ``data`` is only a sample of them: the metadata, the
+            identifiers and the transformer are fitted on ``data``, and the networks train on every row
+            of the stream, encoded block by block into a memory-mapped file.
+        expected_rows : int, optional
+            Rows the stream holds (for the disk-space check and the progress bar).
+        batch_source : {"auto", "memory", "disk"}
+            Where the encoded training matrix lives: one tensor in memory, or a memory-mapped file
+            (:class:`~simulacra.synthesizers.batches.DiskBatches`); ``auto`` keeps a matrix of up to
+            1 GiB in memory. Training is the same, batch for batch, from either.
+        batch_dir : path, optional
+            Folder for a disk source's temporary file (default ``TMPDIR``).
 
         Raises
         ------
         ConfigError
-            The checkpoint was written for other data or other hyper-parameters.
+            The checkpoint was written for other data or other hyper-parameters; an unknown
+            ``batch_source``; no room on disk for the matrix.
         """
+        if batch_source not in BATCH_SOURCES:
+            raise ConfigError(
+                f"batch_source {batch_source!r} is not one of {', '.join(BATCH_SOURCES)}; pick one of those"
+            )
         self._set_options(checkpoint_dir, checkpoint_every, resume, on_epoch)
+        self._options |= {
+            "rows": rows,
+            "expected_rows": expected_rows,
+            "batch_source": batch_source,
+            "batch_dir": batch_dir,
+        }
         try:
             return super().fit(data, metadata, pii=pii, pii_key=pii_key)  # type: ignore[return-value]
         finally:
@@ -69,22 +104,48 @@ class TorchSynthesizer(TorchTraining, Synthesizer):
             self.transformer_ = self._dp_transformer(data)  # type: ignore[attr-defined]
         else:
             self.transformer_ = self._make_transformer().fit(data, self.metadata_)
-        x = self.transformer_.transform(data)
-        matrix = torch.from_numpy(x).to(self.device_)
+        source = self._encode(data)
         self.layout_ = SpanLayout(self.transformer_.spans_, self.device_)
-        with self._seeded(self.seed):
-            self._build(matrix)
-            if private:
-                self._dp_attach(len(x))  # type: ignore[attr-defined]
-            with warnings.catch_warnings():
-                # Opacus' hook on the first layer fires on the output side (the data needs no gradient)
-                warnings.filterwarnings("ignore", message="Full backward hook is firing")
-                self._run_epochs(x)
-            if private:
-                self._dp_detach(len(x))  # type: ignore[attr-defined]
-            self._after_fit(matrix)
+        try:
+            with self._seeded(self.seed):
+                self._build(source)
+                if private:
+                    self._dp_attach(len(source))  # type: ignore[attr-defined]
+                with warnings.catch_warnings():
+                    # Opacus' hook on the first layer fires on the output side (the data needs no gradient)
+                    warnings.filterwarnings("ignore", message="Full backward hook is firing")
+                    self._run_epochs(source)
+                if private:
+                    self._dp_detach(len(source))  # type: ignore[attr-defined]
+                self._after_fit(source)
+        finally:
+            source.close()
         if private:
             self.metadata_ = self.domain_.public_metadata(self.metadata_)  # type: ignore[attr-defined]
+
+    def _encode(self, data: pd.DataFrame) -> BatchSource:
+        """The training rows as a :class:`BatchSource`: ``data`` encoded, or the stream of the ``rows``
+        fit option, each piece reduced to what the model sees (:meth:`_learnable`)."""
+        opts = getattr(self, "_options", {})
+        stream = opts.get("rows")
+        where, directory = opts.get("batch_source", "auto"), opts.get("batch_dir")
+        if stream is None:
+            return encode_batches(
+                self.transformer_, data, device=self.device_, where=where, directory=directory
+            )
+        expected = opts.get("expected_rows")
+        with progress_bar("rows", self.verbose) as progress:
+            task = progress.add_task(f"{self.name}: encoding", total=expected, losses="")
+            return encode_batches(
+                self.transformer_,
+                stream(),
+                device=self.device_,
+                where=where,
+                directory=directory,
+                expected_rows=expected,
+                prepare=self._learnable,
+                on_rows=lambda k: progress.update(task, advance=k),
+            )
 
     def _make_transformer(self) -> TableTransformer:
         """Hook: the table encoding (CTGAN's and TVAE's mode-specific normalization by default)."""
@@ -93,13 +154,13 @@ class TorchSynthesizer(TorchTraining, Synthesizer):
         )
 
     @abstractmethod
-    def _build(self, x: torch.Tensor) -> None: ...
+    def _build(self, x: BatchSource) -> None: ...
 
     @abstractmethod
     def _generate(self, n: int, cond: tuple[int, int] | None) -> torch.Tensor: ...
 
-    def _after_fit(self, x: torch.Tensor) -> None:
-        """Hook run once after training, with the encoded training matrix."""
+    def _after_fit(self, x: BatchSource) -> None:
+        """Hook run once after training, with the training rows (closed right after)."""
 
     # ------------------------------------------------------------------ sample
     def _sample(self, n: int, *, conditions: dict[str, Any], seed: int | None) -> pd.DataFrame:

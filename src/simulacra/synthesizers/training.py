@@ -110,7 +110,11 @@ def progress_bar(unit: str, verbose: bool = True):
     )
 
 
-def _fingerprint(x: np.ndarray) -> list[float]:
+def _fingerprint(x) -> list[float]:
+    """``[N, D, Σ x]`` of the training data: an array, or a
+    :class:`~simulacra.synthesizers.batches.BatchSource` (summed chunk by chunk)."""
+    if hasattr(x, "fingerprint"):
+        return x.fingerprint()
     return [float(x.shape[0]), float(x.shape[1]), float(np.float64(x).sum())]
 
 
@@ -161,9 +165,10 @@ class TorchTraining:
             "on_epoch": on_epoch,
         }
 
-    def _run_epochs(self, fingerprint: np.ndarray) -> None:
+    def _run_epochs(self, data) -> None:
         """Train for ``epochs`` (inside :meth:`_seeded`, after ``_build``); sets ``history_`` and
-        ``epochs_trained_``. ``fingerprint`` (the encoded training data) ties checkpoints to their data.
+        ``epochs_trained_``. ``data`` (the training data: an array or a
+        :class:`~simulacra.synthesizers.batches.BatchSource`) ties checkpoints to their data.
 
         Raises
         ------
@@ -174,6 +179,7 @@ class TorchTraining:
         history: list[dict[str, float]] = []
         start, best, stale = 0, math.inf, 0
         ckpt = opts.get("checkpoint_dir")
+        fingerprint = _fingerprint(data) if ckpt is not None else []
         if ckpt is not None and opts.get("resume") and (ckpt / CHECKPOINT).is_file():
             start, history, best, stale = self._load_checkpoint(ckpt / CHECKPOINT, fingerprint)
         with self._progress() as progress:
@@ -225,13 +231,13 @@ class TorchTraining:
         return progress_bar("epochs", self.verbose)
 
     def _save_checkpoint(
-        self, path: Path, epoch: int, history: list, best: float, stale: int, x: np.ndarray
+        self, path: Path, epoch: int, history: list, best: float, stale: int, fingerprint: list[float]
     ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         payload = {
             "model": self.name,
             "params": {k: v for k, v in self.get_params().items() if k not in self._training_only},
-            "fingerprint": _fingerprint(x),
+            "fingerprint": fingerprint,
             "epoch": epoch,
             "history": history,
             "best": best,
@@ -245,7 +251,7 @@ class TorchTraining:
         torch.save(payload, tmp)
         os.replace(tmp, path)
 
-    def _load_checkpoint(self, path: Path, x: np.ndarray) -> tuple[int, list, float, int]:
+    def _load_checkpoint(self, path: Path, fingerprint: list[float]) -> tuple[int, list, float, int]:
         """Restore a checkpoint (an untrusted file: read with ``weights_only=True``, and any damage is
         one ConfigError that names the file, without torch's advice to load it unsafely)."""
         try:
@@ -265,7 +271,7 @@ class TorchTraining:
                 f"{path}: checkpoint of other hyper-parameters; use the same --param values or drop --resume"
             )
         try:
-            if not np.allclose(payload["fingerprint"], _fingerprint(x), rtol=1e-6):
+            if not np.allclose(payload["fingerprint"], fingerprint, rtol=1e-6):
                 raise ConfigError(f"{path}: checkpoint of other training data; delete it or drop --resume")
             for k, m in self._modules().items():
                 m.load_state_dict(payload["modules"][k])

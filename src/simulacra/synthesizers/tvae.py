@@ -48,6 +48,7 @@ import torch
 from torch import nn
 
 from simulacra.synthesizers.base import register
+from simulacra.synthesizers.batches import BatchSource
 from simulacra.synthesizers.dp.sgd import DP_CONSTRAINTS, DPTraining
 from simulacra.synthesizers.neural import TorchSynthesizer
 from simulacra.synthesizers.training import TRAINING_CONSTRAINTS
@@ -237,7 +238,7 @@ class TVAE(DPTraining, TorchSynthesizer):
             self.device_
         )
 
-    def _build(self, x: torch.Tensor) -> None:
+    def _build(self, x: BatchSource) -> None:
         self._networks()
         self.data_ = x
         params = list(self.encoder_.parameters()) + list(self.decoder_.parameters())
@@ -285,14 +286,14 @@ class TVAE(DPTraining, TorchSynthesizer):
         self.encoder_.train()
         self.decoder_.train()
         if self.dp:
-            batches = [idx for idx in self._batches(x.shape[0]) if idx.numel()]  # Poisson samples
+            batches = [idx for idx in self._batches(len(x)) if idx.numel()]  # Poisson samples
         else:
-            perm = torch.randperm(x.shape[0], device=self.device_)
-            batches = [perm[start : start + b] for start in range(0, x.shape[0], b)]
+            perm = torch.randperm(len(x), device=self.device_)
+            batches = [perm[start : start + b] for start in range(0, len(x), b)]
         totals = torch.zeros(2, device=self.device_)
         steps = 0
         for idx in batches:
-            rec, kl = self._loss(x[idx])
+            rec, kl = self._loss(x.rows(idx))
             self.opt_.zero_grad(set_to_none=True)
             (rec + kl).backward()
             self.opt_.step()
@@ -305,26 +306,25 @@ class TVAE(DPTraining, TorchSynthesizer):
     def _monitor(self, losses: dict[str, float]) -> float:
         return losses["reconstruction"] + losses["kl"]
 
-    def _after_fit(self, x: torch.Tensor) -> None:
+    def _after_fit(self, x: BatchSource) -> None:
         """Per-category Gaussian summaries of the aggregate posterior, for conditional sampling (the
         prior under DP, where the summaries would read the training rows)."""
         layout, e = self.layout_, int(self.embedding_dim)
         if self.dp:
             shape = (len(layout.cond_spans), layout.width, e)
-            self.latent_mean_ = torch.zeros(shape, device=x.device)
-            self.latent_std_ = torch.ones(shape, device=x.device)
+            self.latent_mean_ = torch.zeros(shape, device=self.device_)
+            self.latent_std_ = torch.ones(shape, device=self.device_)
             del self.data_
             return
         self.encoder_.eval()
         k, w = len(layout.cond_spans), layout.width
-        f64 = {"dtype": torch.float64, "device": x.device}
+        f64 = {"dtype": torch.float64, "device": self.device_}
         # per (span, category): count, Σμ, Σμ², Σσ², accumulated 65,536 rows at a time (memory O(chunk),
         # not O(N × e) in float64 — 7 GB for a million rows otherwise)
         count = torch.zeros((k, w), **f64)
         s1, s2, sv = (torch.zeros((k, w, e), **f64) for _ in range(3))
         with torch.inference_mode():
-            for start in range(0, x.shape[0], 65_536):
-                rows = x[start : start + 65_536]
+            for rows in x.chunks():
                 mu, logvar = self.encoder_(rows)
                 mu, var = mu.double(), logvar.exp().double()
                 targets = layout.targets(rows)

@@ -302,13 +302,45 @@ class TableTransformer:
             raise NotFittedError("TableTransformer is not fitted; call fit(df, metadata) first")
 
     # ------------------------------------------------------------------ transform
-    def transform(self, df: pd.DataFrame) -> np.ndarray:
+    #: rows per block of :meth:`transform`: each block draws its random numbers from its own generator,
+    #: seeded by ``(seed, block)``, so that a table encoded in pieces that start on block boundaries gives
+    #: the same matrix as the table encoded whole (the memory-mapped batch source of the neural models
+    #: encodes a streamed table that way); it also bounds the float64 temporaries (mixture posteriors)
+    BLOCK_ROWS = 65_536
+
+    def transform(self, df: pd.DataFrame, first_row: int = 0) -> np.ndarray:
         """Encode ``df`` (same columns as at fit) into a float32 matrix ``(len(df), output_dim_)``.
 
-        Categories unseen at fit are encoded as the most frequent category.
+        Categories unseen at fit are encoded as the most frequent category. The random draws (modes of
+        ``mode_specific``, positions inside category intervals of ``frequency``) come from one generator
+        per :data:`BLOCK_ROWS` rows, seeded by ``(seed, block)``.
+
+        Parameters
+        ----------
+        df : DataFrame
+            ``(N, columns)``.
+        first_row : int
+            Position of ``df``'s first row in the whole table, a multiple of :data:`BLOCK_ROWS`: encoding a
+            table piece by piece, each piece given its position, gives the matrix of the whole table.
+
+        Raises
+        ------
+        ValueError
+            ``first_row`` is not a non-negative multiple of :data:`BLOCK_ROWS`.
         """
         self._check()
-        rng = np.random.default_rng(self.seed)
+        if first_row < 0 or first_row % self.BLOCK_ROWS:
+            raise ValueError(f"first_row ({first_row}) must be a non-negative multiple of {self.BLOCK_ROWS}")
+        out = np.zeros((len(df), self.output_dim_), dtype=np.float32)
+        for start in range(0, len(df), self.BLOCK_ROWS):
+            block = (first_row + start) // self.BLOCK_ROWS
+            part = df.iloc[start : start + self.BLOCK_ROWS]
+            out[start : start + len(part)] = self._transform_block(
+                part, np.random.default_rng([int(self.seed), block])
+            )
+        return out
+
+    def _transform_block(self, df: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
         out = np.zeros((len(df), self.output_dim_), dtype=np.float32)
         for span in self.spans_:
             col = self.columns_[span.column]
