@@ -11,11 +11,17 @@ the same order, so the same seed gives the same weights (tested).
 chunks, :func:`simulacra.io.iter_table`), encoding :data:`~simulacra.transform.TableTransformer.BLOCK_ROWS`
 rows at a time: memory holds one block of raw rows and one of encoded rows, never the whole table.
 
-Memory of the disk source: pages of the map that training touches count in the process's resident
-set until they are dropped; :class:`DiskBatches` drops them (``madvise(MADV_DONTNEED)``) after every
-:data:`RELEASE_BYTES` of pages touched, so the resident set stays bounded whatever ``N``. The pages
-stay in the kernel's page cache while memory allows (a later touch is a minor fault, not a disk
-read); a matrix larger than memory is read from disk, one 4 KiB page per row of a random batch.
+Memory of the disk source: pages of the map that a read touches count in the process's resident set
+until they are dropped, and a fault maps more than the page it needs: 64 KiB around it on older
+kernels (fault-around), a whole large folio (up to 2 MiB) where the file system caches the file in
+large folios (ext4 on Linux 6.18 here: 500 random rows of a 2.2 GB file mapped about 830 MB at once,
+and one epoch of random batches kept the whole file resident). :class:`DiskBatches` therefore reads a
+batch :data:`GATHER_ROWS` rows at a time and drops the map's pages (``madvise(MADV_DONTNEED)``) after
+each piece and after each chunk: the map's share of the resident set stays below
+``GATHER_ROWS × 2 MiB`` whatever ``N``. The pages stay in the kernel's page cache while memory allows
+(a later read is a minor fault, not a disk read); a matrix larger than memory is read from disk. On
+2 cores, a random batch of 500 rows of 180 columns takes about 1.5 ms this way, against 0.1 ms from a
+map that is never released (and 1.0 ms with one positional read per row).
 """
 
 from __future__ import annotations
@@ -36,13 +42,11 @@ from simulacra.synthesizers.base import BATCH_SOURCES
 
 #: rows per piece of :meth:`BatchSource.chunks` (passes over the data after training)
 CHUNK_ROWS = 65_536
-#: bytes of the map's pages a :class:`DiskBatches` touches between two releases (an upper bound: every
-#: row read is counted as a whole page)
-RELEASE_BYTES = 256 * 2**20
+#: rows per piece of a random read from a :class:`DiskBatches`; the map's pages are dropped after each
+GATHER_ROWS = 32
 #: ``batch_source="auto"`` keeps a matrix of at most this many bytes in memory, and puts a larger one
 #: (or one streamed from a file) on disk
 MEMORY_BYTES = 1 * 2**30
-_PAGE = mmap.PAGESIZE
 
 
 class BatchSource:
@@ -117,7 +121,8 @@ class MemoryBatches(BatchSource):
 
 class DiskBatches(BatchSource):
     """Training rows in a file of raw little-endian float32, C order, read through a read-only memory
-    map; the file is deleted by :meth:`close`.
+    map whose pages are dropped after every read (see the module docstring); the file is deleted by
+    :meth:`close`.
 
     Parameters
     ----------
@@ -149,29 +154,29 @@ class DiskBatches(BatchSource):
         super().__init__(size // (4 * dim), dim, device)
         self._file = open(self.path, "rb")  # held open for the map's lifetime
         self._map = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ) if size else None
+        if self._map is not None and hasattr(mmap, "MADV_RANDOM"):
+            self._map.madvise(mmap.MADV_RANDOM)
         buffer = self._map if self._map is not None else b""
         self.array = np.frombuffer(buffer, dtype="<f4").reshape(self.n, self.dim)
-        self._touched = 0
-
-    def _touch(self, pages: int) -> None:
-        self._touched += pages * _PAGE
-        if self._touched >= RELEASE_BYTES:
-            self.release()
 
     def release(self) -> None:
         """Drop the map's pages from this process's resident set (they stay in the page cache)."""
         if self._map is not None and hasattr(mmap, "MADV_DONTNEED"):
             self._map.madvise(mmap.MADV_DONTNEED)
-        self._touched = 0
 
     def rows(self, idx: torch.Tensor) -> torch.Tensor:
         positions = idx.cpu().numpy()
-        self._touch(len(positions) * max(1, (4 * self.dim + _PAGE - 1) // _PAGE))
-        return torch.from_numpy(self.array[positions]).to(self.device)
+        out = np.empty((len(positions), self.dim), np.float32)
+        for start in range(0, len(positions), GATHER_ROWS):
+            stop = start + GATHER_ROWS
+            np.take(self.array, positions[start:stop], axis=0, out=out[start:stop])
+            self.release()
+        return torch.from_numpy(out).to(self.device)
 
     def slice(self, start: int, stop: int) -> torch.Tensor:
-        self._touch((stop - start) * 4 * self.dim // _PAGE + 1)
-        return torch.from_numpy(self.array[start:stop].copy()).to(self.device)
+        out = self.array[start:stop].copy()
+        self.release()
+        return torch.from_numpy(out).to(self.device)
 
     def close(self) -> None:
         self.array = np.zeros((0, self.dim), np.float32)  # the map's only export
