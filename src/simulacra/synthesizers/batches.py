@@ -62,8 +62,6 @@ class BatchSource:
         Where :meth:`rows` and :meth:`chunks` put their tensors.
     """
 
-    kind = ""
-
     def __init__(self, n: int, dim: int, device: torch.device) -> None:
         self.n, self.dim, self.device = int(n), int(dim), device
 
@@ -103,8 +101,6 @@ class BatchSource:
 class MemoryBatches(BatchSource):
     """Training rows held as one tensor ``(N, D)`` float32 on the model's device."""
 
-    kind = "memory"
-
     def __init__(self, matrix: np.ndarray | torch.Tensor, device: torch.device) -> None:
         self.matrix = torch.as_tensor(matrix).to(device)
         super().__init__(self.matrix.shape[0], self.matrix.shape[1], device)
@@ -139,8 +135,6 @@ class DiskBatches(BatchSource):
     DataError
         The file's size is not a whole number of rows.
     """
-
-    kind = "disk"
 
     def __init__(
         self, path: str | os.PathLike[str], dim: int, device: torch.device, owned: bool = True
