@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import itertools
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from simulacra.errors import ConditionError, ConfigError
+from simulacra.errors import ConditionError, ConfigError, PrivacyWarning
 from simulacra.metadata import Metadata
 from simulacra.synthesizers import Synthesizer, make
 from simulacra.synthesizers.dp.accounting import epsilon_of_rho, rho_of_epsilon, sgd_epsilon, sgd_noise
 from simulacra.synthesizers.dp.graphical import GraphicalModel, Measurement, estimate
 from simulacra.transform import TableTransformer
-from simulacra.transform.domain import OTHER, estimate_domain
+from simulacra.transform.domain import OTHER, estimate_domain, is_declared
 from simulacra.transform.encoders import ModeSpecificEncoder
 
 
@@ -33,17 +34,15 @@ def test_accountant_never_spends_more_than_asked():
 def test_domain_declared_costs_nothing_and_estimates_hide_rare_values(adult_small):
     train, _ = adult_small
     meta = Metadata.detect(train)
-    meta.apply_overrides({"age": {"min": 17, "max": 90}, "sex": {"categories": ["Male", "Female"]}})
-    declared = estimate_domain(train, meta, ["age", "sex"], rho=0.01, delta=1e-6, seed=0)
+    meta.apply_overrides({"age": {"min": 0, "max": 120}, "sex": {"categories": ["Male", "Female"]}})
+    declared = estimate_domain(train, meta, ["age", "sex"], rho=0.01, delta=1e-6)
     assert declared.rho == 0.0 and declared.delta == 0.0 and not declared.estimated
-    assert (declared.columns["age"].lo, declared.columns["age"].hi) == (17.0, 90.0)
+    assert (declared.columns["age"].lo, declared.columns["age"].hi) == (0.0, 120.0)
     rare = train.copy()
     rare.loc[0, "native-country"] = "Atlantis"  # one person's value
     meta = Metadata.detect(rare)
-    for seed in range(5):
-        dom = estimate_domain(
-            rare, meta, ["native-country", "hours-per-week"], rho=0.05, delta=1e-6, seed=seed
-        )
+    for _ in range(5):  # five draws of the secret noise
+        dom = estimate_domain(rare, meta, ["native-country", "hours-per-week"], rho=0.05, delta=1e-6)
         assert "Atlantis" not in dom.columns["native-country"].categories
         assert "United-States" in dom.columns["native-country"].categories
         h = dom.columns["hours-per-week"]
@@ -62,7 +61,7 @@ def test_a_dp_encoding_hides_unreleased_categories_and_reads_no_data(adult_small
     meta = Metadata.detect(train)
     meta.update_column("grade", sdtype="categorical")
     cols = ["grade", "native-country", "age"]
-    dom = estimate_domain(train, meta, cols, rho=0.05, delta=1e-6, seed=0)
+    dom = estimate_domain(train, meta, cols, rho=0.05, delta=1e-6)
     tt = TableTransformer.from_domain(dom, meta, cols)
     back = tt.inverse_transform(tt.transform(train[cols]))
     assert pd.isna(back.loc[0, "grade"]) and back.loc[0, "native-country"] == OTHER
@@ -193,3 +192,123 @@ def test_dp_tvae_trains_from_the_public_domain_and_accounts_its_steps(adult_smal
     assert again.privacy_["epsilon"] == p["epsilon"]
     with pytest.raises(ConfigError, match="patience"):
         make("tvae", dp=True, patience=3)
+
+
+def test_dp_noise_is_secret_so_two_fits_with_one_seed_differ(adult_small):
+    """A mechanism's noise seeded publicly can be replayed (refit on D and D + x, compare): ε = ∞. Two
+    fits of one table with one seed must differ, for AIM (measurements, selections, domain) and DP-SGD
+    (Poisson batches, gradient noise), while the released model still samples reproducibly."""
+    train = adult_small[0].head(1500)[["age", "workclass", "education", "sex", "hours-per-week", "income"]]
+    meta = Metadata.detect(train)
+    a, b = (make("aim", epsilon=1.0, rounds=24, verbose=False, seed=0).fit(train, meta) for _ in range(2))
+    assert not np.allclose(a.model_.total, b.model_.total)
+    assert not a.sample(500, seed=0).equals(b.sample(500, seed=0))
+    pd.testing.assert_frame_equal(a.sample(200, seed=3), a.sample(200, seed=3))
+    assert "seed" not in json.dumps(a.privacy_) and "OS entropy" in a.privacy_["noise"]
+    t1, t2 = (
+        make("tvae", dp=True, epsilon=2.0, epochs=1, batch_size=300, verbose=False, seed=0).fit(train, meta)
+        for _ in range(2)
+    )
+    w1, w2 = t1.decoder_.state_dict(), t2.decoder_.state_dict()
+    assert any(not np.allclose(w1[k].numpy(), w2[k].numpy()) for k in w1)
+
+
+def test_observed_bounds_are_never_declared_and_copied_ones_are_warned_about(adult_small, tmp_path):
+    """inspect -o then --metadata must not turn the data's extremes into free, public bounds."""
+    train = adult_small[0]
+    written = tmp_path / "meta.json"
+    Metadata.detect(train).to_json(written)
+    saved = json.loads(written.read_text())["columns"]["age"]
+    assert "min" not in saved and saved["observed"] == {"min": int(train["age"].min()), "max": 90}
+    meta = Metadata.detect(train).apply_overrides(written)
+    assert not is_declared(meta, "age") and meta["age"].min == train["age"].min()
+    assert Metadata.from_dict(json.loads(written.read_text()))["age"].max == 90  # read back, undeclared
+    dom = estimate_domain(train, meta, ["age"], rho=0.05, delta=1e-6)
+    assert dom.estimated == ["age"] and dom.rho > 0
+    meta.apply_overrides({"age": {"min": 0, "max": 120}})  # outside knowledge
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PrivacyWarning)
+        assert estimate_domain(train, meta, ["age"], rho=0.05, delta=1e-6).rho == 0.0
+    meta.apply_overrides({"age": {"min": 0, "max": int(train["age"].max())}})  # copied from the data
+    with pytest.warns(PrivacyWarning, match="declared max equals the data"):
+        estimate_domain(train, meta, ["age"], rho=0.05, delta=1e-6)
+    round_trip = Metadata.from_dict(meta.to_dict())
+    assert is_declared(round_trip, "age") and round_trip["age"].max == train["age"].max()
+
+
+def test_the_domain_dtype_comes_from_the_schema_not_from_missing_values(adult_small):
+    """An integer column with one missing value is float64 in pandas: storing the data's dtype would
+    tell that the column has a missing value, which no mechanism paid for."""
+    base = adult_small[0].head(500)[["age", "education-num", "sex"]].copy()
+    base["grade"] = (np.arange(len(base)) % 3).astype("int64")
+    holed = base.copy()
+    holed.loc[7, ["age", "grade"]] = np.nan
+    holed.loc[8, "sex"] = None
+    kinds = []
+    for df in (base, holed):
+        meta = Metadata.detect(base)
+        meta.update_column("grade", sdtype="categorical", categories=[0, 1, 2])
+        dom = estimate_domain(df, meta, list(base.columns), rho=0.5, delta=1e-6)
+        kinds.append({c: d.dtype for c, d in dom.columns.items()})
+    assert kinds[0] == kinds[1] and kinds[0]["grade"] == "Int64" and kinds[0]["age"] == "int64"
+
+
+@pytest.fixture(scope="module")
+def dp_tvae_rows(adult_small):
+    return adult_small[0].head(600)[["age", "workclass", "education", "sex", "hours-per-week", "income"]]
+
+
+def test_dp_tvae_shows_no_private_loss_and_steps_on_empty_batches(dp_tvae_rows):
+    """Losses on private batches are not covered by the accountant; a skipped empty Poisson batch would
+    tell that it was empty: every planned step is an optimizer step, noise-only when the batch is empty."""
+    seen = []
+    model = make("tvae", dp=True, epsilon=3.0, epochs=2, batch_size=2, verbose=False, seed=0)
+    model.fit(dp_tvae_rows, Metadata.detect(dp_tvae_rows), on_epoch=lambda e, losses: seen.append(losses))
+    assert seen == [{}, {}] and model.history_ == [{}, {}]
+    planned = 2 * round(len(dp_tvae_rows) / 2)
+    assert model.privacy_["steps"] == planned
+    adam = model.opt_.original_optimizer
+    assert {int(adam.state[p]["step"]) for group in adam.param_groups for p in group["params"]} == {planned}
+    assert all(np.isfinite(v.numpy()).all() for v in model.decoder_.state_dict().values())
+
+
+def test_a_resumed_dp_fit_counts_the_steps_before_the_interruption(dp_tvae_rows, tmp_path):
+    meta = Metadata.detect(dp_tvae_rows)
+    params = {"dp": True, "epsilon": 3.0, "epochs": 3, "batch_size": 100, "verbose": False}
+
+    def stop(epoch, losses):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        make("tvae", **params).fit(
+            dp_tvae_rows, meta, checkpoint_dir=tmp_path, checkpoint_every=1, on_epoch=stop
+        )
+    with pytest.raises(ConfigError, match="other hyper-parameters"):  # its noise was planned for 3 epochs
+        make("tvae", **{**params, "epochs": 5}).fit(dp_tvae_rows, meta, checkpoint_dir=tmp_path, resume=True)
+    model = make("tvae", **params).fit(dp_tvae_rows, meta, checkpoint_dir=tmp_path, resume=True)
+    assert model.privacy_["steps"] == 3 * 6 and model.privacy_["epsilon"] <= 3.0
+
+
+def test_dp_models_refuse_subsamples_filters_and_the_exact_row_count(adult_small, tmp_path):
+    from simulacra.pipeline import load_config
+    from simulacra.workflow import load_fit_table, sample_table
+
+    train = adult_small[0].head(1200)
+    path = tmp_path / "t.csv"
+    train.to_csv(path, index=False)
+    with pytest.raises(ConfigError, match="trains on every row"):
+        load_fit_table(str(path), max_rows=1000, private=True)
+    assert load_fit_table(str(path), max_rows=1000)[1] is not None  # a non-private fit samples
+    assert len(load_fit_table(str(path), max_rows=1200, private=True)[0]) == 1200
+    small = train[["age", "sex", "income"]]
+    aim = make("aim", epsilon=1.0, rounds=12, verbose=False).fit(small, Metadata.detect(small))
+    with pytest.raises(ConfigError, match="differentially private"):
+        sample_table(aim, 50, filters=["near-copies"], real=small)
+    assert aim.default_rows(len(small)) == round(aim.model_.total)
+    base = {"data": {"train": "adult"}, "output": str(tmp_path / "run")}
+    with pytest.raises(ConfigError, match="differentially private"):
+        load_config({**base, "model": {"name": "aim"}, "filter": ["near-copies"]})
+    with pytest.raises(ConfigError, match=r"sample\.rows"):
+        load_config({**base, "model": {"name": "tvae", "params": {"dp": True}}})
+    assert load_config({**base, "model": {"name": "tvae", "params": {"dp": True}}, "sample": {"rows": 10}})

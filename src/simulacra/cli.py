@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+import warnings
 from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from simulacra import __version__, datasets
-from simulacra.errors import ConfigError, DataError, OutputExistsError, SimulacraError
+from simulacra.errors import ConfigError, DataError, OutputExistsError, PrivacyWarning, SimulacraError
 from simulacra.synthesizers.base import DEFAULT_MODEL, available
 
 console = Console()
@@ -298,7 +299,13 @@ def fit(
         else:
             seed = synth.get_params().get("seed", 0)
             with err_console.status(f"reading {source}"):
-                data, sampled = load_fit_table(source, max_rows=max_rows, stratify=stratify, seed=seed)
+                data, sampled = load_fit_table(
+                    source,
+                    max_rows=max_rows,
+                    stratify=stratify,
+                    seed=seed,
+                    private=synth.differentially_private,
+                )
             if sampled is not None:
                 err_console.print(sampled.describe(), highlight=False)
             meta = table_metadata(data, metadata)
@@ -442,7 +449,7 @@ def sample(
     from simulacra.synthesizers import BaseSynthesizer
     from simulacra.validation import check_rows
     from simulacra.workflow import class_counts as class_counts_of
-    from simulacra.workflow import output_folder
+    from simulacra.workflow import output_folder, refuse_private_filters
 
     if rows is None and class_counts is None:
         raise ConfigError("give the number of rows with -n/--rows (or exact --class-counts)")
@@ -451,6 +458,7 @@ def sample(
     if filters and data is None:
         raise ConfigError("--filter compares with the model's real training rows; add --data SOURCE")
     synth = BaseSynthesizer.load(model_dir)
+    refuse_private_filters(synth, filters)
     conditions = synth.parse_conditions(_pairs(condition, "--condition"))  # type: ignore[attr-defined]
     if (top_k is not None or top_p is not None) and synth.modality != "text":
         raise ConfigError("--top-k and --top-p are for text models; drop them")
@@ -1592,6 +1600,18 @@ def _error(message: str) -> None:
     err_console.print(f"[red]error:[/red] {escape(line)}", highlight=False, soft_wrap=True, markup=True)
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """:class:`~simulacra.errors.PrivacyWarning` as one ``warning:`` line on stderr (others as Python
+    prints them)."""
+    if issubclass(category, PrivacyWarning):
+        from rich.markup import escape
+
+        text = escape(" ".join(str(message).split()))
+        err_console.print(f"[yellow]warning:[/yellow] {text}", highlight=False, soft_wrap=True)
+    else:
+        warnings._showwarning_orig(message, category, filename, lineno, file, line)  # type: ignore[attr-defined]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI; turn every error into one ``error:`` line on stderr.
 
@@ -1599,6 +1619,17 @@ def main(argv: list[str] | None = None) -> int:
     says which and what to do); 130 interrupted; 1 an internal error (a bug: the line asks to report it,
     and ``SIMULACRA_DEBUG=1`` shows the traceback).
     """
+    with warnings.catch_warnings():  # restored on return: an in-process call leaves no trace
+        warnings.showwarning = _show_warning
+        warnings.simplefilter("always", PrivacyWarning)
+        code = _run(argv)
+    if argv is None:
+        sys.exit(code)
+    return code
+
+
+def _run(argv: list[str] | None) -> int:
+    """:func:`main` without the exit: the command's exit code."""
     try:
         result = app(args=argv, standalone_mode=False, prog_name="simulacra")
         code = int(result) if isinstance(result, int) else 0
@@ -1638,8 +1669,6 @@ def main(argv: list[str] | None = None) -> int:
                 "rerun with SIMULACRA_DEBUG=1 for the traceback and report it"
             )
             code = 1
-    if argv is None:
-        sys.exit(code)
     return code
 
 

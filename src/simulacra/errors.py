@@ -34,3 +34,8 @@ class NotFittedError(SimulacraError):
 
 class OutputExistsError(SimulacraError):
     """An output path already exists and ``force`` was not given."""
+
+
+class PrivacyWarning(UserWarning):
+    """Something the user gave weakens a privacy guarantee without breaking the run (e.g. a declared
+    bound equal to the data's own extreme); the CLI prints it as one ``warning:`` line."""

@@ -38,7 +38,11 @@ fired for each column so a user can override it):
    (free text, not a short label); ``id`` if every value is distinct (≥ 20 rows); else ``categorical``.
 
 ``nullable`` records whether the column has missing values; ``min``/``max`` the observed bounds of
-numerical and datetime columns (synthetic values are kept inside them).
+numerical and datetime columns (synthetic values are kept inside them). Written to a file
+(:meth:`Metadata.to_dict`, ``simulacra inspect -o``), observed bounds appear as ``observed: {min,
+max}``, information only; a ``min``/``max`` key in a metadata file is a *declaration* (public
+knowledge that differentially private models use at no privacy cost), so it must come from outside
+the data.
 """
 
 from __future__ import annotations
@@ -226,7 +230,10 @@ class Metadata:
                 raise MetadataError(
                     f"{source}: column {name!r} must map to fields, e.g. {{sdtype: categorical}}"
                 )
-            self.update_column(str(name), **changes)
+            # observed bounds (as inspect -o writes them) are information, never a declaration
+            changes = {k: v for k, v in changes.items() if k not in ("observed", "declared", "reason")}
+            if changes:
+                self.update_column(str(name), **changes)
         return self
 
     def validate(self, df: pd.DataFrame) -> None:
@@ -252,15 +259,33 @@ class Metadata:
 
     # ------------------------------------------------------------------ serialisation
     def to_dict(self) -> dict[str, Any]:
-        return {"columns": {n: _clean_none(asdict(c)) for n, c in self.columns.items()}}
+        """A JSON-able mapping ``{"columns": {name: fields}}``. Bounds the user did not declare are
+        written as ``observed: {min, max}``, informational: the data's own extremes are real people's
+        values, and a file that ``inspect -o`` writes and ``--metadata`` reads back must never turn
+        them into declared (public, free) bounds for a differentially private model. Only ``min`` and
+        ``max`` keys are declarations."""
+        out = {}
+        for n, c in self.columns.items():
+            fields = _clean_none(asdict(c))
+            if not {"min", "max"} <= set(c.declared or ()) and ("min" in fields or "max" in fields):
+                fields["observed"] = {k: fields.pop(k) for k in ("min", "max") if k in fields}
+            out[n] = fields
+        return {"columns": out}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Metadata:
+        """The inverse of :meth:`to_dict` (``observed`` bounds come back as undeclared ``min``/``max``).
+
+        Raises
+        ------
+        MetadataError
+            Not a mapping with a ``columns`` mapping, or a malformed column.
+        """
         cols = data.get("columns")
         if not isinstance(cols, dict):
             raise MetadataError("metadata must be a mapping with a 'columns' mapping")
         try:
-            return cls({str(n): ColumnMetadata(**c) for n, c in cols.items()})
+            return cls({str(n): ColumnMetadata(**_observed_bounds(c)) for n, c in cols.items()})
         except TypeError as exc:
             raise MetadataError(f"malformed column metadata: {exc}") from exc
 
@@ -315,6 +340,20 @@ def _bound(col: ColumnMetadata, value: Any) -> float:
         return float(value)
     except (TypeError, ValueError):
         raise MetadataError(f"declared bound {value!r} is not a number") from None
+
+
+def _observed_bounds(fields: Any) -> Any:
+    """A column's fields with ``observed: {min, max}`` (see :meth:`Metadata.to_dict`) as plain
+    undeclared ``min``/``max``."""
+    if not isinstance(fields, dict) or "observed" not in fields:
+        return fields
+    fields = dict(fields)
+    observed = fields.pop("observed")
+    if not isinstance(observed, dict) or set(observed) - {"min", "max"}:
+        raise MetadataError("observed must be a mapping of min and max, e.g. {min: 17, max: 90}")
+    for k, v in observed.items():
+        fields.setdefault(k, v)
+    return fields
 
 
 def _clean_none(d: dict[str, Any]) -> dict[str, Any]:

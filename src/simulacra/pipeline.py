@@ -11,7 +11,8 @@ A config is a mapping (or a YAML file holding one)::
       name: copula                # a registry name (simulacra.synthesizers.available())
       params: {}                  # hyper-parameters
     sample:
-      rows: null                  # default: as many rows as the training table
+      rows: null                  # default: as many rows as the training table (aim: its noisy
+                                  # count; tvae with dp: required)
       seed: 0
       conditions: {}              # column → value every synthetic row must have
       balance: null               # a categorical column: equal counts per class, exactly
@@ -19,7 +20,8 @@ A config is a mapping (or a YAML file holding one)::
       temperature: 1.0            # < 1 crowds the dense regions, > 1 spreads out (models that have one)
     filter: []                    # drop low-quality rows and top up to `rows`: near-copies[=PERCENTILE],
                                   # detection=SHARE, label=CONFIDENCE (simulacra.experiments.filters);
-                                  # the report shows what each dropped and the metrics before and after
+                                  # the report shows what each dropped and the metrics before and after;
+                                  # refused for DP models (a filter reads the real rows)
     prepare: null                 # cleaning and split options (simulacra.prepare.table); {} = defaults.
                                   # With no separate test table the split's test part is the holdout;
                                   # the parts are written to data/ in the run directory
@@ -65,6 +67,7 @@ from simulacra.workflow import (
     load_images,
     load_source,
     output_folder,
+    refuse_private_filters,
     resolve_table,
     sample_table,
     table_metadata,
@@ -181,7 +184,13 @@ def load_config(config: dict[str, Any] | str | os.PathLike[str]) -> dict[str, An
             f"model {name!r} generates images and pipeline configs are tabular; "
             f"use 'simulacra fit mnist --model {name} -o MODEL' and 'simulacra sample'"
         )
-    make(name, **merged["model"]["params"])  # checks every parameter before any work
+    probe = make(name, **merged["model"]["params"])  # checks every parameter before any work
+    refuse_private_filters(probe, merged["filter"], "filter")
+    if probe.differentially_private and merged["sample"]["rows"] is None and not probe.counts_rows_privately:
+        raise ConfigError(
+            f"{where}: sample.rows is needed for {name} with dp: the training table's row count is not "
+            "covered by its ε; give the number of rows to sample"
+        )
     if merged["prepare"] is not None:
         load_prepare_config(merged["prepare"])
     sample = merged["sample"]
@@ -373,7 +382,7 @@ class _Run:
     def sample(self) -> None:
         sample_cfg = self.cfg["sample"]
         conditions, seed, column = sample_cfg["conditions"] or None, sample_cfg["seed"], sample_cfg["balance"]
-        rows = int(sample_cfg["rows"] or len(self.train))
+        rows = int(sample_cfg["rows"] or self.model.default_rows(len(self.train)))
         counts = None
         if column is not None:
             given = sample_cfg["class_counts"]

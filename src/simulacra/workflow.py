@@ -116,19 +116,23 @@ def load_source(source: str, *, part: str = "train") -> pd.DataFrame:
 
 
 def load_fit_table(
-    source: str, *, max_rows: int, stratify: str | None = None, seed: int = 0
+    source: str, *, max_rows: int, stratify: str | None = None, seed: int = 0, private: bool = False
 ) -> tuple[pd.DataFrame, Any]:
     """The rows a table fit reads: a bundled dataset's training part, or at most ``max_rows`` rows of
     a file or SQL table — all of them when it holds no more, else a stratified sample plus the rows
     that keep every bound and category (:func:`simulacra.scale.inputs.read_for_fit`). Returns
     ``(rows, FitSample or None)``.
 
+    A differentially private fit (``private``) takes every row or none: the sample is drawn with the
+    public seed and its coverage rows hold each column's extremes and every rare category with
+    certainty, while the accountant assumes that one row changes one row of the input.
+
     Raises
     ------
     DataError
         As :func:`load_source`, or an unknown ``stratify`` column.
     ConfigError
-        ``max_rows`` out of range.
+        ``max_rows`` out of range; ``private`` and a table of more than ``max_rows`` rows.
     """
     from simulacra.scale.inputs import read_for_fit
 
@@ -136,6 +140,13 @@ def load_fit_table(
         data, sampled = load_source(source), None
     else:
         data, sampled = read_for_fit(source, max_rows=max_rows, stratify=stratify, seed=seed)
+    if private and sampled is not None:
+        rows = sampled.stats.rows
+        raise ConfigError(
+            f"{source} holds {rows:,} rows, more than --max-rows {max_rows:,}, and a differentially private "
+            f"model trains on every row (a sample that keeps the extremes and rare categories would break "
+            f"the guarantee); give --max-rows {rows} or more"
+        )
     if stratify is not None and stratify not in data.columns:  # refused even when nothing was sampled
         raise DataError(
             f"--stratify {stratify!r} is not a column; choose one of {', '.join(map(str, data.columns))}"
@@ -351,6 +362,23 @@ def class_counts(
     return counts
 
 
+def refuse_private_filters(model: Any, filters: list[str] | tuple[str, ...], flag: str = "--filter") -> None:
+    """Filters compare synthetic rows with the real training rows (near copies, a detector, a label
+    model fitted on them): post-processing with private data, which a differentially private model's ε
+    does not cover. So they are refused on such a model, before any work.
+
+    Raises
+    ------
+    ConfigError
+        ``filters`` given for a model whose ``differentially_private`` is true.
+    """
+    if filters and getattr(model, "differentially_private", False):
+        raise ConfigError(
+            f"{flag}: {model.name} is differentially private, and a filter reads the real training rows, "
+            "which its ε does not cover (the released rows would no longer be private); drop the filter"
+        )
+
+
 def sample_table(
     model: Any,
     rows: int,
@@ -377,11 +405,13 @@ def sample_table(
     Raises
     ------
     SimulacraError
-        A bad temperature, class or filter, or filters that cannot pass enough rows.
+        A bad temperature, class or filter, filters that cannot pass enough rows, or filters on a
+        differentially private model (:func:`refuse_private_filters`).
     """
     from simulacra.experiments.filters import filtered_sample, parse_filters, summarise
 
     model._check_temperature(temperature)
+    refuse_private_filters(model, filters)
 
     def draw(k: Any, s: int) -> pd.DataFrame:
         if counts is not None:

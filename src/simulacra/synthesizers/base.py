@@ -137,6 +137,21 @@ class BaseSynthesizer(ABC):
     #: memory-mapped file (:mod:`simulacra.synthesizers.batches`; ``fit --all-rows``)
     streams_training_rows: ClassVar[bool] = False
 
+    @property
+    def differentially_private(self) -> bool:
+        """Whether a fit with these parameters is (ε, δ)-differentially private: what post-processing
+        with real rows (filters), subsampling with coverage rows and default row counts must respect."""
+        return False
+
+    #: whether the fit estimates the row count with DP noise (:meth:`default_rows`)
+    counts_rows_privately: ClassVar[bool] = False
+
+    def default_rows(self, training_rows: int) -> int:
+        """Rows to sample when none are asked for: as many as the training table held — or, for a
+        model that :attr:`counts_rows_privately`, its noisy count, since the exact ``N`` is not covered
+        by a DP model's ε."""
+        return int(training_rows)
+
     # ------------------------------------------------------------------ parameters
     @classmethod
     def param_names(cls) -> list[str]:

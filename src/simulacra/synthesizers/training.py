@@ -182,6 +182,7 @@ class TorchTraining:
         fingerprint = _fingerprint(data) if ckpt is not None else []
         if ckpt is not None and opts.get("resume") and (ckpt / CHECKPOINT).is_file():
             start, history, best, stale = self._load_checkpoint(ckpt / CHECKPOINT, fingerprint)
+            self._resumed(start)
         with self._progress() as progress:
             task = progress.add_task(self.name, total=int(self.epochs), completed=start, losses="")
             for epoch in range(start, int(self.epochs)):
@@ -244,6 +245,7 @@ class TorchTraining:
             "stale": stale,
             "modules": {k: m.state_dict() for k, m in self._modules().items()},
             "optimizers": {k: o.state_dict() for k, o in self._optimizers().items()},
+            "extra": self._checkpoint_extra(),
             "rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state(self.device_) if self.device_.type == "cuda" else None,
         }
@@ -308,6 +310,28 @@ class TorchTraining:
 
     def _end_of_epoch(self, epoch: int) -> None:
         """Hook run after every epoch (0-based), before the checkpoint."""
+
+    def _resumed(self, epochs_done: int) -> None:
+        """Hook run when a fit resumes from a checkpoint after ``epochs_done`` epochs."""
+
+    def _checkpoint_extra(self) -> dict:
+        """Hook: JSON-like state a resumed fit needs before training starts (e.g. a DP model's domain),
+        saved in the checkpoint and read back by :meth:`_resume_extra`."""
+        return {}
+
+    def _resume_extra(self) -> dict:
+        """What :meth:`_checkpoint_extra` saved in the checkpoint this fit will resume from (``{}``
+        without one, or when it cannot be read: :meth:`_load_checkpoint` reports that)."""
+        opts = getattr(self, "_options", {})
+        ckpt = opts.get("checkpoint_dir")
+        if ckpt is None or not opts.get("resume") or not (ckpt / CHECKPOINT).is_file():
+            return {}
+        try:
+            payload = torch.load(ckpt / CHECKPOINT, map_location="cpu", weights_only=True)
+            extra = payload.get("extra") if isinstance(payload, dict) else None
+        except Exception:  # damaged: _load_checkpoint says so, with the fix
+            return {}
+        return extra if isinstance(extra, dict) else {}
 
     # ------------------------------------------------------------------ persistence
     def _save_extra(self, directory: Path) -> None:

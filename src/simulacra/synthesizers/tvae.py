@@ -286,13 +286,17 @@ class TVAE(DPTraining, TorchSynthesizer):
         self.encoder_.train()
         self.decoder_.train()
         if self.dp:
-            batches = [idx for idx in self._batches(len(x)) if idx.numel()]  # Poisson samples
+            batches = self._batches(len(x))  # Poisson samples, empty ones included
         else:
             perm = torch.randperm(len(x), device=self.device_)
             batches = [perm[start : start + b] for start in range(0, len(x), b)]
         totals = torch.zeros(2, device=self.device_)
         steps = 0
         for idx in batches:
+            if not idx.numel():  # an empty Poisson sample still takes its noise
+                self._noise_only_step(self.opt_)
+                self.decoder_.scales.data.clamp_(SIGMA_FLOOR_DP, 1.0)
+                continue
             rec, kl = self._loss(x.rows(idx))
             self.opt_.zero_grad(set_to_none=True)
             (rec + kl).backward()
@@ -300,11 +304,13 @@ class TVAE(DPTraining, TorchSynthesizer):
             self.decoder_.scales.data.clamp_(SIGMA_FLOOR_DP if self.dp else 0.01, 1.0)
             totals += torch.stack([rec.detach(), kl.detach()])
             steps += 1
+        if self.dp:  # a loss on private batches is not covered by the accountant: none leaves the fit
+            return {}
         mean = (totals / max(steps, 1)).tolist()
         return {"reconstruction": mean[0], "kl": mean[1]}
 
     def _monitor(self, losses: dict[str, float]) -> float:
-        return losses["reconstruction"] + losses["kl"]
+        return losses.get("reconstruction", 0.0) + losses.get("kl", 0.0)
 
     def _after_fit(self, x: BatchSource) -> None:
         """Per-category Gaussian summaries of the aggregate posterior, for conditional sampling (the

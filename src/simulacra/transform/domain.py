@@ -7,9 +7,12 @@ minimum is a real person's value, and a category seen once is a real person's ca
 takes each column's domain from:
 
 * the **metadata the user declared**: ``min`` and ``max`` of a numerical or datetime column, or the
-  ``categories`` of a categorical or boolean one, set by hand (``simulacra inspect … -o meta.json``,
-  edit, ``--metadata meta.json``; :attr:`~simulacra.metadata.ColumnMetadata.declared` records which
-  fields the user set); or
+  ``categories`` of a categorical or boolean one, written by hand as keys of a metadata file
+  (``simulacra inspect … -o meta.json`` writes the data's own extremes as ``observed``, which are never
+  taken as declared; add ``min``/``max`` from outside knowledge, e.g. age 0–120, and pass the file with
+  ``--metadata``; :attr:`~simulacra.metadata.ColumnMetadata.declared` records which fields the user
+  set). A declared bound equal to the data's own extreme draws a
+  :class:`~simulacra.errors.PrivacyWarning`; or
 * a **DP estimate**, paid from the privacy budget (:func:`estimate_domain`):
 
   - *numerical range*: the column's values are counted in :data:`LOG_BINS` fixed bins on a log scale
@@ -35,6 +38,7 @@ any column may hold missing values (every domain has a missing slot).
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,8 +46,9 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from simulacra.errors import ConfigError
+from simulacra.errors import ConfigError, PrivacyWarning
 from simulacra.metadata import ColumnMetadata, Metadata, datetime_seconds, parse_datetimes
+from simulacra.transform.secret import secret_rng
 
 #: the label of categories the DP estimate did not release, in text columns
 OTHER = "(other)"
@@ -200,9 +205,9 @@ class Domain:
                 "reason": "public schema of a differentially private model",
             }
             if d is not None and d.kind == "numeric" and col.sdtype == "numerical":
-                fields |= {"min": d.lo, "max": d.hi}
+                fields |= {"min": d.lo, "max": d.hi, "declared": ["max", "min"]}  # released, so public
             elif d is not None and d.kind == "categorical":
-                fields["categories"] = list(d.categories)
+                fields |= {"categories": list(d.categories), "declared": ["categories"]}
             out[name] = ColumnMetadata(**fields)
         return Metadata(out)
 
@@ -234,11 +239,15 @@ def estimate_domain(
     *,
     rho: float,
     delta: float,
-    seed: int = 0,
 ) -> Domain:
     """The domain of ``columns`` of ``df``: declared where the metadata declares it, estimated with
     the mechanisms of the module docstring where it does not, spending at most ``rho`` (zCDP) and
-    ``delta`` split equally over the estimated columns.
+    ``delta`` split equally over the estimated columns. The noise is secret
+    (:func:`~simulacra.transform.secret.secret_rng`): there is no seed, so two calls differ.
+
+    Each column's ``dtype`` (how sampled values are written back) comes from the public schema, never
+    from the data's dtype, which would tell whether a column holds a missing value (an integer column
+    with one is read as float64): every column is treated as nullable.
 
     Raises
     ------
@@ -246,7 +255,7 @@ def estimate_domain(
         A column's range cannot be estimated (no bin stands out of the noise: too few rows for the
         budget); the message asks to declare ``min`` and ``max``.
     """
-    rng = np.random.default_rng(seed)
+    rng = secret_rng()
     todo = [c for c in columns if not is_declared(metadata, c)]
     sigma = math.sqrt(len(todo) / (2 * rho)) if todo else 0.0
     cats = [c for c in todo if metadata[c].sdtype in ("categorical", "boolean")]
@@ -257,7 +266,7 @@ def estimate_domain(
         base = {
             "name": c,
             "sdtype": m.sdtype,
-            "dtype": str(df[c].dtype),
+            "dtype": "",  # from the schema and the released categories, below
             "format": m.format,
             "integer": m.representation == "int" or m.sdtype == "datetime",
         }
@@ -265,6 +274,7 @@ def estimate_domain(
         if c not in todo:
             if numeric:
                 lo, hi = (_declared_number(m, v) for v in (m.min, m.max))
+                _warn_if_observed(c, m, df[c], lo, hi)
                 out[c] = ColumnDomain(**base, kind="numeric", source="declared", lo=lo, hi=hi)
             else:
                 out[c] = ColumnDomain(
@@ -288,7 +298,7 @@ def estimate_domain(
             if held.size == 0:
                 raise ConfigError(
                     f"column {c!r}: too few rows to estimate its range under this privacy budget; declare "
-                    f"its min and max in the metadata (simulacra inspect … -o meta.json) or raise epsilon"
+                    f"min and max from outside knowledge in a metadata file (--metadata) or raise epsilon"
                 )
             lo, hi = _log_edge(int(held.min()), upper=False), _log_edge(int(held.max()), upper=True)
             lo, hi = (0.0 if held.min() == 0 else lo), (0.0 if held.max() == 0 else hi)  # the bin around 0
@@ -305,8 +315,55 @@ def estimate_domain(
             keep = keep[noisy[keep] > threshold]
             released = [_public(firsts[counts.index[i]]) for i in keep]
             out[c] = ColumnDomain(**base, kind="categorical", source="dp", categories=released, other=True)
+    for c, d in out.items():
+        d.dtype = schema_dtype(metadata[c], d.categories)
     spent_delta = delta_c * len(cats)
     return Domain(out, rho=rho if todo else 0.0, delta=spent_delta)
+
+
+def schema_dtype(column: ColumnMetadata, categories: list[Any]) -> str:
+    """The pandas dtype a DP model writes a column back in, from public facts only: the sdtype, the
+    representation, the date format and the released (or declared) categories; always one that holds
+    missing values. Native datetimes (no ``format``) are ``datetime64[ns]``; date strings, text and
+    mixed categories ``object``; booleans ``boolean``; whole-number categories ``Int64``; other
+    numbers ``float64`` (numerical columns: ``int64`` for whole numbers, float64 where a sample holds a
+    missing value)."""
+    if column.sdtype == "datetime":
+        return "datetime64[ns]" if column.format is None else "object"
+    if column.sdtype == "numerical":  # a sample with missing values is written as float64 anyway
+        return "int64" if column.representation == "int" else "float64"
+    values = [v for v in categories if not _missing(v)]
+    if column.sdtype == "boolean" or (values and all(isinstance(v, bool | np.bool_) for v in values)):
+        return "boolean"
+    if values and all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in values):
+        return "Int64"
+    if values and all(isinstance(v, int | float | np.number) and not isinstance(v, bool) for v in values):
+        return "float64"
+    return "object"
+
+
+def _warn_if_observed(name: str, m: ColumnMetadata, values: pd.Series, lo: float, hi: float) -> None:
+    """A :class:`~simulacra.errors.PrivacyWarning` when a declared bound equals the column's own minimum
+    or maximum: a bound copied from the data is a real person's value, released for free. (The data's
+    owner alone sees the warning; nothing of it is stored.)"""
+    x = (
+        datetime_seconds(values, m.format)
+        if m.sdtype == "datetime"
+        else pd.to_numeric(values, errors="coerce")
+    )
+    x = np.asarray(x, dtype=float)
+    x = x[np.isfinite(x)]
+    if not x.size:
+        return
+    same = [w for w, b, e in (("min", lo, x.min()), ("max", hi, x.max())) if b == e]
+    if same:
+        warnings.warn(
+            f"column {name!r}: the declared {' and '.join(same)} "
+            f"{'equals the data’s own extreme' if len(same) == 1 else 'equal the data’s own extremes'}; a DP model takes declared bounds as public knowledge, so declare them "
+            "from outside the data (e.g. age 0–120), or drop them to have them estimated with DP",
+            PrivacyWarning,
+            stacklevel=3,
+        )
 
 
 def is_declared(metadata: Metadata, column: str) -> bool:

@@ -87,7 +87,6 @@ def private_domain(
     epsilon: float,
     delta: float,
     share: float,
-    seed: int,
 ) -> tuple[Domain, float, float]:
     """A DP model's public domain and the budget it leaves: columns whose domain the user declared
     cost nothing; the others are estimated (:func:`simulacra.transform.domain.estimate_domain`) with
@@ -105,5 +104,5 @@ def private_domain(
     delta_rest = delta - delta_domain
     rho_total = rho_of_epsilon(epsilon, delta_rest)
     rho_domain = share * rho_total if estimating else 0.0
-    domain = estimate_domain(data, metadata, columns, rho=rho_domain, delta=delta_domain, seed=seed)
+    domain = estimate_domain(data, metadata, columns, rho=rho_domain, delta=delta_domain)
     return domain, delta_rest, rho_total

@@ -65,6 +65,7 @@ from simulacra.synthesizers.dp.graphical import (
 )
 from simulacra.synthesizers.training import progress_bar, threads
 from simulacra.transform.domain import Domain
+from simulacra.transform.secret import secret_rng
 from simulacra.validation import Boolean, Choice, Integer, Optional, Param, Real
 
 
@@ -150,7 +151,10 @@ class AIM(Synthesizer):
     iterations : int
         Estimation steps per round (50); the final estimate takes four times as many.
     seed : int
-        Seeds the noise, the selections and the domain estimate; sampling has its own seed.
+        Kept for the common interface; it seeds nothing of the fit. The mechanism's noise, selections
+        and domain estimate draw from fresh OS entropy (:mod:`simulacra.transform.secret`), so two
+        fits of one table differ, as they must for the guarantee to hold; sampling from the fitted
+        model takes ``sample(seed=…)``.
     verbose : bool
         Show a Rich progress bar of the rounds and the budget spent.
 
@@ -175,6 +179,14 @@ class AIM(Synthesizer):
         "seed": Integer(ge=0, le=2**63 - 1),
         "verbose": Boolean(),
     }
+
+    differentially_private = True  # type: ignore[assignment]
+    counts_rows_privately = True  # the graphical model's total comes from the noisy measurements
+
+    def default_rows(self, training_rows: int) -> int:
+        """The model's noisy row count (never the exact ``training_rows``)."""
+        self._check_fitted()
+        return max(1, round(float(self.model_.total)))
 
     def __init__(
         self,
@@ -213,7 +225,7 @@ class AIM(Synthesizer):
                 f"aim: rounds={self.rounds} is too few for {d} learned columns; give at least {2 * d} (the "
                 "first one-way measurements take d rounds' share of the budget), or leave it unset (16·d)"
             )
-        rng = np.random.default_rng(self.seed)
+        rng = secret_rng()  # never the public seed: a replayable noise is no noise (ε = ∞)
         with threads():
             self._fit_columns(data, meta, rng)
 
@@ -225,7 +237,6 @@ class AIM(Synthesizer):
             epsilon=self.epsilon,
             delta=self.delta,
             share=self.domain_share,
-            seed=int(rng.integers(2**63)),
         )
         self.binnings_ = {
             c: Binning(d.lo, d.hi, d.integer, int(self.bins))
@@ -253,6 +264,7 @@ class AIM(Synthesizer):
             "not_covered": meta.names_of("pii"),
             "rounds": rounds,
             "measurements": len(measurements),
+            "noise": "OS entropy (secrets), never stored",
         }
         self.metadata_ = self.domain_.public_metadata(meta)
 

@@ -10,7 +10,16 @@ PyTorch") computes the per-example gradients (``GradSampleModule``) and clips an
   from the data: numbers scaled over the range, categories one-hot
   (:meth:`~simulacra.transform.TableTransformer.from_domain`);
 * every step trains on a Poisson sample of the rows (each row with probability ``q = batch_size/N``),
-  the sampling the accountant assumes; an epoch is ``N / batch_size`` steps;
+  the sampling the accountant assumes; an epoch is ``N / batch_size`` steps, and a step whose sample
+  is empty still takes its noise-only update (skipping it would tell that the batch was empty);
+* the Poisson masks and the gradient noise come from a generator seeded with fresh OS entropy
+  (:mod:`simulacra.transform.secret`), never from the public ``seed``, and the noise is Opacus'
+  ``secure_mode`` sum of Gaussians; the ``seed`` still drives the weights' initialisation and the
+  model's own sampling noise (public, data-independent randomness the analysis allows);
+* nothing computed on the private batches leaves the fit except through the noisy updates: no loss is
+  shown, returned to ``on_epoch`` callbacks or stored in ``history`` (each epoch records ``{}``);
+* a resumed fit keeps the domain saved in its checkpoint (paid for once), counts the steps taken
+  before the interruption, and may not change ``epochs`` (the noise multiplier was planned for them);
 * the noise multiplier is the smallest whose Rényi-DP account of all the planned steps, composed with
   the domain estimate's zCDP, stays within ``(epsilon, delta)``
   (:func:`~simulacra.synthesizers.dp.accounting.sgd_noise`), and the spent ε of the steps taken is
@@ -27,7 +36,6 @@ import math
 import warnings
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import torch
 
@@ -35,6 +43,8 @@ from simulacra.errors import ConfigError
 from simulacra.metadata import NOT_LEARNED
 from simulacra.synthesizers.dp.accounting import epsilon_of_rho, private_domain, sgd_epsilon, sgd_noise
 from simulacra.transform import TableTransformer
+from simulacra.transform.domain import Domain
+from simulacra.transform.secret import secret_seed
 from simulacra.validation import Boolean, Param, Real
 
 #: the parameters :class:`DPTraining` reads
@@ -60,6 +70,15 @@ class DPTraining:
     delta: float
     max_grad_norm: float
 
+    @property
+    def differentially_private(self) -> bool:
+        return bool(self.dp)
+
+    @property
+    def _training_only(self) -> tuple[str, ...]:  # type: ignore[override]
+        """A DP fit resumes only with the same ``epochs``: its noise multiplier was planned for them."""
+        return ("verbose",) if self.dp else ("epochs", "verbose")
+
     def _check_dp(self) -> None:
         if self.dp and getattr(self, "patience", None) is not None:
             raise ConfigError(
@@ -70,16 +89,13 @@ class DPTraining:
         """The encoding from the public domain; sets ``domain_`` and the budget left for training."""
         meta = self.metadata_  # type: ignore[attr-defined]
         columns = [c for c in meta.names if meta[c].sdtype not in NOT_LEARNED]
-        rng = np.random.default_rng(self.seed)  # type: ignore[attr-defined]
-        self.domain_, self._delta_sgd, _ = private_domain(
-            data,
-            meta,
-            columns,
-            epsilon=self.epsilon,
-            delta=self.delta,
-            share=DOMAIN_SHARE,
-            seed=int(rng.integers(2**63)),
-        )
+        saved = self._resume_extra()  # type: ignore[attr-defined]
+        if "domain" in saved:  # a resumed fit keeps the domain it paid for, once
+            self.domain_, self._delta_sgd = Domain.from_state(saved["domain"]), float(saved["delta_sgd"])
+        else:
+            self.domain_, self._delta_sgd, _ = private_domain(
+                data, meta, columns, epsilon=self.epsilon, delta=self.delta, share=DOMAIN_SHARE
+            )
         return TableTransformer.from_domain(self.domain_, meta, meta.names, seed=self.seed)  # type: ignore[attr-defined]
 
     def _dp_attach(self, n_rows: int) -> None:
@@ -103,8 +119,11 @@ class DPTraining:
                 f"{self.name}: epsilon={self.epsilon} is spent on estimating the column domains; "  # type: ignore[attr-defined]
                 "declare their min/max and categories in the metadata, or raise epsilon"
             ) from None
+        # the Poisson masks and the gradient noise: fresh OS entropy, never the public seed
+        self._secret = torch.Generator(device=self.device_)  # type: ignore[attr-defined]
+        self._secret.manual_seed(secret_seed())
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # Opacus warns about its secure RNG being off: seeds must work
+            warnings.simplefilter("ignore")  # Opacus warns that secure_mode's own CSPRNG is not installed
             self._grad_modules = [GradSampleModule(m) for m in self._modules().values()]  # type: ignore[attr-defined]
             for name, opt in list(self._optimizers().items()):  # type: ignore[attr-defined]
                 dp_opt = DPOptimizer(
@@ -113,9 +132,31 @@ class DPTraining:
                     max_grad_norm=float(self.max_grad_norm),
                     expected_batch_size=b,
                     loss_reduction="mean",
+                    generator=self._secret,
+                    secure_mode=True,
                 )
                 self._replace_optimizer(name, dp_opt)
         self._steps_done = 0
+
+    def _checkpoint_extra(self) -> dict[str, Any]:
+        if not self.dp:
+            return {}
+        return {"domain": self.domain_.to_state(), "delta_sgd": self._delta_sgd}
+
+    def _resumed(self, epochs_done: int) -> None:
+        """A resumed DP fit: the steps of the epochs trained before the interruption count too."""
+        if self.dp:
+            self._steps_done = epochs_done * self._steps_per_epoch
+
+    def _noise_only_step(self, optimizer: Any) -> None:
+        """The update of a step whose Poisson sample is empty: no gradient, only the noise (as Opacus'
+        data loader does with an empty batch), so that an empty batch is not told by a missing step."""
+        optimizer.zero_grad(set_to_none=True)
+        for module in self._grad_modules:
+            for p in module.parameters():
+                if p.requires_grad:
+                    p.grad_sample = torch.zeros((0, *p.shape), device=p.device, dtype=p.dtype)
+        optimizer.step()
 
     def _grad_samplers(self) -> dict[type, Any]:
         """Hook: per-example gradient functions ``(module, activations, backprops) → {param: (B, …)}``
@@ -127,11 +168,12 @@ class DPTraining:
         raise NotImplementedError
 
     def _batches(self, n_rows: int) -> list[torch.Tensor]:
-        """One epoch's batches of row indices: ``N / batch_size`` Poisson samples (DP), counted."""
+        """One epoch's batches of row indices: ``N / batch_size`` Poisson samples drawn from the secret
+        generator, counted; a batch may be empty (take :meth:`_noise_only_step` for it)."""
         out = []
         for _ in range(self._steps_per_epoch):
-            mask = torch.rand(n_rows, device=self.device_) < self._q  # type: ignore[attr-defined]
-            out.append(torch.nonzero(mask).flatten())
+            u = torch.rand(n_rows, device=self.device_, generator=self._secret)  # type: ignore[attr-defined]
+            out.append(torch.nonzero(u < self._q).flatten())
         self._steps_done += len(out)
         return out
 
@@ -139,7 +181,7 @@ class DPTraining:
         """Remove the per-example hooks and record what was spent (``privacy_``)."""
         for gsm in self._grad_modules:
             gsm._close()
-        del self._grad_modules
+        del self._grad_modules, self._secret
         sgd_eps = sgd_epsilon(
             self._q, self._noise, max(self._steps_done, 1), self._delta_sgd, self.domain_.rho
         )
@@ -159,6 +201,7 @@ class DPTraining:
             "declared_domain": sorted(set(self.domain_.columns) - set(self.domain_.estimated)),
             "estimated_domain": self.domain_.estimated,
             "not_covered": self.metadata_.names_of("pii"),  # type: ignore[attr-defined]
+            "noise": "OS entropy (secrets), never stored; Opacus secure_mode",
         }
         if math.isnan(self.privacy_["epsilon"]):
             self.privacy_["epsilon"] = float("inf")
