@@ -142,3 +142,36 @@ def test_pseudonyms_are_keyed_joinable_and_never_real(people):
     assert out["email"].str.endswith("@pseudonym.invalid").all() and set(out["email"]) <= set(one.pool_)
     with pytest.raises(ConfigError, match="16 bytes"):
         IdentifierGenerator("email", "pseudonymize").fit(people["email"], key=b"short")
+
+
+def test_a_rare_format_stores_no_real_value_and_the_pool_is_secret(people):
+    """Six rows of one phone number in a format of its own made every position 'constant' and stored
+    the complete number in identifiers.json; the pool's stream was seeded by a hash of the real values."""
+    from simulacra.transform.pii import LITERAL_PREFIX
+
+    phones = people["phone"].copy()
+    phones.iloc[:6] = "+44 20 7946 0815"
+    gen = IdentifierGenerator("phone").fit(phones)
+    state = gen.to_state()["shapes"]
+    rare = shape_of("+44 20 7946 0815")
+    assert rare in state["shapes"] and state["literal"][rare] == {}
+    assert all(len(fixed) <= LITERAL_PREFIX for fixed in state["literal"].values())
+    assert "442079460815" not in {normal_form("phone", v) for v in gen.pool_}
+    assert "7946 0815" not in json.dumps(gen.to_state())
+    again = IdentifierGenerator("phone").fit(phones)
+    assert set(gen.pool_) != set(again.pool_)  # OS entropy, not the data: two fits differ
+
+
+def test_the_data_profile_shows_no_identifier_and_no_rare_category(people):
+    from simulacra.prepare.profile import MIN_SHOWN_COUNT, profile
+
+    df = people.copy()
+    df.loc[:2, "plan"] = "vip-of-one-person"
+    prof = profile(df, Metadata.detect(df))
+    text = json.dumps(prof)
+    for column in KINDS:
+        entry = next(c for c in prof["columns"] if c["column"] == column)
+        assert "top" not in entry and "min" not in entry and entry["distinct"] > 1
+        assert not any(str(v) in text for v in df[column].head(50) if len(str(v)) > 6), column
+    plan = next(c for c in prof["columns"] if c["column"] == "plan")
+    assert "vip-of-one-person" not in text and all(k >= MIN_SHOWN_COUNT for _, k in plan["top"])

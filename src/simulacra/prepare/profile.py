@@ -8,10 +8,19 @@ import pandas as pd
 
 from simulacra.metadata import Metadata
 
+#: a category is shown among a column's top values only when at least this many rows hold it (a rarer
+#: value can be one person's, and the profile goes into preparation.json and report.html)
+MIN_SHOWN_COUNT = 10
+#: sdtypes whose values are never shown: identifiers, ids and free text (kind, missing rate and distinct
+#: count only)
+HIDDEN_SDTYPES = ("pii", "id", "text")
+
 
 def profile(df: pd.DataFrame, metadata: Metadata | None = None, target: str | None = None) -> dict[str, Any]:
     """Summarise ``df``: one entry per column (sdtype, missing rate, distinct count, min/max/mean for
-    numerical columns or the top categories otherwise) and warnings:
+    numerical columns or the top categories otherwise) and warnings. No real identifier is shown: the
+    columns of :data:`HIDDEN_SDTYPES` get their sdtype, missing rate and distinct count only, and a top
+    category is listed only when :data:`MIN_SHOWN_COUNT` rows or more hold it. Warnings:
 
     * constant columns (at most one distinct value);
     * ID-like columns (every non-missing value distinct);
@@ -36,7 +45,9 @@ def profile(df: pd.DataFrame, metadata: Metadata | None = None, target: str | No
             "distinct": distinct,
         }
         numeric = meta.sdtype == "numerical" and pd.api.types.is_numeric_dtype(s)
-        if numeric and s.notna().any():
+        if meta.sdtype in HIDDEN_SDTYPES:
+            pass
+        elif numeric and s.notna().any():
             x = s.astype(float)
             entry.update(min=float(x.min()), max=float(x.max()), mean=float(x.mean()))
             skew = float(x.skew()) if distinct > 2 else 0.0
@@ -44,7 +55,7 @@ def profile(df: pd.DataFrame, metadata: Metadata | None = None, target: str | No
                 warnings.append(f"{c}: heavy skew ({skew:.1f}); consider a log transform or outlier handling")
         else:
             top = s.value_counts(dropna=True).head(3)
-            entry["top"] = [[str(k), int(v)] for k, v in top.items()]
+            entry["top"] = [[str(k), int(v)] for k, v in top.items() if v >= MIN_SHOWN_COUNT]
         columns.append(entry)
         if distinct <= 1:
             warnings.append(f"{c}: constant column ({distinct} distinct value); it carries no information")

@@ -401,7 +401,7 @@ class Synthesizer(BaseSynthesizer):
             )
         self.metadata_ = meta
         self.metadata_.validate(data)
-        self.identifiers_ = fit_identifiers(data, meta, mode=pii, key=pii_key, seed=getattr(self, "seed", 0))
+        self.identifiers_ = fit_identifiers(data, meta, mode=pii, key=pii_key)
         self._fit(self._learnable(data))
         return self
 
@@ -594,10 +594,11 @@ class Synthesizer(BaseSynthesizer):
 
 
 def fit_identifiers(
-    data: pd.DataFrame, metadata: Metadata, *, mode: str = "fake", key: bytes | None = None, seed: int = 0
+    data: pd.DataFrame, metadata: Metadata, *, mode: str = "fake", key: bytes | None = None
 ) -> dict[str, Any]:
     """An :class:`~simulacra.transform.pii.IdentifierGenerator` fitted on each ``pii`` column of
-    ``data`` (column → generator; empty without such columns).
+    ``data`` (column → generator; empty without such columns). Their pools draw from OS entropy, not
+    from a seed (:mod:`simulacra.transform.pii`).
 
     Raises
     ------
@@ -609,7 +610,7 @@ def fit_identifiers(
     if mode not in MODES:
         raise ConfigError(f"--pii {mode!r}: use 'fake' (fresh values) or 'pseudonymize' (keyed hash)")
     return {
-        c: IdentifierGenerator(metadata[c].pii, mode, metadata[c].locale).fit(data[c], seed=seed, key=key)
+        c: IdentifierGenerator(metadata[c].pii, mode, metadata[c].locale).fit(data[c], key=key)
         for c in metadata.names_of("pii")
     }
 

@@ -8,8 +8,10 @@ every other column (so no synthetic row carries a real person's identifier *with
 in the column's locale — the one whose names, phone numbers, postcodes or IBAN country best match the
 real values (:func:`detect_locale`), or the ``locale`` set in the metadata — and are written in the real
 values' formats: the *shapes* held by at least :data:`MIN_SHAPE_ROWS` rows (``(999) 999-9999``,
-``AA99 9AA``; digits that are constant in a shape, such as a country code, are kept), so card numbers
-keep their Luhn digit and IBANs their checksum.
+``AA99 9AA``), so card numbers keep their Luhn digit and IBANs their checksum. A character constant in
+a shape (a country code) is kept only within the first :data:`LITERAL_PREFIX` characters and only in a
+shape of at least :data:`MIN_LITERAL_DISTINCT` distinct values: six rows of one phone number must not
+become a stored, complete real value.
 
 No generated value equals a real one: at fit time the generator draws a **pool** of candidates and
 drops every value that occurs in the real column (compared in normal form: digits only for phone and
@@ -20,8 +22,9 @@ that list from mapping the data's complement, the pool holds at most :data:`POOL
 generator's namespace, estimated by the birthday count of a probe of :data:`PROBE` candidates
 (``S ≈ n² / 2·duplicates``): holding the model tells an attacker, for a guessed value, that it is not in
 the data with probability at most ≈ 5 %, and never that it is. The candidates' random stream is seeded
-with a hash of the model's seed and the column's real values, so the same data and seed give the same
-pool, while no one without the data can replay the stream to see which candidates were dropped.
+from OS entropy (:mod:`simulacra.transform.secret`), not from the model's seed or the data, so no one
+can replay it to see which candidates were dropped: two fits of one table give different pools (the
+samples drawn from one fitted model are still seeded).
 
 Where the namespace is too small for this — 5 % of a locale's ~700 first names is fewer than
 :data:`MIN_POOL` — the generator falls back to all of the locale's values (the distinct values of
@@ -50,6 +53,7 @@ import numpy as np
 import pandas as pd
 
 from simulacra.errors import ConfigError
+from simulacra.transform.secret import secret_seed
 
 #: locales :func:`detect_locale` chooses from (the first wins a tie)
 LOCALES = (
@@ -83,6 +87,11 @@ FALLBACK_DRAWS = 10_000
 PROBE = 4_000
 #: rows a format must have to be reproduced (rarer formats could single someone out)
 MIN_SHAPE_ROWS = 5
+#: constant characters of a format are kept only in its first this many letters and digits (a country
+#: code, an IBAN's country, a card's issuer digit) ...
+LITERAL_PREFIX = 4
+#: ... and only when the format holds at least this many distinct values
+MIN_LITERAL_DISTINCT = 20
 MODES = ("fake", "pseudonymize")
 _SHAPED = ("phone", "credit_card", "iban", "postcode")
 
@@ -266,12 +275,14 @@ class _Shapes:
         self.weights = [len(vs) / total for vs in kept.values()] if total else []
         self.literal: dict[str, dict[int, str]] = {}
         for s, vs in kept.items():
-            fixed = {}
-            for i, ch in enumerate(s):
-                if ch in "9Aa":
+            fixed: dict[int, str] = {}
+            if len(set(vs)) >= MIN_LITERAL_DISTINCT:
+                slots = [i for i, ch in enumerate(s) if ch in "9Aa"][:LITERAL_PREFIX]
+                for i in slots:  # a constant prefix: stops at the first varying character
                     top, count = Counter(v[i] for v in vs).most_common(1)[0]
-                    if count >= 0.95 * len(vs):
-                        fixed[i] = top
+                    if count < 0.95 * len(vs):
+                        break
+                    fixed[i] = top
             self.literal[s] = fixed
 
     def to_state(self) -> dict[str, Any]:
@@ -362,7 +373,7 @@ class IdentifierGenerator:
             raise ConfigError(f"pii mode {mode!r}: use 'fake' or 'pseudonymize'")
         self.kind, self.mode, self.locale = kind, mode, locale
 
-    def fit(self, values: pd.Series, *, seed: int = 0, key: bytes | None = None) -> IdentifierGenerator:
+    def fit(self, values: pd.Series, *, key: bytes | None = None) -> IdentifierGenerator:
         """Learn the formats, locale and missing share of ``values`` and build the pool (or the
         pseudonyms, with ``key``).
 
@@ -388,7 +399,7 @@ class IdentifierGenerator:
             self.locale_, self.shapes_, self.collisions_possible_, self.namespace_ = None, None, False, None
             self.ipv6_ = False
             return self
-        rng_seed = self._stream_seed(seed, texts)
+        rng_seed = secret_seed()  # never the model's seed nor the data: the dropped candidates stay hidden
         rng = np.random.default_rng(rng_seed)
         sample = [texts[i] for i in rng.permutation(len(texts))[:2000]]
         self.locale_ = self.locale or detect_locale(self.kind, sample)
@@ -415,15 +426,6 @@ class IdentifierGenerator:
         self.pool_ = list(pool.values())
         self.weights_ = None
         return self
-
-    @staticmethod
-    def _stream_seed(seed: int, texts: list[str]) -> int:
-        """A seed from the model's seed and the column's values: reproducible with the data, not
-        without it (so the dropped candidates cannot be replayed)."""
-        digest = hashlib.sha256(str(int(seed)).encode())
-        for t in sorted(set(texts)):
-            digest.update(t.encode("utf-8", "surrogatepass") + b"\x00")
-        return int.from_bytes(digest.digest()[:8], "little")
 
     def _candidates(self, seed: int, rng: np.random.Generator) -> Callable[[], str]:
         fake = _faker(self.locale_, seed % 2**32)
