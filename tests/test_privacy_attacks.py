@@ -120,3 +120,23 @@ def test_evaluate_reports_the_attacks_only_when_asked(split):
     assert keys <= set(full.metrics["privacy"])
     no_holdout = evaluate(members, unseen, meta, detection_gbm=False, diversity=False, privacy_attacks=True)
     assert "privacy attacks" in no_holdout.skipped
+
+
+def test_singling_out_is_not_diluted_by_a_small_control_set_or_few_queries(split):
+    """Two biases of the first port: rates divided by the attacks asked for even when fewer queries
+    exist, and the training rows cut to the control set's size before the attack (a copier scored 0.997
+    with equal sizes and 0.106 with a control set a quarter as large)."""
+    members, _unseen, holdout, meta = split
+    equal = reidentification_risks(members, members, holdout, meta, n_attacks=500, seed=0)
+    small = reidentification_risks(members, members, holdout.head(750), meta, n_attacks=500, seed=0)
+    for result in (equal, small):
+        so = result["singling_out_univariate"]
+        assert so["risk"] > 0.5 and so["beats_baseline"], so
+        assert so["attacks"] == so["queries"] <= so["requested"] == 500
+    assert result["rows"] == {"train": 3000, "control": 750, "synthetic": 3000}
+    assert small["singling_out_univariate"]["control_size_correction"] != 1.0
+    assert abs(small["singling_out_univariate"]["risk"] - equal["singling_out_univariate"]["risk"]) < 0.25
+    few = reidentification_risks(members, members, holdout, meta, n_attacks=5000, seed=0)
+    so = few["singling_out_univariate"]
+    assert so["queries"] < 3000 and so["attacks"] == so["queries"]  # rates over the queries found
+    assert so["risk"] > 0.5, so

@@ -260,7 +260,9 @@ def _attack_details(evaluation: Any) -> dict[str, Any]:
     for key in ("singling_out_univariate", "singling_out_multivariate", "linkability", "inference_worst"):
         if key in risks:
             out[key] = {
-                k: risks[key][k] for k in ("risk", "ci", "attack_rate", "control_rate") if k in risks[key]
+                k: risks[key][k]
+                for k in ("risk", "ci", "attack_rate", "control_rate", "attacks", "beats_baseline")
+                if k in risks[key]
             }
     if "inference_worst" in risks:
         out["inference_worst"]["column"] = risks["inference_worst"]["column"]

@@ -30,9 +30,11 @@ not, its risk says nothing).
 
 Where this differs from the package: the package pins NumPy below 1.27 (2023), which would downgrade
 every user's scientific stack, so the evaluators are written here, on simulacra's own Gower neighbour
-search (:func:`~simulacra.evaluate.privacy.gower_neighbors`). The training rows are subsampled to the
-control set's size, so the singling-out rates compare without the package's fitted size correction;
-Gower distances scale numbers by the real training range and count a missing value against a present
+search (:func:`~simulacra.evaluate.privacy.gower_neighbors`). As in the package, every training row
+is attacked, the singling-out success on the control set is corrected for the two sets' sizes by the
+package's fitted model of how singling out depends on a table's size (Cohen & Nissim's
+``P(w, n) = n·w·(1 − w)^(n−1)`` integrated over query weights), and rates divide by the queries actually
+found, not the number asked for (the package's 2024 fix); Gower distances scale numbers by the real training range and count a missing value against a present
 one as 1 (the package counts two missing values as different); numerical secrets are judged with the
 package's 5 % tolerance relative to the true value (its ``regression`` mode); the headline inference
 risk is the most exposed column's, chosen and measured on separate halves of the attacks (the package
@@ -100,11 +102,34 @@ def risk(train: Rate, control: Rate) -> dict[str, Any]:
     return {"risk": clip(value), "ci": [clip(value - error), clip(value + error)]}
 
 
-def _result(successes: float, controls: float, baseline: float, attacks: int, **extra: Any) -> dict[str, Any]:
+def _result(
+    successes: float,
+    controls: float,
+    baseline: float,
+    attacks: int,
+    baseline_attacks: int | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """Rates and risk of ``successes`` (training) and ``controls`` (control) out of the ``attacks``
+    actually made — never out of the number asked for — and of the random baseline out of its own
+    ``baseline_attacks`` (default ``attacks``). With no attack made, nothing was measured: risk 0 over
+    the interval [0, 1], ``beats_baseline`` false."""
+    baseline_attacks = attacks if baseline_attacks is None else baseline_attacks
+    if attacks <= 0:
+        return {
+            "risk": 0.0,
+            "ci": [0.0, 1.0],
+            "attack_rate": 0.0,
+            "control_rate": 0.0,
+            "baseline_rate": 0.0,
+            "beats_baseline": False,
+            "attacks": 0,
+            **extra,
+        }
     train, control, guess = (
         Rate.of(successes, attacks),
         Rate.of(controls, attacks),
-        Rate.of(baseline, attacks),
+        Rate.of(baseline, baseline_attacks),
     )
     return {
         **risk(train, control),
@@ -381,14 +406,57 @@ def singling_out(
             found = Queries.concat([found, batch.take(index.counts(batch) == 1)], width).unique()
         queries = found.take(np.arange(min(len(found), n_attacks)))
     baseline = _random_queries(syn, is_num, width, n_attacks, rng)
+    controls = float((queries.counts(control) == 1).sum())
+    correction = 1.0
+    if len(queries) and len(control) != len(ori):
+        correction = _size_correction(queries, control, len(ori), rng)
     return _result(
         float((queries.counts(ori) == 1).sum()),
-        float((queries.counts(control) == 1).sum()),
+        min(controls * correction, float(len(queries))),
         float((baseline.counts(ori) == 1).sum()),
-        n_attacks,
+        len(queries),
+        len(baseline),
         queries=len(queries),
+        requested=int(n_attacks),
+        control_size_correction=correction,
         mode=mode,
     )
+
+
+def _singling_out_integral(n: np.ndarray, w_max: float) -> np.ndarray:
+    """``∫₀^w_max n·w·(1 − w)^(n−1) dw``: the chance that a query of weight ``w`` (uniform up to
+    ``w_max``) singles out one row of ``n`` (Cohen & Nissim 2020), in closed form."""
+    n = np.asarray(n, dtype=float)
+    return (1.0 - (n * w_max + 1.0) * (1.0 - w_max) ** n) / (n + 1.0)
+
+
+def _size_correction(queries: Queries, control: np.ndarray, n_train: int, rng: np.random.Generator) -> float:
+    """How many more (or fewer) queries would single out one row of a control set as large as the
+    training set: Anonymeter's correction, fitted on the control set itself. The queries are counted on
+    subsets of 10 sizes from ``min(1000, |control|)`` to ``|control|`` (5 draws each), the model
+    ``c · ∫₀^w P(w, n) dw`` is fitted by least squares, and the ratio of its values at the two sizes
+    is returned (1 when the fit fails)."""
+    from scipy.optimize import curve_fit
+
+    sizes, hits = [], []
+    for size in np.linspace(min(1000, len(control)), len(control), 10).astype(int):
+        for _ in range(5):
+            rows = control[rng.choice(len(control), size, replace=False)]
+            sizes.append(size)
+            hits.append(float((queries.counts(rows) == 1).sum()))
+    sizes_a, hits_a = np.asarray(sizes, dtype=float), np.asarray(hits)
+    w0 = 1.0 / sizes_a.max()
+    c0 = max(hits_a.max(), 1.0) / float(_singling_out_integral(sizes_a.max(), w0))
+
+    def model(n, w, c):
+        return c * _singling_out_integral(n, w)
+
+    try:
+        (w, c), _ = curve_fit(model, sizes_a, hits_a, p0=(w0, c0), bounds=(0, (1, np.inf)))
+        ratio = float(model(n_train, w, c) / model(len(control), w, c))
+    except (RuntimeError, ValueError, ZeroDivisionError, FloatingPointError):
+        return 1.0
+    return ratio if np.isfinite(ratio) and ratio > 0 else 1.0
 
 
 # ---------------------------------------------------------------------------------------- linkability
@@ -530,7 +598,8 @@ def reidentification_risks(
     Parameters
     ----------
     real_train : DataFrame
-        The rows the generator was fitted on (subsampled to the control set's size).
+        The rows the generator was fitted on, every one of them (the singling-out control rate is
+        corrected for the two sets' sizes, as Anonymeter does).
     synthetic : DataFrame
         The attacker's synthetic rows (at most ``max_synthetic``, drawn with ``seed``).
     control : DataFrame
@@ -538,7 +607,8 @@ def reidentification_risks(
     metadata : Metadata
         Column metadata; id, identifier (pii) and text columns are not compared.
     n_attacks : int
-        Attacks per criterion, capped by the control set's size.
+        Attacks asked for per criterion, capped by the smaller real set's size; the rates divide by the
+        attacks made (singling out: the queries found, reported as ``queries``).
     n_cols : int
         Columns per predicate of the multivariate singling-out attack (the package's default, 3).
     n_neighbors : int
@@ -551,7 +621,8 @@ def reidentification_risks(
     dict
         ``{"singling_out_univariate", "singling_out_multivariate", "linkability", "inference":
         {column: result}, "inference_worst"}``; each result ``{"risk", "ci", "attack_rate",
-        "control_rate", "baseline_rate", "beats_baseline", "attacks", …}``.
+        "control_rate", "baseline_rate", "beats_baseline", "attacks", …}`` (singling out also
+        ``queries``, ``requested`` and ``control_size_correction``).
 
     Raises
     ------
@@ -562,13 +633,13 @@ def reidentification_risks(
     columns = [c for c in metadata.names if metadata[c].sdtype not in NOT_LEARNED]
     if len(control) < 10 or len(columns) < 2:
         raise ValueError("re-identification risks need at least 10 control rows and two compared columns")
-    size = min(len(real_train), len(control))
-    ori = real_train.iloc[np.sort(rng.choice(len(real_train), size, replace=False))].reset_index(drop=True)
-    ctl = control.iloc[np.sort(rng.choice(len(control), size, replace=False))].reset_index(drop=True)
+    ori = real_train.reset_index(drop=True)  # every training row: a subsample hides the rows it drops
+    ctl = control.reset_index(drop=True)
     syn = synthetic.iloc[
         np.sort(rng.choice(len(synthetic), min(len(synthetic), max_synthetic), replace=False))
     ]
     syn = syn.reset_index(drop=True)
+    size = min(len(ori), len(ctl))
     n = min(int(n_attacks), size)
     coded = _Coded(metadata, [ori, syn, ctl])
     inf = lambda x: np.where(np.isnan(x), np.inf, x)  # noqa: E731
@@ -578,8 +649,8 @@ def reidentification_risks(
         out[f"singling_out_{mode}"] = singling_out(
             x_ori, x_syn, x_ctl, coded.numeric, mode=mode, n_attacks=n, n_cols=n_cols, rng=rng
         )
-    targets = ori.iloc[rng.choice(size, n, replace=False)].reset_index(drop=True)
-    controls = ctl.iloc[rng.choice(size, n, replace=False)].reset_index(drop=True)
+    targets = ori.iloc[rng.choice(len(ori), n, replace=False)].reset_index(drop=True)
+    controls = ctl.iloc[rng.choice(len(ctl), n, replace=False)].reset_index(drop=True)
     shuffled = [columns[i] for i in rng.permutation(len(columns))]
     halves = (shuffled[: len(columns) // 2], shuffled[len(columns) // 2 :])
     out["linkability"] = linkability(
@@ -588,7 +659,7 @@ def reidentification_risks(
     out["inference"], out["inference_worst"] = _worst_inference(
         metadata, real_train, targets, controls, syn, columns, rng=rng
     )
-    out["rows"] = {"train": size, "control": size, "synthetic": len(syn)}
+    out["rows"] = {"train": len(ori), "control": len(ctl), "synthetic": len(syn)}
     return out
 
 

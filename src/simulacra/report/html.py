@@ -265,6 +265,8 @@ class Report(WrittenReport):
                             else " (this attack did not beat random guessing here, so its risk says nothing)"
                         ),
                         "not_shown": "risk to people outside the data, or from attackers with more background knowledge; 0 is a measured absence, not a guarantee",
+                        "attacks": r["attacks"],
+                        "beats": r["beats_baseline"],
                     }
                 )
         identifiers = d.get("real_identifiers")
