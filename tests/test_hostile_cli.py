@@ -234,6 +234,12 @@ case(
 )
 case("fit --all-rows, not a neural model", ["fit", DATA, "--all-rows", "-o", "m"], message="--all-rows")
 case(
+    "fit a DP model on a sample",
+    ["fit", DATA, "--model", "aim", "--max-rows", "100", "-o", "m"],
+    message="trains on every row",
+)
+case("sample --keep-copies on a table model", ["sample", MODEL, "-n", "5", "--keep-copies", "-o", "x.csv"])
+case(
     "fit --batch-source unknown",
     ["fit", DATA, "--model", "tvae", "--batch-source", "ram", "-o", "m"],
     message="--batch-source 'ram'",
@@ -414,6 +420,14 @@ for name, text in [
     ("invalid yaml", "data: [unclosed\n"),
     ("python tag", "!!python/object/apply:os.system ['touch PWNED']\n"),
     ("missing train file", "data: {train: nowhere.csv}\noutput: r\n"),
+    (
+        "filter on a DP model",
+        "data: {train: @D@}\noutput: r\nmodel: {name: aim}\nfilter: [near-copies]\n".replace("@D@", DATA),
+    ),
+    (
+        "DP-TVAE without rows",
+        "data: {train: @D@}\noutput: r\nmodel: {name: tvae, params: {dp: true}}\n".replace("@D@", DATA),
+    ),
 ]:
     case(f"run config: {name}", _RUN, setup=_yaml(text))
 case("run missing config", ["run", "nope.yaml"], message="not found")

@@ -105,7 +105,7 @@ def test_textgpt_learns_conditions_and_reproduces(tiny_gpt, small, tmp_path):
         tiny_gpt.sample(5, conditions={"label": "eggs"})
     with pytest.raises(ConfigError, match="top_p"):
         tiny_gpt.sample(5, top_p=1.5)
-    greedy = tiny_gpt.sample(8, seed=0, top_k=1)  # top-1 is greedy: the same text for each class
+    greedy = tiny_gpt.sample(8, seed=0, top_k=1, drop_copies=False)  # greedy: one text per class
     assert len(set(np.asarray(greedy.texts)[greedy.labels == 0])) == 1
     tiny_gpt.save(tmp_path / "m")
     loaded = BaseSynthesizer.load(tmp_path / "m")
@@ -323,3 +323,45 @@ def test_cli_fit_sample_evaluate_augment(tmp_path, small, capsys):
         err = capsys.readouterr().err.strip()
         assert err.startswith("error:") and message in err and len(err.splitlines()) == 1
         assert not (tmp_path / "x.jsonl").exists() and not (tmp_path / "x").exists()
+
+
+def test_textgpt_keeps_the_epoch_with_the_lowest_validation_loss(small):
+    """The number of epochs is chosen on held-out texts: the model keeps the best epoch's weights (its
+    loss on those texts is the history's minimum, not the last epoch's) and early stopping watches it."""
+    import math
+
+    params = {**TINY, "learning_rate": 2e-2, "dropout": 0.0}
+    model = make("textgpt", epochs=12, verbose=False, patience=None, validation=0.2, **params).fit(small[0])
+    held = [h["validation"] for h in model.history_]
+    assert model.epochs_trained_ == 12 and model.best_epoch_ == int(np.argmin(held)) + 1 < 12
+    _, valid = model._validation_split(small[0])
+    assert len(valid) == 60 and not set(valid.texts) - set(small[0].texts)
+    assert math.isclose(math.log(model.perplexity(valid)["perplexity"]), min(held), rel_tol=1e-6)
+    assert min(held) < held[-1]
+    stopped = make("textgpt", epochs=12, verbose=False, patience=2, validation=0.2, **params).fit(small[0])
+    assert stopped.epochs_trained_ == model.best_epoch_ + 2  # two epochs without a better loss
+
+
+def test_the_near_copies_filter_redraws_texts_that_copy_training_texts(tmp_path):
+    """A model that memorises a small corpus copies most of it; the filter (on by default) redraws
+    every copy, up to case, spacing and punctuation, and keeps the class counts exact."""
+    from simulacra.evaluate.text import copy_rate
+    from simulacra.io.text import near_copy_key
+
+    rng = np.random.default_rng(0)
+    words = ["call", "free", "prize", "now", "win", "cash", "text", "stop", "home", "late", "ok", "see"]
+    base = [" ".join(rng.choice(words, 3)) for _ in range(12)]
+    texts = TextSet([base[i % 12] for i in range(240)], np.arange(240) % 2, ["ham", "spam"])
+    params = {**TINY, "vocab_size": 300}
+    model = make("textgpt", epochs=30, verbose=False, validation=0.0, **params).fit(texts)
+    kept = model.sample(200, seed=0, drop_copies=False)
+    assert copy_rate(texts.texts, kept.texts) > 0.3
+    clean = model.sample(200, seed=0)
+    keys = {near_copy_key(t) for t in texts.texts}
+    assert model.copies_dropped_ > 0 and not {near_copy_key(t) for t in clean.texts} & keys
+    assert clean.class_counts() == [100, 100] and clean.texts == model.sample(200, seed=0).texts
+    model.save(tmp_path / "m")
+    saved = (tmp_path / "m" / "state.json").read_text()
+    assert not any(t in saved for t in base)  # digests, not the texts
+    assert BaseSynthesizer.load(tmp_path / "m").sample(200, seed=0).texts == clean.texts
+    assert near_copy_key("Call me NOW!!") == near_copy_key("call  me now")

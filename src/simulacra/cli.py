@@ -413,6 +413,12 @@ def sample(
         help="Text models: nucleus sampling, keep the smallest token set of this probability.",
     ),
     seed: int = typer.Option(0, "--seed", min=0, help="Same seed, same rows."),
+    keep_copies: bool = typer.Option(
+        False,
+        "--keep-copies",
+        help="Text models: keep generated texts that copy a training text (up to case, spacing and "
+        "punctuation); by default they are drawn again.",
+    ),
     chunk_rows: int = typer.Option(
         100_000,
         "--chunk-rows",
@@ -460,8 +466,8 @@ def sample(
     synth = BaseSynthesizer.load(model_dir)
     refuse_private_filters(synth, filters)
     conditions = synth.parse_conditions(_pairs(condition, "--condition"))  # type: ignore[attr-defined]
-    if (top_k is not None or top_p is not None) and synth.modality != "text":
-        raise ConfigError("--top-k and --top-p are for text models; drop them")
+    if (top_k is not None or top_p is not None or keep_copies) and synth.modality != "text":
+        raise ConfigError("--top-k, --top-p and --keep-copies are for text models; drop them")
     if synth.modality == "text":
         if balance or class_counts or filters:
             raise ConfigError(
@@ -470,7 +476,7 @@ def sample(
             )
         rows = check_rows(rows)
         check_table_target(output, rows=rows, force=force)  # format, size and place, before sampling
-        probe = {"temperature": temperature, "top_k": top_k, "top_p": top_p}
+        probe = {"temperature": temperature, "top_k": top_k, "top_p": top_p, "drop_copies": not keep_copies}
         synth.sample(0, **probe)  # type: ignore[call-arg]  # every control checked before any work
         if is_sql_url(output):
             texts = synth.sample(rows, conditions=conditions or None, seed=seed, progress=True, **probe)  # type: ignore[call-arg]
@@ -484,6 +490,11 @@ def sample(
                 f"{c}={k:,}" for c, k in zip(texts.class_names, texts.class_counts(), strict=True)
             )
             console.print(f"label: {shown}", highlight=False)
+        if synth.copies_dropped_:  # type: ignore[attr-defined]
+            err_console.print(
+                f"drew {synth.copies_dropped_:,} texts again that copied a training text",  # type: ignore[attr-defined]
+                highlight=False,
+            )
         console.print(f"{len(texts)} texts → [bold]{where}[/bold]")
         return
     if synth.modality == "image":

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -208,6 +209,12 @@ class TextSet:
                 f"{path}: no .txt files in class folders; put each class's texts in a folder of its name"
             )
         return cls.from_labels(texts, labels)
+
+
+def near_copy_key(text: str) -> str:
+    """The form in which two texts count as copies of each other: lower case, letters and digits only,
+    words separated by one space (``"Call me NOW!!"`` and ``"call me now"`` share it)."""
+    return " ".join(re.sub(r"[^\w]+", " ", text.lower()).replace("_", " ").split())
 
 
 def is_sms_format(path: Path) -> bool:

@@ -191,7 +191,9 @@ class TorchTraining:
                 shown = "  ".join(f"{k} {v:+.3f}" for k, v in losses.items())
                 progress.update(task, advance=1, losses=shown)
                 monitored = self._monitor(losses)
-                if monitored < best - 1e-3 * max(1.0, abs(best)):
+                # the first epoch always improves on "no epoch yet" (inf − 1e-3·inf is NaN, which no
+                # loss is below: early stopping used to stop after `patience` epochs, whatever the loss)
+                if not math.isfinite(best) or monitored < best - 1e-3 * max(1.0, abs(best)):
                     best, stale = monitored, 0
                 else:
                     stale += 1

@@ -15,6 +15,22 @@ logits are divided by ``temperature`` τ (below 1: more typical text, less varie
 ``top_k`` most likely tokens are kept (0: all), then the smallest set whose probability reaches
 ``top_p`` (nucleus sampling; 1: all). The model's own ``top_k``/``top_p`` hyper-parameters are the
 defaults; :meth:`sample` may override them per call.
+
+Memorisation. A language model trained for a fixed number of epochs on a small corpus reproduces its
+training texts (``textgpt`` at 40 epochs copied 9.3 % of its sentences from a corpus of 2,400 short
+reviews, against 1.7 % for real held-out sentences). Two defences, both on by default:
+
+* **Early stopping on held-out texts** (``validation``, a share of the training texts, stratified by
+  label): after every epoch the next-token loss on those texts is measured, training stops after
+  ``patience`` epochs without a 0.1 % fall, and the model keeps the weights of the best epoch
+  (``best_epoch_``), the point where it generalises best (Prechelt 1998, "Early Stopping — But
+  When?").
+* **The near-copies filter** (``sample(drop_copies=True)``): a generated text whose
+  :func:`~simulacra.io.text.near_copy_key` (lower case, letters and digits, single spaces) equals a
+  training text's is dropped and drawn again with the same label, so the class counts stay exact
+  (``copies_dropped_`` counts them). The model stores the keys' SHA-256 digests (``copy_keys_``), never
+  the texts; whoever holds a model folder can test a guessed text against them, as the weights already
+  allow (share samples, not model folders).
 """
 
 from __future__ import annotations
@@ -29,14 +45,28 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from simulacra.errors import ConditionError, DataError
+from simulacra.errors import ConditionError, ConfigError, DataError
 from simulacra.io import TextSet
+from simulacra.io.text import near_copy_key
 from simulacra.synthesizers.base import BaseSynthesizer, ClassLabels
 from simulacra.synthesizers.training import TorchTraining, resolve_device
 from simulacra.validation import Integer, Optional, Real, check_value
 
 #: texts generated per forward batch while sampling
 SAMPLE_BATCH = 256
+#: fewest texts held out for early stopping, and fewest left to train on; a smaller corpus trains on all
+MIN_VALIDATION_TEXTS = 20
+#: a sample call draws at most this many times ``n`` texts (plus 1,000) to replace copies
+MAX_DRAWS_PER_TEXT = 20
+
+
+def copy_keys(texts: list[str]) -> set[str]:
+    """SHA-256 digests (hex, 32 characters) of the texts' :func:`~simulacra.io.text.near_copy_key`."""
+    import hashlib
+
+    return {hashlib.sha256(near_copy_key(t).encode("utf-8", "surrogatepass")).hexdigest()[:32] for t in texts}
+
+
 #: control characters other than TAB and newline, removed from generated texts: an undertrained model
 #: emits bytes such as U+001C, which CSV readers take for line breaks
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -47,13 +77,14 @@ class TextSynthesizer(ClassLabels, TorchTraining, BaseSynthesizer):
 
     Subclass hooks: ``_build(texts)`` (tokenizer, networks and optimizers, from the training
     :class:`TextSet`; also called with ``None`` by :meth:`_set_state` after the tokenizer is restored),
-    ``_train_epoch()``, ``_modules()``, ``_optimizers()``, ``_fingerprint_array()`` (an array tying
+    ``_fit_epoch()``, ``_modules()``, ``_optimizers()``, ``_fingerprint_array()`` (an array tying
     checkpoints to their data), ``_generate(labels, temperature, top_k, top_p, generator) ->
     list[str]`` for ``labels`` ``(B,)`` class indices (or ``None``), ``_token_nll(texts) -> (nats,
     tokens)`` and ``_tokenizer_state()`` / ``_restore_tokenizer(state)``.
 
-    Learned attributes: ``class_names_``, ``class_counts_``, ``history_`` (per-epoch mean losses),
-    ``epochs_trained_``.
+    Learned attributes: ``class_names_``, ``class_counts_``, ``history_`` (per-epoch mean losses, and
+    the validation loss when texts are held out), ``epochs_trained_``, ``best_epoch_`` (whose weights
+    the model keeps), ``copy_keys_`` (digests of the training texts, for the near-copies filter).
     """
 
     modality: ClassVar[str] = "text"
@@ -94,18 +125,70 @@ class TextSynthesizer(ClassLabels, TorchTraining, BaseSynthesizer):
         labelled = texts.labels is not None
         self.class_names_ = list(texts.class_names) if labelled else []
         self.class_counts_ = texts.class_counts()
+        self.copy_keys_ = copy_keys(texts.texts)
+        train, self._valid = self._validation_split(texts)
+        self._best: tuple[float, int, dict[str, Any]] | None = None
+        self._epoch = 0
         self._set_options(checkpoint_dir, checkpoint_every, resume, on_epoch)
         try:
             with self._seeded(self.seed):
-                self._build(texts)
+                self._build(train)
                 self._run_epochs(self._fingerprint_array())
+                self.best_epoch_ = len(self.history_)
+                if self._best is not None:  # the weights of the epoch with the lowest validation loss
+                    _, self.best_epoch_, weights = self._best
+                    for k, m in self._modules().items():
+                        m.load_state_dict(weights[k])
         finally:
-            del self._options
+            del self._options, self._valid, self._best, self._epoch
             self._release_training_data()
         return self
 
+    def _validation_split(self, texts: TextSet) -> tuple[TextSet, TextSet | None]:
+        """``(training part, validation part or None)``: ``validation`` of the texts (at least
+        :data:`MIN_VALIDATION_TEXTS`, else none) held out, stratified by label, with the model's seed."""
+        share = float(getattr(self, "validation", 0.0) or 0.0)
+        held = round(share * len(texts))
+        if share <= 0 or held < MIN_VALIDATION_TEXTS or len(texts) - held < MIN_VALIDATION_TEXTS:
+            return texts, None
+        counts = texts.class_counts()
+        stratify = texts.labels is not None and min(counts or [0]) >= 2
+        if stratify:
+            return texts.split(held, seed=int(self.seed))
+        order = np.random.default_rng(int(self.seed)).permutation(len(texts))
+        return texts.subset(np.sort(order[held:])), texts.subset(np.sort(order[:held]))
+
+    def _train_epoch(self) -> dict[str, float]:
+        """One epoch of :meth:`_fit_epoch`, then the mean next-token loss on the validation texts
+        (``validation``, nats per token), keeping the weights of the best epoch so far."""
+        losses = self._fit_epoch()
+        if self._valid is None:
+            return losses
+        with torch.inference_mode():
+            for m in self._modules().values():
+                m.eval()
+            nats, tokens = self._token_nll(self._valid)
+        losses["validation"] = nats / max(tokens, 1)
+        self._epoch += 1
+        if self._best is None or losses["validation"] < self._best[0]:
+            weights = {
+                k: {n: t.detach().clone() for n, t in m.state_dict().items()}
+                for k, m in self._modules().items()
+            }
+            self._best = (losses["validation"], self._epoch, weights)
+        return losses
+
+    def _resumed(self, epochs_done: int) -> None:
+        # the best weights before the interruption are not in the checkpoint: the search restarts there
+        self._epoch = epochs_done
+
     def _monitor(self, losses: dict[str, float]) -> float:
-        return losses["loss"]
+        """Early stopping watches the validation loss when texts are held out, else the training loss."""
+        return losses.get("validation", losses["loss"])
+
+    @abstractmethod
+    def _fit_epoch(self) -> dict[str, float]:
+        """One pass over the training texts; returns ``{"loss": mean nats per token}``."""
 
     def _release_training_data(self) -> None:
         """Hook: drop what only training needs."""
@@ -127,8 +210,12 @@ class TextSynthesizer(ClassLabels, TorchTraining, BaseSynthesizer):
         top_k: int | None = None,
         top_p: float | None = None,
         progress: bool = False,
+        drop_copies: bool = True,
     ) -> TextSet:
         """Generate ``n`` texts; the same ``seed`` gives the same texts.
+
+        ``drop_copies`` (the default) draws again every text that copies a training text (the
+        near-copies filter of the module docstring; ``copies_dropped_`` says how many were).
 
         ``conditions={"label": "spam"}`` (a class name or index) gives only that class; without it the
         classes are balanced. ``temperature`` (0 < τ ≤ 10), ``top_k`` (≥ 0, 0 = off) and ``top_p``
@@ -143,8 +230,10 @@ class TextSynthesizer(ClassLabels, TorchTraining, BaseSynthesizer):
 
         Raises
         ------
-        NotFittedError, ConfigError (``n`` or a sampling control out of range), ConditionError (a
-        condition other than ``label``, an unknown class, or any condition for an unlabelled model).
+        NotFittedError, ConfigError (``n`` or a sampling control out of range; ``drop_copies`` with a
+        model saved without the training texts' keys), ConditionError (a condition other than
+        ``label``, an unknown class, any condition for an unlabelled model, or fewer than ``n`` texts
+        that are no copies in :data:`MAX_DRAWS_PER_TEXT` draws per text).
         """
         self._check_fitted()
         n, seed = self._check_sample_args(n, seed)
@@ -157,21 +246,43 @@ class TextSynthesizer(ClassLabels, TorchTraining, BaseSynthesizer):
         labels = self._sample_labels(n, dict(conditions or {}), rng)
         seed = int(rng.integers(2**62)) if seed is None else int(seed)
         generator = torch.Generator(device=self.device_).manual_seed(seed)
-        texts: list[str] = []
+        keys = getattr(self, "copy_keys_", None)
+        if drop_copies and keys is None:
+            raise ConfigError(
+                f"{self.name}: this model folder holds no keys of its training texts (saved by an older "
+                "version), so copies cannot be dropped; refit it, or sample with --keep-copies"
+            )
+        texts: list[str | None] = [None] * n
+        pending = np.arange(n)  # positions still to fill; a copy's position is drawn again
+        drawn, self.copies_dropped_ = 0, 0
         from simulacra.synthesizers.training import progress_bar
 
         with self._seeded(seed), torch.inference_mode(), progress_bar("texts", progress) as bar:
             task = bar.add_task(f"{self.name} sampling", total=n, losses="")
             for m in self._modules().values():
                 m.eval()
-            for start in range(0, n, SAMPLE_BATCH):
-                stop = min(n, start + SAMPLE_BATCH)
-                batch = labels[start:stop] if labels is not None else None
-                texts += [
-                    _CONTROL.sub("", t)
-                    for t in self._generate(stop - start, batch, temperature, top_k, top_p, generator)
-                ]
-                bar.update(task, advance=stop - start)
+            while len(pending):
+                if drawn >= MAX_DRAWS_PER_TEXT * n + 1000:
+                    raise ConditionError(
+                        f"{self.name}: {len(pending)} of {n} texts kept copying training texts in {drawn} "
+                        "draws; raise the temperature, or sample with --keep-copies"
+                    )
+                rejected = []
+                for start in range(0, len(pending), SAMPLE_BATCH):
+                    where = pending[start : start + SAMPLE_BATCH]
+                    batch = labels[where] if labels is not None else None
+                    made = self._generate(len(where), batch, temperature, top_k, top_p, generator)
+                    drawn += len(where)
+                    kept = 0
+                    for i, t in zip(where, made, strict=True):
+                        t = _CONTROL.sub("", t)
+                        if drop_copies and copy_keys([t]) <= keys:
+                            rejected.append(i)
+                        else:
+                            texts[i], kept = t, kept + 1
+                    bar.update(task, advance=kept)
+                self.copies_dropped_ += len(rejected)
+                pending = np.asarray(rejected, dtype=np.int64)
         if labels is None:
             return TextSet(texts)
         return TextSet(texts, labels, list(self.class_names_))
@@ -307,7 +418,9 @@ class TextSynthesizer(ClassLabels, TorchTraining, BaseSynthesizer):
             "class_counts": self.class_counts_,
             "history": self.history_,
             "epochs_trained": self.epochs_trained_,
+            "best_epoch": self.best_epoch_,
             "tokenizer": self._tokenizer_state(),
+            "copy_keys": sorted(self.copy_keys_),
         }
         return state, {}
 
@@ -317,6 +430,13 @@ class TextSynthesizer(ClassLabels, TorchTraining, BaseSynthesizer):
         self.class_counts_ = [int(c) for c in state["class_counts"]]
         self.history_ = state["history"]
         self.epochs_trained_ = int(state["epochs_trained"])
+        self.best_epoch_ = int(state.get("best_epoch", self.epochs_trained_))
+        keys = state.get("copy_keys")
+        if keys is not None and not (
+            isinstance(keys, list) and all(isinstance(k, str) and len(k) == 32 for k in keys)
+        ):
+            raise ValueError("state.json: copy_keys must be a list of 32-character digests")
+        self.copy_keys_ = set(keys) if keys is not None else None
         self._restore_tokenizer(state["tokenizer"])
         self._build(None)
 
@@ -345,4 +465,5 @@ TEXT_CONSTRAINTS = {
     "top_k": Integer(ge=0, le=1_000_000),
     "top_p": Real(gt=0, le=1),
     "patience": Optional(Integer(ge=1, le=100_000)),
+    "validation": Real(ge=0, le=0.5),
 }

@@ -73,7 +73,10 @@ class HFCausalLM(TextSynthesizer):
     learning_rate: AdamW learning rate (5e-5), weight decay 0.01.
     block_size: longest text in tokens, for training and for generation (128).
     top_k, top_p: the sampling controls' defaults (0 = off, 1 = off).
-    patience: stop after this many epochs without a 0.1 % fall of the training loss (None: never).
+    validation: share of the training texts held out (stratified by label) to choose the epoch whose
+        weights are kept, by their next-token loss (0.1; 0: none, or fewer than 20 texts either side).
+    patience: stop after this many epochs without a 0.1 % fall of the validation loss (of the training
+        loss without validation texts; None; None: never).
     device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
     seed: seeds batches, dropout and (by default) sampling.
     verbose: Rich progress with losses and ETA.
@@ -99,6 +102,7 @@ class HFCausalLM(TextSynthesizer):
         block_size: int = 128,
         top_k: int = 0,
         top_p: float = 1.0,
+        validation: float = 0.1,
         patience: int | None = None,
         device: str = "cpu",
         seed: int = 0,
@@ -112,6 +116,7 @@ class HFCausalLM(TextSynthesizer):
         self.block_size = block_size
         self.top_k = top_k
         self.top_p = top_p
+        self.validation = validation
         self.patience = patience
         self.device = device
         self.seed = seed
@@ -202,7 +207,7 @@ class HFCausalLM(TextSynthesizer):
             labels[i, p : len(s)] = s[p:]
         return tuple(torch.from_numpy(a).to(self.device_) for a in (ids, mask, labels))  # type: ignore[return-value]
 
-    def _train_epoch(self) -> dict[str, float]:
+    def _fit_epoch(self) -> dict[str, float]:
         self.lm_.train()
         size = int(self.batch_size)
         order = torch.randperm(len(self._seqs)).tolist()
