@@ -165,6 +165,11 @@ def test_aim_conditions_seeds_temperature_and_reload(aim):
         model.sample(5, conditions={"native-country": "Atlantis"})
     counts = model.sample_counts("income", {"<=50K": 7, ">50K": 5}, seed=0)
     assert counts["income"].value_counts().to_dict() == {"<=50K": 7, ">50K": 5}
+    # an estimated category set leaves an other bucket and a missing slot, which fit names; class
+    # counts draw released categories only
+    assert "income" in model.privacy_["other_bucket"]
+    drawn = model.sample_counts("income", {"<=50K": 3000, ">50K": 1000}, seed=1)["income"]
+    assert drawn.notna().all() and not (drawn == OTHER).any()
 
 
 def test_aim_refuses_too_few_rounds_for_its_columns(adult_small):

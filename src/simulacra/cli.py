@@ -353,6 +353,18 @@ def fit(
             f"δ = {spent['delta']:.2g} ({spent['mechanism']}); domain declared for "
             f"{len(spent['declared_domain'])} columns, estimated with DP for {len(spent['estimated_domain'])}"
         )
+        buckets = spent.get("other_bucket") or []
+        if buckets:
+            shown = ", ".join(buckets[:6]) + (f" and {len(buckets) - 6} more" if len(buckets) > 6 else "")
+            err_console.print(
+                f"note: the categories of {shown} were estimated with DP, so samples can hold "
+                f"'(other)' (categories too rare to release) and missing values even where the data has "
+                "none; declare a column's categories in a metadata file (e.g. a target's classes, from "
+                "outside the data) or sample it with --balance/--class-counts, which draw released "
+                "categories only",
+                highlight=False,
+                markup=False,
+            )
 
 
 @app.command(

@@ -123,6 +123,12 @@ class Domain:
         """The columns whose domain was estimated with DP (the others were declared)."""
         return [c for c, d in self.columns.items() if d.source == "dp"]
 
+    @property
+    def with_other_bucket(self) -> list[str]:
+        """Categorical columns whose category set was estimated: their samples can hold the other
+        bucket (categories too rare to release) and missing values, even where the data has none."""
+        return [c for c, d in self.columns.items() if d.kind == "categorical" and d.source == "dp"]
+
     def to_state(self) -> dict[str, Any]:
         return {
             "columns": {c: d.to_state() for c, d in self.columns.items()},

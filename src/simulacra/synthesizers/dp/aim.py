@@ -261,6 +261,7 @@ class AIM(Synthesizer):
             "delta_domain": self.domain_.delta,
             "declared_domain": sorted(set(self.columns_) - set(self.domain_.estimated)),
             "estimated_domain": self.domain_.estimated,
+            "other_bucket": self.domain_.with_other_bucket,
             "not_covered": meta.names_of("pii"),
             "rounds": rounds,
             "measurements": len(measurements),

@@ -200,6 +200,7 @@ class DPTraining:
             "delta_domain": self.domain_.delta,
             "declared_domain": sorted(set(self.domain_.columns) - set(self.domain_.estimated)),
             "estimated_domain": self.domain_.estimated,
+            "other_bucket": self.domain_.with_other_bucket,
             "not_covered": self.metadata_.names_of("pii"),  # type: ignore[attr-defined]
             "noise": "OS entropy (secrets), never stored; Opacus secure_mode",
         }
