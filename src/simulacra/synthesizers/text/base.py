@@ -152,7 +152,7 @@ class TextSynthesizer(ClassLabels, TorchTraining, BaseSynthesizer):
         if share <= 0 or held < MIN_VALIDATION_TEXTS or len(texts) - held < MIN_VALIDATION_TEXTS:
             return texts, None
         counts = texts.class_counts()
-        stratify = texts.labels is not None and min(counts or [0]) >= 2
+        stratify = texts.labels is not None and min(counts or [0]) >= 2 and held >= len(counts)
         if stratify:
             return texts.split(held, seed=int(self.seed))
         order = np.random.default_rng(int(self.seed)).permutation(len(texts))

@@ -32,9 +32,11 @@ Where this differs from the papers
   longest, instead of nanoGPT's fixed windows over one concatenated stream: every text starts at
   position 0 behind its label token, as in sampling.
 * Sizes are for short texts on a laptop CPU (4 layers, 4 heads, d = 128, 2,048-token vocabulary, 128
-  tokens of context): on 2 cores the default fit (40 epochs) of the 4,459 SMS training messages takes
-  about eight minutes, and sampling gives about 60 messages a second (README, "Text"). At 25 epochs
-  the label agreement of the samples stayed below 0.9.
+  tokens of context; measured times in the README, "Text").
+* nanoGPT trains for a fixed number of iterations; here ``epochs`` (40) is a ceiling: 10 % of the
+  texts are held out, training stops after ``patience`` (3) epochs without a better loss on them and
+  keeps the best epoch's weights (:class:`~.base.TextSynthesizer`), since a fixed 40 epochs made the
+  model reproduce its training texts (3.4 % of SMS samples, 9.3 % on a corpus of 2,400 reviews).
 """
 
 from __future__ import annotations
