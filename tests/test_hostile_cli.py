@@ -225,6 +225,13 @@ case("mix without test rows", ["mix", DATA, "--target", "race", "-o", "mx"], mes
 case("mix without a target", ["mix", DATA, "--test", DATA, "-o", "mx"], message="--target")
 case("fit --max-rows 5", ["fit", DATA, "--max-rows", "5", "-o", "m"], message="--max-rows")
 case(
+    "evaluate --seed 2**70", ["evaluate", DATA, DATA, "--seed", str(2**70), "-o", "r.html"], message="--seed"
+)
+case(
+    "sample --seed 2**32", ["sample", MODEL, "-n", "5", "--seed", str(2**32), "-o", "x.csv"], message="--seed"
+)
+case("fit --param seed=2**40", ["fit", DATA, "--param", f"seed={2**40}", "-o", "m"], message="seed")
+case(
     "fit unknown stratify column", ["fit", DATA, "--stratify", "nope", "-o", "m"], message="--stratify 'nope'"
 )
 case(
@@ -387,6 +394,13 @@ for name, text in [
     ("rows 0", "data: {train: @D@}\noutput: r\nsample: {rows: 0}\n".replace("@D@", DATA)),
     ("rows float", "data: {train: @D@}\noutput: r\nsample: {rows: 2.5}\n".replace("@D@", DATA)),
     ("seed -1", "data: {train: @D@}\noutput: r\nsample: {seed: -1}\n".replace("@D@", DATA)),
+    ("seed 2**32", "data: {train: @D@}\noutput: r\nsample: {seed: 4294967296}\n".replace("@D@", DATA)),
+    (
+        "model seed 2**32",
+        "data: {train: @D@}\noutput: r\nmodel: {name: copula, params: {seed: 4294967296}}\n".replace(
+            "@D@", DATA
+        ),
+    ),
     ("conditions 5", "data: {train: @D@}\noutput: r\nsample: {conditions: 5}\n".replace("@D@", DATA)),
     ("params 5", "data: {train: @D@}\noutput: r\nmodel: {name: copula, params: 5}\n".replace("@D@", DATA)),
     (
@@ -625,6 +639,32 @@ case("fit table model on images", ["fit", IMAGES, "--model", "copula", "-o", "m"
 
 # SQL
 case("sql missing database", ["inspect", "sqlite:///nowhere.db?table=t"], message="not found")
+case(
+    "sql driver variant: a missing database is not created",
+    ["inspect", "sqlite+pysqlite:///nowhere.db?table=t"],
+    message="not found",
+)
+case(
+    "sql driver variant: PRAGMA cannot switch the journal",
+    ["inspect", "sqlite+pysqlite:///db.sqlite?query=PRAGMA journal_mode=WAL"],
+    setup=_sqlite,
+    message="readonly",
+)
+case(
+    "sql password with an @",
+    ["inspect", "postgresql+psycopg://bob:p@ssS3cret@127.0.0.1:1/db?table=t"],
+    message="%40",
+)
+_BOMB = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{n}: &{n} [{', '.join(['*' + p] * 10)}]\n" for p, n in zip("abcdefgh", "bcdefghi", strict=True)
+)
+case("metadata alias bomb", ["inspect", DATA, "--metadata", "bomb.yaml"], setup=_w("bomb.yaml", _BOMB))
+case(
+    "csv 70,000 separators in the first row",
+    ["inspect", "wide.csv"],
+    setup=_w("wide.csv", "a" + ";" * 70_000 + "\n1" + ";" * 70_000 + "\n"),
+    message="columns",
+)
 case("sql no table", ["inspect", "sqlite:///db.sqlite?table=nope"], setup=_sqlite, message="no table")
 case("sql table and query", ["inspect", "sqlite:///db.sqlite?table=t&query=select 1"], setup=_sqlite)
 case("sql neither table nor query", ["inspect", "sqlite:///db.sqlite"], setup=_sqlite)

@@ -103,3 +103,90 @@ def test_existing_file_is_not_overwritten(tmp_path):
     write_table(pd.DataFrame({"a": [1]}), target, force=True)
     assert read_table(target)["a"].tolist() == [1]
     assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]  # no temporary files left
+
+
+def test_every_sqlite_url_variant_is_read_read_only_and_a_refused_read_creates_nothing(tmp_path, adult_small):
+    """Only 'sqlite:///' was opened read-only: 'sqlite+pysqlite:///db?query=PRAGMA journal_mode=WAL'
+    rewrote the source (WAL files appeared) and a read of a missing 'sqlite+pysqlite' file created it."""
+    import hashlib
+
+    db = tmp_path / "db.sqlite"
+    write_table(adult_small[0].head(50), f"sqlite:///{db}", table="t")
+    before = hashlib.sha256(db.read_bytes()).hexdigest()
+    for url in (
+        f"sqlite+pysqlite:///{db}?query=PRAGMA journal_mode=WAL",
+        f"sqlite+pysqlite:///file:{db}?mode=rwc&uri=true&query=PRAGMA journal_mode=WAL",
+        f"sqlite+pysqlite:///{db}?query=CREATE TABLE evil (a INTEGER)",
+        f"sqlite+pysqlite:///{db}?query=ATTACH DATABASE '{tmp_path / 'evil.db'}' AS e",
+    ):
+        try:
+            read_table(url)
+        except DataError as exc:
+            assert "\n" not in str(exc)
+    assert hashlib.sha256(db.read_bytes()).hexdigest() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["db.sqlite"]  # no -wal, -shm, evil.db
+    assert len(read_table(f"sqlite+pysqlite:///{db}?table=t")) == 50
+    with pytest.raises(DataError, match="not found"):
+        read_table(f"sqlite+pysqlite:///{tmp_path / 'new.db'}?table=t")
+    assert not (tmp_path / "new.db").exists()
+
+
+def test_a_password_with_an_at_sign_never_reaches_a_message():
+    """The redaction stopped at the first '@' while SQLAlchemy splits at the last one."""
+    from simulacra.io import redact_url as _redact
+
+    for url in (
+        "postgresql://bob:p@ssS3cret@127.0.0.1:1/db?table=t",
+        "postgresql+psycopg://bob:S3cret@127.0.0.1:1/db?table=t",
+        "mysql+pymysql://bob:a/b@S3cret@host/db",
+    ):
+        assert "S3cret" not in _redact(url), url
+    with pytest.raises(DataError) as info:
+        read_table("postgresql+psycopg://bob:p@ssS3cret@127.0.0.1:1/db?table=t")
+    assert "S3cret" not in str(info.value) and "bob" in str(info.value)
+
+
+def test_hostile_files_are_refused_in_bounded_time(tmp_path):
+    """A 70 KB first row of ';' hung the delimiter guess for minutes and would have built a 70,000-column
+    table; a 200-byte YAML alias bomb made a 3.6 MB error line (one more level exhausts memory)."""
+    import time
+
+    from simulacra.errors import MetadataError
+    from simulacra.metadata import Metadata
+
+    wide = tmp_path / "wide.csv"
+    wide.write_text("a" + ";" * 70_000 + "\n" + "1" + ";" * 70_000 + "\n")
+    start = time.perf_counter()
+    with pytest.raises(DataError, match="70,001 columns"):
+        read_table(wide)
+    assert time.perf_counter() - start < 10
+    bomb = tmp_path / "bomb.yaml"
+    levels = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    for i, name in enumerate("bcdefghi"):
+        prev = "abcdefghi"[i]
+        levels.append(
+            f"{name}: &{name} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]"
+        )
+    bomb.write_text("\n".join(levels) + "\n")
+    assert len(bomb.read_bytes()) < 1000
+    with pytest.raises(MetadataError, match="expands to more than 100,000 values") as info:
+        Metadata.detect(pd.DataFrame({"a": [1, 2]})).apply_overrides(bomb)
+    assert len(str(info.value)) < 300
+
+
+def test_csv_and_tsv_escape_spreadsheet_formulas_unless_asked_not_to(tmp_path):
+    """OWASP's advice covers CSV too: a spreadsheet runs =HYPERLINK(…) from a .csv as from an .xlsx."""
+    from simulacra.io import TableWriter
+
+    df = pd.DataFrame({"note": ['=HYPERLINK("http://x","y")', "@SUM(1)", "plain", "-rm"], "n": [-1, 2, 3, 4]})
+    for suffix in (".csv", ".tsv"):
+        write_table(df, tmp_path / f"out{suffix}")
+        back = read_table(tmp_path / f"out{suffix}")
+        assert back["note"].tolist() == ['\'=HYPERLINK("http://x","y")', "'@SUM(1)", "plain", "'-rm"]
+        assert back["n"].tolist() == [-1, 2, 3, 4]  # numbers untouched
+        with TableWriter(tmp_path / f"stream{suffix}") as out:
+            out.write(df.head(2))
+            out.write(df.tail(2))
+        assert read_table(tmp_path / f"stream{suffix}")["note"].tolist() == back["note"].tolist()
+    write_table(df, tmp_path / "raw.csv", escape=False)
+    assert read_table(tmp_path / "raw.csv")["note"].tolist() == df["note"].tolist()

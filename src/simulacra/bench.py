@@ -67,7 +67,7 @@ from typing import Any
 import numpy as np
 
 from simulacra.errors import ConfigError
-from simulacra.io import atomic_write_bytes, atomic_write_text
+from simulacra.io import atomic_write_bytes, atomic_write_text, redact_url
 from simulacra.synthesizers import model_class
 
 COLUMNS = [
@@ -353,13 +353,18 @@ def bench_images(
     recon = None
     if real_test is not None and hasattr(model, "reconstruct"):
         recon = (real_test.images, model.reconstruct(real_test))
-    info = {"model": repr(model), "data": data, "fit seconds": round(result["fit_s"], 1), "images": n}
+    info = {
+        "model": repr(model),
+        "data": redact_url(data),
+        "fit seconds": round(result["fit_s"], 1),
+        "images": n,
+    }
     evaluation, report = evaluate_image_sets(
         train,
         synthetic,
         real_test,
         seed=seed,
-        title=f"simulacra bench: {name} on {data}",
+        title=f"simulacra bench: {name} on {redact_url(data)}",
         model=model,
         info=info,
         reconstructions=recon,
@@ -409,13 +414,18 @@ def bench_texts(
     train, real_test = resolve_texts(data, test=test)
     n = min(int(rows), len(train))
     model, synthetic, result = timed_run(name, params, train, n, 32, seed, "text")
-    info = {"model": repr(model), "data": data, "fit seconds": round(result["fit_s"], 1), "texts": n}
+    info = {
+        "model": repr(model),
+        "data": redact_url(data),
+        "fit seconds": round(result["fit_s"], 1),
+        "texts": n,
+    }
     evaluation, report = evaluate_text_sets(
         train,
         synthetic,
         real_test,
         seed=seed,
-        title=f"simulacra bench: {name} on {data}",
+        title=f"simulacra bench: {name} on {redact_url(data)}",
         model=model,
         info=info,
     )

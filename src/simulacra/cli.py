@@ -24,7 +24,9 @@ from rich.table import Table
 
 from simulacra import __version__, datasets
 from simulacra.errors import ConfigError, DataError, OutputExistsError, PrivacyWarning, SimulacraError
+from simulacra.io import redact_url
 from simulacra.synthesizers.base import DEFAULT_MODEL, available
+from simulacra.validation import MAX_SEED
 
 console = Console()
 err_console = Console(stderr=True)
@@ -142,7 +144,7 @@ WIDE_CATEGORICAL = 1000
 def demo(
     output: Path = typer.Option(None, "-o", "--output", help="Run directory (default runs/demo-<time>)."),
     model: str = typer.Option(DEFAULT_MODEL, "--model", help=f"Synthesizer: {_MODELS}."),
-    seed: int = typer.Option(0, "--seed", help="Seed of sampling and of the metrics."),
+    seed: int = typer.Option(0, "--seed", min=0, max=MAX_SEED, help="Seed of sampling and of the metrics."),
     force: bool = typer.Option(False, "--force", help="Replace an existing run directory."),
 ) -> None:
     """Fit a synthesizer to the bundled Adult census table, sample, evaluate and write a report."""
@@ -174,7 +176,7 @@ def inspect(
         claim(output, force=force, kind="file")
     df = load_source(source)
     meta = table_metadata(df, metadata)
-    table = Table(title=f"{source}: {len(df)} rows × {df.shape[1]} columns")
+    table = Table(title=f"{redact_url(source)}: {len(df)} rows × {df.shape[1]} columns")
     for col in ("column", "sdtype", "details", "detected because"):
         table.add_column(col)
     for r in meta.explain():
@@ -298,7 +300,7 @@ def fit(
             args, size = (data,), f"{len(data)} texts"
         else:
             seed = synth.get_params().get("seed", 0)
-            with err_console.status(f"reading {source}"):
+            with err_console.status(f"reading {redact_url(source)}"):
                 data, sampled = load_fit_table(
                     source,
                     max_rows=max_rows,
@@ -424,7 +426,13 @@ def sample(
         "--top-p",
         help="Text models: nucleus sampling, keep the smallest token set of this probability.",
     ),
-    seed: int = typer.Option(0, "--seed", min=0, help="Same seed, same rows."),
+    seed: int = typer.Option(0, "--seed", min=0, max=MAX_SEED, help="Same seed, same rows."),
+    keep_formulas: bool = typer.Option(
+        False,
+        "--keep-formulas",
+        help="CSV/TSV output: write text that starts with =, +, -, @ as it is; by default it gets a "
+        "leading apostrophe, so that a spreadsheet does not run it as a formula (OWASP).",
+    ),
     keep_copies: bool = typer.Option(
         False,
         "--keep-copies",
@@ -605,7 +613,19 @@ def sample(
         label_column = balance or (next(iter(conditions)) if len(conditions) == 1 else None)
         parse_filters(filters, label_column=label_column)  # the specs, before any work
         written = _sample_filtered(
-            synth, rows, output, conditions, balance, counts, filters, data, test, seed, temperature, force
+            synth,
+            rows,
+            output,
+            conditions,
+            balance,
+            counts,
+            filters,
+            data,
+            test,
+            seed,
+            temperature,
+            force,
+            escape=not keep_formulas,
         )
     else:
         options = SampleOptions(seed, conditions or None, balance, counts, temperature)
@@ -628,11 +648,27 @@ def sample(
                     )
                 written.where = str(output)
             elif is_sql_url(output):
-                written = stream_sample(synth, rows, output, options, force=force, on_rows=on_rows, **stream)
+                written = stream_sample(
+                    synth,
+                    rows,
+                    output,
+                    options,
+                    force=force,
+                    on_rows=on_rows,
+                    escape=not keep_formulas,
+                    **stream,
+                )
             else:
                 with output_lock(output):
                     written = stream_sample(
-                        synth, rows, output, options, force=force, on_rows=on_rows, **stream
+                        synth,
+                        rows,
+                        output,
+                        options,
+                        force=force,
+                        on_rows=on_rows,
+                        escape=not keep_formulas,
+                        **stream,
                     )
     if balance is not None:
         shown = ", ".join(f"{c}={k:,}" for c, k in written.classes.items())
@@ -689,7 +725,19 @@ def _rows_progress(total: int):
 
 
 def _sample_filtered(
-    synth, rows, output, conditions, balance, counts, filters, data, test, seed, temperature, force
+    synth,
+    rows,
+    output,
+    conditions,
+    balance,
+    counts,
+    filters,
+    data,
+    test,
+    seed,
+    temperature,
+    force,
+    escape=True,
 ):
     """``sample --filter``: the rows drawn, filtered and topped up in memory, then written at once."""
     from simulacra.io import is_sql_url, output_lock, write_table
@@ -720,11 +768,11 @@ def _sample_filtered(
 
     if is_sql_url(output):
         df = generate()
-        where = write_table(df, output, force=force)
+        where = write_table(df, output, force=force, escape=escape)
     else:
         with output_lock(output):
             df = generate()
-            where = write_table(df, output, force=force)
+            where = write_table(df, output, force=force, escape=escape)
     classes = {} if balance is None else {c: int(k) for c, k in df[balance].value_counts(sort=False).items()}
     return Written(rows=len(df), where=where, classes=classes)
 
@@ -766,7 +814,7 @@ def evaluate(
         help="Tables: also run the privacy attacks (membership inference, singling out, linkability, "
         "attribute inference) with the test rows as the control set; ≈ 20 s on Adult.",
     ),
-    seed: int = typer.Option(0, "--seed", min=0),
+    seed: int = typer.Option(0, "--seed", min=0, max=MAX_SEED),
     force: bool = typer.Option(False, "--force", help="Overwrite the report."),
 ) -> None:
     """Score a synthetic table, image set or text set against real data; write report.html and its
@@ -876,7 +924,7 @@ def prepare(
     split_method: str = typer.Option(None, "--split", help="random | stratified | group | time."),
     split_column: str = typer.Option(None, "--split-column", help="Column for stratified/group/time splits."),
     fractions: str = typer.Option(None, "--fractions", help="e.g. 0.8,0.2 or 0.7,0.1,0.2."),
-    seed: int = typer.Option(None, "--seed", min=0, help="Seed of the split."),
+    seed: int = typer.Option(None, "--seed", min=0, max=MAX_SEED, help="Seed of the split."),
     force: bool = typer.Option(False, "--force", help="Replace an existing output directory."),
 ) -> None:
     """Clean a table with a record of every change, profile it and split it into train/test parts."""
@@ -899,7 +947,7 @@ def prepare(
     if given:
         cfg["split"] = {**(split_cfg if isinstance(split_cfg, dict) else {}), **given}
     path, prep = run_prepare(source, output, test=test, config=cfg, force=force)
-    table = Table(title=f"prepared {source}")
+    table = Table(title=f"prepared {redact_url(source)}")
     for col in ("step", "action", "column", "count"):
         table.add_column(col, justify="right" if col == "count" else "left")
     for c in prep.changes:
@@ -944,7 +992,7 @@ def augment(
         "--test",
         help="Texts: real test texts, to report TRTR with and without the copies (sms brings its own).",
     ),
-    seed: int = typer.Option(0, "--seed", min=0, help="Same seed, same output."),
+    seed: int = typer.Option(0, "--seed", min=0, max=MAX_SEED, help="Same seed, same output."),
     force: bool = typer.Option(False, "--force", help="Replace an existing output."),
 ) -> None:
     """Write augmented copies of an image set (Kornia: flips, rotations, crops, affine, noise, …) or of
@@ -1099,7 +1147,7 @@ def _mix_finish(
     from simulacra.workflow import output_folder
 
     info = {
-        "data": source,
+        "data": redact_url(source),
         "target": target,
         "models": ", ".join(names),
         "real fractions": ", ".join(percent(f) for f in settings.fractions),
@@ -1110,7 +1158,9 @@ def _mix_finish(
         "seconds, whole run": round(seconds, 1),
         **{k: round(v, 1) for k, v in result.seconds.items()},
     }
-    report = MixReport(result, balancing, title=f"simulacra mix: {source}, {', '.join(names)}", info=info)
+    report = MixReport(
+        result, balancing, title=f"simulacra mix: {redact_url(source)}, {', '.join(names)}", info=info
+    )
     with output_folder(output, force=force) as tmp:
         report.results.to_csv(tmp / "results.csv", index=False)
         report.to_json(tmp / "metrics.json")
@@ -1125,7 +1175,9 @@ def _mix_table(summary, result, source: str, repeats: int, downstream: list[str]
     """The headline metric of every variant, mean ± sd, one column per downstream model."""
     from simulacra.experiments.mix import percent
 
-    table = Table(title=f"simulacra mix on {source}: {result.headline}, mean ± sd over {repeats} repeat(s)")
+    table = Table(
+        title=f"simulacra mix on {redact_url(source)}: {result.headline}, mean ± sd over {repeats} repeat(s)"
+    )
     for col in ("experiment", "method", "fraction", "variant", "ratio", *downstream):
         table.add_column(col, justify="left" if col in ("experiment", "method", "variant") else "right")
     head = summary[summary.metric == result.headline]
@@ -1187,7 +1239,7 @@ def mix(
     write_best: str = typer.Option(
         None, "--write-best", help="Write the best mixed training set (with a 'synthetic' column) here."
     ),
-    seed: int = typer.Option(0, "--seed", min=0, help="Seed of the first repeat."),
+    seed: int = typer.Option(0, "--seed", min=0, max=MAX_SEED, help="Seed of the first repeat."),
     output: Path = typer.Option(
         None, "-o", "--output", help="Folder for results.csv, report.html, metrics.json."
     ),
@@ -1344,7 +1396,9 @@ def tune(
         0.2, "--validation", help="Share of the training rows held out to score the trials, 0.05 … 0.5."
     ),
     metadata: Path = typer.Option(None, "--metadata", help="Metadata overrides (JSON/YAML)."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the split, the sampler, the models and the scores."),
+    seed: int = typer.Option(
+        0, "--seed", min=0, max=MAX_SEED, help="Seed of the split, the sampler, the models and the scores."
+    ),
     workers: int = typer.Option(
         1,
         "--workers",
@@ -1434,7 +1488,7 @@ def tune(
         result.trials.to_csv(tmp / "trials.csv", index=False)
         if result.model is not None:
             result.model.save(tmp / "model")
-    table = Table(title=f"simulacra tune {model} on {source}: best trials ({objective})")
+    table = Table(title=f"simulacra tune {model} on {redact_url(source)}: best trials ({objective})")
     for title in ("trial", *result.space, "detection", "TSTR", "utility", "score"):
         table.add_column(title, justify="right")
     shown = result.trials[result.trials["error"] == ""].sort_values("score", ascending=False).head(5)
@@ -1490,7 +1544,7 @@ def bench(
     rows: int = typer.Option(
         100_000, "--rows", min=1, max=100_000_000, help="Rows sampled to time sampling."
     ),
-    seed: int = typer.Option(0, "--seed", min=0),
+    seed: int = typer.Option(0, "--seed", min=0, max=MAX_SEED),
     repeats: int = typer.Option(
         1,
         "--repeats",
@@ -1571,12 +1625,12 @@ def bench(
     )
     rows_shown = table_rows(results)
     shown = [c for c in cols if c[0] == "model" or any(r.get(c[0]) is not None for r in rows_shown)]
-    table = Table(title=f"simulacra bench on {data}")
+    table = Table(title=f"simulacra bench on {redact_url(data)}")
     for _, title, _ in shown:
         table.add_column(title, justify="left" if title == "model" else "right")
     for row in rows_shown:
         table.add_row(*cells(row, shown))
-    info = {"data": data, "models": names, "rows": rows, "seed": seed, "repeats": repeats}
+    info = {"data": redact_url(data), "models": names, "rows": rows, "seed": seed, "repeats": repeats}
     write_results(results, output, info, force=force)
     Console(width=max(console.width, 230)).print(table)  # never truncate numbers, even in a narrow log
     console.print(f"written: [bold]{output / 'bench.md'}[/bold], [bold]{output / 'bench.json'}[/bold]")
@@ -1615,8 +1669,14 @@ def _kind(exc: BaseException) -> str:
     return ""
 
 
+#: the longest error line printed; a longer one (an echoed value) keeps its start and its end (the fix)
+MAX_ERROR_CHARS = 1_000
+
+
 def _error(message: str) -> None:
     line = " ".join(str(message).split())
+    if len(line) > MAX_ERROR_CHARS:
+        line = f"{line[: MAX_ERROR_CHARS - 300]} … {line[-280:]}"
     from rich.markup import escape
 
     # the message is text, not markup: "pip install 'simulacra[ray]'" must keep its brackets

@@ -58,7 +58,7 @@ from simulacra.io import atomic_write_text, read_yaml, write_table
 from simulacra.prepare import Change, Preparation, load_prepare_config, prepare_table
 from simulacra.report import preparation_html
 from simulacra.synthesizers import DEFAULT_MODEL, make, model_class
-from simulacra.validation import MAX_ROWS, config_error
+from simulacra.validation import MAX_ROWS, MAX_SEED, config_error
 from simulacra.workflow import (
     class_counts,
     evaluate_tables,
@@ -105,7 +105,7 @@ class ModelConfig(_Section):
 
 class SampleConfig(_Section):
     rows: Annotated[int, Field(ge=1, le=MAX_ROWS)] | None = None
-    seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = 0
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED)] = 0
     conditions: dict[str, Any] | None = None
     balance: str | None = None
     temperature: Annotated[float, Field(gt=0, le=10)] = 1.0

@@ -25,6 +25,10 @@ from simulacra.errors import ConfigError
 #: The most rows (or images) one call may generate or read in one piece; larger requests are refused
 #: before any work, and the memory check of the caller refuses smaller ones that do not fit either.
 MAX_ROWS = 2_000_000_000
+#: the largest seed, for every seed simulacra takes (CLI options, configs, hyper-parameters, sample
+#: calls): NumPy's legacy RandomState and scikit-learn's random_state stop at 2³² − 1, so a larger
+#: seed passed the old checks and then failed inside a library
+MAX_SEED = 2**32 - 1
 
 
 @dataclass(frozen=True)
@@ -43,11 +47,43 @@ def load_yaml(text: str) -> Any:
     Raises
     ------
     yaml.YAMLError
-        Malformed YAML.
+        Malformed YAML, or one that expands past :data:`MAX_YAML_VALUES` values through aliases.
     """
     import yaml
 
-    return yaml.load(text, Loader=_yaml_loader())  # a SafeLoader subclass: no arbitrary objects
+    data = yaml.load(text, Loader=_yaml_loader())  # a SafeLoader subclass: no arbitrary objects
+    size = _expanded_size(data, {})
+    if size > MAX_YAML_VALUES:
+        # anchors and aliases share one object per reference: 200 bytes of nested aliases expand to
+        # millions of values as soon as anything walks or prints them (the "billion laughs")
+        raise yaml.YAMLError(
+            f"the document expands to more than {MAX_YAML_VALUES:,} values through anchors and aliases; "
+            "write the values out"
+        )
+    return data
+
+
+#: values a YAML or JSON document may hold once its aliases are expanded
+MAX_YAML_VALUES = 100_000
+
+
+def _expanded_size(value: Any, seen: dict[int, int]) -> int:
+    """How many values ``value`` holds with every shared (aliased) list or mapping counted each time
+    it is referenced, computed once per object (so without expanding anything)."""
+    if not isinstance(value, list | dict):
+        return 1
+    key = id(value)
+    if key in seen:
+        return seen[key]
+    seen[key] = MAX_YAML_VALUES + 1  # a reference cycle expands without end
+    items = list(value.keys()) + list(value.values()) if isinstance(value, dict) else value
+    total = 1
+    for item in items:
+        total += _expanded_size(item, seen)
+        if total > MAX_YAML_VALUES:
+            break
+    seen[key] = total
+    return total
 
 
 @lru_cache(maxsize=1)

@@ -36,7 +36,7 @@ from simulacra.errors import ConfigError
 from simulacra.evaluate._features import label_values
 from simulacra.evaluate.utility import DOWNSTREAM_MODELS, Downstream, task_of
 from simulacra.metadata import Metadata
-from simulacra.validation import config_error
+from simulacra.validation import MAX_SEED, config_error
 
 #: the metric a verdict speaks of, per task
 HEADLINE = {"classification": "roc_auc", "regression": "r2", "image classification": "accuracy"}
@@ -102,7 +102,7 @@ class MixSettings(BaseModel):
     fractions: list[float] = Field(min_length=1, max_length=20)
     ratios: list[float] = Field(min_length=1, max_length=20)
     repeats: int = Field(ge=1, le=100)
-    seed: int = Field(ge=0)
+    seed: int = Field(ge=0, le=MAX_SEED)
     downstream: list[str] = Field(min_length=1)
 
 

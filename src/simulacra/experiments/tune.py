@@ -69,7 +69,7 @@ import pandas as pd
 
 from simulacra.errors import ConfigError, DataError
 from simulacra.metadata import Metadata
-from simulacra.validation import Integer, Real, check_value, load_yaml
+from simulacra.validation import MAX_SEED, Integer, Real, check_value, load_yaml
 
 #: what a trial can maximise
 OBJECTIVES = ("combined", "detection", "utility")
@@ -426,7 +426,7 @@ def check_settings(
     validation = check_value("tune", "--validation", validation, Real(ge=0.05, le=0.5))
     if objective not in OBJECTIVES:
         raise ConfigError(f"--objective {objective!r}: use one of {', '.join(OBJECTIVES)}")
-    seed = check_value("tune", "--seed", seed, Integer(ge=0, le=2**63 - 1))
+    seed = check_value("tune", "--seed", seed, Integer(ge=0, le=MAX_SEED))
     workers = check_value("tune", "--workers", workers, Integer(ge=1, le=1024))
     return trials, float(validation), objective, seed, workers
 

@@ -28,6 +28,7 @@ from simulacra.io.tables import (
     iter_table,
     read_table,
     read_yaml,
+    redact_url,
     tidy_table,
     write_table,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "png_bytes",
     "read_table",
     "read_yaml",
+    "redact_url",
     "replace_dir",
     "temporary_dir_for",
     "tidy_table",

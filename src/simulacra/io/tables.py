@@ -27,7 +27,7 @@ import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode
+from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 import pandas as pd
 
@@ -90,9 +90,71 @@ def _one_line(exc: BaseException) -> str:
     return text[:300] + ("…" if len(text) > 300 else "") or type(exc).__name__
 
 
-def _redact(url: str) -> str:
-    """The URL with its password replaced by ``***``."""
-    return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
+def _parsed_url(url: str):
+    """SQLAlchemy's own reading of ``url`` (a ``sqlalchemy.engine.URL``), or ``None`` when it cannot
+    parse it: deciding anything from the text by hand (a prefix, a regex) reads it differently from
+    the driver that will open it."""
+    import sqlalchemy as sa
+
+    try:
+        return sa.engine.make_url(url)
+    except Exception:  # SQLAlchemy raises ArgumentError, ValueError, … for malformed URLs
+        return None
+
+
+def _credentials(url: str) -> tuple[int, int] | None:
+    """Where the user and password of a URL stand (``url[start:end]``, up to its *last* ``@`` before
+    the query), or ``None`` without any."""
+    head = url.partition("?")[0]
+    start = head.find("://")
+    end = head.rfind("@")
+    if start < 0 or end < start or head[start + 3 : start + 4] == "/":  # no authority: a file path
+        return None
+    return start + 3, end
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its password replaced by ``***``, for every message, title and log line that shows
+    a source (a path or any other text comes back unchanged). Everything up to the last ``@`` before
+    the query counts as the credentials, so a password holding ``@`` (``bob:p@ss@host``) is hidden whole, however
+    a driver would split it."""
+    url = str(url)
+    where = _credentials(url) if is_sql_url(url) else None
+    if where is None:
+        return url
+    start, end = where
+    user, colon, _ = url[start:end].partition(":")
+    return url[:start] + (f"{user}:***" if colon else url[start:end]) + url[end:]
+
+
+def _check_credentials(url: str) -> None:
+    """Refuse a URL whose user or password holds a bare ``@``: SQLAlchemy ends the password at the
+    first one and would send the rest to the server as part of the host name (and into its error
+    messages).
+
+    Raises
+    ------
+    DataError
+        With the fix: percent-encode the ``@`` as ``%40``.
+    """
+    where = _credentials(url)
+    if where is not None and "@" in url[where[0] : where[1]]:
+        raise DataError(
+            f"{redact_url(url)}: the user or password holds an '@', which ends the password in a URL; "
+            "write it percent-encoded as %40"
+        )
+
+
+def sqlite_file(url: str) -> str | None:
+    """The database file of a SQLite URL, whatever its driver (``sqlite://``, ``sqlite+pysqlite://``,
+    a ``file:`` URI with ``uri=true``); ``None`` for other dialects and in-memory databases."""
+    parsed = _parsed_url(url)
+    if parsed is None or parsed.get_backend_name() != "sqlite":
+        return None
+    db = parsed.database or ""
+    if str(parsed.query.get("uri", "")).lower() == "true" and db.startswith("file:"):
+        db = unquote(db[len("file:") :].partition("?")[0])
+    return None if db in ("", ":memory:") else db
 
 
 def _read_head(path: Path, n_bytes: int = 65536, encoding: str = "utf-8") -> str:
@@ -102,8 +164,15 @@ def _read_head(path: Path, n_bytes: int = 65536, encoding: str = "utf-8") -> str
     return raw.decode(encoding, errors="replace")
 
 
+#: characters of a line the delimiter guess reads: csv.Sniffer's regular expressions take minutes on
+#: a 70,000-character line of separators
+SNIFF_LINE_CHARS = 2_000
+#: most columns a table may have: wider ones are refused before pandas builds them
+MAX_COLUMNS = 5_000
+
+
 def _sniff_delimiter(sample: str) -> str:
-    lines = [ln for ln in sample.splitlines()[:50] if ln.strip()]
+    lines = [ln[:SNIFF_LINE_CHARS] for ln in sample.splitlines()[:50] if ln.strip()]
     if not lines:
         return ","
     try:
@@ -145,6 +214,7 @@ def tidy_table(df: pd.DataFrame, source: str) -> pd.DataFrame:
     DataError
         The table has no rows or no columns.
     """
+    _check_width(source, df.shape[1])
     df = _strip(df)
     for col in df.columns:
         s = df[col]
@@ -422,6 +492,7 @@ def _check_header(path: Path, delim: str, encoding: str) -> None:
     with _open_text(path, encoding) as f:
         names = next(csv.reader(f, delimiter=delim, skipinitialspace=True), [])
     names = [n.strip() for n in names]
+    _check_width(path, len(names))
     seen: dict[str, list[int]] = {}
     for i, n in enumerate(names, start=1):
         seen.setdefault(n, []).append(i)
@@ -431,6 +502,21 @@ def _check_header(path: Path, delim: str, encoding: str) -> None:
         raise DataError(
             f"{path}: column name {name!r} appears {len(cols)} times (columns {', '.join(map(str, cols))}); "
             "rename them so that each column has its own name"
+        )
+
+
+def _check_width(source: Any, columns: int) -> None:
+    """Refuse a table of more than :data:`MAX_COLUMNS` columns before it is built.
+
+    Raises
+    ------
+    DataError
+        With the count and the fix (select the columns, or check the delimiter).
+    """
+    if columns > MAX_COLUMNS:
+        raise DataError(
+            f"{source}: {columns:,} columns, more than the {MAX_COLUMNS:,} simulacra reads; keep the "
+            "columns you need (or check the delimiter, if the file should have fewer)"
         )
 
 
@@ -446,25 +532,31 @@ def _bad_lines(path: Path, delim: str, encoding: str) -> list[int]:
     return bad
 
 
-def _read_only_url(url: str) -> str:
-    """A SQLite file URL opened read-only (``mode=ro`` URI): a query can then neither change the file nor
-    ``ATTACH`` and so create another one."""
-    if url.startswith("sqlite:///") and url != "sqlite:///:memory:" and "uri=true" not in url:
-        base, _, query = url.partition("?")
-        path = quote(base[len("sqlite:///") :], safe="/")
-        extra = f"&{query}" if query else ""
-        return f"sqlite:///file:{path}?mode=ro&uri=true{extra}"
-    return url
+def _read_only_url(url: str) -> Any:
+    """Any SQLite file URL — every driver variant, and ``file:`` URIs whatever their ``mode`` — as the
+    standard driver's read-only URI (``mode=ro``): a query can then neither change the file nor create
+    it, and (with the engine's limits) ``ATTACH`` no other. Other URLs are returned unchanged."""
+    db = sqlite_file(url)
+    if db is None:
+        return url
+    parsed = _parsed_url(url)
+    query = {k: v for k, v in parsed.query.items() if k not in ("mode", "uri")}
+    return parsed.set(
+        drivername="sqlite",
+        database=f"file:{quote(db, safe='/')}",
+        query={**query, "mode": "ro", "uri": "true"},
+    )
 
 
 def _engine(url: str, *, read_only: bool = False):
     import sqlalchemy as sa
 
+    _check_credentials(url)
     try:
         engine = sa.create_engine(_read_only_url(url) if read_only else url)
     except Exception as exc:
         raise DataError(
-            f"{_redact(url)}: not a usable SQLAlchemy URL ({_one_line(exc)}); e.g. sqlite:///file.db"
+            f"{redact_url(url)}: not a usable SQLAlchemy URL ({_one_line(exc)}); e.g. sqlite:///file.db"
         ) from exc
     if read_only and engine.dialect.name == "sqlite":
 
@@ -538,13 +630,12 @@ def _sql_source(url: str, table: str | None, query: str | None):
     url, ours = _split_url(url)
     table = table or ours.get("table")
     query = query or ours.get("query")
-    shown = _redact(url)
+    shown = redact_url(url)
     if bool(table) == bool(query):
         raise DataError(f"{shown}: give exactly one of table= or query= (e.g. '{shown}?table=NAME')")
-    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-        db = Path(url[len("sqlite:///") :])
-        if not db.exists():
-            raise DataError(f"{shown}: database file {db} not found; check the path")
+    db = sqlite_file(url)
+    if db is not None and not Path(db).is_file():  # checked first: a read must create nothing
+        raise DataError(f"{shown}: database file {db} not found; check the path")
     engine = _engine(url, read_only=True)
     try:
         with engine.connect() as conn:
@@ -624,14 +715,10 @@ def check_table_target(
     """
     if is_sql_url(target):
         url, _ = _split_url(str(target))
-        if (
-            (url.startswith("sqlite") and url.rstrip("/") in ("sqlite:", "sqlite:/", "sqlite://"))
-            or url
-            in (
-                "sqlite:///:memory:",
-                "sqlite://:memory:",
-            )
-            or "mode=memory" in url
+        parsed = _parsed_url(url)
+        sqlite = parsed is not None and parsed.get_backend_name() == "sqlite"  # any driver variant
+        if (sqlite and (sqlite_file(url) is None or str(parsed.query.get("mode", "")) == "memory")) or (
+            "mode=memory" in url
         ):
             raise ConfigError(
                 f"{target}: an in-memory SQLite database is gone when simulacra exits, with the rows written "
@@ -662,7 +749,10 @@ def check_table_target(
 def escape_formulas(df: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``df`` in which every text value that a spreadsheet would run as a formula (starting with
     ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) is prefixed with an apostrophe, the OWASP
-    advice against CSV/formula injection; numbers are untouched. Used for ``.xlsx`` output."""
+    advice against CSV/formula injection; numbers are untouched. Used for ``.xlsx`` output always and
+    for ``.csv``/``.tsv`` output unless the writer is told otherwise (``escape=False``, the CLI's
+    ``--keep-formulas``): a spreadsheet opening a CSV runs ``=HYPERLINK(…)`` as readily as in a
+    workbook. The apostrophe is a change of the value, which is why it can be turned off."""
     out = df.copy()
     for col in out.columns:
         s = out[col]
@@ -673,10 +763,12 @@ def escape_formulas(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _atomic_write_file(df: pd.DataFrame, path: Path, fmt: str, force: bool) -> None:
+def _atomic_write_file(df: pd.DataFrame, path: Path, fmt: str, force: bool, escape: bool = True) -> None:
     tmp = temporary_file_for(path, force=force)
     try:
         compression = "gzip" if path.suffix.lower() == ".gz" else None
+        if fmt in ("csv", "tsv") and escape:
+            df = escape_formulas(df)
         if fmt == "csv":
             df.to_csv(tmp, index=False, compression=compression)
         elif fmt == "tsv":
@@ -702,6 +794,7 @@ def write_table(
     table: str | None = None,
     if_exists: str = "fail",
     force: bool = False,
+    escape: bool = True,
 ) -> str:
     """Write ``df`` to a file (format from the suffix) or to an SQL table, atomically.
 
@@ -714,7 +807,7 @@ def write_table(
         ``.parquet`` or ``.xlsx``; or an SQLAlchemy URL (``sqlite:///out.db``), with the table given by
         ``table=`` or ``?table=NAME`` (default ``synthetic``). See :func:`check_table_target` for what
         is refused. In ``.xlsx`` output, text that a spreadsheet would run as a formula is escaped
-        (:func:`escape_formulas`).
+        (:func:`escape_formulas`); in ``.csv`` and ``.tsv`` output too, unless ``escape`` is false.
     if_exists:
         For SQL: ``"fail"`` (default), ``"replace"`` or ``"append"``. ``force=True`` means ``"replace"``.
     force:
@@ -738,7 +831,7 @@ def write_table(
     fmt = check_table_target(target, rows=len(df), force=force)
     if fmt == "sql":
         return _write_sql(df, str(target), table=table, if_exists="replace" if force else if_exists)
-    _atomic_write_file(df, Path(target), fmt, force)
+    _atomic_write_file(df, Path(target), fmt, force, escape)
     return str(target)
 
 
@@ -749,7 +842,7 @@ def _write_sql(df: pd.DataFrame, url: str, *, table: str | None, if_exists: str)
         raise DataError(f"if_exists={if_exists!r}: use 'fail', 'replace' or 'append'")
     url, ours = _split_url(url)
     table = table or ours.get("table") or "synthetic"
-    shown = _redact(url)
+    shown = redact_url(url)
     engine = _engine(url)
     try:
         with engine.begin() as conn:  # one transaction: all or nothing
@@ -797,6 +890,9 @@ class TableWriter:
     force : bool
         Replace an existing file (one simulacra may replace, see :func:`~simulacra.io.outputs.claim`)
         or table.
+    escape : bool
+        Escape text that a spreadsheet would run as a formula in CSV/TSV output (always in Excel
+        output; :func:`escape_formulas`).
 
     Raises
     ------
@@ -817,10 +913,12 @@ class TableWriter:
         table: str | None = None,
         rows: int | None = None,
         force: bool = False,
+        escape: bool = True,
     ) -> None:
         self.target = target
         self.fmt = check_table_target(target, rows=rows, force=force)
         self.force = force
+        self.escape = escape
         self.table = table
         self.rows = 0
         self._tmp: Path | None = None
@@ -834,7 +932,7 @@ class TableWriter:
         if self.fmt == "sql":
             url, ours = _split_url(str(target))
             self.table = table or ours.get("table") or "synthetic"
-            self._shown = _redact(url)
+            self._shown = redact_url(url)
 
     # ------------------------------------------------------------------ context
     def __enter__(self) -> TableWriter:
@@ -909,6 +1007,7 @@ class TableWriter:
         first = not self._started
         self._started = True
         if self.fmt in ("csv", "tsv"):
+            df = escape_formulas(df) if self.escape else df
             df.to_csv(self._handle, index=False, header=first, sep="\t" if self.fmt == "tsv" else ",")
         elif self.fmt == "jsonl":
             if len(df):

@@ -33,7 +33,7 @@ from simulacra.prepare.cleaning import (
 )
 from simulacra.prepare.profile import profile
 from simulacra.prepare.split import split
-from simulacra.validation import config_error
+from simulacra.validation import MAX_SEED, config_error
 
 DEFAULTS: dict[str, Any] = {
     "types": True,
@@ -107,7 +107,7 @@ class _Split(_Section):
         0.2,
     ]
     column: str | None = None
-    seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = 0
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED)] = 0
 
 
 class PrepareConfig(_Section):

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simulacra.validation import Integer, check_value
+from simulacra.validation import MAX_SEED, Integer, check_value
 
 #: Rows per sampling block. Part of what "the same seed gives the same rows" means for requests larger
 #: than one block: changing it changes those rows, so it is a constant, not an option.
@@ -161,7 +161,7 @@ def iter_rows(
     stop = plan.rows if stop is None else stop
     start = check_value("sample", "start", start, Integer(ge=0, le=plan.rows))
     stop = check_value("sample", "stop", stop, Integer(ge=start, le=plan.rows))
-    seed = check_value("sample", "seed", seed, Integer(ge=0, le=2**63 - 1))
+    seed = check_value("sample", "seed", seed, Integer(ge=0, le=MAX_SEED))
     draw = _block_sampler(
         model, plan, seed=seed, conditions=conditions, column=column, temperature=temperature
     )

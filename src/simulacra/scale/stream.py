@@ -77,6 +77,7 @@ def stream_sample(
     force: bool = False,
     count_column: str | None = None,
     on_rows: Callable[[int], None] | None = None,
+    escape: bool = True,
 ) -> Written:
     """Write rows ``[start, stop)`` of a ``rows``-row request to ``target`` in chunks of ``chunk_rows``.
 
@@ -99,6 +100,8 @@ def stream_sample(
         Count the written rows per class of this column (``Written.classes``).
     on_rows : callable ``(rows_written) -> None``, optional
         Called after every chunk with the number of rows it held (progress bars).
+    escape : bool
+        Escape spreadsheet formulas in CSV/TSV text (:func:`~simulacra.io.tables.escape_formulas`).
 
     Returns
     -------
@@ -112,7 +115,7 @@ def stream_sample(
     total = BlockPlan.make(rows, options.counts).rows
     stop = total if stop is None else stop
     written = Written()
-    with TableWriter(target, rows=stop - start, force=force) as out:
+    with TableWriter(target, rows=stop - start, force=force, escape=escape) as out:
         pieces = iter_rows(model, rows, start=start, stop=stop, **options.as_kwargs())
         for chunk in iter_chunks(pieces, chunk_rows):
             out.write(chunk)
@@ -160,6 +163,7 @@ def write_part(
     chunk_rows: int = CHUNK_ROWS,
     count_column: str | None = None,
     on_rows: Callable[[int], None] | None = None,
+    escape: bool = True,
 ) -> Written:
     """Write part ``index`` (rows ``[start, stop)``) of a request to ``folder/part-NNNNN.parquet``
     (see :func:`stream_sample`)."""

@@ -31,7 +31,16 @@ import pandas as pd
 from simulacra.errors import ConditionError, ConfigError, DataError, MetadataError, NotFittedError
 from simulacra.io import replace_dir, temporary_dir_for
 from simulacra.metadata import Metadata
-from simulacra.validation import Integer, Param, Real, check_memory, check_params, check_rows, check_value
+from simulacra.validation import (
+    MAX_SEED,
+    Integer,
+    Param,
+    Real,
+    check_memory,
+    check_params,
+    check_rows,
+    check_value,
+)
 
 _REGISTRY: dict[str, type[BaseSynthesizer]] = {}
 
@@ -231,7 +240,7 @@ class BaseSynthesizer(ABC):
         """
         n = check_rows(n)
         if seed is not None:
-            seed = check_value(self.name, "seed", seed, Integer(ge=0, le=2**63 - 1))
+            seed = check_value(self.name, "seed", seed, Integer(ge=0, le=MAX_SEED))
         check_memory(
             n * self._bytes_per_row(),
             f"sampling {n:,} rows",

@@ -34,7 +34,7 @@ from scipy import stats
 from simulacra.errors import ConditionError
 from simulacra.synthesizers.base import Synthesizer, register
 from simulacra.transform import TableTransformer, interval_of
-from simulacra.validation import Integer, Param
+from simulacra.validation import MAX_SEED, Integer, Param
 
 
 def _nearest_correlation(c: np.ndarray, floor: float = 1e-6) -> np.ndarray:
@@ -86,7 +86,7 @@ class GaussianCopula(Synthesizer):
     _parameter_constraints: ClassVar[dict[str, Param]] = {
         "max_quantiles": Integer(ge=2, le=1_000_000),
         "gibbs_sweeps": Integer(ge=1, le=10_000),
-        "seed": Integer(ge=0, le=2**63 - 1),
+        "seed": Integer(ge=0, le=MAX_SEED),
     }
     #: ``simulacra tune``'s default space: the marginals' resolution (the copula itself has no
     #: hyper-parameter to search)

@@ -66,7 +66,7 @@ from simulacra.errors import ConditionError
 from simulacra.synthesizers.base import Synthesizer, register
 from simulacra.synthesizers.training import progress_bar, threads
 from simulacra.transform import TableTransformer
-from simulacra.validation import Boolean, Integer, Param, Real
+from simulacra.validation import MAX_SEED, Boolean, Integer, Param, Real
 
 EPS = 1e-9
 CHUNK_VALUES = 2**24  # one-hot entries per EM chunk (64 MiB of float32): rows per chunk = this ÷ D
@@ -212,7 +212,7 @@ class Mixture(Synthesizer):
         "iterations": Integer(ge=0, le=100_000),
         "smoothing": Real(gt=0.0, le=1e6),
         "tol": Real(ge=0.0, le=1e6),
-        "seed": Integer(ge=0, le=2**63 - 1),
+        "seed": Integer(ge=0, le=MAX_SEED),
         "verbose": Boolean(),
     }
     #: ``simulacra tune``'s default space (:class:`~simulacra.experiments.tune.Dimension` specs): the

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from simulacra.errors import ConfigError, DataError
-from simulacra.validation import Boolean, Integer, Optional, Param, Text
+from simulacra.validation import MAX_SEED, Boolean, Integer, Optional, Param, Text
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -32,7 +32,7 @@ TRAINING_CONSTRAINTS: dict[str, Param] = {
     "batch_size": Integer(ge=1, le=1_000_000),
     "patience": Optional(Integer(ge=1, le=100_000)),
     "device": Text(),
-    "seed": Integer(ge=0, le=2**63 - 1),
+    "seed": Integer(ge=0, le=MAX_SEED),
     "verbose": Boolean(),
 }
 

@@ -66,7 +66,7 @@ from simulacra.synthesizers.dp.graphical import (
 from simulacra.synthesizers.training import progress_bar, threads
 from simulacra.transform.domain import Domain
 from simulacra.transform.secret import secret_rng
-from simulacra.validation import Boolean, Choice, Integer, Optional, Param, Real
+from simulacra.validation import MAX_SEED, Boolean, Choice, Integer, Optional, Param, Real
 
 
 class Binning:
@@ -176,7 +176,7 @@ class AIM(Synthesizer):
         "max_model_size": Real(gt=0, le=4096),
         "domain_share": Real(gt=0, lt=1),
         "iterations": Integer(ge=1, le=100_000),
-        "seed": Integer(ge=0, le=2**63 - 1),
+        "seed": Integer(ge=0, le=MAX_SEED),
         "verbose": Boolean(),
     }
 
