@@ -225,6 +225,21 @@ case("mix without test rows", ["mix", DATA, "--target", "race", "-o", "mx"], mes
 case("mix without a target", ["mix", DATA, "--test", DATA, "-o", "mx"], message="--target")
 case("fit --max-rows 5", ["fit", DATA, "--max-rows", "5", "-o", "m"], message="--max-rows")
 case(
+    "sample repeated --condition",
+    ["sample", MODEL, "-n", "5", "--condition", "sex=Male", "--condition", "sex=Female", "-o", "x.csv"],
+    message="given twice",
+)
+case(
+    "sample repeated --class-counts class",
+    ["sample", MODEL, "--balance", "sex", "--class-counts", "Male=3,Male=4", "-o", "x.csv"],
+    message="given twice",
+)
+case(
+    "fit repeated --param",
+    ["fit", DATA, "--param", "seed=1", "--param", "seed=2", "-o", "m"],
+    message="twice",
+)
+case(
     "evaluate --seed 2**70", ["evaluate", DATA, DATA, "--seed", str(2**70), "-o", "r.html"], message="--seed"
 )
 case(

@@ -42,12 +42,17 @@ _MODELS = ", ".join(available())
 
 
 def _pairs(items: list[str], what: str) -> dict[str, str]:
-    out = {}
+    """``name=value`` options as a mapping; a name given twice is refused (keeping the last one would
+    silently drop the first)."""
+    out: dict[str, str] = {}
     for item in items:
         if "=" not in item:
             raise ConfigError(f"{what} {item!r} must look like name=value")
         k, v = item.split("=", 1)
-        out[k.strip()] = v.strip()
+        k = k.strip()
+        if k in out:
+            raise ConfigError(f"{what} {k} is given twice ({out[k]!r} and {v.strip()!r}); give it once")
+        out[k] = v.strip()
     return out
 
 
@@ -572,6 +577,8 @@ def sample(
                 name, eq, k = item.rpartition("=")
                 if not eq or not name:
                     raise ConfigError(f"--class-counts {item!r} must look like class=rows, e.g. yes=5000")
+                if name.strip() in given:
+                    raise ConfigError(f"--class-counts {name.strip()} is given twice; give each class once")
                 try:
                     given[name.strip()] = check_rows(int(k), f"--class-counts {name.strip()}")
                 except ValueError:
