@@ -225,6 +225,18 @@ case("mix without test rows", ["mix", DATA, "--target", "race", "-o", "mx"], mes
 case("mix without a target", ["mix", DATA, "--test", DATA, "-o", "mx"], message="--target")
 case("fit --max-rows 5", ["fit", DATA, "--max-rows", "5", "-o", "m"], message="--max-rows")
 case(
+    "valid: an output named like markup",
+    ["sample", MODEL, "-n", "5", "-o", "x[/bold].csv"],
+    code=0,
+    output=("x[",),
+)
+case(
+    "valid: columns and values named like markup",
+    ["inspect", "m.csv"],
+    setup=_w("m.csv", "[/x],[red]b\n[/b],1\n[/b],2\n[red]c,3\n"),
+    code=0,
+)
+case(
     "sample repeated --condition",
     ["sample", MODEL, "-n", "5", "--condition", "sex=Male", "--condition", "sex=Female", "-o", "x.csv"],
     message="given twice",

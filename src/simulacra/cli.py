@@ -28,8 +28,10 @@ from simulacra.io import redact_url
 from simulacra.synthesizers.base import DEFAULT_MODEL, available
 from simulacra.validation import MAX_SEED
 
-console = Console()
-err_console = Console(stderr=True)
+# markup off: paths, column names and class labels are the user's text ("x[/bold].csv", a column "[/x]"),
+# which Rich would read as markup and fail on, or swallow ("[red]b"); styles are given explicitly
+console = Console(markup=False)
+err_console = Console(stderr=True, markup=False)
 app = typer.Typer(
     name="simulacra",
     help="Synthetic data you can train on and share: load, prepare, fit a generator, sample, evaluate, report.",
@@ -118,10 +120,10 @@ def _summary(result: Any, title: str) -> None:
     if result.evaluation is not None:
         console.print(_metrics_table(result.evaluation.rows(), title))
     timing = ", ".join(f"{k} {v:.1f}s" for k, v in result.seconds.items())
-    console.print(f"[dim]{timing}[/dim]")
-    console.print(f"run directory: [bold]{result.path}[/bold]")
+    console.print(f"{timing}")
+    console.print(f"run directory: {result.path}")
     if (result.path / "report.html").exists():
-        console.print(f"report: [bold]{result.path / 'report.html'}[/bold]")
+        console.print(f"report: {result.path / 'report.html'}")
 
 
 def _warn_wide_categoricals(model: Any, metadata: Any, data: Any) -> None:
@@ -133,7 +135,7 @@ def _warn_wide_categoricals(model: Any, metadata: Any, data: Any) -> None:
         levels = int(data[name].nunique())
         if levels > WIDE_CATEGORICAL:
             err_console.print(
-                f"[yellow]warning:[/yellow] column {name!r} has {levels:,} categories; {model.name} one-hots "
+                f"warning: column {name!r} has {levels:,} categories; {model.name} one-hots "
                 f"each, which makes epochs slow and the model file large; group rare categories first "
                 f"('simulacra prepare' with rare: {{max_categories: 50}}) or use --model copula",
                 highlight=False,
@@ -189,7 +191,7 @@ def inspect(
     console.print(table)
     if output:
         atomic_write_text(output, meta.to_json() + "\n", force=force)
-        console.print(f"metadata written to [bold]{output}[/bold]; edit it and pass it to fit --metadata")
+        console.print(f"metadata written to {output}; edit it and pass it to fit --metadata")
 
 
 @app.command(
@@ -352,7 +354,7 @@ def fit(
             with err_console.status(f"fitting {model} on {size}"):
                 fit_model(synth, *args, pii=pii, pii_key=key)
         synth.save(output, force=force)
-    console.print(f"fitted {synth!r} in {time.perf_counter() - start:.1f}s → [bold]{output}[/bold]")
+    console.print(f"fitted {synth!r} in {time.perf_counter() - start:.1f}s → {output}")
     spent = getattr(synth, "privacy_", None)
     if spent:
         console.print(
@@ -520,7 +522,7 @@ def sample(
                 f"drew {synth.copies_dropped_:,} texts again that copied a training text",  # type: ignore[attr-defined]
                 highlight=False,
             )
-        console.print(f"{len(texts)} texts → [bold]{where}[/bold]")
+        console.print(f"{len(texts)} texts → {where}")
         return
     if synth.modality == "image":
         synth._check_temperature(temperature)  # type: ignore[attr-defined]  # before any work
@@ -564,7 +566,7 @@ def sample(
                 if target.suffix == ".npz"
                 else images.to_folder(target, force=force)
             )
-        console.print(f"{len(images)} images → [bold]{where}[/bold]")
+        console.print(f"{len(images)} images → {where}")
         return
     counts = None
     if balance is not None:
@@ -680,7 +682,7 @@ def sample(
     if balance is not None:
         shown = ", ".join(f"{c}={k:,}" for c, k in written.classes.items())
         console.print(f"{balance}: {shown}", highlight=False)
-    console.print(f"{written.rows} rows → [bold]{written.where}[/bold]")
+    console.print(f"{written.rows} rows → {written.where}")
 
 
 def _ray_workers(workers: int | None, ray_address: str | None, command: str) -> int | None:
@@ -911,7 +913,7 @@ def evaluate(
         report.to_json(json_path, force=force)
         report.to_html(output, force=force)
     console.print(_metrics_table(ev.rows(), "evaluation"))
-    console.print(f"report: [bold]{output}[/bold]  metrics: [bold]{json_path}[/bold]")
+    console.print(f"report: {output}  metrics: {json_path}")
 
 
 @app.command(
@@ -961,9 +963,9 @@ def prepare(
         table.add_row(c.step, c.action, c.column or "(rows)", str(c.count))
     console.print(table)
     for w in prep.profile["warnings"]:
-        console.print(f"[yellow]warning:[/yellow] {w}")
+        console.print(f"warning: {w}")
     parts = ", ".join(f"{k} {len(v)} rows" for k, v in prep.parts.items())
-    console.print(f"{parts} → [bold]{path}[/bold] (report: {path / 'report.html'})")
+    console.print(f"{parts} → {path} (report: {path / 'report.html'})")
 
 
 @app.command(
@@ -1032,7 +1034,7 @@ def augment(
         written = (
             out.to_npz(output, force=force) if output.suffix == ".npz" else out.to_folder(output, force=force)
         )
-    console.print(f"{len(out)} augmented images → [bold]{written}[/bold]")
+    console.print(f"{len(out)} augmented images → {written}")
     import numpy as np
 
     from simulacra.evaluate.image import psnr_ssim
@@ -1065,7 +1067,7 @@ def _augment_texts(source, pipeline, output, copies, text_column, label_column, 
         with err_console.status(f"augmenting {len(texts)} texts × {copies}"):
             out = augment_texts(texts, augmenter, copies=copies, seed=seed, rewriters=rewriters)
         written = write_table(out.to_frame(), str(output), force=force)
-    console.print(f"{len(out)} augmented texts → [bold]{written}[/bold]")
+    console.print(f"{len(out)} augmented texts → {written}")
     if held is not None and texts.labels is not None and held.labels is not None:
         from simulacra.evaluate.text import augmentation_effect
 
@@ -1175,7 +1177,7 @@ def _mix_finish(
     _mix_table(report.summary, result, source, settings.repeats, downstream)
     for line in result.verdicts(downstream[0]):
         console.print(line, highlight=False)
-    console.print(f"written: [bold]{output / 'results.csv'}[/bold], [bold]{output / 'report.html'}[/bold]")
+    console.print(f"written: {output / 'results.csv'}, {output / 'report.html'}")
 
 
 def _mix_table(summary, result, source: str, repeats: int, downstream: list[str]) -> None:
@@ -1200,7 +1202,7 @@ def _mix_table(summary, result, source: str, repeats: int, downstream: list[str]
             "–" if ratio != ratio else f"{ratio:.3g}",
             *(cells.get(d, "") for d in downstream),
         )
-    Console(width=max(console.width, 120)).print(table)
+    Console(width=max(console.width, 120), markup=False).print(table)
 
 
 def _numbers(text: str, what: str) -> list[float]:
@@ -1362,7 +1364,7 @@ def mix(
         where = write_table(result.best, write_best, force=force)
         console.print(
             f"best mixed training set ({percent(settings.fractions[-1])} real + "
-            f"{result.best_ratio:g} × synthetic, {len(result.best):,} rows) → [bold]{where}[/bold]"
+            f"{result.best_ratio:g} × synthetic, {len(result.best):,} rows) → {where}"
         )
 
 
@@ -1521,8 +1523,8 @@ def tune(
                 highlight=False,
             )
     console.print(f"fit them: {fit_command(result).replace('SOURCE', source)}", highlight=False, markup=False)
-    extra = ", [bold]model/[/bold]" if result.model is not None else ""
-    console.print(f"written: [bold]{output}[/bold]: best_params.json, tune.md, tune.json, trials.csv{extra}")
+    extra = ", model/" if result.model is not None else ""
+    console.print(f"written: {output}: best_params.json, tune.md, tune.json, trials.csv{extra}")
 
 
 @app.command(
@@ -1639,8 +1641,10 @@ def bench(
         table.add_row(*cells(row, shown))
     info = {"data": redact_url(data), "models": names, "rows": rows, "seed": seed, "repeats": repeats}
     write_results(results, output, info, force=force)
-    Console(width=max(console.width, 230)).print(table)  # never truncate numbers, even in a narrow log
-    console.print(f"written: [bold]{output / 'bench.md'}[/bold], [bold]{output / 'bench.json'}[/bold]")
+    Console(width=max(console.width, 230), markup=False).print(
+        table
+    )  # never truncate numbers, even in a narrow log
+    console.print(f"written: {output / 'bench.md'}, {output / 'bench.json'}")
     if modality != "table":
         console.print(f"reports: {', '.join(str(output / n / 'report.html') for n in names)}")
 
@@ -1697,7 +1701,7 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
         from rich.markup import escape
 
         text = escape(" ".join(str(message).split()))
-        err_console.print(f"[yellow]warning:[/yellow] {text}", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]warning:[/yellow] {text}", highlight=False, soft_wrap=True, markup=True)
     else:
         warnings._showwarning_orig(message, category, filename, lineno, file, line)  # type: ignore[attr-defined]
 
