@@ -237,6 +237,34 @@ case(
     code=0,
 )
 case(
+    "inspect -o its own input --force",
+    ["inspect", "t.csv", "-o", "t.csv", "--force"],
+    setup=_w("t.csv", "a,b\n1,x\n2,y\n"),
+    message="the input",
+)
+case(
+    "sample -o inside the model it samples --force",
+    ["sample", "m", "-n", "5", "-o", "m/state.json", "--force"],
+    setup=_model_copy(lambda m: None),
+    message="the input",
+)
+case(
+    "sample -o the SQL table given as --data --force",
+    [
+        "sample",
+        MODEL,
+        "-n",
+        "5",
+        "-o",
+        "sqlite:///db.sqlite?table=t",
+        "--data",
+        "sqlite:///db.sqlite?table=t",
+        "--force",
+    ],
+    setup=_sqlite,
+    message="the input",
+)
+case(
     "sample repeated --condition",
     ["sample", MODEL, "-n", "5", "--condition", "sex=Male", "--condition", "sex=Female", "-o", "x.csv"],
     message="given twice",

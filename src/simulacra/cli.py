@@ -176,10 +176,11 @@ def inspect(
     force: bool = typer.Option(False, "--force", help="Overwrite --output."),
 ) -> None:
     """Show the detected metadata of a table: each column's sdtype and the rule that chose it."""
-    from simulacra.io import atomic_write_text, claim
+    from simulacra.io import atomic_write_text, check_not_input, claim
     from simulacra.workflow import load_source, table_metadata
 
     if output:
+        check_not_input(output, source, metadata)
         claim(output, force=force, kind="file")
     df = load_source(source)
     meta = table_metadata(df, metadata)
@@ -267,7 +268,7 @@ def fit(
 ) -> None:
     """Fit a synthesizer to a table, an image set or labelled texts and save it (neural models show
     epochs, losses and ETA; image models also save sample grids under MODEL_DIR/samples/)."""
-    from simulacra.io import claim, output_lock
+    from simulacra.io import check_not_input, claim, output_lock
     from simulacra.synthesizers import make
     from simulacra.synthesizers.base import BATCH_SOURCES
     from simulacra.synthesizers.training import CHECKPOINT
@@ -295,6 +296,7 @@ def fit(
         )
     if batch_source is not None and batch_source not in BATCH_SOURCES:
         raise ConfigError(f"--batch-source {batch_source!r}: use one of {', '.join(BATCH_SOURCES)}")
+    check_not_input(output, source, metadata, pii_key_file)
     claim(output, force=force, kind="dir")  # and the output, before any training
     batches: dict[str, Any] | None = None
     with output_lock(output):
@@ -475,7 +477,7 @@ def sample(
     Tables are streamed: any number of rows is written chunk by chunk with bounded memory, to a file,
     an SQL table (one transaction) or, with -o DIR/, a folder of Parquet parts (optionally written by
     Ray workers). Filtered samples (--filter) are drawn in memory."""
-    from simulacra.io import check_table_target, claim, is_sql_url, output_lock, write_table
+    from simulacra.io import check_not_input, check_table_target, claim, is_sql_url, output_lock, write_table
     from simulacra.scale.blocks import check_chunk_rows
     from simulacra.scale.distributed import RaySession, sample_parts
     from simulacra.scale.stream import SampleOptions, check_disk_space, check_part_rows, stream_sample
@@ -490,6 +492,7 @@ def sample(
         raise ConfigError("--class-counts needs the column it counts; add --balance COLUMN")
     if filters and data is None:
         raise ConfigError("--filter compares with the model's real training rows; add --data SOURCE")
+    check_not_input(output, model_dir, data, test)
     synth = BaseSynthesizer.load(model_dir)
     refuse_private_filters(synth, filters)
     conditions = synth.parse_conditions(_pairs(condition, "--condition"))  # type: ignore[attr-defined]
@@ -828,7 +831,7 @@ def evaluate(
 ) -> None:
     """Score a synthetic table, image set or text set against real data; write report.html and its
     metrics JSON."""
-    from simulacra.io import ImageSet, claim, output_lock
+    from simulacra.io import ImageSet, check_not_input, claim, output_lock
     from simulacra.workflow import (
         evaluate_image_sets,
         evaluate_tables,
@@ -847,6 +850,7 @@ def evaluate(
         raise ConfigError(f"{output}: the report is an HTML file; end the name in .html")
     json_path = output.with_suffix(".json")
     for p in (output, json_path):
+        check_not_input(p, real, synthetic, test, model, metadata)
         claim(p, force=force, kind="file")
     if privacy and (is_text_source(real, text_column) or is_image_source(real)):
         raise ConfigError(
@@ -937,9 +941,10 @@ def prepare(
     force: bool = typer.Option(False, "--force", help="Replace an existing output directory."),
 ) -> None:
     """Clean a table with a record of every change, profile it and split it into train/test parts."""
-    from simulacra.io import read_yaml
+    from simulacra.io import check_not_input, read_yaml
     from simulacra.pipeline import run_prepare
 
+    check_not_input(output, source, test, config)
     cfg: Any = {}
     if config is not None:
         cfg = read_yaml(config) or {}
@@ -1006,8 +1011,10 @@ def augment(
 ) -> None:
     """Write augmented copies of an image set (Kornia: flips, rotations, crops, affine, noise, …) or of
     labelled texts (EDA: synonym replacement, random insertion, swap, deletion; keyboard typos)."""
+    from simulacra.io import check_not_input
     from simulacra.workflow import is_text_source
 
+    check_not_input(output, source, pipeline, test)
     if is_text_source(source, text_column):
         _augment_texts(source, pipeline, output, copies, text_column, label_column, test, seed, force)
         return
@@ -1267,7 +1274,7 @@ def mix(
     class balancing against SMOTE, all scored on the real test rows."""
     from simulacra.experiments import balancing_comparison, mixing_curves
     from simulacra.experiments.mix import MixResult, check_settings, percent
-    from simulacra.io import check_table_target, claim, write_table
+    from simulacra.io import check_not_input, check_table_target, claim, write_table
     from simulacra.synthesizers.base import model_class
     from simulacra.workflow import is_image_source, resolve_table, table_metadata
 
@@ -1297,6 +1304,7 @@ def mix(
     workers = _ray_workers(workers, ray_address, "mix")
     if workers is not None and images:
         raise ConfigError("--workers runs the table experiments as Ray tasks; drop it for images")
+    check_not_input(output, source, test, metadata, write_best)
     claim(output, force=force, kind="dir")
     if images:
         _mix_images(source, test, names, settings, params, output, force)
@@ -1439,7 +1447,7 @@ def tune(
         to_json,
         tune_model,
     )
-    from simulacra.io import claim
+    from simulacra.io import check_not_input, claim
     from simulacra.synthesizers.training import progress_bar
     from simulacra.workflow import output_folder, resolve_table, table_metadata
 
@@ -1450,6 +1458,7 @@ def tune(
     dims = search_space(model, specs, params)  # every bound checked before any data
     require_tune()
     output = output or Path("runs") / f"tune-{model}-{datetime.now():%Y%m%d-%H%M%S}"
+    check_not_input(output, source, test)
     claim(output, force=force, kind="dir")
     src = resolve_table(source, test=test, target=target)
     target = target or src.target

@@ -81,6 +81,56 @@ def check_writable(path: str | os.PathLike[str], *, kind: str) -> Path:
     return path
 
 
+def _place(target: str | os.PathLike[str]) -> tuple[str, str | None] | None:
+    """Where a target lives, comparably: ``(resolved path, None)`` for a file or folder (symlinks
+    followed), ``(database, table)`` for an SQL table (a SQLite file by its resolved path, another
+    database by its URL without password or options); ``None`` for a name that is neither (a bundled
+    dataset)."""
+    from simulacra.io.tables import _split_url, is_sql_url, redact_url, sqlite_file
+
+    text = os.fspath(target)
+    if is_sql_url(text):
+        url, ours = _split_url(text)
+        db = sqlite_file(url)
+        ident = f"sqlite:{Path(db).resolve()}" if db is not None else redact_url(url).partition("?")[0]
+        return ident, ours.get("table") or ("(a query)" if "query" in ours else "synthetic")
+    path = Path(text)
+    if not path.exists() and not path.parent.exists():
+        return None
+    return str(path.resolve()), None
+
+
+def check_not_input(output: str | os.PathLike[str], *inputs: object, flag: str = "-o") -> None:
+    """Refuse an output that is one of the command's inputs, lies inside an input folder (a model's
+    ``state.json``) or would replace a folder holding an input — compared after resolving symlinks, and
+    for SQL the same database and table: ``--force`` must never overwrite what the command reads.
+
+    Raises
+    ------
+    ConfigError
+        Naming the input and the fix (another output).
+    """
+    out = _place(output)
+    if out is None:
+        return
+    for source in inputs:
+        if source is None or not isinstance(source, str | os.PathLike):
+            continue
+        src = _place(source)
+        if src is None:
+            continue
+        if out[1] is not None or src[1] is not None:  # SQL: the same database and table
+            clash = out == src
+        else:
+            a, b = Path(out[0]), Path(src[0])
+            clash = a == b or b in a.parents or a in b.parents
+        if clash:
+            raise ConfigError(
+                f"{flag} {os.fspath(output)}: is (or holds, or is inside) the input {os.fspath(source)}, which "
+                "this command reads; write the output somewhere else"
+            )
+
+
 def claim(path: str | os.PathLike[str], *, force: bool, kind: str) -> Path:
     """Check ``path`` for an output of ``kind`` (:func:`check_writable`), refuse an existing one unless
     ``force``, and with ``force`` refuse to replace what simulacra did not write; create the parent
