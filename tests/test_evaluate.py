@@ -93,3 +93,21 @@ def test_xgboost_detector_is_the_headline_and_sees_what_the_logistic_one_cannot(
     assert real["score"] > 0.8 and real["model"] == "xgb" and real["rows_each"] == len(test)
     with pytest.raises(ValueError, match="unknown detection model"):
         detection(train, test, meta, model="svm")
+
+
+def test_a_one_class_target_is_refused_and_a_users_synthetic_column_kept(adult_small):
+    """A target with one class gave TSTR a verdict; mix --write-best overwrote a user's 'synthetic'."""
+    from simulacra.errors import ConfigError
+    from simulacra.evaluate.utility import Downstream
+    from simulacra.experiments.mix import marker_column
+
+    train, test = adult_small
+    meta = Metadata.detect(train)
+    rich = train[train["income"] == ">50K"]
+    with pytest.raises(ConfigError, match="one class in the real training rows"):
+        Downstream(meta, rich, test, "income")
+    with pytest.raises(ConfigError, match="one class in the test rows"):
+        Downstream(meta, train, test[test["income"] == "<=50K"], "income")
+    assert Downstream(meta, train, test, "income").classes == ["<=50K", ">50K"]
+    assert marker_column(["a", "b"]) == "synthetic"
+    assert marker_column(["synthetic", "synthetic_1", "x"]) == "synthetic_2"

@@ -1372,7 +1372,8 @@ def mix(
         where = write_table(result.best, write_best, force=force)
         console.print(
             f"best mixed training set ({percent(settings.fractions[-1])} real + "
-            f"{result.best_ratio:g} × synthetic, {len(result.best):,} rows) → {where}"
+            f"{result.best_ratio:g} × synthetic, {len(result.best):,} rows; column "
+            f"{result.best.columns[-1]!r} marks the synthetic rows) → {where}"
         )
 
 

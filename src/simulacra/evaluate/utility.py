@@ -104,6 +104,12 @@ class Downstream:
             self.positive = str(counts[self.classes].idxmin()) if self.classes else None
             y_test = label_values(test[target])
             keep = np.isin(y_test, self.classes)
+            if len(self.classes) < 2 or len(set(y_test[keep])) < 2:
+                where = "real training" if len(self.classes) < 2 else "test"
+                raise ConfigError(
+                    f"target {target!r} holds one class in the {where} rows, so no classifier can be scored "
+                    "on it; choose a target with two classes or more"
+                )
         else:
             self.classes, self.positive = [], None
             y_test = numeric_values(test[target], metadata[target].sdtype)

@@ -473,11 +473,24 @@ def mixing_curves(
         sign = -1.0 if result.headline in LOWER_IS_BETTER else 1.0
         best_ratio = float(top.ratio.iloc[int(np.argmax(sign * top["mean"].to_numpy()))])
         result.best_ratio = best_ratio
+        flag = marker_column(kept_real.columns)
         result.best = pd.concat(
-            [kept_real.assign(synthetic=False), kept[best_ratio].assign(synthetic=True)], ignore_index=True
+            [kept_real.assign(**{flag: False}), kept[best_ratio].assign(**{flag: True})], ignore_index=True
         )
     result.seconds["all fits and scores"] = time.perf_counter() - clock
     return result
+
+
+def marker_column(columns) -> str:
+    """The name of the column that marks synthetic rows in a mixed training set: ``synthetic``, or the
+    first of ``synthetic_1``, ``synthetic_2``, … the table does not hold (a user's own ``synthetic``
+    column is never overwritten)."""
+    taken = {str(c) for c in columns}
+    name, k = "synthetic", 0
+    while name in taken:
+        k += 1
+        name = f"synthetic_{k}"
+    return name
 
 
 #: the fewest optimizer steps a downstream CNN takes, so that a 1 % subset is not judged after 5 steps
