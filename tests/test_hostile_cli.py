@@ -457,6 +457,14 @@ for name, text in [
         ),
     ),
     ("conditions 5", "data: {train: @D@}\noutput: r\nsample: {conditions: 5}\n".replace("@D@", DATA)),
+    (
+        "condition a list",
+        "data: {train: @D@}\noutput: r\nsample: {conditions: {sex: [a, b]}}\n".replace("@D@", DATA),
+    ),
+    (
+        "condition a mapping",
+        "data: {train: @D@}\noutput: r\nsample: {conditions: {sex: {a: 1}}}\n".replace("@D@", DATA),
+    ),
     ("params 5", "data: {train: @D@}\noutput: r\nmodel: {name: copula, params: 5}\n".replace("@D@", DATA)),
     (
         "params bad value",

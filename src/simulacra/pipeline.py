@@ -49,7 +49,16 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+)
 
 from simulacra.errors import ConfigError
 from simulacra.evaluate import Evaluation
@@ -106,7 +115,8 @@ class ModelConfig(_Section):
 class SampleConfig(_Section):
     rows: Annotated[int, Field(ge=1, le=MAX_ROWS)] | None = None
     seed: Annotated[int, Field(ge=0, le=MAX_SEED)] = 0
-    conditions: dict[str, Any] | None = None
+    # one value per column (a list or a mapping reached the model and failed there)
+    conditions: dict[str, StrictStr | StrictInt | StrictFloat | StrictBool | None] | None = None
     balance: str | None = None
     temperature: Annotated[float, Field(gt=0, le=10)] = 1.0
     class_counts: dict[str, Annotated[int, Field(ge=0, le=MAX_ROWS)]] | None = None
