@@ -175,3 +175,16 @@ def test_the_data_profile_shows_no_identifier_and_no_rare_category(people):
         assert not any(str(v) in text for v in df[column].head(50) if len(str(v)) > 6), column
     plan = next(c for c in prof["columns"] if c["column"] == "plan")
     assert "vip-of-one-person" not in text and all(k >= MIN_SHOWN_COUNT for _, k in plan["top"])
+
+
+def test_a_pii_override_must_fit_the_values(people):
+    """An e-mail override on a column of numbers sampled a missing value for every row."""
+    from simulacra.errors import MetadataError
+
+    df = people[["age", "plan"]].copy()
+    meta = Metadata.detect(df)
+    meta.update_column("age", sdtype="pii", pii="email")
+    with pytest.raises(MetadataError, match="holds numbers"):
+        make("independent").fit(df, meta)
+    meta.update_column("age", sdtype="pii", pii="phone")  # digits: a number-coded identifier
+    assert make("independent").fit(df, meta).sample(20, seed=0)["age"].notna().all()

@@ -614,10 +614,18 @@ def fit_identifiers(
     ConfigError
         An unknown ``mode``, or ``pseudonymize`` without a key of 16 bytes or more.
     """
-    from simulacra.transform.pii import MODES, IdentifierGenerator
+    from simulacra.transform.pii import MODES, NUMBER_KINDS, IdentifierGenerator
 
     if mode not in MODES:
         raise ConfigError(f"--pii {mode!r}: use 'fake' (fresh values) or 'pseudonymize' (keyed hash)")
+    for c in metadata.names_of("pii"):
+        kind = metadata[c].pii
+        if mode == "fake" and kind not in NUMBER_KINDS and pd.api.types.is_numeric_dtype(data[c]):
+            # a fresh e-mail or name cannot be written as a number: every sampled value was missing
+            raise MetadataError(
+                f"column {c!r} holds numbers, and {kind} identifiers cannot be written as numbers; fix its "
+                f"pii override (a number-coded identifier is pii: phone, credit_card or postcode, or id)"
+            )
     return {
         c: IdentifierGenerator(metadata[c].pii, mode, metadata[c].locale).fit(data[c], key=key)
         for c in metadata.names_of("pii")

@@ -93,6 +93,8 @@ LITERAL_PREFIX = 4
 #: ... and only when the format holds at least this many distinct values
 MIN_LITERAL_DISTINCT = 20
 MODES = ("fake", "pseudonymize")
+#: identifier kinds a column of numbers can hold (their normal form is digits)
+NUMBER_KINDS = ("phone", "credit_card", "postcode")
 _SHAPED = ("phone", "credit_card", "iban", "postcode")
 
 
