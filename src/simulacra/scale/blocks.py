@@ -40,11 +40,11 @@ CHUNK_ROWS = 100_000
 
 def block_seed(seed: int, block: int) -> int:
     """The seed of sampling block ``block`` of a request with seed ``seed``: ``seed`` for block 0, else
-    63 bits of ``numpy.random.SeedSequence([seed, block])`` (independent streams for every block)."""
+    32 bits of ``numpy.random.SeedSequence([seed, block])`` (independent streams for every block, within
+    the one seed range :data:`~simulacra.validation.MAX_SEED` that every seed respects)."""
     if block == 0:
         return int(seed)
-    state = np.random.SeedSequence([int(seed), int(block)]).generate_state(1, dtype=np.uint64)[0]
-    return int(state >> np.uint64(1))
+    return int(np.random.SeedSequence([int(seed), int(block)]).generate_state(1, dtype=np.uint32)[0])
 
 
 @dataclass
