@@ -147,9 +147,9 @@ def test_diffusion_samplers_meet_conditions_and_reproduce(fitted, adult_small, t
 
 def test_early_stopping_stops_a_model_that_cannot_improve(adult_small):
     model = _fit("tvae", adult_small[0].iloc[:1000], epochs=40, learning_rate=0.0, patience=2)
-    # the first epoch counts as an improvement; two epochs without one stop it (the loop used to compare
-    # with inf − 1e-3·inf = NaN, so it stopped after `patience` epochs whatever the losses)
-    assert model.epochs_trained_ == 3
+    # the first epoch counts as an improvement (the loop compared it with inf − 1e-3·inf = NaN, so it
+    # stopped after exactly `patience` epochs whatever the losses); with lr = 0 the loss only wanders
+    assert 2 < model.epochs_trained_ < 40
 
 
 def test_bad_hyper_parameters_and_devices(adult_small):
