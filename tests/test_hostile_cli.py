@@ -811,6 +811,12 @@ case(
     "fit -o the data folder --force",
     ["fit", "data/t.csv", "-o", "data", "--force"],
     setup=_table("data/t.csv", pd.DataFrame({"a": range(30), "b": list("xyz") * 10})),
+    message="which this command reads",  # refused as the input's folder, before ownership is asked
+)
+case(
+    "fit -o another user folder --force",
+    ["fit", DATA, "-o", "data", "--force"],
+    setup=_table("data/t.csv", pd.DataFrame({"a": range(30), "b": list("xyz") * 10})),
     message="not written by simulacra",
 )
 case("fit -o an existing file", ["fit", DATA, "-o", "f"], setup=_w("f", "mine"), message="is a file")
