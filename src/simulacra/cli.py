@@ -1704,16 +1704,22 @@ def _error(message: str) -> None:
     err_console.print(f"[red]error:[/red] {escape(line)}", highlight=False, soft_wrap=True, markup=True)
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """:class:`~simulacra.errors.PrivacyWarning` as one ``warning:`` line on stderr (others as Python
-    prints them)."""
-    if issubclass(category, PrivacyWarning):
-        from rich.markup import escape
+def _warning_printer(previous):
+    """A ``warnings.showwarning`` that prints :class:`~simulacra.errors.PrivacyWarning` as one
+    ``warning:`` line on stderr and hands every other warning to ``previous``."""
 
-        text = escape(" ".join(str(message).split()))
-        err_console.print(f"[yellow]warning:[/yellow] {text}", highlight=False, soft_wrap=True, markup=True)
-    else:
-        warnings._showwarning_orig(message, category, filename, lineno, file, line)  # type: ignore[attr-defined]
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        if issubclass(category, PrivacyWarning):
+            from rich.markup import escape
+
+            text = escape(" ".join(str(message).split()))
+            err_console.print(
+                f"[yellow]warning:[/yellow] {text}", highlight=False, soft_wrap=True, markup=True
+            )
+        else:
+            previous(message, category, filename, lineno, file, line)
+
+    return show
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1724,7 +1730,7 @@ def main(argv: list[str] | None = None) -> int:
     and ``SIMULACRA_DEBUG=1`` shows the traceback).
     """
     with warnings.catch_warnings():  # restored on return: an in-process call leaves no trace
-        warnings.showwarning = _show_warning
+        warnings.showwarning = _warning_printer(warnings.showwarning)
         warnings.simplefilter("always", PrivacyWarning)
         code = _run(argv)
     if argv is None:
