@@ -10,7 +10,9 @@ the metrics) are imported inside the commands, so ``--help`` and usage errors an
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 import time
 import warnings
 from contextlib import contextmanager, nullcontext
@@ -347,11 +349,13 @@ def fit(
                     pii_key=key,
                     batches=batches,
                 )
-            except KeyboardInterrupt:
+            except KeyboardInterrupt as stop:
                 saved = (checkpoints / CHECKPOINT).is_file()
                 hint = f"; the same command with --resume continues from {checkpoints}" if saved else ""
-                err_console.print(f"interrupted; no model was written{hint}")
-                raise typer.Exit(130) from None
+                _Stop.how = "terminated" if isinstance(stop, Terminated) else "interrupted"
+                _Stop.reported = True
+                err_console.print(f"{_Stop.how}; no model was written{hint}")
+                raise typer.Exit(143 if isinstance(stop, Terminated) else 130) from None
         else:
             with err_console.status(f"fitting {model} on {size}"):
                 fit_model(synth, *args, pii=pii, pii_key=key)
@@ -643,23 +647,25 @@ def sample(
         options = SampleOptions(seed, conditions or None, balance, counts, temperature)
         stream = {"chunk_rows": chunk_rows, "count_column": balance}
         ray = RaySession(workers, ray_address) if workers is not None else nullcontext()
-        with ray, _rows_progress(rows) as on_rows:  # Ray connected (or refused) before the bar starts
-            if folder:
-                with output_folder(output, force=force) as tmp:
-                    written = sample_parts(
-                        model_dir,
-                        rows,
-                        tmp,
-                        options,
-                        part_rows=part_rows,
-                        workers=workers,
-                        address=ray_address,
-                        model=synth,
-                        on_rows=on_rows,
-                        **stream,
-                    )
-                written.where = str(output)
-            elif is_sql_url(output):
+        # the output's lock is taken and Ray connected (or refused) before the progress bar starts
+        if folder:
+            with output_folder(output, force=force) as tmp, ray, _rows_progress(rows) as on_rows:
+                written = sample_parts(
+                    model_dir,
+                    rows,
+                    tmp,
+                    options,
+                    part_rows=part_rows,
+                    workers=workers,
+                    address=ray_address,
+                    model=synth,
+                    on_rows=on_rows,
+                    **stream,
+                )
+            written.where = str(output)
+        else:
+            lock = nullcontext() if is_sql_url(output) else output_lock(output)
+            with lock, ray, _rows_progress(rows) as on_rows:
                 written = stream_sample(
                     synth,
                     rows,
@@ -670,18 +676,6 @@ def sample(
                     escape=not keep_formulas,
                     **stream,
                 )
-            else:
-                with output_lock(output):
-                    written = stream_sample(
-                        synth,
-                        rows,
-                        output,
-                        options,
-                        force=force,
-                        on_rows=on_rows,
-                        escape=not keep_formulas,
-                        **stream,
-                    )
     if balance is not None:
         shown = ", ".join(f"{c}={k:,}" for c, k in written.classes.items())
         console.print(f"{balance}: {shown}", highlight=False)
@@ -1722,14 +1716,55 @@ def _warning_printer(previous):
     return show
 
 
+class Terminated(KeyboardInterrupt):
+    """Raised in the main thread when the process receives SIGTERM (``kill``, a container stop, a job
+    scheduler's time limit): as for Ctrl-C, every ``finally`` and cleanup runs on the way out, so
+    temporaries, locks and a half-built SQLite file are removed and nothing is left written."""
+
+
+class _Stop:
+    """How the running command was stopped: ``"interrupted"`` (SIGINT) or ``"terminated"`` (SIGTERM),
+    recorded by the handlers because Typer returns a bare exit code 130 for a KeyboardInterrupt; and
+    whether the command already said so (``fit`` names its checkpoint)."""
+
+    how: str | None = None
+    reported = False
+
+
+def _on_signal(signum, frame) -> None:
+    if signum == signal.SIGTERM:
+        _Stop.how = "terminated"
+        raise Terminated
+    _Stop.how = "interrupted"
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def _signals_are_interruptions():
+    """Within the block, SIGINT raises KeyboardInterrupt and SIGTERM :class:`Terminated`, each recorded
+    in :class:`_Stop` (main thread only, where Python delivers signals); the previous handlers are
+    restored afterwards."""
+    _Stop.how, _Stop.reported = None, False
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI; turn every error into one ``error:`` line on stderr.
 
     Exit codes: 0 success; 2 bad input, a usage error, or a file system or memory limit met (the line
-    says which and what to do); 130 interrupted; 1 an internal error (a bug: the line asks to report it,
-    and ``SIMULACRA_DEBUG=1`` shows the traceback).
+    says which and what to do); 130 interrupted (Ctrl-C), 143 terminated (SIGTERM), in both cases after
+    removing what the command had begun to write; 1 an internal error (a bug: the line asks to report
+    it, and ``SIMULACRA_DEBUG=1`` shows the traceback).
     """
-    with warnings.catch_warnings():  # restored on return: an in-process call leaves no trace
+    with warnings.catch_warnings(), _signals_are_interruptions():  # restored on return
         warnings.showwarning = _warning_printer(warnings.showwarning)
         warnings.simplefilter("always", PrivacyWarning)
         code = _run(argv)
@@ -1740,14 +1775,24 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(argv: list[str] | None) -> int:
     """:func:`main` without the exit: the command's exit code."""
+    code = _run_command(argv)
+    if _Stop.how is not None:  # Ctrl-C or SIGTERM, however the frameworks passed it on
+        if not _Stop.reported:
+            err_console.print(f"{_Stop.how}; nothing was written")
+        code = 143 if _Stop.how == "terminated" else 130
+    return code
+
+
+def _run_command(argv: list[str] | None) -> int:
+    """The command's exit code, every error turned into one ``error:`` line."""
     try:
         result = app(args=argv, standalone_mode=False, prog_name="simulacra")
         code = int(result) if isinstance(result, int) else 0
     except SimulacraError as exc:
         _error(str(exc))
         code = 2
-    except KeyboardInterrupt:
-        err_console.print("interrupted; nothing was written")
+    except KeyboardInterrupt:  # raised by the handlers (reported by _run) or by the code itself
+        _Stop.how = _Stop.how or "interrupted"
         code = 130
     except MemoryError:
         _error("not enough memory for this input; use a smaller input or fewer rows")
@@ -1768,8 +1813,8 @@ def _run(argv: list[str] | None) -> int:
             code = 2
         elif kind == "exit":
             code = int(exc.exit_code or 0)
-        elif kind == "abort":
-            err_console.print("interrupted; nothing was written")
+        elif kind == "abort":  # older Click's form of Ctrl-C
+            _Stop.how = _Stop.how or "interrupted"
             code = 130
         else:
             if os.environ.get("SIMULACRA_DEBUG"):

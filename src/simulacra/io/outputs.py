@@ -15,13 +15,18 @@ Every output is built under a temporary name beside its target and moved into pl
   of processes that no longer run (after ``kill -9``) are removed the next time the target is written.
 * **Permissions.** Outputs get the modes the user's umask gives (``0666``/``0777`` less the umask), not
   the ``0600``/``0700`` of the temporary files.
+* **Links.** ``--force`` onto a symbolic link replaces the link with the new output; what the link
+  pointed to is left as it was.
 * **Checked before work.** :func:`check_writable` refuses a target under a file, a folder where a file
-  is asked for, or a folder that cannot be written, before anything is computed.
+  is asked for, a folder that cannot be written, a name longer than the file system allows, or a lock
+  path taken by a folder, before anything is computed. Names near the limit still get a lock and
+  temporaries: theirs are shortened with a hash (:func:`lock_path`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import shutil
@@ -33,7 +38,40 @@ from simulacra.errors import ConfigError, OutputExistsError
 
 #: the marker file in every folder simulacra writes; ``--force`` replaces only folders that hold it
 MARKER = ".simulacra"
-_LOCK = ".{name}.simulacra-lock"
+#: room kept in a file name for what simulacra adds to it (``.NAME.PID.RANDOM.tmp.csv.gz``, ``.NAME.simulacra-lock``)
+_ASIDE_ROOM = 48
+
+
+def _name_max(folder: Path) -> int:
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):  # pragma: no cover - a file system without the query
+        return 255
+
+
+def _stem(path: Path) -> str:
+    """The part of ``path``'s name that its lock and temporaries start with: the name itself, or, for a
+    name too long to take simulacra's additions within the file system's NAME_MAX, its first characters
+    and a hash of the whole, so that every name simulacra builds beside a legal output is legal too."""
+    name = path.name
+    limit = 255
+    with contextlib.suppress(OSError):
+        parent = path.parent
+        while not parent.exists():
+            parent = parent.parent
+        limit = _name_max(parent)
+    if len(name.encode()) + _ASIDE_ROOM <= limit:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:12]
+    keep = name.encode()[: max(limit - _ASIDE_ROOM - 13, 1)].decode(errors="ignore")
+    return f"{keep}~{digest}"
+
+
+def lock_path(path: str | os.PathLike[str]) -> Path:
+    """The lock file of output ``path``: ``.NAME.simulacra-lock`` beside it (NAME shortened, see
+    :func:`_stem`, when the output's name is near the file system's limit)."""
+    path = Path(path)
+    return path.parent / f".{_stem(path)}.simulacra-lock"
 
 
 def _umask() -> int:
@@ -54,6 +92,25 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def check_name_lengths(path: str | os.PathLike[str]) -> Path:
+    """``path`` as a Path after checking that each of its names fits NAME_MAX (255 bytes on Linux,
+    macOS and Windows file systems): the file system refuses even to look a longer one up.
+
+    Raises
+    ------
+    ConfigError
+        A name that is too long.
+    """
+    path = Path(path)
+    for part in path.parts:
+        if len(part.encode()) > 255:
+            raise ConfigError(
+                f"{str(path)[:80]}…: a name of {len(part.encode())} bytes is longer than file systems allow "
+                "(255); choose a shorter name"
+            )
+    return path
+
+
 def check_writable(path: str | os.PathLike[str], *, kind: str) -> Path:
     """``path`` as a Path after checking that an output of ``kind`` (``"file"`` or ``"dir"``) can be
     written there: its nearest existing ancestor is a writable folder, and an existing ``path`` is a
@@ -64,7 +121,9 @@ def check_writable(path: str | os.PathLike[str], *, kind: str) -> Path:
     ConfigError
         A parent that is a file, a folder that cannot be written, or a target of the other kind.
     """
-    path = Path(path)
+    path = check_name_lengths(path)
+    if path.is_symlink() and not path.exists():
+        raise ConfigError(f"{path}: is a broken symbolic link; remove it or choose another output path")
     if path.exists() and kind == "file" and path.is_dir():
         raise ConfigError(f"{path}: is a folder; give a file name such as {path.name or 'out'}.parquet")
     if path.exists() and kind == "dir" and not path.is_dir():
@@ -78,6 +137,12 @@ def check_writable(path: str | os.PathLike[str], *, kind: str) -> Path:
         )
     if not os.access(parent, os.W_OK | os.X_OK):
         raise ConfigError(f"{path}: the folder {parent} is not writable; choose another output path")
+    lock = lock_path(path)
+    if lock.is_dir() or lock.is_symlink():
+        raise ConfigError(
+            f"{path}: its lock path {lock} is a folder or a link, not a lock simulacra wrote; remove it "
+            "or choose another output path"
+        )
     return path
 
 
@@ -110,6 +175,10 @@ def check_not_input(output: str | os.PathLike[str], *inputs: object, flag: str =
     ConfigError
         Naming the input and the fix (another output).
     """
+    from simulacra.io.tables import is_sql_url
+
+    if not is_sql_url(os.fspath(output)):
+        check_name_lengths(output)
     out = _place(output)
     if out is None:
         return
@@ -162,7 +231,7 @@ def claim(path: str | os.PathLike[str], *, force: bool, kind: str) -> Path:
 def clean_stale(path: Path) -> list[Path]:
     """Remove the temporaries of ``path`` (``.NAME.PID.….tmp*``) left by processes that no longer run;
     returns what was removed."""
-    pattern = re.compile(rf"^\.{re.escape(path.name)}\.(\d+)\..*\.tmp")
+    pattern = re.compile(rf"^\.{re.escape(_stem(path))}\.(\d+)\..*\.tmp")
     removed = []
     with contextlib.suppress(OSError):
         for entry in path.parent.iterdir():
@@ -177,7 +246,7 @@ def clean_stale(path: Path) -> list[Path]:
 
 
 def _prefix(path: Path) -> str:
-    return f".{path.name}.{os.getpid()}."
+    return f".{_stem(path)}.{os.getpid()}."
 
 
 def temporary_dir_for(path: str | os.PathLike[str], *, force: bool = False) -> Path:
@@ -207,7 +276,11 @@ def replace_dir(tmp: str | os.PathLike[str], path: str | os.PathLike[str]) -> Pa
             os.chmod(os.path.join(root, f), 0o666 & ~mask)
     os.chmod(tmp, 0o777 & ~mask)
     old = None
-    if path.exists():
+    if path.is_symlink():
+        # a link to a folder: the link is replaced by the new folder; the folder it pointed to is
+        # another place, left as it is (os.replace over the link would fail, rmtree of a link too)
+        path.unlink()
+    elif path.exists():
         old = path.with_name(f"{_prefix(path)}old.tmp")
         os.replace(path, old)
     os.replace(tmp, path)
@@ -284,7 +357,7 @@ def output_lock(path: str | os.PathLike[str]) -> Iterator[Path]:
     path = Path(path)
     check_writable(path, kind="dir" if path.is_dir() else "file")
     path.parent.mkdir(parents=True, exist_ok=True)
-    lock = path.parent / _LOCK.format(name=path.name)
+    lock = lock_path(path)
     for _ in range(3):
         try:
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)

@@ -27,7 +27,7 @@ import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote, urlencode
+from urllib.parse import quote, unquote
 
 import pandas as pd
 
@@ -76,13 +76,27 @@ def _file_format(path: Path) -> str:
 def _split_url(url: str) -> tuple[str, dict[str, str]]:
     """Remove simulacra's own ``table``/``query`` parameters from a URL's query string.
 
-    The URL is split by hand: ``urllib``'s round trip would turn ``sqlite:////abs/path`` into
-    ``sqlite://abs/path``.
+    ``query=`` takes the rest of the URL as it is written, so SQL is never mangled by URL decoding (no
+    ``+`` turned into a space, no ``&`` ending it): it must come last. ``table=`` and the driver's own
+    options are split at ``&`` and only percent-decoded (``%2B``), never ``+``-decoded. The URL is split
+    by hand: ``urllib``'s round trip would turn ``sqlite:////abs/path`` into ``sqlite://abs/path``.
     """
-    base, _, query = url.partition("?")
-    params = dict(parse_qsl(query, keep_blank_values=True))
-    ours = {k: params.pop(k) for k in ("table", "query") if k in params}
-    return (f"{base}?{urlencode(params)}" if params else base), ours
+    base, mark, rest = url.partition("?")
+    ours: dict[str, str] = {}
+    if not mark:
+        return base, ours
+    found = re.search(r"(?:^|&)query=", rest)
+    if found:
+        ours["query"] = rest[found.end() :]
+        rest = rest[: found.start()]
+    kept = []
+    for piece in rest.split("&") if rest else []:
+        key, _, value = piece.partition("=")
+        if unquote(key) == "table":
+            ours["table"] = unquote(value)
+        elif piece:
+            kept.append(piece)
+    return (f"{base}?{'&'.join(kept)}" if kept else base), ours
 
 
 def _one_line(exc: BaseException) -> str:
@@ -586,6 +600,121 @@ def _engine(url: str, *, read_only: bool = False):
     return engine
 
 
+#: the table in which simulacra lists the SQL tables it wrote (like a model folder's marker file):
+#: ``--force`` replaces only a table listed there
+SQL_REGISTRY = "simulacra_tables"
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _registry():
+    import sqlalchemy as sa
+
+    return sa.Table(
+        SQL_REGISTRY,
+        sa.MetaData(),
+        sa.Column("name", sa.String(255), primary_key=True),
+        sa.Column("written_at", sa.String(40), nullable=False),
+    )
+
+
+def _claim_sql_table(conn, table: str, *, replace: bool, shown: str) -> None:
+    """Refuse to write ``table`` where it exists, unless ``replace`` and simulacra wrote it (it is
+    listed in :data:`SQL_REGISTRY`); never write the registry itself.
+
+    Raises
+    ------
+    OutputExistsError
+        The table exists and may not be replaced.
+    ConfigError
+        ``table`` is the registry's name.
+    """
+    import sqlalchemy as sa
+
+    if table == SQL_REGISTRY:
+        raise ConfigError(
+            f"{shown}: table {table!r} is where simulacra lists its own tables; choose another name"
+        )
+    names = set(sa.inspect(conn).get_table_names())
+    if table not in names:
+        return
+    if not replace:
+        raise OutputExistsError(
+            f"{shown}: table {table!r} already exists; pass --force to replace it or choose another"
+        )
+    reg = _registry()
+    owned = SQL_REGISTRY in names and (
+        conn.execute(sa.select(reg.c.name).where(reg.c.name == table)).first() is not None
+    )
+    if not owned:
+        raise OutputExistsError(
+            f"{shown}: table {table!r} was not written by simulacra, and --force replaces only simulacra's own "
+            f"tables (listed in {SQL_REGISTRY}); choose another table name (or drop it yourself)"
+        )
+
+
+def _record_sql_table(conn, table: str) -> None:
+    """List ``table`` in :data:`SQL_REGISTRY` (created if missing), in the writing transaction."""
+    import datetime
+
+    import sqlalchemy as sa
+
+    reg = _registry()
+    reg.create(conn, checkfirst=True)
+    conn.execute(sa.delete(reg).where(reg.c.name == table))
+    stamp = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    conn.execute(sa.insert(reg).values(name=table, written_at=stamp))
+
+
+def _check_sql_target(url: str, table: str, *, force: bool, append: bool = False) -> None:
+    """Before any work: an SQLite target file is a database (or absent, in a writable folder), and the
+    table may be written (:func:`_claim_sql_table`), checked over a read-only connection.
+
+    Raises
+    ------
+    ConfigError, OutputExistsError, DataError
+        A file that is not an SQLite database, a table that may not be replaced, or an unreachable
+        database.
+    """
+    import sqlalchemy as sa
+
+    shown = redact_url(url)
+    db = sqlite_file(url)
+    if db is not None:
+        path = Path(db)
+        check_writable(path, kind="file")
+        if not path.exists():
+            if table == SQL_REGISTRY:
+                raise ConfigError(
+                    f"{shown}: table {table!r} is where simulacra lists its own tables; choose another name"
+                )
+            return
+        with open(path, "rb") as f:
+            head = f.read(len(_SQLITE_MAGIC))
+        if head and head != _SQLITE_MAGIC:
+            raise ConfigError(f"{shown}: {db} exists and is not an SQLite database; give another file")
+    engine = _engine(url, read_only=True)
+    try:
+        with engine.connect() as conn:
+            if not (append and sa.inspect(conn).has_table(table)):
+                _claim_sql_table(conn, table, replace=force, shown=shown)
+    except (OutputExistsError, ConfigError):
+        raise
+    except Exception as exc:
+        reason = _one_line(getattr(exc, "orig", None) or exc)
+        raise DataError(f"{shown}: cannot open the database ({reason}); check the URL and server") from exc
+    finally:
+        engine.dispose()
+
+
+def _remove_new_database(db: str | None) -> None:
+    """Delete a SQLite file (and its journals) that a failed write created: a failure leaves nothing."""
+    if db is None:
+        return
+    for suffix in ("", "-journal", "-wal", "-shm"):
+        with contextlib.suppress(OSError):
+            os.unlink(db + suffix)
+
+
 def _read_chunks(stmt, conn, chunk_rows: int, nrows: int | None = None) -> pd.DataFrame:
     """Read a result set in chunks of ``chunk_rows`` through a server-side cursor (``stream_results``;
     PostgreSQL and MySQL drivers then never hold the whole result set as Python rows next to the
@@ -621,6 +750,35 @@ def _iter_sql(url: str, *, table: str | None, query: str | None, chunk_rows: int
             yield _strip(chunk)
 
 
+#: the longest SQL a query file may hold
+MAX_QUERY_BYTES = 1_000_000
+
+
+def _query_text(query: str, shown: str) -> str:
+    """The SQL of a ``query`` value: the text itself, or, for ``@PATH``, the content of that file
+    (UTF-8, at most :data:`MAX_QUERY_BYTES`), which no shell or URL quoting can change.
+
+    Raises
+    ------
+    DataError
+        A query file that is missing, too large or not UTF-8.
+    """
+    if not query.startswith("@"):
+        return query
+    path = Path(query[1:])
+    if not path.is_file():
+        raise DataError(f"{shown}: query file {path} not found; give query=@FILE.sql with an existing file")
+    if path.stat().st_size > MAX_QUERY_BYTES:
+        raise DataError(f"{shown}: query file {path} is over {MAX_QUERY_BYTES:,} bytes; give one SELECT")
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except UnicodeDecodeError:
+        raise DataError(f"{shown}: query file {path} is not UTF-8 text; save it as UTF-8") from None
+    if not text:
+        raise DataError(f"{shown}: query file {path} is empty; write one SELECT in it")
+    return text
+
+
 @contextlib.contextmanager
 def _sql_source(url: str, table: str | None, query: str | None):
     """A read-only connection and the SELECT of ``table`` or ``query`` (``(conn, stmt, shown URL,
@@ -633,6 +791,8 @@ def _sql_source(url: str, table: str | None, query: str | None):
     shown = redact_url(url)
     if bool(table) == bool(query):
         raise DataError(f"{shown}: give exactly one of table= or query= (e.g. '{shown}?table=NAME')")
+    if query:
+        query = _query_text(query, shown)
     db = sqlite_file(url)
     if db is not None and not Path(db).is_file():  # checked first: a read must create nothing
         raise DataError(f"{shown}: database file {db} not found; check the path")
@@ -699,19 +859,23 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def check_table_target(
-    target: str | os.PathLike[str], *, rows: int | None = None, force: bool = False
+    target: str | os.PathLike[str], *, rows: int | None = None, force: bool = False, append: bool = False
 ) -> str:
     """Check, before any work, that a table of ``rows`` rows can be written to ``target``: a known
     writable format (``.xls`` is read-only here; Parquet and Excel are compressed already, so no
     ``.gz``), Excel's row limit, a writable place, and no existing file unless ``force``; for SQL, not an
-    in-memory database (its rows would vanish when the process ends). Returns the format, or ``"sql"``.
+    in-memory database (its rows would vanish when the process ends), an SQLite file that is a
+    database, and no existing table unless ``force`` and simulacra wrote it (:data:`SQL_REGISTRY`), or
+    ``append`` (rows added to an SQL table, which replaces nothing). Returns the format, or ``"sql"``.
 
     Raises
     ------
     ConfigError
         The target cannot take the table (the message says why and what to use).
     OutputExistsError
-        The file exists and ``force`` is false.
+        The file or table exists and ``force`` is false, or the table was not written by simulacra.
+    DataError
+        The database cannot be opened.
     """
     if is_sql_url(target):
         url, _ = _split_url(str(target))
@@ -724,6 +888,9 @@ def check_table_target(
                 f"{target}: an in-memory SQLite database is gone when simulacra exits, with the rows written "
                 "to it; give a database file, e.g. sqlite:///out.db?table=synthetic"
             )
+        _check_sql_target(
+            url, _split_url(str(target))[1].get("table") or "synthetic", force=force, append=append
+        )
         return "sql"
     path = Path(target)
     fmt = _file_format(path)
@@ -828,7 +995,7 @@ def write_table(
     ConfigError
         A target that cannot take the table (:func:`check_table_target`).
     """
-    fmt = check_table_target(target, rows=len(df), force=force)
+    fmt = check_table_target(target, rows=len(df), force=force, append=if_exists == "append")
     if fmt == "sql":
         return _write_sql(df, str(target), table=table, if_exists="replace" if force else if_exists)
     _atomic_write_file(df, Path(target), fmt, force, escape)
@@ -843,22 +1010,26 @@ def _write_sql(df: pd.DataFrame, url: str, *, table: str | None, if_exists: str)
     url, ours = _split_url(url)
     table = table or ours.get("table") or "synthetic"
     shown = redact_url(url)
+    db = sqlite_file(url)
+    created = db if db is not None and not Path(db).exists() else None
     engine = _engine(url)
     try:
         with engine.begin() as conn:  # one transaction: all or nothing
-            exists = sa.inspect(conn).has_table(table)
-            if exists and if_exists == "fail":
-                raise OutputExistsError(
-                    f"{shown}: table {table!r} already exists; pass --force to replace it or choose another"
-                )
+            if if_exists == "append" and sa.inspect(conn).has_table(table):
+                pass  # asked for: rows are added, nothing is replaced
+            else:
+                _claim_sql_table(conn, table, replace=if_exists == "replace", shown=shown)
+                _record_sql_table(conn, table)
             df.to_sql(table, conn, if_exists=if_exists, index=False, chunksize=10_000)
-    except (OutputExistsError, DataError):
-        raise
-    except Exception as exc:  # driver, SQLAlchemy or pandas errors: the transaction was rolled back
+    except BaseException as exc:
+        engine.dispose()
+        _remove_new_database(created)
+        if isinstance(exc, OutputExistsError | DataError | ConfigError) or not isinstance(exc, Exception):
+            raise
+        # driver, SQLAlchemy or pandas errors: the transaction was rolled back
         reason = _one_line(getattr(exc, "orig", None) or exc)
         raise DataError(f"{shown}: cannot write table {table!r} ({reason}); nothing was changed") from exc
-    finally:
-        engine.dispose()
+    engine.dispose()
     return f"{shown} {table}"
 
 
@@ -1053,17 +1224,15 @@ class TableWriter:
 
     # ------------------------------------------------------------------ SQL
     def _open_sql(self) -> None:
-        import sqlalchemy as sa
-
         url, _ = _split_url(str(self.target))
+        db = sqlite_file(url)
+        self._created = db if db is not None and not Path(db).exists() else None
         self._engine = _engine(url)
         self._sql = self._engine.begin()
         try:
             conn = self._sql.__enter__()
-            if sa.inspect(conn).has_table(self.table) and not self.force:
-                raise OutputExistsError(
-                    f"{self._shown}: table {self.table!r} already exists; pass --force to replace it or choose another"
-                )
+            _claim_sql_table(conn, self.table, replace=self.force, shown=self._shown)
+            _record_sql_table(conn, self.table)
         except BaseException as exc:
             self._close_sql(type(exc), exc, exc.__traceback__)
             raise
@@ -1085,19 +1254,24 @@ class TableWriter:
             ) from exc
 
     def _close_sql(self, kind, exc, tb) -> None:
+        failed = kind is not None
         try:
             self._sql.__exit__(kind, exc, tb)  # commit, or roll back on an error
         except (OutputExistsError, DataError):
+            failed = True
             raise
-        except Exception as err:
-            if kind is not None:
-                return  # the original error is the one to report
+        except BaseException as err:
+            failed = True
+            if kind is not None or not isinstance(err, Exception):
+                return  # the original error (or the interruption) is the one to report
             reason = _one_line(getattr(err, "orig", None) or err)
             raise DataError(
                 f"{self._shown}: cannot write table {self.table!r} ({reason}); nothing was changed"
             ) from err
         finally:
             self._engine.dispose()
+            if failed:
+                _remove_new_database(self._created)
 
     @property
     def where(self) -> str:

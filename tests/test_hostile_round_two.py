@@ -1,0 +1,176 @@
+"""Hostile input, round two (issue 28), in process: each case runs ``simulacra.cli.main`` in its own
+folder and must end in exactly one ``error: …`` line with exit code 2 and nothing created or changed —
+or, for input that is accepted, in the exact values. The classes: outputs and ``--force`` (SQL tables
+simulacra did not write, targets that are not databases, names near NAME_MAX, a lock path taken by a
+folder, symbolic links, SIGTERM), SQL queries that URL decoding would mangle, values that pandas or
+numpy would change or cannot represent, damaged model arrays, text encodings, declared bounds, images.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from simulacra.cli import main
+from simulacra.datasets import load
+from simulacra.io import read_table, write_table
+from simulacra.synthesizers import make
+
+
+def _fingerprint(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+        for p in sorted(root.rglob("*"))
+    }
+
+
+def refused(argv: list[str], folder: Path, capsys, message: str) -> str:
+    """Run the CLI in ``folder``: exit 2, one ``error:`` line holding ``message``, nothing changed."""
+    before = _fingerprint(folder)
+    cwd = os.getcwd()
+    os.chdir(folder)
+    try:
+        code = main(argv)
+    finally:
+        os.chdir(cwd)
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert code == 2, err
+    assert len(errors) == 1 and "Traceback" not in err, err
+    assert message in errors[0], errors[0]
+    assert _fingerprint(folder) == before, "something was written or changed"
+    return errors[0]
+
+
+def accepted(argv: list[str], folder: Path, capsys) -> str:
+    cwd = os.getcwd()
+    os.chdir(folder)
+    try:
+        code = main(argv)
+    finally:
+        os.chdir(cwd)
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    return out.out + out.err
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("model")
+    train, _ = load("adult")
+    make("copula").fit(train.sample(300, random_state=0)).save(d / "m")
+    return d / "m"
+
+
+# --------------------------------------------------------------------------- outputs and --force
+def test_force_replaces_only_an_sql_table_simulacra_wrote(model, tmp_path, capsys):
+    db = tmp_path / "db.sqlite"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE users (name TEXT)")
+        conn.execute("INSERT INTO users VALUES ('ann')")
+    url = f"sqlite:///{db}?table=users"
+    refused(["sample", str(model), "-n", "5", "-o", url, "--force"], tmp_path, capsys, "not written by simulacra")
+    assert read_table(url)["name"].tolist() == ["ann"]
+    refused(
+        ["sample", str(model), "-n", "5", "-o", f"sqlite:///{db}?table=simulacra_tables"],
+        tmp_path,
+        capsys,
+        "lists its own tables",
+    )
+    ours = f"sqlite:///{db}?table=synthetic"
+    accepted(["sample", str(model), "-n", "5", "-o", ours], tmp_path, capsys)
+    refused(["sample", str(model), "-n", "7", "-o", ours], tmp_path, capsys, "already exists")
+    accepted(["sample", str(model), "-n", "7", "-o", ours, "--force"], tmp_path, capsys)  # ours: replaced
+    assert len(read_table(ours)) == 7
+    registry = read_table(f"sqlite:///{db}?table=simulacra_tables")
+    assert registry["name"].tolist() == ["synthetic"]
+    with pytest.raises(Exception, match="not written by simulacra"):  # the library call too
+        write_table(pd.DataFrame({"name": ["eve"]}), url, force=True)
+    write_table(pd.DataFrame({"name": ["bob"]}), url, if_exists="append")  # asked for: adds, replaces nothing
+    assert read_table(url)["name"].tolist() == ["ann", "bob"]
+
+
+def test_an_sqlite_target_that_is_not_a_database_is_refused_before_sampling(model, tmp_path, capsys):
+    (tmp_path / "notes.db").write_text("my notes, not a database\n")
+    refused(
+        ["sample", str(model), "-n", "5", "-o", "sqlite:///notes.db?table=t", "--force"],
+        tmp_path,
+        capsys,
+        "not an SQLite database",
+    )
+    (tmp_path / "folder.db").mkdir()
+    refused(["sample", str(model), "-n", "5", "-o", "sqlite:///folder.db?table=t"], tmp_path, capsys, "folder")
+
+
+def test_names_near_name_max_get_a_lock_and_temporaries_and_longer_ones_are_refused(model, tmp_path, capsys):
+    name = "n" * 240 + ".csv"  # legal (244 bytes); its lock '.NAME.simulacra-lock' would not be
+    accepted(["sample", str(model), "-n", "5", "-o", name], tmp_path, capsys)
+    assert len(read_table(tmp_path / name)) == 5
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # no lock or temporary left
+    refused(["sample", str(model), "-n", "5", "-o", "n" * 300 + ".csv"], tmp_path, capsys, "longer than")
+
+
+def test_a_lock_path_taken_by_a_folder_is_refused_before_work(model, tmp_path, capsys):
+    (tmp_path / ".out.csv.simulacra-lock").mkdir()
+    refused(["sample", str(model), "-n", "5", "-o", "out.csv"], tmp_path, capsys, "lock path")
+    refused(["fit", "adult", "-o", "out.csv"], tmp_path, capsys, "lock path")
+
+
+def test_force_onto_a_symlinked_model_folder_replaces_the_link_and_leaves_nothing(model, tmp_path, capsys):
+    real = tmp_path / "real"
+    shutil.copytree(model, real)
+    (tmp_path / "link").symlink_to(real)
+    data = tmp_path / "d.csv"
+    write_table(load("adult")[0].head(200), data)
+    before = _fingerprint(real)
+    accepted(["fit", str(data), "-o", "link", "--force"], tmp_path, capsys)
+    assert not (tmp_path / "link").is_symlink() and (tmp_path / "link" / "config.json").is_file()
+    assert _fingerprint(real) == before  # what the link pointed to is left as it was
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv", "link", "real"]  # no .old.tmp
+
+
+@pytest.mark.parametrize("target", ["x.csv", "sqlite:///new.db?table=t"])
+def test_sigterm_removes_what_was_begun_and_says_so(model, tmp_path, target):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "simulacra.cli", "sample", str(model), "-n", "5000000", "-o", target],
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, OMP_NUM_THREADS="1"),
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not any(p.name != "m" for p in tmp_path.iterdir()):
+        time.sleep(0.2)  # until it has begun writing
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    assert "terminated; nothing was written" in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []  # no output, temporary, lock, database or journal
+
+
+# --------------------------------------------------------------------------- SQL queries are not mangled
+def test_sql_queries_keep_plus_and_ampersand_and_may_come_from_a_file(tmp_path, capsys):
+    db = tmp_path / "db.sqlite"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE t (k TEXT, price REAL, tax REAL)")
+        conn.executemany("INSERT INTO t VALUES (?, ?, ?)", [("a+b", 1, 2), ("a b", 3, 4), ("x&y", 5, 6)])
+    base = f"sqlite:///{db}"
+    df = read_table(f"{base}?query=SELECT k, price+tax AS total FROM t WHERE k='a+b'")
+    assert df.to_dict("records") == [{"k": "a+b", "total": 3.0}]
+    df = read_table(f"{base}?query=SELECT k FROM t WHERE k='x&y' OR k = 'a b'")
+    assert sorted(df["k"]) == ["a b", "x&y"]
+    (tmp_path / "q.sql").write_text("SELECT price+tax AS total FROM t WHERE k = 'a+b'\n")
+    assert read_table(f"{base}?query=@{tmp_path / 'q.sql'}")["total"].tolist() == [3.0]
+    refused(["inspect", f"{base}?query=@missing.sql"], tmp_path, capsys, "query file")
