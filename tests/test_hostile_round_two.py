@@ -80,7 +80,9 @@ def test_force_replaces_only_an_sql_table_simulacra_wrote(model, tmp_path, capsy
         conn.execute("CREATE TABLE users (name TEXT)")
         conn.execute("INSERT INTO users VALUES ('ann')")
     url = f"sqlite:///{db}?table=users"
-    refused(["sample", str(model), "-n", "5", "-o", url, "--force"], tmp_path, capsys, "not written by simulacra")
+    refused(
+        ["sample", str(model), "-n", "5", "-o", url, "--force"], tmp_path, capsys, "not written by simulacra"
+    )
     assert read_table(url)["name"].tolist() == ["ann"]
     refused(
         ["sample", str(model), "-n", "5", "-o", f"sqlite:///{db}?table=simulacra_tables"],
@@ -110,7 +112,9 @@ def test_an_sqlite_target_that_is_not_a_database_is_refused_before_sampling(mode
         "not an SQLite database",
     )
     (tmp_path / "folder.db").mkdir()
-    refused(["sample", str(model), "-n", "5", "-o", "sqlite:///folder.db?table=t"], tmp_path, capsys, "folder")
+    refused(
+        ["sample", str(model), "-n", "5", "-o", "sqlite:///folder.db?table=t"], tmp_path, capsys, "folder"
+    )
 
 
 def test_names_near_name_max_get_a_lock_and_temporaries_and_longer_ones_are_refused(model, tmp_path, capsys):
@@ -174,3 +178,89 @@ def test_sql_queries_keep_plus_and_ampersand_and_may_come_from_a_file(tmp_path, 
     (tmp_path / "q.sql").write_text("SELECT price+tax AS total FROM t WHERE k = 'a+b'\n")
     assert read_table(f"{base}?query=@{tmp_path / 'q.sql'}")["total"].tolist() == [3.0]
     refused(["inspect", f"{base}?query=@missing.sql"], tmp_path, capsys, "query file")
+
+
+# --------------------------------------------------------------------------- values pandas would change
+@pytest.mark.parametrize(
+    ("name", "frame", "message"),
+    [
+        ("list.parquet", pd.DataFrame({"a": [1, 2], "l": [[1, 2], [3]]}), "nested values"),
+        ("struct.parquet", pd.DataFrame({"a": [1, 2], "s": [{"x": 1}, {"x": 2}]}), "nested values"),
+        ("bytes.parquet", pd.DataFrame({"a": [1, 2], "b": [b"x", b"y"]}), "binary values"),
+        ("td.parquet", pd.DataFrame({"a": [1, 2], "t": pd.to_timedelta([1, 2], unit="s")}), "durations"),
+        ("u64.parquet", pd.DataFrame({"u": np.array([1, 2**64 - 1], dtype=np.uint64)}), "unsigned"),
+    ],
+)
+def test_values_simulacra_cannot_model_are_refused_in_one_line(tmp_path, capsys, name, frame, message):
+    frame.to_parquet(tmp_path / name)
+    refused(["fit", name, "-o", "m"], tmp_path, capsys, message)
+
+
+def test_json_records_nested_or_with_keys_equal_once_stripped_are_refused(tmp_path, capsys):
+    (tmp_path / "n.jsonl").write_text('{"a": 1, "b": {"x": 1}}\n{"a": 2, "b": {"x": 2}}\n')
+    refused(["inspect", "n.jsonl"], tmp_path, capsys, "nested values")
+    (tmp_path / "k.jsonl").write_text('{"a": 1, " a": 2}\n{"a": 3, " a": 4}\n')
+    refused(["inspect", "k.jsonl"], tmp_path, capsys, "same name once surrounding spaces")
+
+
+def test_ids_beyond_two_to_the_53_with_a_missing_value_are_not_rounded(tmp_path, capsys):
+    ids = [2**60 + i for i in range(40)]
+    (tmp_path / "ids.csv").write_text(
+        "a,id\n" + "".join(f"{i % 3},{v}\n" for i, v in enumerate(ids)) + "1,\n"
+    )
+    df = read_table(tmp_path / "ids.csv")
+    assert df["id"].dropna().map(int).tolist() == ids  # through float64 they would all be 2^60
+    assert "kept as text" in df.attrs["read_notes"][0]
+    accepted(["prepare", "ids.csv", "-o", "p"], tmp_path, capsys)
+    parts = [pd.read_parquet(f) for f in (tmp_path / "p").glob("*.parquet")]
+    prepared = pd.concat(parts)["id"].dropna()
+    assert sorted(int(v) for v in prepared) == ids  # exact, and no row dropped as a duplicate
+
+
+# --------------------------------------------------------------------------- damaged model arrays
+def _damage(model: Path, to: Path, *, arrays=None, state=None) -> Path:
+    import json
+
+    shutil.copytree(model, to)
+    if arrays is not None:
+        with np.load(to / "arrays.npz") as npz:
+            saved = {k: npz[k] for k in npz.files}
+        np.savez(to / "arrays.npz", **arrays(saved))
+    if state is not None:
+        doc = json.loads((to / "state.json").read_text())
+        state(doc)
+        (to / "state.json").write_text(json.dumps(doc))
+    return to
+
+
+def _nan_corner(a):
+    c = a["correlation"].copy()
+    c[0, 1] = c[1, 0] = np.nan
+    return {"correlation": c}
+
+
+def _first_numeric(doc):
+    cols = doc["transformer"]["columns"]
+    return next(c for c in cols.values() if c["sdtype"] == "numerical")
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        ({"arrays": _nan_corner}, "NaN"),
+        ({"arrays": lambda a: {"correlation": np.eye(3)}}, "correlation matrix is (3, 3)"),
+        ({"arrays": lambda a: {"correlation": a["correlation"].astype(np.complex128)}}, "complex"),
+        ({"arrays": lambda a: {"correlation": 2 * a["correlation"]}}, "unit diagonal"),
+        (
+            {"state": lambda d: d["transformer"].__setitem__("order", d["transformer"]["order"][:1] * 2)},
+            "order repeats",
+        ),
+        ({"state": lambda d: _first_numeric(d)["value"]["quantiles"].__setitem__(3, float("nan"))}, "NaN"),
+        ({"state": lambda d: _first_numeric(d)["value"]["quantiles"].reverse()}, "non-decreasing"),
+    ],
+    ids=["nan", "shape", "complex", "diagonal", "order", "grid-nan", "grid-order"],
+)
+def test_a_damaged_model_is_not_a_valid_model_folder(model, tmp_path, capsys, damage, message):
+    _damage(model, tmp_path / "m", **damage)
+    line = refused(["sample", "m", "-n", "5", "-o", "x.csv"], tmp_path, capsys, "not a valid simulacra model")
+    assert message in line

@@ -204,8 +204,23 @@ def _sniff_decimal(sample: str, sep: str) -> str:
     return "," if commas > points else "."
 
 
-def _strip(df: pd.DataFrame) -> pd.DataFrame:
-    """Strip column names and string values; an empty string becomes missing."""
+def _strip(df: pd.DataFrame, source: str = "the table") -> pd.DataFrame:
+    """Strip column names and string values; an empty string becomes missing.
+
+    Raises
+    ------
+    DataError
+        Two names that are equal once stripped (``"a"`` and ``" a"``, as JSON keys may be).
+    """
+    seen: dict[Any, Any] = {}
+    for c in df.columns:
+        key = c.strip() if isinstance(c, str) else c
+        if key in seen:
+            raise DataError(
+                f"{source}: columns {seen[key]!r} and {c!r} have the same name once surrounding spaces are "
+                "removed; rename one of them"
+            )
+        seen[key] = c
     df = df.rename(columns=lambda c: c.strip() if isinstance(c, str) else c)
     for col in df.columns:
         s = df[col]
@@ -219,6 +234,55 @@ def _strip(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+#: the largest integer float64 holds exactly (2^53): larger ids would be rounded by any float step
+MAX_EXACT_INT = 2**53
+
+
+def _check_value_types(df: pd.DataFrame, source: str) -> None:
+    """Refuse values simulacra cannot model or write back unchanged, each with the fix: nested values
+    (JSON objects and arrays, Parquet lists, structs and maps), binary values, durations, and unsigned
+    integers beyond the signed 64-bit range.
+
+    Raises
+    ------
+    DataError
+        Naming the first such column.
+    """
+    from pandas.api.types import infer_dtype
+
+    for col in df.columns:
+        s = df[col]
+        if pd.api.types.is_timedelta64_dtype(s.dtype):
+            raise DataError(
+                f"{source}: column {col!r} holds durations (timedelta), which simulacra does not model; "
+                "store it as a number (e.g. seconds) and convert back after sampling"
+            )
+        if pd.api.types.is_unsigned_integer_dtype(s.dtype) and len(s) and s.max() > 2**63 - 1:
+            raise DataError(
+                f"{source}: column {col!r} holds unsigned integers up to {s.max()}, beyond the signed 64-bit "
+                "range simulacra computes in; store it as text if it is an identifier"
+            )
+        if s.dtype != object:
+            continue
+        kind = infer_dtype(s, skipna=True)
+        if kind == "bytes":
+            raise DataError(
+                f"{source}: column {col!r} holds binary values (bytes); decode them to text or drop the column"
+            )
+        if kind.startswith("mixed") or kind == "unknown-array":
+            nested = s.map(
+                lambda v: isinstance(v, dict | list | tuple | set | bytes) or hasattr(v, "__array__")
+            )
+            if nested.any():
+                first = s[nested].iloc[0]
+                raise DataError(
+                    f"{source}: column {col!r} holds nested values ({type(first).__name__}: a JSON object or "
+                    "array, a Parquet list or struct) in row "
+                    f"{int(nested.to_numpy().argmax()) + 1}; flatten it into plain columns (e.g. "
+                    "pandas.json_normalize) or drop it"
+                )
+
+
 def tidy_table(df: pd.DataFrame, source: str) -> pd.DataFrame:
     """What :func:`read_table` does to every table it reads: names and string values stripped, columns
     whose values are all ``true``/``false`` text (any case) made booleans.
@@ -226,10 +290,12 @@ def tidy_table(df: pd.DataFrame, source: str) -> pd.DataFrame:
     Raises
     ------
     DataError
-        The table has no rows or no columns.
+        The table has no rows or no columns; two names equal once stripped; values simulacra cannot
+        model (:func:`_check_value_types`).
     """
     _check_width(source, df.shape[1])
-    df = _strip(df)
+    df = _strip(df, source)
+    _check_value_types(df, source)
     for col in df.columns:
         s = df[col]
         if s.dtype != object and not isinstance(s.dtype, pd.StringDtype):
@@ -335,9 +401,8 @@ def read_table(
     ctx: dict[str, Any] = {"notes": []}
     with _read_errors(path, fmt, ctx):
         if fmt in ("csv", "tsv"):
-            df = pd.read_csv(
-                path, nrows=nrows, **_csv_options(path, fmt, sep, decimal, header, na, encoding, ctx)
-            )
+            options = _csv_options(path, fmt, sep, decimal, header, na, encoding, ctx)
+            df = _exact_whole_numbers(pd.read_csv(path, nrows=nrows, **options), path, options, nrows, ctx)
         elif fmt == "parquet":
             df = pd.read_parquet(path)
         elif fmt == "jsonl":
@@ -415,6 +480,35 @@ def _file_source(source: str | os.PathLike[str]) -> tuple[Path, str]:
     if path.is_dir():
         raise DataError(f"{path}: is a folder; give a file, or an SQL URL with table=")
     return path, _file_format(path)
+
+
+def _exact_whole_numbers(
+    df: pd.DataFrame, path: Path, options: dict[str, Any], nrows: int | None, ctx: dict[str, Any]
+) -> pd.DataFrame:
+    """Whole numbers beyond 2^53 in a column with a missing value — which pandas reads as float64,
+    rounding them (an id 2^60 + 1 becomes 2^60) — re-read as text, so that no value changes; a note in
+    ``ctx["notes"]`` records each such column."""
+    import numpy as np
+
+    rounded = []
+    for col in df.columns:
+        s = df[col]
+        if s.dtype != np.float64:
+            continue
+        values = s.dropna().to_numpy()
+        if values.size and np.abs(values).max() >= MAX_EXACT_INT and (values == np.floor(values)).all():
+            rounded.append(col)
+    if not rounded:
+        return df
+    where = [df.columns.get_loc(c) for c in rounded]
+    text = pd.read_csv(path, nrows=nrows, **{**options, "usecols": where, "dtype": str})
+    for col in rounded:
+        df[col] = text[col].to_numpy()
+        ctx["notes"].append(
+            f"{col}: whole numbers beyond 2^53 with missing values were kept as text (as numbers they would "
+            "be rounded)"
+        )
+    return df
 
 
 def _csv_options(path, fmt, sep, decimal, header, na, encoding, ctx) -> dict[str, Any]:

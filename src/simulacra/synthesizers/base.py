@@ -332,12 +332,29 @@ class BaseSynthesizer(ABC):
                 raise ValueError("state.json must be a mapping")
             with np.load(path / "arrays.npz", allow_pickle=False) as npz:
                 arrays = {k: npz[k] for k in npz.files}
+            _check_arrays(arrays)
             model._load_description(path)
             model._set_state(state, arrays)
             model._load_extra(path)
         except Exception as exc:  # any damage: a model folder is untrusted input
             raise _invalid(path, exc) from None
         return model
+
+
+def _check_arrays(arrays: dict[str, np.ndarray]) -> None:
+    """Every saved array is of booleans or real numbers, and every float is finite: a model never
+    computes with (or samples) NaN, infinities or complex numbers from a damaged file.
+
+    Raises
+    ------
+    ValueError
+        Naming the array.
+    """
+    for name, a in arrays.items():
+        if a.dtype.kind not in "biuf":
+            raise ValueError(f"array {name!r} has dtype {a.dtype}, not numbers")
+        if a.dtype.kind == "f" and not np.isfinite(a).all():
+            raise ValueError(f"array {name!r} holds NaN or infinite values")
 
 
 def _invalid(path: Path, exc: BaseException) -> DataError:

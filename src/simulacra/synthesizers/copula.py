@@ -209,7 +209,15 @@ class GaussianCopula(Synthesizer):
 
     def _set_state(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         self.transformer_ = TableTransformer.from_state(state["transformer"])
-        self.correlation_ = arrays["correlation"]
+        corr = np.asarray(arrays["correlation"], dtype=np.float64)
+        d = sum(span.end - span.start for span in self.transformer_.spans_)
+        if corr.shape != (d, d):
+            raise ValueError(f"the correlation matrix is {corr.shape}, the table needs ({d}, {d})")
+        if d and (not np.allclose(corr, corr.T) or not np.allclose(np.diag(corr), 1.0)):
+            raise ValueError("the correlation matrix is not symmetric with a unit diagonal")
+        if d and np.linalg.eigvalsh(corr).min() < -1e-8:
+            raise ValueError("the correlation matrix is not positive semi-definite")
+        self.correlation_ = corr
 
 
 @register

@@ -33,6 +33,34 @@ def _to_py(v: Any) -> Any:
     return v.item() if isinstance(v, np.generic) else v
 
 
+def _finite(value: Any, name: str) -> float:
+    """``value`` as a finite float (a saved model is untrusted input).
+
+    Raises
+    ------
+    ValueError
+        Not a number, or NaN or infinite.
+    """
+    x = float(value)
+    if not np.isfinite(x):
+        raise ValueError(f"{name} is {x}")
+    return x
+
+
+def _finite_array(values: Any, name: str) -> np.ndarray:
+    """``values`` as a float64 array of finite numbers.
+
+    Raises
+    ------
+    ValueError
+        Not numbers, or a NaN or infinite one.
+    """
+    a = np.asarray(values, dtype=float)
+    if not np.isfinite(a).all():
+        raise ValueError(f"{name} hold NaN or infinite values")
+    return a
+
+
 class NumericalEncoder:
     """Encode one numerical column (finite float values, no missing) into one float column.
 
@@ -113,11 +141,16 @@ class NumericalEncoder:
     def from_state(cls, state: dict[str, Any]) -> NumericalEncoder:
         enc = cls(state["method"], state.get("max_quantiles", 1000))
         if enc.method == "standard":
-            enc.mean_, enc.std_ = state["mean"], state["std"]
+            enc.mean_, enc.std_ = _finite(state["mean"], "mean"), _finite(state["std"], "std")
+            if enc.std_ <= 0:
+                raise ValueError(f"std {enc.std_} is not positive")
         elif enc.method == "minmax":
-            enc.lo_, enc.hi_ = float(state["lo"]), float(state["hi"])
+            enc.lo_, enc.hi_ = _finite(state["lo"], "lo"), _finite(state["hi"], "hi")
         else:
-            enc._set_quantiles(state["quantiles"])
+            q = _finite_array(state["quantiles"], "quantiles")
+            if q.ndim != 1 or q.size == 0 or (np.diff(q) < 0).any():
+                raise ValueError("the quantile grid is not a non-decreasing list of numbers")
+            enc._set_quantiles(q)
         return enc
 
 
@@ -283,7 +316,12 @@ class ModeSpecificEncoder:
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> ModeSpecificEncoder:
         enc = cls(**state["params"])
-        enc._set(state["means"], state["stds"], state["weights"])
+        means, stds, weights = (_finite_array(state[k], k) for k in ("means", "stds", "weights"))
+        if not (means.ndim == stds.ndim == weights.ndim == 1 and means.size == stds.size == weights.size > 0):
+            raise ValueError("means, stds and weights of the modes differ in length")
+        if (stds < 0).any() or (weights < 0).any():
+            raise ValueError("a mode has a negative standard deviation or weight")
+        enc._set(means, stds, weights)
         return enc
 
 
@@ -371,8 +409,12 @@ class CategoricalEncoder:
     def from_state(cls, state: dict[str, Any]) -> CategoricalEncoder:
         enc = cls(state["method"])
         enc.categories_ = list(state["categories"])
-        enc.freqs_ = np.asarray(state["freqs"], dtype=float)
+        enc.freqs_ = _finite_array(state["freqs"], "freqs")
+        if enc.freqs_.shape != (len(enc.categories_),) or (enc.freqs_ < 0).any():
+            raise ValueError("category frequencies do not match the categories")
         enc._index = {enc._key(c): i for i, c in enumerate(enc.categories_)}
+        if len(enc._index) != len(enc.categories_):
+            raise ValueError("a category appears twice")
         enc._bounds()
         return enc
 

@@ -527,6 +527,8 @@ class TableTransformer:
     def from_state(cls, state: dict[str, Any]) -> TableTransformer:
         tt = cls(**state["params"])
         tt.order_ = list(state["order"])
+        if len(set(tt.order_)) != len(tt.order_) or set(tt.order_) != set(state["columns"]):
+            raise ValueError("the column order repeats a column or differs from the columns")
         tt.columns_ = {}
         for name, c in state["columns"].items():
             col = dict(c)
