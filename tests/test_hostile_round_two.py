@@ -264,3 +264,26 @@ def test_a_damaged_model_is_not_a_valid_model_folder(model, tmp_path, capsys, da
     _damage(model, tmp_path / "m", **damage)
     line = refused(["sample", "m", "-n", "5", "-o", "x.csv"], tmp_path, capsys, "not a valid simulacra model")
     assert message in line
+
+
+# --------------------------------------------------------------------------- encodings
+def test_one_stray_latin1_byte_changes_one_value_and_is_reported_on_the_terminal(tmp_path, capsys):
+    body = "name,city\n" + "".join(f"p{i},Zürich\n" for i in range(40))
+    (tmp_path / "mixed.csv").write_bytes(body.encode("utf-8") + b"q,M\xfcnchen\n")
+    df = read_table(tmp_path / "mixed.csv")
+    assert df["city"].value_counts().to_dict() == {"Zürich": 40, "München": 1}  # not 40 × 'ZÃ¼rich'
+    out = accepted(["inspect", "mixed.csv"], tmp_path, capsys)
+    warning = [line for line in out.splitlines() if line.startswith("warning:")]
+    assert len(warning) == 1 and "0xfc at offset" in warning[0] and "otherwise UTF-8" in warning[0]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32", "utf-8-sig"])
+def test_byte_order_marks_name_the_encoding(tmp_path, encoding):
+    text = "name,city\nAnn,Zürich\nBob,Köln\n"
+    data = text.encode(encoding)
+    if encoding == "utf-16-be":
+        data = b"\xfe\xff" + data  # Python writes no BOM for an explicit byte order
+    (tmp_path / "t.csv").write_bytes(data)
+    df = read_table(tmp_path / "t.csv")
+    assert list(df.columns) == ["name", "city"] and df["city"].tolist() == ["Zürich", "Köln"]
+    assert not df.attrs.get("read_notes")

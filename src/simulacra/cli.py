@@ -25,7 +25,14 @@ from rich.console import Console
 from rich.table import Table
 
 from simulacra import __version__, datasets
-from simulacra.errors import ConfigError, DataError, OutputExistsError, PrivacyWarning, SimulacraError
+from simulacra.errors import (
+    ConfigError,
+    DataError,
+    DataWarning,
+    OutputExistsError,
+    PrivacyWarning,
+    SimulacraError,
+)
 from simulacra.io import redact_url
 from simulacra.synthesizers.base import DEFAULT_MODEL, available
 from simulacra.validation import MAX_SEED
@@ -1699,11 +1706,12 @@ def _error(message: str) -> None:
 
 
 def _warning_printer(previous):
-    """A ``warnings.showwarning`` that prints :class:`~simulacra.errors.PrivacyWarning` as one
-    ``warning:`` line on stderr and hands every other warning to ``previous``."""
+    """A ``warnings.showwarning`` that prints :class:`~simulacra.errors.PrivacyWarning` and
+    :class:`~simulacra.errors.DataWarning` as one ``warning:`` line on stderr and hands every other
+    warning to ``previous``."""
 
     def show(message, category, filename, lineno, file=None, line=None) -> None:
-        if issubclass(category, PrivacyWarning):
+        if issubclass(category, PrivacyWarning | DataWarning):
             from rich.markup import escape
 
             text = escape(" ".join(str(message).split()))
@@ -1767,6 +1775,7 @@ def main(argv: list[str] | None = None) -> int:
     with warnings.catch_warnings(), _signals_are_interruptions():  # restored on return
         warnings.showwarning = _warning_printer(warnings.showwarning)
         warnings.simplefilter("always", PrivacyWarning)
+        warnings.simplefilter("always", DataWarning)
         code = _run(argv)
     if argv is None:
         sys.exit(code)

@@ -39,3 +39,9 @@ class OutputExistsError(SimulacraError):
 class PrivacyWarning(UserWarning):
     """Something the user gave weakens a privacy guarantee without breaking the run (e.g. a declared
     bound equal to the data's own extreme); the CLI prints it as one ``warning:`` line."""
+
+
+class DataWarning(UserWarning):
+    """A value was read in a way the user should know about, though nothing is lost (a text file that
+    is not all valid UTF-8, decoded byte by byte where it is not); the CLI prints it as one ``warning:``
+    line, and the preparation record lists it."""

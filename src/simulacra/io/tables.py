@@ -23,6 +23,7 @@ import gzip
 import os
 import re
 import sqlite3
+import warnings
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -31,7 +32,7 @@ from urllib.parse import quote, unquote
 
 import pandas as pd
 
-from simulacra.errors import ConfigError, DataError, OutputExistsError
+from simulacra.errors import ConfigError, DataError, DataWarning, OutputExistsError
 from simulacra.io.outputs import check_writable, finish_file, temporary_file_for
 
 #: Markers read as missing values unless ``na_values`` says otherwise.
@@ -515,9 +516,13 @@ def _csv_options(path, fmt, sep, decimal, header, na, encoding, ctx) -> dict[str
     """``pandas.read_csv`` keyword arguments for a delimited file: the encoding (guessed when ``None``;
     a note goes to ``ctx["notes"]``), the sniffed delimiter and decimal mark, the header checked for
     duplicate names. ``ctx`` keeps the delimiter and encoding for the error messages."""
+    errors = "strict"
     if encoding is None:
-        encoding, note = _guess_encoding(path)
-        ctx["notes"] += [note] if note else []
+        encoding, fallback, note = _guess_encoding(path)
+        errors = fallback or errors
+        if note:
+            ctx["notes"].append(note)
+            warnings.warn(note, DataWarning, stacklevel=4)
     ctx["encoding"] = encoding
     head = _read_head(path, encoding=encoding)
     if not head.strip():
@@ -535,6 +540,7 @@ def _csv_options(path, fmt, sep, decimal, header, na, encoding, ctx) -> dict[str
         "keep_default_na": False,
         "skipinitialspace": True,
         "encoding": encoding,
+        "encoding_errors": errors,
         "low_memory": False,
     }
 
@@ -571,28 +577,82 @@ def _read_errors(path: Path, fmt: str, ctx: dict[str, Any]) -> Iterator[None]:
 
 
 def _open_text(path: Path, encoding: str):
+    """The file as text for the checks that count fields (header, malformed rows): a byte the encoding
+    cannot decode is read as Latin-1 (:data:`FALLBACK`), as the full read does, never an error here."""
     if path.suffix.lower() == ".gz":
-        return gzip.open(path, "rt", encoding=encoding, newline="")
-    return open(path, encoding=encoding, newline="")
+        return gzip.open(path, "rt", encoding=encoding, errors=FALLBACK, newline="")
+    return open(path, encoding=encoding, errors=FALLBACK, newline="")
 
 
-def _guess_encoding(path: Path) -> tuple[str, str | None]:
-    """``utf-8-sig`` when the whole file decodes as UTF-8, else ``latin-1`` with a note saying where."""
+#: an error handler for UTF-8 text: a byte that is not valid UTF-8 is read as the Latin-1 character it
+#: would be (``0xfc`` → ``ü``), so one stray byte changes one character, not the whole file
+FALLBACK = "simulacra-latin1"
+
+
+def _latin1_fallback(exc: UnicodeError) -> tuple[str, int]:
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    return exc.object[exc.start : exc.end].decode("latin-1"), exc.end
+
+
+codecs.register_error(FALLBACK, _latin1_fallback)
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def _guess_encoding(path: Path) -> tuple[str, str | None, str | None]:
+    """``(encoding, errors, note)`` for a text file: the encoding its byte-order mark names (UTF-8,
+    UTF-16, UTF-32); else UTF-8 when the whole file decodes as UTF-8. A file with bytes that are not
+    valid UTF-8 is decoded by the majority: mostly valid UTF-8 multi-byte characters → UTF-8 with each
+    invalid byte read as Latin-1 (:data:`FALLBACK`); otherwise Latin-1 throughout. The note says which,
+    how many bytes and where the first is."""
     opener = gzip.open if path.suffix.lower() == ".gz" else open
+    with opener(path, "rb") as f:
+        head = f.read(4)
+    for bom, name in _BOMS:
+        if head.startswith(bom):
+            return name, None, None
     decoder = codecs.getincrementaldecoder("utf-8")()
-    offset = 0
+    offset, first = 0, None
     with opener(path, "rb") as f:
         while chunk := f.read(1 << 20):
             try:
                 decoder.decode(chunk)
             except UnicodeDecodeError as exc:
-                where = offset + exc.start
-                return (
-                    "latin-1",
-                    f"{path.name}: not valid UTF-8 (byte 0x{chunk[exc.start]:02x} at offset {where}); decoded as Latin-1",
-                )
+                first = (offset + exc.start, chunk[exc.start])
+                break
             offset += len(chunk)
-    return "utf-8-sig", None
+    if first is None:
+        return "utf-8-sig", None, None
+    invalid, multibyte = 0, 0
+
+    def count(exc: UnicodeError) -> tuple[str, int]:
+        nonlocal invalid
+        invalid += exc.end - exc.start  # type: ignore[attr-defined]
+        return "", exc.end  # type: ignore[attr-defined]
+
+    codecs.register_error("simulacra-count", count)
+    decoder = codecs.getincrementaldecoder("utf-8")("simulacra-count")
+    with opener(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            multibyte += sum(ord(c) > 0x7F for c in decoder.decode(chunk))
+    where = f"{invalid} byte(s) not valid UTF-8, the first 0x{first[1]:02x} at offset {first[0]}"
+    if multibyte > invalid:
+        return (
+            "utf-8",
+            FALLBACK,
+            (
+                f"{path.name}: {where}; the file is otherwise UTF-8 ({multibyte} characters), so those bytes were "
+                "read as Latin-1 characters; check them, or give the encoding"
+            ),
+        )
+    return "latin-1", None, f"{path.name}: {where}; decoded as Latin-1"
 
 
 def _check_header(path: Path, delim: str, encoding: str) -> None:
