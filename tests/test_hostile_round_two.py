@@ -287,3 +287,29 @@ def test_byte_order_marks_name_the_encoding(tmp_path, encoding):
     df = read_table(tmp_path / "t.csv")
     assert list(df.columns) == ["name", "city"] and df["city"].tolist() == ["Zürich", "Köln"]
     assert not df.attrs.get("read_notes")
+
+
+# --------------------------------------------------------------------------- declared bounds hold
+def test_data_outside_declared_bounds_or_categories_is_refused_and_samples_keep_them(tmp_path, capsys):
+    import json
+
+    train = load("adult")[0].sample(1500, random_state=0)
+    write_table(train, tmp_path / "d.csv")
+    meta = {"columns": {"age": {"min": 30, "max": 40}}}
+    (tmp_path / "narrow.json").write_text(json.dumps(meta))
+    line = refused(["fit", "d.csv", "--metadata", "narrow.json", "-o", "m"], tmp_path, capsys, "outside the")
+    assert "declared range [30, 40]" in line and "np.int64" not in line
+    (tmp_path / "cats.json").write_text(json.dumps({"columns": {"sex": {"categories": ["Male"]}}}))
+    refused(["fit", "d.csv", "--metadata", "cats.json", "-o", "m"], tmp_path, capsys, "declared categories")
+    wide = {"columns": {"age": {"min": 17, "max": 90}, "hours-per-week": {"min": 1, "max": 99}}}
+    (tmp_path / "wide.json").write_text(json.dumps(wide))
+    for model in ("mixture", "tvae"):
+        params = ["--param", "epochs=2"] if model == "tvae" else []
+        accepted(
+            ["fit", "d.csv", "--model", model, *params, "--metadata", "wide.json", "-o", model],
+            tmp_path,
+            capsys,
+        )
+        accepted(["sample", model, "-n", "5000", "-o", f"{model}.csv"], tmp_path, capsys)
+        rows = read_table(tmp_path / f"{model}.csv")
+        assert rows["age"].between(17, 90).all() and rows["hours-per-week"].between(1, 99).all(), model

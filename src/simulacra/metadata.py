@@ -257,6 +257,80 @@ class Metadata:
         for name, col in self.columns.items():
             _check_values(name, col, df[name])
 
+    def check_declared(self, df: pd.DataFrame) -> None:
+        """Refuse data outside what the user declared: a value below a declared ``min`` or above a
+        declared ``max`` (numerical and datetime columns), or a value not among declared ``categories``.
+        A declaration the data breaks is wrong about the data, and a model fitted on such data would
+        sample outside it. (A differentially private model does not call this: it clips to its public
+        domain instead, since an error naming a value would reveal it.)
+
+        Raises
+        ------
+        MetadataError
+            Naming the column, how many values break the declaration, one of them and the fix.
+        """
+        for name, col in self.columns.items():
+            declared = set(col.declared or ())
+            if name not in df.columns or not declared & {"min", "max", "categories"}:
+                continue
+            values = df[name].dropna()
+            if values.empty:
+                continue
+            if col.sdtype in ("numerical", "datetime") and declared & {"min", "max"}:
+                if col.sdtype == "datetime":
+                    x = datetime_seconds(values, col.format)
+                else:
+                    x = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+                lo = _bound(col, col.min) if "min" in declared and col.min is not None else -np.inf
+                hi = _bound(col, col.max) if "max" in declared and col.max is not None else np.inf
+                outside = (x < lo) | (x > hi)
+                if outside.any():
+                    raise MetadataError(
+                        f"column {name!r}: {int(outside.sum()):,} of its {len(values):,} values lie outside the "
+                        f"declared range [{col.min}, {col.max}] (e.g. {_plain(values[outside].iloc[0])!r}); widen the "
+                        "declared min/max or remove those rows"
+                    )
+            if col.categories is not None and "categories" in declared:
+                allowed = {str(c) for c in col.categories}
+                unknown = values[~values.map(str).isin(allowed)]
+                if len(unknown):
+                    raise MetadataError(
+                        f"column {name!r}: {len(unknown):,} of its {len(values):,} values are not among the "
+                        f"declared categories (e.g. {_plain(unknown.iloc[0])!r}); add them to the declaration or "
+                        "remove those rows"
+                    )
+
+    def enforce_declared(self, df: pd.DataFrame, keep: set[str] = frozenset()) -> pd.DataFrame:
+        """``df`` (sampled rows) with each numerical column clipped to its declared ``min``/``max``, as
+        SDV's ``enforce_min_max_values`` does: what the user declared always holds in the output. Models
+        fitted on data inside the declaration (:meth:`check_declared`) rarely need it; datetimes and
+        categories are generated from the fitted (declared) domain. Columns in ``keep`` (conditioned
+        on: every row holds the asked value) are left as they are."""
+        for name, col in self.columns.items():
+            declared = set(col.declared or ())
+            if (
+                col.sdtype != "numerical"
+                or not declared & {"min", "max"}
+                or name not in df.columns
+                or name in keep
+            ):
+                continue
+            s = df[name]
+            if not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+                continue
+            lo = _bound(col, col.min) if "min" in declared and col.min is not None else None
+            hi = _bound(col, col.max) if "max" in declared and col.max is not None else None
+            below = s < lo if lo is not None else pd.Series(False, index=s.index)
+            above = s > hi if hi is not None else pd.Series(False, index=s.index)
+            if below.any() or above.any():
+                s = s.copy()
+                if lo is not None:
+                    s[below] = np.ceil(lo) if pd.api.types.is_integer_dtype(s) else lo
+                if hi is not None:
+                    s[above] = np.floor(hi) if pd.api.types.is_integer_dtype(s) else hi
+                df[name] = s
+        return df
+
     # ------------------------------------------------------------------ serialisation
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able mapping ``{"columns": {name: fields}}``. Bounds the user did not declare are
@@ -327,6 +401,11 @@ class Metadata:
                 {"column": name, "sdtype": c.sdtype, "details": ", ".join(details), "reason": c.reason}
             )
         return rows
+
+
+def _plain(value: Any) -> Any:
+    """A NumPy scalar as the Python value it holds, for messages (``27``, not ``np.int64(27)``)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _bound(col: ColumnMetadata, value: Any) -> float:

@@ -427,6 +427,8 @@ class Synthesizer(BaseSynthesizer):
             )
         self.metadata_ = meta
         self.metadata_.validate(data)
+        if not self.differentially_private:
+            self.metadata_.check_declared(data)
         self.identifiers_ = fit_identifiers(data, meta, mode=pii, key=pii_key)
         self._fit(self._learnable(data))
         return self
@@ -479,6 +481,7 @@ class Synthesizer(BaseSynthesizer):
             out = self._sample(n, conditions=dict(conditions or {}), seed=seed)
         finally:
             del self._temperature  # back to the class default, 1
+        out = self.metadata_.enforce_declared(out, keep=set(conditions or {}))
         identifiers = getattr(self, "identifiers_", {})
         if identifiers:
             rng = np.random.default_rng(None if seed is None else [int(seed), 0x1D])
