@@ -313,3 +313,42 @@ def test_data_outside_declared_bounds_or_categories_is_refused_and_samples_keep_
         accepted(["sample", model, "-n", "5000", "-o", f"{model}.csv"], tmp_path, capsys)
         rows = read_table(tmp_path / f"{model}.csv")
         assert rows["age"].between(17, 90).all() and rows["hours-per-week"].between(1, 99).all(), model
+
+
+# --------------------------------------------------------------------------- images
+def _png(path: Path, pixels: np.ndarray) -> None:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels).save(path)
+
+
+def test_sixteen_bit_pngs_are_scaled_and_one_colour_image_makes_the_set_rgb(tmp_path):
+    from simulacra.io import ImageSet
+
+    ramp = (np.arange(28 * 28, dtype=np.uint32).reshape(28, 28) * 83).astype(np.uint16)  # 0 … 65,005
+    _png(tmp_path / "s" / "a" / "ramp.png", ramp)
+    _png(tmp_path / "s" / "b" / "grey.png", np.full((28, 28), 128, np.uint8))
+    grey = ImageSet.read(tmp_path / "s")
+    assert grey.images.shape == (2, 1, 28, 28)
+    assert grey.images[0, 0].max() == round(65005 / 257) and grey.images[0, 0].min() == 0  # not all 255
+    assert len(np.unique(grey.images[0])) > 200  # the ramp survives as a ramp
+    _png(tmp_path / "s" / "b" / "z_red.png", np.dstack([np.full((28, 28), v, np.uint8) for v in (255, 0, 0)]))
+    colour = ImageSet.read(tmp_path / "s")  # grey files come first; the red one still makes the set RGB
+    assert colour.images.shape == (3, 3, 28, 28)
+    assert colour.images[2, :, 0, 0].tolist() == [255, 0, 0]
+    assert colour.images[1, :, 0, 0].tolist() == [128, 128, 128]
+
+
+def test_a_local_folder_named_like_a_bundled_set_wins_and_is_said(tmp_path, monkeypatch):
+    from simulacra import workflow
+    from simulacra.errors import DataWarning
+
+    for label in ("0", "1"):
+        for i in range(3):
+            _png(tmp_path / "mnist" / label / f"{i}.png", np.full((28, 28), 40 * i, np.uint8))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(workflow, "_SHADOWED", set())
+    with pytest.warns(DataWarning, match="reading the local path"):
+        images = workflow.load_images("mnist")
+    assert len(images) == 6 and images.class_names == ["0", "1"]  # not the bundled 8,000 digits

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from typing import Any
 import pandas as pd
 
 from simulacra import datasets
-from simulacra.errors import ConditionError, ConfigError, DataError
+from simulacra.errors import ConditionError, ConfigError, DataError, DataWarning
 from simulacra.io import (
     FILE_FORMATS,
     ImageSet,
@@ -53,13 +54,35 @@ class TableSource:
     target: str | None
 
 
+_SHADOWED: set[str] = set()
+
+
+def is_bundled(source: str) -> bool:
+    """Whether ``source`` names a bundled dataset: one of :func:`simulacra.datasets.available` that is
+    not also a local path. A local file or folder always wins over a bundled name (a ``mnist/`` folder of
+    your own is read as it is), and a :class:`~simulacra.errors.DataWarning` says so, once per process."""
+    if source not in datasets.available():
+        return False
+    if Path(source).exists():
+        if source not in _SHADOWED:
+            _SHADOWED.add(source)
+            warnings.warn(
+                f"{source!r}: reading the local path {Path(source).resolve()}, not the bundled dataset of "
+                f"that name (run elsewhere, or rename the local one, for the bundled {source!r})",
+                DataWarning,
+                stacklevel=2,
+            )
+        return False
+    return True
+
+
 def is_text_source(source: str, text_column: str | None = None) -> bool:
     """Whether ``source`` names texts: a bundled text dataset, a folder of class folders of ``.txt``
     files, a ``label<TAB>text`` file without a table suffix (the SMS Spam Collection's format), or any
     table when ``text_column`` names its text column."""
     from simulacra.io.text import is_sms_format
 
-    if source in datasets.available():
+    if is_bundled(source):
         return datasets.is_text(source)
     if text_column is not None:
         return True
@@ -74,7 +97,7 @@ def is_text_source(source: str, text_column: str | None = None) -> bool:
 def is_image_source(source: str) -> bool:
     """Whether ``source`` names images: a bundled image dataset, an ``.npz`` archive, an IDX file or a
     folder (of class folders of pictures)."""
-    if source in datasets.available():
+    if is_bundled(source):
         return datasets.is_image(source)
     if is_sql_url(source) or is_text_source(source):
         return False
@@ -101,7 +124,7 @@ def load_source(source: str, *, part: str = "train") -> pd.DataFrame:
     DataError
         ``source`` is a bundled image set, or an unreadable table.
     """
-    if source in datasets.available():
+    if is_bundled(source):
         if datasets.is_image(source) or datasets.is_text(source):
             kind = "an image" if datasets.is_image(source) else "a text"
             raise DataError(f"{source!r} is {kind} dataset; this command needs a table (e.g. 'adult')")
@@ -136,7 +159,7 @@ def load_fit_table(
     """
     from simulacra.scale.inputs import read_for_fit
 
-    if source in datasets.available() or is_text_source(source):
+    if is_bundled(source) or is_text_source(source):
         data, sampled = load_source(source), None
     else:
         data, sampled = read_for_fit(source, max_rows=max_rows, stratify=stratify, seed=seed)
@@ -179,7 +202,7 @@ def load_images(source: str, *, part: str = "train") -> ImageSet:
     DataError
         ``source`` is a bundled table, or unreadable images.
     """
-    if source in datasets.available():
+    if is_bundled(source):
         if not datasets.is_image(source):
             raise DataError(
                 f"{source!r} is not an image dataset; this command needs images here (e.g. 'mnist')"
@@ -205,7 +228,7 @@ def load_texts(
     DataError
         ``source`` is a bundled table or image set, or unreadable texts.
     """
-    if source in datasets.available():
+    if is_bundled(source):
         if not datasets.is_text(source):
             raise DataError(f"{source!r} is not a text dataset; this command needs texts here (e.g. 'sms')")
         train, test = datasets.load(source)
@@ -224,7 +247,7 @@ def resolve_texts(
 ) -> tuple[TextSet, TextSet | None]:
     """``(train, test)`` texts of ``source``; the test part is ``test``'s texts, or a bundled dataset's
     own test part, or ``None``."""
-    if test is None and source in datasets.available():
+    if test is None and is_bundled(source):
         test = source
     cols = {"text_column": text_column, "label_column": label_column}
     return load_texts(source, **cols), (load_texts(test, part="test", **cols) if test else None)
@@ -239,7 +262,7 @@ def resolve_table(source: str, *, test: str | None = None, target: str | None = 
     DataError
         Unreadable sources, or an image source.
     """
-    bundled = datasets.DATASETS.get(source, {})
+    bundled = datasets.DATASETS.get(source, {}) if is_bundled(source) else {}
     train = load_source(source, part="train")
     test_src = test if test is not None else (source if bundled else None)
     real_test = load_source(test_src, part="test") if test_src else None
@@ -249,7 +272,7 @@ def resolve_table(source: str, *, test: str | None = None, target: str | None = 
 def resolve_images(source: str, *, test: str | None = None) -> tuple[ImageSet, ImageSet | None]:
     """``(train, test)`` images of ``source``; the test part is ``test``'s test images, or a bundled
     dataset's own test part, or ``None``."""
-    if test is None and source in datasets.available():
+    if test is None and is_bundled(source):
         test = source
     return load_images(source), (load_images(test, part="test") if test else None)
 

@@ -150,7 +150,10 @@ class ImageSet:
     @classmethod
     def from_folder(cls, path: str | os.PathLike[str]) -> ImageSet:
         """A folder with one sub-folder per class (sorted names → labels 0, 1, …) of PNG/JPEG images, all
-        of one size; grayscale images give ``C = 1``, any others are converted to RGB (``C = 3``)."""
+        of one size. A set whose images are all grayscale gives ``C = 1``; a set with any colour image is
+        read as RGB throughout (``C = 3``; grey images repeated over the three channels), whatever the
+        order of the files. 16-bit images (PNG ``I;16``, ``I``) are scaled to 8 bits (``v / 257``, so
+        65,535 → 255), not clipped."""
         from PIL import Image
 
         from simulacra.validation import check_memory
@@ -165,7 +168,8 @@ class ImageSet:
             for f in sorted(folder.iterdir())
             if f.suffix.lower() in IMAGE_SUFFIXES
         ]
-        arrays, labels, size, mode = [], [], None, None
+        mode = _common_mode(files)
+        arrays, labels, size = [], [], None
         for label, f in files:
             try:
                 with Image.open(f) as im:
@@ -180,14 +184,12 @@ class ImageSet:
                             f"reading {len(files):,} images of {im.size[0]}×{im.size[1]} pixels",
                             "use fewer or smaller images",
                         )
-                    mode = mode or ("L" if im.mode in ("L", "1", "I;16") else "RGB")
-                    im = im.convert(mode)
                     size = size or im.size
                     if im.size != size:
                         raise DataError(
                             f"{f}: {im.size[0]}×{im.size[1]} pixels, unlike {size[0]}×{size[1]} before it; resize the images to one size"
                         )
-                    arrays.append(np.asarray(im))
+                    arrays.append(_pixels(im, mode))
             except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
                 # Pillow: UnidentifiedImageError (an OSError), "image file is truncated", bombs
                 raise DataError(f"{f}: not a readable image ({' '.join(str(exc).split())[:120]})") from None
@@ -244,6 +246,39 @@ class ImageSet:
 MAX_CLASSES = 100_000
 #: the most pixels one image may have (Pillow's decompression-bomb limit is about 89 million)
 MAX_PIXELS = 40_000_000
+
+
+#: Pillow modes of grayscale pictures; 16- and 32-bit integer ones are scaled to 8 bits
+_GREY_MODES = ("L", "1", "LA", "I;16", "I;16B", "I;16L", "I", "F")
+_WIDE_MODES = ("I;16", "I;16B", "I;16L", "I", "F")
+
+
+def _common_mode(files: list[tuple[int, Path]]) -> str:
+    """``"L"`` when every picture is grayscale, else ``"RGB"``: decided from every file's header
+    (cheap: Pillow reads no pixels), so the first file read does not decide for the others."""
+    from PIL import Image
+
+    for _, f in files:
+        try:
+            with Image.open(f) as im:
+                if im.mode not in _GREY_MODES:
+                    return "RGB"
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+            raise DataError(f"{f}: not a readable image ({' '.join(str(exc).split())[:120]})") from None
+    return "L"
+
+
+def _pixels(im, mode: str) -> np.ndarray:
+    """``im`` as uint8 pixels of ``mode`` (``L``: ``(H, W)``, ``RGB``: ``(H, W, 3)``); 16-bit values are
+    scaled by 1/257 (Pillow's ``convert("L")`` would clip them at 255)."""
+    from PIL import Image
+
+    if im.mode in _WIDE_MODES:
+        wide = np.asarray(im, dtype=np.float64)
+        top = 65535.0 if im.mode != "F" else max(float(wide.max()), 1.0)
+        grey = np.clip(np.rint(wide * 255.0 / top), 0, 255).astype(np.uint8)
+        im = Image.fromarray(grey, mode="L")
+    return np.asarray(im.convert(mode))
 
 
 def _class_indices(labels: np.ndarray, n: int) -> np.ndarray:
