@@ -352,3 +352,14 @@ def test_a_local_folder_named_like_a_bundled_set_wins_and_is_said(tmp_path, monk
     with pytest.warns(DataWarning, match="reading the local path"):
         images = workflow.load_images("mnist")
     assert len(images) == 6 and images.class_names == ["0", "1"]  # not the bundled 8,000 digits
+
+
+# --------------------------------------------------------------------------- evaluate checks the synthetic table
+def test_evaluate_refuses_a_synthetic_table_whose_numbers_are_text(tmp_path, capsys):
+    train = load("adult")[0].sample(400, random_state=0).reset_index(drop=True)
+    write_table(train, tmp_path / "real.csv")
+    fake = train.copy()
+    fake["age"] = "old"
+    write_table(fake, tmp_path / "synth.csv")
+    line = refused(["evaluate", "real.csv", "synth.csv", "-o", "r.html"], tmp_path, capsys, "synthetic table")
+    assert "'age' is numerical" in line

@@ -168,6 +168,11 @@ def evaluate(
         missing = [c for c in metadata.names if c not in df.columns]
         if missing:
             raise DataError(f"the {name} table lacks column(s) {missing}; give tables with the same columns")
+        if name != "real":  # judged against the real table's metadata: text is not a number
+            try:
+                metadata.check_values(df)
+            except MetadataError as exc:
+                raise DataError(f"the {name} table does not match the real one's columns: {exc}") from None
     check_target(metadata, target)
     ev = Evaluation()
     clock = time.perf_counter()
