@@ -363,3 +363,12 @@ def test_evaluate_refuses_a_synthetic_table_whose_numbers_are_text(tmp_path, cap
     write_table(fake, tmp_path / "synth.csv")
     line = refused(["evaluate", "real.csv", "synth.csv", "-o", "r.html"], tmp_path, capsys, "synthetic table")
     assert "'age' is numerical" in line
+
+
+def test_codes_with_leading_zeros_keep_them_through_read_and_prepare(tmp_path, capsys):
+    codes = [f"{i:05d}" for i in range(0, 4000, 37)]
+    (tmp_path / "z.csv").write_text("zip,n\n" + "".join(f"{c},{i % 7}\n" for i, c in enumerate(codes)))
+    assert read_table(tmp_path / "z.csv")["zip"].tolist() == codes  # not 0, 37, 74, …
+    accepted(["prepare", "z.csv", "-o", "p"], tmp_path, capsys)
+    prepared = pd.concat([pd.read_parquet(f) for f in (tmp_path / "p").glob("*.parquet")])
+    assert set(prepared["zip"]) <= set(codes) | {"Other"} and prepared["zip"].str.len().eq(5).all()

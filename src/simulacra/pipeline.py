@@ -220,14 +220,14 @@ def prepare_parts(
     through the same steps unsplit (test changes prefixed ``test:``) and become the two parts. How a
     file had to be decoded (``attrs["read_notes"]``) is listed first."""
     cfg = load_prepare_config(config)
-    read = [Change("read", "decoded", None, 0, n) for n in train.attrs.get("read_notes", [])]
+    read = [Change("read", "noted", None, 0, n) for n in train.attrs.get("read_notes", [])]
     if test is None:
         prep = prepare_table(train, cfg)
     else:
         no_split = {**cfg, "split": None}
         prep = prepare_table(train, no_split)
         held = prepare_table(test, no_split)
-        read += [Change("test: read", "decoded", None, 0, n) for n in test.attrs.get("read_notes", [])]
+        read += [Change("test: read", "noted", None, 0, n) for n in test.attrs.get("read_notes", [])]
         changes = prep.changes + [
             Change(f"test: {c.step}", c.action, c.column, c.count, c.detail) for c in held.changes
         ]

@@ -483,25 +483,57 @@ def _file_source(source: str | os.PathLike[str]) -> tuple[Path, str]:
     return path, _file_format(path)
 
 
+#: rows of a delimited file read again as text to find numbers written with leading zeros
+TEXT_PROBE_ROWS = 10_000
+#: a number written with a leading zero (``00123``, ``0123.5``): a code whose zeros are part of it
+LEADING_ZERO = re.compile(r"^[+-]?0\d+(\.\d*)?$")
+
+
 def _exact_whole_numbers(
     df: pd.DataFrame, path: Path, options: dict[str, Any], nrows: int | None, ctx: dict[str, Any]
 ) -> pd.DataFrame:
-    """Whole numbers beyond 2^53 in a column with a missing value — which pandas reads as float64,
-    rounding them (an id 2^60 + 1 becomes 2^60) — re-read as text, so that no value changes; a note in
-    ``ctx["notes"]`` records each such column."""
+    """Numeric columns that pandas would change, re-read as text so that no value changes, each with a
+    note in ``ctx["notes"]``:
+
+    * whole numbers beyond 2^53 in a column with a missing value, which pandas reads as float64,
+      rounding them (an id 2^60 + 1 becomes 2^60);
+    * numbers written with leading zeros (``00123``, postcodes, account numbers), which would lose
+      them; found in the first :data:`TEXT_PROBE_ROWS` rows.
+    """
     import numpy as np
 
-    rounded = []
-    for col in df.columns:
+    rounded, zeros = [], []
+    numeric = [
+        c
+        for c in df.columns
+        if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])
+    ]
+    for col in numeric:
         s = df[col]
         if s.dtype != np.float64:
             continue
         values = s.dropna().to_numpy()
         if values.size and np.abs(values).max() >= MAX_EXACT_INT and (values == np.floor(values)).all():
             rounded.append(col)
-    if not rounded:
+    if numeric:
+        where = [df.columns.get_loc(c) for c in numeric]
+        probe = pd.read_csv(
+            path,
+            **{
+                **options,
+                "usecols": where,
+                "dtype": str,
+                "nrows": min(nrows or TEXT_PROBE_ROWS, TEXT_PROBE_ROWS),
+            },
+        )
+        zeros = [
+            c
+            for c in numeric
+            if c not in rounded and probe[c].dropna().str.strip().str.match(LEADING_ZERO).any()
+        ]
+    if not rounded and not zeros:
         return df
-    where = [df.columns.get_loc(c) for c in rounded]
+    where = [df.columns.get_loc(c) for c in rounded + zeros]
     text = pd.read_csv(path, nrows=nrows, **{**options, "usecols": where, "dtype": str})
     for col in rounded:
         df[col] = text[col].to_numpy()
@@ -509,6 +541,9 @@ def _exact_whole_numbers(
             f"{col}: whole numbers beyond 2^53 with missing values were kept as text (as numbers they would "
             "be rounded)"
         )
+    for col in zeros:
+        df[col] = text[col].to_numpy()
+        ctx["notes"].append(f"{col}: numbers written with leading zeros (e.g. codes) were kept as text")
     return df
 
 

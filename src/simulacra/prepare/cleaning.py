@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from simulacra.errors import ConfigError
+from simulacra.io.tables import LEADING_ZERO
 from simulacra.metadata import parse_datetimes
 
 _TRUE = {"true", "t", "yes", "y", "1", "on"}
@@ -197,7 +198,8 @@ def coerce_types(df: pd.DataFrame, *, min_share: float = 0.95) -> tuple[pd.DataF
     """Convert text columns whose values (at least ``min_share`` of the non-missing ones) are numbers
     with thousands separators (``1,234.5``), plain numbers, percentages (``12.5%`` → 0.125), booleans
     in several spellings (true/false, yes/no, y/n, t/f, 1/0, on/off) or dates in several formats.
-    Values that do not parse become missing, and the record says how many."""
+    Values that do not parse become missing, and the record says how many. A column with numbers written
+    with leading zeros (``00123``: postcodes, account numbers) stays text, and the record says why."""
     out = df.copy()
     changes = []
     for c in out.columns:
@@ -206,6 +208,19 @@ def coerce_types(df: pd.DataFrame, *, min_share: float = 0.95) -> tuple[pd.DataF
             continue
         text = s.dropna().astype(str).str.strip()
         if text.empty:
+            continue
+        coded = text.str.match(LEADING_ZERO)
+        if coded.any():  # 00123 as a number would lose its zeros: a code, kept as text
+            changes.append(
+                Change(
+                    "types",
+                    "kept as text",
+                    c,
+                    0,
+                    f"{int(coded.sum())} values written with leading zeros (e.g. {text[coded].iloc[0]!r}) "
+                    "are codes; not converted to numbers",
+                )
+            )
             continue
         converted, kind = _coerce(s, text, min_share)
         if converted is None:
