@@ -64,7 +64,13 @@ def main() -> None:
             aux = [c for c in meta.names if c != secret]
             regression = meta[secret].sdtype == "numerical"
             ev = InferenceEvaluator(
-                ori=ori, syn=syn_r, control=ctl, aux_cols=aux, secret=secret, n_attacks=n, regression=regression
+                ori=ori,
+                syn=syn_r,
+                control=ctl,
+                aux_cols=aux,
+                secret=secret,
+                n_attacks=n,
+                regression=regression,
             )
             theirs[f"inference {secret}"] = ev.evaluate(n_jobs=2).risk()
         theirs_s = time.perf_counter() - start

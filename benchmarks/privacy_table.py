@@ -57,7 +57,9 @@ def attacks(paths: list[str]) -> None:
 
 
 def dp(paths: list[str]) -> None:
-    print("| model | ε spent / asked | fit s | shapes | trends | detection (XGB) | TSTR AUC | TRTR AUC | MIA AUC (DOMIAS) |")
+    print(
+        "| model | ε spent / asked | fit s | shapes | trends | detection (XGB) | TSTR AUC | TRTR AUC | MIA AUC (DOMIAS) |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for path in paths:
         for row in json.loads(open(path).read())["results"]:

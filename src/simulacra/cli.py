@@ -368,6 +368,8 @@ def fit(
                 fit_model(synth, *args, pii=pii, pii_key=key)
         synth.save(output, force=force)
     console.print(f"fitted {synth!r} in {time.perf_counter() - start:.1f}s → {output}")
+    if hasattr(synth, "summary"):
+        console.print(f"{synth.name}: {synth.summary()}", highlight=False)
     spent = getattr(synth, "privacy_", None)
     if spent:
         console.print(

@@ -13,6 +13,12 @@ stratified by label with seed 0.
 CC BY 4.0; ``bank-full.csv``, 45,211 rows, 17 columns, target ``y`` with 11.7 % ``yes``), split
 30,141 / 15,071 rows (one third as test), stratified by ``y`` with seed 0.
 
+``load("housing")`` returns ``(train, test)``: California Housing (Pace & Barry 1997, StatLib; this copy,
+with 207 missing ``total_bedrooms`` values and the categorical ``ocean_proximity``, from
+ageron/handson-ml2, Apache-2.0): 20,640 census block groups, nine numerical columns and one categorical,
+target ``median_house_value`` (a regression), split 16,512 / 4,128 rows (20 % as test) with seed 0. The
+continuous-heavy table beside Adult and Bank.
+
 ``load("sms")`` returns ``(train, test)`` :class:`~simulacra.io.TextSet` objects: the SMS Spam Collection
 v.1 (Almeida, Gómez Hidalgo & Yamakami 2011, CC BY 4.0; 5,574 messages, 747 = 13.4 % spam, classes
 ``ham``/``spam``), split 4,459 / 1,115 (20 % as test), stratified by label with seed 0.
@@ -39,6 +45,11 @@ DATASETS: dict[str, dict[str, Any]] = {
         "description": "UCI Bank Marketing, term-deposit subscription (30,141 train / 15,071 test rows, 17 columns)",
         "target": "y",
         "task": "classification",
+    },
+    "housing": {
+        "description": "California Housing, median house value (16,512 train / 4,128 test rows, 10 columns; continuous)",
+        "target": "median_house_value",
+        "task": "regression",
     },
     "mnist": {
         "description": "MNIST handwritten digits, the 10,000 test images (8,000 train / 2,000 test, 28×28 gray)",
@@ -87,6 +98,16 @@ def _bank() -> tuple[pd.DataFrame, pd.DataFrame]:
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
 
+def _housing() -> tuple[pd.DataFrame, pd.DataFrame]:
+    from sklearn.model_selection import train_test_split
+
+    path = resources.files("simulacra.datasets") / "data" / "housing.csv.gz"
+    with resources.as_file(path) as p:
+        df = read_table(p)
+    train, test = train_test_split(df, test_size=0.2, random_state=0)
+    return train.reset_index(drop=True), test.reset_index(drop=True)
+
+
 def _sms() -> tuple[TextSet, TextSet]:
     path = resources.files("simulacra.datasets") / "data" / "SMSSpamCollection.gz"
     with resources.as_file(path) as p:
@@ -120,4 +141,6 @@ def load(name: str) -> tuple[Any, Any]:
         return _mnist()
     if name == "sms":
         return _sms()
+    if name == "housing":
+        return _housing()
     raise DataError(f"unknown dataset {name!r}; bundled datasets: {', '.join(available())}")

@@ -12,45 +12,63 @@ References
 
 Method
 ------
-1. **Discretisation.** Every column becomes one or two discrete *variables*: a categorical/boolean
-   column its categories (missing is a category); a numerical/datetime column up to ``bins`` bins of
-   equal real mass on its empirical CDF — a value holding more than one bin's mass (the zeros of
-   ``capital-gain``) is one bin, and a column of at most ``bins`` distinct values has one bin per value
-   — plus, when it has missing values, a missing indicator. Bins are taken on the normal-score
-   transform of :class:`~simulacra.transform.TableTransformer`, so value grids, integers, bounds and
-   missing values are decoded as for every other model.
-2. **Factors.** Two variables whose contingency table is mostly *structural zeros* — they occupy at
-   most half the cells that independent variables with their marginals would fill in as many rows
-   (``education`` and ``education-num``: 16 of 256) — become one factor over their observed
+1. **Discretisation.** Every column becomes one or two *variables*: a categorical/boolean column its
+   categories (missing is a category); a numerical/datetime column with a continuum of values (more
+   than ``bins`` distinct values, none of them holding :data:`SPIKE_SHARE` of the rows) its normal
+   score, for a Gaussian leaf; any other numerical/datetime column up to ``bins`` bins of equal real
+   mass on its empirical CDF — a value holding more than one bin's mass (the zeros of
+   ``capital-gain``) is one bin, and a column of at most ``bins`` distinct values has one bin per
+   value; and, when a numerical column has missing values, a missing indicator. Scores and bins are
+   taken on the normal-score transform of :class:`~simulacra.transform.TableTransformer`, so value
+   grids, integers, bounds and missing values are decoded as for every other model.
+2. **Factors.** Two discrete variables whose contingency table is mostly *structural zeros* — they
+   occupy at most half the cells that independent variables with their marginals would fill in as
+   many rows (``education`` and ``education-num``: 16 of 256) — become one factor over their observed
    combinations. A mixture of product distributions cannot represent a structural zero unless its
    components are pure, so without this it invents combinations that never occur, which is the first
    thing a tree detector finds.
-3. **Model.** ``p(x) = Σ_k π_k Π_f θ_{k,f}(b_f(x)) · Π_v p(x_v | b_v)``: ``K = components`` mixture
-   components, each a product of one categorical distribution per factor; inside a bin a value
-   follows the column's empirical distribution (shared by all components).
-4. **Fit.** EM from ``K`` training rows as seeds (each component starts as its seed row's one-hot,
-   smoothed halfway towards the marginals); the M-step adds ``smoothing`` pseudo-rows spread as the
-   marginal (a Dirichlet prior, so no probability is ever zero and no component can memorise a row's
-   rare values). EM stops after ``iterations`` or when the mean log-likelihood gains less than ``tol``
-   (nats per row). Rows are processed in chunks of at most 2²⁴ one-hot entries, so memory is
-   ``O(K × D)`` plus 64 MiB, not ``O(N × D)``.
-5. **Sample.** ``k ~ π``, each factor's category from ``θ_k``, a value inside the bin uniformly on the
-   bin's CDF range, decoded by the quantile function.
+3. **Blocks.** The Gaussian columns are grouped into blocks of at most :data:`BLOCK` (all together
+   up to 16; beyond, by average-linkage clustering on ``1 − |correlation|``), so the cost grows
+   linearly with the number of columns.
+4. **Model.** ``p(x) = Σ_k π_k Π_f θ_{k,f}(b_f(x)) · Π_B N(z_B(x); μ_{k,B}, Σ_{k,B}) · Π_v p(x_v | b_v)``:
+   ``K = components`` mixture components, each a product of one categorical distribution per factor
+   and one full-covariance Gaussian per block of normal scores; inside a bin a value follows the
+   column's empirical distribution (shared by all components).
+5. **Fit.** EM from ``K`` training rows as seeds (each component starts as its seed row's one-hot and
+   scores, smoothed halfway towards the marginals and the table's mean and covariance). The M-step
+   adds ``smoothing`` pseudo-rows spread as the marginal to each categorical distribution (a Dirichlet
+   prior, so no probability is ever zero and no component can memorise a row's rare values), and
+   ``smoothing × LEAF_PRIOR_ROWS`` pseudo-rows per column, spread as ``LEAF_PRIOR_SCALE`` times the
+   table's covariance, plus a ridge of :data:`RIDGE`, to each Gaussian (a conjugate prior: no
+   covariance is singular, yet a component can be as narrow as a city on a map). EM stops after
+   ``iterations`` or when the mean log-likelihood gains less than ``tol`` (nats per row). Rows are
+   processed in chunks of at most 2²⁴ one-hot entries, so memory is ``O(K × D)`` plus 64 MiB, not
+   ``O(N × D)``.
+6. **Sample.** ``k ~ π``, each factor's category from ``θ_k``, a value inside a bin uniformly on the
+   bin's CDF range, each block's scores from ``N(μ_k, Σ_k)`` (covariance × temperature), decoded by the
+   quantile functions.
 
 Conditions are exact and rejection-free: the component is drawn from its posterior given the
-conditioned variables (Bayes' rule on ``π`` and ``θ``, summing a merged factor over its combinations
-that meet the condition), every factor from that component restricted to those combinations, and the
-conditioned columns are set to the requested values.
+conditioned variables (Bayes' rule on ``π``, ``θ`` and, for a conditioned Gaussian column, its
+Gaussian density; summing a merged factor over its combinations that meet the condition), every factor
+from that component restricted to those combinations, the other scores of a conditioned block from
+their conditional Gaussian, and the conditioned columns are set to the requested values.
 
 Hyper-parameters: ``components`` 300, ``bins`` 64, ``iterations`` 100, ``smoothing`` 1.0, ``tol``
-1e-4 — chosen on Adult and Bank Marketing together (README, "the fast default": more components
-raised the DCR share towards copying without raising detection; 100 bins helped Adult and cost Bank
-0.02–0.04 of XGBoost detection; a smoothing of 5 cost both 0.1).
+1e-4, ``continuous`` ``"gaussian"`` — chosen on Adult and Bank Marketing together (README, "the fast
+default": more components raised the DCR share towards copying without raising detection; 100 bins
+helped Adult and cost Bank 0.02–0.04 of XGBoost detection; a smoothing of 5 cost both 0.1), and the
+Gaussian leaves on Adult, Bank and California Housing together (README, "continuous tables": on
+Housing the binned leaves scored 0.16 of XGBoost detection, because within-bin draws are independent
+across columns and a tree finds the broken ridges between ``total_rooms``, ``households`` and
+``population``; ``continuous="bins"`` keeps the binned model).
 
 Where this differs from the paper: TabPC's ShallowMixture learns by SGD on a GPU; here it is classic
 batch EM on the CPU (the closed-form M-step needs no learning rate), with a marginal Dirichlet prior
-and row-seeded initialisation. Numerical columns are binned on the CDF with a shared within-bin
-distribution instead of per-component continuous leaves.
+and row-seeded initialisation. Continuous columns with a point mass and discrete-valued numerical
+columns are binned on the CDF with a shared within-bin distribution instead of per-component
+continuous leaves, and the continuous leaves are full-covariance Gaussians on normal scores over
+blocks of columns (TabPC's leaves are univariate).
 """
 
 from __future__ import annotations
@@ -66,10 +84,23 @@ from simulacra.errors import ConditionError
 from simulacra.synthesizers.base import Synthesizer, register
 from simulacra.synthesizers.training import progress_bar, threads
 from simulacra.transform import TableTransformer
-from simulacra.validation import MAX_SEED, Boolean, Integer, Param, Real
+from simulacra.validation import MAX_SEED, Boolean, Choice, Integer, Param, Real
 
 EPS = 1e-9
 CHUNK_VALUES = 2**24  # one-hot entries per EM chunk (64 MiB of float32): rows per chunk = this ÷ D
+#: most columns in one full-covariance Gaussian block: wider tables get several blocks, so a fit costs
+#: O(N·K·G·BLOCK), linear in the number of columns G
+BLOCK = 16
+#: added to every covariance's diagonal (normal-score units): a point mass (a capped value) stays a
+#: narrow Gaussian, never a singular one
+RIDGE = 1e-3
+#: a numerical column whose most frequent value holds this share of the rows or more stays binned
+SPIKE_SHARE = 0.1
+#: the Gaussian leaves' prior: ``smoothing × LEAF_PRIOR_ROWS`` pseudo-rows per column of a block, spread
+#: as ``LEAF_PRIOR_SCALE`` times the table's covariance around its mean — enough that no component's
+#: covariance is singular, little enough that a component can be as narrow as a city on a map
+LEAF_PRIOR_ROWS = 0.03
+LEAF_PRIOR_SCALE = 0.01
 
 
 class _Variable:
@@ -174,6 +205,64 @@ def _factors(codes: np.ndarray, cards: list[int]) -> list[_Factor]:
     return factors
 
 
+def _smooth(z: np.ndarray, bins: int) -> bool:
+    """Whether a numerical column (its normal scores ``z``) takes a Gaussian leaf: more than ``bins``
+    distinct values and none holding :data:`SPIKE_SHARE` of the rows. Columns of few values (a count,
+    a day of the month) and columns with a large point mass (the zeros of ``capital-gain``, the 40 of
+    ``hours-per-week``) stay binned, where a value and its links to other columns are exact."""
+    values, counts = np.unique(z, return_counts=True)
+    return values.size > bins and counts.max() < SPIKE_SHARE * z.size
+
+
+def _blocks(scores: np.ndarray) -> list[list[int]]:
+    """The Gaussian columns ``(N, G)`` grouped into blocks of at most :data:`BLOCK` for the
+    full-covariance leaves: all of them when ``G ≤ BLOCK``; else in the leaf order of an average-linkage
+    clustering on ``1 − |correlation|``, cut into consecutive runs, so that strongly correlated columns
+    share a block."""
+    g = scores.shape[1]
+    if g <= BLOCK:
+        return [list(range(g))] if g else []
+    from scipy.cluster.hierarchy import leaves_list, linkage
+    from scipy.spatial.distance import squareform
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = np.nan_to_num(np.corrcoef(scores, rowvar=False))
+    dist = np.clip(1.0 - np.abs(corr), 0.0, None)
+    np.fill_diagonal(dist, 0.0)
+    order = leaves_list(linkage(squareform(dist, checks=False), method="average")).tolist()
+    return [sorted(order[i : i + BLOCK]) for i in range(0, g, BLOCK)]
+
+
+def _gaussian_loglik(
+    z: torch.Tensor, means: torch.Tensor, chols: list[torch.Tensor], blocks: list[list[int]]
+) -> torch.Tensor:
+    """``log N(z_b; μ_kb, L_kb L_kbᵀ)`` summed over the blocks, for every row and component: ``(c, K)``
+    float32 from scores ``z`` ``(c, G)``, means ``(K, G)`` and the blocks' Cholesky factors
+    ``(K, b, b)``. With ``P = L⁻¹`` the Mahalanobis term is ``‖P z − P μ‖²``: one matrix product
+    ``(K·b, b) @ (b, c)`` per block instead of ``K`` triangular solves."""
+    k = means.shape[0]
+    out = torch.zeros(z.shape[0], k)
+    for block, chol in zip(blocks, chols, strict=True):
+        b = len(block)
+        eye = torch.eye(b, dtype=chol.dtype).expand(k, b, b)
+        prec = torch.linalg.solve_triangular(chol, eye, upper=False)  # (K, b, b): L⁻¹
+        shift = (prec @ means[:, block, None])[..., 0]  # (K, b)
+        y = (prec.reshape(k * b, b).float() @ z[:, block].T.float()).reshape(k, b, -1)  # (K, b, c)
+        y -= shift.float()[:, :, None]
+        logdet = 2.0 * torch.log(torch.diagonal(chol, dim1=1, dim2=2)).sum(1)  # (K,)
+        out -= 0.5 * (y.square().sum(1).T + (logdet + b * np.log(2 * np.pi)).float())
+    return out
+
+
+def _log_normal(x: np.ndarray, means: np.ndarray, covs: np.ndarray) -> np.ndarray:
+    """``log N(x; μ_k, Σ_k)`` for one point ``x`` ``(m,)`` under each component: means ``(K, m)``,
+    covariances ``(K, m, m)`` → ``(K,)``."""
+    chol = np.linalg.cholesky(covs)
+    y = np.linalg.solve(chol, (x[None, :] - means)[:, :, None])[:, :, 0]
+    logdet = 2.0 * np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(1)
+    return -0.5 * ((y**2).sum(1) + logdet + x.size * np.log(2 * np.pi))
+
+
 def _shown(conditions: dict[str, Any]) -> str:
     return ", ".join(f"{c}={v!r}" for c, v in conditions.items())
 
@@ -187,15 +276,24 @@ class Mixture(Synthesizer):
     components: ``K``, mixture components.
     bins: most bins per numerical/datetime column.
     iterations: most EM iterations.
-    smoothing: Dirichlet pseudo-rows per component and variable, spread as the marginal.
+    smoothing: Dirichlet pseudo-rows per component and variable, spread as the marginal (and the
+        Gaussian leaves' prior weight, see :data:`LEAF_PRIOR_ROWS`).
     tol: EM stops when the mean log-likelihood gains less than this (nats per row).
+    continuous: ``"gaussian"`` (default): numerical columns with a continuum of values get
+        full-covariance Gaussian leaves on their normal scores; ``"bins"``: every numerical column is
+        binned (the model before the Gaussian leaves).
     seed: seed of the initialisation and of the transformer.
     verbose: show a Rich progress bar with the log-likelihood and ETA.
 
     Attributes
     ----------
     transformer_: the fitted :class:`~simulacra.transform.TableTransformer`.
-    variables_: one discrete variable per transformer span (categories, or bins with CDF ranges).
+    variables_: one discrete variable per transformer span that is not a Gaussian column (categories,
+        or bins with CDF ranges).
+    gaussian_: the transformer spans with Gaussian leaves; ``blocks_``: their positions grouped into
+        blocks.
+    means_: ``(K, G)`` float64 leaf means; ``chols_``: per block ``(K, b, b)`` float64 Cholesky factors
+        of the leaf covariances (normal-score units).
     factors_: the variables grouped into factors (single variables and merged pairs).
     weights_: ``(K,)`` float64 mixture weights ``π``.
     probs_: ``(K, D)`` float64, each component's categorical distributions, factor after factor
@@ -212,6 +310,7 @@ class Mixture(Synthesizer):
         "iterations": Integer(ge=0, le=100_000),
         "smoothing": Real(gt=0.0, le=1e6),
         "tol": Real(ge=0.0, le=1e6),
+        "continuous": Choice("gaussian", "bins"),
         "seed": Integer(ge=0, le=MAX_SEED),
         "verbose": Boolean(),
     }
@@ -231,6 +330,7 @@ class Mixture(Synthesizer):
         iterations: int = 100,
         smoothing: float = 1.0,
         tol: float = 1e-4,
+        continuous: str = "gaussian",
         seed: int = 0,
         verbose: bool = True,
     ) -> None:
@@ -239,38 +339,55 @@ class Mixture(Synthesizer):
         self.iterations = iterations
         self.smoothing = smoothing
         self.tol = tol
+        self.continuous = continuous
         self.seed = seed
         self.verbose = verbose
 
     # ------------------------------------------------------------------ discretisation
-    def _discretise(self, data: pd.DataFrame) -> np.ndarray:
-        """Fit the transformer and the variables; returns the codes ``(N, V)`` int64."""
+    def _discretise(self, data: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Fit the transformer, the discrete variables and the Gaussian columns; returns the factor
+        codes ``(N, F)`` int64 and the normal scores of the Gaussian columns ``(N, G)`` float32."""
         self.transformer_ = TableTransformer(
             numerical="normal_score", categorical="onehot", seed=self.seed
         ).fit(data, self.metadata_)
         matrix = self.transformer_.transform(data)
-        variables, codes = [], []
+        variables, codes, gaussian = [], [], []
         for i, span in enumerate(self.transformer_.spans_):
             block = matrix[:, span.start : span.end]
             if span.kind == "continuous":
-                var, c = _Variable.binned(i, ndtr(block[:, 0].astype(np.float64)), int(self.bins))
+                z = block[:, 0].astype(np.float64)
+                if self.continuous == "gaussian" and _smooth(z, int(self.bins)):
+                    gaussian.append(i)  # a continuum of values: a Gaussian leaf on its normal scores
+                    continue
+                var, c = _Variable.binned(i, ndtr(z), int(self.bins))
             else:
                 var, c = _Variable(i, span.end - span.start), block.argmax(axis=1).astype(np.int64)
             variables.append(var)
             codes.append(c)
         self.variables_ = variables
+        self.gaussian_ = gaussian
+        spans = self.transformer_.spans_
+        scores = np.column_stack([matrix[:, spans[i].start] for i in gaussian]) if gaussian else None
+        scores = scores if scores is not None else np.zeros((len(data), 0), dtype=np.float32)
+        self.blocks_ = _blocks(scores)
         codes = np.column_stack(codes) if codes else np.zeros((len(data), 0), dtype=np.int64)
         self.factors_ = _factors(codes, [v.card for v in variables])
         self._layout()
-        return np.column_stack([f.encode(codes) for f in self.factors_]) if self.factors_ else codes
+        codes = np.column_stack([f.encode(codes) for f in self.factors_]) if self.factors_ else codes
+        return codes, scores.astype(np.float32)
 
     def _layout(self) -> None:
         cards = [f.card for f in self.factors_]
         self.offsets_ = np.concatenate([[0], np.cumsum(cards)]).astype(np.int64)
 
     def _chunk(self) -> int:
-        """Rows per EM chunk: 2²⁴ one-hot entries, between 64 and 8,192 rows."""
-        return int(min(8192, max(64, CHUNK_VALUES // max(int(self.offsets_[-1]), 1))))
+        """Rows per EM chunk: 2²⁴ one-hot entries (and 2²⁴ entries of the ``(rows, K, block)``
+        Gaussian residuals), between 64 and 8,192 rows."""
+        rows = CHUNK_VALUES // max(int(self.offsets_[-1]), 1)
+        widest = max((len(b) for b in self.blocks_), default=0)
+        if widest:
+            rows = min(rows, CHUNK_VALUES // (int(min(self.components, 1 << 20)) * widest))
+        return int(min(8192, max(64, rows)))
 
     def _onehot(self, codes: torch.Tensor) -> torch.Tensor:
         """``(n, V)`` codes → ``(n, D)`` float32 one-hot rows."""
@@ -279,7 +396,9 @@ class Mixture(Synthesizer):
 
     # ------------------------------------------------------------------ fit
     def _fit(self, data: pd.DataFrame) -> None:
-        codes = torch.from_numpy(self._discretise(data))
+        factor_codes, scores = self._discretise(data)
+        codes = torch.from_numpy(factor_codes)
+        z = torch.from_numpy(scores).double()
         n, d = codes.shape[0], int(self.offsets_[-1])
         k = int(min(self.components, n))
         gen = torch.Generator().manual_seed(int(self.seed))
@@ -291,23 +410,61 @@ class Mixture(Synthesizer):
             seeds = torch.randperm(n, generator=gen)[:k]
             probs = 0.5 * self._onehot(codes[seeds]).double() + 0.5 * marginal  # (K, D)
             weights = torch.full((k,), 1.0 / k, dtype=torch.float64)
+            # Gaussian leaves: the prior is `prior_rows` pseudo-rows spread as the whole table's scores
+            mean0 = z.mean(0)  # (G,)
+            cov0 = [torch.cov(z[:, b].T).reshape(len(b), len(b)) for b in self.blocks_]
+            means = 0.5 * z[seeds] + 0.5 * mean0  # (K, G)
+            covs = [
+                0.5 * c0.expand(k, -1, -1).clone() + RIDGE * torch.eye(len(b))
+                for c0, b in zip(cov0, self.blocks_, strict=True)
+            ]
             history: list[dict[str, float]] = []
             with progress_bar("iterations", self.verbose) as progress:
                 task = progress.add_task(self.name, total=int(self.iterations), losses="")
                 for _ in range(int(self.iterations)):
-                    counts, sizes, loglik = self._em_step(codes, probs, weights)
+                    chols = [torch.linalg.cholesky(c) for c in covs]
+                    counts, sizes, sz, szz, loglik = self._em_step(codes, z, probs, weights, means, chols)
                     # M-step with a Dirichlet prior: `smoothing` pseudo-rows spread as the marginal
                     probs = counts + self.smoothing * marginal
                     probs /= self._variable_sums(probs)
                     weights = (sizes + 1.0) / (n + k)
+                    means, covs = self._gaussian_m_step(sizes, sz, szz, mean0, cov0)
                     history.append({"loglik": loglik})
                     progress.update(task, advance=1, losses=f"log-likelihood {loglik:.4f}")
                     if len(history) > 1 and loglik - history[-2]["loglik"] < self.tol:
                         break
         self.weights_ = weights.numpy()
         self.probs_ = probs.numpy()
+        self.means_ = means.numpy()
+        self.chols_ = [torch.linalg.cholesky(c).numpy() for c in covs]
         self.history_ = history
         self.epochs_trained_ = len(history)
+
+    def _gaussian_m_step(
+        self,
+        sizes: torch.Tensor,
+        sz: torch.Tensor,
+        szz: list[torch.Tensor],
+        mean0: torch.Tensor,
+        cov0: list[torch.Tensor],
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Means ``(K, G)`` and per-block covariances ``(K, b, b)`` from the expected sufficient
+        statistics, each component given ``smoothing × LEAF_PRIOR_ROWS × b`` pseudo-rows spread as
+        :data:`LEAF_PRIOR_SCALE` times the whole table's covariance (a conjugate prior: no component's
+        covariance is singular) and a ridge of :data:`RIDGE`."""
+        covs = []
+        means = torch.empty_like(sz)
+        for b, block in enumerate(self.blocks_):
+            prior = float(self.smoothing) * LEAF_PRIOR_ROWS * len(block)
+            rows = sizes[:, None] + prior  # (K, 1)
+            m = (sz[:, block] + prior * mean0[block]) / rows  # (K, b)
+            outer0 = LEAF_PRIOR_SCALE * cov0[b] + torch.outer(mean0[block], mean0[block])
+            second = (szz[b] + prior * outer0) / rows[:, :, None]  # (K, b, b)
+            cov = second - m[:, :, None] * m[:, None, :]
+            cov = 0.5 * (cov + cov.transpose(1, 2)) + RIDGE * torch.eye(len(block), dtype=cov.dtype)
+            means[:, block] = m
+            covs.append(cov)
+        return means, covs
 
     def _variable_sums(self, probs: torch.Tensor) -> torch.Tensor:
         """Each entry's sum over its variable's categories, broadcast back to ``(K, D)``."""
@@ -319,29 +476,48 @@ class Mixture(Synthesizer):
         return sums[:, index]
 
     def _em_step(
-        self, codes: torch.Tensor, probs: torch.Tensor, weights: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, float]:
-        """One E-step over all rows in chunks: expected counts ``(K, D)``, component sizes ``(K,)`` and
-        the mean log-likelihood per row under ``(probs, weights)``."""
+        self,
+        codes: torch.Tensor,
+        z: torch.Tensor,
+        probs: torch.Tensor,
+        weights: torch.Tensor,
+        means: torch.Tensor,
+        chols: list[torch.Tensor],
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[torch.Tensor], float]:
+        """One E-step over all rows in chunks: expected counts ``(K, D)``, component sizes ``(K,)``,
+        the Gaussian leaves' sufficient statistics (``Σ r z`` ``(K, G)`` and per block ``Σ r z zᵀ``
+        ``(K, b, b)``) and the mean log-likelihood per row under the current parameters."""
         log_probs = probs.clamp_min(EPS).log().float().T.contiguous()  # (D, K)
         log_weights = weights.clamp_min(EPS).log().float()
         counts = torch.zeros_like(probs)
         sizes = torch.zeros_like(weights)
+        sz = torch.zeros_like(means)
+        szz = [torch.zeros(means.shape[0], len(b), len(b), dtype=torch.float64) for b in self.blocks_]
         total = 0.0
         for start in range(0, codes.shape[0], self._chunk()):
             x = self._onehot(codes[start : start + self._chunk()])  # (c, D)
             joint = x @ log_probs + log_weights  # (c, K)
+            zc = z[start : start + self._chunk()]
+            if self.blocks_:
+                joint = joint + _gaussian_loglik(zc, means, chols, self.blocks_)
             norm = torch.logsumexp(joint, dim=1, keepdim=True)
             resp = (joint - norm).exp_()  # (c, K) posteriors
             counts += (resp.T @ x).double()
             sizes += resp.sum(0, dtype=torch.float64)
+            if self.blocks_:
+                r = resp.double()
+                sz += r.T @ zc
+                for b, block in enumerate(self.blocks_):
+                    zb = zc[:, block]  # (c, b)
+                    pairs = (zb[:, :, None] * zb[:, None, :]).reshape(zb.shape[0], -1)  # (c, b·b)
+                    szz[b] += (r.T @ pairs).reshape(r.shape[1], len(block), len(block))
             total += float(norm.sum(dtype=torch.float64))
-        return counts, sizes, total / codes.shape[0]
+        return counts, sizes, sz, szz, total / codes.shape[0]
 
     # ------------------------------------------------------------------ sample
     def _sample(self, n: int, *, conditions: dict[str, Any], seed: int | None) -> pd.DataFrame:
         rng = np.random.default_rng(seed)
-        fixed, exact = self._parse_conditions(conditions)
+        fixed, scores, exact = self._parse_conditions(conditions)
         allowed = {}  # factor → (c,) bool: its codes that meet the conditions on its variables
         for f, factor in enumerate(self.factors_):
             mask = np.ones(factor.card, dtype=bool)
@@ -358,6 +534,14 @@ class Mixture(Synthesizer):
         for f, mask in allowed.items():
             block = self.probs_[:, self.offsets_[f] : self.offsets_[f + 1]]
             log_post = log_post + np.log(np.maximum(block[:, mask].sum(axis=1), EPS))
+        covs = [c @ c.transpose(0, 2, 1) for c in self.chols_]  # (K, b, b) per block
+        for b, block in enumerate(self.blocks_):  # a conditioned Gaussian column: its density
+            known = [i for i, g in enumerate(block) if g in scores]
+            if known:
+                zk = np.array([scores[block[i]] for i in known])
+                log_post = log_post + _log_normal(
+                    zk, self.means_[:, block][:, known], covs[b][:, known][:, :, known]
+                )
         post = np.exp(log_post - log_post.max())
         comp = _draw(np.broadcast_to(post / post.sum(), (1, post.size)), rng, n, shared=True)
         codes = np.zeros((n, len(self.variables_)), dtype=np.int64)
@@ -370,6 +554,9 @@ class Mixture(Synthesizer):
             codes[:, factor.members] = factor.combos[_draw(block[comp], rng)]
         spans = self.transformer_.spans_
         matrix = np.zeros((n, self.transformer_.output_dim_), dtype=np.float32)
+        z = self._draw_scores(comp, scores, covs, rng)  # (n, G)
+        for g, i in enumerate(self.gaussian_):
+            matrix[:, spans[i].start] = z[:, g]
         for v, var in enumerate(self.variables_):
             span, code = spans[var.span_index], codes[:, v]
             if var.continuous:
@@ -382,8 +569,42 @@ class Mixture(Synthesizer):
             out[col] = pd.Series([value] * n, dtype=object).astype(out[col].dtype, errors="ignore")
         return out
 
-    def _parse_conditions(self, conditions: dict[str, Any]) -> tuple[dict[int, int], dict[str, Any]]:
-        """Conditions → ``{variable: code}`` and ``{column: value}`` to set after decoding.
+    def _draw_scores(
+        self, comp: np.ndarray, scores: dict[int, float], covs: list[np.ndarray], rng: np.random.Generator
+    ) -> np.ndarray:
+        """Normal scores ``(n, G)`` of the Gaussian columns for rows of components ``comp`` ``(n,)``:
+        each block from its component's Gaussian — given the conditioned scores ``{column index:
+        z}`` (their conditional Gaussian), with the covariance scaled by the temperature."""
+        n = comp.size
+        out = np.zeros((n, len(self.gaussian_)))
+        scale = np.sqrt(self._temperature)
+        for b, block in enumerate(self.blocks_):
+            known = [i for i, g in enumerate(block) if g in scores]
+            free = [i for i in range(len(block)) if i not in known]
+            for i in known:
+                out[:, block[i]] = scores[block[i]]
+            if not free:
+                continue
+            eps = rng.standard_normal((n, len(free)))
+            for k in np.unique(comp):
+                rows = comp == k
+                mu, cov = self.means_[k, block], covs[b][k]
+                if known:  # the free part given the known part
+                    zk = np.array([scores[block[i]] for i in known])
+                    gain = np.linalg.solve(cov[np.ix_(known, known)], cov[np.ix_(known, free)]).T
+                    m = mu[free] + gain @ (zk - mu[known])
+                    c = cov[np.ix_(free, free)] - gain @ cov[np.ix_(known, free)]
+                    chol = np.linalg.cholesky(0.5 * (c + c.T) + RIDGE * 1e-3 * np.eye(len(free)))
+                else:
+                    m, chol = mu, self.chols_[b][k]
+                out[np.ix_(rows, [block[i] for i in free])] = m + scale * eps[rows] @ chol.T
+        return out
+
+    def _parse_conditions(
+        self, conditions: dict[str, Any]
+    ) -> tuple[dict[int, int], dict[int, float], dict[str, Any]]:
+        """Conditions → ``{variable: code}``, ``{Gaussian column index: normal score}`` and ``{column:
+        value}`` to set after decoding.
 
         Raises
         ------
@@ -398,16 +619,45 @@ class Mixture(Synthesizer):
             ): v
             for v, var in enumerate(self.variables_)
         }
+        gaussian_of = {self.transformer_.spans_[i].column: g for g, i in enumerate(self.gaussian_)}
         fixed: dict[int, int] = {}
+        scores: dict[int, float] = {}
         for col, value in conditions.items():
             for role, target in self.transformer_.condition_targets(col, value).items():
+                if role == "value" and col in gaussian_of:  # a number: its normal score
+                    enc = self.transformer_.columns_[col]["value"]
+                    u = float(enc.to_uniform(np.array([target]))[0])
+                    scores[gaussian_of[col]] = float(ndtri(np.clip(u, 1e-12, 1 - 1e-12)))
+                    continue
                 v = variable_of[(col, role)]
                 if self.variables_[v].continuous:  # a number: the bin that holds it
                     enc = self.transformer_.columns_[col]["value"]
                     target = self.variables_[v].code_of(float(enc.to_uniform(np.array([target]))[0]))
                 fixed[v] = int(target)
         exact = dict(conditions)
-        return fixed, exact
+        return fixed, scores, exact
+
+    def summary(self) -> str:
+        """One line on how the columns were modelled: which numerical columns got Gaussian leaves (a
+        continuum of values) and which were binned (few values, or a point mass), for ``fit`` to
+        print."""
+        spans = self.transformer_.spans_
+        leaves = [spans[i].column for i in self.gaussian_]
+        binned = [
+            spans[v.span_index].column
+            for v in self.variables_
+            if v.continuous and spans[v.span_index].role == "value"
+        ]
+        parts = []
+        if leaves:
+            parts.append(
+                f"Gaussian leaves for {len(leaves)} continuous column(s) ({', '.join(leaves[:6])}{'…' if len(leaves) > 6 else ''})"
+            )
+        if binned:
+            parts.append(
+                f"{len(binned)} numerical column(s) binned (few values or a point mass: {', '.join(binned[:6])}{'…' if len(binned) > 6 else ''})"
+            )
+        return "; ".join(parts) or "every column categorical"
 
     def _bytes_per_row(self) -> float:
         widest = int(np.diff(self.offsets_).max()) if len(self.factors_) else 1
@@ -415,7 +665,9 @@ class Mixture(Synthesizer):
 
     # ------------------------------------------------------------------ persistence
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        arrays: dict[str, np.ndarray] = {"weights": self.weights_, "probs": self.probs_}
+        arrays: dict[str, np.ndarray] = {"weights": self.weights_, "probs": self.probs_, "means": self.means_}
+        for b, chol in enumerate(self.chols_):
+            arrays[f"chol_{b}"] = chol
         for f, factor in enumerate(self.factors_):
             arrays[f"combos_{f}"] = factor.combos
         variables = []
@@ -428,6 +680,8 @@ class Mixture(Synthesizer):
             "transformer": self.transformer_.to_state(),
             "variables": variables,
             "factors": [list(map(int, f.members)) for f in self.factors_],
+            "gaussian": [int(i) for i in self.gaussian_],
+            "blocks": [[int(g) for g in b] for b in self.blocks_],
             "history": self.history_,
         }
         return state, arrays
@@ -453,6 +707,19 @@ class Mixture(Synthesizer):
             raise ValueError(
                 f"probs has shape {self.probs_.shape}, the variables need {self.offsets_[-1]} columns"
             )
+        self.gaussian_ = [int(i) for i in state.get("gaussian", [])]
+        self.blocks_ = [[int(g) for g in b] for b in state.get("blocks", [])]
+        k = self.weights_.size
+        self.means_ = np.asarray(arrays.get("means", np.zeros((k, 0))), dtype=np.float64)
+        self.chols_ = [np.asarray(arrays[f"chol_{b}"], dtype=np.float64) for b in range(len(self.blocks_))]
+        g = len(self.gaussian_)
+        if sorted(x for b in self.blocks_ for x in b) != list(range(g)) or self.means_.shape != (k, g):
+            raise ValueError("the Gaussian columns, their blocks and their means do not match")
+        for chol, block in zip(self.chols_, self.blocks_, strict=True):
+            if chol.shape != (k, len(block), len(block)) or (np.diagonal(chol, axis1=1, axis2=2) <= 0).any():
+                raise ValueError(
+                    "a Gaussian block's Cholesky factor has the wrong shape or a non-positive diagonal"
+                )
         self.history_ = list(state["history"])
         self.epochs_trained_ = len(self.history_)
 
