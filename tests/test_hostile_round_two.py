@@ -35,16 +35,22 @@ def _fingerprint(root: Path) -> dict[str, str]:
     }
 
 
-def refused(argv: list[str], folder: Path, capsys, message: str) -> str:
-    """Run the CLI in ``folder``: exit 2, one ``error:`` line holding ``message``, nothing changed."""
-    before = _fingerprint(folder)
+def _cli(argv: list[str], folder: Path, capsys) -> tuple[int, str, str]:
+    """Run the CLI in process with ``folder`` as the working folder: ``(exit code, stdout, stderr)``."""
     cwd = os.getcwd()
     os.chdir(folder)
     try:
         code = main(argv)
     finally:
         os.chdir(cwd)
-    err = capsys.readouterr().err
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def refused(argv: list[str], folder: Path, capsys, message: str) -> str:
+    """Run the CLI in ``folder``: exit 2, one ``error:`` line holding ``message``, nothing changed."""
+    before = _fingerprint(folder)
+    code, _, err = _cli(argv, folder, capsys)
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     assert code == 2, err
     assert len(errors) == 1 and "Traceback" not in err, err
@@ -54,15 +60,10 @@ def refused(argv: list[str], folder: Path, capsys, message: str) -> str:
 
 
 def accepted(argv: list[str], folder: Path, capsys) -> str:
-    cwd = os.getcwd()
-    os.chdir(folder)
-    try:
-        code = main(argv)
-    finally:
-        os.chdir(cwd)
-    out = capsys.readouterr()
-    assert code == 0, out.err
-    return out.out + out.err
+    """Run the CLI in ``folder``: exit 0; returns stdout and stderr together."""
+    code, out, err = _cli(argv, folder, capsys)
+    assert code == 0, err
+    return out + err
 
 
 @pytest.fixture(scope="module")
