@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint clean
+.PHONY: install demo test lint clean bench-external
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,5 +27,13 @@ lint: install
 test: lint
 	$(BIN)/python -m pytest -q
 
+# The external reference row of `simulacra bench`: mostlyai-engine's TabularARGN in an environment of
+# its own, never the core's; the torchvision/torchaudio builds it pulls break the CPU torch, so they go.
+bench-external:
+	$(PYTHON) -m venv .venv-mostlyai
+	.venv-mostlyai/bin/python -m pip install -q torch==2.13.0
+	.venv-mostlyai/bin/python -m pip install -q mostlyai-engine==2.7.3
+	.venv-mostlyai/bin/python -m pip uninstall -q -y torchvision torchaudio
+
 clean:
-	rm -rf $(VENV) runs .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-mostlyai runs .pytest_cache .ruff_cache

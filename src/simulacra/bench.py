@@ -22,6 +22,13 @@ generator reaches; ``reference: independent marginals`` scores the ``independent
 drawn on its own from its real marginal): the floor, which the shapes score and the logistic detector
 cannot tell from a good model, and the tree detectors can.
 
+Where an external reference model is installed in its own virtual environment (:data:`EXTERNAL`:
+``mostlyai-engine``'s TabularARGN, the open CPU peer, found through ``SIMULACRA_MOSTLYAI_PYTHON`` or
+``.venv-mostlyai/bin/python`` in the working folder, e.g. after ``make bench-external``), a table
+benchmark also fits it at its defaults on the same rows, in that environment's Python, and scores it
+like the models: the row ``external: mostlyai-engine`` (fit seconds included). It is never a
+dependency of simulacra; where it is not installed the row is left out.
+
 On a text dataset (``--data sms``) the models are text synthesizers (default ``textgpt``); each samples
 ``min(rows, training texts)`` texts (timed), which :func:`simulacra.evaluate.text.evaluate_texts` scores
 (TSTR/TRTR, label agreement, copies against the holdout's own rate, distinct-n, self-BLEU, Fréchet
@@ -55,6 +62,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import platform
 import resource
 import statistics
@@ -248,6 +256,7 @@ def bench_one(
             )
     if references:
         result["references"] = table_references(train, real_test, metadata, target, seed, privacy=privacy)
+        result["external"] = external_rows(train, real_test, metadata, target, seed, privacy=privacy)
     return result
 
 
@@ -267,6 +276,70 @@ def _attack_details(evaluation: Any) -> dict[str, Any]:
     if "inference_worst" in risks:
         out["inference_worst"]["column"] = risks["inference_worst"]["column"]
     return out
+
+
+#: external reference models: name → (environment variable naming its Python, default Python path
+#: relative to the working folder, runner script in :mod:`simulacra.external`)
+EXTERNAL: dict[str, tuple[str, str, str]] = {
+    "mostlyai-engine": ("SIMULACRA_MOSTLYAI_PYTHON", ".venv-mostlyai/bin/python", "mostlyai_engine.py"),
+}
+#: longest an external reference may take to fit and sample, seconds
+EXTERNAL_TIMEOUT_S = 4 * 3600
+
+
+def external_pythons() -> dict[str, str]:
+    """The external reference models installed here: name → the Python of their environment."""
+    found = {}
+    for name, (variable, default, _) in EXTERNAL.items():
+        path = os.environ.get(variable) or default
+        if Path(path).is_file() and os.access(path, os.X_OK):
+            found[name] = path
+    return found
+
+
+def external_rows(
+    train: Any, real_test: Any, metadata: Any, target: str | None, seed: int, *, privacy: bool = False
+) -> dict[str, dict[str, Any]]:
+    """Fit, sample and score every installed external reference (:func:`external_pythons`) on
+    ``train``: as many rows as ``train``, scored as the models are, with ``fit_s`` as the runner
+    measured it. A reference that fails is reported by its last error line (``error``), not raised."""
+    import subprocess
+    import tempfile
+    from importlib import resources
+
+    import pandas as pd
+
+    from simulacra.evaluate import evaluate
+
+    rows: dict[str, dict[str, Any]] = {}
+    for name, python in external_pythons().items():
+        script = resources.files("simulacra.external") / EXTERNAL[name][2]
+        with tempfile.TemporaryDirectory() as folder, resources.as_file(script) as runner:
+            src, out = Path(folder) / "train.parquet", Path(folder) / "synthetic.parquet"
+            train.to_parquet(src, index=False)
+            proc = subprocess.run(
+                [python, str(runner), str(src), str(out), str(len(train)), str(seed)],
+                capture_output=True,
+                text=True,
+                timeout=EXTERNAL_TIMEOUT_S,
+            )
+            if proc.returncode != 0 or not out.is_file():
+                last = (proc.stderr.strip().splitlines() or ["no output"])[-1][:300]
+                rows[name] = {"error": last}
+                continue
+            info = json.loads(proc.stdout.strip().splitlines()[-1])
+            synthetic = pd.read_parquet(out)
+        ev = evaluate(
+            train,
+            synthetic,
+            metadata,
+            real_test=real_test,
+            target=target,
+            seed=seed,
+            privacy_attacks=privacy and real_test is not None,
+        )
+        rows[name] = {**ev.flat(), "fit_s": info["fit_s"], "version": info.get("version")}
+    return rows
 
 
 def table_references(
@@ -576,10 +649,12 @@ def run_bench(
 
 
 def table_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The results, followed by the reference rows (``reference: real holdout`` …) of the first result
-    that has them."""
+    """The results, followed by the external reference rows (``external: mostlyai-engine``) and the
+    reference rows (``reference: real holdout`` …) of the first result that has them."""
     refs = next((r["references"] for r in results if r.get("references")), {})
-    return results + [{"model": f"reference: {k}", **v} for k, v in refs.items()]
+    external = next((r["external"] for r in results if r.get("external")), {})
+    rows = [{"model": f"external: {k}", **v} for k, v in external.items() if "error" not in v]
+    return results + rows + [{"model": f"reference: {k}", **v} for k, v in refs.items()]
 
 
 def markdown(results: list[dict[str, Any]]) -> str:

@@ -1233,7 +1233,8 @@ def _numbers(text: str, what: str) -> list[float]:
 )
 def mix(
     source: str = typer.Argument(
-        ..., help="Training table (bundled name: adult, bank, housing; a file or SQL URL) or labelled images (mnist)."
+        ...,
+        help="Training table (bundled name: adult, bank, housing; a file or SQL URL) or labelled images (mnist).",
     ),
     model: str = typer.Option(
         DEFAULT_MODEL, "--model", help=f"Synthesizer(s), comma-separated (cgan on images): {_MODELS}."
@@ -1386,7 +1387,9 @@ def mix(
     "--model tvae --space learning_rate=1e-4:1e-2:log --space embedding_dim=64,128,256"
 )
 def tune(
-    source: str = typer.Argument(..., help="Training table: bundled name (adult, bank, housing), file or SQL URL."),
+    source: str = typer.Argument(
+        ..., help="Training table: bundled name (adult, bank, housing), file or SQL URL."
+    ),
     model: str = typer.Option(DEFAULT_MODEL, "--model", help=f"Table synthesizer: {_MODELS}."),
     target: str = typer.Option(
         None, "--target", help="Column TSTR predicts (a bundled dataset brings its own)."
@@ -1554,7 +1557,9 @@ def bench(
         "four; on texts textgpt).",
     ),
     data: str = typer.Option(
-        "adult", "--data", help="Training data: bundled name (adult, bank, housing, mnist, sms), file or SQL URL."
+        "adult",
+        "--data",
+        help="Training data: bundled name (adult, bank, housing, mnist, sms), file or SQL URL.",
     ),
     test: str = typer.Option(None, "--test", help="Real test table (a bundled dataset brings its own)."),
     target: str = typer.Option(
