@@ -661,7 +661,12 @@ class Mixture(Synthesizer):
 
     def _bytes_per_row(self) -> float:
         widest = int(np.diff(self.offsets_).max()) if len(self.factors_) else 1
-        return super()._bytes_per_row() + 8.0 * (self.transformer_.output_dim_ + widest)
+        # the one-hot codes, the widest factor's draw, and the Gaussian scores with their noise
+        return (
+            super()._bytes_per_row()
+            + 8.0 * (self.transformer_.output_dim_ + widest)
+            + 16.0 * len(self.gaussian_)
+        )
 
     # ------------------------------------------------------------------ persistence
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
