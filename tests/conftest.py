@@ -96,3 +96,10 @@ def postgres_url():
     finally:
         subprocess.run([*prefix, pg_ctl, "-D", data, "-m", "immediate", "stop"], capture_output=True)
         shutil.rmtree(data, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _no_external_references(monkeypatch):
+    """``simulacra bench`` adds rows for external references installed beside the checkout
+    (``.venv-mostlyai``); the tests' tables must not depend on what a developer installed."""
+    monkeypatch.setenv("SIMULACRA_MOSTLYAI_PYTHON", "/nonexistent/simulacra-test/python")
