@@ -309,8 +309,6 @@ def external_rows(
 
     import pandas as pd
 
-    from simulacra.evaluate import evaluate
-
     rows: dict[str, dict[str, Any]] = {}
     for name, python in external_pythons().items():
         script = resources.files("simulacra.external") / EXTERNAL[name][2]
@@ -329,17 +327,27 @@ def external_rows(
                 continue
             info = json.loads(proc.stdout.strip().splitlines()[-1])
             synthetic = pd.read_parquet(out)
-        ev = evaluate(
-            train,
-            synthetic,
-            metadata,
-            real_test=real_test,
-            target=target,
-            seed=seed,
-            privacy_attacks=privacy and real_test is not None,
-        )
+        ev = _score(train, synthetic, metadata, real_test, target, seed, privacy)
         rows[name] = {**ev.flat(), "fit_s": info["fit_s"], "version": info.get("version")}
     return rows
+
+
+def _score(
+    train: Any, synthetic: Any, metadata: Any, real_test: Any, target: str | None, seed: int, privacy: bool
+) -> Any:
+    """:func:`simulacra.evaluate.evaluate` of a synthetic table as every bench row is scored: the privacy
+    attacks only with ``privacy`` and real test rows for their control set."""
+    from simulacra.evaluate import evaluate
+
+    return evaluate(
+        train,
+        synthetic,
+        metadata,
+        real_test=real_test,
+        target=target,
+        seed=seed,
+        privacy_attacks=privacy and real_test is not None,
+    )
 
 
 def table_references(
@@ -362,15 +370,7 @@ def table_references(
         )
         refs["real holdout"] = ev.flat()
     marginals = make("independent", seed=seed).fit(train, metadata).sample(len(train), seed=seed)
-    ev = evaluate(
-        train,
-        marginals,
-        metadata,
-        real_test=real_test,
-        target=target,
-        seed=seed,
-        privacy_attacks=privacy and real_test is not None,
-    )
+    ev = _score(train, marginals, metadata, real_test, target, seed, privacy)
     refs["independent marginals"] = ev.flat()
     return refs
 
