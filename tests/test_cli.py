@@ -66,6 +66,7 @@ def test_inspect_shows_rules(files, capsys):
     assert main(["inspect", str(files / "train.csv"), "-o", str(files / "meta.json")]) == 0
     out = capsys.readouterr().out
     assert "numeric dtype" in out and "categorical" in out
+    assert "suggested model: mixture — " in out  # Adult: mostly categorical
     assert json.loads((files / "meta.json").read_text())["columns"]["age"]["sdtype"] == "numerical"
 
 

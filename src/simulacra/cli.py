@@ -186,6 +186,7 @@ def inspect(
 ) -> None:
     """Show the detected metadata of a table: each column's sdtype and the rule that chose it."""
     from simulacra.io import atomic_write_text, check_not_input, claim
+    from simulacra.synthesizers.advice import advise
     from simulacra.workflow import load_source, table_metadata
 
     if output:
@@ -199,6 +200,7 @@ def inspect(
     for r in meta.explain():
         table.add_row(r["column"], r["sdtype"], r["details"], r["reason"])
     console.print(table)
+    console.print(advise(df, meta).line(), highlight=False)
     if output:
         atomic_write_text(output, meta.to_json() + "\n", force=force)
         console.print(f"metadata written to {output}; edit it and pass it to fit --metadata")
@@ -370,6 +372,12 @@ def fit(
     console.print(f"fitted {synth!r} in {time.perf_counter() - start:.1f}s → {output}")
     if hasattr(synth, "summary"):
         console.print(f"{synth.name}: {synth.summary()}", highlight=False)
+    if synth.modality == "table" and not synth.differentially_private:
+        from simulacra.synthesizers.advice import advise
+
+        advice = advise(data, meta)
+        if advice.best != synth.name:
+            console.print(advice.line(), highlight=False)
     spent = getattr(synth, "privacy_", None)
     if spent:
         console.print(
