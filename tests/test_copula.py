@@ -93,3 +93,17 @@ def test_registry_errors():
     with pytest.raises(ConfigError, match="unknown parameter 'epochs'"):
         make("copula", epochs=3)
     assert np.isfinite(make("copula", seed=3).seed)
+
+
+def test_one_registry_serves_names_and_classes():
+    """``BUILTIN`` is the one table of models: every registry name and its class agree, and every
+    model class (``AIM`` included) is importable from ``simulacra.synthesizers`` by its name."""
+    import simulacra.synthesizers as package
+    from simulacra.synthesizers.base import BUILTIN, available, model_class
+
+    assert set(BUILTIN) <= set(available())
+    for name, spec in BUILTIN.items():
+        cls = getattr(package, spec.partition(":")[2])
+        assert model_class(name) is cls and cls.name == name, name
+    assert set(package._LAZY) | {"DEFAULT_MODEL", "available", "make"} <= set(package.__all__)
+    assert set(package.__all__) <= set(package._LAZY) | set(vars(package))

@@ -11,6 +11,7 @@ import importlib
 from typing import Any
 
 from simulacra.synthesizers.base import (
+    BUILTIN,
     DEFAULT_MODEL,
     BaseSynthesizer,
     Synthesizer,
@@ -20,25 +21,17 @@ from simulacra.synthesizers.base import (
     register,
 )
 
-_LAZY = {
-    "GaussianCopula": "simulacra.synthesizers.copula",
-    "IndependentMarginals": "simulacra.synthesizers.copula",
-    "Mixture": "simulacra.synthesizers.mixture",
-    "Diffusion": "simulacra.synthesizers.diffusion",
-    "CTGAN": "simulacra.synthesizers.ctgan",
-    "TVAE": "simulacra.synthesizers.tvae",
+#: the base classes a plug-in model derives from (the registered models come from ``BUILTIN``)
+_BASES = {
     "TorchSynthesizer": "simulacra.synthesizers.neural",
     "TorchTraining": "simulacra.synthesizers.training",
     "ImageSynthesizer": "simulacra.synthesizers.image",
-    "DCGAN": "simulacra.synthesizers.image",
-    "ConditionalGAN": "simulacra.synthesizers.image",
-    "VAE": "simulacra.synthesizers.image",
-    "ConditionalVAE": "simulacra.synthesizers.image",
     "TextSynthesizer": "simulacra.synthesizers.text",
-    "TextGPT": "simulacra.synthesizers.text",
 }
+_LAZY = _BASES | {spec.partition(":")[2]: spec.partition(":")[0] for spec in BUILTIN.values()}
 
-__all__ = [
+__all__ = [  # the base module's names, then every name of _LAZY (tests/test_copula.py checks they agree)
+    "AIM",
     "CTGAN",
     "DCGAN",
     "DEFAULT_MODEL",
@@ -49,6 +42,7 @@ __all__ = [
     "ConditionalVAE",
     "Diffusion",
     "GaussianCopula",
+    "HFCausalLM",
     "ImageSynthesizer",
     "IndependentMarginals",
     "Mixture",

@@ -44,22 +44,23 @@ from simulacra.validation import (
 
 _REGISTRY: dict[str, type[BaseSynthesizer]] = {}
 
-#: The built-in models: registry name → the module that registers it. Modules are imported on first
-#: use, so that listing the models (``simulacra --help``) or refusing a bad option does not import torch.
+#: The built-in models, the one registry of them: registry name → ``"module:Class"``. Modules are
+#: imported on first use, so that listing the models (``simulacra --help``) or refusing a bad option
+#: does not import torch; ``simulacra.synthesizers.<Class>`` is served from this table too.
 BUILTIN: dict[str, str] = {
-    "copula": "simulacra.synthesizers.copula",
-    "independent": "simulacra.synthesizers.copula",
-    "mixture": "simulacra.synthesizers.mixture",
-    "diffusion": "simulacra.synthesizers.diffusion",
-    "aim": "simulacra.synthesizers.dp.aim",
-    "ctgan": "simulacra.synthesizers.ctgan",
-    "tvae": "simulacra.synthesizers.tvae",
-    "dcgan": "simulacra.synthesizers.image.gan",
-    "cgan": "simulacra.synthesizers.image.gan",
-    "vae": "simulacra.synthesizers.image.vae",
-    "cvae": "simulacra.synthesizers.image.vae",
-    "textgpt": "simulacra.synthesizers.text.gpt",
-    "hf-causal-lm": "simulacra.synthesizers.text.hf",
+    "copula": "simulacra.synthesizers.copula:GaussianCopula",
+    "independent": "simulacra.synthesizers.copula:IndependentMarginals",
+    "mixture": "simulacra.synthesizers.mixture:Mixture",
+    "diffusion": "simulacra.synthesizers.diffusion:Diffusion",
+    "aim": "simulacra.synthesizers.dp.aim:AIM",
+    "ctgan": "simulacra.synthesizers.ctgan:CTGAN",
+    "tvae": "simulacra.synthesizers.tvae:TVAE",
+    "dcgan": "simulacra.synthesizers.image.gan:DCGAN",
+    "cgan": "simulacra.synthesizers.image.gan:ConditionalGAN",
+    "vae": "simulacra.synthesizers.image.vae:VAE",
+    "cvae": "simulacra.synthesizers.image.vae:ConditionalVAE",
+    "textgpt": "simulacra.synthesizers.text.gpt:TextGPT",
+    "hf-causal-lm": "simulacra.synthesizers.text.hf:HFCausalLM",
 }
 
 
@@ -90,7 +91,7 @@ def model_class(name: str) -> type[BaseSynthesizer]:
     if not isinstance(name, str) or name not in available():
         raise ConfigError(f"unknown model {_short(name)}; available: {', '.join(available())}")
     if name not in _REGISTRY:
-        importlib.import_module(BUILTIN[name])
+        importlib.import_module(BUILTIN[name].partition(":")[0])
     return _REGISTRY[name]
 
 
