@@ -107,3 +107,28 @@ def test_one_registry_serves_names_and_classes():
         assert model_class(name) is cls and cls.name == name, name
     assert set(package._LAZY) | {"DEFAULT_MODEL", "available", "make"} <= set(package.__all__)
     assert set(package.__all__) <= set(package._LAZY) | set(vars(package))
+
+
+def test_model_folders_carry_a_format_that_load_checks(fitted, tmp_path):
+    """A folder of a newer format is refused with both versions named; a folder written before the
+    field existed reads as format 1; a format that is not a positive whole number is damage."""
+    import json
+
+    from simulacra.errors import DataError
+    from simulacra.synthesizers import Synthesizer
+    from simulacra.synthesizers.base import FORMAT_VERSION
+
+    fitted.save(tmp_path / "m")
+    config_path = tmp_path / "m" / "config.json"
+    config = json.loads(config_path.read_text())
+    assert config["format"] == FORMAT_VERSION == 1
+    config_path.write_text(json.dumps({**config, "format": 2, "simulacra_version": "9.0"}))
+    with pytest.raises(
+        DataError, match=r"of format 2, written by simulacra 9\.0; .* reads format 1 and older; upgrade"
+    ):
+        Synthesizer.load(tmp_path / "m")
+    config_path.write_text(json.dumps({k: v for k, v in config.items() if k != "format"}))
+    assert Synthesizer.load(tmp_path / "m").sample(5, seed=0).shape == (5, len(fitted.metadata_.names))
+    config_path.write_text(json.dumps({**config, "format": "1"}))
+    with pytest.raises(DataError, match=r"not a valid simulacra model folder.*format must be a positive"):
+        Synthesizer.load(tmp_path / "m")

@@ -5,13 +5,16 @@ unchanged; learned state lives in attributes ending in ``_``; ``fit`` returns ``
 
 Saved model layout (a directory)::
 
-    config.json     {"model": <registry name>, "params": {...}, "simulacra_version": ...}
+    config.json     {"model": <registry name>, "params": {...}, "format": FORMAT_VERSION,
+                     "simulacra_version": ...}
     metadata.json   the Metadata the model was fitted with
     state.json      JSON-able learned state (transformer encoders, ...)
     arrays.npz      numeric learned state, read with ``allow_pickle=False``
     weights.pt      (neural models) ``torch.save(state_dict)``, read with ``weights_only=True``
 
-Nothing is unpickled on load, so a model directory from an untrusted source cannot run code.
+Nothing is unpickled on load, so a model directory from an untrusted source cannot run code. A
+folder of a newer :data:`FORMAT_VERSION` than this release reads is refused with the versions named (a
+folder without one is format 1, as written before the field existed).
 """
 
 from __future__ import annotations
@@ -63,6 +66,9 @@ BUILTIN: dict[str, str] = {
     "hf-causal-lm": "simulacra.synthesizers.text.hf:HFCausalLM",
 }
 
+
+#: the layout of a saved model folder; raised when that layout changes in a way older releases cannot read
+FORMAT_VERSION = 1
 
 #: what ``fit``, ``demo`` and pipeline configs use when no model is named: the fastest model that meets
 #: the quality bar (README, "the fast default")
@@ -275,7 +281,12 @@ class BaseSynthesizer(ABC):
         tmp = temporary_dir_for(path, force=force)
         try:
             state, arrays = self._get_state()
-            config = {"model": self.name, "params": self.get_params(), "simulacra_version": __version__}
+            config = {
+                "model": self.name,
+                "params": self.get_params(),
+                "format": FORMAT_VERSION,
+                "simulacra_version": __version__,
+            }
             (tmp / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
             (tmp / "state.json").write_text(json.dumps(state) + "\n", encoding="utf-8")
             np.savez_compressed(tmp / "arrays.npz", **arrays)
@@ -321,6 +332,10 @@ class BaseSynthesizer(ABC):
                 raise ValueError("config.json must be a mapping with a model name")
             if not isinstance(config.get("params"), dict):
                 raise ValueError("config.json: params must be a mapping")
+        except Exception as exc:
+            raise _invalid(path, exc) from None
+        _check_format(path, config)
+        try:
             model = make(config["model"], **config["params"])
         except Exception as exc:
             raise _invalid(path, exc) from None
@@ -340,6 +355,31 @@ class BaseSynthesizer(ABC):
         except Exception as exc:  # any damage: a model folder is untrusted input
             raise _invalid(path, exc) from None
         return model
+
+
+def _check_format(path: Path, config: dict[str, Any]) -> None:
+    """Refuse a model folder written in a newer layout than :data:`FORMAT_VERSION`, naming both
+    versions and the release that wrote it (a folder without ``format`` is format 1).
+
+    Raises
+    ------
+    DataError
+        The folder's format is newer (upgrade simulacra to read it), or ``format`` is not a positive
+        whole number (a damaged folder).
+    """
+    from simulacra import __version__
+
+    fmt = config.get("format", 1)
+    if isinstance(fmt, bool) or not isinstance(fmt, int) or fmt < 1:
+        raise _invalid(
+            path, ValueError(f"config.json: format must be a positive whole number, not {str(fmt)[:40]!r}")
+        )
+    if fmt > FORMAT_VERSION:
+        wrote = str(config.get("simulacra_version", "a newer release"))[:40]
+        raise DataError(
+            f"{path} is a model folder of format {fmt}, written by simulacra {wrote}; this simulacra "
+            f"({__version__}) reads format {FORMAT_VERSION} and older; upgrade simulacra to load it"
+        )
 
 
 def _check_arrays(arrays: dict[str, np.ndarray]) -> None:
