@@ -1,13 +1,15 @@
-"""Hostile input through the real CLI: every case runs ``python -m simulacra.cli`` as a subprocess, as a
-user would, and must end in exactly one ``error: …`` line on stderr with exit code 2 (or 0 where the
-input is valid), no traceback, nothing created or changed outside the requested output, and the shared
-input files untouched.
+"""Hostile input through the CLI: every case must end in exactly one ``error: …`` line on stderr with
+exit code 2 (or 0 where the input is valid), no traceback, nothing created or changed outside the
+requested output, and the shared input files untouched.
 
-The cases are grouped by the classes of defects of issue 11: CLI values, hyper-parameters, configs
-(pipelines, prepare, augmentation), model folders, tables, SQL, images, outputs. Each case runs in its
-own working folder (its setup writes there first); the shared inputs (a table, a fitted model, images)
-live in one read-only folder that is hashed before and after the whole run. The subprocesses run two at
-a time, one thread each.
+Most cases run in process through :func:`simulacra.cli.main` (one interpreter, no 2-second torch import
+per case), with the case's own folder as the working folder; the cases named in :data:`PROCESS` run as
+``python -m simulacra.cli`` subprocesses, as a user would, so the process boundary (the exit status,
+stderr, Click's usage errors, a lock held by another process, payloads) is still crossed with the same
+assertions. The cases are grouped by the classes of defects of issue 11: CLI values, hyper-parameters,
+configs (pipelines, prepare, augmentation), model folders, tables, SQL, images, outputs. The shared
+inputs (a table, a fitted model, images) live in one read-only folder that is hashed before and after
+the whole run.
 """
 
 from __future__ import annotations
@@ -916,15 +918,53 @@ def shared(tmp_path_factory) -> Path:
     return s
 
 
-def _run(case: Case, shared: Path, root: Path) -> tuple[Case, subprocess.CompletedProcess, dict, dict]:
+#: the cases that also run as real subprocesses: Click's usage errors, a bad value of each command, a
+#: lock another process holds, payloads in YAML and in a model folder, damaged inputs of each kind
+PROCESS = {
+    "unknown option",
+    "unknown command",
+    "fit without -o",
+    "sample -n abc",
+    "sample -n 2e9 too big for the disk",
+    "sample condition in brackets",
+    "fit unknown model",
+    "bench unknown model",
+    "mix without test rows",
+    "tune --trials 0",
+    "augment --copies 0",
+    "prepare --seed -3",
+    "evaluate --seed 2**70",
+    "run config: python tag",
+    "run missing config",
+    "valid: an output named like markup",
+    "inspect -o its own input --force",
+    "image model folder: pickle payload weights",
+    "hostile checkpoint with --resume",
+    "output locked by a live process",
+    "fit -o an existing file",
+}
+
+
+@dataclass
+class Outcome:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def _case_folder(case: Case, shared: Path, root: Path) -> tuple[Path, list[str], dict]:
     d = root / f"case{CASES.index(case):03d}"
     d.mkdir()
     if case.setup:
         case.setup(d, shared)
-    before = _fingerprint(d)
+    return d, [a.replace("{s}", str(shared)) for a in case.argv], _fingerprint(d)
+
+
+def _run(case: Case, shared: Path, root: Path) -> tuple[Case, Outcome, dict, dict]:
+    """One case as a ``python -m simulacra.cli`` subprocess in its own folder."""
+    d, argv, before = _case_folder(case, shared, root)
     env = dict(os.environ, COLUMNS="300", OMP_NUM_THREADS="1", SIMULACRA_CACHE_DIR=str(root / "cache"))
     env.pop("SIMULACRA_DEBUG", None)
-    argv = [a.replace("{s}", str(shared)) for a in case.argv]
     proc = subprocess.run(
         [sys.executable, "-m", "simulacra.cli", *argv],
         cwd=d,
@@ -933,17 +973,46 @@ def _run(case: Case, shared: Path, root: Path) -> tuple[Case, subprocess.Complet
         text=True,
         timeout=300,
     )
-    return case, proc, before, _fingerprint(d)
+    return case, Outcome(proc.returncode, proc.stdout, proc.stderr), before, _fingerprint(d)
+
+
+def _run_in_process(case: Case, shared: Path, root: Path, capsys) -> tuple[Case, Outcome, dict, dict]:
+    """One case through :func:`simulacra.cli.main` with its own folder as the working folder; an
+    exception escaping ``main`` is recorded as the traceback a user would see."""
+    import traceback
+
+    from simulacra.cli import main
+
+    d, argv, before = _case_folder(case, shared, root)
+    cwd = os.getcwd()
+    os.chdir(d)
+    try:
+        code = main(argv)
+        escaped = ""
+    except BaseException:  # a case must never let anything out of main
+        code, escaped = -1, traceback.format_exc()
+    finally:
+        os.chdir(cwd)
+    out = capsys.readouterr()
+    return case, Outcome(code, out.out, out.err + escaped), before, _fingerprint(d)
 
 
 def test_at_least_150_hostile_inputs():
     assert sum(c.code == 2 for c in CASES) >= 150, sum(c.code == 2 for c in CASES)
+    names = [c.name for c in CASES]
+    assert len(set(names)) == len(names) and PROCESS <= set(names), PROCESS - set(names)
 
 
-def test_every_hostile_input_gets_one_line_and_changes_nothing(shared, tmp_path):
+def test_every_hostile_input_gets_one_line_and_changes_nothing(shared, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "300")
+    monkeypatch.setenv("SIMULACRA_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("SIMULACRA_DEBUG", raising=False)
     shared_before = _fingerprint(shared)
+    results = [_run_in_process(c, shared, tmp_path, capsys) for c in CASES if c.name not in PROCESS]
     with ThreadPoolExecutor(2) as pool:
-        results = list(pool.map(lambda c: _run(c, shared, tmp_path), CASES))
+        results += list(
+            pool.map(lambda c: _run(c, shared, tmp_path), [c for c in CASES if c.name in PROCESS])
+        )
     failures = []
     for case, proc, before, after in results:
         out = proc.stdout + proc.stderr
