@@ -675,7 +675,18 @@ def write_results(
     results: list[dict[str, Any]], directory: Path, info: dict[str, Any], *, force: bool
 ) -> None:
     """Write ``bench.json`` and ``bench.md`` into ``directory`` (each atomically)."""
-    info = {**info, "python": platform.python_version(), "machine": platform.machine(), "cpus": _cores()}
+    from datetime import UTC, datetime
+
+    from simulacra import __version__
+
+    info = {
+        **info,
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "simulacra_version": __version__,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": _cores(),
+    }
     atomic_write_text(
         directory / "bench.json", json.dumps({"info": info, "results": results}, indent=2) + "\n", force=force
     )
