@@ -2,7 +2,8 @@
 
 The pipeline is ``read_table`` → ``Metadata.detect`` → ``make(name).fit`` → ``sample`` → ``evaluate`` →
 ``Report`` for tables, and ``ImageSet.read`` → ``make("cgan").fit`` → ``sample`` → ``evaluate_images`` →
-``ImageReport`` for images. See the README for the architecture.
+``ImageReport`` for images, and ``TextSet.read`` → ``make("textgpt").fit`` → ``sample`` →
+``evaluate_texts`` for texts. See docs/architecture.md for the architecture.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from simulacra.errors import (
     MetadataError,
     SimulacraError,
 )
-from simulacra.io import ImageSet, read_table, write_table
+from simulacra.io import ImageSet, TextSet, read_table, write_table
 from simulacra.metadata import Metadata
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "Metadata",
     "MetadataError",
     "SimulacraError",
+    "TextSet",
     "__version__",
     "read_table",
     "write_table",

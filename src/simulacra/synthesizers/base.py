@@ -71,7 +71,7 @@ BUILTIN: dict[str, str] = {
 FORMAT_VERSION = 1
 
 #: what ``fit``, ``demo`` and pipeline configs use when no model is named: the fastest model that meets
-#: the quality bar (README, "the fast default")
+#: the quality bar (docs/models.md, "the fast default")
 DEFAULT_MODEL = "mixture"
 
 

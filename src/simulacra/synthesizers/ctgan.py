@@ -24,7 +24,7 @@ with their gradients written out; the critic's weights take no gradient during t
 The generator step reuses the batch generated for the (last) critic step, graph kept, instead of
 generating a fresh one: one generator forward pass per step instead of two, as in the DCGAN recipe
 (Radford et al. 2015) — 13 % less time per epoch, with shapes, trends and TSTR on Adult within the
-seed-to-seed spread (the README's bench section gives the numbers).
+seed-to-seed spread (docs/models.md gives the numbers).
 
 Conditional sampling sets the conditional vector to the requested category (no rejection), and the
 conditioned column is then set exactly; see :meth:`TorchSynthesizer._sample` for several conditions.

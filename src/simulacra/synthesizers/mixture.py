@@ -55,10 +55,10 @@ from that component restricted to those combinations, the other scores of a cond
 their conditional Gaussian, and the conditioned columns are set to the requested values.
 
 Hyper-parameters: ``components`` 300, ``bins`` 64, ``iterations`` 100, ``smoothing`` 1.0, ``tol``
-1e-4, ``continuous`` ``"gaussian"`` — chosen on Adult and Bank Marketing together (README, "the fast
+1e-4, ``continuous`` ``"gaussian"`` — chosen on Adult and Bank Marketing together (docs/models.md, "the fast
 default": more components raised the DCR share towards copying without raising detection; 100 bins
 helped Adult and cost Bank 0.02–0.04 of XGBoost detection; a smoothing of 5 cost both 0.1), and the
-Gaussian leaves on Adult, Bank and California Housing together (README, "continuous tables": on
+Gaussian leaves on Adult, Bank and California Housing together (docs/models.md, "continuous tables": on
 Housing the binned leaves scored 0.16 of XGBoost detection, because within-bin draws are independent
 across columns and a tree finds the broken ridges between ``total_rooms``, ``households`` and
 ``population``; ``continuous="bins"`` keeps the binned model).

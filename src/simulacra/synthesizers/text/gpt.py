@@ -32,7 +32,7 @@ Where this differs from the papers
   longest, instead of nanoGPT's fixed windows over one concatenated stream: every text starts at
   position 0 behind its label token, as in sampling.
 * Sizes are for short texts on a laptop CPU (4 layers, 4 heads, d = 128, 2,048-token vocabulary, 128
-  tokens of context; measured times in the README, "Text").
+  tokens of context; measured times in docs/text.md).
 * nanoGPT trains for a fixed number of iterations; here ``epochs`` (40) is a ceiling: 10 % of the
   texts are held out, training stops after ``patience`` (3) epochs without a better loss on them and
   keeps the best epoch's weights (:class:`~.base.TextSynthesizer`), since a fixed 40 epochs made the
