@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint clean bench-external
+.PHONY: install demo test lint docs clean bench-external
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,12 @@ lint: install
 test: lint
 	$(BIN)/python -m pytest -q
 
+# The documentation site (MkDocs with Material and mkdocstrings), built offline into site/; --strict
+# turns a broken link or a docstring mkdocstrings cannot read into a failure. docs/hooks.py renders the
+# benchmark tables from benchmarks/results and the CLI reference from the Typer application.
+docs: install
+	$(BIN)/mkdocs build --strict --quiet
+
 # The external reference row of `simulacra bench`: mostlyai-engine's TabularARGN in an environment of
 # its own, never the core's; the torchvision/torchaudio builds it pulls break the CPU torch, so they go.
 bench-external:
@@ -36,4 +42,4 @@ bench-external:
 	.venv-mostlyai/bin/python -m pip uninstall -q -y torchvision torchaudio
 
 clean:
-	rm -rf $(VENV) .venv-mostlyai runs .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-mostlyai runs site .pytest_cache .ruff_cache
