@@ -172,18 +172,20 @@ def test_gaussian_leaves_keep_the_continuous_ridges_that_bins_break(housing_rows
 
 
 def test_advice_names_the_continuous_tables_and_agrees_with_the_leaves(housing_rows, adult_small):
-    """``inspect``/``fit`` advice: Housing is continuous (diffusion advised for fidelity, the mixture
-    for speed), Adult is not; the advice's continuum columns are the mixture's Gaussian leaves."""
+    """``inspect``/``fit`` advice: Housing is continuous (the mixture advised, diffusion named as the
+    model to compare), Adult is not; the advice's continuum columns are the mixture's Gaussian leaves."""
     from simulacra.metadata import Metadata
     from simulacra.synthesizers.advice import advise
 
     housing = advise(housing_rows, Metadata.detect(housing_rows))
-    assert (housing.model, housing.best) == ("mixture", "diffusion")
+    assert (housing.model, housing.alternative) == ("mixture", "diffusion")
     assert len(housing.continuous) == 8 and "housing_median_age" not in housing.continuous
-    assert "8 of 10 columns are continuous" in housing.line()
+    assert (
+        "8 of 10 columns are continuous" in housing.line() and "--models mixture,diffusion" in housing.line()
+    )
     fitted = _fit(housing_rows, components=5, iterations=1)
     assert set(housing.continuous) == {fitted.transformer_.spans_[i].column for i in fitted.gaussian_}
     adult = advise(adult_small[0], Metadata.detect(adult_small[0]))
-    assert (adult.model, adult.best) == ("mixture", "mixture")
+    assert (adult.model, adult.alternative) == ("mixture", None)
     assert "capital-gain" not in adult.continuous and "fnlwgt" in adult.continuous
     assert adult.line().startswith("suggested model: mixture — ")

@@ -376,7 +376,7 @@ def fit(
         from simulacra.synthesizers.advice import advise
 
         advice = advise(data, meta)
-        if advice.best != synth.name:
+        if advice.model != synth.name:
             console.print(advice.line(), highlight=False)
     spent = getattr(synth, "privacy_", None)
     if spent:

@@ -1,13 +1,16 @@
 """Which registered table model suits a table, and why: the line ``inspect`` and ``fit`` print.
 
 The rule follows what ``simulacra bench`` measured on the bundled tables (the benchmarks page and
-``benchmarks/results``): the mixture, the default, is the strongest model at its cost on tables whose
-columns are mostly categorical or discrete (Adult, Bank Marketing), and fits in about a minute on
-2 cores. On tables where most columns are *continua* — many distinct values and no value holding a
-large share of the rows (California Housing) — its Gaussian leaves keep the correlations inside
-each component and it stays the fast choice, but the diffusion model reaches a higher XGBoost C2ST
-at several minutes of fit; that is what the advice says, with the columns that make the table
-continuous.
+``benchmarks/results``). The mixture, the default, fits in about a minute on 2 cores. It is the
+strongest model measured on tables whose columns are mostly categorical or discrete (Adult, Bank
+Marketing). It is also the strongest measured on a table where most columns are *continua*, that is,
+many distinct values and no value holding a large share of the rows. On California Housing its
+Gaussian leaves scored a higher XGBoost C2ST than the diffusion model, in a small fraction of its fit
+time.
+Other continuous tables may differ: the public results that motivated issue 29 put diffusion near the
+state of the art on three of them. So for a continuous table the advice names ``diffusion`` as the
+alternative to compare on the user's own table with ``simulacra bench``, and says which columns make
+the table continuous.
 
 A continuum column is decided exactly as :class:`~simulacra.synthesizers.mixture.Mixture` decides
 it gets a Gaussian leaf (more than ``bins`` distinct values, none holding
@@ -27,8 +30,8 @@ from simulacra.synthesizers.mixture import SPIKE_SHARE, Mixture
 #: a table is continuous when at least this share of its columns (and at least ``MIN_CONTINUOUS``) are continua
 CONTINUOUS_SHARE = 0.5
 MIN_CONTINUOUS = 3
-#: the model that measured best on continuous tables (``simulacra bench --data housing``)
-BEST_CONTINUOUS = "diffusion"
+#: the model to compare with the default on a continuous table (``simulacra bench --models mixture,diffusion``)
+ALTERNATIVE_CONTINUOUS = "diffusion"
 
 
 @dataclass(frozen=True)
@@ -38,10 +41,9 @@ class Advice:
     Attributes
     ----------
     model : str
-        The registry name to fit first (the default unless the table calls for another).
-    best : str
-        The registry name expected to give the highest fidelity, at a higher fit cost; equal to
-        ``model`` when the default is also the best.
+        The registry name that suits the table best by what was measured.
+    alternative : str or None
+        A model worth comparing with ``model`` on this table (``simulacra bench``), or ``None``.
     continuous : tuple of str
         The continuum columns (many distinct values, no large point mass).
     reason : str
@@ -49,17 +51,16 @@ class Advice:
     """
 
     model: str
-    best: str
+    alternative: str | None
     continuous: tuple[str, ...]
     reason: str
 
     def line(self) -> str:
         """The advice as one line for the terminal."""
-        if self.best == self.model:
-            return f"suggested model: {self.model} — {self.reason}"
-        return (
-            f"suggested model: {self.model} (fast), or {self.best} for the highest fidelity — {self.reason}"
-        )
+        line = f"suggested model: {self.model} — {self.reason}"
+        if self.alternative:
+            line += f"; compare {self.alternative} on it with simulacra bench --models {self.model},{self.alternative}"
+        return line
 
 
 def continuum_columns(table: pd.DataFrame, metadata: Metadata, bins: int | None = None) -> list[str]:
@@ -105,8 +106,8 @@ def advise(table: pd.DataFrame, metadata: Metadata) -> Advice:
     Returns
     -------
     Advice
-        ``model`` is always the default (it fits every table in about a minute); ``best`` is
-        :data:`BEST_CONTINUOUS` when at least :data:`CONTINUOUS_SHARE` of the columns, and
+        ``model`` is the default, the best measured on every bundled table; ``alternative`` is
+        :data:`ALTERNATIVE_CONTINUOUS` when at least :data:`CONTINUOUS_SHARE` of the columns, and
         :data:`MIN_CONTINUOUS`, are continua.
     """
     continuous = continuum_columns(table, metadata)
@@ -115,16 +116,15 @@ def advise(table: pd.DataFrame, metadata: Metadata) -> Advice:
     if len(continuous) >= MIN_CONTINUOUS and share >= CONTINUOUS_SHARE:
         reason = (
             f"{len(continuous)} of {table.shape[1]} columns are continuous ({shown}); the mixture's "
-            f"Gaussian leaves model them in about a minute, {BEST_CONTINUOUS} fits such tables more "
-            "faithfully in several minutes (simulacra bench --models mixture,diffusion compares them on it)"
+            "Gaussian leaves keep their correlations within each component, and it fits in about a minute"
         )
-        return Advice(DEFAULT_MODEL, BEST_CONTINUOUS, tuple(continuous), reason)
+        return Advice(DEFAULT_MODEL, ALTERNATIVE_CONTINUOUS, tuple(continuous), reason)
     what = f"{len(continuous)} continuous ({shown})" if continuous else "no continuous column"
     reason = (
         f"{table.shape[1] - len(continuous)} of {table.shape[1]} columns are categorical or discrete, "
         f"{what}: the mixture is the strongest model at its cost on such tables"
     )
-    return Advice(DEFAULT_MODEL, DEFAULT_MODEL, tuple(continuous), reason)
+    return Advice(DEFAULT_MODEL, None, tuple(continuous), reason)
 
 
 __all__ = ["Advice", "advise", "continuum_columns"]
