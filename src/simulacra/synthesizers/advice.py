@@ -6,15 +6,14 @@ strongest model measured on tables whose columns are mostly categorical or discr
 Marketing). It is also the strongest measured on a table where most columns are *continua*, that is,
 many distinct values and no value holding a large share of the rows. On California Housing its
 Gaussian leaves scored a higher XGBoost C2ST than the diffusion model, in a small fraction of its fit
-time.
-Other continuous tables may differ: the public results that motivated issue 29 put diffusion near the
+time. Other continuous tables may differ: the public results that motivated issue 29 put diffusion near the
 state of the art on three of them. So for a continuous table the advice names ``diffusion`` as the
 alternative to compare on the user's own table with ``simulacra bench``, and says which columns make
 the table continuous.
 
-A continuum column is decided exactly as :class:`~simulacra.synthesizers.mixture.Mixture` decides
-it gets a Gaussian leaf (more than ``bins`` distinct values, none holding
-:data:`~simulacra.synthesizers.mixture.SPIKE_SHARE` of the rows), so the advice and the model agree.
+A continuum column is decided by :func:`~simulacra.synthesizers.mixture.is_continuum`, the rule that
+gives a column a Gaussian leaf in :class:`~simulacra.synthesizers.mixture.Mixture`, so the advice and
+the model agree.
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ import pandas as pd
 
 from simulacra.metadata import Metadata
 from simulacra.synthesizers.base import DEFAULT_MODEL
-from simulacra.synthesizers.mixture import SPIKE_SHARE, Mixture
+from simulacra.synthesizers.mixture import Mixture, is_continuum
 
 #: a table is continuous when at least this share of its columns (and at least ``MIN_CONTINUOUS``) are continua
 CONTINUOUS_SHARE = 0.5
@@ -87,8 +86,8 @@ def continuum_columns(table: pd.DataFrame, metadata: Metadata, bins: int | None 
     for name in table.columns:
         if name not in names:
             continue
-        counts = table[name].value_counts(dropna=True)
-        if len(counts) > bins and counts.iloc[0] < SPIKE_SHARE * counts.sum():
+        counts = table[name].value_counts(dropna=True).to_numpy()
+        if is_continuum(counts, int(counts.sum()), bins):
             found.append(str(name))
     return found
 

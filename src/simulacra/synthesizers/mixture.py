@@ -205,13 +205,14 @@ def _factors(codes: np.ndarray, cards: list[int]) -> list[_Factor]:
     return factors
 
 
-def _smooth(z: np.ndarray, bins: int) -> bool:
-    """Whether a numerical column (its normal scores ``z``) takes a Gaussian leaf: more than ``bins``
-    distinct values and none holding :data:`SPIKE_SHARE` of the rows. Columns of few values (a count,
-    a day of the month) and columns with a large point mass (the zeros of ``capital-gain``, the 40 of
-    ``hours-per-week``) stay binned, where a value and its links to other columns are exact."""
-    values, counts = np.unique(z, return_counts=True)
-    return values.size > bins and counts.max() < SPIKE_SHARE * z.size
+def is_continuum(counts: np.ndarray, rows: int, bins: int) -> bool:
+    """Whether a numerical column, given how often each of its distinct values occurs (``counts``, one
+    per value) in ``rows`` rows, takes a Gaussian leaf: more than ``bins`` distinct values and none
+    holding :data:`SPIKE_SHARE` of the rows. Columns of few values (a count, a day of the month) and
+    columns with a large point mass (the zeros of ``capital-gain``, the 40 of ``hours-per-week``) stay
+    binned, where a value and its links to other columns are exact. The one rule for the model and for
+    :func:`simulacra.synthesizers.advice.advise`."""
+    return len(counts) > bins and int(np.max(counts, initial=0)) < SPIKE_SHARE * rows
 
 
 def _blocks(scores: np.ndarray) -> list[list[int]]:
@@ -356,7 +357,9 @@ class Mixture(Synthesizer):
             block = matrix[:, span.start : span.end]
             if span.kind == "continuous":
                 z = block[:, 0].astype(np.float64)
-                if self.continuous == "gaussian" and _smooth(z, int(self.bins)):
+                if self.continuous == "gaussian" and is_continuum(
+                    np.unique(z, return_counts=True)[1], z.size, int(self.bins)
+                ):
                     gaussian.append(i)  # a continuum of values: a Gaussian leaf on its normal scores
                     continue
                 var, c = _Variable.binned(i, ndtr(z), int(self.bins))
