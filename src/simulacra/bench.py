@@ -198,9 +198,9 @@ def bench_one(
     timing and the peak memory were taken; with ``temperatures``, a ``tradeoff`` list of
     ``{temperature, precision, recall, density, coverage}``; ``privacy`` runs the privacy attacks on
     tables."""
-    from simulacra.workflow import modality_of
+    from simulacra.modalities import of_source
 
-    modality = modality_of(data)
+    modality = of_source(data).name
     if modality == "image":
         return bench_images(name, params, data, test, rows, seed, report_dir, temperatures)
     if modality == "text":
@@ -595,10 +595,10 @@ def run_bench(
         raise ConfigError("give at least one model, e.g. --models copula,ctgan,tvae")
     if int(repeats) < 1:
         raise ConfigError(f"--repeats must be at least 1, got {repeats}")
+    from simulacra.modalities import of_source
     from simulacra.synthesizers import available
-    from simulacra.workflow import modality_of
 
-    modality = modality_of(data)
+    modality = of_source(data).name
     wrong = [m for m in models if model_class(m).modality != modality]
     if wrong:
         fitting = [m for m in available() if model_class(m).modality == modality]

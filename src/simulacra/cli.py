@@ -27,13 +27,13 @@ from rich.table import Table
 from simulacra import __version__, datasets
 from simulacra.errors import (
     ConfigError,
-    DataError,
     DataWarning,
     OutputExistsError,
     PrivacyWarning,
     SimulacraError,
 )
 from simulacra.io import redact_url
+from simulacra.modalities import Status
 from simulacra.synthesizers.base import DEFAULT_MODEL, available
 from simulacra.validation import MAX_SEED
 
@@ -135,25 +135,20 @@ def _summary(result: Any, title: str) -> None:
         console.print(f"report: {result.path / 'report.html'}")
 
 
-def _warn_wide_categoricals(model: Any, metadata: Any, data: Any) -> None:
-    """Neural models one-hot every category: warn, with the fix, before a fit that would take minutes
-    per epoch and write huge weights."""
-    if not model.trains_in_epochs:
-        return
-    for name in metadata.names_of("categorical"):
-        levels = int(data[name].nunique())
-        if levels > WIDE_CATEGORICAL:
-            err_console.print(
-                f"warning: column {name!r} has {levels:,} categories; {model.name} one-hots "
-                f"each, which makes epochs slow and the model file large; group rare categories first "
-                f"('simulacra prepare' with rare: {{max_categories: 50}}) or use --model copula",
-                highlight=False,
-                soft_wrap=True,
-            )
+class _PrintedStatus(Status):
+    """The commands' :class:`~simulacra.modalities.Status` on the terminal: a spinner on stderr
+    around long steps, notes as plain stderr lines (no markup: they hold the user's names)."""
+
+    @contextmanager
+    def busy(self, message: str):
+        with err_console.status(message):
+            yield
+
+    def note(self, message: str) -> None:
+        err_console.print(message, highlight=False, soft_wrap=True)
 
 
-#: categories above which a neural model's one-hot layout gets slow and large (a warning, not a limit)
-WIDE_CATEGORICAL = 1000
+_STATUS = _PrintedStatus()
 
 
 @app.command(epilog="Example: simulacra demo -o runs/first-demo")
@@ -218,7 +213,11 @@ def fit(
         ..., help="Training data: table file, SQL URL, images (.npz, IDX, class folders) or bundled dataset."
     ),
     output: Path = typer.Option(..., "-o", "--output", help="Model directory to write."),
-    model: str = typer.Option(DEFAULT_MODEL, "--model", help=f"Synthesizer: {_MODELS}."),
+    model: str = typer.Option(
+        None,
+        "--model",
+        help=f"Synthesizer: {_MODELS} (default: mixture on tables, cgan on images, textgpt on texts).",
+    ),
     param: list[str] = typer.Option(
         [], "--param", help="Hyper-parameter name=value (repeatable), e.g. --param epochs=20."
     ),
@@ -278,106 +277,45 @@ def fit(
     ),
 ) -> None:
     """Fit a synthesizer to a table, an image set or labelled texts and save it (neural models show
-    epochs, losses and ETA; image models also save sample grids under MODEL_DIR/samples/)."""
-    from simulacra.io import check_not_input, claim, output_lock
-    from simulacra.synthesizers import make
-    from simulacra.synthesizers.base import BATCH_SOURCES
-    from simulacra.synthesizers.training import CHECKPOINT
-    from simulacra.workflow import (
-        fit_model,
-        load_fit_table,
-        load_images,
-        load_texts,
-        pii_key,
-        stream_rows,
-        table_metadata,
-    )
+    epochs, losses and ETA; image models also save sample grids under MODEL_DIR/samples/); without
+    --model, the default model of the data's modality (mixture, cgan, textgpt)."""
+    from simulacra.commands import FitInterrupted, FitRequest
+    from simulacra.commands import fit as fit_command
 
-    if pii not in ("fake", "pseudonymize"):
-        raise ConfigError(f"--pii {pii!r}: use 'fake' (fresh values) or 'pseudonymize' (keyed hash)")
-    key = pii_key(pii_key_file)
-    if pii == "pseudonymize" and key is None:
-        raise ConfigError("--pii pseudonymize needs a secret key: --pii-key-file FILE or SIMULACRA_PII_KEY")
-    synth = make(model, **_params(param))  # every parameter checked before any data is read
-    neural_table = synth.streams_training_rows
-    if (all_rows or batch_source is not None) and not neural_table:
-        flag = "--all-rows" if all_rows else "--batch-source"
-        raise ConfigError(
-            f"{flag} is for the neural table models (ctgan, tvae, diffusion), not {model}; drop it or pick one of those"
+    request = FitRequest.of(
+        source=source,
+        output=output,
+        model=model,
+        params=_params(param),
+        metadata=metadata,
+        text_column=text_column,
+        label_column=label_column,
+        checkpoint_every=checkpoint_every,
+        resume=resume,
+        max_rows=max_rows,
+        stratify=stratify,
+        all_rows=all_rows,
+        batch_source=batch_source,
+        pii=pii,
+        pii_key_file=pii_key_file,
+        force=force,
+    )
+    try:
+        result = fit_command(request, _STATUS)
+    except FitInterrupted as stop:
+        hint = (
+            f"; the same command with --resume continues from {stop.resume_from}" if stop.resume_from else ""
         )
-    if batch_source is not None and batch_source not in BATCH_SOURCES:
-        raise ConfigError(f"--batch-source {batch_source!r}: use one of {', '.join(BATCH_SOURCES)}")
-    check_not_input(output, source, metadata, pii_key_file)
-    claim(output, force=force, kind="dir")  # and the output, before any training
-    batches: dict[str, Any] | None = None
-    with output_lock(output):
-        if synth.modality == "image":
-            data: Any = load_images(source)
-            args: tuple[Any, ...] = (data,)
-            size = f"{len(data)} images"
-        elif synth.modality == "text":
-            data = load_texts(source, text_column=text_column, label_column=label_column)
-            args, size = (data,), f"{len(data)} texts"
-        else:
-            seed = synth.get_params().get("seed", 0)
-            with err_console.status(f"reading {redact_url(source)}"):
-                data, sampled = load_fit_table(
-                    source,
-                    max_rows=max_rows,
-                    stratify=stratify,
-                    seed=seed,
-                    private=synth.differentially_private,
-                )
-            if sampled is not None:
-                err_console.print(sampled.describe(), highlight=False)
-            meta = table_metadata(data, metadata)
-            _warn_wide_categoricals(synth, meta, data)
-            args, size = (data, meta), f"{len(data)} rows"
-            if neural_table:
-                batches = {"batch_source": batch_source or "auto"}
-                if all_rows and sampled is not None:
-                    batches |= {"rows": stream_rows(source, data), "expected_rows": sampled.stats.rows}
-                    err_console.print(
-                        f"training on all {sampled.stats.rows:,} rows from a memory-mapped file; "
-                        "the encoding is fitted on the sample",
-                        highlight=False,
-                    )
-        start = time.perf_counter()
-        if synth.trains_in_epochs:
-            checkpoints = output.with_name(output.name + ".checkpoint")
-            if resume and not (checkpoints / CHECKPOINT).is_file():
-                err_console.print(f"no checkpoint in {checkpoints}; starting from epoch 0")
-            try:
-                fit_model(
-                    synth,
-                    *args,
-                    checkpoint_dir=checkpoints,
-                    checkpoint_every=checkpoint_every,
-                    resume=resume,
-                    pii=pii,
-                    pii_key=key,
-                    batches=batches,
-                )
-            except KeyboardInterrupt as stop:
-                saved = (checkpoints / CHECKPOINT).is_file()
-                hint = f"; the same command with --resume continues from {checkpoints}" if saved else ""
-                _Stop.how = "terminated" if isinstance(stop, Terminated) else "interrupted"
-                _Stop.reported = True
-                err_console.print(f"{_Stop.how}; no model was written{hint}")
-                raise typer.Exit(143 if isinstance(stop, Terminated) else 130) from None
-        else:
-            with err_console.status(f"fitting {model} on {size}"):
-                fit_model(synth, *args, pii=pii, pii_key=key)
-        synth.save(output, force=force)
-    console.print(f"fitted {synth!r} in {time.perf_counter() - start:.1f}s → {output}")
+        _Stop.how = "terminated" if isinstance(stop.__cause__, Terminated) else "interrupted"
+        _Stop.reported = True
+        err_console.print(f"{_Stop.how}; no model was written{hint}")
+        raise typer.Exit(143 if _Stop.how == "terminated" else 130) from None
+    synth = result.model
+    console.print(f"fitted {synth!r} in {result.seconds:.1f}s → {output}")
     if hasattr(synth, "summary"):
         console.print(f"{synth.name}: {synth.summary()}", highlight=False)
-    if synth.modality == "table" and not synth.differentially_private:
-        from simulacra.synthesizers.advice import advise
-
-        advice = advise(data, meta)
-        if advice.model != synth.name:
-            console.print(advice.line(), highlight=False)
+    if result.advice:
+        console.print(result.advice, highlight=False)
     spent = getattr(synth, "privacy_", None)
     if spent:
         console.print(
@@ -498,7 +436,8 @@ def sample(
     Tables are streamed: any number of rows is written chunk by chunk with bounded memory, to a file,
     an SQL table (one transaction) or, with -o DIR/, a folder of Parquet parts (optionally written by
     Ray workers). Filtered samples (--filter) are drawn in memory."""
-    from simulacra.io import check_not_input, check_table_target, claim, is_sql_url, output_lock, write_table
+    from simulacra.io import check_not_input, check_table_target, claim, is_sql_url, output_lock
+    from simulacra.modalities import named
     from simulacra.scale.blocks import check_chunk_rows
     from simulacra.scale.distributed import RaySession, sample_parts
     from simulacra.scale.stream import SampleOptions, check_disk_space, check_part_rows, stream_sample
@@ -515,6 +454,7 @@ def sample(
         raise ConfigError("--filter compares with the model's real training rows; add --data SOURCE")
     check_not_input(output, model_dir, data, test)
     synth = BaseSynthesizer.load(model_dir)
+    plugin = named(synth.modality)
     refuse_private_filters(synth, filters)
     conditions = synth.parse_conditions(_pairs(condition, "--condition"))  # type: ignore[attr-defined]
     if (top_k is not None or top_p is not None or keep_copies) and synth.modality != "text":
@@ -529,13 +469,9 @@ def sample(
         check_table_target(output, rows=rows, force=force)  # format, size and place, before sampling
         probe = {"temperature": temperature, "top_k": top_k, "top_p": top_p, "drop_copies": not keep_copies}
         synth.sample(0, **probe)  # type: ignore[call-arg]  # every control checked before any work
-        if is_sql_url(output):
+        with nullcontext() if is_sql_url(output) else output_lock(output):
             texts = synth.sample(rows, conditions=conditions or None, seed=seed, progress=True, **probe)  # type: ignore[call-arg]
-            where = write_table(texts.to_frame(), output, force=force)
-        else:
-            with output_lock(output):
-                texts = synth.sample(rows, conditions=conditions or None, seed=seed, progress=True, **probe)  # type: ignore[call-arg]
-                where = write_table(texts.to_frame(), output, force=force)
+            where = plugin.write(texts, output, force=force)
         if texts.labels is not None:
             shown = ", ".join(
                 f"{c}={k:,}" for c, k in zip(texts.class_names, texts.class_counts(), strict=True)
@@ -560,10 +496,7 @@ def sample(
         label_p = chosen[-1].p if chosen else None
         rows = check_rows(rows)
         target = Path(output)
-        if is_sql_url(output) or target.suffix not in ("", ".npz"):
-            raise ConfigError(
-                f"{output}: image samples go to an .npz file or a folder (a name without suffix)"
-            )
+        plugin.check_output(output)
         claim(target, force=force, kind="file" if target.suffix == ".npz" else "dir")
         with output_lock(target):
             if label_p is None:
@@ -585,11 +518,7 @@ def sample(
                     err_console.print(
                         f"filter {r['filter']}: dropped {r['dropped']:,} of {r['seen']:,} images ({r['why']})"
                     )
-            where = (
-                images.to_npz(target, force=force)
-                if target.suffix == ".npz"
-                else images.to_folder(target, force=force)
-            )
+            where = plugin.write(images, output, force=force)
         console.print(f"{len(images)} images → {where}")
         return
     counts = None
@@ -842,93 +771,26 @@ def evaluate(
 ) -> None:
     """Score a synthetic table, image set or text set against real data; write report.html and its
     metrics JSON."""
-    from simulacra.io import ImageSet, check_not_input, claim, output_lock
-    from simulacra.workflow import (
-        evaluate_image_sets,
-        evaluate_tables,
-        evaluate_text_sets,
-        is_image_source,
-        is_text_source,
-        load_source,
-        load_texts,
-        resolve_images,
-        resolve_table,
-        resolve_texts,
-        table_metadata,
+    from simulacra.commands import EvaluateRequest
+    from simulacra.commands import evaluate as evaluate_command
+
+    request = EvaluateRequest.of(
+        real=real,
+        synthetic=synthetic,
+        output=output,
+        test=test,
+        target=target,
+        model=model,
+        metadata=metadata,
+        text_column=text_column,
+        label_column=label_column,
+        privacy=privacy,
+        seed=seed,
+        force=force,
     )
-
-    if output.suffix.lower() not in (".html", ".htm"):
-        raise ConfigError(f"{output}: the report is an HTML file; end the name in .html")
-    json_path = output.with_suffix(".json")
-    for p in (output, json_path):
-        check_not_input(p, real, synthetic, test, model, metadata)
-        claim(p, force=force, kind="file")
-    if privacy and (is_text_source(real, text_column) or is_image_source(real)):
-        raise ConfigError(
-            "--privacy runs the attacks on tables; for texts and images the report's copy and "
-            "memorisation rows are the privacy measures: drop --privacy"
-        )
-    with output_lock(output):
-        if is_text_source(real, text_column):
-            from simulacra.synthesizers import BaseSynthesizer
-
-            columns = {"text_column": text_column, "label_column": label_column}
-            train_texts, test_texts = resolve_texts(real, test=test, **columns)
-            try:
-                synth_texts = load_texts(synthetic, **columns)
-            except DataError as first:  # simulacra's own samples name their columns text and label
-                try:
-                    synth_texts = load_texts(synthetic)
-                except DataError:
-                    raise first from None
-            fitted = BaseSynthesizer.load(model) if model is not None else None
-            with err_console.status("evaluating texts (TF-IDF features, classifiers, reference rows)"):
-                ev, report = evaluate_text_sets(
-                    train_texts,
-                    synth_texts,
-                    test_texts,
-                    seed=seed,
-                    title=f"simulacra: {synthetic} vs {real}",
-                    model=fitted,
-                )
-        elif is_image_source(real):
-            from simulacra.synthesizers import BaseSynthesizer
-
-            train, real_test = resolve_images(real, test=test)
-            synth = ImageSet.read(synthetic)
-            fitted = BaseSynthesizer.load(model) if model is not None else None
-            with err_console.status("evaluating images (the local classifier trains once per dataset)"):
-                ev, report = evaluate_image_sets(
-                    train,
-                    synth,
-                    real_test,
-                    seed=seed,
-                    title=f"simulacra: {synthetic} vs {real}",
-                    model=fitted,
-                )
-        else:
-            source = resolve_table(real, test=test, target=target)
-            syn_df = load_source(synthetic)
-            meta = table_metadata(source.train, metadata, source.target)
-            # a bundled dataset's test part is a holdout too, used when asked for (--test) or needed (--privacy)
-            holdout = source.test if test is not None or privacy else None
-            if privacy and holdout is None:
-                raise ConfigError("--privacy needs real rows the model never saw: give --test HOLDOUT")
-            with err_console.status("evaluating" + (" (with the privacy attacks)" if privacy else "")):
-                ev, report = evaluate_tables(
-                    source.train,
-                    syn_df,
-                    meta,
-                    test=holdout,
-                    target=target,
-                    seed=seed,
-                    title=f"simulacra: {synthetic} vs {real}",
-                    privacy_attacks=privacy,
-                )
-        report.to_json(json_path, force=force)
-        report.to_html(output, force=force)
-    console.print(_metrics_table(ev.rows(), "evaluation"))
-    console.print(f"report: {output}  metrics: {json_path}")
+    result = evaluate_command(request, _STATUS)
+    console.print(_metrics_table(result.evaluation.rows(), "evaluation"))
+    console.print(f"report: {result.report}  metrics: {result.metrics}")
 
 
 @app.command(
@@ -1615,12 +1477,11 @@ def bench(
     seconds, sample rows/s, peak memory, quality and, for tables, the privacy attacks."""
     from simulacra.bench import cells, columns, run_bench, table_rows, write_results
     from simulacra.io import check_writable
-    from simulacra.workflow import modality_of
+    from simulacra.modalities import of_source
 
-    modality = modality_of(data)
-    defaults = {"image": "dcgan,cgan,vae,cvae", "text": "textgpt"}
-    models = models or defaults.get(modality, "mixture,diffusion,copula,ctgan,tvae")
-    names = [m.strip() for m in models.split(",") if m.strip()]
+    plugin = of_source(data)
+    modality = plugin.name
+    names = [m.strip() for m in models.split(",") if m.strip()] if models else list(plugin.bench_models)
     output = output or Path("runs") / f"bench-{datetime.now():%Y%m%d-%H%M%S}"
     taus = _numbers(temperatures, "--temperatures") if temperatures else None
     for tau in taus or []:

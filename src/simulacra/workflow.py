@@ -3,7 +3,8 @@
 * **Sources**: :func:`resolve_table` / :func:`resolve_images` / :func:`resolve_texts` turn a source (a
   bundled dataset name, a file, an SQL URL, an image folder/NPZ/IDX, a text file or folder) into its
   training part, its test part (a bundled dataset brings its own) and its target column;
-  :func:`modality_of` tells which modality a source is.
+  :mod:`simulacra.modalities` tells which modality a source is, with :func:`is_text_source` and
+  :func:`is_image_source`.
 * **Metadata**: :func:`table_metadata` detects it and applies the user's overrides, checking the target.
 * **Fitting**: :func:`fit_model` passes checkpoints and epoch callbacks to models that train in epochs
   (the :attr:`~simulacra.synthesizers.BaseSynthesizer.trains_in_epochs` capability).
@@ -106,14 +107,6 @@ def is_image_source(source: str) -> bool:
         return True
     tabular = any(suffix in FILE_FORMATS for suffix in path.suffixes)
     return not tabular and ("idx" in path.name or "ubyte" in path.name)
-
-
-def modality_of(source: str, text_column: str | None = None) -> str:
-    """``"text"``, ``"image"`` or ``"table"``: what ``source`` holds (see :func:`is_text_source` and
-    :func:`is_image_source`)."""
-    if is_text_source(source, text_column):
-        return "text"
-    return "image" if is_image_source(source) else "table"
 
 
 def load_source(source: str, *, part: str = "train") -> pd.DataFrame:
