@@ -1,5 +1,5 @@
 """Every registered modality plug-in through the commands layer: recognised from its bundled data,
-fitted with its default model, its samples written and read back, evaluated with a report, and the
+fitted with its default model, sampled, its samples read back, evaluated with a report, and the
 privacy attacks refused in one line where they do not apply. A new modality must add its bundled
 example here (the test fails until it does)."""
 
@@ -9,7 +9,18 @@ import numpy as np
 import pytest
 
 from simulacra import modalities
-from simulacra.commands import EvaluateRequest, FitRequest, evaluate, fit
+from simulacra.commands import (
+    AugmentRequest,
+    EvaluateRequest,
+    FitRequest,
+    MixRequest,
+    SampleRequest,
+    augment,
+    evaluate,
+    fit,
+    mix,
+    sample,
+)
 from simulacra.errors import ConfigError
 from simulacra.synthesizers import model_class
 
@@ -51,25 +62,43 @@ def test_plugin_recognises_loads_and_names_models_of_its_modality(name):
         assert model_class(model).modality == name
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_fit_and_evaluate_commands_on_every_modality(name, tmp_path):
-    modality = modalities.named(name)
-    source, file_name, params, options = EXAMPLES[name]
-    found = modality.resolve(source)
-    train = tmp_path / file_name
-    held = tmp_path / f"test-{file_name}"
-    modality.write(_part(modality, found.train, 300, 0), str(train))
-    modality.write(_part(modality, found.test, 200, 1), str(held))
-    assert modalities.of_source(str(train), **options) is modality  # what it wrote is recognised
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    """Per modality, fitted once: ``(folder, training file, test file, loader options, FitResult)``,
+    the model fitted by the ``fit`` command with no model named (the modality's default) on 300 items
+    of its bundled training part written by the plug-in."""
+    made = {}
 
-    result = fit(FitRequest.of(source=str(train), output=tmp_path / "model", params=params, **options))
+    def get(name):
+        if name not in made:
+            modality = modalities.named(name)
+            source, file_name, params, options = EXAMPLES[name]
+            found = modality.resolve(source)
+            folder = tmp_path_factory.mktemp(name)
+            train, held = folder / file_name, folder / f"test-{file_name}"
+            modality.write(_part(modality, found.train, 300, 0), str(train))
+            modality.write(_part(modality, found.test, 200, 1), str(held))
+            result = fit(FitRequest.of(source=str(train), output=folder / "model", params=params, **options))
+            made[name] = (folder, train, held, options, result)
+        return made[name]
+
+    return get
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_fit_sample_and_evaluate_commands_on_every_modality(name, fitted):
+    modality = modalities.named(name)
+    folder, train, held, options, result = fitted(name)
+    assert modalities.of_source(str(train), **options) is modality  # what it wrote is recognised
     assert result.model.name == modality.default_model  # no model given: the modality's default
-    assert (tmp_path / "model" / "config.json").is_file()
+    assert (folder / "model" / "config.json").is_file()
     assert result.data.size.startswith("300 ")
 
-    synthetic = tmp_path / f"synthetic-{file_name}"
-    modality.write(result.model.sample(200, seed=0), str(synthetic))
-    report = tmp_path / "report.html"
+    synthetic = folder / f"synthetic-{train.name}"
+    done = sample(SampleRequest.of(model=folder / "model", output=str(synthetic), rows=200))
+    assert (done.count, done.unit, done.where) == (200, modality.unit, str(synthetic))
+    assert len(modality.read_synthetic(str(synthetic), **options)) == 200
+    report = folder / "report.html"
     done = evaluate(
         EvaluateRequest.of(
             real=str(train), synthetic=str(synthetic), test=str(held), output=report, **options
@@ -111,3 +140,82 @@ def test_a_registered_plugin_is_asked_before_the_table_catch_all(tmp_path):
         modalities._REGISTRY.pop("toy", None)
     with pytest.raises(ConfigError, match=r"^no modality 'toy'; simulacra knows text, image, table"):
         modalities.named("toy")
+
+
+@pytest.mark.parametrize(
+    ("name", "option", "message"),
+    [
+        ("image", {"balance": "label"}, r"^image samples are class-balanced already; drop --balance$"),
+        ("text", {"balance": "label"}, r"^text samples are class-balanced already .* are for tables$"),
+        ("table", {"top_k": 5}, r"^--top-k, --top-p and --keep-copies are for text models; drop them$"),
+        ("image", {"keep_copies": True}, r"^--top-k, --top-p and --keep-copies are for text models"),
+    ],
+)
+def test_sample_options_a_modality_does_not_take_are_refused_before_any_work(name, option, message, fitted):
+    folder, train, *_ = fitted(name)
+    output = folder / f"refused-{train.name}"
+    with pytest.raises(ConfigError, match=message):
+        sample(SampleRequest.of(model=folder / "model", output=str(output), rows=10, **option))
+    assert not output.exists()
+
+
+#: an augmentation pipeline per modality that augments (a modality without one must refuse)
+PIPELINES = {
+    "image": "steps:\n  - {op: rotate, degrees: 10, p: 1.0}\n",
+    "text": "steps:\n  - {op: random_swap, p: 0.2}\n",
+}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_augment_writes_copies_or_refuses_in_one_line(name, fitted, tmp_path):
+    modality = modalities.named(name)
+    _, train, held, options, _ = fitted(name)
+    pipeline = tmp_path / "aug.yaml"
+    pipeline.write_text(PIPELINES.get(name, "steps: []\n"))
+    output = tmp_path / f"augmented{'.npz' if name == 'image' else '.csv'}"
+    request = AugmentRequest.of(
+        source=str(train), pipeline=pipeline, output=output, copies=2, test=str(held), **options
+    )
+    if name not in PIPELINES:
+        with pytest.raises(ConfigError, match=r"^augment takes images or texts, .*; to enlarge a table"):
+            augment(request)
+        assert not output.exists()
+        return
+    done = augment(request)
+    assert (done.count, done.unit) == (600, modality.unit)
+    assert len(modality.read_synthetic(str(output), **options)) == 600
+    assert done.effect  # strength (images) or TRTR with and without the copies (texts)
+
+
+#: what mix needs beyond the source, per modality whose experiment runs here; images are left out: their
+#: downstream CNN trains for at least MIN_CNN_STEPS steps (7 minutes here), and test_image_experiments
+#: runs their experiment with fewer
+MIX = {"table": {"target": "income", "downstream": ["logreg"]}}
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if n in MIX or not modalities.named(n).mix_model])
+def test_mix_runs_or_refuses_in_one_line(name, fitted, tmp_path):
+    modality = modalities.named(name)
+    _, train, held, _, _ = fitted(name)
+    output = tmp_path / "mix"
+    if not modality.mix_model:
+        with pytest.raises(
+            ConfigError, match=rf"^mix runs on tables and labelled images, not on {modality.unit}; "
+        ):
+            mix(MixRequest.of(source=EXAMPLES[name][0], output=output))
+        assert not output.exists()
+        return
+    request = MixRequest.of(
+        source=str(train),
+        test=str(held),
+        fractions=[1.0],
+        ratios=[0.0, 1.0],
+        repeats=1,
+        params=EXAMPLES[name][2],
+        output=output,
+        **MIX[name],
+    )
+    done = mix(request)
+    assert done.models == [modality.mix_model]
+    assert {"results.csv", "metrics.json", "report.html"} <= {p.name for p in output.iterdir()}
+    assert set(done.run.result.results["ratio"].dropna()) >= {0.0, 1.0}

@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 import warnings
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -137,7 +137,13 @@ def _summary(result: Any, title: str) -> None:
 
 class _PrintedStatus(Status):
     """The commands' :class:`~simulacra.modalities.Status` on the terminal: a spinner on stderr
-    around long steps, notes as plain stderr lines (no markup: they hold the user's names)."""
+    around long steps, notes as plain stderr lines (no markup: they hold the user's names), a rows bar
+    while samples are written, and a steps bar around an experiment."""
+
+    @contextmanager
+    def steps(self):
+        with _mix_progress() as on_progress:
+            yield on_progress
 
     @contextmanager
     def busy(self, message: str):
@@ -146,6 +152,9 @@ class _PrintedStatus(Status):
 
     def note(self, message: str) -> None:
         err_console.print(message, highlight=False, soft_wrap=True)
+
+    def rows(self, total: int):
+        return _rows_progress(total)
 
 
 _STATUS = _PrintedStatus()
@@ -431,231 +440,49 @@ def sample(
     ),
     force: bool = typer.Option(False, "--force", help="Overwrite the output."),
 ) -> None:
-    """Generate synthetic rows (or images) from a saved model: conditional, class-balanced, filtered.
+    """Generate synthetic rows, images or texts from a saved model: conditional, class-balanced,
+    filtered.
 
     Tables are streamed: any number of rows is written chunk by chunk with bounded memory, to a file,
     an SQL table (one transaction) or, with -o DIR/, a folder of Parquet parts (optionally written by
     Ray workers). Filtered samples (--filter) are drawn in memory."""
-    from simulacra.io import check_not_input, check_table_target, claim, is_sql_url, output_lock
-    from simulacra.modalities import named
-    from simulacra.scale.blocks import check_chunk_rows
-    from simulacra.scale.distributed import RaySession, sample_parts
-    from simulacra.scale.stream import SampleOptions, check_disk_space, check_part_rows, stream_sample
-    from simulacra.synthesizers import BaseSynthesizer
-    from simulacra.validation import check_rows
-    from simulacra.workflow import class_counts as class_counts_of
-    from simulacra.workflow import output_folder, refuse_private_filters
+    from simulacra.commands import SampleRequest, parse_class_counts
+    from simulacra.commands import sample as sample_command
 
-    if rows is None and class_counts is None:
-        raise ConfigError("give the number of rows with -n/--rows (or exact --class-counts)")
-    if class_counts is not None and balance is None:
-        raise ConfigError("--class-counts needs the column it counts; add --balance COLUMN")
-    if filters and data is None:
-        raise ConfigError("--filter compares with the model's real training rows; add --data SOURCE")
-    check_not_input(output, model_dir, data, test)
-    synth = BaseSynthesizer.load(model_dir)
-    plugin = named(synth.modality)
-    refuse_private_filters(synth, filters)
-    conditions = synth.parse_conditions(_pairs(condition, "--condition"))  # type: ignore[attr-defined]
-    if (top_k is not None or top_p is not None or keep_copies) and synth.modality != "text":
-        raise ConfigError("--top-k, --top-p and --keep-copies are for text models; drop them")
-    if synth.modality == "text":
-        if balance or class_counts or filters:
-            raise ConfigError(
-                "text samples are class-balanced already (or one class with --condition label=…); "
-                "--balance, --class-counts and --filter are for tables"
-            )
-        rows = check_rows(rows)
-        check_table_target(output, rows=rows, force=force)  # format, size and place, before sampling
-        probe = {"temperature": temperature, "top_k": top_k, "top_p": top_p, "drop_copies": not keep_copies}
-        synth.sample(0, **probe)  # type: ignore[call-arg]  # every control checked before any work
-        with nullcontext() if is_sql_url(output) else output_lock(output):
-            texts = synth.sample(rows, conditions=conditions or None, seed=seed, progress=True, **probe)  # type: ignore[call-arg]
-            where = plugin.write(texts, output, force=force)
-        if texts.labels is not None:
-            shown = ", ".join(
-                f"{c}={k:,}" for c, k in zip(texts.class_names, texts.class_counts(), strict=True)
-            )
-            console.print(f"label: {shown}", highlight=False)
-        if synth.copies_dropped_:  # type: ignore[attr-defined]
-            err_console.print(
-                f"drew {synth.copies_dropped_:,} texts again that copied a training text",  # type: ignore[attr-defined]
-                highlight=False,
-            )
-        console.print(f"{len(texts)} texts → {where}")
-        return
-    if synth.modality == "image":
-        synth._check_temperature(temperature)  # type: ignore[attr-defined]  # before any work
-        if balance:
-            raise ConfigError("image samples are class-balanced already; drop --balance")
-        from simulacra.experiments.filters import LabelFilter, parse_filters
-
-        chosen = parse_filters(filters, label_column="label")
-        if any(not isinstance(f, LabelFilter) for f in chosen):
-            raise ConfigError("images take only the label filter (--filter label=0.9)")
-        label_p = chosen[-1].p if chosen else None
-        rows = check_rows(rows)
-        target = Path(output)
-        plugin.check_output(output)
-        claim(target, force=force, kind="file" if target.suffix == ".npz" else "dir")
-        with output_lock(target):
-            if label_p is None:
-                images = synth.sample(rows, conditions=conditions or None, seed=seed, temperature=temperature)
-            else:
-                from simulacra.experiments.filters import filtered_images, summarise
-                from simulacra.workflow import load_images
-
-                images, records = filtered_images(
-                    synth,
-                    rows,
-                    label_p,
-                    load_images(data),
-                    label=conditions.get("label"),
-                    seed=seed,
-                    temperature=temperature,
-                )
-                for r in summarise(records):
-                    err_console.print(
-                        f"filter {r['filter']}: dropped {r['dropped']:,} of {r['seen']:,} images ({r['why']})"
-                    )
-            where = plugin.write(images, output, force=force)
-        console.print(f"{len(images)} images → {where}")
-        return
-    counts = None
-    if balance is not None:
-        if balance in conditions:
-            raise ConfigError(f"--balance {balance} and --condition {balance}=… contradict; give one of them")
-        given = None
-        if class_counts is not None:
-            given = {}  # split at the last "=": a class name may hold one ("<=50K"), a count never does
-            for item in (p.strip() for p in class_counts.split(",") if p.strip()):
-                name, eq, k = item.rpartition("=")
-                if not eq or not name:
-                    raise ConfigError(f"--class-counts {item!r} must look like class=rows, e.g. yes=5000")
-                if name.strip() in given:
-                    raise ConfigError(f"--class-counts {name.strip()} is given twice; give each class once")
-                try:
-                    given[name.strip()] = check_rows(int(k), f"--class-counts {name.strip()}")
-                except ValueError:
-                    raise ConfigError(f"--class-counts {item!r}: give a whole number of rows") from None
-        else:
-            rows = check_rows(rows)
-        counts = class_counts_of(synth, balance, rows, given)
-        rows = sum(counts.values())
-    rows = check_rows(rows)
-    folder = _is_folder_output(output)
-    chunk_rows = check_chunk_rows(chunk_rows)
-    part_rows = check_part_rows(part_rows)
-    workers = _ray_workers(workers, ray_address, "sample")
-    if workers is not None and not folder:
-        raise ConfigError(
-            "--workers writes one Parquet part per task into a folder; give -o DIR/ (ending in /)"
-        )
-    if folder and filters:
-        raise ConfigError(
-            "--filter draws its rows in memory and writes one file; give -o FILE (e.g. out.parquet)"
-        )
-    if folder:
-        claim(Path(output), force=force, kind="dir")  # before sampling: place, and no existing output
-        fmt = "parquet"
-    else:
-        fmt = check_table_target(output, rows=rows, force=force)  # before sampling: format, size, place
-    synth._check_temperature(temperature)  # type: ignore[attr-defined]  # before any work
-    if not filters and fmt != "sql":  # the rows go to disk as they come: is there room for them?
-        check_disk_space(
-            synth,
-            rows,
-            Path(output) / "part.parquet" if folder else output,
-            SampleOptions(seed, conditions or None, temperature=temperature),
-            fmt=fmt,
-        )
-    if filters:
-        from simulacra.experiments.filters import parse_filters
-
-        label_column = balance or (next(iter(conditions)) if len(conditions) == 1 else None)
-        parse_filters(filters, label_column=label_column)  # the specs, before any work
-        written = _sample_filtered(
-            synth,
-            rows,
-            output,
-            conditions,
-            balance,
-            counts,
-            filters,
-            data,
-            test,
-            seed,
-            temperature,
-            force,
-            escape=not keep_formulas,
-        )
-    else:
-        options = SampleOptions(seed, conditions or None, balance, counts, temperature)
-        stream = {"chunk_rows": chunk_rows, "count_column": balance}
-        ray = RaySession(workers, ray_address) if workers is not None else nullcontext()
-        # the output's lock is taken and Ray connected (or refused) before the progress bar starts
-        if folder:
-            with output_folder(output, force=force) as tmp, ray, _rows_progress(rows) as on_rows:
-                written = sample_parts(
-                    model_dir,
-                    rows,
-                    tmp,
-                    options,
-                    part_rows=part_rows,
-                    workers=workers,
-                    address=ray_address,
-                    model=synth,
-                    on_rows=on_rows,
-                    **stream,
-                )
-            written.where = str(output)
-        else:
-            lock = nullcontext() if is_sql_url(output) else output_lock(output)
-            with lock, ray, _rows_progress(rows) as on_rows:
-                written = stream_sample(
-                    synth,
-                    rows,
-                    output,
-                    options,
-                    force=force,
-                    on_rows=on_rows,
-                    escape=not keep_formulas,
-                    **stream,
-                )
-    if balance is not None:
-        shown = ", ".join(f"{c}={k:,}" for c, k in written.classes.items())
-        console.print(f"{balance}: {shown}", highlight=False)
-    console.print(f"{written.rows} rows → {written.where}")
-
-
-def _ray_workers(workers: int | None, ray_address: str | None, command: str) -> int | None:
-    """``command``'s ``--workers``/``--ray-address`` checked before any work: an integer in [1, 1024],
-    Ray installed, and no address without workers. Returns the worker count, or ``None``.
-
-    Raises
-    ------
-    ConfigError
-        A bad count, Ray missing (with the install hint), or ``--ray-address`` alone.
-    """
-    if workers is None:
-        if ray_address is not None:
-            raise ConfigError("--ray-address is where --workers run; add --workers K")
-        return None
-    from simulacra.scale.distributed import check_workers, require_ray
-
-    workers = check_workers(workers, command)
-    require_ray()
-    return workers
-
-
-def _is_folder_output(output: str) -> bool:
-    """Whether a table output names a folder of Parquet parts: it ends with ``/`` or has no suffix at
-    all (and is not an SQL URL). An existing folder named like a file (``out.csv``) stays an error."""
-    from simulacra.io import is_sql_url
-
-    if is_sql_url(output):
-        return False
-    return output.endswith(("/", os.sep)) or not Path(output).suffix
+    request = SampleRequest.of(
+        model=model_dir,
+        output=output,
+        rows=rows,
+        conditions=_pairs(condition, "--condition"),
+        balance=balance,
+        class_counts=parse_class_counts(class_counts),
+        filters=filters,
+        data=data,
+        test=test,
+        temperature=temperature,
+        top_k=top_k,
+        top_p=top_p,
+        keep_copies=keep_copies,
+        keep_formulas=keep_formulas,
+        chunk_rows=chunk_rows,
+        part_rows=part_rows,
+        workers=workers,
+        ray_address=ray_address,
+        seed=seed,
+        force=force,
+    )
+    done = sample_command(request, _STATUS)
+    if done.filters:
+        table = Table(title="filters")
+        for col in ("filter", "seen", "dropped", "why"):
+            table.add_column(col, justify="right" if col in ("seen", "dropped") else "left")
+        for r in done.filters:
+            table.add_row(r["filter"], f"{r['seen']:,}", f"{r['dropped']:,}", r["why"])
+        err_console.print(table)
+    if done.classes is not None:
+        shown = ", ".join(f"{c}={k:,}" for c, k in done.classes.items())
+        console.print(f"{done.class_column}: {shown}", highlight=False)
+    console.print(f"{done.count} {done.unit} → {done.where}")
 
 
 @contextmanager
@@ -674,59 +501,6 @@ def _rows_progress(total: int):
             progress.update(task, advance=k, losses=f"{rate:,.0f} rows/s")
 
         yield on_rows
-
-
-def _sample_filtered(
-    synth,
-    rows,
-    output,
-    conditions,
-    balance,
-    counts,
-    filters,
-    data,
-    test,
-    seed,
-    temperature,
-    force,
-    escape=True,
-):
-    """``sample --filter``: the rows drawn, filtered and topped up in memory, then written at once."""
-    from simulacra.io import is_sql_url, output_lock, write_table
-    from simulacra.scale.stream import Written
-    from simulacra.workflow import resolve_table, sample_table
-
-    def generate():
-        src = resolve_table(data, test=test)
-        df, records = sample_table(
-            synth,
-            rows,
-            conditions=conditions or None,
-            column=balance,
-            counts=counts,
-            filters=filters,
-            real=src.train,
-            holdout=src.test,
-            seed=seed,
-            temperature=temperature,
-        )
-        table = Table(title="filters")
-        for col in ("filter", "rows seen", "dropped", "why"):
-            table.add_column(col, justify="right" if col in ("rows seen", "dropped") else "left")
-        for r in records:
-            table.add_row(r["filter"], f"{r['seen']:,}", f"{r['dropped']:,}", r["why"])
-        err_console.print(table)
-        return df
-
-    if is_sql_url(output):
-        df = generate()
-        where = write_table(df, output, force=force, escape=escape)
-    else:
-        with output_lock(output):
-            df = generate()
-            where = write_table(df, output, force=force, escape=escape)
-    classes = {} if balance is None else {c: int(k) for c, k in df[balance].value_counts(sort=False).items()}
-    return Written(rows=len(df), where=where, classes=classes)
 
 
 @app.command(
@@ -884,81 +658,24 @@ def augment(
 ) -> None:
     """Write augmented copies of an image set (Kornia: flips, rotations, crops, affine, noise, …) or of
     labelled texts (EDA: synonym replacement, random insertion, swap, deletion; keyboard typos)."""
-    from simulacra.io import check_not_input
-    from simulacra.workflow import is_text_source
+    from simulacra.commands import AugmentRequest
+    from simulacra.commands import augment as augment_command
 
-    check_not_input(output, source, pipeline, test)
-    if is_text_source(source, text_column):
-        _augment_texts(source, pipeline, output, copies, text_column, label_column, test, seed, force)
-        return
-    from simulacra.augment import ImageAugmenter, augment_images
-    from simulacra.io import claim, output_lock
-    from simulacra.validation import check_memory
-    from simulacra.workflow import load_images
-
-    if output.suffix not in ("", ".npz"):
-        raise ConfigError(
-            f"{output}: augmented images go to an .npz file or a folder (a name without suffix)"
-        )
-    claim(output, force=force, kind="file" if output.suffix == ".npz" else "dir")
-    augmenter = ImageAugmenter.from_yaml(pipeline)
-    with output_lock(output):
-        images = load_images(source)
-        check_memory(
-            images.images.nbytes * copies * 6.0,
-            f"{copies} augmented copies of {len(images):,} images",
-            "use fewer --copies",
-        )
-        with err_console.status(f"augmenting {len(images)} images × {copies}"):
-            out = augment_images(images, augmenter, copies=copies, seed=seed)
-        written = (
-            out.to_npz(output, force=force) if output.suffix == ".npz" else out.to_folder(output, force=force)
-        )
-    console.print(f"{len(out)} augmented images → {written}")
-    import numpy as np
-
-    from simulacra.evaluate.image import psnr_ssim
-
-    strength = psnr_ssim(np.tile(images.images, (copies, 1, 1, 1)), out.images)
-    console.print(
-        f"augmentation strength against the originals: PSNR {strength['psnr']:.1f} dB, SSIM {strength['ssim']:.3f}"
+    request = AugmentRequest.of(
+        source=source,
+        pipeline=pipeline,
+        output=output,
+        copies=copies,
+        text_column=text_column,
+        label_column=label_column,
+        test=test,
+        seed=seed,
+        force=force,
     )
-
-
-def _augment_texts(source, pipeline, output, copies, text_column, label_column, test, seed, force) -> None:
-    """``simulacra augment`` on texts: EDA copies, and TRTR with and without them when test texts exist."""
-    from simulacra.augment.text import TextAugmenter, augment_texts
-    from simulacra.io import check_table_target, output_lock, write_table
-    from simulacra.workflow import resolve_texts
-
-    augmenter = TextAugmenter.from_yaml(pipeline)  # the pipeline, before any text is read
-    rewriters = {}
-    for (
-        folder
-    ) in augmenter.models:  # lm_rewrite steps: each model loaded (and checked) before any text is read
-        from simulacra.synthesizers.text import TextSynthesizer
-
-        lm = TextSynthesizer.load(folder)
-        rewriters[folder] = lambda part, keep, s, lm=lm: lm.rewrite(part, keep=keep, seed=s)
-    columns = {"text_column": text_column, "label_column": label_column}
-    texts, held = resolve_texts(source, test=test, **columns)
-    check_table_target(str(output), rows=len(texts) * copies, force=force)
-    with output_lock(output):
-        with err_console.status(f"augmenting {len(texts)} texts × {copies}"):
-            out = augment_texts(texts, augmenter, copies=copies, seed=seed, rewriters=rewriters)
-        written = write_table(out.to_frame(), str(output), force=force)
-    console.print(f"{len(out)} augmented texts → {written}")
-    if held is not None and texts.labels is not None and held.labels is not None:
-        from simulacra.evaluate.text import augmentation_effect
-
-        with err_console.status("TRTR with and without the augmented copies"):
-            e = augmentation_effect(texts, out, held, seed=seed)
-        console.print(
-            f"TRTR (TF-IDF + logistic regression) on {len(held)} test texts: accuracy {e['accuracy']:.3f} → "
-            f"{e['augmented_accuracy']:.3f} with the copies; {e['minority_class']} F1 {e['minority_f1']:.3f} → "
-            f"{e['augmented_minority_f1']:.3f}",
-            highlight=False,
-        )
+    done = augment_command(request, _STATUS)
+    console.print(f"{done.count} augmented {done.unit} → {done.where}")
+    if done.effect:
+        console.print(done.effect, highlight=False)
 
 
 @app.command("run", epilog="Example: simulacra run examples/adult.yaml")
@@ -985,79 +702,6 @@ def _mix_progress():
             progress.update(task, completed=done, total=total, description=message[:80])
 
         yield on_progress
-
-
-def _curve_options(settings: Any, params: dict[str, Any], on_progress: Any) -> dict[str, Any]:
-    """The keyword arguments every mixing experiment takes from the checked settings."""
-    return {
-        "params": params,
-        "fractions": settings.fractions,
-        "ratios": settings.ratios,
-        "repeats": settings.repeats,
-        "seed": settings.seed,
-        "on_progress": on_progress,
-    }
-
-
-def _mix_images(source, test, names, settings, params, output, force) -> None:
-    """``simulacra mix`` on labelled images: the local CNN as the downstream model."""
-    from simulacra.experiments.mix import MixResult, image_mixing_curves
-    from simulacra.workflow import resolve_images
-
-    train, held = resolve_images(source, test=test)
-    if held is None:
-        raise ConfigError("mix scores every variant on real test images; give --test IMAGES")
-    with _mix_progress() as on_progress:
-        common = _curve_options(settings, params, on_progress)
-        clock = time.perf_counter()
-        result = MixResult.combine([image_mixing_curves(train, held, model=name, **common) for name in names])
-        seconds = time.perf_counter() - clock
-    _mix_finish(
-        result,
-        None,
-        source,
-        names,
-        settings,
-        output,
-        force,
-        seconds,
-        ["cnn"],
-        "label (image classification, the local CNN)",
-    )
-
-
-def _mix_finish(
-    result, balancing, source, names, settings, output, force, seconds, downstream, target
-) -> None:
-    """Write ``simulacra mix``'s folder (``results.csv``, ``metrics.json``, ``report.html``, built aside)
-    and print the headline table and the verdicts."""
-    from simulacra.experiments.mix import percent
-    from simulacra.report import MixReport
-    from simulacra.workflow import output_folder
-
-    info = {
-        "data": redact_url(source),
-        "target": target,
-        "models": ", ".join(names),
-        "real fractions": ", ".join(percent(f) for f in settings.fractions),
-        "synthetic ratios": ", ".join(f"{r:g}" for r in settings.ratios),
-        "repeats": settings.repeats,
-        "seed": settings.seed,
-        "downstream models": ", ".join(downstream),
-        "seconds, whole run": round(seconds, 1),
-        **{k: round(v, 1) for k, v in result.seconds.items()},
-    }
-    report = MixReport(
-        result, balancing, title=f"simulacra mix: {redact_url(source)}, {', '.join(names)}", info=info
-    )
-    with output_folder(output, force=force) as tmp:
-        report.results.to_csv(tmp / "results.csv", index=False)
-        report.to_json(tmp / "metrics.json")
-        report.to_html(tmp / "report.html")
-    _mix_table(report.summary, result, source, settings.repeats, downstream)
-    for line in result.verdicts(downstream[0]):
-        console.print(line, highlight=False)
-    console.print(f"written: {output / 'results.csv'}, {output / 'report.html'}")
 
 
 def _mix_table(summary, result, source: str, repeats: int, downstream: list[str]) -> None:
@@ -1107,7 +751,9 @@ def mix(
         help="Training table (bundled name: adult, bank, housing; a file or SQL URL) or labelled images (mnist).",
     ),
     model: str = typer.Option(
-        DEFAULT_MODEL, "--model", help=f"Synthesizer(s), comma-separated (cgan on images): {_MODELS}."
+        None,
+        "--model",
+        help=f"Synthesizer(s), comma-separated (default: mixture on tables, cgan on images): {_MODELS}.",
     ),
     target: str = typer.Option(
         None, "--target", help="Column to predict (a bundled dataset brings its own)."
@@ -1146,108 +792,40 @@ def mix(
 ) -> None:
     """Does synthetic data help? Mixing curves (real fractions × synthetic ratios) and, with --balance,
     class balancing against SMOTE, all scored on the real test rows."""
-    from simulacra.experiments import balancing_comparison, mixing_curves
-    from simulacra.experiments.mix import MixResult, check_settings, percent
-    from simulacra.io import check_not_input, check_table_target, claim, write_table
-    from simulacra.synthesizers.base import model_class
-    from simulacra.workflow import is_image_source, resolve_table, table_metadata
+    from simulacra.commands import MixRequest
+    from simulacra.commands import mix as mix_command
+    from simulacra.experiments.mix import percent
 
-    images = is_image_source(source)
-    names = [m.strip() for m in model.split(",") if m.strip()]
-    if images and model == DEFAULT_MODEL:
-        names = ["cgan"]
-    for name in names:
-        kind = model_class(name).modality
-        if images and kind == "image" and not getattr(model_class(name), "conditional", False):
-            raise ConfigError(f"{name} is not a class-conditional image model; use cgan or cvae")
-        if kind != ("image" if images else "table"):
-            raise ConfigError(
-                f"{name} is {'an image' if kind == 'image' else 'a table'} model and {source!r} "
-                f"{'holds images' if images else 'is a table'}; give a matching --model"
-            )
-    down = [d.strip() for d in downstream.split(",") if d.strip()]
-    settings = check_settings(
-        _numbers(fractions, "--fractions"), _numbers(ratios, "--ratios"), repeats, seed, down
+    request = MixRequest.of(
+        source=source,
+        models=[m.strip() for m in model.split(",") if m.strip()] if model else None,
+        target=target,
+        test=test,
+        fractions=_numbers(fractions, "--fractions"),
+        ratios=_numbers(ratios, "--ratios"),
+        repeats=repeats,
+        balance=balance,
+        downstream=[d.strip() for d in downstream.split(",") if d.strip()],
+        params=_params(param),
+        metadata=metadata,
+        write_best=write_best,
+        seed=seed,
+        output=output,
+        workers=workers,
+        ray_address=ray_address,
+        force=force,
     )
-    params = _params(param)
-    output = output or Path("runs") / f"mix-{datetime.now():%Y%m%d-%H%M%S}"
-    if images and (balance or write_best):
-        raise ConfigError(
-            "--balance and --write-best work on tables; image samples are class-balanced already"
-        )
-    workers = _ray_workers(workers, ray_address, "mix")
-    if workers is not None and images:
-        raise ConfigError("--workers runs the table experiments as Ray tasks; drop it for images")
-    check_not_input(output, source, test, metadata, write_best)
-    claim(output, force=force, kind="dir")
-    if images:
-        _mix_images(source, test, names, settings, params, output, force)
-        return
-    if write_best:
-        check_table_target(write_best, rows=1, force=force)
-    src = resolve_table(source, test=test, target=target or balance)
-    target = target or balance or src.target
-    if target is None:
-        raise ConfigError("mix needs a column to predict; give --target COLUMN")
-    if balance is not None and balance != target:
-        raise ConfigError(
-            f"--balance {balance} must be the predicted column ({target}); give --target {balance}"
-        )
-    if src.test is None:
-        raise ConfigError("mix scores every variant on real test rows; give --test TABLE")
-    meta = table_metadata(src.train, metadata, target)
-    with _mix_progress() as on_progress:
-        common = _curve_options(settings, params, on_progress)
-        clock = time.perf_counter()
-        runs = [
-            mixing_curves(
-                src.train,
-                src.test,
-                meta,
-                target,
-                model=name,
-                downstream=settings.downstream,
-                keep_best=bool(write_best) and i == 0,
-                workers=workers,
-                address=ray_address,
-                **common,
-            )
-            for i, name in enumerate(names)
-        ]
-        result = MixResult.combine(runs)
-        balancing = None
-        if balance is not None:
-            balancing = balancing_comparison(
-                src.train,
-                src.test,
-                meta,
-                target,
-                models=names,
-                params=params,
-                repeats=settings.repeats,
-                seed=settings.seed,
-                downstream=settings.downstream,
-                on_progress=on_progress,
-            )
-        seconds = time.perf_counter() - clock
-    _mix_finish(
-        result,
-        balancing,
-        source,
-        names,
-        settings,
-        output,
-        force,
-        seconds,
-        settings.downstream,
-        f"{target} ({result.task})",
-    )
-    if write_best and result.best is not None:
-        where = write_table(result.best, write_best, force=force)
+    done = mix_command(request, _STATUS)
+    run = done.run
+    _mix_table(done.report.summary, run.result, source, repeats, run.downstream)
+    for line in run.result.verdicts(run.downstream[0]):
+        console.print(line, highlight=False)
+    console.print(f"written: {done.output / 'results.csv'}, {done.output / 'report.html'}")
+    if done.best_written:
         console.print(
-            f"best mixed training set ({percent(settings.fractions[-1])} real + "
-            f"{result.best_ratio:g} × synthetic, {len(result.best):,} rows; column "
-            f"{result.best.columns[-1]!r} marks the synthetic rows) → {where}"
+            f"best mixed training set ({percent(request.fractions[-1])} real + "
+            f"{run.result.best_ratio:g} × synthetic, {len(run.best):,} rows; column "
+            f"{run.best.columns[-1]!r} marks the synthetic rows) → {done.best_written}"
         )
 
 
@@ -1493,7 +1071,9 @@ def bench(
                 f"{output / name}: already exists; choose another --output or pass --force"
             )
         check_writable(output / name, kind="file")
-    workers = _ray_workers(workers, ray_address, "bench")
+    from simulacra.commands import check_ray_options
+
+    workers = check_ray_options(workers, ray_address, "bench")
     cols = columns(modality)
 
     def show(result: dict[str, Any]) -> None:

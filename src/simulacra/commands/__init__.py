@@ -10,19 +10,35 @@ their own; :class:`~simulacra.modalities.Status` is where they say what they are
 the caller passes one that prints).
 """
 
-from simulacra.commands.base import FitInterrupted, Request
-from simulacra.commands.evaluate import EvaluateRequest, EvaluateResult, evaluate
-from simulacra.commands.fit import FitRequest, FitResult, fit
-from simulacra.modalities import Status
+from simulacra.commands.augment import augment
+from simulacra.commands.base import FitInterrupted
+from simulacra.commands.evaluate import EvaluateResult, evaluate
+from simulacra.commands.fit import FitResult, fit
+from simulacra.commands.mix import MixOutcome, mix
+from simulacra.commands.sample import parse_class_counts, sample
+from simulacra.modalities import Augmented, Sampled, Status
+from simulacra.requests import AugmentRequest, EvaluateRequest, FitRequest, MixRequest, Request, SampleRequest
+from simulacra.scale.distributed import check_ray_options
 
 __all__ = [
+    "AugmentRequest",
+    "Augmented",
     "EvaluateRequest",
     "EvaluateResult",
     "FitInterrupted",
     "FitRequest",
     "FitResult",
+    "MixOutcome",
+    "MixRequest",
     "Request",
+    "SampleRequest",
+    "Sampled",
     "Status",
+    "augment",
+    "check_ray_options",
     "evaluate",
     "fit",
+    "mix",
+    "parse_class_counts",
+    "sample",
 ]

@@ -6,58 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
-
-from simulacra.commands.base import Request
 from simulacra.errors import ConfigError
 from simulacra.modalities import Status, of_source
 from simulacra.modalities.base import EvaluateOptions
-from simulacra.validation import MAX_SEED
-
-
-class EvaluateRequest(Request):
-    """The inputs of :func:`evaluate`.
-
-    Attributes
-    ----------
-    real : str
-        The real training data: a bundled name, a file or folder, or an SQL URL; its modality decides
-        how everything else is read and scored.
-    synthetic : str
-        The synthetic sample (a table file or SQL URL, an ``.npz``/folder of images, a text file).
-    output : Path
-        The ``report.html`` to write; the metrics go beside it as ``.json``.
-    test : str or None
-        Real test data (TSTR, the DCR holdout, the attacks' control set); a bundled dataset brings its own.
-    target : str or None
-        Tables: the column to predict for TSTR/TRTR (a bundled dataset brings its own).
-    model : Path or None
-        Images and texts: a fitted model folder, for its training curves (and grids, or perplexity).
-    metadata : Path or None
-        Tables: metadata overrides (JSON/YAML).
-    text_column, label_column : str or None
-        Texts in a table file: the columns holding the texts and their labels.
-    privacy : bool
-        Tables: also run the privacy attacks, with the test rows as the control set.
-    seed : int
-        In [0, 2³² − 1].
-    force : bool
-        Replace an existing report written by simulacra.
-    """
-
-    command: str = "evaluate"
-    real: str
-    synthetic: str
-    output: Path
-    test: str | None = None
-    target: str | None = None
-    model: Path | None = None
-    metadata: Path | None = None
-    text_column: str | None = None
-    label_column: str | None = None
-    privacy: bool = False
-    seed: int = Field(0, ge=0, le=MAX_SEED)
-    force: bool = False
+from simulacra.requests import EvaluateRequest
 
 
 @dataclass

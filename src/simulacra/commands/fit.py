@@ -7,78 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
-
-from simulacra.commands.base import FitInterrupted, Request
+from simulacra.commands.base import FitInterrupted
 from simulacra.errors import ConfigError
 from simulacra.modalities import FitData, Status, named, of_source
-from simulacra.modalities.base import FitOptions
-
-#: what ``pii`` accepts: fresh Faker values, or keyed-hash pseudonyms (with a secret key)
-PII_MODES = ("fake", "pseudonymize")
-
-
-class FitRequest(Request):
-    """The inputs of :func:`fit`.
-
-    Attributes
-    ----------
-    source : str
-        Training data: a bundled name, a table file, an SQL URL, images (``.npz``, IDX, class
-        folders) or texts.
-    output : Path
-        The model folder to write.
-    model : str or None
-        A registry name; ``None`` takes the default model of the source's modality.
-    params : dict
-        Hyper-parameters, checked by the model before any data is read.
-    metadata : Path or None
-        Tables: metadata overrides (JSON/YAML).
-    text_column, label_column : str or None
-        Texts in a table: the columns holding the texts and their labels.
-    checkpoint_every : int
-        Neural models: a checkpoint every this many epochs (0: never).
-    resume : bool
-        Neural models: continue from the checkpoint of an interrupted fit.
-    max_rows : int
-        Tables: a larger table is fitted on a stratified sample of this many rows, in [100, 10¹⁰].
-    stratify : str or None
-        Tables over ``max_rows``: the column whose shares the sample keeps.
-    all_rows : bool
-        Neural table models over ``max_rows``: train on every row, streamed from disk.
-    batch_source : str or None
-        Neural table models: ``memory``, ``disk`` or ``auto``.
-    pii : str
-        Tables: personal-identifier columns become ``fake`` values or keyed-hash ``pseudonymize``
-        pseudonyms.
-    pii_key_file : Path or None
-        The secret key for ``pseudonymize`` (or the ``SIMULACRA_PII_KEY`` environment variable).
-    force : bool
-        Replace an existing model folder written by simulacra.
-    """
-
-    command: str = "fit"
-    source: str
-    output: Path
-    model: str | None = None
-    params: dict[str, Any] = Field(default_factory=dict)
-    metadata: Path | None = None
-    text_column: str | None = None
-    label_column: str | None = None
-    checkpoint_every: int = Field(10, ge=0)
-    resume: bool = False
-    max_rows: int = Field(1_000_000, ge=100, le=10**10)
-    stratify: str | None = None
-    all_rows: bool = False
-    batch_source: str | None = None
-    pii: str = "fake"
-    pii_key_file: Path | None = None
-    force: bool = False
-
-    @property
-    def checkpoints(self) -> Path:
-        """Where a neural model's checkpoints go: ``OUTPUT.checkpoint`` beside the model folder."""
-        return self.output.with_name(self.output.name + ".checkpoint")
+from simulacra.requests import PII_MODES, FitRequest
 
 
 @dataclass
@@ -138,17 +70,8 @@ def fit(request: FitRequest, status: Status | None = None, *, on_epoch: Any = No
         raise ConfigError(f"--batch-source {r.batch_source!r}: use one of {', '.join(BATCH_SOURCES)}")
     check_not_input(r.output, r.source, r.metadata, r.pii_key_file)
     claim(r.output, force=r.force, kind="dir")  # and the output, before any training
-    options = FitOptions(
-        metadata=None if r.metadata is None else str(r.metadata),
-        max_rows=r.max_rows,
-        stratify=r.stratify,
-        all_rows=r.all_rows,
-        batch_source=r.batch_source,
-        text_column=r.text_column,
-        label_column=r.label_column,
-    )
     with output_lock(r.output):
-        data = named(synth.modality).fit_data(r.source, synth, options, status)
+        data = named(synth.modality).fit_data(r, synth, status)
         start = time.perf_counter()
         if synth.trains_in_epochs:
             if r.resume and not (r.checkpoints / CHECKPOINT).is_file():

@@ -25,17 +25,28 @@ parts, metadata with overrides, evaluation with its report) they call; the comma
 from __future__ import annotations
 
 from simulacra.errors import ConfigError
-from simulacra.modalities.base import EvaluateOptions, FitData, FitOptions, Modality, Source, Status
+from simulacra.modalities.base import (
+    Augmented,
+    EvaluateOptions,
+    FitData,
+    MixRun,
+    Modality,
+    Sampled,
+    Source,
+    Status,
+)
 from simulacra.modalities.image import ImageModality
 from simulacra.modalities.table import TableModality
 from simulacra.modalities.text import TextModality
 
 __all__ = [
+    "Augmented",
     "EvaluateOptions",
     "FitData",
-    "FitOptions",
     "ImageModality",
+    "MixRun",
     "Modality",
+    "Sampled",
     "Source",
     "Status",
     "TableModality",

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from simulacra.errors import ConfigError
+from simulacra.requests import AugmentRequest, FitRequest, MixRequest, SampleRequest
 
 
 class Status:
@@ -26,6 +27,17 @@ class Status:
     def note(self, message: str) -> None:
         """A line for the user (stderr in the CLI)."""
 
+    @contextmanager
+    def steps(self) -> Iterator[Callable[[int, int, str], None]]:
+        """Around an experiment of many steps; yields ``on_progress(done, total, message)``."""
+        yield lambda done, total, message: None
+
+    @contextmanager
+    def rows(self, total: int) -> Iterator[Callable[[int], None]]:
+        """Around writing ``total`` samples; yields ``on_rows(k)``, called as each ``k`` more are
+        written (the CLI shows a bar with rows/s and the ETA)."""
+        yield lambda k: None
+
 
 @dataclass
 class Source:
@@ -41,35 +53,6 @@ class Source:
     test: Any | None = None
     target: str | None = None
     explicit_test: bool = False
-
-
-@dataclass(frozen=True)
-class FitOptions:
-    """How ``fit`` reads its data, for every modality (a plug-in uses the fields that concern it).
-
-    Attributes
-    ----------
-    metadata : str or None
-        Tables: a JSON/YAML file of metadata overrides.
-    max_rows : int
-        Tables: at most this many rows of a file or SQL table are read (a stratified sample beyond).
-    stratify : str or None
-        Tables: the column the sample keeps the shares of.
-    all_rows : bool
-        Neural table models: train on every row, streamed from disk (the encoding fitted on the sample).
-    batch_source : str or None
-        Neural table models: where the encoded training rows live (``auto``, ``memory``, ``disk``).
-    text_column, label_column : str or None
-        Texts: the columns of a table holding the texts and their labels.
-    """
-
-    metadata: str | None = None
-    max_rows: int = 1_000_000
-    stratify: str | None = None
-    all_rows: bool = False
-    batch_source: str | None = None
-    text_column: str | None = None
-    label_column: str | None = None
 
 
 @dataclass(frozen=True)
@@ -129,6 +112,59 @@ class FitData:
         return self.args[1] if len(self.args) > 1 else None
 
 
+@dataclass
+class Sampled:
+    """What a plug-in's :meth:`Modality.sample` wrote.
+
+    Attributes
+    ----------
+    count : int
+        Samples written.
+    where : str
+        Where (a path, or an SQL table's redacted URL).
+    unit : str
+        What one sample is called, plural (the modality's :attr:`Modality.unit`).
+    classes : dict or None
+        Samples per class of ``class_column``, where the sample was balanced or labelled.
+    class_column : str or None
+        The column ``classes`` counts (``--balance``'s, or ``label``).
+    filters : list of dict
+        Per filter that ran: ``{filter, seen, dropped, why}``.
+    """
+
+    count: int
+    where: str
+    unit: str
+    classes: dict[Any, int] | None = None
+    class_column: str | None = None
+    filters: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Augmented:
+    """What a plug-in's :meth:`Modality.augment` wrote: ``count`` augmented items of ``unit`` at
+    ``where``, and ``effect``, a line saying what the augmentation did (its strength against the
+    originals, or the downstream score with and without the copies), or ``None``."""
+
+    count: int
+    where: str
+    unit: str
+    effect: str | None = None
+
+
+@dataclass
+class MixRun:
+    """What a plug-in's :meth:`Modality.mix` measured: the mixing curves (``MixResult``), the
+    balancing comparison (or ``None``), the downstream models that scored them, the predicted column
+    in words, and the best mixed training set (or ``None``)."""
+
+    result: Any
+    balancing: Any
+    downstream: list[str]
+    target: str
+    best: Any = None
+
+
 class Modality(ABC):
     """One kind of data (tables, images, texts): how a command recognises, loads, fits, evaluates
     and reports it. Subclass it and :func:`simulacra.modalities.register` an instance to add a
@@ -142,8 +178,13 @@ class Modality(ABC):
         What one item is called, plural (``"rows"``, ``"images"``, ``"texts"``).
     default_model : str
         The registry name ``fit`` uses without ``--model``.
+    mix_model : str
+        The registry name ``mix`` compares without ``--model`` (a class-conditional one where the
+        experiment needs labels).
     bench_models : tuple of str
         The registry names ``bench`` compares without ``--models``.
+    token_controls : bool
+        Whether ``sample`` takes the language-model controls (``top_k``, ``top_p``, ``keep_copies``).
     privacy_attacks : bool
         Whether the table privacy attacks (membership inference, singling out, linkability,
         inference) apply; where they do not, the report's copy and memorisation rows are the privacy
@@ -153,8 +194,10 @@ class Modality(ABC):
     name: ClassVar[str] = ""
     unit: ClassVar[str] = "rows"
     default_model: ClassVar[str] = ""
+    mix_model: ClassVar[str] = ""
     bench_models: ClassVar[tuple[str, ...]] = ()
     privacy_attacks: ClassVar[bool] = False
+    token_controls: ClassVar[bool] = False
 
     @abstractmethod
     def recognises(self, source: str, **options: Any) -> bool:
@@ -199,9 +242,89 @@ class Modality(ABC):
             ``path`` exists (without ``force``, or not written by simulacra).
         """
 
-    def fit_data(self, source: str, model: Any, options: FitOptions, status: Status) -> FitData:
-        """What ``model.fit`` takes from ``source``; the base class reads all of it with :meth:`load`."""
-        data = self.load(source, text_column=options.text_column, label_column=options.label_column)
+    @abstractmethod
+    def sample(
+        self, model: Any, request: SampleRequest, conditions: dict[str, Any], status: Status
+    ) -> Sampled:
+        """Draw ``request.rows`` samples from the fitted ``model`` under ``conditions`` (already
+        parsed by the model) and write them to ``request.output``; every option this modality takes
+        is checked, and the ones it does not take refused in one line, before any sample is drawn.
+
+        Raises
+        ------
+        ConfigError
+            An option this modality does not take, or a bad value.
+        OutputExistsError
+            The output exists (without ``force``), or is locked by another process.
+        """
+
+    def augment(self, request: AugmentRequest, status: Status) -> Augmented:
+        """Write ``request.copies`` augmented copies of every item of ``request.source``, following
+        the YAML pipeline; labels are kept. The base class refuses: a modality that augments
+        overrides it.
+
+        Raises
+        ------
+        ConfigError
+            This modality has no augmentation, or the pipeline is malformed.
+        """
+        from pathlib import Path
+
+        from simulacra.errors import DataError
+        from simulacra.io import is_sql_url
+        from simulacra.workflow import is_bundled
+
+        source = request.source
+        if not (is_bundled(source) or is_sql_url(source) or Path(source).exists()):
+            raise DataError(f"{source}: not found; give images (a folder, .npz or IDX) or labelled texts")
+        raise self.refuse(
+            f"augment takes images or texts, and {source!r} holds {self.unit}",
+            "to enlarge a table, fit a model and sample more rows (simulacra sample), or compare "
+            "oversamplers with simulacra mix --balance",
+        )
+
+    def mix(self, request: MixRequest, models: list[str], settings: Any, status: Status) -> MixRun:
+        """Mixing curves (real fractions × synthetic ratios, ``settings``: the checked
+        :class:`~simulacra.experiments.mix.MixSettings`) of ``models``, scored on the real test part
+        by the modality's downstream model. The base class refuses: a modality with an experiment
+        overrides it.
+
+        Raises
+        ------
+        ConfigError
+            This modality has no mixing experiment; an option it does not take; no test part.
+        """
+        raise self._no_mix()
+
+    def _no_mix(self) -> ConfigError:
+        return self.refuse(
+            f"mix runs on tables and labelled images, not on {self.unit}",
+            "compare with simulacra bench, which reports TSTR against TRTR",
+        )
+
+    def check_mix_model(self, name: str) -> None:
+        """Refuse a model ``mix`` cannot compare on this modality.
+
+        Raises
+        ------
+        ConfigError
+            This modality has no mixing experiment, or ``name`` is another modality's model.
+        """
+        from simulacra.synthesizers.base import model_class
+
+        if not self.mix_model:
+            raise self._no_mix()
+        kind = model_class(name).modality
+        if kind != self.name:
+            raise ConfigError(
+                f"{name} is a model for {kind} data and the source holds {self.unit}; give a matching --model"
+            )
+
+    def fit_data(self, request: FitRequest, model: Any, status: Status) -> FitData:
+        """What ``model.fit`` takes from ``request.source`` (read as the request says: its loader
+        columns, a table's row limit, sample and metadata overrides); the base class reads all of it
+        with :meth:`load`."""
+        data = self.load(request.source, text_column=request.text_column, label_column=request.label_column)
         return FitData((data,), f"{len(data):,} {self.unit}")
 
     @abstractmethod

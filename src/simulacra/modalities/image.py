@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from simulacra.modalities.base import EvaluateOptions, Modality, Source
+from simulacra.modalities.base import Augmented, EvaluateOptions, MixRun, Modality, Sampled, Source, Status
+from simulacra.requests import AugmentRequest, MixRequest, SampleRequest
 
 
 class ImageModality(Modality):
@@ -14,6 +15,7 @@ class ImageModality(Modality):
     name = "image"
     unit = "images"
     default_model = "cgan"
+    mix_model = "cgan"
     bench_models = ("dcgan", "cgan", "vae", "cvae")
 
     def recognises(self, source: str, **options: Any) -> bool:
@@ -61,6 +63,126 @@ class ImageModality(Modality):
             else data.to_folder(target, force=force)
         )
         return str(written)
+
+    def sample(
+        self, model: Any, request: SampleRequest, conditions: dict[str, Any], status: Status
+    ) -> Sampled:
+        """Class-balanced images (or one class with ``conditions``); the label filter keeps those the
+        local classifier, trained on ``request.data``, gives the requested class with at least the
+        filter's confidence, and draws more in their place."""
+        from pathlib import Path
+
+        from simulacra.errors import ConfigError
+        from simulacra.experiments.filters import LabelFilter, filtered_images, parse_filters, summarise
+        from simulacra.io import claim, output_lock
+        from simulacra.validation import check_rows
+
+        r = request
+        model._check_temperature(r.temperature)  # before any work
+        if r.balance:
+            raise ConfigError("image samples are class-balanced already; drop --balance")
+        chosen = parse_filters(r.filters, label_column="label")
+        if any(not isinstance(f, LabelFilter) for f in chosen):
+            raise ConfigError("images take only the label filter (--filter label=0.9)")
+        label_p = chosen[-1].p if chosen else None
+        rows = check_rows(r.rows)
+        target = Path(r.output)
+        self.check_output(r.output)
+        claim(target, force=r.force, kind="file" if target.suffix == ".npz" else "dir")
+        records: list[dict[str, Any]] = []
+        with output_lock(target):
+            if label_p is None:
+                images = model.sample(
+                    rows, conditions=conditions or None, seed=r.seed, temperature=r.temperature
+                )
+            else:
+                images, found = filtered_images(
+                    model,
+                    rows,
+                    label_p,
+                    self.load(r.data),
+                    label=conditions.get("label"),
+                    seed=r.seed,
+                    temperature=r.temperature,
+                )
+                records = summarise(found)
+            where = self.write(images, r.output, force=r.force)
+        return Sampled(len(images), where, self.unit, filters=records)
+
+    def augment(self, request: AugmentRequest, status: Status) -> Augmented:
+        """Kornia augmentations (flips, rotations, crops, affine, noise, mixup, …) of every image,
+        ``copies`` times; the effect line is their strength against the originals (PSNR, SSIM)."""
+        import numpy as np
+
+        from simulacra.augment import ImageAugmenter, augment_images
+        from simulacra.errors import ConfigError
+        from simulacra.evaluate.image import psnr_ssim
+        from simulacra.io import claim, output_lock
+        from simulacra.validation import check_memory
+
+        r = request
+        if r.output.suffix not in ("", ".npz"):
+            raise ConfigError(
+                f"{r.output}: augmented images go to an .npz file or a folder (a name without suffix)"
+            )
+        claim(r.output, force=r.force, kind="file" if r.output.suffix == ".npz" else "dir")
+        augmenter = ImageAugmenter.from_yaml(r.pipeline)
+        with output_lock(r.output):
+            images = self.load(r.source)
+            check_memory(
+                images.images.nbytes * r.copies * 6.0,
+                f"{r.copies} augmented copies of {len(images):,} images",
+                "use fewer --copies",
+            )
+            with status.busy(f"augmenting {len(images)} images × {r.copies}"):
+                out = augment_images(images, augmenter, copies=r.copies, seed=r.seed)
+            where = self.write(out, str(r.output), force=r.force)
+        strength = psnr_ssim(np.tile(images.images, (r.copies, 1, 1, 1)), out.images)
+        effect = (
+            f"augmentation strength against the originals: PSNR {strength['psnr']:.1f} dB, "
+            f"SSIM {strength['ssim']:.3f}"
+        )
+        return Augmented(len(out), where, self.unit, effect)
+
+    def check_mix_model(self, name: str) -> None:
+        """Images: the model must be class-conditional (the experiment draws labelled images)."""
+        from simulacra.errors import ConfigError
+        from simulacra.synthesizers.base import model_class
+
+        super().check_mix_model(name)
+        if not getattr(model_class(name), "conditional", False):
+            raise ConfigError(f"{name} is not a class-conditional image model; use cgan or cvae")
+
+    def mix(self, request: MixRequest, models: list[str], settings: Any, status: Status) -> MixRun:
+        """Mixing curves on labelled images, the local CNN as the downstream model."""
+        from simulacra.errors import ConfigError
+        from simulacra.experiments.mix import MixResult, image_mixing_curves
+
+        r = request
+        if r.balance or r.write_best:
+            raise ConfigError(
+                "--balance and --write-best work on tables; image samples are class-balanced already"
+            )
+        if r.workers is not None:
+            raise ConfigError("--workers runs the table experiments as Ray tasks; drop it for images")
+        found = self.resolve(r.source, test=r.test)
+        if found.test is None:
+            raise ConfigError("mix scores every variant on real test images; give --test IMAGES")
+        common = {
+            "params": r.params,
+            "fractions": settings.fractions,
+            "ratios": settings.ratios,
+            "repeats": settings.repeats,
+            "seed": settings.seed,
+        }
+        with status.steps() as on_progress:
+            result = MixResult.combine(
+                [
+                    image_mixing_curves(found.train, found.test, model=m, on_progress=on_progress, **common)
+                    for m in models
+                ]
+            )
+        return MixRun(result, None, ["cnn"], "label (image classification, the local CNN)")
 
     def evaluate(self, real: Source, synthetic: Any, options: EvaluateOptions) -> tuple[Any, Any]:
         from simulacra.workflow import evaluate_image_sets

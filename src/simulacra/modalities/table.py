@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from simulacra.errors import ConfigError
-from simulacra.modalities.base import EvaluateOptions, FitData, FitOptions, Modality, Source, Status
+from simulacra.modalities.base import EvaluateOptions, FitData, MixRun, Modality, Sampled, Source, Status
+from simulacra.requests import FitRequest, MixRequest, SampleRequest
 
 #: categories above which a neural model's one-hot layout gets slow and large (a warning, not a limit)
 WIDE_CATEGORICAL = 1000
@@ -18,6 +19,7 @@ class TableModality(Modality):
     name = "table"
     unit = "rows"
     default_model = "mixture"
+    mix_model = "mixture"
     bench_models = ("mixture", "diffusion", "copula", "ctgan", "tvae")
     privacy_attacks = True
 
@@ -42,29 +44,30 @@ class TableModality(Modality):
 
         return str(write_table(data, path, force=force))
 
-    def fit_data(self, source: str, model: Any, options: FitOptions, status: Status) -> FitData:
-        """The rows a table fit reads (at most ``options.max_rows``, a stratified sample beyond, the
+    def fit_data(self, request: FitRequest, model: Any, status: Status) -> FitData:
+        """The rows a table fit reads (at most ``request.max_rows``, a stratified sample beyond, the
         whole table for a DP model or a refusal) and their metadata with the overrides; for a neural
         model, where its batches come from (``--all-rows`` streams every row from disk)."""
         from simulacra.io import redact_url
         from simulacra.workflow import load_fit_table, stream_rows, table_metadata
 
+        source = request.source
         with status.busy(f"reading {redact_url(source)}"):
             data, sampled = load_fit_table(
                 source,
-                max_rows=options.max_rows,
-                stratify=options.stratify,
+                max_rows=request.max_rows,
+                stratify=request.stratify,
                 seed=model.get_params().get("seed", 0),
                 private=model.differentially_private,
             )
         if sampled is not None:
             status.note(sampled.describe())
-        meta = table_metadata(data, options.metadata)
+        meta = table_metadata(data, None if request.metadata is None else str(request.metadata))
         self._warn_wide_categoricals(model, meta, data, status)
         batches = None
         if model.streams_training_rows:
-            batches = {"batch_source": options.batch_source or "auto"}
-            if options.all_rows and sampled is not None:
+            batches = {"batch_source": request.batch_source or "auto"}
+            if request.all_rows and sampled is not None:
                 batches |= {"rows": stream_rows(source, data), "expected_rows": sampled.stats.rows}
                 status.note(
                     f"training on all {sampled.stats.rows:,} rows from a memory-mapped file; "
@@ -107,3 +110,220 @@ class TableModality(Modality):
                 title=options.title,
                 privacy_attacks=privacy,
             )
+
+    # ------------------------------------------------------------------ mix
+    def mix(self, request: MixRequest, models: list[str], settings: Any, status: Status) -> MixRun:
+        """Mixing curves of each model and, with ``balance``, class balancing against random
+        oversampling, SMOTE and SMOTE-NC, all scored on the real test rows by the downstream models;
+        with ``write_best``, the best mixed training set is kept."""
+        from simulacra.experiments import balancing_comparison, mixing_curves
+        from simulacra.experiments.mix import MixResult
+        from simulacra.io import check_table_target
+        from simulacra.workflow import resolve_table, table_metadata
+
+        r = request
+        if r.write_best:
+            check_table_target(r.write_best, rows=1, force=r.force)
+        src = resolve_table(r.source, test=r.test, target=r.target or r.balance)
+        target = r.target or r.balance or src.target
+        if target is None:
+            raise ConfigError("mix needs a column to predict; give --target COLUMN")
+        if r.balance is not None and r.balance != target:
+            raise ConfigError(
+                f"--balance {r.balance} must be the predicted column ({target}); give --target {r.balance}"
+            )
+        if src.test is None:
+            raise ConfigError("mix scores every variant on real test rows; give --test TABLE")
+        meta = table_metadata(src.train, None if r.metadata is None else str(r.metadata), target)
+        common = {
+            "params": r.params,
+            "fractions": settings.fractions,
+            "ratios": settings.ratios,
+            "repeats": settings.repeats,
+            "seed": settings.seed,
+        }
+        with status.steps() as on_progress:
+            runs = [
+                mixing_curves(
+                    src.train,
+                    src.test,
+                    meta,
+                    target,
+                    model=name,
+                    downstream=settings.downstream,
+                    keep_best=bool(r.write_best) and i == 0,
+                    workers=r.workers,
+                    address=r.ray_address,
+                    on_progress=on_progress,
+                    **common,
+                )
+                for i, name in enumerate(models)
+            ]
+            result = MixResult.combine(runs)
+            balancing = None
+            if r.balance is not None:
+                balancing = balancing_comparison(
+                    src.train,
+                    src.test,
+                    meta,
+                    target,
+                    models=models,
+                    params=r.params,
+                    repeats=settings.repeats,
+                    seed=settings.seed,
+                    downstream=settings.downstream,
+                    on_progress=on_progress,
+                )
+        best = result.best if r.write_best else None
+        return MixRun(result, balancing, list(settings.downstream), f"{target} ({result.task})", best)
+
+    # ------------------------------------------------------------------ sample
+    def sample(
+        self, model: Any, request: SampleRequest, conditions: dict[str, Any], status: Status
+    ) -> Sampled:
+        """Rows streamed chunk by chunk with bounded memory to a file, an SQL table (one transaction)
+        or a folder of Parquet parts (optionally written by Ray workers); with filters, drawn, filtered
+        and topped up in memory, then written at once. Exact class counts with ``balance``. Every
+        option, the output's format and place and the disk space are checked before any row is drawn."""
+        from pathlib import Path
+
+        from simulacra.io import check_table_target, claim
+        from simulacra.scale.blocks import check_chunk_rows
+        from simulacra.scale.distributed import check_ray_options
+        from simulacra.scale.stream import SampleOptions, check_disk_space, check_part_rows
+        from simulacra.validation import check_rows
+        from simulacra.workflow import class_counts
+
+        r = request
+        rows, counts = r.rows, None
+        if r.balance is not None:
+            if r.balance in conditions:
+                raise ConfigError(
+                    f"--balance {r.balance} and --condition {r.balance}=… contradict; give one of them"
+                )
+            given = None
+            if r.class_counts is not None:
+                given = {name: check_rows(k, f"--class-counts {name}") for name, k in r.class_counts.items()}
+            else:
+                rows = check_rows(rows)
+            counts = class_counts(model, r.balance, rows, given)
+            rows = sum(counts.values())
+        rows = check_rows(rows)
+        folder = self._is_folder(r.output)
+        check_chunk_rows(r.chunk_rows)
+        check_part_rows(r.part_rows)
+        workers = check_ray_options(r.workers, r.ray_address, "sample")
+        if workers is not None and not folder:
+            raise ConfigError(
+                "--workers writes one Parquet part per task into a folder; give -o DIR/ (ending in /)"
+            )
+        if folder and r.filters:
+            raise ConfigError(
+                "--filter draws its rows in memory and writes one file; give -o FILE (e.g. out.parquet)"
+            )
+        if folder:
+            claim(Path(r.output), force=r.force, kind="dir")  # before sampling: place, no existing output
+            fmt = "parquet"
+        else:
+            fmt = check_table_target(r.output, rows=rows, force=r.force)  # format, size, place
+        model._check_temperature(r.temperature)  # before any work
+        if not r.filters and fmt != "sql":  # the rows go to disk as they come: is there room for them?
+            check_disk_space(
+                model,
+                rows,
+                Path(r.output) / "part.parquet" if folder else r.output,
+                SampleOptions(r.seed, conditions or None, temperature=r.temperature),
+                fmt=fmt,
+            )
+        if r.filters:
+            return self._sample_filtered(model, rows, conditions, counts, r)
+        return self._stream(model, rows, conditions, counts, workers, folder, r, status)
+
+    @staticmethod
+    def _is_folder(output: str) -> bool:
+        """Whether a table output names a folder of Parquet parts: it ends with ``/`` or has no suffix
+        at all (and is not an SQL URL). An existing folder named like a file (``out.csv``) stays an
+        error."""
+        import os
+        from pathlib import Path
+
+        from simulacra.io import is_sql_url
+
+        if is_sql_url(output):
+            return False
+        return output.endswith(("/", os.sep)) or not Path(output).suffix
+
+    def _stream(self, model, rows, conditions, counts, workers, folder, r: SampleRequest, status) -> Sampled:
+        """The rows as they come, to one file or SQL table, or to Parquet parts in a folder."""
+        from contextlib import nullcontext
+
+        from simulacra.io import is_sql_url, output_lock
+        from simulacra.scale.distributed import RaySession, sample_parts
+        from simulacra.scale.stream import SampleOptions, stream_sample
+        from simulacra.workflow import output_folder
+
+        options = SampleOptions(r.seed, conditions or None, r.balance, counts, r.temperature)
+        stream = {"chunk_rows": r.chunk_rows, "count_column": r.balance}
+        ray = RaySession(workers, r.ray_address) if workers is not None else nullcontext()
+        # the output's lock is taken and Ray connected (or refused) before the progress bar starts
+        if folder:
+            with output_folder(r.output, force=r.force) as tmp, ray, status.rows(rows) as on_rows:
+                written = sample_parts(
+                    r.model,
+                    rows,
+                    tmp,
+                    options,
+                    part_rows=r.part_rows,
+                    workers=workers,
+                    address=r.ray_address,
+                    model=model,
+                    on_rows=on_rows,
+                    **stream,
+                )
+            where = str(r.output)
+        else:
+            lock = nullcontext() if is_sql_url(r.output) else output_lock(r.output)
+            with lock, ray, status.rows(rows) as on_rows:
+                written = stream_sample(
+                    model,
+                    rows,
+                    r.output,
+                    options,
+                    force=r.force,
+                    on_rows=on_rows,
+                    escape=not r.keep_formulas,
+                    **stream,
+                )
+            where = str(written.where)
+        classes = dict(written.classes) if r.balance is not None else None
+        return Sampled(written.rows, where, self.unit, classes, r.balance)
+
+    def _sample_filtered(self, model, rows, conditions, counts, r: SampleRequest) -> Sampled:
+        """``sample --filter``: the rows drawn, filtered and topped up in memory, then written at once."""
+        from contextlib import nullcontext
+
+        from simulacra.experiments.filters import parse_filters
+        from simulacra.io import is_sql_url, output_lock, write_table
+        from simulacra.workflow import resolve_table, sample_table
+
+        label_column = r.balance or (next(iter(conditions)) if len(conditions) == 1 else None)
+        parse_filters(r.filters, label_column=label_column)  # the specs, before any work
+        with nullcontext() if is_sql_url(r.output) else output_lock(r.output):
+            src = resolve_table(r.data, test=r.test)
+            df, records = sample_table(
+                model,
+                rows,
+                conditions=conditions or None,
+                column=r.balance,
+                counts=counts,
+                filters=r.filters,
+                real=src.train,
+                holdout=src.test,
+                seed=r.seed,
+                temperature=r.temperature,
+            )
+            where = write_table(df, r.output, force=r.force, escape=not r.keep_formulas)
+        classes = None
+        if r.balance is not None:
+            classes = {c: int(k) for c, k in df[r.balance].value_counts(sort=False).items()}
+        return Sampled(len(df), str(where), self.unit, classes, r.balance, records)

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from simulacra.errors import DataError
-from simulacra.modalities.base import EvaluateOptions, Modality, Source
+from simulacra.modalities.base import Augmented, EvaluateOptions, Modality, Sampled, Source, Status
+from simulacra.requests import AugmentRequest, SampleRequest
 
 
 class TextModality(Modality):
@@ -18,6 +19,7 @@ class TextModality(Modality):
     unit = "texts"
     default_model = "textgpt"
     bench_models = ("textgpt",)
+    token_controls = True
 
     def recognises(self, source: str, **options: Any) -> bool:
         from simulacra.workflow import is_text_source
@@ -43,6 +45,78 @@ class TextModality(Modality):
         from simulacra.io import write_table
 
         return str(write_table(data.to_frame(), path, force=force))  # columns text and label
+
+    def sample(
+        self, model: Any, request: SampleRequest, conditions: dict[str, Any], status: Status
+    ) -> Sampled:
+        """Class-balanced texts (or one class with ``conditions``), with the sampling controls
+        (temperature, top-k, top-p) checked by the model before any work; texts that copy a training
+        text are drawn again unless ``keep_copies``."""
+        from contextlib import nullcontext
+
+        from simulacra.errors import ConfigError
+        from simulacra.io import check_table_target, is_sql_url, output_lock
+        from simulacra.validation import check_rows
+
+        r = request
+        if r.balance or r.class_counts or r.filters:
+            raise ConfigError(
+                "text samples are class-balanced already (or one class with --condition label=…); "
+                "--balance, --class-counts and --filter are for tables"
+            )
+        rows = check_rows(r.rows)
+        check_table_target(r.output, rows=rows, force=r.force)  # format, size and place, before sampling
+        probe = {
+            "temperature": r.temperature,
+            "top_k": r.top_k,
+            "top_p": r.top_p,
+            "drop_copies": not r.keep_copies,
+        }
+        model.sample(0, **probe)  # every control checked before any work
+        with nullcontext() if is_sql_url(r.output) else output_lock(r.output):
+            texts = model.sample(rows, conditions=conditions or None, seed=r.seed, progress=True, **probe)
+            where = self.write(texts, r.output, force=r.force)
+        if model.copies_dropped_:
+            status.note(f"drew {model.copies_dropped_:,} texts again that copied a training text")
+        classes = None
+        if texts.labels is not None:
+            classes = dict(zip(texts.class_names, (int(k) for k in texts.class_counts()), strict=True))
+        return Sampled(len(texts), where, self.unit, classes, "label")
+
+    def augment(self, request: AugmentRequest, status: Status) -> Augmented:
+        """EDA copies (synonym replacement, random insertion, swap, deletion), keyboard typos and
+        ``lm_rewrite`` steps (a fitted text model rewrites spans); with labelled test texts, the effect
+        line is TRTR (TF-IDF + logistic regression) with and without the copies."""
+        from simulacra.augment.text import TextAugmenter, augment_texts
+        from simulacra.io import check_table_target, output_lock
+
+        r = request
+        augmenter = TextAugmenter.from_yaml(r.pipeline)  # the pipeline, before any text is read
+        rewriters = {}
+        for folder in augmenter.models:  # lm_rewrite steps: each model loaded (and checked) first
+            from simulacra.synthesizers.text import TextSynthesizer
+
+            lm = TextSynthesizer.load(folder)
+            rewriters[folder] = lambda part, keep, s, lm=lm: lm.rewrite(part, keep=keep, seed=s)
+        found = self.resolve(r.source, test=r.test, text_column=r.text_column, label_column=r.label_column)
+        texts, held = found.train, found.test
+        check_table_target(str(r.output), rows=len(texts) * r.copies, force=r.force)
+        with output_lock(r.output):
+            with status.busy(f"augmenting {len(texts)} texts × {r.copies}"):
+                out = augment_texts(texts, augmenter, copies=r.copies, seed=r.seed, rewriters=rewriters)
+            where = self.write(out, str(r.output), force=r.force)
+        effect = None
+        if held is not None and texts.labels is not None and held.labels is not None:
+            from simulacra.evaluate.text import augmentation_effect
+
+            with status.busy("TRTR with and without the augmented copies"):
+                e = augmentation_effect(texts, out, held, seed=r.seed)
+            effect = (
+                f"TRTR (TF-IDF + logistic regression) on {len(held)} test texts: accuracy {e['accuracy']:.3f} → "
+                f"{e['augmented_accuracy']:.3f} with the copies; {e['minority_class']} F1 {e['minority_f1']:.3f} → "
+                f"{e['augmented_minority_f1']:.3f}"
+            )
+        return Augmented(len(out), where, self.unit, effect)
 
     def evaluate(self, real: Source, synthetic: Any, options: EvaluateOptions) -> tuple[Any, Any]:
         from simulacra.workflow import evaluate_text_sets

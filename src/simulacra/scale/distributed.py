@@ -305,3 +305,21 @@ def run_tasks(
                 if on_done is not None:
                     on_done(i, results[i])
     return [results[i] for i in range(len(jobs))]
+
+
+def check_ray_options(workers: int | None, ray_address: str | None, command: str) -> int | None:
+    """``command``'s ``--workers``/``--ray-address`` checked before any work: an integer in [1, 1024],
+    Ray installed, and no address without workers. Returns the worker count, or ``None``.
+
+    Raises
+    ------
+    ConfigError
+        A bad count, Ray missing (with the install hint), or ``--ray-address`` alone.
+    """
+    if workers is None:
+        if ray_address is not None:
+            raise ConfigError("--ray-address is where --workers run; add --workers K")
+        return None
+    workers = check_workers(workers, command)
+    require_ray()
+    return workers

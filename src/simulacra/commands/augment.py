@@ -1,0 +1,26 @@
+"""``augment``: write augmented copies of an image set or of labelled texts."""
+
+from __future__ import annotations
+
+from simulacra.modalities import Augmented, Status, of_source
+from simulacra.requests import AugmentRequest
+
+
+def augment(request: AugmentRequest, status: Status | None = None) -> Augmented:
+    """Augmented copies of every item of ``request.source``, by its modality's plug-in
+    (:meth:`simulacra.modalities.Modality.augment`): Kornia ops on images, EDA and typos on texts;
+    tables are refused in one line.
+
+    Raises
+    ------
+    ConfigError
+        A table source, a malformed pipeline, or an output of the wrong format.
+    OutputExistsError
+        The output exists (without ``force``), is locked, or is one of the inputs.
+    """
+    from simulacra.io import check_not_input
+
+    r = request
+    check_not_input(r.output, r.source, r.pipeline, r.test)
+    modality = of_source(r.source, text_column=r.text_column)
+    return modality.augment(r, status or Status())

@@ -1,0 +1,69 @@
+"""``sample``: generate synthetic rows, images or texts from a saved model and write them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from simulacra.errors import ConfigError
+from simulacra.modalities import Sampled, Status, named
+from simulacra.requests import SampleRequest
+
+
+def parse_class_counts(text: str | None) -> dict[str, int] | None:
+    """``"yes=5000,no=5000"`` → ``{"yes": 5000, "no": 5000}``, split at the last ``=`` of each item (a
+    class name may hold one, ``<=50K``; a count never does); ``None`` stays ``None``.
+
+    Raises
+    ------
+    ConfigError
+        An item without ``=`` or a name, a class given twice, or a count that is not a whole number.
+    """
+    if text is None:
+        return None
+    given: dict[str, int] = {}
+    for item in (p.strip() for p in text.split(",") if p.strip()):
+        name, eq, k = item.rpartition("=")
+        if not eq or not name:
+            raise ConfigError(f"--class-counts {item!r} must look like class=rows, e.g. yes=5000")
+        if name.strip() in given:
+            raise ConfigError(f"--class-counts {name.strip()} is given twice; give each class once")
+        try:
+            given[name.strip()] = int(k)
+        except ValueError:
+            raise ConfigError(f"--class-counts {item!r}: give a whole number of rows") from None
+    return given
+
+
+def sample(request: SampleRequest, status: Status | None = None) -> Sampled:
+    """Load the model in ``request.model`` and let its modality's plug-in draw and write the samples
+    (:meth:`simulacra.modalities.Modality.sample`): conditional, class-balanced, filtered. Everything is
+    checked before any sample is drawn.
+
+    Raises
+    ------
+    ConfigError
+        No count; ``class_counts`` without ``balance``; filters without ``data``; an option the
+        model's modality does not take; a bad condition or value.
+    OutputExistsError
+        The output exists (without ``force``), is locked, or is one of the inputs.
+    """
+    from simulacra.io import check_not_input
+    from simulacra.synthesizers import BaseSynthesizer
+    from simulacra.workflow import refuse_private_filters
+
+    status = status or Status()
+    r = request
+    if r.rows is None and r.class_counts is None:
+        raise ConfigError("give the number of rows with -n/--rows (or exact --class-counts)")
+    if r.class_counts is not None and r.balance is None:
+        raise ConfigError("--class-counts needs the column it counts; add --balance COLUMN")
+    if r.filters and r.data is None:
+        raise ConfigError("--filter compares with the model's real training rows; add --data SOURCE")
+    check_not_input(r.output, r.model, r.data, r.test)
+    model: Any = BaseSynthesizer.load(r.model)
+    modality = named(model.modality)
+    refuse_private_filters(model, r.filters)
+    conditions = model.parse_conditions(dict(r.conditions))
+    if (r.top_k is not None or r.top_p is not None or r.keep_copies) and not modality.token_controls:
+        raise ConfigError("--top-k, --top-p and --keep-copies are for text models; drop them")
+    return modality.sample(model, r, conditions, status)

@@ -1,0 +1,324 @@
+"""The requests of the commands (:mod:`simulacra.commands`): one pydantic model per verb, holding
+every input the verb takes, checked before any work.
+
+They live in a layer of their own, low in the import layers, because both the commands and the
+modality plug-ins (:mod:`simulacra.modalities`) read them: a plug-in takes the request of the
+command it serves, so a field is declared once, here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from simulacra.validation import MAX_SEED, config_error
+
+R = TypeVar("R", bound="Request")
+
+#: what ``FitRequest.pii`` accepts: fresh Faker values, or keyed-hash pseudonyms (with a secret key)
+PII_MODES = ("fake", "pseudonymize")
+
+
+class Request(BaseModel):
+    """A command's inputs, checked by pydantic before any work: unknown fields are refused, and so are
+    values of the wrong type (an ``int`` field takes no ``"3"``). Build one with :meth:`of`, which
+    turns a validation error into one :class:`~simulacra.errors.ConfigError` line naming the field.
+
+    The field names are the CLI's option names with ``_`` for ``-`` (``max_rows`` is ``--max-rows``),
+    so a config file, a library call and the command line say the same thing the same way."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: the command's name, used in error lines
+    command: str = ""
+
+    @classmethod
+    def of(cls: type[R], **values: Any) -> R:
+        """The request with ``values``.
+
+        Raises
+        ------
+        ConfigError
+            An unknown field, a missing one or a value of the wrong type.
+        """
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            raise config_error(exc, cls.model_fields["command"].default or cls.__name__) from None
+
+
+class FitRequest(Request):
+    """The inputs of :func:`fit`.
+
+    Attributes
+    ----------
+    source : str
+        Training data: a bundled name, a table file, an SQL URL, images (``.npz``, IDX, class
+        folders) or texts.
+    output : Path
+        The model folder to write.
+    model : str or None
+        A registry name; ``None`` takes the default model of the source's modality.
+    params : dict
+        Hyper-parameters, checked by the model before any data is read.
+    metadata : Path or None
+        Tables: metadata overrides (JSON/YAML).
+    text_column, label_column : str or None
+        Texts in a table: the columns holding the texts and their labels.
+    checkpoint_every : int
+        Neural models: a checkpoint every this many epochs (0: never).
+    resume : bool
+        Neural models: continue from the checkpoint of an interrupted fit.
+    max_rows : int
+        Tables: a larger table is fitted on a stratified sample of this many rows, in [100, 10¹⁰].
+    stratify : str or None
+        Tables over ``max_rows``: the column whose shares the sample keeps.
+    all_rows : bool
+        Neural table models over ``max_rows``: train on every row, streamed from disk.
+    batch_source : str or None
+        Neural table models: ``memory``, ``disk`` or ``auto``.
+    pii : str
+        Tables: personal-identifier columns become ``fake`` values or keyed-hash ``pseudonymize``
+        pseudonyms.
+    pii_key_file : Path or None
+        The secret key for ``pseudonymize`` (or the ``SIMULACRA_PII_KEY`` environment variable).
+    force : bool
+        Replace an existing model folder written by simulacra.
+    """
+
+    command: str = "fit"
+    source: str
+    output: Path
+    model: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    metadata: Path | None = None
+    text_column: str | None = None
+    label_column: str | None = None
+    checkpoint_every: int = Field(10, ge=0)
+    resume: bool = False
+    max_rows: int = Field(1_000_000, ge=100, le=10**10)
+    stratify: str | None = None
+    all_rows: bool = False
+    batch_source: str | None = None
+    pii: str = "fake"
+    pii_key_file: Path | None = None
+    force: bool = False
+
+    @property
+    def checkpoints(self) -> Path:
+        """Where a neural model's checkpoints go: ``OUTPUT.checkpoint`` beside the model folder."""
+        return self.output.with_name(self.output.name + ".checkpoint")
+
+
+class EvaluateRequest(Request):
+    """The inputs of :func:`evaluate`.
+
+    Attributes
+    ----------
+    real : str
+        The real training data: a bundled name, a file or folder, or an SQL URL; its modality decides
+        how everything else is read and scored.
+    synthetic : str
+        The synthetic sample (a table file or SQL URL, an ``.npz``/folder of images, a text file).
+    output : Path
+        The ``report.html`` to write; the metrics go beside it as ``.json``.
+    test : str or None
+        Real test data (TSTR, the DCR holdout, the attacks' control set); a bundled dataset brings its own.
+    target : str or None
+        Tables: the column to predict for TSTR/TRTR (a bundled dataset brings its own).
+    model : Path or None
+        Images and texts: a fitted model folder, for its training curves (and grids, or perplexity).
+    metadata : Path or None
+        Tables: metadata overrides (JSON/YAML).
+    text_column, label_column : str or None
+        Texts in a table file: the columns holding the texts and their labels.
+    privacy : bool
+        Tables: also run the privacy attacks, with the test rows as the control set.
+    seed : int
+        In [0, 2³² − 1].
+    force : bool
+        Replace an existing report written by simulacra.
+    """
+
+    command: str = "evaluate"
+    real: str
+    synthetic: str
+    output: Path
+    test: str | None = None
+    target: str | None = None
+    model: Path | None = None
+    metadata: Path | None = None
+    text_column: str | None = None
+    label_column: str | None = None
+    privacy: bool = False
+    seed: int = Field(0, ge=0, le=MAX_SEED)
+    force: bool = False
+
+
+class SampleRequest(Request):
+    """The inputs of :func:`simulacra.commands.sample`.
+
+    Attributes
+    ----------
+    model : Path
+        A fitted model folder.
+    output : str
+        Tables: a file (CSV, Parquet, JSONL, …), an SQL URL, or a folder of Parquet parts (a name
+        ending in ``/`` or without a suffix). Images: an ``.npz`` file or a folder of PNGs per class.
+        Texts: a table file or SQL URL (columns ``text``, ``label``).
+    rows : int or None
+        How many to generate, in [1, 2·10⁹]; with ``class_counts``, their sum (may be omitted).
+    conditions : dict of str to str
+        ``column=value`` every row must have; images and texts: ``label``.
+    balance : str or None
+        Tables: equal counts per class of this column, exactly.
+    class_counts : dict of str to int or None
+        Tables: exact counts per class of the ``balance`` column.
+    filters : list of str
+        ``near-copies[=PERCENTILE]``, ``detection=SHARE``, ``label=CONFIDENCE`` (images: ``label``
+        only); needs ``data``.
+    data, test : str or None
+        The model's real training data and a real holdout, for the filters.
+    temperature : float
+        In (0, 10]: below 1 the samples crowd the dense regions, above 1 they spread out.
+    top_k, top_p : int, float or None
+        Texts: the k most likely next tokens (0: all); nucleus sampling.
+    keep_copies : bool
+        Texts: keep generated texts that copy a training text (by default they are drawn again).
+    keep_formulas : bool
+        Tables in CSV/TSV: write text starting with ``=``, ``+``, ``-``, ``@`` as it is.
+    chunk_rows : int
+        Tables: rows written at a time; memory holds one chunk.
+    part_rows : int
+        Tables written to a folder: rows per Parquet part (and per Ray task).
+    workers : int or None
+        Tables written to a folder: Ray tasks at a time.
+    ray_address : str or None
+        With ``workers``: a Ray cluster address; default a local instance.
+    seed : int
+        In [0, 2³² − 1]; the same seed gives the same samples.
+    force : bool
+        Replace an existing output written by simulacra.
+    """
+
+    command: str = "sample"
+    model: Path
+    output: str
+    rows: int | None = None  # checked by validation.check_rows, whose line names -n
+    conditions: dict[str, str] = Field(default_factory=dict)
+    balance: str | None = None
+    class_counts: dict[str, int] | None = None
+    filters: list[str] = Field(default_factory=list)
+    data: str | None = None
+    test: str | None = None
+    temperature: float = 1.0
+    top_k: int | None = None
+    top_p: float | None = None
+    keep_copies: bool = False
+    keep_formulas: bool = False
+    chunk_rows: int = 100_000
+    part_rows: int = 1_000_000
+    workers: int | None = None
+    ray_address: str | None = None
+    seed: int = Field(0, ge=0, le=MAX_SEED)
+    force: bool = False
+
+
+class AugmentRequest(Request):
+    """The inputs of :func:`simulacra.commands.augment`.
+
+    Attributes
+    ----------
+    source : str
+        Images (a bundled set's training part, class folders, ``.npz``, IDX) or labelled texts (a
+        bundled set, a text file or folder, a table with ``text_column``).
+    pipeline : Path
+        YAML with ``steps:``, e.g. ``[{op: rotate, degrees: 15}]`` or ``[{op: random_swap, p: 0.1}]``.
+    output : Path
+        Images: an ``.npz`` file or a folder (a name without suffix). Texts: ``.jsonl``, ``.csv`` or
+        ``.parquet``.
+    copies : int
+        Augmented copies of every item, in [1, 1000].
+    text_column, label_column : str or None
+        Texts in a table file: their columns.
+    test : str or None
+        Texts: real test texts, for TRTR with and without the copies (a bundled set brings its own).
+    seed : int
+        In [0, 2³² − 1]; the same seed gives the same output.
+    force : bool
+        Replace an existing output written by simulacra.
+    """
+
+    command: str = "augment"
+    source: str
+    pipeline: Path
+    output: Path
+    copies: int = Field(1, ge=1, le=1000)
+    text_column: str | None = None
+    label_column: str | None = None
+    test: str | None = None
+    seed: int = Field(0, ge=0, le=MAX_SEED)
+    force: bool = False
+
+
+class MixRequest(Request):
+    """The inputs of :func:`simulacra.commands.mix`.
+
+    Attributes
+    ----------
+    source : str
+        A training table (bundled name, file, SQL URL) or labelled images.
+    models : list of str or None
+        Synthesizers to compare; ``None`` takes the modality's (``mixture`` on tables, ``cgan`` on
+        images).
+    target : str or None
+        Tables: the column to predict (a bundled dataset brings its own).
+    test : str or None
+        The real test data every variant is scored on (a bundled dataset brings its own).
+    fractions : list of float
+        Shares of the real training rows, each in (0, 1].
+    ratios : list of float
+        Synthetic rows per real row, each in [0, 10].
+    repeats : int
+        Repeats with successive seeds, in [1, 100].
+    balance : str or None
+        Tables: also compare class balancing of this column (it must be the target).
+    downstream : list of str
+        Tables: downstream models (``hgb``, ``logreg``).
+    params : dict
+        Hyper-parameters of the synthesizers.
+    metadata : Path or None
+        Tables: metadata overrides.
+    write_best : str or None
+        Tables: where to write the best mixed training set (a ``synthetic`` column marks its rows).
+    seed : int
+        The first repeat's seed.
+    output : Path or None
+        The folder for ``results.csv``, ``metrics.json`` and ``report.html``; default
+        ``runs/mix-<time>``.
+    workers, ray_address : int, str or None
+        Tables: run every (repeat, fraction) as a Ray task, this many at a time; where.
+    force : bool
+        Replace an output simulacra wrote.
+    """
+
+    command: str = "mix"
+    source: str
+    models: list[str] | None = None
+    target: str | None = None
+    test: str | None = None
+    fractions: list[float] = Field(default_factory=lambda: [0.01, 0.05, 0.1, 1.0])
+    ratios: list[float] = Field(default_factory=lambda: [0.0, 0.25, 0.5, 1.0, 2.0])
+    repeats: int = 3
+    balance: str | None = None
+    downstream: list[str] = Field(default_factory=lambda: ["hgb", "logreg"])
+    params: dict[str, Any] = Field(default_factory=dict)
+    metadata: Path | None = None
+    write_best: str | None = None
+    seed: int = 0
+    output: Path | None = None
+    workers: int | None = None
+    ray_address: str | None = None
+    force: bool = False
