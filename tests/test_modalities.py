@@ -15,11 +15,13 @@ from simulacra.commands import (
     FitRequest,
     MixRequest,
     SampleRequest,
+    TuneRequest,
     augment,
     evaluate,
     fit,
     mix,
     sample,
+    tune,
 )
 from simulacra.errors import ConfigError
 from simulacra.synthesizers import model_class
@@ -219,3 +221,13 @@ def test_mix_runs_or_refuses_in_one_line(name, fitted, tmp_path):
     assert done.models == [modality.mix_model]
     assert {"results.csv", "metrics.json", "report.html"} <= {p.name for p in output.iterdir()}
     assert set(done.run.result.results["ratio"].dropna()) >= {0.0, 1.0}
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if not modalities.named(n).tunable])
+def test_tune_refuses_a_modality_it_cannot_score_in_one_line(name, tmp_path):
+    output = tmp_path / "tune"
+    with pytest.raises(
+        ConfigError, match=r"^tune scores trials with the table detector and TSTR, .*bench --param"
+    ):
+        tune(TuneRequest.of(source=EXAMPLES[name][0], output=output))
+    assert not output.exists()

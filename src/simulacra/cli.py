@@ -838,7 +838,7 @@ def tune(
     source: str = typer.Argument(
         ..., help="Training table: bundled name (adult, bank, housing), file or SQL URL."
     ),
-    model: str = typer.Option(DEFAULT_MODEL, "--model", help=f"Table synthesizer: {_MODELS}."),
+    model: str = typer.Option(None, "--model", help=f"Table synthesizer (default: mixture): {_MODELS}."),
     target: str = typer.Option(
         None, "--target", help="Column TSTR predicts (a bundled dataset brings its own)."
     ),
@@ -891,76 +891,30 @@ def tune(
 ) -> None:
     """Search a table synthesizer's hyper-parameters: Ray Tune trials proposed by Optuna (TPE), each
     scored on a validation split by detection and TSTR; writes the best parameters and a report."""
-    import json
+    from simulacra.commands import TuneRequest
+    from simulacra.commands import tune as tune_command
+    from simulacra.experiments.tune import fit_command
 
-    from simulacra.experiments.tune import (
-        check_settings,
-        fit_command,
-        report_markdown,
-        require_tune,
-        search_space,
-        to_json,
-        tune_model,
+    request = TuneRequest.of(
+        source=source,
+        model=model,
+        target=target,
+        test=test,
+        trials=trials,
+        space=_pairs(space, "--space"),
+        params=_params(param),
+        objective=objective,
+        validation=validation,
+        metadata=metadata,
+        seed=seed,
+        workers=workers,
+        ray_address=ray_address,
+        refit=refit,
+        output=output,
+        force=force,
     )
-    from simulacra.io import check_not_input, claim
-    from simulacra.synthesizers.training import progress_bar
-    from simulacra.workflow import output_folder, resolve_table, table_metadata
-
-    trials, validation, objective, seed, workers = check_settings(
-        trials, validation, objective, seed, workers
-    )
-    params, specs = _params(param), _pairs(space, "--space")
-    dims = search_space(model, specs, params)  # every bound checked before any data
-    require_tune()
-    output = output or Path("runs") / f"tune-{model}-{datetime.now():%Y%m%d-%H%M%S}"
-    check_not_input(output, source, test)
-    claim(output, force=force, kind="dir")
-    src = resolve_table(source, test=test, target=target)
-    target = target or src.target
-    if target is None:
-        raise ConfigError("tune scores trials by TSTR on a column; give --target COLUMN")
-    meta = table_metadata(src.train, metadata, target)
-    console.print(
-        f"tuning {model} on {len(src.train):,} rows → {target}: {trials} trials over "
-        f"{', '.join(dims)}, {workers} at a time",
-        highlight=False,
-    )
-    best = {"score": float("-inf")}
-    with progress_bar("trials", verbose=err_console.is_terminal or "CI" not in os.environ) as progress:
-        task = progress.add_task("searching", total=trials, losses="")
-
-        def on_trial(row: dict[str, Any]) -> None:
-            if not row["error"] and row["score"] > best["score"]:
-                best.update(row)
-            shown = f"best {best['score']:.4f} (trial {best['trial']})" if "trial" in best else ""
-            progress.update(task, advance=1, losses=shown)
-
-        result = tune_model(
-            src.train,
-            meta,
-            target,
-            model,
-            trials=trials,
-            space=specs,
-            params=params,
-            objective=objective,
-            validation=validation,
-            seed=seed,
-            workers=workers,
-            address=ray_address,
-            test=src.test,
-            refit=refit,
-            on_trial=on_trial,
-        )
-    with output_folder(output, force=force) as tmp:
-        (tmp / "best_params.json").write_text(
-            json.dumps(result.best_params, indent=2) + "\n", encoding="utf-8"
-        )
-        (tmp / "tune.json").write_text(json.dumps(to_json(result), indent=2) + "\n", encoding="utf-8")
-        (tmp / "tune.md").write_text(report_markdown(result), encoding="utf-8")
-        result.trials.to_csv(tmp / "trials.csv", index=False)
-        if result.model is not None:
-            result.model.save(tmp / "model")
+    done = tune_command(request, _STATUS)
+    result, model, output = done.result, done.model, done.output
     table = Table(title=f"simulacra tune {model} on {redact_url(source)}: best trials ({objective})")
     for title in ("trial", *result.space, "detection", "TSTR", "utility", "score"):
         table.add_column(title, justify="right")
@@ -979,7 +933,7 @@ def tune(
             f"{failed} trial(s) failed; their errors are in {output / 'tune.md'}", highlight=False
         )
     if result.test is not None:
-        console.print(f"refitted on all {len(src.train):,} training rows, scored once on the test table:")
+        console.print(f"refitted on all {done.rows:,} training rows, scored once on the test table:")
         for label, t in (("best trial", result.test), ("defaults", result.test_defaults)):
             console.print(
                 f"  {label:<10} score {t['score']:.4f} (detection {t['detection']:.3f}, TSTR "

@@ -322,3 +322,62 @@ class MixRequest(Request):
     workers: int | None = None
     ray_address: str | None = None
     force: bool = False
+
+
+class TuneRequest(Request):
+    """The inputs of :func:`simulacra.commands.tune`.
+
+    Attributes
+    ----------
+    source : str
+        The training table (bundled name, file, SQL URL).
+    model : str or None
+        The synthesizer to tune; ``None`` takes the modality's default.
+    target : str or None
+        The column TSTR predicts (a bundled dataset brings its own).
+    test : str or None
+        A real test table, used once to score the refitted best model; never by the search.
+    trials : int
+        Trials, the model's defaults (trial 0) included.
+    space : dict of str to str
+        Searched parameters, ``name → LOW:HIGH``, ``LOW:HIGH:log`` or ``A,B,C``; replaces or adds to
+        the model's default space.
+    params : dict
+        Parameters fixed in every trial (not searched).
+    objective : str
+        ``combined`` (mean of detection and utility), ``detection`` or ``utility``.
+    validation : float
+        Share of the training rows held out to score the trials, in [0.05, 0.5].
+    metadata : Path or None
+        Metadata overrides.
+    seed : int
+        The seed of the split, the sampler, the models and the scores.
+    workers : int
+        Trials at once, as Ray Tune trials.
+    ray_address : str or None
+        A Ray cluster; default a local instance.
+    refit : bool
+        Fit the best parameters on all training rows and score them once on the test table.
+    output : Path or None
+        The folder for ``best_params.json``, ``tune.md``, ``tune.json``, ``trials.csv`` and ``model/``.
+    force : bool
+        Replace an output simulacra wrote.
+    """
+
+    command: str = "tune"
+    source: str
+    model: str | None = None
+    target: str | None = None
+    test: str | None = None
+    trials: int = 20
+    space: dict[str, str] = Field(default_factory=dict)
+    params: dict[str, Any] = Field(default_factory=dict)
+    objective: str = "combined"
+    validation: float = 0.2
+    metadata: Path | None = None
+    seed: int = 0
+    workers: int = 1
+    ray_address: str | None = None
+    refit: bool = True
+    output: Path | None = None
+    force: bool = False

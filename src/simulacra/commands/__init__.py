@@ -16,8 +16,17 @@ from simulacra.commands.evaluate import EvaluateResult, evaluate
 from simulacra.commands.fit import FitResult, fit
 from simulacra.commands.mix import MixOutcome, mix
 from simulacra.commands.sample import parse_class_counts, sample
+from simulacra.commands.tune import TuneOutcome, tune
 from simulacra.modalities import Augmented, Sampled, Status
-from simulacra.requests import AugmentRequest, EvaluateRequest, FitRequest, MixRequest, Request, SampleRequest
+from simulacra.requests import (
+    AugmentRequest,
+    EvaluateRequest,
+    FitRequest,
+    MixRequest,
+    Request,
+    SampleRequest,
+    TuneRequest,
+)
 from simulacra.scale.distributed import check_ray_options
 
 __all__ = [
@@ -34,6 +43,8 @@ __all__ = [
     "SampleRequest",
     "Sampled",
     "Status",
+    "TuneOutcome",
+    "TuneRequest",
     "augment",
     "check_ray_options",
     "evaluate",
@@ -41,4 +52,5 @@ __all__ = [
     "mix",
     "parse_class_counts",
     "sample",
+    "tune",
 ]

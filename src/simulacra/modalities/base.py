@@ -183,6 +183,8 @@ class Modality(ABC):
         experiment needs labels).
     bench_models : tuple of str
         The registry names ``bench`` compares without ``--models``.
+    tunable : bool
+        Whether ``tune`` can score trials on this modality (the table detector and TSTR on a column).
     token_controls : bool
         Whether ``sample`` takes the language-model controls (``top_k``, ``top_p``, ``keep_copies``).
     privacy_attacks : bool
@@ -198,6 +200,7 @@ class Modality(ABC):
     bench_models: ClassVar[tuple[str, ...]] = ()
     privacy_attacks: ClassVar[bool] = False
     token_controls: ClassVar[bool] = False
+    tunable: ClassVar[bool] = False
 
     @abstractmethod
     def recognises(self, source: str, **options: Any) -> bool:

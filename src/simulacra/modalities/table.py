@@ -22,6 +22,7 @@ class TableModality(Modality):
     mix_model = "mixture"
     bench_models = ("mixture", "diffusion", "copula", "ctgan", "tvae")
     privacy_attacks = True
+    tunable = True
 
     def recognises(self, source: str, **options: Any) -> bool:
         return True
