@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from simulacra import modalities
+from simulacra.cli import main
 from simulacra.commands import (
     AugmentRequest,
     EvaluateRequest,
@@ -231,3 +232,34 @@ def test_tune_refuses_a_modality_it_cannot_score_in_one_line(name, tmp_path):
     ):
         tune(TuneRequest.of(source=EXAMPLES[name][0], output=output))
     assert not output.exists()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_run_takes_a_list_of_command_steps_for_every_modality(name, fitted, tmp_path, capsys):
+    folder, train, *_ = fitted(name)
+    output = tmp_path / f"again-{train.name}"
+    config = tmp_path / "steps.yaml"
+    config.write_text(
+        f"steps:\n  - sample: {{model: {folder / 'model'}, rows: 50, output: {output}, seed: 3}}\n",
+        encoding="utf-8",
+    )
+    assert main(["run", str(config)]) == 0
+    assert f"sample: done → {output}" in capsys.readouterr().out
+    assert len(modalities.named(name).read_synthetic(str(output), **EXAMPLES[name][3])) == 50
+
+
+def test_run_checks_every_step_before_the_first_runs(fitted, tmp_path, capsys):
+    folder, *_ = fitted("table")
+    config = tmp_path / "steps.yaml"
+    first, second = tmp_path / "first.csv", tmp_path / "second.csv"
+    config.write_text(
+        f"steps:\n  - sample: {{model: {folder / 'model'}, rows: 5, output: {first}}}\n"
+        f"  - sample: {{model: {folder / 'model'}, rows: 5, output: {second}, seed: -1}}\n",
+        encoding="utf-8",
+    )
+    assert main(["run", str(config)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(
+        f"error: {config}: steps[1] (sample): sample: seed=-1 is not valid"
+    )
+    assert not first.exists() and not second.exists()  # the valid first step did not run either

@@ -683,12 +683,26 @@ def run_cmd(
     config: Path = typer.Argument(..., help="YAML config (see simulacra.pipeline)."),
     force: bool = typer.Option(False, "--force", help="Replace an existing run directory."),
 ) -> None:
-    """Run the whole pipeline from a YAML config."""
+    """Run a YAML config: a list of command steps (steps: [{fit: {…}}, {sample: {…}}, …], any modality),
+    or the table pipeline into one run directory (data:, model:, sample:, output:)."""
+    from simulacra.commands import is_steps_config, load_steps, run_steps
+    from simulacra.io import read_yaml
     from simulacra.pipeline import load_config
 
+    raw = read_yaml(config)
+    if is_steps_config(raw):
+        steps = load_steps(raw, str(config), force=force)  # every step checked before the first runs
+        run_steps(steps, _STATUS, on_step=_step_done)
+        return
     cfg = load_config(config)
     cfg["force"] = cfg["force"] or force
     _summary(_run_with_progress(cfg), str(config))
+
+
+def _step_done(step) -> None:
+    from simulacra.commands.run import written
+
+    console.print(f"{step.verb}: done → {written(step)}", highlight=False, soft_wrap=True)
 
 
 @contextmanager

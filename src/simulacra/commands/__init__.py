@@ -15,6 +15,7 @@ from simulacra.commands.base import FitInterrupted
 from simulacra.commands.evaluate import EvaluateResult, evaluate
 from simulacra.commands.fit import FitResult, fit
 from simulacra.commands.mix import MixOutcome, mix
+from simulacra.commands.run import Step, is_steps_config, load_steps, run_steps
 from simulacra.commands.sample import parse_class_counts, sample
 from simulacra.commands.tune import TuneOutcome, tune
 from simulacra.modalities import Augmented, Sampled, Status
@@ -43,14 +44,18 @@ __all__ = [
     "SampleRequest",
     "Sampled",
     "Status",
+    "Step",
     "TuneOutcome",
     "TuneRequest",
     "augment",
     "check_ray_options",
     "evaluate",
     "fit",
+    "is_steps_config",
+    "load_steps",
     "mix",
     "parse_class_counts",
+    "run_steps",
     "sample",
     "tune",
 ]
