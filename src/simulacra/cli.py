@@ -18,24 +18,20 @@ import warnings
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from simulacra import __version__, datasets
+from simulacra import __version__
+from simulacra.commands import DEFAULT_MODEL, MAX_SEED, Status, available_models, redact_url
 from simulacra.errors import (
     ConfigError,
     DataWarning,
-    OutputExistsError,
     PrivacyWarning,
     SimulacraError,
 )
-from simulacra.io import redact_url
-from simulacra.modalities import Status
-from simulacra.synthesizers.base import DEFAULT_MODEL, available
-from simulacra.validation import MAX_SEED
 
 # markup off: paths, column names and class labels are the user's text ("x[/bold].csv", a column "[/x]"),
 # which Rich would read as markup and fail on, or swallow ("[red]b"); styles are given explicitly
@@ -49,7 +45,37 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode="rich",
 )
-_MODELS = ", ".join(available())
+_MODELS = ", ".join(available_models())
+
+
+# ---------------------------------------------------------------- options shared by the commands
+# Declared once (Typer's Annotated form); a command's own options stay in its signature.
+Force = Annotated[
+    bool, typer.Option("--force", help="Replace the output, if simulacra wrote it (never anything else).")
+]
+Seed = Annotated[
+    int,
+    typer.Option(
+        "--seed", min=0, max=MAX_SEED, help="Seed of every random step: the same seed, the same output."
+    ),
+]
+MetadataOverrides = Annotated[Path, typer.Option("--metadata", help="Metadata overrides (JSON/YAML).")]
+TextColumn = Annotated[
+    str,
+    typer.Option(
+        "--text-column", help="Texts in a table file: the column holding them (default: found by name)."
+    ),
+]
+LabelColumn = Annotated[
+    str,
+    typer.Option("--label-column", help="Texts in a table file: the label column (default: found by name)."),
+]
+RayAddress = Annotated[
+    str,
+    typer.Option(
+        "--ray-address", help="With --workers: a Ray cluster (ray://head:10001, auto); default: a local one."
+    ),
+]
 
 
 def _pairs(items: list[str], what: str) -> dict[str, str]:
@@ -71,7 +97,7 @@ def _params(items: list[str]) -> dict[str, Any]:
     """``--param name=value`` pairs, each value read as YAML (``20`` → 20, ``[64, 64]`` → a list)."""
     import yaml
 
-    from simulacra.validation import load_yaml
+    from simulacra.commands.support import load_yaml
 
     parsed = {}
     for k, v in _pairs(items, "--param").items():
@@ -80,6 +106,14 @@ def _params(items: list[str]) -> dict[str, Any]:
         except yaml.YAMLError:
             parsed[k] = v
     return parsed
+
+
+def _request(request_class: Any, options: dict[str, Any], **renamed: Any) -> Any:
+    """A command's request from its parsed options: every option whose name is a field of the request
+    (the CLI's option names are the requests' field names, ``_`` for ``-``), plus ``renamed`` fields
+    whose option is named or parsed differently (``--param`` → ``params``)."""
+    fields = {k: v for k, v in options.items() if k in request_class.model_fields and k != "command"}
+    return request_class.of(**{**fields, **renamed})
 
 
 def _metrics_table(rows: list[dict[str, Any]], title: str) -> Table:
@@ -108,8 +142,8 @@ def _progress():
 
 
 def _run_with_progress(config: dict[str, Any]) -> Any:
-    from simulacra.pipeline import STEPS
-    from simulacra.pipeline import run as run_pipeline
+    from simulacra.commands.support import PIPELINE_STEPS as STEPS
+    from simulacra.commands.support import run_pipeline
 
     with _progress() as progress:
         task = progress.add_task("starting", total=len(STEPS))
@@ -160,12 +194,19 @@ class _PrintedStatus(Status):
 _STATUS = _PrintedStatus()
 
 
+class _Demo:
+    """The options of ``simulacra demo``."""
+
+    output = Annotated[Path, typer.Option("-o", "--output", help="Run directory (default runs/demo-<time>).")]
+    model = Annotated[str, typer.Option("--model", help=f"Synthesizer: {_MODELS}.")]
+
+
 @app.command(epilog="Example: simulacra demo -o runs/first-demo")
 def demo(
-    output: Path = typer.Option(None, "-o", "--output", help="Run directory (default runs/demo-<time>)."),
-    model: str = typer.Option(DEFAULT_MODEL, "--model", help=f"Synthesizer: {_MODELS}."),
-    seed: int = typer.Option(0, "--seed", min=0, max=MAX_SEED, help="Seed of sampling and of the metrics."),
-    force: bool = typer.Option(False, "--force", help="Replace an existing run directory."),
+    output: _Demo.output = None,
+    model: _Demo.model = DEFAULT_MODEL,
+    seed: Seed = 0,
+    force: Force = False,
 ) -> None:
     """Fit a synthesizer to the bundled Adult census table, sample, evaluate and write a report."""
     output = output or Path("runs") / f"demo-{datetime.now():%Y%m%d-%H%M%S}"
@@ -179,35 +220,112 @@ def demo(
     _summary(_run_with_progress(config), f"{model} on Adult (TSTR target: income)")
 
 
+class _Inspect:
+    """The options of ``simulacra inspect``."""
+
+    source = Annotated[str, typer.Argument(help="File, SQL URL (…?table=NAME) or bundled dataset name.")]
+    output = Annotated[Path, typer.Option("-o", "--output", help="Write the metadata JSON here.")]
+
+
 @app.command(
     epilog="Examples: simulacra inspect adult · simulacra inspect data.csv · simulacra inspect 'sqlite:///db.sqlite?table=people'"
 )
 def inspect(
-    source: str = typer.Argument(..., help="File, SQL URL (…?table=NAME) or bundled dataset name."),
-    metadata: Path = typer.Option(None, "--metadata", help="JSON/YAML overrides to apply."),
-    output: Path = typer.Option(None, "-o", "--output", help="Write the metadata JSON here."),
-    force: bool = typer.Option(False, "--force", help="Overwrite --output."),
+    source: _Inspect.source,
+    metadata: MetadataOverrides = None,
+    output: _Inspect.output = None,
+    force: Force = False,
 ) -> None:
     """Show the detected metadata of a table: each column's sdtype and the rule that chose it."""
-    from simulacra.io import atomic_write_text, check_not_input, claim
-    from simulacra.synthesizers.advice import advise
-    from simulacra.workflow import load_source, table_metadata
+    from simulacra.commands import InspectRequest
+    from simulacra.commands import inspect as inspect_command
 
-    if output:
-        check_not_input(output, source, metadata)
-        claim(output, force=force, kind="file")
-    df = load_source(source)
-    meta = table_metadata(df, metadata)
-    table = Table(title=f"{redact_url(source)}: {len(df)} rows × {df.shape[1]} columns")
+    found = inspect_command(InspectRequest.of(source=source, metadata=metadata, output=output, force=force))
+    table = Table(title=f"{redact_url(source)}: {found.rows} rows × {found.columns} columns")
     for col in ("column", "sdtype", "details", "detected because"):
         table.add_column(col)
-    for r in meta.explain():
+    for r in found.metadata.explain():
         table.add_row(r["column"], r["sdtype"], r["details"], r["reason"])
     console.print(table)
-    console.print(advise(df, meta).line(), highlight=False)
-    if output:
-        atomic_write_text(output, meta.to_json() + "\n", force=force)
+    console.print(found.advice, highlight=False)
+    if found.written:
         console.print(f"metadata written to {output}; edit it and pass it to fit --metadata")
+
+
+class _Fit:
+    """The options of ``simulacra fit``."""
+
+    source = Annotated[
+        str,
+        typer.Argument(
+            help="Training data: table file, SQL URL, images (.npz, IDX, class folders) or bundled dataset."
+        ),
+    ]
+    output = Annotated[Path, typer.Option("-o", "--output", help="Model directory to write.")]
+    model = Annotated[
+        str,
+        typer.Option(
+            "--model",
+            help=f"Synthesizer: {_MODELS} (default: mixture on tables, cgan on images, textgpt on texts).",
+        ),
+    ]
+    param = Annotated[
+        list[str],
+        typer.Option("--param", help="Hyper-parameter name=value (repeatable), e.g. --param epochs=20."),
+    ]
+    checkpoint_every = Annotated[
+        int,
+        typer.Option(
+            "--checkpoint-every", min=0, help="Neural models: save a checkpoint every N epochs (0: never)."
+        ),
+    ]
+    resume = Annotated[
+        bool,
+        typer.Option("--resume", help="Neural models: continue from the checkpoint of an interrupted fit."),
+    ]
+    max_rows = Annotated[
+        int,
+        typer.Option(
+            "--max-rows",
+            min=100,
+            max=10**10,
+            help="Tables: a larger table is read in chunks and fitted on a sample of this many rows (stratified by --stratify) plus the rows holding every bound and category.",
+        ),
+    ]
+    stratify = Annotated[
+        str,
+        typer.Option(
+            "--stratify", help="Tables over --max-rows: keep this column's shares exactly in the sample."
+        ),
+    ]
+    all_rows = Annotated[
+        bool,
+        typer.Option(
+            "--all-rows",
+            help="Neural table models (ctgan, tvae, diffusion), tables over --max-rows: train the networks on every row, streamed from the source into a memory-mapped file; the encoding is fitted on the sample.",
+        ),
+    ]
+    batch_source = Annotated[
+        str,
+        typer.Option(
+            "--batch-source",
+            help="Neural table models: where the encoded training rows live, 'memory', 'disk' (a memory-mapped file under TMPDIR) or 'auto' (memory up to 1 GiB; the default). Training is the same from either.",
+        ),
+    ]
+    pii = Annotated[
+        str,
+        typer.Option(
+            "--pii",
+            help="Tables: personal-identifier columns become fresh Faker values ('fake') or keyed-hash pseudonyms ('pseudonymize', with --pii-key-file); never learned either way.",
+        ),
+    ]
+    pii_key_file = Annotated[
+        Path,
+        typer.Option(
+            "--pii-key-file",
+            help="The secret key (16+ bytes) for --pii pseudonymize; or set SIMULACRA_PII_KEY. Never stored.",
+        ),
+    ]
 
 
 @app.command(
@@ -218,72 +336,22 @@ def inspect(
     "simulacra fit reviews.csv --model textgpt --text-column review --label-column stars -o models/reviews"
 )
 def fit(
-    source: str = typer.Argument(
-        ..., help="Training data: table file, SQL URL, images (.npz, IDX, class folders) or bundled dataset."
-    ),
-    output: Path = typer.Option(..., "-o", "--output", help="Model directory to write."),
-    model: str = typer.Option(
-        None,
-        "--model",
-        help=f"Synthesizer: {_MODELS} (default: mixture on tables, cgan on images, textgpt on texts).",
-    ),
-    param: list[str] = typer.Option(
-        [], "--param", help="Hyper-parameter name=value (repeatable), e.g. --param epochs=20."
-    ),
-    metadata: Path = typer.Option(None, "--metadata", help="Metadata overrides (JSON/YAML)."),
-    text_column: str = typer.Option(
-        None, "--text-column", help="Text models: the column holding the texts (default: found by name)."
-    ),
-    label_column: str = typer.Option(
-        None,
-        "--label-column",
-        help="Text models: the column holding the class labels (default: found by name).",
-    ),
-    checkpoint_every: int = typer.Option(
-        10, "--checkpoint-every", min=0, help="Neural models: save a checkpoint every N epochs (0: never)."
-    ),
-    resume: bool = typer.Option(
-        False, "--resume", help="Neural models: continue from the checkpoint of an interrupted fit."
-    ),
-    max_rows: int = typer.Option(
-        1_000_000,
-        "--max-rows",
-        min=100,
-        max=10**10,
-        help="Tables: a larger table is read in chunks and fitted on a sample of this many rows "
-        "(stratified by --stratify) plus the rows holding every bound and category.",
-    ),
-    stratify: str = typer.Option(
-        None, "--stratify", help="Tables over --max-rows: keep this column's shares exactly in the sample."
-    ),
-    all_rows: bool = typer.Option(
-        False,
-        "--all-rows",
-        help="Neural table models (ctgan, tvae, diffusion), tables over --max-rows: train the networks "
-        "on every row, streamed from the source into a memory-mapped file; the encoding is fitted on "
-        "the sample.",
-    ),
-    batch_source: str = typer.Option(
-        None,
-        "--batch-source",
-        help="Neural table models: where the encoded training rows live, 'memory', 'disk' (a "
-        "memory-mapped file under TMPDIR) or 'auto' (memory up to 1 GiB; the default). Training is the "
-        "same from either.",
-    ),
-    pii: str = typer.Option(
-        "fake",
-        "--pii",
-        help="Tables: personal-identifier columns become fresh Faker values ('fake') or keyed-hash "
-        "pseudonyms ('pseudonymize', with --pii-key-file); never learned either way.",
-    ),
-    pii_key_file: Path = typer.Option(
-        None,
-        "--pii-key-file",
-        help="The secret key (16+ bytes) for --pii pseudonymize; or set SIMULACRA_PII_KEY. Never stored.",
-    ),
-    force: bool = typer.Option(
-        False, "--force", help="Replace an existing model directory (simulacra's only)."
-    ),
+    source: _Fit.source,
+    output: _Fit.output,
+    model: _Fit.model = None,
+    param: _Fit.param = (),
+    metadata: MetadataOverrides = None,
+    text_column: TextColumn = None,
+    label_column: LabelColumn = None,
+    checkpoint_every: _Fit.checkpoint_every = 10,
+    resume: _Fit.resume = False,
+    max_rows: _Fit.max_rows = 1_000_000,
+    stratify: _Fit.stratify = None,
+    all_rows: _Fit.all_rows = False,
+    batch_source: _Fit.batch_source = None,
+    pii: _Fit.pii = "fake",
+    pii_key_file: _Fit.pii_key_file = None,
+    force: Force = False,
 ) -> None:
     """Fit a synthesizer to a table, an image set or labelled texts and save it (neural models show
     epochs, losses and ETA; image models also save sample grids under MODEL_DIR/samples/); without
@@ -291,24 +359,7 @@ def fit(
     from simulacra.commands import FitInterrupted, FitRequest
     from simulacra.commands import fit as fit_command
 
-    request = FitRequest.of(
-        source=source,
-        output=output,
-        model=model,
-        params=_params(param),
-        metadata=metadata,
-        text_column=text_column,
-        label_column=label_column,
-        checkpoint_every=checkpoint_every,
-        resume=resume,
-        max_rows=max_rows,
-        stratify=stratify,
-        all_rows=all_rows,
-        batch_source=batch_source,
-        pii=pii,
-        pii_key_file=pii_key_file,
-        force=force,
-    )
+    request = _request(FitRequest, locals(), params=_params(param))
     try:
         result = fit_command(request, _STATUS)
     except FitInterrupted as stop:
@@ -346,6 +397,114 @@ def fit(
             )
 
 
+class _Sample:
+    """The options of ``simulacra sample``."""
+
+    model_dir = Annotated[Path, typer.Argument(help="Model directory written by 'simulacra fit'.")]
+    rows = Annotated[
+        int,
+        typer.Option(
+            "-n", "--rows", help="Number of rows (images) to generate (with --class-counts: their sum)."
+        ),
+    ]
+    output = Annotated[
+        str,
+        typer.Option(
+            "-o",
+            "--output",
+            help="Tables: .csv, .tsv, .jsonl, .json (each optionally .gz), .parquet, .xlsx or an SQL URL (…?table=NAME). Images: .npz, or a folder (no suffix) for PNGs in class folders. Texts: .jsonl, .csv, .parquet (columns text, label).",
+        ),
+    ]
+    condition = Annotated[
+        list[str],
+        typer.Option(
+            "--condition", help="column=value every row must have (repeatable); images: label=CLASS."
+        ),
+    ]
+    balance = Annotated[
+        str,
+        typer.Option(
+            "--balance", help="Equal counts per class of this column, exactly (conditional sampling)."
+        ),
+    ]
+    class_counts = Annotated[
+        str,
+        typer.Option(
+            "--class-counts", help="Exact counts per class of the --balance column, e.g. yes=5000,no=5000."
+        ),
+    ]
+    filters = Annotated[
+        list[str],
+        typer.Option(
+            "--filter",
+            help="Drop low-quality rows and top up (repeatable): near-copies[=PERCENTILE], detection=SHARE, label=CONFIDENCE. Needs --data.",
+        ),
+    ]
+    data = Annotated[
+        str,
+        typer.Option(
+            "--data", help="The model's real training table (for --filter): bundled name, file or SQL URL."
+        ),
+    ]
+    test = Annotated[
+        str,
+        typer.Option(
+            "--test", help="Real holdout rows for --filter near-copies (a bundled dataset brings its own)."
+        ),
+    ]
+    temperature = Annotated[
+        float,
+        typer.Option(
+            "--temperature",
+            help="Below 1: rows crowd the dense regions (precision); above 1: they spread out (recall). Models with a latent or noise scale, mixture, and the text models (the logits' temperature).",
+        ),
+    ]
+    top_k = Annotated[
+        int, typer.Option("--top-k", min=0, help="Text models: keep the k most likely next tokens (0: all).")
+    ]
+    top_p = Annotated[
+        float,
+        typer.Option(
+            "--top-p", help="Text models: nucleus sampling, keep the smallest token set of this probability."
+        ),
+    ]
+    keep_formulas = Annotated[
+        bool,
+        typer.Option(
+            "--keep-formulas",
+            help="CSV/TSV output: write text that starts with =, +, -, @ as it is; by default it gets a leading apostrophe, so that a spreadsheet does not run it as a formula (OWASP).",
+        ),
+    ]
+    keep_copies = Annotated[
+        bool,
+        typer.Option(
+            "--keep-copies",
+            help="Text models: keep generated texts that copy a training text (up to case, spacing and punctuation); by default they are drawn again.",
+        ),
+    ]
+    chunk_rows = Annotated[
+        int,
+        typer.Option(
+            "--chunk-rows",
+            help="Tables: rows written at a time (a Parquet row group, one SQL insert batch); memory holds one chunk. The rows do not depend on it.",
+        ),
+    ]
+    part_rows = Annotated[
+        int,
+        typer.Option(
+            "--part-rows",
+            help="Tables written to a folder (-o DIR/): rows per Parquet part file (and per Ray task).",
+        ),
+    ]
+    workers = Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            help="Tables written to a folder: write the parts as Ray tasks, at most this many at a time (needs the extra simulacra[ray]). The files are the same for any number of workers.",
+        ),
+    ]
+
+
 @app.command(
     epilog="Examples: simulacra sample models/adult -n 10000 -o synth.parquet --condition income='>50K' · "
     "simulacra sample models/bank -n 10000 --balance y -o balanced.csv · simulacra sample models/bank "
@@ -356,89 +515,26 @@ def fit(
     "[--condition label=spam] [--temperature 0.8 --top-p 0.95]"
 )
 def sample(
-    model_dir: Path = typer.Argument(..., help="Model directory written by 'simulacra fit'."),
-    rows: int = typer.Option(
-        None, "-n", "--rows", help="Number of rows (images) to generate (with --class-counts: their sum)."
-    ),
-    output: str = typer.Option(
-        ...,
-        "-o",
-        "--output",
-        help="Tables: .csv, .tsv, .jsonl, .json (each optionally .gz), .parquet, .xlsx or an SQL URL "
-        "(…?table=NAME). Images: .npz, or a folder (no suffix) for PNGs in class folders. "
-        "Texts: .jsonl, .csv, .parquet (columns text, label).",
-    ),
-    condition: list[str] = typer.Option(
-        [], "--condition", help="column=value every row must have (repeatable); images: label=CLASS."
-    ),
-    balance: str = typer.Option(
-        None, "--balance", help="Equal counts per class of this column, exactly (conditional sampling)."
-    ),
-    class_counts: str = typer.Option(
-        None, "--class-counts", help="Exact counts per class of the --balance column, e.g. yes=5000,no=5000."
-    ),
-    filters: list[str] = typer.Option(
-        [],
-        "--filter",
-        help="Drop low-quality rows and top up (repeatable): near-copies[=PERCENTILE], detection=SHARE, "
-        "label=CONFIDENCE. Needs --data.",
-    ),
-    data: str = typer.Option(
-        None, "--data", help="The model's real training table (for --filter): bundled name, file or SQL URL."
-    ),
-    test: str = typer.Option(
-        None, "--test", help="Real holdout rows for --filter near-copies (a bundled dataset brings its own)."
-    ),
-    temperature: float = typer.Option(
-        1.0,
-        "--temperature",
-        help="Below 1: rows crowd the dense regions (precision); above 1: they spread out (recall). "
-        "Models with a latent or noise scale, mixture, and the text models (the logits' temperature).",
-    ),
-    top_k: int = typer.Option(
-        None, "--top-k", min=0, help="Text models: keep the k most likely next tokens (0: all)."
-    ),
-    top_p: float = typer.Option(
-        None,
-        "--top-p",
-        help="Text models: nucleus sampling, keep the smallest token set of this probability.",
-    ),
-    seed: int = typer.Option(0, "--seed", min=0, max=MAX_SEED, help="Same seed, same rows."),
-    keep_formulas: bool = typer.Option(
-        False,
-        "--keep-formulas",
-        help="CSV/TSV output: write text that starts with =, +, -, @ as it is; by default it gets a "
-        "leading apostrophe, so that a spreadsheet does not run it as a formula (OWASP).",
-    ),
-    keep_copies: bool = typer.Option(
-        False,
-        "--keep-copies",
-        help="Text models: keep generated texts that copy a training text (up to case, spacing and "
-        "punctuation); by default they are drawn again.",
-    ),
-    chunk_rows: int = typer.Option(
-        100_000,
-        "--chunk-rows",
-        help="Tables: rows written at a time (a Parquet row group, one SQL insert batch); memory holds "
-        "one chunk. The rows do not depend on it.",
-    ),
-    part_rows: int = typer.Option(
-        1_000_000,
-        "--part-rows",
-        help="Tables written to a folder (-o DIR/): rows per Parquet part file (and per Ray task).",
-    ),
-    workers: int = typer.Option(
-        None,
-        "--workers",
-        help="Tables written to a folder: write the parts as Ray tasks, at most this many at a time "
-        "(needs the extra simulacra[ray]). The files are the same for any number of workers.",
-    ),
-    ray_address: str = typer.Option(
-        None,
-        "--ray-address",
-        help="With --workers: a Ray cluster (e.g. ray://head:10001, or auto); default: a local instance.",
-    ),
-    force: bool = typer.Option(False, "--force", help="Overwrite the output."),
+    model_dir: _Sample.model_dir,
+    output: _Sample.output,
+    rows: _Sample.rows = None,
+    condition: _Sample.condition = (),
+    balance: _Sample.balance = None,
+    class_counts: _Sample.class_counts = None,
+    filters: _Sample.filters = (),
+    data: _Sample.data = None,
+    test: _Sample.test = None,
+    temperature: _Sample.temperature = 1.0,
+    top_k: _Sample.top_k = None,
+    top_p: _Sample.top_p = None,
+    seed: Seed = 0,
+    keep_formulas: _Sample.keep_formulas = False,
+    keep_copies: _Sample.keep_copies = False,
+    chunk_rows: _Sample.chunk_rows = 100_000,
+    part_rows: _Sample.part_rows = 1_000_000,
+    workers: _Sample.workers = None,
+    ray_address: RayAddress = None,
+    force: Force = False,
 ) -> None:
     """Generate synthetic rows, images or texts from a saved model: conditional, class-balanced,
     filtered.
@@ -449,27 +545,12 @@ def sample(
     from simulacra.commands import SampleRequest, parse_class_counts
     from simulacra.commands import sample as sample_command
 
-    request = SampleRequest.of(
+    request = _request(
+        SampleRequest,
+        locals(),
         model=model_dir,
-        output=output,
-        rows=rows,
         conditions=_pairs(condition, "--condition"),
-        balance=balance,
         class_counts=parse_class_counts(class_counts),
-        filters=filters,
-        data=data,
-        test=test,
-        temperature=temperature,
-        top_k=top_k,
-        top_p=top_p,
-        keep_copies=keep_copies,
-        keep_formulas=keep_formulas,
-        chunk_rows=chunk_rows,
-        part_rows=part_rows,
-        workers=workers,
-        ray_address=ray_address,
-        seed=seed,
-        force=force,
     )
     done = sample_command(request, _STATUS)
     if done.filters:
@@ -489,7 +570,7 @@ def sample(
 def _rows_progress(total: int):
     """A Rich progress bar of rows written, with rows/s and ETA (the models' bar); yields its
     ``on_rows(k)`` callback."""
-    from simulacra.synthesizers.training import progress_bar
+    from simulacra.commands.support import progress_bar
 
     started = time.perf_counter()
     with progress_bar("rows", verbose=err_console.is_terminal or "CI" not in os.environ) as progress:
@@ -503,68 +584,90 @@ def _rows_progress(total: int):
         yield on_rows
 
 
+class _Evaluate:
+    """The options of ``simulacra evaluate``."""
+
+    real = Annotated[
+        str,
+        typer.Argument(
+            help="Real training data: table (file, SQL URL), images (.npz, IDX, class folders) or bundled name."
+        ),
+    ]
+    synthetic = Annotated[str, typer.Argument(help="Synthetic table, or images (.npz, class folders).")]
+    output = Annotated[
+        Path, typer.Option("-o", "--output", help="report.html to write (metrics go beside it as .json).")
+    ]
+    test = Annotated[
+        str,
+        typer.Option(
+            "--test", help="Real test rows or images (TSTR, DCR holdout); a bundled dataset brings its own."
+        ),
+    ]
+    target = Annotated[str, typer.Option("--target", help="Column to predict for TSTR/TRTR.")]
+    model = Annotated[
+        Path,
+        typer.Option(
+            "--model",
+            help="Images and texts: the model directory, to show its training curves (and grids, or its perplexity on the test texts).",
+        ),
+    ]
+    privacy = Annotated[
+        bool,
+        typer.Option(
+            "--privacy",
+            help="Tables: also run the privacy attacks (membership inference, singling out, linkability, attribute inference) with the test rows as the control set; ≈ 20 s on Adult.",
+        ),
+    ]
+
+
 @app.command(
     epilog="Examples: simulacra evaluate adult synth.parquet --test adult --target income -o report.html · "
     "simulacra evaluate mnist synth.npz --model models/cgan -o report.html · "
     "simulacra evaluate sms synth.jsonl --model models/sms -o report.html"
 )
 def evaluate(
-    real: str = typer.Argument(
-        ...,
-        help="Real training data: table (file, SQL URL), images (.npz, IDX, class folders) or bundled name.",
-    ),
-    synthetic: str = typer.Argument(..., help="Synthetic table, or images (.npz, class folders)."),
-    output: Path = typer.Option(
-        ..., "-o", "--output", help="report.html to write (metrics go beside it as .json)."
-    ),
-    test: str = typer.Option(
-        None, "--test", help="Real test rows or images (TSTR, DCR holdout); a bundled dataset brings its own."
-    ),
-    target: str = typer.Option(None, "--target", help="Column to predict for TSTR/TRTR."),
-    model: Path = typer.Option(
-        None,
-        "--model",
-        help="Images and texts: the model directory, to show its training curves (and grids, or its "
-        "perplexity on the test texts).",
-    ),
-    metadata: Path = typer.Option(None, "--metadata", help="Metadata overrides (JSON/YAML)."),
-    text_column: str = typer.Option(
-        None, "--text-column", help="Texts in a table file: the column holding them (default: found by name)."
-    ),
-    label_column: str = typer.Option(
-        None, "--label-column", help="Texts in a table file: the label column (default: found by name)."
-    ),
-    privacy: bool = typer.Option(
-        False,
-        "--privacy",
-        help="Tables: also run the privacy attacks (membership inference, singling out, linkability, "
-        "attribute inference) with the test rows as the control set; ≈ 20 s on Adult.",
-    ),
-    seed: int = typer.Option(0, "--seed", min=0, max=MAX_SEED),
-    force: bool = typer.Option(False, "--force", help="Overwrite the report."),
+    real: _Evaluate.real,
+    synthetic: _Evaluate.synthetic,
+    output: _Evaluate.output,
+    test: _Evaluate.test = None,
+    target: _Evaluate.target = None,
+    model: _Evaluate.model = None,
+    metadata: MetadataOverrides = None,
+    text_column: TextColumn = None,
+    label_column: LabelColumn = None,
+    privacy: _Evaluate.privacy = False,
+    seed: Seed = 0,
+    force: Force = False,
 ) -> None:
     """Score a synthetic table, image set or text set against real data; write report.html and its
     metrics JSON."""
     from simulacra.commands import EvaluateRequest
     from simulacra.commands import evaluate as evaluate_command
 
-    request = EvaluateRequest.of(
-        real=real,
-        synthetic=synthetic,
-        output=output,
-        test=test,
-        target=target,
-        model=model,
-        metadata=metadata,
-        text_column=text_column,
-        label_column=label_column,
-        privacy=privacy,
-        seed=seed,
-        force=force,
-    )
+    request = _request(EvaluateRequest, locals())
     result = evaluate_command(request, _STATUS)
     console.print(_metrics_table(result.evaluation.rows(), "evaluation"))
     console.print(f"report: {result.report}  metrics: {result.metrics}")
+
+
+class _Prepare:
+    """The options of ``simulacra prepare``."""
+
+    source = Annotated[str, typer.Argument(help="Table to clean: file, SQL URL or bundled dataset name.")]
+    output = Annotated[
+        Path, typer.Option("-o", "--output", help="Directory for the parts, preparation.json, report.html.")
+    ]
+    config = Annotated[
+        Path, typer.Option("--config", help="YAML of cleaning options (see simulacra.prepare.table).")
+    ]
+    test = Annotated[
+        str, typer.Option("--test", help="A separate test table: cleaned the same way, no split.")
+    ]
+    split_method = Annotated[str, typer.Option("--split", help="random | stratified | group | time.")]
+    split_column = Annotated[
+        str, typer.Option("--split-column", help="Column for stratified/group/time splits.")
+    ]
+    fractions = Annotated[str, typer.Option("--fractions", help="e.g. 0.8,0.2 or 0.7,0.1,0.2.")]
 
 
 @app.command(
@@ -573,41 +676,28 @@ def evaluate(
     "simulacra prepare data.csv --split stratified --split-column label --fractions 0.7,0.1,0.2 -o prepared/"
 )
 def prepare(
-    source: str = typer.Argument(..., help="Table to clean: file, SQL URL or bundled dataset name."),
-    output: Path = typer.Option(
-        ..., "-o", "--output", help="Directory for the parts, preparation.json, report.html."
-    ),
-    config: Path = typer.Option(
-        None, "--config", help="YAML of cleaning options (see simulacra.prepare.table)."
-    ),
-    test: str = typer.Option(None, "--test", help="A separate test table: cleaned the same way, no split."),
-    split_method: str = typer.Option(None, "--split", help="random | stratified | group | time."),
-    split_column: str = typer.Option(None, "--split-column", help="Column for stratified/group/time splits."),
-    fractions: str = typer.Option(None, "--fractions", help="e.g. 0.8,0.2 or 0.7,0.1,0.2."),
-    seed: int = typer.Option(None, "--seed", min=0, max=MAX_SEED, help="Seed of the split."),
-    force: bool = typer.Option(False, "--force", help="Replace an existing output directory."),
+    source: _Prepare.source,
+    output: _Prepare.output,
+    config: _Prepare.config = None,
+    test: _Prepare.test = None,
+    split_method: _Prepare.split_method = None,
+    split_column: _Prepare.split_column = None,
+    fractions: _Prepare.fractions = None,
+    seed: Seed = None,
+    force: Force = False,
 ) -> None:
     """Clean a table with a record of every change, profile it and split it into train/test parts."""
-    from simulacra.io import check_not_input, read_yaml
-    from simulacra.pipeline import run_prepare
+    from simulacra.commands import PrepareRequest
+    from simulacra.commands import prepare as prepare_command
 
-    check_not_input(output, source, test, config)
-    cfg: Any = {}
-    if config is not None:
-        cfg = read_yaml(config) or {}
-        if not isinstance(cfg, dict):
-            raise ConfigError(f"{config}: the config must be a mapping of cleaning steps")
-    split_cfg = cfg.get("split", {})
-    overrides: dict[str, Any] = {"method": split_method, "column": split_column, "seed": seed}
+    parts = None
     if fractions is not None:
         try:
-            overrides["fractions"] = [float(f) for f in fractions.split(",")]
+            parts = [float(f) for f in fractions.split(",")]
         except ValueError:
             raise ConfigError(f"--fractions {fractions!r}: give numbers like 0.8,0.2") from None
-    given = {k: v for k, v in overrides.items() if v is not None}
-    if given:
-        cfg["split"] = {**(split_cfg if isinstance(split_cfg, dict) else {}), **given}
-    path, prep = run_prepare(source, output, test=test, config=cfg, force=force)
+    request = _request(PrepareRequest, locals(), split=split_method, fractions=parts)
+    path, prep = prepare_command(request)
     table = Table(title=f"prepared {redact_url(source)}")
     for col in ("step", "action", "column", "count"):
         table.add_column(col, justify="right" if col == "count" else "left")
@@ -620,74 +710,86 @@ def prepare(
     console.print(f"{parts} → {path} (report: {path / 'report.html'})")
 
 
+class _Augment:
+    """The options of ``simulacra augment``."""
+
+    source = Annotated[
+        str,
+        typer.Argument(
+            help="Images: a bundled image dataset (its train part), a folder of class folders, .npz or IDX. Texts: a bundled text dataset (sms), a text file or folder, or a table with --text-column."
+        ),
+    ]
+    pipeline = Annotated[
+        Path,
+        typer.Option(
+            "--pipeline",
+            help="YAML with steps: [{op: rotate, degrees: 15}, …] or [{op: random_swap, p: 0.1}, …].",
+        ),
+    ]
+    output = Annotated[
+        Path,
+        typer.Option(
+            "-o",
+            "--output",
+            help="Images: an .npz file, or a folder (a name without suffix) for PNGs in class folders. Texts: .jsonl, .csv or .parquet.",
+        ),
+    ]
+    copies = Annotated[
+        int, typer.Option("--copies", min=1, max=1000, help="Augmented copies of every image or text.")
+    ]
+    test = Annotated[
+        str,
+        typer.Option(
+            "--test",
+            help="Texts: real test texts, to report TRTR with and without the copies (sms brings its own).",
+        ),
+    ]
+
+
 @app.command(
     epilog="Examples: simulacra augment mnist --pipeline aug.yaml --copies 5 -o out/ · "
     "simulacra augment images/ --pipeline aug.yaml -o augmented.npz · "
     "simulacra augment sms --pipeline text_aug.yaml --copies 3 -o out.jsonl"
 )
 def augment(
-    source: str = typer.Argument(
-        ...,
-        help="Images: a bundled image dataset (its train part), a folder of class folders, .npz or IDX. "
-        "Texts: a bundled text dataset (sms), a text file or folder, or a table with --text-column.",
-    ),
-    pipeline: Path = typer.Option(
-        ...,
-        "--pipeline",
-        help="YAML with steps: [{op: rotate, degrees: 15}, …] or [{op: random_swap, p: 0.1}, …].",
-    ),
-    output: Path = typer.Option(
-        ...,
-        "-o",
-        "--output",
-        help="Images: an .npz file, or a folder (a name without suffix) for PNGs in class folders. "
-        "Texts: .jsonl, .csv or .parquet.",
-    ),
-    copies: int = typer.Option(
-        1, "--copies", min=1, max=1000, help="Augmented copies of every image or text."
-    ),
-    text_column: str = typer.Option(None, "--text-column", help="Texts in a table file: the text column."),
-    label_column: str = typer.Option(None, "--label-column", help="Texts in a table file: the label column."),
-    test: str = typer.Option(
-        None,
-        "--test",
-        help="Texts: real test texts, to report TRTR with and without the copies (sms brings its own).",
-    ),
-    seed: int = typer.Option(0, "--seed", min=0, max=MAX_SEED, help="Same seed, same output."),
-    force: bool = typer.Option(False, "--force", help="Replace an existing output."),
+    source: _Augment.source,
+    pipeline: _Augment.pipeline,
+    output: _Augment.output,
+    copies: _Augment.copies = 1,
+    text_column: TextColumn = None,
+    label_column: LabelColumn = None,
+    test: _Augment.test = None,
+    seed: Seed = 0,
+    force: Force = False,
 ) -> None:
     """Write augmented copies of an image set (Kornia: flips, rotations, crops, affine, noise, …) or of
     labelled texts (EDA: synonym replacement, random insertion, swap, deletion; keyboard typos)."""
     from simulacra.commands import AugmentRequest
     from simulacra.commands import augment as augment_command
 
-    request = AugmentRequest.of(
-        source=source,
-        pipeline=pipeline,
-        output=output,
-        copies=copies,
-        text_column=text_column,
-        label_column=label_column,
-        test=test,
-        seed=seed,
-        force=force,
-    )
+    request = _request(AugmentRequest, locals())
     done = augment_command(request, _STATUS)
     console.print(f"{done.count} augmented {done.unit} → {done.where}")
     if done.effect:
         console.print(done.effect, highlight=False)
 
 
+class _Run:
+    """The options of ``simulacra run``."""
+
+    config = Annotated[Path, typer.Argument(help="YAML config (see simulacra.pipeline).")]
+
+
 @app.command("run", epilog="Example: simulacra run examples/adult.yaml")
 def run_cmd(
-    config: Path = typer.Argument(..., help="YAML config (see simulacra.pipeline)."),
-    force: bool = typer.Option(False, "--force", help="Replace an existing run directory."),
+    config: _Run.config,
+    force: Force = False,
 ) -> None:
     """Run a YAML config: a list of command steps (steps: [{fit: {…}}, {sample: {…}}, …], any modality),
     or the table pipeline into one run directory (data:, model:, sample:, output:)."""
     from simulacra.commands import is_steps_config, load_steps, run_steps
-    from simulacra.io import read_yaml
-    from simulacra.pipeline import load_config
+    from simulacra.commands.support import load_pipeline_config as load_config
+    from simulacra.commands.support import read_yaml
 
     raw = read_yaml(config)
     if is_steps_config(raw):
@@ -720,7 +822,7 @@ def _mix_progress():
 
 def _mix_table(summary, result, source: str, repeats: int, downstream: list[str]) -> None:
     """The headline metric of every variant, mean ± sd, one column per downstream model."""
-    from simulacra.experiments.mix import percent
+    from simulacra.commands.support import percent
 
     table = Table(
         title=f"simulacra mix on {redact_url(source)}: {result.headline}, mean ± sd over {repeats} repeat(s)"
@@ -754,80 +856,96 @@ def _numbers(text: str, what: str) -> list[float]:
     return values
 
 
+class _Mix:
+    """The options of ``simulacra mix``."""
+
+    source = Annotated[
+        str,
+        typer.Argument(
+            help="Training table (bundled name: adult, bank, housing; a file or SQL URL) or labelled images (mnist)."
+        ),
+    ]
+    model = Annotated[
+        str,
+        typer.Option(
+            "--model",
+            help=f"Synthesizer(s), comma-separated (default: mixture on tables, cgan on images): {_MODELS}.",
+        ),
+    ]
+    target = Annotated[
+        str, typer.Option("--target", help="Column to predict (a bundled dataset brings its own).")
+    ]
+    test = Annotated[str, typer.Option("--test", help="Real test table (a bundled dataset brings its own).")]
+    ratios = Annotated[str, typer.Option("--ratios", help="Synthetic rows per real row, 0 … 10.")]
+    fractions = Annotated[
+        str, typer.Option("--fractions", help="Shares of the real training rows, in (0, 1].")
+    ]
+    repeats = Annotated[int, typer.Option("--repeats", min=1, max=100, help="Repeats with successive seeds.")]
+    balance = Annotated[
+        str,
+        typer.Option(
+            "--balance",
+            help="Also compare class balancing of this column: none, random, SMOTE, SMOTE-NC, the models.",
+        ),
+    ]
+    downstream = Annotated[str, typer.Option("--downstream", help="Downstream models: hgb, logreg.")]
+    param = Annotated[list[str], typer.Option("--param", help="name=value for the synthesizer (repeatable).")]
+    write_best = Annotated[
+        str,
+        typer.Option(
+            "--write-best", help="Write the best mixed training set (with a 'synthetic' column) here."
+        ),
+    ]
+    output = Annotated[
+        Path, typer.Option("-o", "--output", help="Folder for results.csv, report.html, metrics.json.")
+    ]
+    workers = Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            help="Tables: run every (repeat, fraction) fit and its scores as a Ray task, this many at a time (needs the extra simulacra[ray]); the results are the same.",
+        ),
+    ]
+
+
 @app.command(
     epilog="Examples: simulacra mix adult --model copula --target income · simulacra mix bank --balance y "
     "--model mixture,copula · simulacra mix my.csv --test my_test.csv --target label --fractions 0.05,1 "
     "--write-best best.parquet"
 )
 def mix(
-    source: str = typer.Argument(
-        ...,
-        help="Training table (bundled name: adult, bank, housing; a file or SQL URL) or labelled images (mnist).",
-    ),
-    model: str = typer.Option(
-        None,
-        "--model",
-        help=f"Synthesizer(s), comma-separated (default: mixture on tables, cgan on images): {_MODELS}.",
-    ),
-    target: str = typer.Option(
-        None, "--target", help="Column to predict (a bundled dataset brings its own)."
-    ),
-    test: str = typer.Option(None, "--test", help="Real test table (a bundled dataset brings its own)."),
-    ratios: str = typer.Option("0,0.25,0.5,1,2", "--ratios", help="Synthetic rows per real row, 0 … 10."),
-    fractions: str = typer.Option(
-        "0.01,0.05,0.1,1", "--fractions", help="Shares of the real training rows, in (0, 1]."
-    ),
-    repeats: int = typer.Option(3, "--repeats", min=1, max=100, help="Repeats with successive seeds."),
-    balance: str = typer.Option(
-        None,
-        "--balance",
-        help="Also compare class balancing of this column: none, random, SMOTE, SMOTE-NC, the models.",
-    ),
-    downstream: str = typer.Option("hgb,logreg", "--downstream", help="Downstream models: hgb, logreg."),
-    param: list[str] = typer.Option([], "--param", help="name=value for the synthesizer (repeatable)."),
-    metadata: Path = typer.Option(None, "--metadata", help="Metadata overrides (JSON/YAML)."),
-    write_best: str = typer.Option(
-        None, "--write-best", help="Write the best mixed training set (with a 'synthetic' column) here."
-    ),
-    seed: int = typer.Option(0, "--seed", min=0, max=MAX_SEED, help="Seed of the first repeat."),
-    output: Path = typer.Option(
-        None, "-o", "--output", help="Folder for results.csv, report.html, metrics.json."
-    ),
-    workers: int = typer.Option(
-        None,
-        "--workers",
-        help="Tables: run every (repeat, fraction) fit and its scores as a Ray task, this many at a "
-        "time (needs the extra simulacra[ray]); the results are the same.",
-    ),
-    ray_address: str = typer.Option(
-        None, "--ray-address", help="With --workers: a Ray cluster (ray://head:10001, auto); default: local."
-    ),
-    force: bool = typer.Option(False, "--force", help="Replace an output simulacra wrote."),
+    source: _Mix.source,
+    model: _Mix.model = None,
+    target: _Mix.target = None,
+    test: _Mix.test = None,
+    ratios: _Mix.ratios = "0,0.25,0.5,1,2",
+    fractions: _Mix.fractions = "0.01,0.05,0.1,1",
+    repeats: _Mix.repeats = 3,
+    balance: _Mix.balance = None,
+    downstream: _Mix.downstream = "hgb,logreg",
+    param: _Mix.param = (),
+    metadata: MetadataOverrides = None,
+    write_best: _Mix.write_best = None,
+    seed: Seed = 0,
+    output: _Mix.output = None,
+    workers: _Mix.workers = None,
+    ray_address: RayAddress = None,
+    force: Force = False,
 ) -> None:
     """Does synthetic data help? Mixing curves (real fractions × synthetic ratios) and, with --balance,
     class balancing against SMOTE, all scored on the real test rows."""
     from simulacra.commands import MixRequest
     from simulacra.commands import mix as mix_command
-    from simulacra.experiments.mix import percent
+    from simulacra.commands.support import percent
 
-    request = MixRequest.of(
-        source=source,
+    request = _request(
+        MixRequest,
+        locals(),
         models=[m.strip() for m in model.split(",") if m.strip()] if model else None,
-        target=target,
-        test=test,
         fractions=_numbers(fractions, "--fractions"),
         ratios=_numbers(ratios, "--ratios"),
-        repeats=repeats,
-        balance=balance,
         downstream=[d.strip() for d in downstream.split(",") if d.strip()],
         params=_params(param),
-        metadata=metadata,
-        write_best=write_best,
-        seed=seed,
-        output=output,
-        workers=workers,
-        ray_address=ray_address,
-        force=force,
     )
     done = mix_command(request, _STATUS)
     run = done.run
@@ -843,90 +961,102 @@ def mix(
         )
 
 
+class _Tune:
+    """The options of ``simulacra tune``."""
+
+    source = Annotated[
+        str, typer.Argument(help="Training table: bundled name (adult, bank, housing), file or SQL URL.")
+    ]
+    model = Annotated[str, typer.Option("--model", help=f"Table synthesizer (default: mixture): {_MODELS}.")]
+    target = Annotated[
+        str, typer.Option("--target", help="Column TSTR predicts (a bundled dataset brings its own).")
+    ]
+    test = Annotated[
+        str,
+        typer.Option(
+            "--test",
+            help="Real test table, used once to score the refitted best model (a bundled dataset brings its own); never by the search.",
+        ),
+    ]
+    trials = Annotated[int, typer.Option("--trials", help="Trials, the model's defaults (trial 0) included.")]
+    space = Annotated[
+        list[str],
+        typer.Option(
+            "--space",
+            help="Searched parameter: name=LOW:HIGH, name=LOW:HIGH:log or name=A,B,C (repeatable); replaces or adds to the model's default space.",
+        ),
+    ]
+    param = Annotated[
+        list[str],
+        typer.Option(
+            "--param", help="name=value fixed in every trial, e.g. --param epochs=50 (not searched)."
+        ),
+    ]
+    objective = Annotated[
+        str,
+        typer.Option(
+            "--objective",
+            help="What the search maximises on the validation rows: combined (mean of detection and utility), detection (XGBoost C2ST) or utility (TSTR/TRTR).",
+        ),
+    ]
+    validation = Annotated[
+        float,
+        typer.Option(
+            "--validation", help="Share of the training rows held out to score the trials, 0.05 … 0.5."
+        ),
+    ]
+    workers = Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            help="Trials at once, as Ray Tune trials sharing this machine's cores (or a cluster's).",
+        ),
+    ]
+    refit = Annotated[
+        bool,
+        typer.Option(
+            "--refit/--no-refit",
+            help="Fit the best parameters on all training rows (OUTPUT/model) and score them on the test table.",
+        ),
+    ]
+    output = Annotated[
+        Path,
+        typer.Option(
+            "-o", "--output", help="Folder for best_params.json, tune.md, tune.json, trials.csv, model/."
+        ),
+    ]
+
+
 @app.command(
     epilog="Examples: simulacra tune adult --model mixture --trials 20 · simulacra tune bank --model ctgan "
     "--param epochs=50 --trials 20 --workers 2 · simulacra tune my.csv --test test.csv --target label "
     "--model tvae --space learning_rate=1e-4:1e-2:log --space embedding_dim=64,128,256"
 )
 def tune(
-    source: str = typer.Argument(
-        ..., help="Training table: bundled name (adult, bank, housing), file or SQL URL."
-    ),
-    model: str = typer.Option(None, "--model", help=f"Table synthesizer (default: mixture): {_MODELS}."),
-    target: str = typer.Option(
-        None, "--target", help="Column TSTR predicts (a bundled dataset brings its own)."
-    ),
-    test: str = typer.Option(
-        None,
-        "--test",
-        help="Real test table, used once to score the refitted best model (a bundled "
-        "dataset brings its own); never by the search.",
-    ),
-    trials: int = typer.Option(20, "--trials", help="Trials, the model's defaults (trial 0) included."),
-    space: list[str] = typer.Option(
-        [],
-        "--space",
-        help="Searched parameter: name=LOW:HIGH, name=LOW:HIGH:log or name=A,B,C (repeatable); replaces "
-        "or adds to the model's default space.",
-    ),
-    param: list[str] = typer.Option(
-        [], "--param", help="name=value fixed in every trial, e.g. --param epochs=50 (not searched)."
-    ),
-    objective: str = typer.Option(
-        "combined",
-        "--objective",
-        help="What the search maximises on the validation rows: combined (mean of detection and "
-        "utility), detection (XGBoost C2ST) or utility (TSTR/TRTR).",
-    ),
-    validation: float = typer.Option(
-        0.2, "--validation", help="Share of the training rows held out to score the trials, 0.05 … 0.5."
-    ),
-    metadata: Path = typer.Option(None, "--metadata", help="Metadata overrides (JSON/YAML)."),
-    seed: int = typer.Option(
-        0, "--seed", min=0, max=MAX_SEED, help="Seed of the split, the sampler, the models and the scores."
-    ),
-    workers: int = typer.Option(
-        1,
-        "--workers",
-        help="Trials at once, as Ray Tune trials sharing this machine's cores (or a cluster's).",
-    ),
-    ray_address: str = typer.Option(
-        None, "--ray-address", help="A Ray cluster (ray://head:10001, auto); default: a local instance."
-    ),
-    refit: bool = typer.Option(
-        True,
-        "--refit/--no-refit",
-        help="Fit the best parameters on all training rows (OUTPUT/model) and score them on the test table.",
-    ),
-    output: Path = typer.Option(
-        None, "-o", "--output", help="Folder for best_params.json, tune.md, tune.json, trials.csv, model/."
-    ),
-    force: bool = typer.Option(False, "--force", help="Replace an output simulacra wrote."),
+    source: _Tune.source,
+    model: _Tune.model = None,
+    target: _Tune.target = None,
+    test: _Tune.test = None,
+    trials: _Tune.trials = 20,
+    space: _Tune.space = (),
+    param: _Tune.param = (),
+    objective: _Tune.objective = "combined",
+    validation: _Tune.validation = 0.2,
+    metadata: MetadataOverrides = None,
+    seed: Seed = 0,
+    workers: _Tune.workers = 1,
+    ray_address: RayAddress = None,
+    refit: _Tune.refit = True,
+    output: _Tune.output = None,
+    force: Force = False,
 ) -> None:
     """Search a table synthesizer's hyper-parameters: Ray Tune trials proposed by Optuna (TPE), each
     scored on a validation split by detection and TSTR; writes the best parameters and a report."""
     from simulacra.commands import TuneRequest
     from simulacra.commands import tune as tune_command
-    from simulacra.experiments.tune import fit_command
+    from simulacra.commands.support import fit_command
 
-    request = TuneRequest.of(
-        source=source,
-        model=model,
-        target=target,
-        test=test,
-        trials=trials,
-        space=_pairs(space, "--space"),
-        params=_params(param),
-        objective=objective,
-        validation=validation,
-        metadata=metadata,
-        seed=seed,
-        workers=workers,
-        ray_address=ray_address,
-        refit=refit,
-        output=output,
-        force=force,
-    )
+    request = _request(TuneRequest, locals(), space=_pairs(space, "--space"), params=_params(param))
     done = tune_command(request, _STATUS)
     result, model, output = done.result, done.model, done.output
     table = Table(title=f"simulacra tune {model} on {redact_url(source)}: best trials ({objective})")
@@ -959,6 +1089,66 @@ def tune(
     console.print(f"written: {output}: best_params.json, tune.md, tune.json, trials.csv{extra}")
 
 
+class _Bench:
+    """The options of ``simulacra bench``."""
+
+    models = Annotated[
+        str,
+        typer.Option(
+            "--models",
+            help="Comma-separated registry names (default mixture,diffusion,copula,ctgan,tvae; on images all four; on texts textgpt).",
+        ),
+    ]
+    data = Annotated[
+        str,
+        typer.Option(
+            "--data", help="Training data: bundled name (adult, bank, housing, mnist, sms), file or SQL URL."
+        ),
+    ]
+    test = Annotated[str, typer.Option("--test", help="Real test table (a bundled dataset brings its own).")]
+    target = Annotated[
+        str, typer.Option("--target", help="Column for TSTR/TRTR (a bundled dataset brings its own).")
+    ]
+    param = Annotated[
+        list[str],
+        typer.Option(
+            "--param", help="name=value for every model taking it, or model.name=value (repeatable)."
+        ),
+    ]
+    rows = Annotated[int, typer.Option("--rows", min=1, max=100000000, help="Rows sampled to time sampling.")]
+    repeats = Annotated[
+        int,
+        typer.Option(
+            "--repeats",
+            min=1,
+            max=100,
+            help="Runs per model with successive seeds; the table shows mean ± sd.",
+        ),
+    ]
+    temperatures = Annotated[
+        str,
+        typer.Option(
+            "--temperatures",
+            help="Also sample each model that has a temperature at these (e.g. 0.5,0.75,1,1.25,1.5): precision/recall in bench.md and tradeoff.png.",
+        ),
+    ]
+    privacy = Annotated[
+        bool,
+        typer.Option(
+            "--privacy/--no-privacy",
+            help="Tables: run the privacy attacks (membership inference, singling out, linkability, inference) on every model and reference row; ≈ 20 s each on Adult.",
+        ),
+    ]
+    workers = Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            help="Run the models (and repeats) as Ray tasks, this many at a time, one CPU each (needs the extra simulacra[ray]); quality is unchanged, times are per core.",
+        ),
+    ]
+    output = Annotated[Path, typer.Option("-o", "--output", help="Directory for bench.json and bench.md.")]
+
+
 @app.command(
     epilog="Examples: simulacra bench · simulacra bench --models ctgan,tvae --param epochs=50 · "
     "simulacra bench --data my.csv --target label --models copula,tvae --param tvae.epochs=100 · "
@@ -966,83 +1156,35 @@ def tune(
     "simulacra bench --data sms"
 )
 def bench(
-    models: str = typer.Option(
-        None,
-        "--models",
-        help="Comma-separated registry names (default mixture,diffusion,copula,ctgan,tvae; on images all "
-        "four; on texts textgpt).",
-    ),
-    data: str = typer.Option(
-        "adult",
-        "--data",
-        help="Training data: bundled name (adult, bank, housing, mnist, sms), file or SQL URL.",
-    ),
-    test: str = typer.Option(None, "--test", help="Real test table (a bundled dataset brings its own)."),
-    target: str = typer.Option(
-        None, "--target", help="Column for TSTR/TRTR (a bundled dataset brings its own)."
-    ),
-    param: list[str] = typer.Option(
-        [], "--param", help="name=value for every model taking it, or model.name=value (repeatable)."
-    ),
-    rows: int = typer.Option(
-        100_000, "--rows", min=1, max=100_000_000, help="Rows sampled to time sampling."
-    ),
-    seed: int = typer.Option(0, "--seed", min=0, max=MAX_SEED),
-    repeats: int = typer.Option(
-        1,
-        "--repeats",
-        min=1,
-        max=100,
-        help="Runs per model with successive seeds; the table shows mean ± sd.",
-    ),
-    temperatures: str = typer.Option(
-        None,
-        "--temperatures",
-        help="Also sample each model that has a temperature at these (e.g. 0.5,0.75,1,1.25,1.5): "
-        "precision/recall in bench.md and tradeoff.png.",
-    ),
-    privacy: bool = typer.Option(
-        True,
-        "--privacy/--no-privacy",
-        help="Tables: run the privacy attacks (membership inference, singling out, linkability, "
-        "inference) on every model and reference row; ≈ 20 s each on Adult.",
-    ),
-    workers: int = typer.Option(
-        None,
-        "--workers",
-        help="Run the models (and repeats) as Ray tasks, this many at a time, one CPU each (needs the "
-        "extra simulacra[ray]); quality is unchanged, times are per core.",
-    ),
-    ray_address: str = typer.Option(
-        None, "--ray-address", help="With --workers: a Ray cluster (ray://head:10001, auto); default: local."
-    ),
-    output: Path = typer.Option(None, "-o", "--output", help="Directory for bench.json and bench.md."),
-    force: bool = typer.Option(False, "--force", help="Overwrite bench.json/bench.md in --output."),
+    models: _Bench.models = None,
+    data: _Bench.data = "adult",
+    test: _Bench.test = None,
+    target: _Bench.target = None,
+    param: _Bench.param = (),
+    rows: _Bench.rows = 100_000,
+    seed: Seed = 0,
+    repeats: _Bench.repeats = 1,
+    temperatures: _Bench.temperatures = None,
+    privacy: _Bench.privacy = True,
+    workers: _Bench.workers = None,
+    ray_address: RayAddress = None,
+    output: _Bench.output = None,
+    force: Force = False,
 ) -> None:
     """Fit, sample and evaluate several models on one table (each in a fresh process) and tabulate fit
     seconds, sample rows/s, peak memory, quality and, for tables, the privacy attacks."""
-    from simulacra.bench import cells, columns, run_bench, table_rows, write_results
-    from simulacra.io import check_writable
-    from simulacra.modalities import of_source
+    from simulacra.commands import BenchRequest, of_source
+    from simulacra.commands import bench as bench_command
+    from simulacra.commands.support import cells, columns, table_rows
 
-    plugin = of_source(data)
-    modality = plugin.name
-    names = [m.strip() for m in models.split(",") if m.strip()] if models else list(plugin.bench_models)
-    output = output or Path("runs") / f"bench-{datetime.now():%Y%m%d-%H%M%S}"
-    taus = _numbers(temperatures, "--temperatures") if temperatures else None
-    for tau in taus or []:
-        if not 0 < tau <= 10:
-            raise ConfigError(f"--temperatures: {tau:g} is not in (0, 10]; give e.g. 0.5,1,1.5")
-    for name in ("bench.json", "bench.md", "tradeoff.png"):  # checked before any fit, created after the last
-        if (output / name).exists() and not force:
-            raise OutputExistsError(
-                f"{output / name}: already exists; choose another --output or pass --force"
-            )
-        check_writable(output / name, kind="file")
-    from simulacra.commands import check_ray_options
-
-    workers = check_ray_options(workers, ray_address, "bench")
-    cols = columns(modality)
+    request = _request(
+        BenchRequest,
+        locals(),
+        models=[m.strip() for m in models.split(",") if m.strip()] if models else None,
+        params=_params(param),
+        temperatures=_numbers(temperatures, "--temperatures") if temperatures else None,
+    )
+    cols = columns(of_source(data).name)
 
     def show(result: dict[str, Any]) -> None:
         console.print(
@@ -1051,22 +1193,8 @@ def bench(
             )
         )
 
-    results = run_bench(
-        names,
-        data,
-        test=test,
-        target=target,
-        params=_params(param),
-        rows=rows,
-        seed=seed,
-        repeats=repeats,
-        on_result=show,
-        report_dir=output if modality != "table" else None,
-        temperatures=taus,
-        privacy=privacy,
-        workers=workers,
-        address=ray_address,
-    )
+    done = bench_command(request, on_result=show)
+    results, output, names, modality = done.results, done.output, done.models, done.modality
     rows_shown = table_rows(results)
     shown = [c for c in cols if c[0] == "model" or any(r.get(c[0]) is not None for r in rows_shown)]
     table = Table(title=f"simulacra bench on {redact_url(data)}")
@@ -1074,8 +1202,6 @@ def bench(
         table.add_column(title, justify="left" if title == "model" else "right")
     for row in rows_shown:
         table.add_row(*cells(row, shown))
-    info = {"data": redact_url(data), "models": names, "rows": rows, "seed": seed, "repeats": repeats}
-    write_results(results, output, info, force=force)
     Console(width=max(console.width, 230), markup=False).print(
         table
     )  # never truncate numbers, even in a narrow log
@@ -1087,6 +1213,8 @@ def bench(
 @app.command("datasets", epilog="Example: simulacra datasets")
 def list_datasets() -> None:
     """List the bundled datasets."""
+    from simulacra.commands.support import datasets
+
     for name in datasets.available():
         console.print(f"{name}: {datasets.DATASETS[name]['description']}")
 

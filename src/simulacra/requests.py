@@ -381,3 +381,94 @@ class TuneRequest(Request):
     refit: bool = True
     output: Path | None = None
     force: bool = False
+
+
+class BenchRequest(Request):
+    """The inputs of :func:`simulacra.commands.bench`.
+
+    Attributes
+    ----------
+    data : str
+        Training data: a bundled name, a file or SQL URL, images or texts.
+    models : list of str or None
+        Registry names; ``None`` takes the modality's bench models.
+    test, target : str or None
+        The real test data and the column for TSTR/TRTR (a bundled dataset brings its own).
+    params : dict
+        ``name → value`` for every model taking it, or ``model.name → value``.
+    rows : int
+        Rows sampled to time sampling, in [1, 10⁸].
+    seed : int
+        The first run's seed.
+    repeats : int
+        Runs per model with successive seeds, in [1, 100].
+    temperatures : list of float or None
+        Also sample each model that has a temperature at these, each in (0, 10].
+    privacy : bool
+        Tables: run the privacy attacks on every model and reference row.
+    workers, ray_address : int, str or None
+        Run the models (and repeats) as Ray tasks, this many at a time; where.
+    output : Path or None
+        The folder for ``bench.json`` and ``bench.md``; default ``runs/bench-<time>``.
+    force : bool
+        Replace ``bench.json``/``bench.md`` in ``output``.
+    """
+
+    command: str = "bench"
+    data: str = "adult"
+    models: list[str] | None = None
+    test: str | None = None
+    target: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    rows: int = Field(100_000, ge=1, le=100_000_000)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
+    repeats: int = Field(1, ge=1, le=100)
+    temperatures: list[float] | None = None
+    privacy: bool = True
+    workers: int | None = None
+    ray_address: str | None = None
+    output: Path | None = None
+    force: bool = False
+
+
+class InspectRequest(Request):
+    """The inputs of :func:`simulacra.commands.inspect`: a table ``source``, metadata overrides to
+    apply, and where to write the metadata JSON (``output``, replaced only with ``force``)."""
+
+    command: str = "inspect"
+    source: str
+    metadata: Path | None = None
+    output: Path | None = None
+    force: bool = False
+
+
+class PrepareRequest(Request):
+    """The inputs of :func:`simulacra.commands.prepare`.
+
+    Attributes
+    ----------
+    source : str
+        The table to clean.
+    output : Path
+        The folder for the parts, ``preparation.json`` and ``report.html``.
+    config : Path or None
+        YAML of cleaning options (:mod:`simulacra.prepare.table`).
+    test : str or None
+        A separate test table, cleaned the same way; the table is then not split.
+    split, split_column, fractions, seed
+        Override the config's ``split`` section: ``random``, ``stratified``, ``group`` or ``time``;
+        its column; the parts' shares; its seed.
+    force : bool
+        Replace an existing output folder written by simulacra.
+    """
+
+    command: str = "prepare"
+    source: str
+    output: Path
+    config: Path | None = None
+    test: str | None = None
+    split: str | None = None
+    split_column: str | None = None
+    fractions: list[float] | None = None
+    seed: int | None = Field(None, ge=0, le=MAX_SEED)
+    force: bool = False

@@ -152,6 +152,18 @@ class Augmented:
     effect: str | None = None
 
 
+def curve_options(request: MixRequest, settings: Any) -> dict[str, Any]:
+    """The keyword arguments every mixing experiment takes from a request and its checked settings
+    (:class:`~simulacra.experiments.mix.MixSettings`)."""
+    return {
+        "params": request.params,
+        "fractions": settings.fractions,
+        "ratios": settings.ratios,
+        "repeats": settings.repeats,
+        "seed": settings.seed,
+    }
+
+
 @dataclass
 class MixRun:
     """What a plug-in's :meth:`Modality.mix` measured: the mixing curves (``MixResult``), the
@@ -319,8 +331,9 @@ class Modality(ABC):
             raise self._no_mix()
         kind = model_class(name).modality
         if kind != self.name:
+            article = "an" if kind[:1] in "aeiou" else "a"
             raise ConfigError(
-                f"{name} is a model for {kind} data and the source holds {self.unit}; give a matching --model"
+                f"{name} is {article} {kind} model and the source holds {self.unit}; give a matching --model"
             )
 
     def fit_data(self, request: FitRequest, model: Any, status: Status) -> FitData:

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from simulacra.modalities.base import Augmented, EvaluateOptions, MixRun, Modality, Sampled, Source, Status
+from simulacra.modalities.base import (
+    Augmented,
+    EvaluateOptions,
+    MixRun,
+    Modality,
+    Sampled,
+    Source,
+    Status,
+    curve_options,
+)
 from simulacra.requests import AugmentRequest, MixRequest, SampleRequest
 
 
@@ -168,13 +177,7 @@ class ImageModality(Modality):
         found = self.resolve(r.source, test=r.test)
         if found.test is None:
             raise ConfigError("mix scores every variant on real test images; give --test IMAGES")
-        common = {
-            "params": r.params,
-            "fractions": settings.fractions,
-            "ratios": settings.ratios,
-            "repeats": settings.repeats,
-            "seed": settings.seed,
-        }
+        common = curve_options(r, settings)
         with status.steps() as on_progress:
             result = MixResult.combine(
                 [

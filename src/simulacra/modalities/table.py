@@ -5,7 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from simulacra.errors import ConfigError
-from simulacra.modalities.base import EvaluateOptions, FitData, MixRun, Modality, Sampled, Source, Status
+from simulacra.modalities.base import (
+    EvaluateOptions,
+    FitData,
+    MixRun,
+    Modality,
+    Sampled,
+    Source,
+    Status,
+    curve_options,
+)
 from simulacra.requests import FitRequest, MixRequest, SampleRequest
 
 #: categories above which a neural model's one-hot layout gets slow and large (a warning, not a limit)
@@ -136,13 +145,7 @@ class TableModality(Modality):
         if src.test is None:
             raise ConfigError("mix scores every variant on real test rows; give --test TABLE")
         meta = table_metadata(src.train, None if r.metadata is None else str(r.metadata), target)
-        common = {
-            "params": r.params,
-            "fractions": settings.fractions,
-            "ratios": settings.ratios,
-            "repeats": settings.repeats,
-            "seed": settings.seed,
-        }
+        common = curve_options(r, settings)
         with status.steps() as on_progress:
             runs = [
                 mixing_curves(
