@@ -1194,7 +1194,7 @@ def bench(
         )
 
     done = bench_command(request, on_result=show)
-    results, output, names, modality = done.results, done.output, done.models, done.modality
+    results, output = done.results, done.output
     rows_shown = table_rows(results)
     shown = [c for c in cols if c[0] == "model" or any(r.get(c[0]) is not None for r in rows_shown)]
     table = Table(title=f"simulacra bench on {redact_url(data)}")
@@ -1206,8 +1206,8 @@ def bench(
         table
     )  # never truncate numbers, even in a narrow log
     console.print(f"written: {output / 'bench.md'}, {output / 'bench.json'}")
-    if modality != "table":
-        console.print(f"reports: {', '.join(str(output / n / 'report.html') for n in names)}")
+    if done.reports:
+        console.print(f"reports: {', '.join(map(str, done.reports))}")
 
 
 @app.command("datasets", epilog="Example: simulacra datasets")

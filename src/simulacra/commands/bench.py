@@ -15,12 +15,14 @@ from simulacra.requests import BenchRequest
 @dataclass
 class BenchOutcome:
     """What :func:`bench` did: one result per model (mean ± sd over repeats), the models, the
-    modality benched and the folder holding ``bench.json`` and ``bench.md``."""
+    modality benched, the folder holding ``bench.json`` and ``bench.md``, and the report of each model
+    where the modality writes one (images and texts)."""
 
     results: list[dict[str, Any]]
     models: list[str]
     modality: str
     output: Path
+    reports: list[Path]
 
 
 def bench(request: BenchRequest, on_result: Any = None) -> BenchOutcome:
@@ -64,7 +66,7 @@ def bench(request: BenchRequest, on_result: Any = None) -> BenchOutcome:
         seed=r.seed,
         repeats=r.repeats,
         on_result=on_result,
-        report_dir=output if plugin.name != "table" else None,
+        report_dir=output if plugin.bench_reports else None,
         temperatures=r.temperatures,
         privacy=r.privacy,
         workers=workers,
@@ -78,4 +80,5 @@ def bench(request: BenchRequest, on_result: Any = None) -> BenchOutcome:
         "repeats": r.repeats,
     }
     write_results(results, output, info, force=r.force)
-    return BenchOutcome(results, models, plugin.name, output)
+    reports = [output / name / "report.html" for name in models] if plugin.bench_reports else []
+    return BenchOutcome(results, models, plugin.name, output, reports)

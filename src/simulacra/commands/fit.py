@@ -96,15 +96,4 @@ def fit(request: FitRequest, status: Status | None = None, *, on_epoch: Any = No
                 fit_model(synth, *data.args, pii=r.pii, pii_key=key)
         seconds = time.perf_counter() - start
         synth.save(r.output, force=r.force)
-    return FitResult(synth, r.output, data, seconds, _advice(synth, data))
-
-
-def _advice(model: Any, data: FitData) -> str | None:
-    """The advice line when a table model other than the suggested one was fitted (never for a DP
-    model, whose choice is about privacy)."""
-    if model.modality != "table" or model.differentially_private:
-        return None
-    from simulacra.synthesizers.advice import advise
-
-    advice = advise(data.data, data.metadata)
-    return advice.line() if advice.model != model.name else None
+    return FitResult(synth, r.output, data, seconds, named(synth.modality).advice(synth, data))

@@ -195,6 +195,9 @@ class Modality(ABC):
         experiment needs labels).
     bench_models : tuple of str
         The registry names ``bench`` compares without ``--models``.
+    bench_reports : bool
+        Whether ``bench`` writes a report per model (the modality's metrics need its pictures or
+        samples to be read); tables are read from the bench table alone.
     tunable : bool
         Whether ``tune`` can score trials on this modality (the table detector and TSTR on a column).
     token_controls : bool
@@ -213,6 +216,7 @@ class Modality(ABC):
     privacy_attacks: ClassVar[bool] = False
     token_controls: ClassVar[bool] = False
     tunable: ClassVar[bool] = False
+    bench_reports: ClassVar[bool] = True
 
     @abstractmethod
     def recognises(self, source: str, **options: Any) -> bool:
@@ -335,6 +339,11 @@ class Modality(ABC):
             raise ConfigError(
                 f"{name} is {article} {kind} model and the source holds {self.unit}; give a matching --model"
             )
+
+    def advice(self, model: Any, data: FitData) -> str | None:
+        """One line naming a model that suits the fitted data better than ``model``, or ``None``
+        (the base class: no advice)."""
+        return None
 
     def fit_data(self, request: FitRequest, model: Any, status: Status) -> FitData:
         """What ``model.fit`` takes from ``request.source`` (read as the request says: its loader

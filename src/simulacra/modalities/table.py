@@ -32,6 +32,7 @@ class TableModality(Modality):
     bench_models = ("mixture", "diffusion", "copula", "ctgan", "tvae")
     privacy_attacks = True
     tunable = True
+    bench_reports = False
 
     def recognises(self, source: str, **options: Any) -> bool:
         return True
@@ -84,6 +85,16 @@ class TableModality(Modality):
                     "the encoding is fitted on the sample"
                 )
         return FitData((data, meta), f"{len(data)} rows", batches)
+
+    def advice(self, model: Any, data: FitData) -> str | None:
+        """The advice line (:mod:`simulacra.synthesizers.advice`) when a model other than the suggested
+        one was fitted; never for a DP model, whose choice is about privacy."""
+        if model.differentially_private:
+            return None
+        from simulacra.synthesizers.advice import advise
+
+        advice = advise(data.data, data.metadata)
+        return advice.line() if advice.model != model.name else None
 
     @staticmethod
     def _warn_wide_categoricals(model: Any, metadata: Any, data: Any, status: Status) -> None:
