@@ -1,4 +1,5 @@
-"""The ``simulacra`` command line: a thin Typer layer over :mod:`simulacra.workflow` and the library.
+"""The ``simulacra`` command line: parse → request → call → print over :mod:`simulacra.commands`
+(an import-linter contract keeps it to that layer and the errors).
 
 Every bad input ends with one line on stderr, ``error: <what>; <how to fix>``, and exit code 2; no
 traceback (:func:`main` is the one place that turns exceptions into that line). Outputs are checked before
@@ -176,7 +177,7 @@ class _PrintedStatus(Status):
 
     @contextmanager
     def steps(self):
-        with _mix_progress() as on_progress:
+        with _steps_progress() as on_progress:
             yield on_progress
 
     @contextmanager
@@ -808,11 +809,11 @@ def _step_done(step) -> None:
 
 
 @contextmanager
-def _mix_progress():
+def _steps_progress():
     """A progress bar for an experiment's steps; yields the ``on_progress(done, total, message)``
     callback the experiments take."""
     with _progress() as progress:
-        task = progress.add_task("mixing", total=None)
+        task = progress.add_task("working", total=None)
 
         def on_progress(done: int, total: int, message: str) -> None:
             progress.update(task, completed=done, total=total, description=message[:80])

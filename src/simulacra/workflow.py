@@ -1,4 +1,5 @@
-"""The steps the CLI, :mod:`simulacra.pipeline` and :mod:`simulacra.bench` share, written once.
+"""The steps the modality plug-ins, the commands, :mod:`simulacra.pipeline` and :mod:`simulacra.bench`
+share, written once.
 
 * **Sources**: :func:`resolve_table` / :func:`resolve_images` / :func:`resolve_texts` turn a source (a
   bundled dataset name, a file, an SQL URL, an image folder/NPZ/IDX, a text file or folder) into its

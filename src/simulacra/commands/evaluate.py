@@ -68,7 +68,7 @@ def evaluate(request: EvaluateRequest, status: Status | None = None) -> Evaluate
             title=f"simulacra: {r.synthetic} vs {r.real}",
             status=status,
             model=fitted,
-            metadata=None if r.metadata is None else str(r.metadata),
+            metadata=r.metadata,
             privacy=r.privacy,
         )
         evaluation, report = modality.evaluate(real, synthetic, how)

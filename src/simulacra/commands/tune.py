@@ -69,7 +69,7 @@ def tune(request: TuneRequest, status: Status | None = None) -> TuneOutcome:
     src = modality.resolve(r.source, test=r.test, target=r.target)
     if src.target is None:
         raise ConfigError("tune scores trials by TSTR on a column; give --target COLUMN")
-    meta = table_metadata(src.train, None if r.metadata is None else str(r.metadata), src.target)
+    meta = table_metadata(src.train, r.metadata, src.target)
     status.note(
         f"tuning {model} on {len(src.train):,} rows → {src.target}: {trials} trials over "
         f"{', '.join(dims)}, {workers} at a time"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -79,7 +80,7 @@ class EvaluateOptions:
     title: str = "simulacra"
     status: Status = field(default_factory=Status)
     model: Any = None
-    metadata: str | None = None
+    metadata: str | os.PathLike[str] | None = None
     privacy: bool = False
 
 

@@ -73,7 +73,7 @@ class TableModality(Modality):
             )
         if sampled is not None:
             status.note(sampled.describe())
-        meta = table_metadata(data, None if request.metadata is None else str(request.metadata))
+        meta = table_metadata(data, request.metadata)
         self._warn_wide_categoricals(model, meta, data, status)
         batches = None
         if model.streams_training_rows:
@@ -155,7 +155,7 @@ class TableModality(Modality):
             )
         if src.test is None:
             raise ConfigError("mix scores every variant on real test rows; give --test TABLE")
-        meta = table_metadata(src.train, None if r.metadata is None else str(r.metadata), target)
+        meta = table_metadata(src.train, r.metadata, target)
         common = curve_options(r, settings)
         with status.steps() as on_progress:
             runs = [
