@@ -93,6 +93,29 @@ def test_unconditional_images_skip_tstr_and_bad_shapes_are_refused(parts):
         evaluate_images(train, ImageSet(np.zeros((10, 1, 32, 32), np.uint8)), test)
 
 
+def test_unlabelled_real_images_are_scored_on_a_random_embedding(parts, tmp_path):
+    from simulacra.cli import main
+
+    train, test = parts
+    real, held = ImageSet(train.images), ImageSet(test.images)  # no labels anywhere
+    ev = evaluate_images(real, ImageSet(train.images[:300]), held)
+    refs = ev.details["references"]
+    assert refs["real test"]["fid"] < refs["blurred real"]["fid"] < refs["noise"]["fid"]  # still ordered
+    assert ev.details["classifier"]["weights"].startswith("random") and "utility" not in ev.metrics
+    assert "class_balance" not in ev.metrics["fidelity"] and "no labels" in ev.skipped["tstr"]
+    assert ev.metrics["privacy"]["near_copy_rate"] == 1  # copies are still caught, in pixel space
+    again = evaluate_images(real, ImageSet(train.images[:300]), held)
+    assert again.metrics["fidelity"] == ev.metrics["fidelity"]  # the random weights are seeded
+    real.to_npz(tmp_path / "real.npz")
+    held.to_npz(tmp_path / "held.npz")
+    ImageSet(test.images[:100]).to_npz(tmp_path / "synth.npz")
+    report = tmp_path / "report.html"
+    args = ["evaluate", str(tmp_path / "real.npz"), str(tmp_path / "synth.npz"), "-o", str(report)]
+    assert main([*args, "--test", str(tmp_path / "held.npz")]) == 0
+    metrics = json.loads(report.with_suffix(".json").read_text())
+    assert metrics["metrics"]["fidelity"]["fid"] > 0 and "tstr" in metrics["skipped"]
+
+
 def test_cli_fit_sample_evaluate_on_images(parts, tmp_path):
     from simulacra.cli import main
 

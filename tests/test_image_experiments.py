@@ -97,7 +97,8 @@ def test_image_temperature_scales_the_latent(cvae, tmp_path):
 
 def test_cli_mix_on_images_refuses_table_options(tmp_path, capsys):
     for extra, message in [
-        (["--balance", "label"], "work on tables"),
+        (["--balance", "label"], "works on tables"),
+        (["--workers", "2"], "drop it for images"),
         (["--model", "copula"], "is a table model"),
         (["--model", "dcgan", "--fractions", "1", "--repeats", "1"], "not a class-conditional image model"),
     ]:

@@ -25,6 +25,7 @@ from simulacra.commands import (
     tune,
 )
 from simulacra.errors import ConfigError
+from simulacra.modalities.labelled import LabelledModality
 from simulacra.synthesizers import model_class
 
 #: per modality: a bundled dataset, a file name for a small part of it, the default model's
@@ -148,8 +149,13 @@ def test_a_registered_plugin_is_asked_before_the_table_catch_all(tmp_path):
 @pytest.mark.parametrize(
     ("name", "option", "message"),
     [
-        ("image", {"balance": "label"}, r"^image samples are class-balanced already; drop --balance$"),
-        ("text", {"balance": "label"}, r"^text samples are class-balanced already .* are for tables$"),
+        ("image", {"balance": "label"}, r"^images are drawn class-balanced already .* are for tables$"),
+        ("text", {"balance": "label"}, r"^texts are drawn class-balanced already .* are for tables$"),
+        (
+            "image",
+            {"filters": ["detection=0.1"], "data": "mnist"},
+            r"^images take only the label filter \(--filter label=0.9\)$",
+        ),
         ("table", {"top_k": 5}, r"^--top-k, --top-p and --keep-copies are for text models; drop them$"),
         ("image", {"keep_copies": True}, r"^--top-k, --top-p and --keep-copies are for text models"),
     ],
@@ -190,24 +196,31 @@ def test_augment_writes_copies_or_refuses_in_one_line(name, fitted, tmp_path):
     assert done.effect  # strength (images) or TRTR with and without the copies (texts)
 
 
-#: what mix needs beyond the source, per modality whose experiment runs here; images are left out: their
-#: downstream CNN trains for at least MIN_CNN_STEPS steps (7 minutes here), and test_image_experiments
-#: runs their experiment with fewer
-MIX = {"table": {"target": "income", "downstream": ["logreg"]}}
+#: what mix needs beyond the source, and where its best mixed training set goes, per modality
+MIX = {
+    "table": ({"target": "income", "downstream": ["logreg"]}, "best.csv"),
+    "image": ({}, "best.npz"),
+    "text": ({"text_column": "text", "label_column": "label"}, "best.csv"),
+}
 
 
-@pytest.mark.parametrize("name", [n for n in NAMES if n in MIX or not modalities.named(n).mix_model])
-def test_mix_runs_or_refuses_in_one_line(name, fitted, tmp_path):
+@pytest.mark.parametrize("name", NAMES)
+def test_mix_runs_and_writes_the_best_set_or_refuses_in_one_line(name, fitted, tmp_path, monkeypatch):
+    from simulacra.experiments import mix as experiment
+
+    monkeypatch.setattr(experiment, "MIN_CNN_STEPS", 20)  # the image CNN's floor, 300 steps by default
     modality = modalities.named(name)
-    _, train, held, _, _ = fitted(name)
+    _, train, held, options, _ = fitted(name)
     output = tmp_path / "mix"
     if not modality.mix_model:
         with pytest.raises(
-            ConfigError, match=rf"^mix runs on tables and labelled images, not on {modality.unit}; "
+            ConfigError, match=r"^mix runs on tables and on labelled images and texts, not on "
         ):
             mix(MixRequest.of(source=EXAMPLES[name][0], output=output))
         assert not output.exists()
         return
+    extra, best_name = MIX[name]
+    best = tmp_path / best_name
     request = MixRequest.of(
         source=str(train),
         test=str(held),
@@ -216,12 +229,43 @@ def test_mix_runs_or_refuses_in_one_line(name, fitted, tmp_path):
         repeats=1,
         params=EXAMPLES[name][2],
         output=output,
-        **MIX[name],
+        write_best=str(best),
+        **extra,
     )
     done = mix(request)
     assert done.models == [modality.mix_model]
     assert {"results.csv", "metrics.json", "report.html"} <= {p.name for p in output.iterdir()}
     assert set(done.run.result.results["ratio"].dropna()) >= {0.0, 1.0}
+    assert done.best_written == str(best)
+    written = modality.read_synthetic(str(best), **options)
+    assert len(written) == len(done.run.best) == 300 * (1 + done.run.result.best_ratio)
+    assert done.run.best_note  # how the synthetic items are told apart
+
+
+#: the label filter's confidence per labelled modality (the one-epoch models draw mostly noise)
+LABEL_P = {"image": 0.6, "text": 0.8}
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if isinstance(modalities.named(n), LabelledModality)])
+def test_label_filter_on_labelled_sets_keeps_the_count_and_the_balance(name, fitted, tmp_path):
+    folder, train, _, options, _ = fitted(name)
+    output = tmp_path / f"filtered-{train.name}"
+    request = SampleRequest.of(
+        model=folder / "model",
+        output=str(output),
+        rows=60,
+        filters=[f"label={LABEL_P[name]}"],
+        data=str(train),
+        **options,
+    )
+    done = sample(request)
+    assert done.count == 60 and done.filters and done.filters[0]["filter"] == "label"
+    assert done.filters[0]["seen"] >= 60 and 0 <= done.filters[0]["dropped"] <= done.filters[0]["seen"]
+    written = modalities.named(name).read_synthetic(str(output), **options)
+    counts = np.bincount(written.labels)
+    assert len(written) == 60 and counts.max() - counts[counts > 0].min() <= 1  # still balanced
+    with pytest.raises(ConfigError, match="take only the label filter"):
+        sample(request.model_copy(update={"filters": ["near-copies"], "force": True}))
 
 
 @pytest.mark.parametrize("name", [n for n in NAMES if not modalities.named(n).tunable])

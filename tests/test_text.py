@@ -365,3 +365,17 @@ def test_the_near_copies_filter_redraws_texts_that_copy_training_texts(tmp_path)
     assert not any(t in saved for t in base)  # digests, not the texts
     assert BaseSynthesizer.load(tmp_path / "m").sample(200, seed=0).texts == clean.texts
     assert near_copy_key("Call me NOW!!") == near_copy_key("call  me now")
+
+
+def test_text_label_filter_keeps_only_texts_the_real_classifier_does_not_contradict(small, tiny_gpt):
+    from simulacra.experiments.filters import filtered_texts, text_label_judge
+
+    train, _ = small
+    kept, records = filtered_texts(tiny_gpt, 40, 0.7, train, seed=3)
+    assert len(kept) == 40 and np.bincount(kept.labels).tolist() == [20, 20]  # balanced, exact
+    assert sum(r.dropped for r in records) > 0  # the eight-epoch model writes some off-class messages
+    proba = text_label_judge(train, train.class_names, seed=3)(kept)  # (40, 2)
+    contradicted = (proba.argmax(1) != kept.labels) & (proba.max(1) >= 0.7)
+    assert not contradicted.any()  # what the judge contradicts never reaches the output
+    again, _ = filtered_texts(tiny_gpt, 40, 0.7, train, seed=3)
+    assert again.texts == kept.texts  # the same seed, the same texts

@@ -525,6 +525,8 @@ def sample(
     filters: _Sample.filters = (),
     data: _Sample.data = None,
     test: _Sample.test = None,
+    text_column: TextColumn = None,
+    label_column: LabelColumn = None,
     temperature: _Sample.temperature = 1.0,
     top_k: _Sample.top_k = None,
     top_p: _Sample.top_p = None,
@@ -863,14 +865,14 @@ class _Mix:
     source = Annotated[
         str,
         typer.Argument(
-            help="Training table (bundled name: adult, bank, housing; a file or SQL URL) or labelled images (mnist)."
+            help="Training table (bundled name: adult, bank, housing; a file or SQL URL), labelled images (mnist) or labelled texts (sms)."
         ),
     ]
     model = Annotated[
         str,
         typer.Option(
             "--model",
-            help=f"Synthesizer(s), comma-separated (default: mixture on tables, cgan on images): {_MODELS}.",
+            help=f"Synthesizer(s), comma-separated (default: mixture on tables, cgan on images, textgpt on texts): {_MODELS}.",
         ),
     ]
     target = Annotated[
@@ -894,7 +896,8 @@ class _Mix:
     write_best = Annotated[
         str,
         typer.Option(
-            "--write-best", help="Write the best mixed training set (with a 'synthetic' column) here."
+            "--write-best",
+            help="Write the best mixed training set here (tables: a 'synthetic' column marks its rows; images and texts: real first).",
         ),
     ]
     output = Annotated[
@@ -926,6 +929,8 @@ def mix(
     downstream: _Mix.downstream = "hgb,logreg",
     param: _Mix.param = (),
     metadata: MetadataOverrides = None,
+    text_column: TextColumn = None,
+    label_column: LabelColumn = None,
     write_best: _Mix.write_best = None,
     seed: Seed = 0,
     output: _Mix.output = None,
@@ -957,8 +962,8 @@ def mix(
     if done.best_written:
         console.print(
             f"best mixed training set ({percent(request.fractions[-1])} real + "
-            f"{run.result.best_ratio:g} × synthetic, {len(run.best):,} rows; column "
-            f"{run.best.columns[-1]!r} marks the synthetic rows) → {done.best_written}"
+            f"{run.result.best_ratio:g} × synthetic, {len(run.best):,} {run.result.unit}; "
+            f"{run.best_note}) → {done.best_written}"
         )
 
 

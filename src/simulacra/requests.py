@@ -177,10 +177,13 @@ class SampleRequest(Request):
     class_counts : dict of str to int or None
         Tables: exact counts per class of the ``balance`` column.
     filters : list of str
-        ``near-copies[=PERCENTILE]``, ``detection=SHARE``, ``label=CONFIDENCE`` (images: ``label``
-        only); needs ``data``.
+        ``near-copies[=PERCENTILE]``, ``detection=SHARE``, ``label=CONFIDENCE`` (images and
+        texts: ``label`` only); needs ``data``.
     data, test : str or None
         The model's real training data and a real holdout, for the filters.
+    text_column, label_column : str or None
+        Texts: the columns of ``data`` when it is a table (a bundled set, or simulacra's own samples
+        with columns ``text`` and ``label``, need neither).
     temperature : float
         In (0, 10]: below 1 the samples crowd the dense regions, above 1 they spread out.
     top_k, top_p : int, float or None
@@ -213,6 +216,8 @@ class SampleRequest(Request):
     filters: list[str] = Field(default_factory=list)
     data: str | None = None
     test: str | None = None
+    text_column: str | None = None
+    label_column: str | None = None
     temperature: float = 1.0
     top_k: int | None = None
     top_p: float | None = None
@@ -292,7 +297,10 @@ class MixRequest(Request):
     metadata : Path or None
         Tables: metadata overrides.
     write_best : str or None
-        Tables: where to write the best mixed training set (a ``synthetic`` column marks its rows).
+        Where to write the best mixed training set (tables: a ``synthetic`` column marks its rows;
+        images and texts: the real items first, then the synthetic ones).
+    text_column, label_column : str or None
+        Texts in a table: the column of texts and of their class labels.
     seed : int
         The first repeat's seed.
     output : Path or None
@@ -317,6 +325,8 @@ class MixRequest(Request):
     params: dict[str, Any] = Field(default_factory=dict)
     metadata: Path | None = None
     write_best: str | None = None
+    text_column: str | None = None
+    label_column: str | None = None
     seed: int = 0
     output: Path | None = None
     workers: int | None = None

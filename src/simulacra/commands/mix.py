@@ -39,14 +39,14 @@ def mix(request: MixRequest, status: Status | None = None) -> MixOutcome:
         The output exists (without ``force``), or is one of the inputs.
     """
     from simulacra.experiments.mix import check_settings, percent
-    from simulacra.io import check_not_input, claim, redact_url, write_table
+    from simulacra.io import check_not_input, claim, redact_url
     from simulacra.report import MixReport
     from simulacra.scale.distributed import check_ray_options
     from simulacra.workflow import output_folder
 
     status = status or Status()
     r = request
-    modality = of_source(r.source)
+    modality = of_source(r.source, text_column=r.text_column, label_column=r.label_column)
     models = list(r.models or [modality.mix_model])
     for name in models:
         modality.check_mix_model(name)
@@ -78,5 +78,5 @@ def mix(request: MixRequest, status: Status | None = None) -> MixOutcome:
         report.to_html(tmp / "report.html")
     best = None
     if r.write_best and run.best is not None:
-        best = str(write_table(run.best, r.write_best, force=r.force))
+        best = modality.write(run.best, r.write_best, force=r.force)
     return MixOutcome(run, report, output, models, best)

@@ -1,6 +1,9 @@
 """Image metrics with no downloaded weights: everything rests on a small CNN trained here, on the real
 training images.
 
+* Real images without labels: the same network with random, seeded weights
+  (:func:`random_embedding`; Naeem et al. 2020 show random embeddings keep FID-like, precision and
+  recall metrics meaningful), and the label-based rows are skipped.
 * :class:`ImageClassifier` — two 3×3 convolution blocks (32, 64 channels, ReLU, 2×2 max-pool), a
   128-unit ReLU layer (the *features*) and a linear layer to the classes; Adam 1e-3, batch 128.
   :func:`real_classifier` trains it on the real training images once per dataset and caches the
@@ -124,6 +127,17 @@ def train_classifier(
                 loss.backward()
                 optimizer.step()
     return model.eval()
+
+
+def random_embedding(shape: tuple[int, int, int], *, seed: int = 0) -> ImageClassifier:
+    """An :class:`ImageClassifier` of ``shape`` ``(C, H, W)`` with random weights (PyTorch's default
+    initialisation, seeded), in eval mode: the feature map of the image metrics when the real images
+    have no labels to train the classifier on. Naeem et al. (2020, "Reliable Fidelity and Diversity
+    Metrics for Generative Models", §5) show that randomly initialised embeddings keep fidelity and
+    diversity metrics meaningful where no trained embedding fits the data."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        return ImageClassifier(tuple(shape), 1).eval()
 
 
 def _batched(fn, images: np.ndarray, empty: np.ndarray, batch_size: int = 1000) -> np.ndarray:
@@ -369,13 +383,15 @@ def evaluate_images(
     of the real test images, blurred real images and noise; ``details["neighbours"]`` the nearest
     training image of the first synthetic images.
 
+    Without labels on the real training images, the features come from :func:`random_embedding` (a
+    seeded random CNN) instead of the trained classifier, and the class balance, label agreement and
+    TSTR/TRTR are skipped with the reason.
+
     Raises
     ------
     DataError
-        No labels on the real training images, fewer than 4 images on a side, or images of another shape.
+        Fewer than 4 images on a side, or images of another shape.
     """
-    if real_train.labels is None:
-        raise DataError("image evaluation trains a classifier on the real images: they need labels")
     for name, s in (("synthetic", synthetic), ("test", real_test)):
         if s is None:
             continue
@@ -388,7 +404,11 @@ def evaluate_images(
             raise DataError(f"the {name} images: {len(s)} given, image metrics need at least 4")
     ev = Evaluation()
     clock = time.perf_counter()
-    classifier = real_classifier(real_train, epochs=classifier_epochs, seed=seed, cache=cache)
+    labelled = real_train.labels is not None
+    if labelled:
+        classifier = real_classifier(real_train, epochs=classifier_epochs, seed=seed, cache=cache)
+    else:
+        classifier = random_embedding(real_train.images.shape[1:], seed=seed)
     ev.seconds["classifier"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -401,21 +421,25 @@ def evaluate_images(
     real_feat = features(classifier, real_train.images)
     for name, images in rows.items():
         distances[name].update(precision_recall(real_feat, features(classifier, images), seed=seed))
-    predicted = predict(classifier, synthetic.images)
-    real_freq = np.bincount(real_train.labels, minlength=len(real_train.class_names)) / len(real_train)
-    syn_freq = np.bincount(predicted, minlength=len(real_freq)) / max(len(predicted), 1)
-    ev.metrics["fidelity"] = {k: distances["synthetic"][k] for k in ("fid", "kid", "precision", "recall")} | {
-        "class_balance": float(1 - 0.5 * np.abs(real_freq - syn_freq).sum())
-    }
+    ev.metrics["fidelity"] = {k: distances["synthetic"][k] for k in ("fid", "kid", "precision", "recall")}
+    if labelled:
+        predicted = predict(classifier, synthetic.images)
+        real_freq = np.bincount(real_train.labels, minlength=len(real_train.class_names)) / len(real_train)
+        syn_freq = np.bincount(predicted, minlength=len(real_freq)) / max(len(predicted), 1)
+        ev.metrics["fidelity"]["class_balance"] = float(1 - 0.5 * np.abs(real_freq - syn_freq).sum())
+    else:
+        ev.skipped["class balance"] = "the real images have no labels"
     ev.details["references"] = {k: v for k, v in distances.items() if k != "synthetic"}
     ev.details["synthetic"] = distances["synthetic"]
     ev.seconds["fidelity"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
     utility: dict[str, float] = {}
-    if synthetic.labels is not None:
+    if labelled and synthetic.labels is not None:
         utility["label_agreement"] = float((predicted == synthetic.labels).mean())
-    if real_test is None:
+    if not labelled:
+        ev.skipped["tstr"] = "the real training images have no labels"
+    elif real_test is None:
         ev.skipped["tstr"] = "needs real test images"
     elif real_test.labels is None:
         ev.skipped["tstr"] = "the real test images have no labels"
@@ -449,7 +473,8 @@ def evaluate_images(
         ev.metrics["reconstruction"] = psnr_ssim(*reconstructions)
     ev.details["classifier"] = {
         "architecture": "conv32-pool-conv64-pool-fc128-fc(K)",
-        "epochs": int(classifier_epochs),
+        "epochs": int(classifier_epochs) if labelled else 0,
+        "weights": "trained on the real images" if labelled else "random (the real images have no labels)",
         "real_test_accuracy": utility.get("trtr_accuracy"),
     }
     return ev

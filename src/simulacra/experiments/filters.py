@@ -14,6 +14,11 @@
 :func:`filtered_sample` draws, filters and repeats until it holds ``n`` rows (at most
 :data:`MAX_ROUNDS` rounds), or raises :class:`~simulacra.errors.ConfigError` saying how many it kept.
 Every filter returns a :class:`FilterRecord` per round: rows seen, rows dropped and why.
+
+Labelled sets (images, texts) take the label filter only: :func:`filtered_labelled` draws each class
+from a class-conditional model and drops items the modality's real-trained classifier (the local CNN,
+TF-IDF + logistic regression) gives another class with probability ≥ ``p``
+(:func:`filtered_images`, :func:`filtered_texts`).
 """
 
 from __future__ import annotations
@@ -336,54 +341,72 @@ def summarise(records: list[FilterRecord]) -> list[dict[str, Any]]:
     return list(out.values())
 
 
-def filtered_images(
+def _check_label_filter(model, p: float, real: Any = None, fix: str = "") -> None:
+    if not 0.5 <= p <= 1:
+        raise ConfigError(f"label confidence {p:g} is not in [0.5, 1]; give e.g. label=0.9")
+    if not getattr(model, "conditional", False) or not getattr(model, "class_names_", None):
+        raise ConfigError("the label filter needs a class-conditional model fitted on labelled items")
+    if real is not None and real.labels is None:
+        raise ConfigError(f"the label filter needs labelled real items; {fix}")
+
+
+def filtered_labelled(
     model,
     n: int,
     p: float,
-    real,
+    proba,
     *,
     label: Any = None,
     seed: int = 0,
-    temperature: float = 1.0,
+    judge: str = "a classifier trained on the real items",
+    **sample_options: Any,
 ):
-    """``n`` images from a class-conditional image ``model`` whose label the local CNN trained on the
-    ``real`` images (:func:`~simulacra.evaluate.image.real_classifier`, cached) does not contradict with
-    probability ≥ ``p``, the image counterpart of :class:`LabelFilter`.
+    """``n`` items (images, texts) from a class-conditional ``model`` whose label the real-trained
+    classifier ``proba`` does not contradict with probability ≥ ``p``: the counterpart of
+    :class:`LabelFilter` for labelled sets.
 
-    Classes stay balanced as :meth:`~simulacra.synthesizers.ImageSynthesizer.sample` balances them
-    (``n // K`` each, the remainder to the first classes; only ``label`` when given): each class is
-    drawn with ``conditions={"label": c}``, filtered and topped up (at most :data:`MAX_ROUNDS` rounds),
-    and the result is shuffled with ``seed``.
+    Classes stay balanced as the model's ``sample`` balances them (``n // K`` each, the remainder to
+    the first classes; only ``label`` when given): each class is drawn with ``conditions={"label": c}``,
+    filtered and topped up (at most :data:`MAX_ROUNDS` rounds), and the result is shuffled with ``seed``.
+
+    Parameters
+    ----------
+    model : ImageSynthesizer or TextSynthesizer
+        Fitted, class-conditional (``class_names_``, ``class_counts_``, ``class_index``).
+    n : int
+        Items wanted.
+    p : float in [0.5, 1]
+        Confidence the classifier needs to overrule an item's label.
+    proba : callable ``(set) -> ndarray (k, K)``
+        Class probabilities of a drawn set's items, columns in the order of ``model.class_names_``.
+    label : class name or index, optional
+        Draw only this class.
+    seed : int
+        Round ``i`` of class ``c`` draws with ``seed + 1000·c + i``.
+    judge : str
+        Who judges, in the records' ``why``.
+    **sample_options
+        Passed to ``model.sample`` (``temperature``, and for texts ``drop_copies`` …).
 
     Returns
     -------
-    (ImageSet, list of FilterRecord)
+    (ImageSet or TextSet, list of FilterRecord)
 
     Raises
     ------
     ConfigError
-        ``p`` outside [0.5, 1], an unconditional model, unlabelled real images, or a class short of
-        its count after :data:`MAX_ROUNDS` rounds.
+        ``p`` outside [0.5, 1], an unconditional model, or a class short of its count after
+        :data:`MAX_ROUNDS` rounds.
     """
-    import torch
-
-    from simulacra.evaluate.image import real_classifier
-    from simulacra.io import ImageSet
-
-    if not 0.5 <= p <= 1:
-        raise ConfigError(f"label confidence {p:g} is not in [0.5, 1]; give e.g. label=0.9")
-    if not getattr(model, "conditional", False) or real.labels is None:
-        raise ConfigError(
-            "the image label filter needs a class-conditional model (cgan, cvae) and labelled images"
-        )
-    cnn = real_classifier(real)
+    _check_label_filter(model, p)
     if label is not None:
         quota = {model.class_index(label): int(n)}
     else:
         seen = [c for c in range(len(model.class_names_)) if model.class_counts_[c] > 0]
         base, extra = divmod(int(n), len(seen))
         quota = {c: base + (i < extra) for i, c in enumerate(seen)}
-    images, labels, records = [], [], []
+    parts, records = [], []
+    why = f"{judge} gives another class with probability ≥ {p:g}"
     for c, want in quota.items():
         have, drawn, passed = 0, 0, 0
         for round_ in range(MAX_ROUNDS):
@@ -391,32 +414,92 @@ def filtered_images(
                 break
             rate = passed / drawn if drawn else 1.0
             k = max(100, math.ceil(1.1 * (want - have) / max(rate, 0.05)))
-            batch = model.sample(
-                k, conditions={"label": c}, seed=seed + 1_000 * c + round_, temperature=temperature
-            )
-            with torch.inference_mode():
-                proba = torch.softmax(cnn(torch.from_numpy(batch.images)), dim=1).numpy()  # (k, K)
-            best = proba.argmax(1)
-            bad = (best != c) & (proba[np.arange(k), best] >= p)
+            batch = model.sample(k, conditions={"label": c}, seed=seed + 1_000 * c + round_, **sample_options)
+            probabilities = proba(batch)  # (k, K)
+            best = probabilities.argmax(1)
+            bad = (best != c) & (probabilities[np.arange(k), best] >= p)
             drawn += k
             passed += int((~bad).sum())
-            take = batch.images[~bad][: want - have]
-            images.append(take)
-            labels.append(np.full(len(take), c, dtype=np.int64))
+            take = batch.subset(np.flatnonzero(~bad)[: want - have])
+            parts.append(take)
             have += len(take)
-            records.append(
-                FilterRecord(
-                    "label",
-                    k,
-                    int(bad.sum()),
-                    f"the local CNN trained on real images sees another digit/class with probability ≥ {p:g}",
-                )
-            )
+            records.append(FilterRecord("label", k, int(bad.sum()), why))
         if have < want:
             raise ConfigError(
-                f"the label filter passed {passed:,} of {drawn:,} drawn images of class "
-                f"{model.class_names_[c]!r}, short of {want:,}; loosen label=P or ask for fewer images"
+                f"the label filter passed {passed:,} of {drawn:,} drawn items of class "
+                f"{model.class_names_[c]!r}, short of {want:,}; loosen label=P or ask for fewer"
             )
-    order = np.random.default_rng(seed).permutation(int(n))
-    out = ImageSet(np.concatenate(images)[order], np.concatenate(labels)[order], list(model.class_names_))
-    return out, records
+    out = type(parts[0]).concat(parts)
+    return out.subset(np.random.default_rng(seed).permutation(len(out))), records
+
+
+def filtered_images(
+    model, n: int, p: float, real, *, label: Any = None, seed: int = 0, temperature: float = 1.0
+):
+    """:func:`filtered_labelled` for a class-conditional image ``model``, judged by the local CNN trained
+    on the labelled ``real`` images (:func:`~simulacra.evaluate.image.real_classifier`, cached).
+
+    Raises
+    ------
+    ConfigError
+        As :func:`filtered_labelled`, or unlabelled real images.
+    """
+    import torch
+
+    from simulacra.evaluate.image import real_classifier
+
+    _check_label_filter(model, p, real, "give class folders or an .npz with labels")  # before the CNN trains
+    cnn = real_classifier(real)
+    order = [list(real.class_names).index(c) for c in model.class_names_]
+
+    def proba(batch):
+        with torch.inference_mode():
+            return torch.softmax(cnn(torch.from_numpy(batch.images)), dim=1).numpy()[:, order]
+
+    judge = "the local CNN trained on real images"
+    return filtered_labelled(model, n, p, proba, label=label, seed=seed, judge=judge, temperature=temperature)
+
+
+def text_label_judge(real, class_names: list[str], *, seed: int = 0):
+    """The judge of the text label filter: logistic regression on TF-IDF features
+    (:func:`~simulacra.evaluate.text.tfidf`) trained on the labelled ``real`` texts with the classes
+    weighted equally, so that the majority's prior alone never overrules a minority label.
+
+    Returns
+    -------
+    callable ``(TextSet) -> ndarray (k, len(class_names))``
+        Class probabilities, columns in the order of ``class_names`` (0 for a class the real texts lack).
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    from simulacra.evaluate.text import tfidf
+
+    features = tfidf(real.texts)
+    clf = LogisticRegression(max_iter=2000, class_weight="balanced", random_state=seed)
+    clf.fit(features.transform(real.texts), real.labels)
+    columns = [(j, class_names.index(real.class_names[int(k)])) for j, k in enumerate(clf.classes_)]
+
+    def proba(batch):
+        got = clf.predict_proba(features.transform(batch.texts))  # (k, classes of the real texts)
+        out = np.zeros((len(batch), len(class_names)))
+        for j, col in columns:
+            out[:, col] = got[:, j]
+        return out
+
+    return proba
+
+
+def filtered_texts(model, n: int, p: float, real, *, label: Any = None, seed: int = 0, **sample_options: Any):
+    """:func:`filtered_labelled` for a class-conditional text ``model``, judged by
+    :func:`text_label_judge` trained on the labelled ``real`` texts; ``sample_options`` go to
+    ``model.sample``.
+
+    Raises
+    ------
+    ConfigError
+        As :func:`filtered_labelled`, or unlabelled real texts.
+    """
+    _check_label_filter(model, p, real, "give texts with labels (a label column)")
+    proba = text_label_judge(real, list(model.class_names_), seed=seed)
+    judge = "TF-IDF + logistic regression (classes weighted equally) trained on real texts"
+    return filtered_labelled(model, n, p, proba, label=label, seed=seed, judge=judge, **sample_options)

@@ -39,7 +39,12 @@ from simulacra.metadata import Metadata
 from simulacra.validation import MAX_SEED, config_error
 
 #: the metric a verdict speaks of, per task
-HEADLINE = {"classification": "roc_auc", "regression": "r2", "image classification": "accuracy"}
+HEADLINE = {
+    "classification": "roc_auc",
+    "regression": "r2",
+    "image classification": "accuracy",
+    "text classification": "accuracy",
+}
 #: metrics where lower is better
 LOWER_IS_BETTER = frozenset({"rmse"})
 #: metric names as printed
@@ -497,81 +502,135 @@ def marker_column(columns) -> str:
 MIN_CNN_STEPS = 300
 
 
-def _image_concat(a, b):
-    from simulacra.io import ImageSet
+class SetDownstream:
+    """The downstream classifier of a mixing experiment on labelled sets (images, texts): trained on
+    one set, it predicts the class names of another's items.
 
-    return ImageSet(
-        np.concatenate([a.images, b.images]), np.concatenate([a.labels, b.labels]), list(a.class_names)
-    )
+    Attributes
+    ----------
+    name : str
+        As shown in the results' ``downstream`` column (``cnn``, ``tfidf-logreg``).
+    task : str
+        As in :data:`HEADLINE` (``"image classification"``, ``"text classification"``).
+    unit : str
+        What one item is called in the verdicts (``images``, ``texts``).
+    modality : str
+        The synthesizers' :attr:`~simulacra.synthesizers.base.BaseSynthesizer.modality` it scores.
+    """
+
+    name: str
+    task: str
+    unit: str
+    modality: str
+
+    def predict(self, train: Any, test: Any, seed: int) -> np.ndarray:  # pragma: no cover - abstract
+        """Class names ``(len(test),)`` (object array of str) predicted for ``test`` by a model trained
+        on the labelled ``train``."""
+        raise NotImplementedError
 
 
-def image_mixing_curves(
+class CnnDownstream(SetDownstream):
+    """The local CNN (:class:`~simulacra.evaluate.image.ImageClassifier`, Adam 1e-3) trained by
+    :func:`~simulacra.evaluate.image.train_classifier` for its 5 epochs, or for at least ``min_steps``
+    optimizer steps (batches of 128) when that is more, so small subsets are not scored undertrained."""
+
+    name, task, unit, modality = "cnn", "image classification", "images", "image"
+
+    def __init__(self, min_steps: int | None = None) -> None:
+        self.min_steps = min_steps  # None: MIN_CNN_STEPS, read when the CNN trains
+
+    def predict(self, train, test, seed):
+        from simulacra.evaluate.image import CLASSIFIER_EPOCHS, predict, train_classifier
+
+        floor = MIN_CNN_STEPS if self.min_steps is None else self.min_steps
+        epochs = max(CLASSIFIER_EPOCHS, math.ceil(floor / math.ceil(len(train) / 128)))
+        cnn = train_classifier(train, epochs=epochs, seed=seed)
+        return np.asarray(train.class_names, dtype=object)[predict(cnn, test.images)]
+
+
+class TfidfDownstream(SetDownstream):
+    """Logistic regression on TF-IDF word and character n-grams
+    (:func:`~simulacra.evaluate.text.tfidf`, :func:`~simulacra.evaluate.text.classifier`), the
+    features fitted on each training set's own texts."""
+
+    name, task, unit, modality = "tfidf-logreg", "text classification", "texts", "text"
+
+    def predict(self, train, test, seed):
+        from simulacra.evaluate.text import classifier, tfidf
+
+        features = tfidf(train.texts)
+        model = classifier(features, train.texts, train.labels, seed)
+        return np.asarray(train.class_names, dtype=object)[model.predict(features.transform(test.texts))]
+
+
+def labelled_mixing_curves(
     train,
     test,
+    downstream: SetDownstream,
     *,
-    model: str = "cgan",
+    model: str,
     params: dict[str, Any] | None = None,
     fractions: Sequence[float] = (0.01, 0.05, 0.1, 1.0),
     ratios: Sequence[float] = (0.0, 0.25, 0.5, 1.0, 2.0),
     repeats: int = 1,
     seed: int = 0,
     keep_best: bool = False,
-    min_cnn_steps: int = MIN_CNN_STEPS,
     on_progress: Callable[[int, int, str], None] | None = None,
 ) -> MixResult:
-    """The mixing experiment of the module docstring on labelled images, with the local CNN.
+    """The mixing experiment of the module docstring on labelled sets (images, texts), with a
+    ``downstream`` classifier of that modality.
 
-    The downstream model is :class:`~simulacra.evaluate.image.ImageClassifier` trained by
-    :func:`~simulacra.evaluate.image.train_classifier` (5 epochs, Adam 1e-3) for at least
-    ``min_cnn_steps`` steps (default :data:`MIN_CNN_STEPS`), so small subsets are not scored undertrained; metrics: accuracy,
-    macro F1 and balanced accuracy on the real test images. The synthesizer is a class-conditional
-    image model (``cgan``, ``cvae``) fitted on each class-stratified subset; its samples are
-    class-balanced.
+    Each real fraction is a class-stratified subset (at least one item per class); the synthesizer is
+    a class-conditional model of the same modality fitted on it, whose samples are class-balanced.
+    Metrics on the real test items: accuracy, macro F1 and balanced accuracy (over class names, so
+    that a subset lacking a class is scored like the rest).
 
     Parameters
     ----------
-    train, test : ImageSet
-        Labelled real training and test images ``(N, C, H, W)`` uint8.
+    train, test : ImageSet or TextSet
+        Labelled real training and test sets.
+    downstream : SetDownstream
+        :class:`CnnDownstream` for images, :class:`TfidfDownstream` for texts.
     model, params, fractions, ratios, repeats, seed, keep_best, on_progress
-        As for :func:`mixing_curves` (``downstream`` is the CNN, shown as ``cnn``).
+        As for :func:`mixing_curves`.
 
     Returns
     -------
     MixResult
-        ``task`` is ``"image classification"``; ``best`` is an :class:`~simulacra.io.ImageSet`.
+        ``task`` is ``downstream.task``; ``best`` (with ``keep_best``) is a set of the same type: the
+        real items first, then the synthetic ones.
 
     Raises
     ------
     ConfigError
-        Bad settings, unlabelled images, or an unconditional model.
+        Bad settings, unlabelled sets, a fraction leaving fewer than :data:`MIN_REAL_ROWS` items, or a
+        model that is not a class-conditional model of the downstream's modality.
     """
     from sklearn.metrics import balanced_accuracy_score, f1_score
 
-    from simulacra.evaluate.image import CLASSIFIER_EPOCHS, predict, train_classifier
-
     s = check_settings(fractions, ratios, repeats, seed, ["hgb"])
+    unit = downstream.unit
     if train.labels is None or test is None or test.labels is None:
-        raise ConfigError(
-            "image mixing needs labelled training and test images; give a labelled set (e.g. mnist)"
-        )
+        raise ConfigError(f"mixing needs labelled training and test {unit}; give a labelled set")
     params = dict(params or {})
     probe = _make_model(model, params, s.seed)
-    if getattr(probe, "modality", "") != "image" or not getattr(probe, "conditional", False):
-        raise ConfigError(f"{model} is not a class-conditional image model; use cgan or cvae")
+    if getattr(probe, "modality", "") != downstream.modality or not getattr(probe, "conditional", False):
+        raise ConfigError(f"{model} is not a class-conditional {downstream.modality} model")
     for f in s.fractions:
         if round(f * len(train)) < MIN_REAL_ROWS:
             raise ConfigError(
-                f"fraction {f:g} leaves {round(f * len(train))} images; give at least {MIN_REAL_ROWS}"
+                f"fraction {f:g} leaves {round(f * len(train))} {unit}; give at least {MIN_REAL_ROWS}"
             )
     mixed_ratios = [r for r in s.ratios if r > 0]
     total = s.repeats * len(s.fractions) * (len(s.ratios) + 2)
     rows = []
     fit_seconds: dict[float, list[float]] = {f: [] for f in s.fractions}
-    labels = np.array([str(v) for v in train.labels])
+    labels = np.asarray(train.class_names, dtype=object)[train.labels].astype(str)
+    truth = np.asarray(test.class_names, dtype=object)[test.labels]
     clock = time.perf_counter()
     best_sets: dict[float, Any] = {}
-
     step = Steps(total, on_progress)
+    join = type(train).concat
 
     for repeat in range(s.repeats):
         run_seed = s.seed + repeat
@@ -594,20 +653,18 @@ def image_mixing_curves(
             synthetic = synth.sample(n_max, seed=run_seed)
             synthetic = synthetic.subset(np.random.default_rng(run_seed).permutation(len(synthetic)))
             fit_seconds[f].append(time.perf_counter() - tic)
-            step(f"repeat {repeat + 1}, {percent(f)}: {model} fitted on {n_real:,} images")
+            step(f"repeat {repeat + 1}, {percent(f)}: {model} fitted on {n_real:,} {unit}")
             variants = [("real", 0.0, real, 0)]
             for r in mixed_ratios:
                 k = round(r * n_real)
-                variants.append(("real+synthetic", r, _image_concat(real, synthetic.subset(np.arange(k))), k))
+                variants.append(("real+synthetic", r, join([real, synthetic.subset(np.arange(k))]), k))
             variants.append(("synthetic", float("nan"), synthetic.subset(np.arange(n_real)), n_real))
             for variant, ratio, data, n_syn in variants:
-                epochs = max(CLASSIFIER_EPOCHS, math.ceil(min_cnn_steps / math.ceil(len(data) / 128)))
-                cnn = train_classifier(data, epochs=epochs, seed=run_seed)
-                pred = predict(cnn, test.images)
+                pred = downstream.predict(data, test, run_seed)
                 scores = {
-                    "accuracy": float(np.mean(pred == test.labels)),
-                    "macro_f1": float(f1_score(test.labels, pred, average="macro")),
-                    "balanced_accuracy": float(balanced_accuracy_score(test.labels, pred)),
+                    "accuracy": float(np.mean(pred == truth)),
+                    "macro_f1": float(f1_score(truth, pred, average="macro")),
+                    "balanced_accuracy": float(balanced_accuracy_score(truth, pred)),
                 }
                 rows += tidy_rows(
                     scores,
@@ -620,14 +677,12 @@ def image_mixing_curves(
                     n_synthetic=n_syn,
                     repeat=repeat,
                     seed=run_seed,
-                    downstream="cnn",
+                    downstream=downstream.name,
                 )
                 if keep_best and repeat == 0 and f == s.fractions[-1] and variant != "synthetic":
-                    best_sets[ratio] = (data, n_syn)
-                step(f"repeat {repeat + 1}, {percent(f)}: cnn on {variant} ×{ratio:g}")
-    result = MixResult(
-        pd.DataFrame(rows, columns=COLUMNS), "image classification", "label", model, unit="images"
-    )
+                    best_sets[ratio] = data
+                step(f"repeat {repeat + 1}, {percent(f)}: {downstream.name} on {variant} ×{ratio:g}")
+    result = MixResult(pd.DataFrame(rows, columns=COLUMNS), downstream.task, "label", model, unit=unit)
     result.seconds = {f"fit {percent(f)}": float(np.mean(v)) for f, v in fit_seconds.items()}
     if keep_best and best_sets:
         summary = result.summary()
@@ -637,6 +692,19 @@ def image_mixing_curves(
             & (summary.metric == "accuracy")
         ]
         result.best_ratio = float(top.ratio.iloc[int(np.argmax(top["mean"].to_numpy()))])
-        result.best = best_sets[result.best_ratio][0]
+        result.best = best_sets[result.best_ratio]
     result.seconds["all fits and scores"] = time.perf_counter() - clock
     return result
+
+
+def image_mixing_curves(train, test, *, model: str = "cgan", min_cnn_steps: int | None = None, **options):
+    """:func:`labelled_mixing_curves` on labelled images with the local CNN
+    (:class:`CnnDownstream` of at least ``min_cnn_steps`` steps, default :data:`MIN_CNN_STEPS`);
+    ``options`` as there."""
+    return labelled_mixing_curves(train, test, CnnDownstream(min_cnn_steps), model=model, **options)
+
+
+def text_mixing_curves(train, test, *, model: str = "textgpt", **options):
+    """:func:`labelled_mixing_curves` on labelled texts with TF-IDF + logistic regression
+    (:class:`TfidfDownstream`); ``options`` as there."""
+    return labelled_mixing_curves(train, test, TfidfDownstream(), model=model, **options)

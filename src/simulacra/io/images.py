@@ -84,6 +84,23 @@ class ImageSet:
         soft = self.soft_labels[index] if self.soft_labels is not None else None
         return ImageSet(self.images[index], labels, list(self.class_names), soft)
 
+    @classmethod
+    def concat(cls, sets: list[ImageSet]) -> ImageSet:
+        """The images of ``sets`` one after the other, labels joined by class name
+        (:func:`~simulacra.io.labelled.merged_labels`); soft labels are dropped.
+
+        Raises
+        ------
+        DataError
+            No set, images of different shapes, or labelled and unlabelled sets together.
+        """
+        from simulacra.io.labelled import merged_labels
+
+        if not sets or len({s.images.shape[1:] for s in sets}) > 1:
+            raise DataError("concat needs at least one set, all of images of one shape (C, H, W)")
+        labels, names = merged_labels(sets)
+        return cls(np.concatenate([s.images for s in sets]), labels, names)
+
     def split(self, test_size: int, seed: int = 0) -> tuple[ImageSet, ImageSet]:
         """``(train, test)`` with ``test_size`` images, stratified by label when there are labels."""
         from sklearn.model_selection import train_test_split

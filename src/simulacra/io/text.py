@@ -102,6 +102,23 @@ class TextSet:
         labels = self.labels[idx] if self.labels is not None else None
         return TextSet([self.texts[i] for i in idx], labels, list(self.class_names))
 
+    @classmethod
+    def concat(cls, sets: list[TextSet]) -> TextSet:
+        """The texts of ``sets`` one after the other, labels joined by class name
+        (:func:`~simulacra.io.labelled.merged_labels`).
+
+        Raises
+        ------
+        DataError
+            No set, or labelled and unlabelled sets together.
+        """
+        from simulacra.io.labelled import merged_labels
+
+        if not sets:
+            raise DataError("concat needs at least one set of texts")
+        labels, names = merged_labels(sets)
+        return cls([t for s in sets for t in s.texts], labels, names)
+
     def split(self, test_size: float | int, seed: int = 0) -> tuple[TextSet, TextSet]:
         """``(train, test)``, stratified by label when there are labels (scikit-learn's
         ``train_test_split``; ``test_size`` a share or a count)."""

@@ -169,13 +169,14 @@ def curve_options(request: MixRequest, settings: Any) -> dict[str, Any]:
 class MixRun:
     """What a plug-in's :meth:`Modality.mix` measured: the mixing curves (``MixResult``), the
     balancing comparison (or ``None``), the downstream models that scored them, the predicted column
-    in words, and the best mixed training set (or ``None``)."""
+    in words, the best mixed training set (or ``None``) and how its synthetic items are told apart."""
 
     result: Any
     balancing: Any
     downstream: list[str]
     target: str
     best: Any = None
+    best_note: str = ""
 
 
 class Modality(ABC):
@@ -318,7 +319,7 @@ class Modality(ABC):
 
     def _no_mix(self) -> ConfigError:
         return self.refuse(
-            f"mix runs on tables and labelled images, not on {self.unit}",
+            f"mix runs on tables and on labelled images and texts, not on {self.unit}",
             "compare with simulacra bench, which reports TSTR against TRTR",
         )
 

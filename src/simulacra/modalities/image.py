@@ -4,20 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from simulacra.modalities.base import (
-    Augmented,
-    EvaluateOptions,
-    MixRun,
-    Modality,
-    Sampled,
-    Source,
-    Status,
-    curve_options,
-)
-from simulacra.requests import AugmentRequest, MixRequest, SampleRequest
+from simulacra.modalities.base import Augmented, EvaluateOptions, Sampled, Source, Status
+from simulacra.modalities.labelled import LabelledModality
+from simulacra.requests import AugmentRequest, SampleRequest
 
 
-class ImageModality(Modality):
+class ImageModality(LabelledModality):
     """Labelled images (:class:`~simulacra.io.ImageSet`, uint8 ``(N, C, H, W)``), scored by a local
     classifier trained here (Fréchet distance, KID, precision/recall, TSTR, memorisation)."""
 
@@ -81,19 +73,13 @@ class ImageModality(Modality):
         filter's confidence, and draws more in their place."""
         from pathlib import Path
 
-        from simulacra.errors import ConfigError
-        from simulacra.experiments.filters import LabelFilter, filtered_images, parse_filters, summarise
+        from simulacra.experiments.filters import summarise
         from simulacra.io import claim, output_lock
         from simulacra.validation import check_rows
 
         r = request
         model._check_temperature(r.temperature)  # before any work
-        if r.balance:
-            raise ConfigError("image samples are class-balanced already; drop --balance")
-        chosen = parse_filters(r.filters, label_column="label")
-        if any(not isinstance(f, LabelFilter) for f in chosen):
-            raise ConfigError("images take only the label filter (--filter label=0.9)")
-        label_p = chosen[-1].p if chosen else None
+        label_p = self.label_filter(r)
         rows = check_rows(r.rows)
         target = Path(r.output)
         self.check_output(r.output)
@@ -105,14 +91,8 @@ class ImageModality(Modality):
                     rows, conditions=conditions or None, seed=r.seed, temperature=r.temperature
                 )
             else:
-                images, found = filtered_images(
-                    model,
-                    rows,
-                    label_p,
-                    self.load(r.data),
-                    label=conditions.get("label"),
-                    seed=r.seed,
-                    temperature=r.temperature,
+                images, found = self.filtered(
+                    model, rows, label_p, r, conditions.get("label"), temperature=r.temperature
                 )
                 records = summarise(found)
             where = self.write(images, r.output, force=r.force)
@@ -153,39 +133,28 @@ class ImageModality(Modality):
         )
         return Augmented(len(out), where, self.unit, effect)
 
-    def check_mix_model(self, name: str) -> None:
-        """Images: the model must be class-conditional (the experiment draws labelled images)."""
-        from simulacra.errors import ConfigError
-        from simulacra.synthesizers.base import model_class
+    def downstream(self) -> Any:
+        """The local CNN (:class:`~simulacra.experiments.mix.CnnDownstream`)."""
+        from simulacra.experiments.mix import CnnDownstream
 
-        super().check_mix_model(name)
-        if not getattr(model_class(name), "conditional", False):
-            raise ConfigError(f"{name} is not a class-conditional image model; use cgan or cvae")
+        return CnnDownstream()
 
-    def mix(self, request: MixRequest, models: list[str], settings: Any, status: Status) -> MixRun:
-        """Mixing curves on labelled images, the local CNN as the downstream model."""
-        from simulacra.errors import ConfigError
-        from simulacra.experiments.mix import MixResult, image_mixing_curves
+    def filtered(self, model, rows, p, request, label, **sample_options):
+        """The label filter judged by the local CNN trained on ``request.data``
+        (:func:`~simulacra.experiments.filters.filtered_images`)."""
+        from simulacra.experiments.filters import filtered_images
 
-        r = request
-        if r.balance or r.write_best:
-            raise ConfigError(
-                "--balance and --write-best work on tables; image samples are class-balanced already"
-            )
-        if r.workers is not None:
-            raise ConfigError("--workers runs the table experiments as Ray tasks; drop it for images")
-        found = self.resolve(r.source, test=r.test)
-        if found.test is None:
-            raise ConfigError("mix scores every variant on real test images; give --test IMAGES")
-        common = curve_options(r, settings)
-        with status.steps() as on_progress:
-            result = MixResult.combine(
-                [
-                    image_mixing_curves(found.train, found.test, model=m, on_progress=on_progress, **common)
-                    for m in models
-                ]
-            )
-        return MixRun(result, None, ["cnn"], "label (image classification, the local CNN)")
+        real = self.load(request.data)
+        return filtered_images(model, rows, p, real, label=label, seed=request.seed, **sample_options)
+
+    def check_best_target(self, path: str, force: bool) -> None:
+        """An ``.npz`` file or a folder of PNGs, free or simulacra's own with ``force``."""
+        from pathlib import Path
+
+        from simulacra.io import claim
+
+        self.check_output(path)
+        claim(Path(path), force=force, kind="file" if Path(path).suffix == ".npz" else "dir")
 
     def evaluate(self, real: Source, synthetic: Any, options: EvaluateOptions) -> tuple[Any, Any]:
         from simulacra.workflow import evaluate_image_sets

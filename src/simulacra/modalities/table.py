@@ -190,7 +190,8 @@ class TableModality(Modality):
                     on_progress=on_progress,
                 )
         best = result.best if r.write_best else None
-        return MixRun(result, balancing, list(settings.downstream), f"{target} ({result.task})", best)
+        note = f"column {best.columns[-1]!r} marks the synthetic rows" if best is not None else ""
+        return MixRun(result, balancing, list(settings.downstream), f"{target} ({result.task})", best, note)
 
     # ------------------------------------------------------------------ sample
     def sample(

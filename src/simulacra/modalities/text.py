@@ -6,11 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from simulacra.errors import DataError
-from simulacra.modalities.base import Augmented, EvaluateOptions, Modality, Sampled, Source, Status
+from simulacra.modalities.base import Augmented, EvaluateOptions, Sampled, Source, Status
+from simulacra.modalities.labelled import LabelledModality
 from simulacra.requests import AugmentRequest, SampleRequest
 
 
-class TextModality(Modality):
+class TextModality(LabelledModality):
     """Labelled texts (:class:`~simulacra.io.TextSet`), scored on TF-IDF features (TSTR/TRTR, label
     agreement, C2ST, Fréchet distance, diversity, copies). The loader options are ``text_column`` and
     ``label_column``; naming a ``text_column`` makes any table a text source."""
@@ -18,6 +19,7 @@ class TextModality(Modality):
     name = "text"
     unit = "texts"
     default_model = "textgpt"
+    mix_model = "textgpt"
     bench_models = ("textgpt",)
     token_controls = True
 
@@ -51,19 +53,17 @@ class TextModality(Modality):
     ) -> Sampled:
         """Class-balanced texts (or one class with ``conditions``), with the sampling controls
         (temperature, top-k, top-p) checked by the model before any work; texts that copy a training
-        text are drawn again unless ``keep_copies``."""
+        text are drawn again unless ``keep_copies``. The label filter keeps the texts that TF-IDF +
+        logistic regression, trained on ``request.data``, does not give another class with at least
+        the filter's confidence, and draws more in their place."""
         from contextlib import nullcontext
 
-        from simulacra.errors import ConfigError
+        from simulacra.experiments.filters import summarise
         from simulacra.io import check_table_target, is_sql_url, output_lock
         from simulacra.validation import check_rows
 
         r = request
-        if r.balance or r.class_counts or r.filters:
-            raise ConfigError(
-                "text samples are class-balanced already (or one class with --condition label=…); "
-                "--balance, --class-counts and --filter are for tables"
-            )
+        label_p = self.label_filter(r)
         rows = check_rows(r.rows)
         check_table_target(r.output, rows=rows, force=r.force)  # format, size and place, before sampling
         probe = {
@@ -73,15 +73,44 @@ class TextModality(Modality):
             "drop_copies": not r.keep_copies,
         }
         model.sample(0, **probe)  # every control checked before any work
+        records: list[dict[str, Any]] = []
         with nullcontext() if is_sql_url(r.output) else output_lock(r.output):
-            texts = model.sample(rows, conditions=conditions or None, seed=r.seed, progress=True, **probe)
+            if label_p is None:
+                texts = model.sample(rows, conditions=conditions or None, seed=r.seed, progress=True, **probe)
+                if model.copies_dropped_:
+                    status.note(f"drew {model.copies_dropped_:,} texts again that copied a training text")
+            else:
+                texts, found = self.filtered(model, rows, label_p, r, conditions.get("label"), **probe)
+                records = summarise(found)
             where = self.write(texts, r.output, force=r.force)
-        if model.copies_dropped_:
-            status.note(f"drew {model.copies_dropped_:,} texts again that copied a training text")
         classes = None
         if texts.labels is not None:
             classes = dict(zip(texts.class_names, (int(k) for k in texts.class_counts()), strict=True))
-        return Sampled(len(texts), where, self.unit, classes, "label")
+        return Sampled(len(texts), where, self.unit, classes, "label", records)
+
+    def loader_options(self, request: Any) -> dict[str, Any]:
+        """The text and label columns a request names."""
+        return {"text_column": request.text_column, "label_column": request.label_column}
+
+    def downstream(self) -> Any:
+        """TF-IDF + logistic regression (:class:`~simulacra.experiments.mix.TfidfDownstream`)."""
+        from simulacra.experiments.mix import TfidfDownstream
+
+        return TfidfDownstream()
+
+    def filtered(self, model, rows, p, request, label, **sample_options):
+        """The label filter judged by TF-IDF + logistic regression trained on ``request.data``
+        (:func:`~simulacra.experiments.filters.filtered_texts`)."""
+        from simulacra.experiments.filters import filtered_texts
+
+        real = self.load(request.data, **self.loader_options(request))
+        return filtered_texts(model, rows, p, real, label=label, seed=request.seed, **sample_options)
+
+    def check_best_target(self, path: str, force: bool) -> None:
+        """A table file or SQL URL (columns ``text``, ``label``)."""
+        from simulacra.io import check_table_target
+
+        check_table_target(path, rows=1, force=force)
 
     def augment(self, request: AugmentRequest, status: Status) -> Augmented:
         """EDA copies (synonym replacement, random insertion, swap, deletion), keyboard typos and

@@ -1,0 +1,110 @@
+"""What the modalities of labelled sets (images, texts) share: the label filter and the mixing
+experiment with their own downstream classifier."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from typing import Any
+
+from simulacra.errors import ConfigError
+from simulacra.modalities.base import MixRun, Modality, Status, curve_options
+from simulacra.requests import MixRequest, SampleRequest
+
+
+class LabelledModality(Modality):
+    """A modality whose items carry one class label each (an :class:`~simulacra.io.ImageSet`, a
+    :class:`~simulacra.io.TextSet`), drawn class-balanced by class-conditional models.
+
+    A subclass says which classifier judges its items (:meth:`downstream`, for ``mix``) and how a
+    label-filtered sample is drawn (:meth:`filtered`); the filter parsing, the ``mix`` options it
+    takes and refuses, and the experiment itself live here once."""
+
+    @abstractmethod
+    def downstream(self) -> Any:
+        """The downstream classifier of ``mix`` (a :class:`~simulacra.experiments.mix.SetDownstream`)."""
+
+    @abstractmethod
+    def filtered(
+        self, model: Any, rows: int, p: float, request: SampleRequest, label: Any, **sample_options: Any
+    ) -> tuple[Any, list[Any]]:
+        """``rows`` samples whose label the modality's classifier, trained on ``request.data``, does not
+        contradict with probability ≥ ``p`` (:func:`~simulacra.experiments.filters.filtered_labelled`):
+        the set and its :class:`~simulacra.experiments.filters.FilterRecord` list."""
+
+    def loader_options(self, request: Any) -> dict[str, Any]:
+        """The loader options a request carries for this modality (texts: the text and label
+        columns); none by default."""
+        return {}
+
+    def label_filter(self, request: SampleRequest) -> float | None:
+        """The confidence of the request's label filter (the last one given), or ``None``.
+
+        Raises
+        ------
+        ConfigError
+            ``balance`` (the samples are class-balanced already), or a filter other than ``label``.
+        """
+        from simulacra.experiments.filters import LabelFilter, parse_filters
+
+        if request.balance or request.class_counts:
+            raise ConfigError(
+                f"{self.unit} are drawn class-balanced already (or one class with --condition label=…); "
+                "--balance and --class-counts are for tables"
+            )
+        chosen = parse_filters(request.filters, label_column="label")
+        if any(not isinstance(f, LabelFilter) for f in chosen):
+            raise ConfigError(f"{self.unit} take only the label filter (--filter label=0.9)")
+        return chosen[-1].p if chosen else None
+
+    def check_mix_model(self, name: str) -> None:
+        """The model must be class-conditional (the experiment draws labelled items)."""
+        from simulacra.synthesizers.base import model_class
+
+        super().check_mix_model(name)
+        if not getattr(model_class(name), "conditional", False):
+            raise ConfigError(
+                f"{name} is not a class-conditional {self.name} model; give --model {self.mix_model}"
+            )
+
+    def check_best_target(self, path: str, force: bool) -> None:
+        """Refuse, before any work, a ``write_best`` target this modality cannot be written to."""
+
+    def mix(self, request: MixRequest, models: list[str], settings: Any, status: Status) -> MixRun:
+        """Mixing curves (:func:`~simulacra.experiments.mix.labelled_mixing_curves`) of each model on
+        the labelled training set, scored on the real test set by :meth:`downstream`; with
+        ``write_best``, the best mixed training set (real items first, then the synthetic ones)."""
+        from simulacra.experiments.mix import MixResult, labelled_mixing_curves
+
+        r = request
+        if r.balance:
+            raise ConfigError(f"--balance works on tables; {self.unit} are drawn class-balanced already")
+        if r.workers is not None:
+            raise ConfigError(f"--workers runs the table experiments as Ray tasks; drop it for {self.unit}")
+        if r.write_best:
+            self.check_best_target(r.write_best, r.force)
+        found = self.resolve(r.source, test=r.test, **self.loader_options(r))
+        if found.test is None:
+            raise ConfigError(f"mix scores every variant on real test {self.unit}; give --test")
+        judge = self.downstream()
+        common = curve_options(r, settings)
+        with status.steps() as on_progress:
+            result = MixResult.combine(
+                [
+                    labelled_mixing_curves(
+                        found.train,
+                        found.test,
+                        judge,
+                        model=m,
+                        keep_best=bool(r.write_best) and i == 0,
+                        on_progress=on_progress,
+                        **common,
+                    )
+                    for i, m in enumerate(models)
+                ]
+            )
+        best, note = (result.best, "") if r.write_best else (None, "")
+        if best is not None:
+            last = result.results[result.results.fraction == settings.fractions[-1]]
+            n_real = int(last.n_real.iloc[0])
+            note = f"the first {n_real:,} {self.unit} are real, the last {len(best) - n_real:,} synthetic"
+        return MixRun(result, None, [judge.name], f"label ({judge.task}, {judge.name})", best, note)
