@@ -34,7 +34,7 @@ def _outputs() -> list[tuple[str, dict[str, Any]]]:
 
 
 def _row(folder: str, model: str, label: str) -> str:
-    from simulacra.bench import COLUMNS, cells, table_rows
+    from simulacra.bench import cells, columns, table_rows
 
     path = RESULTS / folder / "bench.json"
     if not path.is_file():
@@ -44,7 +44,7 @@ def _row(folder: str, model: str, label: str) -> str:
     if not found:
         raise KeyError(f"{path} has no row {model!r}")
     result = found[0]
-    cols = {key: (key, title, fmt) for key, title, fmt in COLUMNS}
+    cols = {key: (key, title, fmt) for key, title, fmt in columns("table")}
     values = cells(result, [cols[k] for k in ROW_KEYS])
     tstr = "tstr_roc_auc" if "tstr_roc_auc" in result else "tstr_r2"
     trtr = tstr.replace("tstr", "trtr")

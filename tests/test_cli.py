@@ -243,10 +243,11 @@ def test_bench_repeats_report_mean_and_spread_over_seeds(files):
 
 def test_bench_external_reference_rows_appear_only_where_installed(tmp_path, monkeypatch):
     from simulacra import bench
+    from simulacra.modalities.benchmarking import external_pythons
 
     monkeypatch.setenv("SIMULACRA_MOSTLYAI_PYTHON", str(tmp_path / "no-such-venv" / "bin" / "python"))
     monkeypatch.chdir(tmp_path)  # no .venv-mostlyai here either
-    assert bench.external_pythons() == {}
+    assert external_pythons() == {}
     result = {"model": "mixture", "external": {"mostlyai-engine": {"error": "ModuleNotFoundError: mostlyai"}}}
     assert [r["model"] for r in bench.table_rows([result])] == ["mixture"]  # a failed reference is no row
     ok = {"model": "mixture", "external": {"mostlyai-engine": {"detection_xgb": 0.5, "fit_s": 9.0}}}

@@ -1,9 +1,10 @@
 """The steps the modality plug-ins, the commands, :mod:`simulacra.pipeline` and :mod:`simulacra.bench`
 share, written once.
 
-* **Sources**: :func:`resolve_table` / :func:`resolve_images` / :func:`resolve_texts` turn a source (a
-  bundled dataset name, a file, an SQL URL, an image folder/NPZ/IDX, a text file or folder) into its
-  training part, its test part (a bundled dataset brings its own) and its target column;
+* **Sources**: :func:`resolve_table` turns a table source (a bundled dataset name, a file, an SQL
+  URL) into its training part, its test part (a bundled dataset brings its own) and its target
+  column; :func:`load_images` and :func:`load_texts` read one part of an image or text source, which
+  :meth:`simulacra.modalities.Modality.resolve` pairs into a training and test part;
   :mod:`simulacra.modalities` tells which modality a source is, with :func:`is_text_source` and
   :func:`is_image_source`.
 * **Metadata**: :func:`table_metadata` detects it and applies the user's overrides, checking the target.
@@ -232,21 +233,6 @@ def load_texts(
     return TextSet.read(source, text_column=text_column, label_column=label_column)
 
 
-def resolve_texts(
-    source: str,
-    *,
-    test: str | None = None,
-    text_column: str | None = None,
-    label_column: str | None = None,
-) -> tuple[TextSet, TextSet | None]:
-    """``(train, test)`` texts of ``source``; the test part is ``test``'s texts, or a bundled dataset's
-    own test part, or ``None``."""
-    if test is None and is_bundled(source):
-        test = source
-    cols = {"text_column": text_column, "label_column": label_column}
-    return load_texts(source, **cols), (load_texts(test, part="test", **cols) if test else None)
-
-
 def resolve_table(source: str, *, test: str | None = None, target: str | None = None) -> TableSource:
     """Load ``source``'s training rows, its test rows (``test``, or a bundled dataset's own test part)
     and its target (``target``, or a bundled dataset's own).
@@ -261,14 +247,6 @@ def resolve_table(source: str, *, test: str | None = None, target: str | None = 
     test_src = test if test is not None else (source if bundled else None)
     real_test = load_source(test_src, part="test") if test_src else None
     return TableSource(source, train, real_test, target or bundled.get("target"))
-
-
-def resolve_images(source: str, *, test: str | None = None) -> tuple[ImageSet, ImageSet | None]:
-    """``(train, test)`` images of ``source``; the test part is ``test``'s test images, or a bundled
-    dataset's own test part, or ``None``."""
-    if test is None and is_bundled(source):
-        test = source
-    return load_images(source), (load_images(test, part="test") if test else None)
 
 
 def table_metadata(

@@ -74,6 +74,8 @@ class EvaluateOptions:
         Tables: a JSON/YAML file of metadata overrides.
     privacy : bool
         Run the privacy attacks, where :attr:`Modality.privacy_attacks` is true.
+    info : dict or None
+        Extra lines for the report's run information (``bench``: the model, its fit seconds).
     """
 
     seed: int = 0
@@ -82,6 +84,7 @@ class EvaluateOptions:
     model: Any = None
     metadata: str | os.PathLike[str] | None = None
     privacy: bool = False
+    info: dict[str, Any] | None = None
 
 
 @dataclass
@@ -197,6 +200,8 @@ class Modality(ABC):
         experiment needs labels).
     bench_models : tuple of str
         The registry names ``bench`` compares without ``--models``.
+    bench_columns : list of (str, str, str)
+        The bench table's columns: ``(result key, title, format)``.
     bench_reports : bool
         Whether ``bench`` writes a report per model (the modality's metrics need its pictures or
         samples to be read); tables are read from the bench table alone.
@@ -219,6 +224,7 @@ class Modality(ABC):
     token_controls: ClassVar[bool] = False
     tunable: ClassVar[bool] = False
     bench_reports: ClassVar[bool] = True
+    bench_columns: ClassVar[list[tuple[str, str, str]]] = []
 
     @abstractmethod
     def recognises(self, source: str, **options: Any) -> bool:
@@ -364,6 +370,19 @@ class Modality(ABC):
         ConfigError
             ``options.privacy`` where the attacks need a holdout that is not there.
         """
+
+    def bench(self, job: Any) -> dict[str, Any]:
+        """Fit, sample and score one model in this process for ``simulacra bench`` (a
+        :class:`~simulacra.modalities.benchmarking.BenchJob`): the timing fields (``fit_s``,
+        ``epochs``, ``sample_rows_per_s``, ``peak_rss_mb``), the modality's headline metrics, and with
+        ``job.references`` its reference rows (``references``). The base class refuses.
+
+        Raises
+        ------
+        ConfigError
+            This modality has no benchmark.
+        """
+        raise self.refuse(f"bench has no benchmark for {self.unit}", "compare models with simulacra evaluate")
 
     def refuse(self, what: str, fix: str) -> ConfigError:
         """The one-line refusal of something this modality does not do: ``"<what> <fix>"``, to be

@@ -5,8 +5,28 @@ from __future__ import annotations
 from typing import Any
 
 from simulacra.modalities.base import Augmented, EvaluateOptions, Sampled, Source, Status
+from simulacra.modalities.benchmarking import BenchJob
 from simulacra.modalities.labelled import LabelledModality
 from simulacra.requests import AugmentRequest, SampleRequest
+
+#: the columns of an image benchmark: ``(result key, title, format)``
+BENCH_COLUMNS = [
+    ("model", "model", "{}"),
+    ("fit_s", "fit s", "{:.1f}"),
+    ("epochs", "epochs", "{}"),
+    ("sample_rows_per_s", "images/s", "{:,.0f}"),
+    ("peak_rss_mb", "peak RSS MiB", "{:,.0f}"),
+    ("fid", "FID (local)", "{:.2f}"),
+    ("kid", "KID", "{:.3f}"),
+    ("precision", "precision", "{:.3f}"),
+    ("recall", "recall", "{:.3f}"),
+    ("tstr_accuracy", "TSTR acc", "{:.3f}"),
+    ("trtr_accuracy", "TRTR acc", "{:.3f}"),
+    ("label_agreement", "label agreement", "{:.3f}"),
+    ("nn_distance_ratio", "NN distance ratio", "{:.2f}"),
+]
+#: the most images a benchmark samples
+BENCH_IMAGES = 10_000
 
 
 class ImageModality(LabelledModality):
@@ -18,6 +38,7 @@ class ImageModality(LabelledModality):
     default_model = "cgan"
     mix_model = "cgan"
     bench_models = ("dcgan", "cgan", "vae", "cvae")
+    bench_columns = BENCH_COLUMNS
 
     def recognises(self, source: str, **options: Any) -> bool:
         from simulacra.workflow import is_image_source
@@ -157,9 +178,49 @@ class ImageModality(LabelledModality):
         claim(Path(path), force=force, kind="file" if Path(path).suffix == ".npz" else "dir")
 
     def evaluate(self, real: Source, synthetic: Any, options: EvaluateOptions) -> tuple[Any, Any]:
+        """Image metrics on the local CNN (a random one for unlabelled images); with a model that
+        reconstructs (the VAEs) and real test images, PSNR and SSIM of its reconstructions too."""
         from simulacra.workflow import evaluate_image_sets
 
+        model, recon = options.model, None
         with options.status.busy("evaluating images (the local classifier trains once per dataset)"):
+            if real.test is not None and hasattr(model, "reconstruct"):
+                recon = (real.test.images, model.reconstruct(real.test))
             return evaluate_image_sets(
-                real.train, synthetic, real.test, seed=options.seed, title=options.title, model=options.model
+                real.train,
+                synthetic,
+                real.test,
+                seed=options.seed,
+                title=options.title,
+                model=model,
+                info=options.info,
+                reconstructions=recon,
             )
+
+    def bench_size(self, train: Any, rows: int) -> int:
+        """At most :data:`BENCH_IMAGES` images."""
+        return min(int(rows), BENCH_IMAGES)
+
+    def bench_extras(self, job: BenchJob, model: Any, found: Source, evaluation: Any) -> dict[str, Any]:
+        """The reference rows (real test, blurred real, noise) and, with ``job.temperatures``,
+        precision and recall (Kynkäänniemi et al. 2019, the local CNN's features) of as many images at
+        each temperature (``tradeoff``)."""
+        extra: dict[str, Any] = {"references": evaluation.details["references"]}
+        if job.temperatures:
+            from simulacra.evaluate.image import features, precision_recall, real_classifier
+
+            n = self.bench_size(found.train, job.rows)
+            cnn = real_classifier(found.train, seed=job.seed)
+            real_feat = features(cnn, found.train.images)
+            extra["tradeoff"] = [
+                {
+                    "temperature": tau,
+                    **precision_recall(
+                        real_feat,
+                        features(cnn, model.sample(n, seed=job.seed, temperature=tau).images),
+                        seed=job.seed,
+                    ),
+                }
+                for tau in job.temperatures
+            ]
+        return extra

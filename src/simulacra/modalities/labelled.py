@@ -7,7 +7,7 @@ from abc import abstractmethod
 from typing import Any
 
 from simulacra.errors import ConfigError
-from simulacra.modalities.base import MixRun, Modality, Status, curve_options
+from simulacra.modalities.base import MixRun, Modality, Source, Status, curve_options
 from simulacra.requests import MixRequest, SampleRequest
 
 
@@ -18,6 +18,9 @@ class LabelledModality(Modality):
     A subclass says which classifier judges its items (:meth:`downstream`, for ``mix``) and how a
     label-filtered sample is drawn (:meth:`filtered`); the filter parsing, the ``mix`` options it
     takes and refuses, and the experiment itself live here once."""
+
+    #: items sampled (untimed) before a bench run's timed sample: first-call allocations are not throughput
+    bench_warmup: int = 100
 
     @abstractmethod
     def downstream(self) -> Any:
@@ -108,3 +111,42 @@ class LabelledModality(Modality):
             n_real = int(last.n_real.iloc[0])
             note = f"the first {n_real:,} {self.unit} are real, the last {len(best) - n_real:,} synthetic"
         return MixRun(result, None, [judge.name], f"label ({judge.task}, {judge.name})", best, note)
+
+    # ------------------------------------------------------------------ bench
+    @abstractmethod
+    def bench_size(self, train: Any, rows: int) -> int:
+        """How many items a bench run samples from a model fitted on ``train`` when asked for ``rows``."""
+
+    @abstractmethod
+    def bench_extras(self, job: Any, model: Any, found: Source, evaluation: Any) -> dict[str, Any]:
+        """The fields a bench result adds beyond the timing and the evaluation's headline metrics
+        (reference rows, a temperature sweep)."""
+
+    def bench(self, job: Any) -> dict[str, Any]:
+        """Fit and sample :meth:`bench_size` items (timed, after :attr:`bench_warmup` untimed ones), score them
+        with :meth:`evaluate` (the model's curves and grids in the report, written to
+        ``job.report_dir``), and add :meth:`bench_extras`; the peak memory is taken after the
+        evaluation."""
+        from simulacra.io import redact_url
+        from simulacra.modalities.base import EvaluateOptions
+        from simulacra.modalities.benchmarking import peak_rss_mb, timed_run
+
+        found = self.resolve(job.data, test=job.test)
+        n = self.bench_size(found.train, job.rows)
+        model, synthetic, result = timed_run(
+            job.name, job.params, found.train, n, self.bench_warmup, job.seed, self.name
+        )
+        info = {"model": repr(model), "data": redact_url(job.data), "fit seconds": round(result["fit_s"], 1)}
+        options = EvaluateOptions(
+            seed=job.seed,
+            title=f"simulacra bench: {job.name} on {redact_url(job.data)}",
+            model=model,
+            info={**info, self.unit: n},
+        )
+        evaluation, report = self.evaluate(found, synthetic, options)
+        result |= {**evaluation.flat(), "peak_rss_mb": peak_rss_mb()}
+        result |= self.bench_extras(job, model, found, evaluation)
+        if job.report_dir is not None:
+            report.to_json(job.report_dir / job.name / "metrics.json", force=True)
+            report.to_html(job.report_dir / job.name / "report.html", force=True)
+        return result

@@ -15,10 +15,42 @@ from simulacra.modalities.base import (
     Status,
     curve_options,
 )
+from simulacra.modalities.benchmarking import BenchJob
 from simulacra.requests import FitRequest, MixRequest, SampleRequest
 
 #: categories above which a neural model's one-hot layout gets slow and large (a warning, not a limit)
 WIDE_CATEGORICAL = 1000
+
+
+#: the columns of a table benchmark: ``(result key, title, format)``
+BENCH_COLUMNS = [
+    ("model", "model", "{}"),
+    ("fit_s", "fit s", "{:.1f}"),
+    ("epochs", "epochs", "{}"),
+    ("sample_rows_per_s", "sample rows/s", "{:,.0f}"),
+    ("peak_rss_mb", "peak RSS MiB", "{:,.0f}"),
+    ("column_shapes", "shapes", "{:.3f}"),
+    ("column_pair_trends", "trends", "{:.3f}"),
+    ("detection_xgb", "detection (XGB)", "{:.3f}"),
+    ("detection", "detection (logistic)", "{:.3f}"),
+    ("detection_gbm", "detection (GBM)", "{:.3f}"),
+    ("precision", "precision", "{:.3f}"),
+    ("recall", "recall", "{:.3f}"),
+    ("tstr_roc_auc", "TSTR AUC", "{:.3f}"),
+    ("trtr_roc_auc", "TRTR AUC", "{:.3f}"),
+    ("tstr_r2", "TSTR R²", "{:.3f}"),
+    ("trtr_r2", "TRTR R²", "{:.3f}"),
+    ("dcr_share", "DCR share", "{:.3f}"),
+    ("exact_copy_rate", "exact copies", "{:.2%}"),
+    ("epsilon", "ε spent", "{:.2f}"),
+    ("membership_auc", "MIA AUC (DOMIAS)", "{:.3f}"),
+    ("membership_tpr_at_1pct_fpr", "MIA TPR@1%FPR", "{:.3f}"),
+    ("dcr_membership_auc", "MIA AUC (DCR)", "{:.3f}"),
+    ("singling_out_risk", "singling out", "{:.3f}"),
+    ("linkability_risk", "linkability", "{:.3f}"),
+    ("inference_risk", "inference", "{:.3f}"),
+    ("real_identifiers", "real ids", "{:.0f}"),
+]
 
 
 class TableModality(Modality):
@@ -30,6 +62,7 @@ class TableModality(Modality):
     default_model = "mixture"
     mix_model = "mixture"
     bench_models = ("mixture", "diffusion", "copula", "ctgan", "tvae")
+    bench_columns = BENCH_COLUMNS
     privacy_attacks = True
     tunable = True
     bench_reports = False
@@ -343,3 +376,78 @@ class TableModality(Modality):
         if r.balance is not None:
             classes = {c: int(k) for c, k in df[r.balance].value_counts(sort=False).items()}
         return Sampled(len(df), str(where), self.unit, classes, r.balance, records)
+
+    def bench(self, job: BenchJob) -> dict[str, Any]:
+        """Fit, sample at least as many rows as the training table (timed, after a 1,000-row warm-up)
+        and score them with :func:`simulacra.evaluate.evaluate`, the privacy attacks with
+        ``job.privacy``; with ``job.references``, the reference rows and the installed external
+        reference models, computed after every timing and the peak memory were taken; with
+        ``job.temperatures``, precision, recall, density and coverage at each temperature."""
+        import time
+
+        from simulacra.evaluate import evaluate
+        from simulacra.modalities.benchmarking import (
+            attack_details,
+            external_rows,
+            peak_rss_mb,
+            table_references,
+        )
+        from simulacra.synthesizers import make
+        from simulacra.workflow import resolve_table, table_metadata
+
+        source = resolve_table(job.data, test=job.test, target=job.target)
+        train, real_test, target = source.train, source.test, source.target
+        metadata = table_metadata(train, None, target)
+        model = make(job.name, **job.params)
+        start = time.perf_counter()
+        model.fit(train, metadata)
+        fit_s = time.perf_counter() - start
+        n = max(int(job.rows), len(train))
+        model.sample(1000, seed=job.seed)  # warm-up: first-call allocations are not throughput
+        start = time.perf_counter()
+        synthetic = model.sample(n, seed=job.seed)
+        sample_s = time.perf_counter() - start
+        peak = peak_rss_mb()
+        evaluation = evaluate(
+            train,
+            synthetic.iloc[: len(train)],
+            metadata,
+            real_test=real_test,
+            target=target,
+            seed=job.seed,
+            privacy_attacks=job.privacy and real_test is not None,
+        )
+        spent = getattr(model, "privacy_", None)
+        result = {
+            "model": job.name,
+            "modality": "table",
+            "params": model.get_params(),
+            "fit_s": fit_s,
+            "epochs": getattr(model, "epochs_trained_", None),
+            "sample_rows_per_s": n / max(sample_s, 1e-9),
+            "peak_rss_mb": peak,
+            **evaluation.flat(),
+            **({"epsilon": spent["epsilon"], "privacy": spent} if spent else {}),
+            **({"attacks": attack_details(evaluation)} if job.privacy and real_test is not None else {}),
+        }
+        if job.temperatures and model.supports_temperature:
+            from simulacra.evaluate.diversity import diversity
+
+            result["tradeoff"] = []
+            for tau in job.temperatures:
+                rows_t = model.sample(len(train), seed=job.seed, temperature=tau)
+                div = diversity(train, rows_t, metadata, seed=job.seed)
+                result["tradeoff"].append(
+                    {
+                        "temperature": tau,
+                        **{k: div[k] for k in ("precision", "recall", "density", "coverage")},
+                    }
+                )
+        if job.references:
+            result["references"] = table_references(
+                train, real_test, metadata, target, job.seed, privacy=job.privacy
+            )
+            result["external"] = external_rows(
+                train, real_test, metadata, target, job.seed, privacy=job.privacy
+            )
+        return result

@@ -7,8 +7,39 @@ from typing import Any
 
 from simulacra.errors import DataError
 from simulacra.modalities.base import Augmented, EvaluateOptions, Sampled, Source, Status
+from simulacra.modalities.benchmarking import BenchJob
 from simulacra.modalities.labelled import LabelledModality
 from simulacra.requests import AugmentRequest, SampleRequest
+
+#: the columns of a text benchmark: ``(result key, title, format)``
+BENCH_COLUMNS = [
+    ("model", "model", "{}"),
+    ("fit_s", "fit s", "{:.1f}"),
+    ("epochs", "epochs", "{}"),
+    ("sample_rows_per_s", "texts/s", "{:,.1f}"),
+    ("peak_rss_mb", "peak RSS MiB", "{:,.0f}"),
+    ("tstr_accuracy", "TSTR acc", "{:.3f}"),
+    ("minority_f1", "TSTR minority F1", "{:.3f}"),
+    ("trtr_accuracy", "TRTR acc", "{:.3f}"),
+    ("trtr_minority_f1", "TRTR minority F1", "{:.3f}"),
+    ("label_agreement", "label agreement", "{:.3f}"),
+    ("exact_copy_rate", "exact copies", "{:.1%}"),
+    ("holdout_copy_rate", "holdout copies", "{:.1%}"),
+    ("distinct_2", "distinct-2", "{:.3f}"),
+    ("real_distinct_2", "real distinct-2", "{:.3f}"),
+    ("self_bleu", "self-BLEU", "{:.3f}"),
+    ("frechet", "Fréchet", "{:.4f}"),
+    ("detection_text", "detection", "{:.3f}"),
+    ("perplexity", "perplexity", "{:.1f}"),
+    ("bits_per_char", "bits/char", "{:.2f}"),
+]
+#: the EDA pipeline whose effect on TRTR a text benchmark reports (``reference: real + EDA``)
+EDA_STEPS = [
+    {"op": "synonym_replacement", "p": 0.1},
+    {"op": "random_insertion", "p": 0.1},
+    {"op": "random_swap", "p": 0.1},
+    {"op": "random_deletion", "p": 0.1},
+]
 
 
 class TextModality(LabelledModality):
@@ -21,6 +52,8 @@ class TextModality(LabelledModality):
     default_model = "textgpt"
     mix_model = "textgpt"
     bench_models = ("textgpt",)
+    bench_columns = BENCH_COLUMNS
+    bench_warmup = 32
     token_controls = True
 
     def recognises(self, source: str, **options: Any) -> bool:
@@ -152,5 +185,36 @@ class TextModality(LabelledModality):
 
         with options.status.busy("evaluating texts (TF-IDF features, classifiers, reference rows)"):
             return evaluate_text_sets(
-                real.train, synthetic, real.test, seed=options.seed, title=options.title, model=options.model
+                real.train,
+                synthetic,
+                real.test,
+                seed=options.seed,
+                title=options.title,
+                model=options.model,
+                info=options.info,
             )
+
+    def bench_size(self, train: Any, rows: int) -> int:
+        """At most as many texts as the training set."""
+        return min(int(rows), len(train))
+
+    def bench_extras(self, job: BenchJob, model: Any, found: Source, evaluation: Any) -> dict[str, Any]:
+        """The real texts' distinct-2 and, with ``job.references``, the reference rows (real test,
+        shuffled words, random text) and ``real + EDA``: TRTR with one EDA copy of every training text
+        (:data:`EDA_STEPS`) added."""
+        extra: dict[str, Any] = {"real_distinct_2": evaluation.details["real"]["distinct_2"]}
+        if job.references:
+            train, real_test = found.train, found.test
+            refs = dict(evaluation.details.get("references", {}))
+            if real_test is not None and train.labels is not None:
+                from simulacra.augment.text import TextAugmenter, augment_texts
+                from simulacra.evaluate.text import augmentation_effect
+
+                copies = augment_texts(train, TextAugmenter(EDA_STEPS), copies=1, seed=job.seed)
+                e = augmentation_effect(train, copies, real_test, seed=job.seed)
+                refs["real + EDA (TRTR with one copy)"] = {
+                    "trtr_accuracy": e["augmented_accuracy"],
+                    "trtr_minority_f1": e["augmented_minority_f1"],
+                }
+            extra["references"] = refs
+        return extra
