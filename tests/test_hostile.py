@@ -9,6 +9,8 @@ import sys
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 import pytest
 
 from simulacra.cli import main
@@ -71,7 +73,8 @@ def test_a_million_rows_by_fifty_columns_stays_bounded(tmp_path):
     words = np.array(["alpha", "beta", "gamma", "delta"], dtype=object)
     cols |= {f"c{i}": rng.choice(words, n) for i in range(10)}
     path = tmp_path / "big.csv"
-    pd.DataFrame(cols).to_csv(path, index=False)
+    table = pa.Table.from_pandas(pd.DataFrame(cols), preserve_index=False)
+    pa_csv.write_csv(table, path, pa_csv.WriteOptions(quoting_style="needed"))  # 3 s; pandas takes 20
     code = (
         "import resource, sys\n"
         "from simulacra.io import read_table\n"
