@@ -419,7 +419,8 @@ class _Sample:
     condition = Annotated[
         list[str],
         typer.Option(
-            "--condition", help="column=value every row must have (repeatable); images: label=CLASS."
+            "--condition",
+            help="column=value every row must have (repeatable); images and texts: label=CLASS.",
         ),
     ]
     balance = Annotated[
@@ -438,7 +439,7 @@ class _Sample:
         list[str],
         typer.Option(
             "--filter",
-            help="Drop low-quality rows and top up (repeatable): near-copies[=PERCENTILE], detection=SHARE, label=CONFIDENCE. Needs --data.",
+            help="Drop low-quality rows and top up (repeatable): near-copies[=PERCENTILE], detection=SHARE, label=CONFIDENCE (images and texts: label only). Needs --data.",
         ),
     ]
     data = Annotated[
