@@ -702,9 +702,3 @@ def image_mixing_curves(train, test, *, model: str = "cgan", min_cnn_steps: int 
     (:class:`CnnDownstream` of at least ``min_cnn_steps`` steps, default :data:`MIN_CNN_STEPS`);
     ``options`` as there."""
     return labelled_mixing_curves(train, test, CnnDownstream(min_cnn_steps), model=model, **options)
-
-
-def text_mixing_curves(train, test, *, model: str = "textgpt", **options):
-    """:func:`labelled_mixing_curves` on labelled texts with TF-IDF + logistic regression
-    (:class:`TfidfDownstream`); ``options`` as there."""
-    return labelled_mixing_curves(train, test, TfidfDownstream(), model=model, **options)

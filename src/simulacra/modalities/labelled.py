@@ -105,7 +105,7 @@ class LabelledModality(Modality):
                     for i, m in enumerate(models)
                 ]
             )
-        best, note = (result.best, "") if r.write_best else (None, "")
+        best, note = result.best if r.write_best else None, ""
         if best is not None:
             last = result.results[result.results.fraction == settings.fractions[-1]]
             n_real = int(last.n_real.iloc[0])

@@ -160,7 +160,7 @@ class TextModality(LabelledModality):
 
             lm = TextSynthesizer.load(folder)
             rewriters[folder] = lambda part, keep, s, lm=lm: lm.rewrite(part, keep=keep, seed=s)
-        found = self.resolve(r.source, test=r.test, text_column=r.text_column, label_column=r.label_column)
+        found = self.resolve(r.source, test=r.test, **self.loader_options(r))
         texts, held = found.train, found.test
         check_table_target(str(r.output), rows=len(texts) * r.copies, force=r.force)
         with output_lock(r.output):
