@@ -138,13 +138,23 @@ def association_matrix(df: pd.DataFrame, metadata: Metadata, reference: pd.DataF
     codes = {c: pd.factorize(_discrete(metadata, reference, df, c))[0] for c in cols}
     out = pd.DataFrame(np.eye(len(cols)), index=cols, columns=cols)
     for a, b in combinations(cols, 2):
-        table = pd.crosstab(codes[a], codes[b]).to_numpy(dtype=float)
+        table = _contingency(codes[a], codes[b])
         v = 0.0
         if min(table.shape) > 1:
             chi2 = stats.chi2_contingency(table, correction=False)[0]
             v = float(np.sqrt(chi2 / table.sum() / (min(table.shape) - 1)))
         out.loc[a, b] = out.loc[b, a] = v
     return out
+
+
+def _contingency(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The contingency table of two integer code arrays ``(n,)`` (``pd.factorize`` codes): counts
+    ``(r, c)`` float64 of the observed code pairs, without empty rows or columns, as ``pd.crosstab``
+    gives it, by one ``np.bincount``."""
+    a, b = a - a.min(initial=0), b - b.min(initial=0)  # a missing value's -1 stays a code of its own
+    na, nb = int(a.max(initial=0)) + 1, int(b.max(initial=0)) + 1
+    table = np.bincount(a * nb + b, minlength=na * nb).reshape(na, nb).astype(float)
+    return table[table.sum(1) > 0][:, table.sum(0) > 0]
 
 
 def detection(
