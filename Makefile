@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint docs clean bench-external
+.PHONY: install demo test test-slow lint docs clean bench-external
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +24,14 @@ lint: install
 	$(BIN)/ruff format --check src tests
 	$(BIN)/lint-imports
 
+# `make test` is the suite a change must pass, within 10 minutes on 2 cores; the tests marked slow run
+# at the scale they guard (a million rows, a whole bench or tune run) and run in `make test-slow`,
+# which .ci/run calls after it.
 test: lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not slow"
+
+test-slow: install
+	$(BIN)/python -m pytest -q -m slow
 
 # The documentation site (MkDocs with Material and mkdocstrings), built offline into site/; --strict
 # turns a broken link or a docstring mkdocstrings cannot read into a failure. docs/hooks.py renders the

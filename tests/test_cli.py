@@ -187,6 +187,7 @@ def test_neural_fit_with_params_then_conditional_sample(files, tmp_path):
     assert main([*args, "--param", "epochs=3", "--param", "nonsense=1", "--force"]) == 2
 
 
+@pytest.mark.slow
 def test_bench_writes_the_table(files, tmp_path, capsys):
     out = tmp_path / "bench"
     argv = ["bench", "--models", "copula,tvae", "--data", str(files / "train.csv")]

@@ -64,6 +64,7 @@ def test_header_only_duplicate_names_and_all_null_column(tmp_path):
     assert sum(record["parts"].values()) == 50
 
 
+@pytest.mark.slow
 def test_a_million_rows_by_fifty_columns_stays_bounded(tmp_path):
     """1,000,000 × 50 CSV (213 MB): read, clean and profile in a child process; its peak RSS must stay
     within a few times the in-memory table (≈ 400 MB). Measured: 1.3 GiB."""

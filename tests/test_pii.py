@@ -70,6 +70,7 @@ def test_every_identifier_kind_is_detected_and_nothing_else(people, adult):
     assert not Metadata.detect(train).names_of("pii")  # no false alarm on a real table
 
 
+@pytest.mark.slow
 def test_no_real_identifier_in_100000_rows_and_formats_kept(people, fitted):
     _meta, model, _ = fitted
     synth = model.sample(100_000, seed=0)

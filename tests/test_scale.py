@@ -169,6 +169,7 @@ def test_cli_streams_and_refuses_bad_scale_options(model_dir, whole, tmp_path, c
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cli.parquet", "parts"]
 
 
+@pytest.mark.slow
 def test_streaming_memory_stays_bounded(model_dir, tmp_path):
     """1,000,000 rows streamed in a child process: its peak RSS grows by well under what the rows take
     in memory (≈ 200 MB as a DataFrame), because only a block and a chunk are held."""
@@ -203,6 +204,7 @@ def local_ray():
     ray.shutdown()
 
 
+@pytest.mark.slow
 def test_ray_workers_write_the_same_files_for_any_k(local_ray, model_dir, tmp_path):
     from simulacra.scale.distributed import sample_parts
 
@@ -234,6 +236,7 @@ def test_ray_task_errors_reach_the_caller(local_ray, model_dir, tmp_path):
         )
 
 
+@pytest.mark.slow
 def test_bench_workers_give_the_same_quality_as_one_after_another(local_ray, adult_small, tmp_path):
     from simulacra.bench import run_bench
 
@@ -324,6 +327,7 @@ def test_search_dimensions_parse_like_the_cli_writes_them():
             Dimension.parse("x", spec)
 
 
+@pytest.mark.slow
 def test_tune_starts_from_the_defaults_and_repeats_itself(local_ray, adult_small):
     from simulacra.experiments.tune import tune_model
     from simulacra.metadata import Metadata
@@ -390,6 +394,7 @@ def test_tune_cli_writes_the_best_parameters_report_and_model(local_ray, adult_s
 
 
 # ------------------------------------------------------------------ large inputs
+@pytest.mark.slow
 def test_large_inputs_give_one_stratified_sample_whatever_the_reader(adult, tmp_path, capsys):
     import sqlite3
 
