@@ -10,6 +10,9 @@ import pytest
 from helpers import chromium_plots
 from simulacra.cli import main
 
+#: the main job at its real size (the whole Adult table): `make test-slow` and .ci/run run it
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):

@@ -11,6 +11,7 @@ import pytest
 
 from simulacra.evaluate import evaluate
 from simulacra.evaluate.anonymity import (
+    ATTACKS,
     Queries,
     Rate,
     _BitIndex,
@@ -104,11 +105,10 @@ def test_bitset_counts_equal_the_plain_counts(split):
 
 def test_evaluate_reports_the_attacks_only_when_asked(split):
     members, unseen, holdout, meta = split
-    plain = evaluate(members, unseen, meta, real_test=holdout, detection_gbm=False, diversity=False)
+    cheap = {"detection_gbm": False, "detection_xgb": False, "diversity": False}  # not what is tested here
+    plain = evaluate(members, unseen, meta, real_test=holdout, **cheap)
     assert "membership_auc" not in plain.metrics["privacy"]
-    full = evaluate(
-        members, unseen, meta, real_test=holdout, detection_gbm=False, diversity=False, privacy_attacks=True
-    )
+    full = evaluate(members, unseen, meta, real_test=holdout, **cheap, privacy_attacks=True)
     keys = {
         "membership_auc",
         "membership_tpr_at_1pct_fpr",
@@ -118,7 +118,7 @@ def test_evaluate_reports_the_attacks_only_when_asked(split):
         "inference_risk",
     }
     assert keys <= set(full.metrics["privacy"])
-    no_holdout = evaluate(members, unseen, meta, detection_gbm=False, diversity=False, privacy_attacks=True)
+    no_holdout = evaluate(members, unseen, meta, **cheap, privacy_attacks=True)
     assert "privacy attacks" in no_holdout.skipped
 
 
@@ -127,8 +127,9 @@ def test_singling_out_is_not_diluted_by_a_small_control_set_or_few_queries(split
     exist, and the training rows cut to the control set's size before the attack (a copier scored 0.997
     with equal sizes and 0.106 with a control set a quarter as large)."""
     members, _unseen, holdout, meta = split
-    equal = reidentification_risks(members, members, holdout, meta, n_attacks=500, seed=0)
-    small = reidentification_risks(members, members, holdout.head(750), meta, n_attacks=500, seed=0)
+    only = {"seed": 0, "attacks": ["singling_out_univariate"]}
+    equal = reidentification_risks(members, members, holdout, meta, n_attacks=500, **only)
+    small = reidentification_risks(members, members, holdout.head(750), meta, n_attacks=500, **only)
     for result in (equal, small):
         so = result["singling_out_univariate"]
         assert so["risk"] > 0.5 and so["beats_baseline"], so
@@ -136,7 +137,19 @@ def test_singling_out_is_not_diluted_by_a_small_control_set_or_few_queries(split
     assert result["rows"] == {"train": 3000, "control": 750, "synthetic": 3000}
     assert small["singling_out_univariate"]["control_size_correction"] != 1.0
     assert abs(small["singling_out_univariate"]["risk"] - equal["singling_out_univariate"]["risk"]) < 0.25
-    few = reidentification_risks(members, members, holdout, meta, n_attacks=5000, seed=0)
+    few = reidentification_risks(members, members, holdout, meta, n_attacks=5000, **only)
+    assert set(few) == {"singling_out_univariate", "rows"}  # the other attacks were not run
+    # each attack draws from its own stream: its result does not depend on which others run
+    both = reidentification_risks(
+        members, members, holdout, meta, n_attacks=500, seed=0, attacks=ATTACKS[::2]
+    )
+    alone = reidentification_risks(
+        members, members, holdout, meta, n_attacks=500, seed=0, attacks=ATTACKS[2:3]
+    )
+    assert both["singling_out_univariate"] == equal["singling_out_univariate"]
+    assert both["linkability"] == alone["linkability"]
+    with pytest.raises(ValueError, match="unknown attack 'linkage'"):
+        reidentification_risks(members, members, holdout, meta, attacks=["linkage"])
     so = few["singling_out_univariate"]
     assert so["queries"] < 3000 and so["attacks"] == so["queries"]  # rates over the queries found
     assert so["risk"] > 0.5, so

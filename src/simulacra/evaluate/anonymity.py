@@ -45,6 +45,7 @@ anonymeter_crosscheck.py`` runs both on the same rows.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,6 +60,8 @@ from simulacra.metadata import NOT_LEARNED, Metadata
 #: attacks per criterion (Anonymeter's default is 500; 1,000 halves the width of the intervals' share
 #: that comes from the attack count)
 N_ATTACKS = 1_000
+#: the attacks :func:`reidentification_risks` runs, in its result's order
+ATTACKS = ("singling_out_univariate", "singling_out_multivariate", "linkability", "inference")
 #: relative tolerance of a numerical guess in the inference attack (Anonymeter's)
 TOLERANCE = 0.05
 CONFIDENCE = 0.95
@@ -591,6 +594,7 @@ def reidentification_risks(
     n_neighbors: int = 1,
     max_synthetic: int = 10_000,
     seed: int = 0,
+    attacks: Collection[str] = ATTACKS,
 ) -> dict[str, Any]:
     """Singling-out (univariate and multivariate), linkability and attribute-inference risks of the
     synthetic rows (module docstring), each with its 95 % interval.
@@ -614,7 +618,11 @@ def reidentification_risks(
     n_neighbors : int
         Synthetic neighbours per half in the linkability attack (the package's default, 1).
     seed : int
-        Seed of every draw (rows, queries, column split, baselines).
+        Seed of every draw (rows, queries, column split, baselines). Each attack draws from a stream
+        of its own (``SeedSequence(seed).spawn``), so its result does not depend on which others run.
+    attacks : collection of str
+        The attacks to run, a subset of :data:`ATTACKS` (all by default); the others are left out of
+        the result.
 
     Returns
     -------
@@ -627,9 +635,13 @@ def reidentification_risks(
     Raises
     ------
     ValueError
-        Fewer than 10 control rows or fewer than two compared columns.
+        Fewer than 10 control rows, fewer than two compared columns, or an unknown attack.
     """
-    rng = np.random.default_rng(seed)
+    unknown = sorted(set(attacks) - set(ATTACKS))
+    if unknown:
+        raise ValueError(f"unknown attack {unknown[0]!r}; choose from {', '.join(ATTACKS)}")
+    rng, *streams = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(1 + len(ATTACKS)))
+    streams = dict(zip(ATTACKS, streams, strict=True))
     columns = [c for c in metadata.names if metadata[c].sdtype not in NOT_LEARNED]
     if len(control) < 10 or len(columns) < 2:
         raise ValueError("re-identification risks need at least 10 control rows and two compared columns")
@@ -646,21 +658,35 @@ def reidentification_risks(
     x_ori, x_syn, x_ctl = (inf(v) for v in coded.values)
     out: dict[str, Any] = {}
     for mode in ("univariate", "multivariate"):
-        out[f"singling_out_{mode}"] = singling_out(
-            x_ori, x_syn, x_ctl, coded.numeric, mode=mode, n_attacks=n, n_cols=n_cols, rng=rng
-        )
-    targets = ori.iloc[rng.choice(len(ori), n, replace=False)].reset_index(drop=True)
-    controls = ctl.iloc[rng.choice(len(ctl), n, replace=False)].reset_index(drop=True)
-    shuffled = [columns[i] for i in rng.permutation(len(columns))]
-    halves = (shuffled[: len(columns) // 2], shuffled[len(columns) // 2 :])
-    out["linkability"] = linkability(
-        metadata, real_train, targets, controls, syn, halves, n_neighbors=n_neighbors, rng=rng
-    )
-    out["inference"], out["inference_worst"] = _worst_inference(
-        metadata, real_train, targets, controls, syn, columns, rng=rng
-    )
+        if f"singling_out_{mode}" in attacks:
+            out[f"singling_out_{mode}"] = singling_out(
+                x_ori,
+                x_syn,
+                x_ctl,
+                coded.numeric,
+                mode=mode,
+                n_attacks=n,
+                n_cols=n_cols,
+                rng=streams[f"singling_out_{mode}"],
+            )
+    for name in ("linkability", "inference"):  # each draws its own targets and controls
+        if name not in attacks:
+            continue
+        draw = streams[name]
+        targets = ori.iloc[draw.choice(len(ori), n, replace=False)].reset_index(drop=True)
+        controls = ctl.iloc[draw.choice(len(ctl), n, replace=False)].reset_index(drop=True)
+        if name == "linkability":
+            shuffled = [columns[i] for i in draw.permutation(len(columns))]
+            halves = (shuffled[: len(columns) // 2], shuffled[len(columns) // 2 :])
+            out[name] = linkability(
+                metadata, real_train, targets, controls, syn, halves, n_neighbors=n_neighbors, rng=draw
+            )
+        else:
+            out[name], out["inference_worst"] = _worst_inference(
+                metadata, real_train, targets, controls, syn, columns, rng=draw
+            )
     out["rows"] = {"train": len(ori), "control": len(ctl), "synthetic": len(syn)}
     return out
 
 
-__all__ = ["N_ATTACKS", "Rate", "reidentification_risks", "risk"]
+__all__ = ["ATTACKS", "N_ATTACKS", "Rate", "reidentification_risks", "risk"]

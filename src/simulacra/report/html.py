@@ -46,9 +46,11 @@ def _column_plot(column: str, sdtype: str, fmt: str | None, real: pd.Series, syn
         s = numeric_values(synth, sdtype, fmt)
         r, s = r[np.isfinite(r)], s[np.isfinite(s)]
         both = np.concatenate([r, s])
-        bins = np.histogram_bin_edges(both, bins=40) if both.size else 10
-        ax.hist(r, bins=bins, density=True, alpha=0.55, color=REAL, label="real")
-        ax.hist(s, bins=bins, density=True, alpha=0.55, color=SYNTH, label="synthetic")
+        bins = np.histogram_bin_edges(both, bins=40) if both.size else np.linspace(0.0, 1.0, 11)
+        for values, color, label in ((r, REAL, "real"), (s, SYNTH, "synthetic")):
+            if values.size:  # one filled step artist per histogram, not a patch per bar
+                density = np.histogram(values, bins=bins, density=True)[0]
+                ax.stairs(density, bins, fill=True, alpha=0.55, color=color, label=label)
         if sdtype == "datetime":
             ax.set_xlabel("seconds since 1970")
     else:
@@ -61,7 +63,8 @@ def _column_plot(column: str, sdtype: str, fmt: str | None, real: pd.Series, syn
         ax.set_xticks(x, [str(t)[:14] for t in top], rotation=60, ha="right", fontsize=7)
         ax.set_ylabel("share")
     ax.set_title(column, fontsize=9)
-    ax.legend(fontsize=7)
+    if ax.get_legend_handles_labels()[0]:  # a column with no finite value has nothing to label
+        ax.legend(fontsize=7)
     return _png(fig)
 
 
