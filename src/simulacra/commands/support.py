@@ -1,32 +1,38 @@
 """What the command line shows beside the commands' results: names, formats and progress bars that
 live in lower layers, gathered here so that the CLI imports only the command layer and the errors.
-Import it inside a command (it pulls in the heavy modules)."""
+
+Each name is imported from its module when it is first used (PEP 562), so a command that refuses its
+input in one line has not paid for torch, scikit-learn or matplotlib first."""
 
 from __future__ import annotations
 
-from simulacra import datasets
-from simulacra.bench import cells, columns, table_rows
-from simulacra.experiments.mix import percent
-from simulacra.experiments.tune import fit_command
-from simulacra.io import read_yaml, redact_url
-from simulacra.pipeline import STEPS as PIPELINE_STEPS
-from simulacra.pipeline import load_config as load_pipeline_config
-from simulacra.pipeline import run as run_pipeline
-from simulacra.synthesizers.training import progress_bar
-from simulacra.validation import load_yaml
+import importlib
+from typing import Any
 
-__all__ = [
-    "PIPELINE_STEPS",
-    "cells",
-    "columns",
-    "datasets",
-    "fit_command",
-    "load_pipeline_config",
-    "load_yaml",
-    "percent",
-    "progress_bar",
-    "read_yaml",
-    "redact_url",
-    "run_pipeline",
-    "table_rows",
-]
+#: name → (module, attribute) in the layers below
+_WHERE = {
+    "PIPELINE_STEPS": ("simulacra.pipeline", "STEPS"),
+    "cells": ("simulacra.bench", "cells"),
+    "columns": ("simulacra.bench", "columns"),
+    "datasets": ("simulacra", "datasets"),
+    "fit_command": ("simulacra.experiments.tune", "fit_command"),
+    "load_pipeline_config": ("simulacra.pipeline", "load_config"),
+    "load_yaml": ("simulacra.validation", "load_yaml"),
+    "percent": ("simulacra.experiments.mix", "percent"),
+    "progress_bar": ("simulacra.synthesizers.training", "progress_bar"),
+    "read_yaml": ("simulacra.io", "read_yaml"),
+    "redact_url": ("simulacra.io", "redact_url"),
+    "run_pipeline": ("simulacra.pipeline", "run"),
+    "table_rows": ("simulacra.bench", "table_rows"),
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module, attribute = _WHERE[name]
+    value = getattr(importlib.import_module(module), attribute)
+    globals()[name] = value
+    return value
