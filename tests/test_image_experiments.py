@@ -18,11 +18,12 @@ from simulacra.synthesizers import make
 
 @pytest.fixture(scope="module")
 def digits(tmp_path_factory):
-    """600 training and 300 test digits, class-stratified; the classifier cache in a temporary folder."""
+    """600 training and 300 test digits, class-stratified, and 2,000 for the label filter's judge; the
+    classifier cache in a temporary folder."""
     mp = pytest.MonkeyPatch()
     mp.setenv("SIMULACRA_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
     train, test = datasets.load("mnist")
-    yield _pick(train, 60), _pick(test, 30), train
+    yield _pick(train, 60), _pick(test, 30), _pick(train, 200)
     mp.undo()
 
 
@@ -67,19 +68,19 @@ def test_image_mixing_curves_rows_and_verdicts(digits):
 
 
 def test_image_label_filter_keeps_counts_and_drops_contradicted_digits(digits, cvae):
-    _, _, full = digits  # the CNN that judges is trained on all 8,000 real digits: a confident judge
-    images, records = filtered_images(cvae, 105, 0.7, full, seed=0)
+    _, _, judged = digits  # the CNN that judges is trained on 2,000 real digits: a confident judge
+    images, records = filtered_images(cvae, 105, 0.7, judged, seed=0)
     assert len(images) == 105 and np.bincount(images.labels).tolist() == [11] * 5 + [10] * 5
-    cnn = real_classifier(full)
+    cnn = real_classifier(judged)
     with torch.inference_mode():
         proba = torch.softmax(cnn(torch.from_numpy(images.images)), 1).numpy()
     best = proba.argmax(1)
     assert not ((best != images.labels) & (proba.max(1) >= 0.7)).any()
     assert sum(r.dropped for r in records) > 0  # an 8-epoch VAE draws digits the CNN disowns
-    sevens, _ = filtered_images(cvae, 20, 0.7, full, label="7", seed=1)
+    sevens, _ = filtered_images(cvae, 20, 0.7, judged, label="7", seed=1)
     assert (sevens.labels == 7).all() and len(sevens) == 20
     with pytest.raises(ConfigError, match="confidence"):
-        filtered_images(cvae, 10, 0.3, full)
+        filtered_images(cvae, 10, 0.3, judged)
 
 
 def test_image_temperature_scales_the_latent(cvae, tmp_path):
