@@ -220,8 +220,10 @@ def self_bleu(texts: list[str], seed: int = 0) -> float:
     if len(pool) < 2:
         return 0.0
     hyps, refs = pool[: len(pool) // 2], pool[len(pool) // 2 :]
-    bleu = BLEU(effective_order=True)
-    return float(np.mean([bleu.sentence_score(h, refs).score for h in hyps]) / 100.0)
+    # the references' n-grams counted once (one segment with every reference), not once per hypothesis:
+    # the same score as ``sentence_score(h, refs)``
+    bleu = BLEU(effective_order=True, references=[[r] for r in refs])
+    return float(np.mean([bleu.corpus_score([h], None).score for h in hyps]) / 100.0)
 
 
 def copy_rate(train: list[str], texts: list[str]) -> float:
