@@ -284,10 +284,10 @@ def fit_model(
     batches: dict[str, Any] | None = None,
 ) -> Any:
     """``model.fit(*args)``, with checkpoints and the epoch callback when the model trains in epochs,
-    the personal-identifier options (``pii``, ``pii_key``) when it is a table model, and ``batches``
+    the personal-identifier options (``pii``, ``pii_key``) when it replaces identifiers (the table models), and ``batches``
     (``rows``, ``expected_rows``, ``batch_source``: where a neural table model's training rows come from
     and live, :meth:`~simulacra.synthesizers.neural.TorchSynthesizer.fit`) when it is given."""
-    extra: dict[str, Any] = {"pii": pii, "pii_key": pii_key} if model.modality == "table" else {}
+    extra: dict[str, Any] = {"pii": pii, "pii_key": pii_key} if model.replaces_identifiers else {}
     extra |= batches or {}
     if model.trains_in_epochs:
         return model.fit(

@@ -152,6 +152,9 @@ class BaseSynthesizer(ABC):
     #: :data:`BATCH_SOURCES`) and ``batch_dir``: the training rows streamed, and kept in memory or in a
     #: memory-mapped file (:mod:`simulacra.synthesizers.batches`; ``fit --all-rows``)
     streams_training_rows: ClassVar[bool] = False
+    #: capability: ``fit`` takes ``pii`` and ``pii_key`` (personal-identifier columns never reach the
+    #: model; :class:`Synthesizer`, the table models)
+    replaces_identifiers: ClassVar[bool] = False
 
     @property
     def differentially_private(self) -> bool:
@@ -422,6 +425,8 @@ class Synthesizer(BaseSynthesizer):
     Subclasses implement ``_fit``, ``_sample``, ``_get_state`` and ``_set_state``; the base class handles
     metadata detection, validation, saving and loading.
     """
+
+    replaces_identifiers: ClassVar[bool] = True
 
     # ------------------------------------------------------------------ fit / sample
     def fit(
