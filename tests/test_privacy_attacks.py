@@ -148,6 +148,10 @@ def test_singling_out_is_not_diluted_by_a_small_control_set_or_few_queries(split
     )
     assert both["singling_out_univariate"] == equal["singling_out_univariate"]
     assert both["linkability"] == alone["linkability"]
+    named = reidentification_risks(
+        members, members, holdout, meta, n_attacks=500, seed=0, attacks="linkability"
+    )
+    assert named["linkability"] == alone["linkability"]  # one name is one attack, not its letters
     with pytest.raises(ValueError, match="unknown attack 'linkage'"):
         reidentification_risks(members, members, holdout, meta, attacks=["linkage"])
     so = few["singling_out_univariate"]

@@ -594,7 +594,7 @@ def reidentification_risks(
     n_neighbors: int = 1,
     max_synthetic: int = 10_000,
     seed: int = 0,
-    attacks: Collection[str] = ATTACKS,
+    attacks: str | Collection[str] = ATTACKS,
 ) -> dict[str, Any]:
     """Singling-out (univariate and multivariate), linkability and attribute-inference risks of the
     synthetic rows (module docstring), each with its 95 % interval.
@@ -620,9 +620,9 @@ def reidentification_risks(
     seed : int
         Seed of every draw (rows, queries, column split, baselines). Each attack draws from a stream
         of its own (``SeedSequence(seed).spawn``), so its result does not depend on which others run.
-    attacks : collection of str
-        The attacks to run, a subset of :data:`ATTACKS` (all by default); the others are left out of
-        the result.
+    attacks : str or collection of str
+        The attack or attacks to run, from :data:`ATTACKS` (all by default); the others are left out
+        of the result.
 
     Returns
     -------
@@ -637,6 +637,7 @@ def reidentification_risks(
     ValueError
         Fewer than 10 control rows, fewer than two compared columns, or an unknown attack.
     """
+    attacks = (attacks,) if isinstance(attacks, str) else tuple(attacks)  # one name, not its letters
     unknown = sorted(set(attacks) - set(ATTACKS))
     if unknown:
         raise ValueError(f"unknown attack {unknown[0]!r}; choose from {', '.join(ATTACKS)}")
