@@ -284,7 +284,8 @@ def fit_model(
     batches: dict[str, Any] | None = None,
 ) -> Any:
     """``model.fit(*args)``, with checkpoints and the epoch callback when the model trains in epochs,
-    the personal-identifier options (``pii``, ``pii_key``) when it replaces identifiers (the table models), and ``batches``
+    the personal-identifier options (``pii``, ``pii_key``) when it replaces identifiers (the table
+    models, ``replaces_identifiers``), and ``batches``
     (``rows``, ``expected_rows``, ``batch_source``: where a neural table model's training rows come from
     and live, :meth:`~simulacra.synthesizers.neural.TorchSynthesizer.fit`) when it is given."""
     extra: dict[str, Any] = {"pii": pii, "pii_key": pii_key} if model.replaces_identifiers else {}
