@@ -26,12 +26,15 @@ lint: install
 
 # `make test` is the suite a change must pass, within 10 minutes on 2 cores; the tests marked slow run
 # at the scale they guard (a million rows, a whole bench or tune run) and run in `make test-slow`,
-# which .ci/run calls after it.
+# which .ci/run calls after it. Both run on every core (pytest-xdist, one test file per worker, each
+# worker pinned to its own cores by tests/conftest.py so that two torch thread pools never compete).
+PYTEST = $(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadfile
+
 test: lint
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(PYTEST) -m "not slow"
 
 test-slow: install
-	$(BIN)/python -m pytest -q -m slow
+	$(PYTEST) -m slow
 
 # The documentation site (MkDocs with Material and mkdocstrings), built offline into site/; --strict
 # turns a broken link or a docstring mkdocstrings cannot read into a failure. docs/hooks.py renders the

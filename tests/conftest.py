@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from simulacra.datasets import load
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist, pin each worker to its own share of the cores.
+
+    Every fit runs torch (and the BLAS pools) with as many threads as the process may use; two workers
+    each spinning two threads on two cores slow each other by far more than they gain. Pinned, each
+    worker (and every subprocess it starts, which inherits the mask) sees only its own cores.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER")  # "gw0", "gw1", ... only inside a worker
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if not worker or count < 2 or not hasattr(os, "sched_setaffinity"):
+        return
+    cores = sorted(os.sched_getaffinity(0))
+    index = int(worker.removeprefix("gw"))
+    mine = cores[index::count] if len(cores) >= count else cores
+    os.sched_setaffinity(0, mine)
 
 
 @pytest.fixture(scope="session")
