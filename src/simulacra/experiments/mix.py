@@ -93,6 +93,33 @@ def tidy_rows(scores: dict[str, Any], **fields: Any) -> list[dict[str, Any]]:
     return [{**fields, "metric": m, "value": v} for m, v in scores.items() if m != "note"]
 
 
+def mixing_variants(
+    real: Any,
+    synthetic: Any,
+    ratios: Sequence[float],
+    take: Callable[[Any, int], Any],
+    join: Callable[[list[Any]], Any],
+) -> list[tuple[str, float, Any, int]]:
+    """The training sets of one (repeat, fraction) cell, as ``(variant, ratio, data, n_synthetic)``:
+    real only (ratio 0), real plus the first ``round(ρ · n)`` synthetic items for every ratio ``ρ > 0``
+    (nested sets, step 2 of the module docstring), and ``n`` synthetic items alone (ratio NaN), where
+    ``n = len(real)``. ``take(data, k)`` is the first ``k`` items of a set, ``join(sets)`` their
+    concatenation: the only two things a modality says."""
+    n_real = len(real)
+    variants: list[tuple[str, float, Any, int]] = [("real", 0.0, real, 0)]
+    for r in (r for r in ratios if r > 0):
+        k = round(r * n_real)
+        variants.append(("real+synthetic", r, join([real, take(synthetic, k)]), k))
+    variants.append(("synthetic", float("nan"), take(synthetic, n_real), n_real))
+    return variants
+
+
+def synthetic_needed(ratios: Sequence[float], n_real: int) -> int:
+    """How many synthetic items one cell samples: enough for the largest ratio and for the
+    synthetic-only variant (``n_real``), drawn once so that the mixed sets are nested."""
+    return max(math.ceil(max(ratios, default=0.0) * n_real), n_real)
+
+
 #: a change smaller than this is "nothing", whatever the spread
 MIN_EFFECT = 0.002
 #: the fewest real rows a fraction may leave (the synthesizer and the downstream model need rows)
@@ -217,6 +244,20 @@ class MixResult:
         out["sd"] = out["sd"].fillna(0.0)
         return out
 
+    def best_ratio_at(self, fraction: float, downstream: str) -> float:
+        """The ratio (0 = real only; the synthetic-only variant is not a candidate) whose mixed training
+        set scored best at ``fraction`` on the headline metric of ``downstream``, mean over repeats."""
+        summary = self.summary()
+        top = summary[
+            (summary.experiment == "mixing")
+            & (summary.fraction == fraction)
+            & (summary.variant != "synthetic")
+            & (summary.downstream == downstream)
+            & (summary.metric == self.headline)
+        ]
+        sign = -1.0 if self.headline in LOWER_IS_BETTER else 1.0
+        return float(top.ratio.iloc[int(np.argmax(sign * top["mean"].to_numpy()))])
+
     def verdicts(self, downstream: str = "hgb", metric: str | None = None) -> list[str]:
         """One plain-language sentence per model and fraction on ``metric`` (default: the headline metric) for
         the ``downstream`` model (see the module docstring for when a change counts)."""
@@ -325,23 +366,19 @@ def _mixing_cell(
     this process or as a Ray task."""
     step = step or (lambda message: None)
     classification = task_of(metadata, target) == "classification"
-    mixed_ratios = [r for r in ratios if r > 0]
     real = stratified_fraction(train, f, target, classification=classification, seed=run_seed)
     n_real = len(real)
     tic = time.perf_counter()
     synth = _make_model(model, params, run_seed).fit(real, metadata)
-    n_max = max(math.ceil(max(mixed_ratios, default=0.0) * n_real), n_real)
-    synthetic = synth.sample(n_max, seed=run_seed)
+    synthetic = synth.sample(synthetic_needed(ratios, n_real), seed=run_seed)
     out: dict[str, Any] = {"fit_s": time.perf_counter() - tic, "rows": []}
     step(f"repeat {repeat + 1}, {percent(f)}: {model} fitted on {n_real:,} rows")
     if keep:
         out["kept"] = {r: synthetic.iloc[: round(r * n_real)] for r in ratios}
         out["real"] = real
-    variants = [("real", 0.0, real, 0)]
-    for r in mixed_ratios:
-        k = round(r * n_real)
-        variants.append(("real+synthetic", r, pd.concat([real, synthetic.iloc[:k]], ignore_index=True), k))
-    variants.append(("synthetic", float("nan"), synthetic.iloc[:n_real], n_real))
+    variants = mixing_variants(
+        real, synthetic, ratios, lambda d, k: d.iloc[:k], lambda p: pd.concat(p, ignore_index=True)
+    )
     for name in downstream:
         scorer = Downstream(metadata, real, test, target, model=name, seed=run_seed)
         for variant, ratio, data, n_syn in variants:
@@ -467,17 +504,7 @@ def mixing_curves(
     result = MixResult(pd.DataFrame(rows, columns=COLUMNS), task, target, model)
     result.seconds = {f"fit {percent(f)}": float(np.mean(v)) for f, v in fit_seconds.items()}
     if keep_best:
-        summary = result.summary()
-        top = summary[
-            (summary.experiment == "mixing")
-            & (summary.fraction == s.fractions[-1])
-            & (summary.variant != "synthetic")
-            & (summary.downstream == s.downstream[0])
-            & (summary.metric == result.headline)
-        ]
-        sign = -1.0 if result.headline in LOWER_IS_BETTER else 1.0
-        best_ratio = float(top.ratio.iloc[int(np.argmax(sign * top["mean"].to_numpy()))])
-        result.best_ratio = best_ratio
+        best_ratio = result.best_ratio = result.best_ratio_at(s.fractions[-1], s.downstream[0])
         flag = marker_column(kept_real.columns)
         result.best = pd.concat(
             [kept_real.assign(**{flag: False}), kept[best_ratio].assign(**{flag: True})], ignore_index=True
@@ -621,7 +648,6 @@ def labelled_mixing_curves(
             raise ConfigError(
                 f"fraction {f:g} leaves {round(f * len(train))} {unit}; give at least {MIN_REAL_ROWS}"
             )
-    mixed_ratios = [r for r in s.ratios if r > 0]
     total = s.repeats * len(s.fractions) * (len(s.ratios) + 2)
     rows = []
     fit_seconds: dict[float, list[float]] = {f: [] for f in s.fractions}
@@ -649,16 +675,11 @@ def labelled_mixing_curves(
             n_real = len(real)
             tic = time.perf_counter()
             synth = _make_model(model, params, run_seed).fit(real)
-            n_max = max(math.ceil(max(mixed_ratios, default=0.0) * n_real), n_real)
-            synthetic = synth.sample(n_max, seed=run_seed)
+            synthetic = synth.sample(synthetic_needed(s.ratios, n_real), seed=run_seed)
             synthetic = synthetic.subset(np.random.default_rng(run_seed).permutation(len(synthetic)))
             fit_seconds[f].append(time.perf_counter() - tic)
             step(f"repeat {repeat + 1}, {percent(f)}: {model} fitted on {n_real:,} {unit}")
-            variants = [("real", 0.0, real, 0)]
-            for r in mixed_ratios:
-                k = round(r * n_real)
-                variants.append(("real+synthetic", r, join([real, synthetic.subset(np.arange(k))]), k))
-            variants.append(("synthetic", float("nan"), synthetic.subset(np.arange(n_real)), n_real))
+            variants = mixing_variants(real, synthetic, s.ratios, lambda d, k: d.subset(np.arange(k)), join)
             for variant, ratio, data, n_syn in variants:
                 pred = downstream.predict(data, test, run_seed)
                 scores = {
@@ -685,13 +706,7 @@ def labelled_mixing_curves(
     result = MixResult(pd.DataFrame(rows, columns=COLUMNS), downstream.task, "label", model, unit=unit)
     result.seconds = {f"fit {percent(f)}": float(np.mean(v)) for f, v in fit_seconds.items()}
     if keep_best and best_sets:
-        summary = result.summary()
-        top = summary[
-            (summary.fraction == s.fractions[-1])
-            & (summary.variant != "synthetic")
-            & (summary.metric == "accuracy")
-        ]
-        result.best_ratio = float(top.ratio.iloc[int(np.argmax(top["mean"].to_numpy()))])
+        result.best_ratio = result.best_ratio_at(s.fractions[-1], downstream.name)
         result.best = best_sets[result.best_ratio]
     result.seconds["all fits and scores"] = time.perf_counter() - clock
     return result
