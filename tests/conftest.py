@@ -10,6 +10,28 @@ import pytest
 
 from simulacra.datasets import load
 
+#: the slowest test files (about a minute or more each on one core), started first: with one file per
+#: worker, the suite ends when the last file started ends, so that one should be short (longest
+#: processing time first). A stale list costs time, never a result.
+SLOWEST_FIRST = (
+    "test_neural",
+    "test_hostile_cli",
+    "test_image_experiments",
+    "test_cli",
+    "test_scale",
+    "test_image_models",
+    "test_experiments",
+    "test_privacy_attacks",
+    "test_dp",
+    "test_image_eval",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The test files in :data:`SLOWEST_FIRST` order, then the rest; a file's tests keep their order."""
+    rank = {name: i for i, name in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.stem, len(rank)))  # stable: within a file unchanged
+
 
 def pytest_configure(config: pytest.Config) -> None:
     """Under pytest-xdist, pin each worker to its own share of the cores.
