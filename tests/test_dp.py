@@ -309,7 +309,7 @@ def test_dp_models_refuse_subsamples_filters_and_the_exact_row_count(adult_small
     small = train[["age", "sex", "income"]]
     aim = make("aim", epsilon=1.0, rounds=12, verbose=False).fit(small, Metadata.detect(small))
     with pytest.raises(ConfigError, match="differentially private"):
-        sample_table(aim, 50, filters=["near-copies"], real=small)
+        sample_table(aim, 50, filters=["near-copies"], real_train=small)
     assert aim.default_rows(len(small)) == round(aim.model_.total)
     base = {"data": {"train": "adult"}, "output": str(tmp_path / "run")}
     with pytest.raises(ConfigError, match="differentially private"):

@@ -212,8 +212,8 @@ def test_filtered_sample_tops_up_to_exact_counts_or_fails(bank_small):
         lambda k, s: model.sample_counts("y", k, seed=s),
         1000,
         filters,
-        real=train,
-        holdout=test,
+        real_train=train,
+        real_test=test,
         metadata=meta,
         seed=0,
         column="y",
@@ -226,8 +226,8 @@ def test_filtered_sample_tops_up_to_exact_counts_or_fails(bank_small):
         lambda k, s: model.sample(k, seed=s),
         1234,
         [DetectionFilter(0.5)],
-        real=train,
-        holdout=test,
+        real_train=train,
+        real_test=test,
         metadata=meta,
         seed=0,
     )
@@ -238,8 +238,8 @@ def test_filtered_sample_tops_up_to_exact_counts_or_fails(bank_small):
             lambda k, s: train.sample(k, replace=True, random_state=s),
             10,
             copies,
-            real=train,
-            holdout=test,
+            real_train=train,
+            real_test=test,
             metadata=meta,
         )
 

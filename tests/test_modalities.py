@@ -116,7 +116,7 @@ def test_fit_sample_and_evaluate_commands_on_every_modality(name, fitted):
 def test_privacy_attacks_are_refused_in_one_line_where_they_do_not_apply(name, tmp_path):
     source = EXAMPLES[name][0]
     request = EvaluateRequest.of(real=source, synthetic=source, output=tmp_path / "r.html", privacy=True)
-    with pytest.raises(ConfigError, match=r"^--privacy runs the attacks on tables; .*drop --privacy$"):
+    with pytest.raises(ConfigError, match=r"^`privacy` runs the attacks on tables; .*drop `privacy`$"):
         evaluate(request)
     assert list(tmp_path.iterdir()) == []  # nothing written
 
@@ -154,10 +154,10 @@ def test_a_registered_plugin_is_asked_before_the_table_catch_all(tmp_path):
         (
             "image",
             {"filters": ["detection=0.1"], "data": "mnist"},
-            r"^images take only the label filter \(--filter label=0.9\)$",
+            r"^images take only the label filter \(`filters` label=0.9\)$",
         ),
-        ("table", {"top_k": 5}, r"^--top-k, --top-p and --keep-copies are for text models; drop them$"),
-        ("image", {"keep_copies": True}, r"^--top-k, --top-p and --keep-copies are for text models"),
+        ("table", {"top_k": 5}, r"^`top_k`, `top_p` and `keep_copies` are for text models; drop them$"),
+        ("image", {"keep_copies": True}, r"^`top_k`, `top_p` and `keep_copies` are for text models"),
     ],
 )
 def test_sample_options_a_modality_does_not_take_are_refused_before_any_work(name, option, message, fitted):
@@ -307,3 +307,24 @@ def test_run_checks_every_step_before_the_first_runs(fitted, tmp_path, capsys):
         f"error: {config}: steps[1] (sample): sample: seed=-1 is not valid"
     )
     assert not first.exists() and not second.exists()  # the valid first step did not run either
+
+
+def test_library_errors_name_parameters_and_each_front_end_shows_its_own_spelling(fitted, tmp_path, capsys):
+    """A Python caller reads the request field, the CLI its option, a run config its YAML key."""
+    folder, *_ = fitted("table")
+    model, out = folder / "model", tmp_path / "x.csv"
+    capsys.readouterr()  # the fixture's fit progress
+    with pytest.raises(
+        ConfigError, match=r"^`class_counts` needs the column it counts; add `balance` COLUMN$"
+    ):
+        sample(SampleRequest.of(model=model, class_counts={"yes": 5}, output=str(out)))
+    assert main(["sample", str(model), "--class-counts", "yes=5", "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "error: --class-counts needs the column it counts; add --balance COLUMN"
+    assert main(["sample", str(model), "-o", str(out)]) == 2  # an option with a short form: both shown
+    assert "with -n/--rows (or exact --class-counts)" in capsys.readouterr().err
+    config = tmp_path / "steps.yaml"
+    config.write_text(f"steps:\n  - sample: {{model: {model}, class_counts: {{a: 5}}, output: {out}}}\n")
+    assert main(["run", str(config)]) == 2
+    assert "class_counts needs the column it counts; add balance COLUMN" in capsys.readouterr().err
+    assert not out.exists()

@@ -155,11 +155,11 @@ def test_cli_streams_and_refuses_bad_scale_options(model_dir, whole, tmp_path, c
     assert len(list(folder.glob("part-*.parquet"))) == 3 and (folder / ".simulacra").is_file()
     capsys.readouterr()
     bad = [
-        (["--workers", "2", "-o", str(tmp_path / "w.parquet")], "give -o DIR/"),
+        (["--workers", "2", "-o", str(tmp_path / "w.parquet")], "give -o/--output DIR/"),
         (["--ray-address", "auto", "-o", str(tmp_path / "r.parquet")], "add --workers"),
         (["--chunk-rows", "0", "-o", str(tmp_path / "c.parquet")], "--chunk-rows"),
         (["--part-rows", "-3", "-o", f"{tmp_path / 'p'}/"], "--part-rows"),
-        (["--filter", "near-copies", "--data", "adult", "-o", f"{tmp_path / 'f'}/"], "-o FILE"),
+        (["--filter", "near-copies", "--data", "adult", "-o", f"{tmp_path / 'f'}/"], "-o/--output FILE"),
         (["-o", f"{folder}/"], "already exists"),
     ]
     for extra, expected in bad:
@@ -433,7 +433,7 @@ def test_large_inputs_give_one_stratified_sample_whatever_the_reader(adult, tmp_
     assert not again.equals(rows)
     small, none = read_for_fit(tmp_path / "big.csv", max_rows=100_000)
     assert none is None and len(small) == len(big)
-    with pytest.raises(DataError, match="--stratify 'nope'"):
+    with pytest.raises(DataError, match="`stratify` 'nope'"):
         read_for_fit(tmp_path / "big.csv", max_rows=4000, stratify="nope", large_bytes=0)
     with pytest.raises(DataError, match="more than 1,000 values"):  # a continuous column is no stratum
         read_for_fit(tmp_path / "big.csv", max_rows=4000, stratify="fnlwgt", large_bytes=0)

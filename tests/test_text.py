@@ -80,7 +80,7 @@ def test_read_formats(tmp_path, small):
         (tmp_path / "folders" / lab / f"{i}.txt").write_text(t)
     folder = TextSet.read(tmp_path / "folders")
     assert len(folder) == 6 and set(folder.class_names) <= {"ham", "spam"}
-    with pytest.raises(DataError, match="--text-column"):
+    with pytest.raises(DataError, match="`text_column`"):
         TextSet.read(tmp_path / "t.csv", text_column="nope")
 
 
@@ -170,7 +170,7 @@ def test_hf_causal_lm_tiny_random_model(tmp_path, small):
     again = BaseSynthesizer.load(tmp_path / "saved")
     assert again.sample(6, conditions={"label": "spam"}, seed=1).texts == out.texts
     assert np.isfinite(again.perplexity(small[1].subset(np.arange(20)))["perplexity"])
-    with pytest.raises(ConfigError, match="--param model="):
+    with pytest.raises(ConfigError, match="`params` model="):
         make("hf-causal-lm")  # no default model: nothing is downloaded unless a user names one
     originals = small[1].subset(np.arange(8))
     rewritten = again.rewrite(originals, keep=0.5, seed=2)  # paraphrasing through the fitted LM

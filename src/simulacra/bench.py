@@ -100,9 +100,9 @@ def split_params(models: list[str], params: dict[str, Any]) -> dict[str, dict[st
         model, _, name = key.rpartition(".")
         targets = [model] if model else [m for m in models if name in accepted[m]]
         if model and model not in accepted:
-            raise ConfigError(f"--param {key}: {model!r} is not among the benchmarked models {models}")
+            raise ConfigError(f"`params` {key}: {model!r} is not among the benchmarked models {models}")
         if not targets or (model and name not in accepted[model]):
-            raise ConfigError(f"--param {key}: no benchmarked model takes a parameter {name!r}")
+            raise ConfigError(f"`params` {key}: no benchmarked model takes a parameter {name!r}")
         for m in targets:
             routed[m][name] = value
     return routed
@@ -198,9 +198,9 @@ def run_bench(
         reverse) or a parameter no model takes; errors of a child are re-raised.
     """
     if not models:
-        raise ConfigError("give at least one model, e.g. --models copula,ctgan,tvae")
+        raise ConfigError("give at least one model, e.g. `models` copula,ctgan,tvae")
     if int(repeats) < 1:
-        raise ConfigError(f"--repeats must be at least 1, got {repeats}")
+        raise ConfigError(f"`repeats` must be at least 1, got {repeats}")
     from simulacra.modalities import of_source
     from simulacra.synthesizers import available
 

@@ -10,6 +10,7 @@ the metrics) are imported inside the commands, so ``--help`` and usage errors an
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import sys
@@ -1254,6 +1255,41 @@ def _kind(exc: BaseException) -> str:
 MAX_ERROR_CHARS = 1_000
 
 
+#: request fields set by an option or argument of another name (``--param`` gives ``params``)
+_FIELD_OPTIONS = {
+    "params": "param",
+    "conditions": "condition",
+    "split": "split_method",
+    "fractions": "parts",
+    "models": "model",
+    "model": "model_dir",
+}
+
+
+@functools.cache
+def _click_app() -> Any:
+    """The Click command Typer builds from :data:`app` (built once: its options do not change)."""
+    import typer.main
+
+    return typer.main.get_command(app)
+
+
+def _option_of(argv: list[str] | None):
+    """How the command in ``argv`` shows a parameter that a library error names (``class_counts`` →
+    ``--class-counts``, ``rows`` → ``-n/--rows``, an argument by its metavar); ``None`` (the bare
+    name) for a name the command has no option for: so ``run`` shows its own ``--force`` and a
+    config's fields as the YAML keys they are."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    name = next((a for a in args if not a.startswith("-")), None)
+    command = getattr(_click_app(), "commands", {}).get(name)
+    shown: dict[str, str] = {}
+    for p in command.params if command is not None else []:  # Click's options and arguments
+        if p.name:
+            option = p.param_type_name == "option"
+            shown[p.name] = "/".join(p.opts) if option else (p.metavar or p.name.upper())
+    return lambda field: shown.get(field) or shown.get(_FIELD_OPTIONS.get(field, ""))
+
+
 def _error(message: str) -> None:
     line = " ".join(str(message).split())
     if len(line) > MAX_ERROR_CHARS:
@@ -1357,7 +1393,7 @@ def _run_command(argv: list[str] | None) -> int:
         result = app(args=argv, standalone_mode=False, prog_name="simulacra")
         code = int(result) if isinstance(result, int) else 0
     except SimulacraError as exc:
-        _error(str(exc))
+        _error(exc.render(_option_of(argv)))
         code = 2
     except KeyboardInterrupt:  # raised by the handlers (reported by _run) or by the code itself
         _Stop.how = _Stop.how or "interrupted"

@@ -64,9 +64,10 @@ from simulacra.errors import ConfigError
 from simulacra.evaluate import Evaluation
 from simulacra.experiments.filters import parse_filters
 from simulacra.io import atomic_write_text, read_yaml, write_table
+from simulacra.modalities import named
 from simulacra.prepare import Change, Preparation, load_prepare_config, prepare_table
 from simulacra.report import preparation_html
-from simulacra.synthesizers import DEFAULT_MODEL, make, model_class
+from simulacra.synthesizers import DEFAULT_MODEL, Synthesizer, make, model_class
 from simulacra.validation import MAX_ROWS, MAX_SEED, config_error
 from simulacra.workflow import (
     class_counts,
@@ -189,10 +190,11 @@ def load_config(config: dict[str, Any] | str | os.PathLike[str]) -> dict[str, An
     merged["model"]["params"] = merged["model"]["params"] or {}
     merged["sample"]["conditions"] = merged["sample"]["conditions"] or {}
     name = merged["model"]["name"]
-    if model_class(name).modality != "table":
+    if not issubclass(model_class(name), Synthesizer):
+        unit = named(model_class(name).modality).unit
         raise ConfigError(
-            f"model {name!r} generates images and pipeline configs are tabular; "
-            f"use 'simulacra fit mnist --model {name} -o MODEL' and 'simulacra sample'"
+            f"model {name!r} generates {unit} and this config form (data:, model:, sample:) is for tables; "
+            f"write the run as steps: (fit, sample, evaluate), or use 'simulacra fit SOURCE --model {name}'"
         )
     probe = make(name, **merged["model"]["params"])  # checks every parameter before any work
     refuse_private_filters(probe, merged["filter"], "filter")
@@ -410,7 +412,12 @@ class _Run:
         if self.cfg["filter"]:
             unfiltered, _ = sample_table(self.model, rows, **options)
             self.synthetic, records = sample_table(
-                self.model, rows, filters=self.cfg["filter"], real=self.train, holdout=self.test, **options
+                self.model,
+                rows,
+                filters=self.cfg["filter"],
+                real_train=self.train,
+                real_test=self.test,
+                **options,
             )
             self.filtering = {"filters": records, "unfiltered": unfiltered}
             for r in records:

@@ -217,7 +217,7 @@ def check_params(owner: str, constraints: dict[str, Param], params: dict[str, An
     return out
 
 
-def check_rows(n: Any, what: str = "-n/--rows") -> int:
+def check_rows(n: Any, what: str = "`rows`") -> int:
     """A row or image count: an integer in ``[0, MAX_ROWS]``.
 
     Raises

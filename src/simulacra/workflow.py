@@ -37,6 +37,7 @@ from simulacra.io import (
     FILE_FORMATS,
     ImageSet,
     TextSet,
+    file_not_found,
     is_sql_url,
     output_lock,
     read_table,
@@ -111,6 +112,23 @@ def is_image_source(source: str) -> bool:
     return not tabular and ("idx" in path.name or "ubyte" in path.name)
 
 
+def check_sources(*sources: str | os.PathLike[str] | None) -> None:
+    """Refuse, before any model is built or heavy library imported, a source that is none of a bundled
+    dataset name, an SQL URL or an existing file or folder (``None`` is skipped: an option not given).
+    A missing input is then reported in a fraction of a second, not after torch has loaded.
+
+    Raises
+    ------
+    DataError
+        The first source that does not exist, in the words :func:`~simulacra.io.read_table` uses.
+    """
+    for source in sources:
+        if source is None or str(source) in datasets.available() or is_sql_url(str(source)):
+            continue
+        if not Path(source).exists():
+            raise file_not_found(source)
+
+
 def load_source(source: str, *, part: str = "train") -> pd.DataFrame:
     """A bundled dataset's ``part`` (``train``/``test``) when ``source`` names one, else ``read_table``.
 
@@ -127,7 +145,7 @@ def load_source(source: str, *, part: str = "train") -> pd.DataFrame:
         return train if part == "train" else test
     if is_text_source(source):
         raise DataError(
-            f"{source}: holds labelled texts, not a table; use a text model (--model textgpt) or "
+            f"{source}: holds labelled texts, not a table; use a text model (`model` textgpt) or "
             "a table file with columns"
         )
     return read_table(source)
@@ -161,13 +179,13 @@ def load_fit_table(
     if private and sampled is not None:
         rows = sampled.stats.rows
         raise ConfigError(
-            f"{source} holds {rows:,} rows, more than --max-rows {max_rows:,}, and a differentially private "
+            f"{source} holds {rows:,} rows, more than `max_rows` {max_rows:,}, and a differentially private "
             f"model trains on every row (a sample that keeps the extremes and rare categories would break "
-            f"the guarantee); give --max-rows {rows} or more"
+            f"the guarantee); give `max_rows` {rows} or more"
         )
     if stratify is not None and stratify not in data.columns:  # refused even when nothing was sampled
         raise DataError(
-            f"--stratify {stratify!r} is not a column; choose one of {', '.join(map(str, data.columns))}"
+            f"`stratify` {stratify!r} is not a column; choose one of {', '.join(map(str, data.columns))}"
         )
     return data, sampled
 
@@ -316,7 +334,7 @@ def pii_key(path: str | os.PathLike[str] | None) -> bytes | None:
             key = Path(path).read_bytes().strip()
         except OSError as exc:
             raise ConfigError(
-                f"--pii-key-file {path}: cannot be read ({exc.strerror}); give a readable file"
+                f"`pii_key_file` {path}: cannot be read ({exc.strerror}); give a readable file"
             ) from None
     elif os.environ.get("SIMULACRA_PII_KEY"):
         key = os.environ["SIMULACRA_PII_KEY"].encode()
@@ -358,7 +376,7 @@ def class_counts(
     return counts
 
 
-def refuse_private_filters(model: Any, filters: list[str] | tuple[str, ...], flag: str = "--filter") -> None:
+def refuse_private_filters(model: Any, filters: list[str] | tuple[str, ...], flag: str = "`filters`") -> None:
     """Filters compare synthetic rows with the real training rows (near copies, a detector, a label
     model fitted on them): post-processing with private data, which a differentially private model's ε
     does not cover. So they are refused on such a model, before any work.
@@ -383,15 +401,15 @@ def sample_table(
     column: str | None = None,
     counts: dict[Any, int] | None = None,
     filters: list[str] | tuple[str, ...] = (),
-    real: pd.DataFrame | None = None,
-    holdout: pd.DataFrame | None = None,
+    real_train: pd.DataFrame | None = None,
+    real_test: pd.DataFrame | None = None,
     seed: int = 0,
     temperature: float = 1.0,
 ) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
     """Synthetic rows as ``sample`` and pipeline configs ask for them: ``rows`` rows (exactly
     ``counts`` of ``column``'s classes when given), under ``conditions``, at ``temperature``, passed
     through ``filters`` (:func:`~simulacra.experiments.filters.parse_filters` spellings, fitted on the
-    ``real`` training rows and ``holdout``) with top-up.
+    ``real_train`` rows and the ``real_test`` holdout) with top-up.
 
     Returns
     -------
@@ -423,8 +441,8 @@ def sample_table(
         draw,
         rows,
         chosen,
-        real=real,
-        holdout=holdout,
+        real_train=real_train,
+        real_test=real_test,
         metadata=model.metadata_,
         seed=seed,
         column=column if counts is not None else None,

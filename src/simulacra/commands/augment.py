@@ -18,6 +18,9 @@ def augment(request: AugmentRequest, status: Status | None = None) -> Augmented:
     OutputExistsError
         The output exists (without ``force``), is locked, or is one of the inputs.
     """
+    from simulacra.workflow import check_sources
+
+    check_sources(request.source, request.test)  # a missing input in a fraction of a second
     from simulacra.io import check_not_input
 
     r = request

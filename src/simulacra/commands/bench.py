@@ -48,11 +48,11 @@ def bench(request: BenchRequest, on_result: Any = None) -> BenchOutcome:
     output = r.output or Path("runs") / f"bench-{datetime.now():%Y%m%d-%H%M%S}"
     for tau in r.temperatures or []:
         if not 0 < tau <= 10:
-            raise ConfigError(f"--temperatures: {tau:g} is not in (0, 10]; give e.g. 0.5,1,1.5")
+            raise ConfigError(f"`temperatures`: {tau:g} is not in (0, 10]; give e.g. 0.5,1,1.5")
     for name in ("bench.json", "bench.md", "tradeoff.png"):  # checked before any fit, created after the last
         if (output / name).exists() and not r.force:
             raise OutputExistsError(
-                f"{output / name}: already exists; choose another --output or pass --force"
+                f"{output / name}: already exists; choose another `output` or pass `force`"
             )
         check_writable(output / name, kind="file")
     workers = check_ray_options(r.workers, r.ray_address, "bench")

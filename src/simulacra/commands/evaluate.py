@@ -37,6 +37,9 @@ def evaluate(request: EvaluateRequest, status: Status | None = None) -> Evaluate
     DataError
         Unreadable inputs.
     """
+    from simulacra.workflow import check_sources
+
+    check_sources(request.real, request.synthetic, request.test)  # a missing input in a fraction of a second
     from simulacra.io import check_not_input, claim, output_lock
 
     status = status or Status()
@@ -51,9 +54,9 @@ def evaluate(request: EvaluateRequest, status: Status | None = None) -> Evaluate
     modality = of_source(r.real, **columns)
     if r.privacy and not modality.privacy_attacks:
         raise modality.refuse(
-            "--privacy runs the attacks on tables",
+            "`privacy` runs the attacks on tables",
             "for texts and images the report's copy and memorisation rows are the privacy measures: "
-            "drop --privacy",
+            "drop `privacy`",
         )
     with output_lock(r.output):
         real = modality.resolve(r.real, test=r.test, target=r.target, **columns)

@@ -46,6 +46,9 @@ def fit(request: FitRequest, status: Status | None = None, *, on_epoch: Any = No
     FitInterrupted
         Ctrl-C or SIGTERM during training; nothing was written.
     """
+    from simulacra.workflow import check_sources
+
+    check_sources(request.source)  # a missing input in a fraction of a second
     from simulacra.io import check_not_input, claim, output_lock
     from simulacra.synthesizers import make
     from simulacra.synthesizers.base import BATCH_SOURCES
@@ -55,19 +58,19 @@ def fit(request: FitRequest, status: Status | None = None, *, on_epoch: Any = No
     status = status or Status()
     r = request
     if r.pii not in PII_MODES:
-        raise ConfigError(f"--pii {r.pii!r}: use 'fake' (fresh values) or 'pseudonymize' (keyed hash)")
+        raise ConfigError(f"`pii` {r.pii!r}: use 'fake' (fresh values) or 'pseudonymize' (keyed hash)")
     key = pii_key(r.pii_key_file)
     if r.pii == "pseudonymize" and key is None:
-        raise ConfigError("--pii pseudonymize needs a secret key: --pii-key-file FILE or SIMULACRA_PII_KEY")
+        raise ConfigError("`pii` pseudonymize needs a secret key: `pii_key_file` FILE or SIMULACRA_PII_KEY")
     name = r.model or of_source(r.source, text_column=r.text_column).default_model
     synth = make(name, **r.params)  # every parameter checked before any data is read
     if (r.all_rows or r.batch_source is not None) and not synth.streams_training_rows:
-        flag = "--all-rows" if r.all_rows else "--batch-source"
+        flag = "`all_rows`" if r.all_rows else "`batch_source`"
         raise ConfigError(
             f"{flag} is for the neural table models (ctgan, tvae, diffusion), not {name}; drop it or pick one of those"
         )
     if r.batch_source is not None and r.batch_source not in BATCH_SOURCES:
-        raise ConfigError(f"--batch-source {r.batch_source!r}: use one of {', '.join(BATCH_SOURCES)}")
+        raise ConfigError(f"`batch_source` {r.batch_source!r}: use one of {', '.join(BATCH_SOURCES)}")
     check_not_input(r.output, r.source, r.metadata, r.pii_key_file)
     claim(r.output, force=r.force, kind="dir")  # and the output, before any training
     with output_lock(r.output):

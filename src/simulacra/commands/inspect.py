@@ -34,6 +34,9 @@ def inspect(request: InspectRequest) -> Inspection:
     OutputExistsError
         ``output`` exists (without ``force``), or is one of the inputs.
     """
+    from simulacra.workflow import check_sources
+
+    check_sources(request.source)  # a missing input in a fraction of a second
     from simulacra.io import atomic_write_text, check_not_input, claim
     from simulacra.synthesizers.advice import advise
     from simulacra.workflow import load_source, table_metadata
@@ -62,13 +65,16 @@ def prepare(request: PrepareRequest) -> tuple[Any, Any]:
     OutputExistsError
         The output exists (without ``force``), or is one of the inputs.
     """
+    from simulacra.workflow import check_sources
+
+    check_sources(request.source, request.test)  # a missing input in a fraction of a second
     from simulacra.io import check_not_input, read_yaml
     from simulacra.pipeline import run_prepare
 
     r = request
     check_not_input(r.output, r.source, r.test, r.config)
     modality = of_source(r.source)
-    if modality.name != "table":
+    if not modality.preparable:
         raise modality.refuse(
             f"prepare cleans tables, and {r.source!r} holds {modality.unit}",
             "fit it directly, or augment it with simulacra augment",

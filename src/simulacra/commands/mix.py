@@ -38,6 +38,9 @@ def mix(request: MixRequest, status: Status | None = None) -> MixOutcome:
     OutputExistsError
         The output exists (without ``force``), or is one of the inputs.
     """
+    from simulacra.workflow import check_sources
+
+    check_sources(request.source, request.test)  # a missing input in a fraction of a second
     from simulacra.experiments.mix import check_settings, percent
     from simulacra.io import check_not_input, claim, redact_url
     from simulacra.report import MixReport

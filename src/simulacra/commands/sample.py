@@ -24,13 +24,13 @@ def parse_class_counts(text: str | None) -> dict[str, int] | None:
     for item in (p.strip() for p in text.split(",") if p.strip()):
         name, eq, k = item.rpartition("=")
         if not eq or not name:
-            raise ConfigError(f"--class-counts {item!r} must look like class=rows, e.g. yes=5000")
+            raise ConfigError(f"`class_counts` {item!r} must look like class=rows, e.g. yes=5000")
         if name.strip() in given:
-            raise ConfigError(f"--class-counts {name.strip()} is given twice; give each class once")
+            raise ConfigError(f"`class_counts` {name.strip()} is given twice; give each class once")
         try:
             given[name.strip()] = int(k)
         except ValueError:
-            raise ConfigError(f"--class-counts {item!r}: give a whole number of rows") from None
+            raise ConfigError(f"`class_counts` {item!r}: give a whole number of rows") from None
     return given
 
 
@@ -47,6 +47,9 @@ def sample(request: SampleRequest, status: Status | None = None) -> Sampled:
     OutputExistsError
         The output exists (without ``force``), is locked, or is one of the inputs.
     """
+    from simulacra.workflow import check_sources
+
+    check_sources(request.data, request.test)  # a missing input in a fraction of a second
     from simulacra.io import check_not_input
     from simulacra.synthesizers import BaseSynthesizer
     from simulacra.workflow import refuse_private_filters
@@ -54,16 +57,16 @@ def sample(request: SampleRequest, status: Status | None = None) -> Sampled:
     status = status or Status()
     r = request
     if r.rows is None and r.class_counts is None:
-        raise ConfigError("give the number of rows with -n/--rows (or exact --class-counts)")
+        raise ConfigError("give the number of rows with `rows` (or exact `class_counts`)")
     if r.class_counts is not None and r.balance is None:
-        raise ConfigError("--class-counts needs the column it counts; add --balance COLUMN")
+        raise ConfigError("`class_counts` needs the column it counts; add `balance` COLUMN")
     if r.filters and r.data is None:
-        raise ConfigError("--filter compares with the model's real training rows; add --data SOURCE")
+        raise ConfigError("`filters` compares with the model's real training rows; add `data` SOURCE")
     check_not_input(r.output, r.model, r.data, r.test)
     model: Any = BaseSynthesizer.load(r.model)
     modality = named(model.modality)
     refuse_private_filters(model, r.filters)
     conditions = model.parse_conditions(dict(r.conditions))
     if (r.top_k is not None or r.top_p is not None or r.keep_copies) and not modality.token_controls:
-        raise ConfigError("--top-k, --top-p and --keep-copies are for text models; drop them")
+        raise ConfigError("`top_k`, `top_p` and `keep_copies` are for text models; drop them")
     return modality.sample(model, r, conditions, status)

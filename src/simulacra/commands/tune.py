@@ -38,6 +38,9 @@ def tune(request: TuneRequest, status: Status | None = None) -> TuneOutcome:
     OutputExistsError
         The output exists (without ``force``), or is one of the inputs.
     """
+    from simulacra.workflow import check_sources
+
+    check_sources(request.source, request.test)  # a missing input in a fraction of a second
     from simulacra.experiments.tune import (
         check_settings,
         report_markdown,
@@ -68,7 +71,7 @@ def tune(request: TuneRequest, status: Status | None = None) -> TuneOutcome:
     claim(output, force=r.force, kind="dir")
     src = modality.resolve(r.source, test=r.test, target=r.target)
     if src.target is None:
-        raise ConfigError("tune scores trials by TSTR on a column; give --target COLUMN")
+        raise ConfigError("tune scores trials by TSTR on a column; give `target` COLUMN")
     meta = table_metadata(src.train, r.metadata, src.target)
     status.note(
         f"tuning {model} on {len(src.train):,} rows → {src.target}: {trials} trials over "

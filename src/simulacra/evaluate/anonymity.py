@@ -586,7 +586,7 @@ def _worst_inference(
 def reidentification_risks(
     real_train: pd.DataFrame,
     synthetic: pd.DataFrame,
-    control: pd.DataFrame,
+    real_test: pd.DataFrame,
     metadata: Metadata,
     *,
     n_attacks: int = N_ATTACKS,
@@ -606,8 +606,9 @@ def reidentification_risks(
         corrected for the two sets' sizes, as Anonymeter does).
     synthetic : DataFrame
         The attacker's synthetic rows (at most ``max_synthetic``, drawn with ``seed``).
-    control : DataFrame
-        Real rows from the same population that the generator never saw (the holdout).
+    real_test : DataFrame
+        Real rows from the same population that the generator never saw: the attacks' control set
+        (Giomi et al.'s name for it).
     metadata : Metadata
         Column metadata; id, identifier (pii) and text columns are not compared.
     n_attacks : int
@@ -644,10 +645,10 @@ def reidentification_risks(
     rng, *streams = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(1 + len(ATTACKS)))
     streams = dict(zip(ATTACKS, streams, strict=True))
     columns = [c for c in metadata.names if metadata[c].sdtype not in NOT_LEARNED]
-    if len(control) < 10 or len(columns) < 2:
+    if len(real_test) < 10 or len(columns) < 2:
         raise ValueError("re-identification risks need at least 10 control rows and two compared columns")
     ori = real_train.reset_index(drop=True)  # every training row: a subsample hides the rows it drops
-    ctl = control.reset_index(drop=True)
+    ctl = real_test.reset_index(drop=True)
     syn = synthetic.iloc[
         np.sort(rng.choice(len(synthetic), min(len(synthetic), max_synthetic), replace=False))
     ]

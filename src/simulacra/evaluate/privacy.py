@@ -102,7 +102,7 @@ def nearest_gower(encoder: FeatureEncoder, reference: pd.DataFrame, queries: pd.
 def dcr_share(
     real_train: pd.DataFrame,
     synthetic: pd.DataFrame,
-    real_holdout: pd.DataFrame,
+    real_test: pd.DataFrame,
     metadata: Metadata,
     *,
     max_synthetic: int = 2_000,
@@ -110,15 +110,16 @@ def dcr_share(
     seed: int = 0,
 ) -> dict[str, Any]:
     """DCR share (see the module docstring), on up to ``max_synthetic`` synthetic rows and equal-size
-    samples (at most ``max_reference``) of the training and holdout rows, drawn with ``seed``.
+    samples (at most ``max_reference``) of the training rows and of ``real_test`` (the holdout: real
+    rows the model never saw), drawn with ``seed``.
 
     Returns ``{"score", "dcr_train_median", "dcr_holdout_median", "rows"}``; distances are Gower
     distances averaged over columns (0 … 1).
     """
     rng = np.random.default_rng(seed)
-    m = min(len(real_train), len(real_holdout), max_reference)
+    m = min(len(real_train), len(real_test), max_reference)
     train = real_train.iloc[rng.choice(len(real_train), m, replace=False)]
-    hold = real_holdout.iloc[rng.choice(len(real_holdout), m, replace=False)]
+    hold = real_test.iloc[rng.choice(len(real_test), m, replace=False)]
     k = min(len(synthetic), max_synthetic)
     syn = synthetic.iloc[rng.choice(len(synthetic), k, replace=False)]
     enc = FeatureEncoder(metadata, real_train)
@@ -262,7 +263,7 @@ def domias_scores(
 def membership_inference(
     real_train: pd.DataFrame,
     synthetic: pd.DataFrame,
-    real_holdout: pd.DataFrame,
+    real_test: pd.DataFrame,
     metadata: Metadata,
     *,
     max_candidates: int = 2_000,
@@ -272,7 +273,7 @@ def membership_inference(
 ) -> dict[str, Any]:
     """Membership-inference attacks on the synthetic rows: DOMIAS and DCR (see the module docstring).
 
-    The holdout is split in two: one half is the attacker's reference set, the other the non-member
+    The holdout ``real_test`` (real rows the model never saw) is split in two: one half is the attacker's reference set, the other the non-member
     candidates; as many training rows are the member candidates (at most ``max_candidates`` each).
     The attacker holds up to ``max_synthetic`` synthetic rows. Everything is drawn with ``seed``.
 
@@ -286,14 +287,14 @@ def membership_inference(
     ValueError
         Fewer than 20 holdout rows (ten non-members and ten reference rows at least).
     """
-    if len(real_holdout) < 20:
+    if len(real_test) < 20:
         raise ValueError("membership inference needs at least 20 real holdout rows")
     rng = np.random.default_rng(seed)
-    order = rng.permutation(len(real_holdout))
-    half = len(real_holdout) // 2
+    order = rng.permutation(len(real_test))
+    half = len(real_test) // 2
     m = min(len(real_train), half, max_candidates)
-    non_members = real_holdout.iloc[order[:m]]
-    reference = real_holdout.iloc[order[half:]]
+    non_members = real_test.iloc[order[:m]]
+    reference = real_test.iloc[order[half:]]
     members = real_train.iloc[rng.choice(len(real_train), m, replace=False)]
     syn = synthetic.iloc[rng.choice(len(synthetic), min(len(synthetic), max_synthetic), replace=False)]
     candidates = pd.concat([members, non_members], ignore_index=True)

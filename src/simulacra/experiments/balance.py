@@ -211,7 +211,7 @@ def balancing_comparison(
     """
     s = check_settings([1.0], [0.0], repeats, seed, downstream)
     if task_of(metadata, target) != "classification":
-        raise ConfigError(f"--balance needs a categorical target; {target!r} is {metadata[target].sdtype}")
+        raise ConfigError(f"`balance` needs a categorical target; {target!r} is {metadata[target].sdtype}")
     for m in methods:
         if m not in METHODS:
             raise ConfigError(f"unknown balancing method {m!r}; choose from {', '.join(METHODS)}")

@@ -59,7 +59,7 @@ class _Filter:
     name = "filter"
 
     def fit(
-        self, real: pd.DataFrame, holdout: pd.DataFrame | None, metadata: Metadata, *, seed: int
+        self, real_train: pd.DataFrame, real_test: pd.DataFrame | None, metadata: Metadata, *, seed: int
     ) -> _Filter:
         return self
 
@@ -89,16 +89,18 @@ class NearCopyFilter(_Filter):
             raise ConfigError(f"near-copies percentile {percentile:g} is not in [0, 50]")
         self.percentile = percentile
 
-    def fit(self, real, holdout, metadata, *, seed):
-        if holdout is None or len(holdout) == 0:
+    def fit(self, real_train, real_test, metadata, *, seed):
+        if real_test is None or len(real_test) == 0:
             raise ConfigError(
-                "the near-copies filter needs real holdout rows; give --test (a bundled dataset has its own)"
+                "the near-copies filter needs real holdout rows; give `test` (a bundled dataset has its own)"
             )
         rng = np.random.default_rng(seed)
-        hold = holdout.iloc[rng.choice(len(holdout), min(len(holdout), MAX_REFERENCE), replace=False)]
-        self.real_ = real
-        self.encoder_ = FeatureEncoder(metadata, real)
-        self.threshold_ = float(np.percentile(nearest_gower(self.encoder_, real, hold), self.percentile))
+        hold = real_test.iloc[rng.choice(len(real_test), min(len(real_test), MAX_REFERENCE), replace=False)]
+        self.real_ = real_train
+        self.encoder_ = FeatureEncoder(metadata, real_train)
+        self.threshold_ = float(
+            np.percentile(nearest_gower(self.encoder_, real_train, hold), self.percentile)
+        )
         return self
 
     def keep(self, synthetic):
@@ -130,9 +132,9 @@ class DetectionFilter(_Filter):
             raise ConfigError(f"detection share {q:g} is not in (0, 0.9]; give e.g. detection=0.1")
         self.q, self.column = q, column
 
-    def fit(self, real, holdout, metadata, *, seed):
-        self.real_, self.metadata_, self.seed_ = real, metadata, seed
-        self.encoder_ = FeatureEncoder(metadata, real)
+    def fit(self, real_train, real_test, metadata, *, seed):
+        self.real_, self.metadata_, self.seed_ = real_train, metadata, seed
+        self.encoder_ = FeatureEncoder(metadata, real_train)
         return self
 
     def scores(self, synthetic: pd.DataFrame) -> np.ndarray:
@@ -188,14 +190,14 @@ class LabelFilter(_Filter):
             raise ConfigError(f"label confidence {p:g} is not in [0.5, 1]; give e.g. label=0.9")
         self.column, self.p = column, p
 
-    def fit(self, real, holdout, metadata, *, seed):
+    def fit(self, real_train, real_test, metadata, *, seed):
         if metadata[self.column].sdtype not in ("categorical", "boolean"):
             raise ConfigError(
                 f"the label filter needs a categorical column; {self.column!r} is {metadata[self.column].sdtype}"
             )
         rng = np.random.default_rng(seed)
-        ref = real.iloc[rng.choice(len(real), min(len(real), MAX_REFERENCE), replace=False)]
-        self.encoder_ = FeatureEncoder(metadata, real, exclude=(self.column,))
+        ref = real_train.iloc[rng.choice(len(real_train), min(len(real_train), MAX_REFERENCE), replace=False)]
+        self.encoder_ = FeatureEncoder(metadata, real_train, exclude=(self.column,))
         y = label_values(ref[self.column])
         self.clf_ = HistGradientBoostingClassifier(
             categorical_features=self.encoder_.categorical_mask, random_state=seed
@@ -235,7 +237,8 @@ def parse_filters(specs: list[str], *, label_column: str | None = None) -> list[
         elif name == "label":
             if label_column is None:
                 raise ConfigError(
-                    "the label filter needs a labelled column: give --balance, --class-counts or one --condition"
+                    "the label filter needs a labelled column: "
+                    "give `balance`, `class_counts` or one of `conditions`"
                 )
             out.append(LabelFilter(label_column, 0.9 if number is None else number))
         else:
@@ -248,8 +251,8 @@ def filtered_sample(
     n: int,
     filters: list[_Filter],
     *,
-    real: pd.DataFrame,
-    holdout: pd.DataFrame | None,
+    real_train: pd.DataFrame,
+    real_test: pd.DataFrame | None,
     metadata: Metadata,
     seed: int = 0,
     column: str | None = None,
@@ -266,9 +269,10 @@ def filtered_sample(
     n : int
         Rows wanted (``sum(counts.values())`` with ``counts``).
     filters : list
-        Filters from :func:`parse_filters` (fitted here on ``real``/``holdout``).
-    real, holdout : DataFrame
-        The model's real training rows, and real rows it never saw (for the near-copies threshold).
+        Filters from :func:`parse_filters` (fitted here on ``real_train``/``real_test``).
+    real_train, real_test : DataFrame
+        The model's real training rows, and real rows it never saw (the holdout of the near-copies
+        threshold).
     metadata : Metadata
     seed : int
         Seed of the first round; round ``i`` draws with ``seed + i``.
@@ -286,7 +290,7 @@ def filtered_sample(
         Fewer than ``n`` rows (or a class short of its count) passed after :data:`MAX_ROUNDS` rounds.
     """
     for f in filters:
-        f.fit(real, holdout, metadata, seed=seed)
+        f.fit(real_train, real_test, metadata, seed=seed)
     need: dict[Any, int] = dict(counts) if counts is not None else {None: int(n)}
     kept: list[pd.DataFrame] = []
     records: list[FilterRecord] = []

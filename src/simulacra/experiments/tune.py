@@ -145,25 +145,25 @@ class Dimension:
         if len(pieces) in (2, 3) and not any(c in text for c in "[],"):
             log = len(pieces) == 3
             if log and pieces[2].strip() != "log":
-                raise ConfigError(f"--space {name}={text}: the third part can only be 'log' (LOW:HIGH:log)")
+                raise ConfigError(f"`space` {name}={text}: the third part can only be 'log' (LOW:HIGH:log)")
             ends = [_number(p.strip()) for p in pieces[:2]]
             if any(e is None for e in ends):
-                raise ConfigError(f"--space {name}={text}: LOW and HIGH must be numbers, e.g. 1e-4:1e-2:log")
+                raise ConfigError(f"`space` {name}={text}: LOW and HIGH must be numbers, e.g. 1e-4:1e-2:log")
             low, high = ends
             if not low < high:
-                raise ConfigError(f"--space {name}={text}: LOW must be below HIGH")
+                raise ConfigError(f"`space` {name}={text}: LOW must be below HIGH")
             if log and low <= 0:
-                raise ConfigError(f"--space {name}={text}: a log range must be positive (LOW > 0)")
+                raise ConfigError(f"`space` {name}={text}: a log range must be positive (LOW > 0)")
             kind = "int" if all(isinstance(e, int) for e in ends) else "float"
             return cls(name, kind, float(low), float(high), log)
         values = tuple(_literal(v.strip()) for v in _split_top(text) if v.strip())
         if len(values) < 2:
             raise ConfigError(
-                f"--space {name}={text}: give a range LOW:HIGH[:log] or two or more values A,B,…"
+                f"`space` {name}={text}: give a range LOW:HIGH[:log] or two or more values A,B,…"
             )
         values = tuple(tuple(v) if isinstance(v, list) else v for v in values)
         if len(set(map(repr, values))) < len(values):
-            raise ConfigError(f"--space {name}={text}: a value is listed twice")
+            raise ConfigError(f"`space` {name}={text}: a value is listed twice")
         return cls(name, "choice", values=values)
 
     def corners(self) -> list[Any]:
@@ -228,10 +228,10 @@ def search_space(
         rows would spend privacy that its ε does not count), a parameter the model does not take, a
         malformed spec, a value out of the parameter's range, or an empty space.
     """
-    from simulacra.synthesizers import make, model_class
+    from simulacra.synthesizers import Synthesizer, make, model_class
 
     cls = model_class(model)
-    if cls.modality != "table":
+    if not issubclass(cls, Synthesizer):  # the trials are scored by the table detector and TSTR
         raise ConfigError(f"tune searches table synthesizers; {model} is an {cls.modality} model")
     params = dict(params or {})
     defaults = cls().get_params()
@@ -244,21 +244,21 @@ def search_space(
     for name in specs:
         if name not in defaults:
             raise ConfigError(
-                f"--space {name}: {model} has no parameter {name!r}; it takes {', '.join(defaults)}"
+                f"`space` {name}: {model} has no parameter {name!r}; it takes {', '.join(defaults)}"
             )
         if name == "seed":
-            raise ConfigError("--space seed: the seed is not a hyper-parameter; every trial uses --seed")
+            raise ConfigError("`space` seed: the seed is not a hyper-parameter; every trial uses `seed`")
     dims = {n: Dimension.parse(n, s) for n, s in specs.items() if n not in params}
     if not dims:
         raise ConfigError(
-            f"nothing to search for {model}: give dimensions with --space name=LOW:HIGH (or A,B,C)"
+            f"nothing to search for {model}: give dimensions with `space` name=LOW:HIGH (or A,B,C)"
         )
     for dim in dims.values():
         for value in dim.corners():
             try:
                 make(model, **{**params, dim.name: value})
             except ConfigError as exc:
-                raise ConfigError(f"--space {dim.name}: {exc}") from None
+                raise ConfigError(f"`space` {dim.name}: {exc}") from None
     return dims
 
 
@@ -317,7 +317,7 @@ class Scorer:
             raise DataError(
                 f"{self.target!r} cannot be predicted from the other columns even by real rows "
                 f"(TRTR {metric} {self.trtr:.3f} on the validation rows), so TSTR cannot rank the trials; "
-                "tune with --objective detection, or choose another --target"
+                "tune with `objective` detection, or choose another `target`"
             )
 
     def score(self, synthetic: pd.DataFrame) -> dict[str, float]:
@@ -422,12 +422,12 @@ def check_settings(
     ConfigError
         A value out of range.
     """
-    trials = check_value("tune", "--trials", trials, Integer(ge=1, le=10_000))
-    validation = check_value("tune", "--validation", validation, Real(ge=0.05, le=0.5))
+    trials = check_value("tune", "`trials`", trials, Integer(ge=1, le=10_000))
+    validation = check_value("tune", "`validation`", validation, Real(ge=0.05, le=0.5))
     if objective not in OBJECTIVES:
-        raise ConfigError(f"--objective {objective!r}: use one of {', '.join(OBJECTIVES)}")
-    seed = check_value("tune", "--seed", seed, Integer(ge=0, le=MAX_SEED))
-    workers = check_value("tune", "--workers", workers, Integer(ge=1, le=1024))
+        raise ConfigError(f"`objective` {objective!r}: use one of {', '.join(OBJECTIVES)}")
+    seed = check_value("tune", "`seed`", seed, Integer(ge=0, le=MAX_SEED))
+    workers = check_value("tune", "`workers`", workers, Integer(ge=1, le=1024))
     return trials, float(validation), objective, seed, workers
 
 
@@ -459,7 +459,7 @@ def validation_split(
     if min(len(fit_rows), len(valid_rows)) < 50:
         raise DataError(
             f"{len(train)} training rows leave {len(valid_rows)} for validation; tune needs 50+ in each "
-            "part: give more rows or a larger --validation"
+            "part: give more rows or a larger `validation`"
         )
     return fit_rows.reset_index(drop=True), valid_rows.reset_index(drop=True)
 
@@ -534,7 +534,7 @@ def tune_model(
     dims = search_space(model, space, params)
     if target not in train.columns:
         raise ConfigError(
-            f"--target {target!r} is not a column; choose one of {', '.join(map(str, train.columns))}"
+            f"`target` {target!r} is not a column; choose one of {', '.join(map(str, train.columns))}"
         )
     require_tune()
     from ray import tune

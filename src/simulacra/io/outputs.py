@@ -216,11 +216,11 @@ def claim(path: str | os.PathLike[str], *, force: bool, kind: str) -> Path:
     if path.exists():
         if not force:
             raise OutputExistsError(
-                f"{path}: already exists; choose another path or pass --force to overwrite"
+                f"{path}: already exists; choose another path or pass `force` to overwrite"
             )
         if kind == "dir" and not (path / MARKER).is_file():
             raise OutputExistsError(
-                f"{path}: exists and was not written by simulacra, and --force replaces only simulacra's own "
+                f"{path}: exists and was not written by simulacra, and `force` replaces only simulacra's own "
                 "outputs; choose another path (or delete the folder yourself)"
             )
     path.parent.mkdir(parents=True, exist_ok=True)

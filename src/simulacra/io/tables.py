@@ -474,10 +474,15 @@ def iter_table(
             yield _strip(read_table(path, sep=sep, decimal=decimal, na_values=na, encoding=encoding))
 
 
+def file_not_found(path: str | os.PathLike[str]) -> DataError:
+    """The one-line error for an input path that does not exist (to be raised by the caller)."""
+    return DataError(f"{path}: file not found; check the path (or use a bundled dataset such as 'adult')")
+
+
 def _file_source(source: str | os.PathLike[str]) -> tuple[Path, str]:
     path = Path(source)
     if not path.exists():
-        raise DataError(f"{path}: file not found; check the path (or use a bundled dataset such as 'adult')")
+        raise file_not_found(path)
     if path.is_dir():
         raise DataError(f"{path}: is a folder; give a file, or an SQL URL with table=")
     return path, _file_format(path)
@@ -828,7 +833,7 @@ def _claim_sql_table(conn, table: str, *, replace: bool, shown: str) -> None:
         return
     if not replace:
         raise OutputExistsError(
-            f"{shown}: table {table!r} already exists; pass --force to replace it or choose another"
+            f"{shown}: table {table!r} already exists; pass `force` to replace it or choose another"
         )
     reg = _registry()
     owned = SQL_REGISTRY in names and (
@@ -836,7 +841,7 @@ def _claim_sql_table(conn, table: str, *, replace: bool, shown: str) -> None:
     )
     if not owned:
         raise OutputExistsError(
-            f"{shown}: table {table!r} was not written by simulacra, and --force replaces only simulacra's own "
+            f"{shown}: table {table!r} was not written by simulacra, and `force` replaces only simulacra's own "
             f"tables (listed in {SQL_REGISTRY}); choose another table name (or drop it yourself)"
         )
 
@@ -1098,7 +1103,7 @@ def check_table_target(
         )
     check_writable(path, kind="file")
     if path.exists() and not force:
-        raise OutputExistsError(f"{path}: already exists; choose another path or pass --force to overwrite")
+        raise OutputExistsError(f"{path}: already exists; choose another path or pass `force` to overwrite")
     return fmt
 
 

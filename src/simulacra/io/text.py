@@ -264,8 +264,8 @@ def text_columns(
         A named column that does not exist, or no string column.
     """
     for name, what, flag in (
-        (text_column, "text", "--text-column"),
-        (label_column, "label", "--label-column"),
+        (text_column, "text", "`text_column`"),
+        (label_column, "label", "`label_column`"),
     ):
         if name is not None and name not in df.columns:
             raise DataError(
@@ -277,7 +277,7 @@ def text_columns(
     if text_column is None:
         strings = [c for c in df.columns if df[c].dtype == object or pd.api.types.is_string_dtype(df[c])]
         if not strings:
-            raise DataError("no text column (no column of strings); name it with --text-column")
+            raise DataError("no text column (no column of strings); name it with `text_column`")
         text_column = max(strings, key=lambda c: df[c].dropna().map(lambda v: len(str(v).split())).mean())
     if label_column is None:
         label_column = next((lower[n] for n in LABEL_NAMES if n in lower and lower[n] != text_column), None)

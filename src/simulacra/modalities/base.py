@@ -207,6 +207,8 @@ class Modality(ABC):
         samples to be read); tables are read from the bench table alone.
     tunable : bool
         Whether ``tune`` can score trials on this modality (the table detector and TSTR on a column).
+    preparable : bool
+        Whether ``prepare``'s cleaning steps and splits (:mod:`simulacra.prepare`) apply.
     token_controls : bool
         Whether ``sample`` takes the language-model controls (``top_k``, ``top_p``, ``keep_copies``).
     privacy_attacks : bool
@@ -223,6 +225,7 @@ class Modality(ABC):
     privacy_attacks: ClassVar[bool] = False
     token_controls: ClassVar[bool] = False
     tunable: ClassVar[bool] = False
+    preparable: ClassVar[bool] = False
     bench_reports: ClassVar[bool] = True
     bench_columns: ClassVar[list[tuple[str, str, str]]] = []
 
@@ -345,7 +348,7 @@ class Modality(ABC):
         if kind != self.name:
             article = "an" if kind[:1] in "aeiou" else "a"
             raise ConfigError(
-                f"{name} is {article} {kind} model and the source holds {self.unit}; give a matching --model"
+                f"{name} is {article} {kind} model and the source holds {self.unit}; give a matching `model`"
             )
 
     def advice(self, model: Any, data: FitData) -> str | None:

@@ -142,7 +142,7 @@ class ImageModality(LabelledModality):
             check_memory(
                 images.images.nbytes * r.copies * 6.0,
                 f"{r.copies} augmented copies of {len(images):,} images",
-                "use fewer --copies",
+                "use fewer `copies`",
             )
             with status.busy(f"augmenting {len(images)} images × {r.copies}"):
                 out = augment_images(images, augmenter, copies=r.copies, seed=r.seed)

@@ -51,12 +51,12 @@ class LabelledModality(Modality):
 
         if request.balance or request.class_counts:
             raise ConfigError(
-                f"{self.unit} are drawn class-balanced already (or one class with --condition label=…); "
-                "--balance and --class-counts are for tables"
+                f"{self.unit} are drawn class-balanced already (or one class with `conditions` label=…); "
+                "`balance` and `class_counts` are for tables"
             )
         chosen = parse_filters(request.filters, label_column="label")
         if any(not isinstance(f, LabelFilter) for f in chosen):
-            raise ConfigError(f"{self.unit} take only the label filter (--filter label=0.9)")
+            raise ConfigError(f"{self.unit} take only the label filter (`filters` label=0.9)")
         return chosen[-1].p if chosen else None
 
     def check_mix_model(self, name: str) -> None:
@@ -66,7 +66,7 @@ class LabelledModality(Modality):
         super().check_mix_model(name)
         if not getattr(model_class(name), "conditional", False):
             raise ConfigError(
-                f"{name} is not a class-conditional {self.name} model; give --model {self.mix_model}"
+                f"{name} is not a class-conditional {self.name} model; give `model` {self.mix_model}"
             )
 
     def check_best_target(self, path: str, force: bool) -> None:
@@ -80,14 +80,14 @@ class LabelledModality(Modality):
 
         r = request
         if r.balance:
-            raise ConfigError(f"--balance works on tables; {self.unit} are drawn class-balanced already")
+            raise ConfigError(f"`balance` works on tables; {self.unit} are drawn class-balanced already")
         if r.workers is not None:
-            raise ConfigError(f"--workers runs the table experiments as Ray tasks; drop it for {self.unit}")
+            raise ConfigError(f"`workers` runs the table experiments as Ray tasks; drop it for {self.unit}")
         if r.write_best:
             self.check_best_target(r.write_best, r.force)
         found = self.resolve(r.source, test=r.test, **self.loader_options(r))
         if found.test is None:
-            raise ConfigError(f"mix scores every variant on real test {self.unit}; give --test")
+            raise ConfigError(f"mix scores every variant on real test {self.unit}; give `test`")
         judge = self.downstream()
         common = curve_options(r, settings)
         with status.steps() as on_progress:

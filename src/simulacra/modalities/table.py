@@ -65,6 +65,7 @@ class TableModality(Modality):
     bench_columns = BENCH_COLUMNS
     privacy_attacks = True
     tunable = True
+    preparable = True
     bench_reports = False
 
     def recognises(self, source: str, **options: Any) -> bool:
@@ -141,7 +142,7 @@ class TableModality(Modality):
                 status.note(
                     f"warning: column {name!r} has {levels:,} categories; {model.name} one-hots "
                     f"each, which makes epochs slow and the model file large; group rare categories first "
-                    f"('simulacra prepare' with rare: {{max_categories: 50}}) or use --model copula"
+                    f"('simulacra prepare' with rare: {{max_categories: 50}}) or use `model` copula"
                 )
 
     def evaluate(self, real: Source, synthetic: Any, options: EvaluateOptions) -> tuple[Any, Any]:
@@ -152,7 +153,7 @@ class TableModality(Modality):
         # a bundled dataset's test part is a holdout too, used when asked for (--test) or needed (--privacy)
         holdout = real.test if real.explicit_test or privacy else None
         if privacy and holdout is None:
-            raise ConfigError("--privacy needs real rows the model never saw: give --test HOLDOUT")
+            raise ConfigError("`privacy` needs real rows the model never saw: give `test` HOLDOUT")
         with options.status.busy("evaluating" + (" (with the privacy attacks)" if privacy else "")):
             return evaluate_tables(
                 real.train,
@@ -181,13 +182,13 @@ class TableModality(Modality):
         src = resolve_table(r.source, test=r.test, target=r.target or r.balance)
         target = r.target or r.balance or src.target
         if target is None:
-            raise ConfigError("mix needs a column to predict; give --target COLUMN")
+            raise ConfigError("mix needs a column to predict; give `target` COLUMN")
         if r.balance is not None and r.balance != target:
             raise ConfigError(
-                f"--balance {r.balance} must be the predicted column ({target}); give --target {r.balance}"
+                f"`balance` {r.balance} must be the predicted column ({target}); give `target` {r.balance}"
             )
         if src.test is None:
-            raise ConfigError("mix scores every variant on real test rows; give --test TABLE")
+            raise ConfigError("mix scores every variant on real test rows; give `test` TABLE")
         meta = table_metadata(src.train, r.metadata, target)
         common = curve_options(r, settings)
         with status.steps() as on_progress:
@@ -248,11 +249,11 @@ class TableModality(Modality):
         if r.balance is not None:
             if r.balance in conditions:
                 raise ConfigError(
-                    f"--balance {r.balance} and --condition {r.balance}=… contradict; give one of them"
+                    f"`balance` {r.balance} and `conditions` {r.balance}=… contradict; give one of them"
                 )
             given = None
             if r.class_counts is not None:
-                given = {name: check_rows(k, f"--class-counts {name}") for name, k in r.class_counts.items()}
+                given = {name: check_rows(k, f"`class_counts` {name}") for name, k in r.class_counts.items()}
             else:
                 rows = check_rows(rows)
             counts = class_counts(model, r.balance, rows, given)
@@ -264,11 +265,11 @@ class TableModality(Modality):
         workers = check_ray_options(r.workers, r.ray_address, "sample")
         if workers is not None and not folder:
             raise ConfigError(
-                "--workers writes one Parquet part per task into a folder; give -o DIR/ (ending in /)"
+                "`workers` writes one Parquet part per task into a folder; give `output` DIR/ (ending in /)"
             )
         if folder and r.filters:
             raise ConfigError(
-                "--filter draws its rows in memory and writes one file; give -o FILE (e.g. out.parquet)"
+                "`filters` draws its rows in memory and writes one file; give `output` FILE (e.g. out.parquet)"
             )
         if folder:
             claim(Path(r.output), force=r.force, kind="dir")  # before sampling: place, no existing output
@@ -366,8 +367,8 @@ class TableModality(Modality):
                 column=r.balance,
                 counts=counts,
                 filters=r.filters,
-                real=src.train,
-                holdout=src.test,
+                real_train=src.train,
+                real_test=src.test,
                 seed=r.seed,
                 temperature=r.temperature,
             )

@@ -47,7 +47,7 @@ def split(
         raise ConfigError(f"split fractions {list(fractions)} must be 2 or 3 positive shares summing to 1")
     if method != "random":
         if column is None:
-            raise ConfigError(f"split method {method!r} needs a column (e.g. --split-column income)")
+            raise ConfigError(f"split method {method!r} needs a column (e.g. `split_column` income)")
         if column not in df.columns:
             raise ConfigError(f"split column {column!r} is not in the table")
     names = ("train", "test") if len(fr) == 2 else NAMES
@@ -63,7 +63,7 @@ def split(
             raise ConfigError(
                 f"split column {column!r} has {len(single):,} value(s) with fewer than {len(fr)} rows "
                 f"(e.g. {single.index[0]!r}), so a stratified split cannot keep their shares; stratify on a "
-                "categorical column with fewer, larger classes, or use --split random"
+                "categorical column with fewer, larger classes, or use `split` random"
             )
     if method == "time":
         key = df[column]

@@ -217,7 +217,7 @@ def check_chunk_rows(chunk_rows: Any) -> int:
     ConfigError
         Anything else.
     """
-    return check_value("sample", "--chunk-rows", chunk_rows, Integer(ge=1, le=100_000_000))
+    return check_value("sample", "`chunk_rows`", chunk_rows, Integer(ge=1, le=100_000_000))
 
 
 __all__ = [

@@ -43,8 +43,8 @@ def require_ray() -> Any:
         import ray
     except ImportError:
         raise ConfigError(
-            "--workers runs Ray tasks, and Ray is not installed; pip install 'simulacra[ray]' "
-            "(or leave out --workers)"
+            "`workers` runs Ray tasks, and Ray is not installed; pip install 'simulacra[ray]' "
+            "(or leave out `workers`)"
         ) from None
     return ray
 
@@ -57,7 +57,7 @@ def check_workers(workers: Any, command: str = "sample") -> int:
     ConfigError
         Anything else.
     """
-    return check_value(command, "--workers", workers, Integer(ge=1, le=1024))
+    return check_value(command, "`workers`", workers, Integer(ge=1, le=1024))
 
 
 class RaySession:
@@ -101,7 +101,7 @@ class RaySession:
             where = self.address or "a local instance"
             raise ConfigError(
                 f"cannot start or reach Ray ({where}): {' '.join(str(exc).split())[:200]}; "
-                "check --ray-address, or leave it out for a local instance"
+                "check `ray_address`, or leave it out for a local instance"
             ) from None
         self._started = True
         return ray
@@ -318,7 +318,7 @@ def check_ray_options(workers: int | None, ray_address: str | None, command: str
     """
     if workers is None:
         if ray_address is not None:
-            raise ConfigError("--ray-address is where --workers run; add --workers K")
+            raise ConfigError("`ray_address` is where `workers` run; add `workers` K")
         return None
     workers = check_workers(workers, command)
     require_ray()

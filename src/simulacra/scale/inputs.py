@@ -134,7 +134,7 @@ def scan(chunks: Iterable[pd.DataFrame], stratify: str | None = None) -> InputSt
     for chunk in chunks:
         if stratify is not None and stratify not in chunk.columns:
             raise DataError(
-                f"--stratify {stratify!r} is not a column; choose one of {', '.join(map(str, chunk.columns))}"
+                f"`stratify` {stratify!r} is not a column; choose one of {', '.join(map(str, chunk.columns))}"
             )
         offset = stats.rows
         keys, counts = np.unique(_strata_keys(chunk, stratify), return_counts=True)
@@ -142,7 +142,7 @@ def scan(chunks: Iterable[pd.DataFrame], stratify: str | None = None) -> InputSt
             stats.strata[k] = stats.strata.get(k, 0) + int(c)
         if len(stats.strata) > MAX_STRATA:
             raise DataError(
-                f"--stratify {stratify!r} has more than {MAX_STRATA:,} values; stratify on a categorical "
+                f"`stratify` {stratify!r} has more than {MAX_STRATA:,} values; stratify on a categorical "
                 "column such as the target's classes, or leave it out"
             )
         for name in chunk.columns:
@@ -302,8 +302,8 @@ def read_for_fit(
     """
     from simulacra.io import is_sql_url, iter_table, read_table, tidy_table
 
-    max_rows = check_value("fit", "--max-rows", max_rows, Integer(ge=100, le=10**10))
-    chunk_rows = check_value("fit", "--chunk-rows", chunk_rows, Integer(ge=1, le=10**8))
+    max_rows = check_value("fit", "`max_rows`", max_rows, Integer(ge=100, le=10**10))
+    chunk_rows = check_value("fit", "`chunk_rows`", chunk_rows, Integer(ge=1, le=10**8))
     streamed = is_sql_url(source) or _large_file(Path(source), max_rows, large_bytes)
     if not streamed:
         df = read_table(source)
@@ -311,7 +311,7 @@ def read_for_fit(
             return df, None
         if stratify is not None and stratify not in df.columns:
             raise DataError(
-                f"--stratify {stratify!r} is not a column; choose one of {', '.join(map(str, df.columns))}"
+                f"`stratify` {stratify!r} is not a column; choose one of {', '.join(map(str, df.columns))}"
             )
 
         def chunks() -> Iterator[pd.DataFrame]:

@@ -134,7 +134,7 @@ def check_part_rows(part_rows: Any) -> int:
     ConfigError
         Anything else.
     """
-    return check_value("sample", "--part-rows", part_rows, Integer(ge=1, le=2_000_000_000))
+    return check_value("sample", "`part_rows`", part_rows, Integer(ge=1, le=2_000_000_000))
 
 
 def part_ranges(total: int, part_rows: int = PART_ROWS) -> list[tuple[int, int]]:

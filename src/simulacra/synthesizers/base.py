@@ -683,7 +683,7 @@ def fit_identifiers(
     from simulacra.transform.pii import MODES, NUMBER_KINDS, IdentifierGenerator
 
     if mode not in MODES:
-        raise ConfigError(f"--pii {mode!r}: use 'fake' (fresh values) or 'pseudonymize' (keyed hash)")
+        raise ConfigError(f"`pii` {mode!r}: use 'fake' (fresh values) or 'pseudonymize' (keyed hash)")
     for c in metadata.names_of("pii"):
         kind = metadata[c].pii
         if mode == "fake" and kind not in NUMBER_KINDS and pd.api.types.is_numeric_dtype(data[c]):

@@ -264,7 +264,7 @@ class TorchTraining:
                 raise ValueError("not a mapping")
         except Exception as exc:  # torch raises several types for damaged or hostile files
             raise ConfigError(
-                f"{path}: not a readable simulacra checkpoint ({_first_sentence(exc)}); delete it or drop --resume"
+                f"{path}: not a readable simulacra checkpoint ({_first_sentence(exc)}); delete it or drop `resume`"
             ) from None
         params = {k: v for k, v in self.get_params().items() if k not in self._training_only}
         saved = {k: list(v) if isinstance(v, tuple) else v for k, v in (payload.get("params") or {}).items()}
@@ -272,11 +272,11 @@ class TorchTraining:
             k: list(v) if isinstance(v, tuple) else v for k, v in params.items()
         }:
             raise ConfigError(
-                f"{path}: checkpoint of other hyper-parameters; use the same --param values or drop --resume"
+                f"{path}: checkpoint of other hyper-parameters; use the same `params` values or drop `resume`"
             )
         try:
             if not np.allclose(payload["fingerprint"], fingerprint, rtol=1e-6):
-                raise ConfigError(f"{path}: checkpoint of other training data; delete it or drop --resume")
+                raise ConfigError(f"{path}: checkpoint of other training data; delete it or drop `resume`")
             for k, m in self._modules().items():
                 m.load_state_dict(payload["modules"][k])
             for k, o in self._optimizers().items():
@@ -294,7 +294,7 @@ class TorchTraining:
             raise
         except Exception as exc:
             raise ConfigError(
-                f"{path}: damaged checkpoint ({_first_sentence(exc)}); delete it or drop --resume"
+                f"{path}: damaged checkpoint ({_first_sentence(exc)}); delete it or drop `resume`"
             ) from None
 
     # ------------------------------------------------------------------ hooks

@@ -304,7 +304,7 @@ def estimate_domain(
             if held.size == 0:
                 raise ConfigError(
                     f"column {c!r}: too few rows to estimate its range under this privacy budget; declare "
-                    f"min and max from outside knowledge in a metadata file (--metadata) or raise epsilon"
+                    f"min and max from outside knowledge in a metadata file (`metadata`) or raise epsilon"
                 )
             lo, hi = _log_edge(int(held.min()), upper=False), _log_edge(int(held.max()), upper=True)
             lo, hi = (0.0 if held.min() == 0 else lo), (0.0 if held.max() == 0 else hi)  # the bin around 0

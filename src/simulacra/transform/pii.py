@@ -392,7 +392,7 @@ class IdentifierGenerator:
         if self.mode == "pseudonymize":
             if not isinstance(key, bytes) or len(key) < 16:
                 raise ConfigError(
-                    "pseudonymising identifiers needs a secret key of at least 16 bytes; give --pii-key-file "
+                    "pseudonymising identifiers needs a secret key of at least 16 bytes; give `pii_key_file` "
                     "FILE (or set SIMULACRA_PII_KEY)"
                 )
             counts = Counter(self._pseudonym(key, t) for t in texts)

@@ -250,7 +250,7 @@ class TextSynthesizer(ClassLabels, TorchTraining, BaseSynthesizer):
         if drop_copies and keys is None:
             raise ConfigError(
                 f"{self.name}: this model folder holds no keys of its training texts (saved by an older "
-                "version), so copies cannot be dropped; refit it, or sample with --keep-copies"
+                "version), so copies cannot be dropped; refit it, or sample with `keep_copies`"
             )
         texts: list[str | None] = [None] * n
         pending = np.arange(n)  # positions still to fill; a copy's position is drawn again
@@ -265,7 +265,7 @@ class TextSynthesizer(ClassLabels, TorchTraining, BaseSynthesizer):
                 if drawn >= MAX_DRAWS_PER_TEXT * n + 1000:
                     raise ConditionError(
                         f"{self.name}: {len(pending)} of {n} texts kept copying training texts in {drawn} "
-                        "draws; raise the temperature, or sample with --keep-copies"
+                        "draws; raise the temperature, or sample with `keep_copies`"
                     )
                 rejected = []
                 for start in range(0, len(pending), SAMPLE_BATCH):
@@ -294,7 +294,7 @@ class TextSynthesizer(ClassLabels, TorchTraining, BaseSynthesizer):
             if conditions:
                 raise ConditionError(
                     f"{self.name} was fitted on texts without labels; refit it on labelled texts "
-                    "(--label-column) to sample a chosen class"
+                    "(`label_column`) to sample a chosen class"
                 )
             return None
         return super()._sample_labels(n, conditions, rng)

@@ -129,7 +129,7 @@ class HFCausalLM(TextSynthesizer):
     def _check_params(self) -> None:
         if not str(self.model).strip():
             raise ConfigError(
-                "hf-causal-lm needs the language model to fine-tune: --param model=PATH_OR_HUB_NAME "
+                "hf-causal-lm needs the language model to fine-tune: `params` model=PATH_OR_HUB_NAME "
                 "(a local folder, or a hub name such as gpt2)"
             )
 
@@ -147,7 +147,7 @@ class HFCausalLM(TextSynthesizer):
                 first = " ".join(str(exc).split())[:200]
                 raise ConfigError(
                     f"hf-causal-lm: cannot load model {self.model!r} ({first}); give a local folder or a hub "
-                    "name with --param model=…"
+                    "name with `params` model=…"
                 ) from None
             if not getattr(self.tokenizer_, "is_fast", False):
                 raise ConfigError(
