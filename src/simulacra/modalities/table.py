@@ -174,21 +174,22 @@ class TableModality(Modality):
         from simulacra.experiments import balancing_comparison, mixing_curves
         from simulacra.experiments.mix import MixResult
         from simulacra.io import check_table_target
-        from simulacra.workflow import resolve_table, table_metadata
+        from simulacra.workflow import is_bundled, resolve_table, table_metadata
 
         r = request
         if r.write_best:
             check_table_target(r.write_best, rows=1, force=r.force)
+        # only a bundled dataset brings its own target and test rows: refused before the data is read
+        if r.target is None and r.balance is None and not is_bundled(r.source):
+            raise ConfigError("mix needs a column to predict; give `target` COLUMN")
+        if r.test is None and not is_bundled(r.source):
+            raise ConfigError("mix scores every variant on real test rows; give `test` TABLE")
         src = resolve_table(r.source, test=r.test, target=r.target or r.balance)
         target = r.target or r.balance or src.target
-        if target is None:
-            raise ConfigError("mix needs a column to predict; give `target` COLUMN")
         if r.balance is not None and r.balance != target:
             raise ConfigError(
                 f"`balance` {r.balance} must be the predicted column ({target}); give `target` {r.balance}"
             )
-        if src.test is None:
-            raise ConfigError("mix scores every variant on real test rows; give `test` TABLE")
         meta = table_metadata(src.train, r.metadata, target)
         common = curve_options(r, settings)
         with status.steps() as on_progress:
