@@ -52,7 +52,6 @@ def fit(request: FitRequest, status: Status | None = None, *, on_epoch: Any = No
     from simulacra.io import check_not_input, claim, output_lock
     from simulacra.synthesizers import make
     from simulacra.synthesizers.base import BATCH_SOURCES
-    from simulacra.synthesizers.training import CHECKPOINT
     from simulacra.workflow import fit_model, pii_key
 
     status = status or Status()
@@ -77,6 +76,8 @@ def fit(request: FitRequest, status: Status | None = None, *, on_epoch: Any = No
         data = named(synth.modality).fit_data(r, synth, status)
         start = time.perf_counter()
         if synth.trains_in_epochs:
+            from simulacra.synthesizers.training import CHECKPOINT  # torch: only for a model that has it
+
             if r.resume and not (r.checkpoints / CHECKPOINT).is_file():
                 status.note(f"no checkpoint in {r.checkpoints}; starting from epoch 0")
             try:
