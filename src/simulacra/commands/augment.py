@@ -18,10 +18,10 @@ def augment(request: AugmentRequest, status: Status | None = None) -> Augmented:
     OutputExistsError
         The output exists (without ``force``), is locked, or is one of the inputs.
     """
+    from simulacra.io import check_not_input
     from simulacra.workflow import check_sources
 
-    check_sources(request.source, request.test)  # a missing input in a fraction of a second
-    from simulacra.io import check_not_input
+    check_sources(request.source, request.test)  # a missing input is refused before any work
 
     r = request
     check_not_input(r.output, r.source, r.pipeline, r.test)

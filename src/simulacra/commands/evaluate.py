@@ -37,10 +37,10 @@ def evaluate(request: EvaluateRequest, status: Status | None = None) -> Evaluate
     DataError
         Unreadable inputs.
     """
+    from simulacra.io import check_not_input, claim, output_lock
     from simulacra.workflow import check_sources
 
-    check_sources(request.real, request.synthetic, request.test)  # a missing input in a fraction of a second
-    from simulacra.io import check_not_input, claim, output_lock
+    check_sources(request.real, request.synthetic, request.test)  # a missing input is refused before any work
 
     status = status or Status()
     r = request

@@ -46,13 +46,12 @@ def fit(request: FitRequest, status: Status | None = None, *, on_epoch: Any = No
     FitInterrupted
         Ctrl-C or SIGTERM during training; nothing was written.
     """
-    from simulacra.workflow import check_sources
-
-    check_sources(request.source)  # a missing input in a fraction of a second
     from simulacra.io import check_not_input, claim, output_lock
     from simulacra.synthesizers import make
     from simulacra.synthesizers.base import BATCH_SOURCES
-    from simulacra.workflow import fit_model, pii_key
+    from simulacra.workflow import check_sources, fit_model, pii_key
+
+    check_sources(request.source)  # a missing input is refused before any work
 
     status = status or Status()
     r = request

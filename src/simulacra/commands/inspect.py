@@ -34,12 +34,11 @@ def inspect(request: InspectRequest) -> Inspection:
     OutputExistsError
         ``output`` exists (without ``force``), or is one of the inputs.
     """
-    from simulacra.workflow import check_sources
-
-    check_sources(request.source)  # a missing input in a fraction of a second
     from simulacra.io import atomic_write_text, check_not_input, claim
     from simulacra.synthesizers.advice import advise
-    from simulacra.workflow import load_source, table_metadata
+    from simulacra.workflow import check_sources, load_source, table_metadata
+
+    check_sources(request.source)  # a missing input is refused before any work
 
     r = request
     if r.output:
@@ -65,11 +64,11 @@ def prepare(request: PrepareRequest) -> tuple[Any, Any]:
     OutputExistsError
         The output exists (without ``force``), or is one of the inputs.
     """
-    from simulacra.workflow import check_sources
-
-    check_sources(request.source, request.test)  # a missing input in a fraction of a second
     from simulacra.io import check_not_input, read_yaml
     from simulacra.pipeline import run_prepare
+    from simulacra.workflow import check_sources
+
+    check_sources(request.source, request.test)  # a missing input is refused before any work
 
     r = request
     check_not_input(r.output, r.source, r.test, r.config)

@@ -38,14 +38,13 @@ def mix(request: MixRequest, status: Status | None = None) -> MixOutcome:
     OutputExistsError
         The output exists (without ``force``), or is one of the inputs.
     """
-    from simulacra.workflow import check_sources
-
-    check_sources(request.source, request.test)  # a missing input in a fraction of a second
     from simulacra.experiments.mix import check_settings, percent
     from simulacra.io import check_not_input, claim, redact_url
     from simulacra.report import MixReport
     from simulacra.scale.distributed import check_ray_options
-    from simulacra.workflow import output_folder
+    from simulacra.workflow import check_sources, output_folder
+
+    check_sources(request.source, request.test)  # a missing input is refused before any work
 
     status = status or Status()
     r = request

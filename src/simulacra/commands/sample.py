@@ -47,12 +47,11 @@ def sample(request: SampleRequest, status: Status | None = None) -> Sampled:
     OutputExistsError
         The output exists (without ``force``), is locked, or is one of the inputs.
     """
-    from simulacra.workflow import check_sources
-
-    check_sources(request.data, request.test)  # a missing input in a fraction of a second
     from simulacra.io import check_not_input
     from simulacra.synthesizers import BaseSynthesizer
-    from simulacra.workflow import refuse_private_filters
+    from simulacra.workflow import check_sources, refuse_private_filters
+
+    check_sources(request.data, request.test)  # a missing input is refused before any work
 
     status = status or Status()
     r = request

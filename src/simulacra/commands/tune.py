@@ -38,9 +38,6 @@ def tune(request: TuneRequest, status: Status | None = None) -> TuneOutcome:
     OutputExistsError
         The output exists (without ``force``), or is one of the inputs.
     """
-    from simulacra.workflow import check_sources
-
-    check_sources(request.source, request.test)  # a missing input in a fraction of a second
     from simulacra.experiments.tune import (
         check_settings,
         report_markdown,
@@ -50,7 +47,9 @@ def tune(request: TuneRequest, status: Status | None = None) -> TuneOutcome:
     )
     from simulacra.experiments.tune import tune_model as search
     from simulacra.io import check_not_input, claim
-    from simulacra.workflow import output_folder, table_metadata
+    from simulacra.workflow import check_sources, output_folder, table_metadata
+
+    check_sources(request.source, request.test)  # a missing input is refused before any work
 
     status = status or Status()
     r = request
