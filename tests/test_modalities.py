@@ -39,6 +39,8 @@ EXAMPLES = {
         {"epochs": 1, "vocab_size": 300, "block_size": 32, "n_layer": 1, "n_head": 2, "n_embd": 32},
         {"text_column": "text", "label_column": "label"},  # a table file of texts: their columns
     ),
+    # 300 random rows of the energy series: an irregular index, so the gap column is learned too
+    "series": ("energy", "part.csv", {"epochs": 1, "hidden": 16, "layers": 1}, {"sequence_index": "date"}),
 }
 NAMES = [m.name for m in modalities.registered()]
 
@@ -142,7 +144,7 @@ def test_a_registered_plugin_is_asked_before_the_table_catch_all(tmp_path):
         assert modalities.of_source("adult").name == "table"
     finally:
         modalities._REGISTRY.pop("toy", None)
-    with pytest.raises(ConfigError, match=r"^no modality 'toy'; simulacra knows text, image, table"):
+    with pytest.raises(ConfigError, match=r"^no modality 'toy'; simulacra knows text, image, series, table"):
         modalities.named("toy")
 
 
@@ -186,7 +188,9 @@ def test_augment_writes_copies_or_refuses_in_one_line(name, fitted, tmp_path):
         source=str(train), pipeline=pipeline, output=output, copies=2, test=str(held), **options
     )
     if name not in PIPELINES:
-        with pytest.raises(ConfigError, match=r"^augment takes images or texts, .*; to enlarge a table"):
+        with pytest.raises(
+            ConfigError, match=r"^augment takes images or texts, .*; to enlarge a (table|series)"
+        ):
             augment(request)
         assert not output.exists()
         return

@@ -72,6 +72,25 @@ LabelColumn = Annotated[
     str,
     typer.Option("--label-column", help="Texts in a table file: the label column (default: found by name)."),
 ]
+SequenceIndex = Annotated[
+    str,
+    typer.Option(
+        "--sequence-index",
+        help="Series: the column ordering rows in time (times or numbers); naming it makes a table one series.",
+    ),
+]
+SequenceKey = Annotated[
+    str,
+    typer.Option(
+        "--sequence-key", help="Series: the entity column, for many sequences rather than one series."
+    ),
+]
+ContextColumns = Annotated[
+    str,
+    typer.Option(
+        "--context-columns", help="Keyed series: columns constant within each entity, comma-separated (a,b)."
+    ),
+]
 RayAddress = Annotated[
     str,
     typer.Option(
@@ -345,6 +364,9 @@ def fit(
     metadata: MetadataOverrides = None,
     text_column: TextColumn = None,
     label_column: LabelColumn = None,
+    sequence_index: SequenceIndex = None,
+    sequence_key: SequenceKey = None,
+    context_columns: ContextColumns = None,
     checkpoint_every: _Fit.checkpoint_every = 10,
     resume: _Fit.resume = False,
     max_rows: _Fit.max_rows = 1_000_000,
@@ -355,9 +377,9 @@ def fit(
     pii_key_file: _Fit.pii_key_file = None,
     force: Force = False,
 ) -> None:
-    """Fit a synthesizer to a table, an image set or labelled texts and save it (neural models show
+    """Fit a synthesizer to a table, an image set, labelled texts or a time series and save it (neural models show
     epochs, losses and ETA; image models also save sample grids under MODEL_DIR/samples/); without
-    --model, the default model of the data's modality (mixture, cgan, textgpt)."""
+    --model, the default model of the data's modality (mixture, cgan, textgpt, series-ar)."""
     from simulacra.commands import FitInterrupted, FitRequest
     from simulacra.commands import fit as fit_command
 
@@ -455,6 +477,13 @@ class _Sample:
             "--test", help="Real holdout rows for --filter near-copies (a bundled dataset brings its own)."
         ),
     ]
+    sequence_length = Annotated[
+        int,
+        typer.Option(
+            "--sequence-length",
+            help="Series: the length of every sequence (keyed models), or draw -n independent windows of this many rows (one-series models).",
+        ),
+    ]
     temperature = Annotated[
         float,
         typer.Option(
@@ -530,6 +559,7 @@ def sample(
     text_column: TextColumn = None,
     label_column: LabelColumn = None,
     temperature: _Sample.temperature = 1.0,
+    sequence_length: _Sample.sequence_length = None,
     top_k: _Sample.top_k = None,
     top_p: _Sample.top_p = None,
     seed: Seed = 0,
@@ -640,6 +670,9 @@ def evaluate(
     metadata: MetadataOverrides = None,
     text_column: TextColumn = None,
     label_column: LabelColumn = None,
+    sequence_index: SequenceIndex = None,
+    sequence_key: SequenceKey = None,
+    context_columns: ContextColumns = None,
     privacy: _Evaluate.privacy = False,
     seed: Seed = 0,
     force: Force = False,

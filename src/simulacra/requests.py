@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from simulacra.validation import MAX_SEED, config_error
 
@@ -49,7 +49,44 @@ class Request(BaseModel):
             raise config_error(exc, cls.model_fields["command"].default or cls.__name__) from None
 
 
-class FitRequest(Request):
+#: the request fields that say how a source is read (and so which modality reads it)
+LOADER_FIELDS = ("text_column", "label_column", "sequence_index", "sequence_key", "context_columns")
+
+
+def loader_options(request: Request) -> dict[str, Any]:
+    """The loader options a request holds (:data:`LOADER_FIELDS` it has), for
+    :func:`simulacra.modalities.of_source` and a plug-in's ``load``."""
+    return {k: getattr(request, k) for k in LOADER_FIELDS if k in type(request).model_fields}
+
+
+class SeriesFields(Request):
+    """The loader options of a time series, shared by the requests that read one.
+
+    Attributes
+    ----------
+    sequence_index : str or None
+        The column ordering rows in time (times or numbers); naming it makes a table a series.
+    sequence_key : str or None
+        The column naming each row's entity: many sequences rather than one long series.
+    context_columns : tuple of str
+        Keyed sequences: columns constant within an entity (``"a,b"`` or a list).
+    """
+
+    sequence_index: str | None = None
+    sequence_key: str | None = None
+    context_columns: tuple[str, ...] = ()
+
+    @field_validator("context_columns", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            return tuple(v.strip() for v in value.split(",") if v.strip())
+        return value
+
+
+class FitRequest(SeriesFields):
     """The inputs of :func:`fit`.
 
     Attributes
@@ -67,6 +104,8 @@ class FitRequest(Request):
         Tables: metadata overrides (JSON/YAML).
     text_column, label_column : str or None
         Texts in a table: the columns holding the texts and their labels.
+    sequence_index, sequence_key, context_columns
+        Series: see :class:`SeriesFields`.
     checkpoint_every : int
         Neural models: a checkpoint every this many epochs (0: never).
     resume : bool
@@ -112,7 +151,7 @@ class FitRequest(Request):
         return self.output.with_name(self.output.name + ".checkpoint")
 
 
-class EvaluateRequest(Request):
+class EvaluateRequest(SeriesFields):
     """The inputs of :func:`evaluate`.
 
     Attributes
@@ -186,6 +225,8 @@ class SampleRequest(Request):
         with columns ``text`` and ``label``, need neither).
     temperature : float
         In (0, 10]: below 1 the samples crowd the dense regions, above 1 they spread out.
+    sequence_length : int or None
+        Keyed series: the length of every sequence (else drawn with its context).
     top_k, top_p : int, float or None
         Texts: the k most likely next tokens (0: all); nucleus sampling.
     keep_copies : bool
@@ -219,6 +260,7 @@ class SampleRequest(Request):
     text_column: str | None = None
     label_column: str | None = None
     temperature: float = 1.0
+    sequence_length: int | None = None
     top_k: int | None = None
     top_p: float | None = None
     keep_copies: bool = False
@@ -231,7 +273,7 @@ class SampleRequest(Request):
     force: bool = False
 
 
-class AugmentRequest(Request):
+class AugmentRequest(SeriesFields):
     """The inputs of :func:`simulacra.commands.augment`.
 
     Attributes

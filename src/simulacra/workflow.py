@@ -135,12 +135,18 @@ def load_source(source: str, *, part: str = "train") -> pd.DataFrame:
     Raises
     ------
     DataError
-        ``source`` is a bundled image set, or an unreadable table.
+        ``source`` is a bundled image, text or series set, or an unreadable table.
     """
     if is_bundled(source):
-        if datasets.is_image(source) or datasets.is_text(source):
-            kind = "an image" if datasets.is_image(source) else "a text"
-            raise DataError(f"{source!r} is {kind} dataset; this command needs a table (e.g. 'adult')")
+        if datasets.is_image(source) or datasets.is_text(source) or datasets.is_series(source):
+            kind = {
+                "image classification": "an image",
+                "text classification": "a text",
+                "series": "a time series",
+            }
+            raise DataError(
+                f"{source!r} is {kind[datasets.DATASETS[source]['task']]} dataset; this command needs a table (e.g. 'adult')"
+            )
         train, test = datasets.load(source)
         return train if part == "train" else test
     if is_text_source(source):

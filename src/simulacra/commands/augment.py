@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from simulacra.modalities import Augmented, Status, of_source
-from simulacra.requests import AugmentRequest
+from simulacra.requests import AugmentRequest, loader_options
 
 
 def augment(request: AugmentRequest, status: Status | None = None) -> Augmented:
@@ -25,5 +25,5 @@ def augment(request: AugmentRequest, status: Status | None = None) -> Augmented:
 
     r = request
     check_not_input(r.output, r.source, r.pipeline, r.test)
-    modality = of_source(r.source, text_column=r.text_column)
+    modality = of_source(r.source, **loader_options(r))
     return modality.augment(r, status or Status())

@@ -9,7 +9,7 @@ from typing import Any
 from simulacra.errors import ConfigError
 from simulacra.modalities import Status, of_source
 from simulacra.modalities.base import EvaluateOptions
-from simulacra.requests import EvaluateRequest
+from simulacra.requests import EvaluateRequest, loader_options
 
 
 @dataclass
@@ -50,7 +50,7 @@ def evaluate(request: EvaluateRequest, status: Status | None = None) -> Evaluate
     for p in (r.output, metrics):
         check_not_input(p, r.real, r.synthetic, r.test, r.model, r.metadata)
         claim(p, force=r.force, kind="file")
-    columns = {"text_column": r.text_column, "label_column": r.label_column}
+    columns = loader_options(r)
     modality = of_source(r.real, **columns)
     if r.privacy and not modality.privacy_attacks:
         raise modality.refuse(

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from simulacra.modalities import MixRun, Status, of_source
-from simulacra.requests import MixRequest
+from simulacra.requests import MixRequest, loader_options
 
 
 @dataclass
@@ -48,7 +48,7 @@ def mix(request: MixRequest, status: Status | None = None) -> MixOutcome:
 
     status = status or Status()
     r = request
-    modality = of_source(r.source, text_column=r.text_column, label_column=r.label_column)
+    modality = of_source(r.source, **loader_options(r))
     models = list(r.models or [modality.mix_model])
     for name in models:
         modality.check_mix_model(name)

@@ -68,4 +68,6 @@ def sample(request: SampleRequest, status: Status | None = None) -> Sampled:
     conditions = model.parse_conditions(dict(r.conditions))
     if (r.top_k is not None or r.top_p is not None or r.keep_copies) and not modality.token_controls:
         raise ConfigError("`top_k`, `top_p` and `keep_copies` are for text models; drop them")
+    if r.sequence_length is not None and not modality.sequences:
+        raise ConfigError("`sequence_length` is for keyed series models; drop it")
     return modality.sample(model, r, conditions, status)

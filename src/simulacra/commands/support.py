@@ -14,7 +14,7 @@ _WHERE = {
     "PIPELINE_STEPS": ("simulacra.pipeline", "STEPS"),
     "cells": ("simulacra.bench", "cells"),
     "columns": ("simulacra.bench", "columns"),
-    "datasets": ("simulacra", "datasets"),
+    "datasets": ("simulacra.datasets", ""),
     "fit_command": ("simulacra.experiments.tune", "fit_command"),
     "load_pipeline_config": ("simulacra.pipeline", "load_config"),
     "load_yaml": ("simulacra.validation", "load_yaml"),
@@ -33,6 +33,7 @@ def __getattr__(name: str) -> Any:
     if name not in _WHERE:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     module, attribute = _WHERE[name]
-    value = getattr(importlib.import_module(module), attribute)
+    value = importlib.import_module(module)  # an empty attribute names the module itself
+    value = getattr(value, attribute) if attribute else value
     globals()[name] = value
     return value

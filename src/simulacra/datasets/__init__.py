@@ -19,6 +19,17 @@ ageron/handson-ml2, Apache-2.0): 20,640 census block groups, nine numerical colu
 target ``median_house_value`` (a regression), split 16,512 / 4,128 rows (20 % as test) with seed 0. The
 continuous-heavy table beside Adult and Bank.
 
+``load("stocks")`` returns ``(train, test)`` :class:`~simulacra.io.SeriesSet` objects, one long series:
+Google (GOOG) daily prices 2004–2019 (``Open, High, Low, Close, Adj_Close, Volume``; 3,685 days, no date
+column, oldest first), the "Stocks" set of TimeGAN (Yoon et al. 2019) and of later time-series generation
+papers, as distributed with the TimeGAN reference code; split in time, the last 20 % (737 days) as test.
+
+``load("energy")`` returns ``(train, test)`` :class:`~simulacra.io.SeriesSet` objects, one long series
+indexed by ``date``: appliance energy use of one house at 10-minute steps, 14 Feb – 27 May 2016 (UCI
+"Appliances energy prediction", Candanedo, Feldheim & Deramaix 2017, CC BY 4.0; the contiguous last
+14,941 of its 19,735 rows, 28 numerical columns; the "Energy" set of TimeGAN uses all 19,735), split in
+time, the last 20 % as test.
+
 ``load("sms")`` returns ``(train, test)`` :class:`~simulacra.io.TextSet` objects: the SMS Spam Collection
 v.1 (Almeida, Gómez Hidalgo & Yamakami 2011, CC BY 4.0; 5,574 messages, 747 = 13.4 % spam, classes
 ``ham``/``spam``), split 4,459 / 1,115 (20 % as test), stratified by label with seed 0.
@@ -32,7 +43,7 @@ from typing import Any
 import pandas as pd
 
 from simulacra.errors import DataError
-from simulacra.io import ImageSet, TextSet, read_table
+from simulacra.io import ImageSet, SeriesSet, TextSet, read_table
 
 #: name → description, target column and task, for the CLI and the pipeline.
 DATASETS: dict[str, dict[str, Any]] = {
@@ -55,6 +66,16 @@ DATASETS: dict[str, dict[str, Any]] = {
         "description": "MNIST handwritten digits, the 10,000 test images (8,000 train / 2,000 test, 28×28 gray)",
         "target": "label",
         "task": "image classification",
+    },
+    "stocks": {
+        "description": "GOOG daily prices 2004–2019, one series (2,948 train / 737 test days, 6 columns)",
+        "target": None,
+        "task": "series",
+    },
+    "energy": {
+        "description": "UCI Appliances energy, 10-minute steps, one series (11,953 train / 2,988 test rows, 28 columns)",
+        "target": None,
+        "task": "series",
     },
     "sms": {
         "description": "SMS Spam Collection, ham/spam messages (4,459 train / 1,115 test, 13.4 % spam)",
@@ -115,6 +136,18 @@ def _sms() -> tuple[TextSet, TextSet]:
     return full.split(test_size=0.2, seed=0)
 
 
+def _series(filename: str, index: str | None) -> tuple[SeriesSet, SeriesSet]:
+    path = resources.files("simulacra.datasets") / "data" / filename
+    with resources.as_file(path) as p:
+        df = read_table(p)
+    return SeriesSet(df, sequence_index=index).split(test_size=0.2)
+
+
+def is_series(name: str) -> bool:
+    """Whether the bundled dataset ``name`` is a time series."""
+    return DATASETS.get(name, {}).get("task") == "series"
+
+
 def is_text(name: str) -> bool:
     """Whether the bundled dataset ``name`` is a text set."""
     return DATASETS.get(name, {}).get("task") == "text classification"
@@ -143,4 +176,8 @@ def load(name: str) -> tuple[Any, Any]:
         return _sms()
     if name == "housing":
         return _housing()
+    if name == "stocks":
+        return _series("stocks.csv.gz", None)
+    if name == "energy":
+        return _series("energy.csv.gz", "date")
     raise DataError(f"unknown dataset {name!r}; bundled datasets: {', '.join(available())}")

@@ -19,6 +19,7 @@ from simulacra.io.outputs import (
     replace_dir,
     temporary_dir_for,
 )
+from simulacra.io.series import SeriesSet
 from simulacra.io.tables import (
     DEFAULT_NA_VALUES,
     FILE_FORMATS,
@@ -41,6 +42,7 @@ __all__ = [
     "FILE_FORMATS",
     "MARKER",
     "ImageSet",
+    "SeriesSet",
     "TableWriter",
     "TextSet",
     "atomic_write_bytes",

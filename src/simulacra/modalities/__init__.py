@@ -1,4 +1,4 @@
-"""Modality plug-ins: everything that differs between tables, images and texts, in one object each.
+"""Modality plug-ins: everything that differs between tables, images, texts and series, in one object each.
 
 A command asks the registry once which modality it works on — :func:`of_source` for a data source,
 :func:`named` for a fitted model's :attr:`~simulacra.synthesizers.BaseSynthesizer.modality` — and from
@@ -36,6 +36,7 @@ from simulacra.modalities.base import (
     Status,
 )
 from simulacra.modalities.image import ImageModality
+from simulacra.modalities.series import SeriesModality
 from simulacra.modalities.table import TableModality
 from simulacra.modalities.text import TextModality
 
@@ -47,6 +48,7 @@ __all__ = [
     "MixRun",
     "Modality",
     "Sampled",
+    "SeriesModality",
     "Source",
     "Status",
     "TableModality",
@@ -116,5 +118,5 @@ def of_source(source: str, **options: str | None) -> Modality:
     return _REGISTRY["table"]  # pragma: no cover - the table plug-in recognises every source
 
 
-for _builtin in (TextModality(), ImageModality(), TableModality()):
+for _builtin in (TextModality(), ImageModality(), SeriesModality(), TableModality()):
     register(_builtin, before=None)

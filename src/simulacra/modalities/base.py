@@ -211,6 +211,8 @@ class Modality(ABC):
         Whether ``prepare``'s cleaning steps and splits (:mod:`simulacra.prepare`) apply.
     token_controls : bool
         Whether ``sample`` takes the language-model controls (``top_k``, ``top_p``, ``keep_copies``).
+    sequences : bool
+        Whether ``sample`` takes ``sequence_length`` (keyed series).
     privacy_attacks : bool
         Whether the table privacy attacks (membership inference, singling out, linkability,
         inference) apply; where they do not, the report's copy and memorisation rows are the privacy
@@ -224,6 +226,7 @@ class Modality(ABC):
     bench_models: ClassVar[tuple[str, ...]] = ()
     privacy_attacks: ClassVar[bool] = False
     token_controls: ClassVar[bool] = False
+    sequences: ClassVar[bool] = False
     tunable: ClassVar[bool] = False
     preparable: ClassVar[bool] = False
     bench_reports: ClassVar[bool] = True

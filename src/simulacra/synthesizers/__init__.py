@@ -46,6 +46,7 @@ __all__ = [  # the base module's names, then every name of _LAZY (tests/test_cop
     "ImageSynthesizer",
     "IndependentMarginals",
     "Mixture",
+    "SeriesAR",
     "Synthesizer",
     "TextGPT",
     "TextSynthesizer",

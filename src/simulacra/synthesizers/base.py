@@ -64,6 +64,7 @@ BUILTIN: dict[str, str] = {
     "cvae": "simulacra.synthesizers.image.vae:ConditionalVAE",
     "textgpt": "simulacra.synthesizers.text.gpt:TextGPT",
     "hf-causal-lm": "simulacra.synthesizers.text.hf:HFCausalLM",
+    "series-ar": "simulacra.synthesizers.series:SeriesAR",
 }
 
 

@@ -1,0 +1,167 @@
+"""The time-series modality: one long series or many keyed sequences (:class:`~simulacra.io.SeriesSet`),
+read from a table with ``sequence_index`` / ``sequence_key`` / ``context_columns``, or a bundled set
+(``stocks``, ``energy``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from simulacra.errors import ConfigError, DataError
+from simulacra.modalities.base import EvaluateOptions, FitData, Modality, Sampled, Source, Status
+from simulacra.requests import FitRequest, SampleRequest
+
+#: the loader options of a series, as the requests name them
+SERIES_OPTIONS = ("sequence_index", "sequence_key", "context_columns")
+
+
+def series_options(request: Any) -> dict[str, Any]:
+    """The series loader options a request holds (``None``/empty where not given)."""
+    return {k: getattr(request, k, None) for k in SERIES_OPTIONS}
+
+
+class SeriesModality(Modality):
+    """Sequential data, scored by the TimeGAN protocol (discriminative and predictive scores on
+    24-step windows), autocorrelation, sequence lengths and context, and nearest windows
+    (:mod:`simulacra.evaluate.series`). A source is a series when it is a bundled series or when
+    ``sequence_index`` or ``sequence_key`` names its order."""
+
+    name = "series"
+    unit = "rows"
+    default_model = "series-ar"
+    bench_models = ("series-ar",)
+    sequences = True
+
+    def recognises(self, source: str, **options: Any) -> bool:
+        from simulacra import datasets
+        from simulacra.workflow import is_bundled
+
+        if is_bundled(source):
+            return datasets.is_series(source)
+        return bool(options.get("sequence_index") or options.get("sequence_key"))
+
+    def load(self, source: str, *, part: str = "train", **options: Any) -> Any:
+        from simulacra import datasets
+        from simulacra.io import SeriesSet, is_sql_url
+        from simulacra.workflow import check_sources, is_bundled
+
+        given = {k: options.get(k) for k in SERIES_OPTIONS if options.get(k)}
+        if is_bundled(source):
+            if not datasets.is_series(source):
+                raise DataError(
+                    f"{source!r} is not a time series; give a series (e.g. 'stocks') or a table with `sequence_index`"
+                )
+            train, test = datasets.load(source)
+            found = train if part == "train" else test
+            if given and {k: getattr(found, k) for k in given} != {
+                k: tuple(v) if k == "context_columns" else v for k, v in given.items()
+            }:
+                raise ConfigError(
+                    f"{source!r} is one series as bundled; drop `sequence_index`, `sequence_key` and `context_columns`"
+                )
+            return found
+        if not is_sql_url(source):
+            check_sources(source)
+        return SeriesSet.read(
+            source,
+            sequence_index=options.get("sequence_index"),
+            sequence_key=options.get("sequence_key"),
+            context_columns=tuple(options.get("context_columns") or ()),
+        )
+
+    def write(self, data: Any, path: str, *, force: bool = False) -> str:
+        from simulacra.io import write_table
+
+        return str(write_table(data.frame, path, force=force))
+
+    def fit_data(self, request: FitRequest, model: Any, status: Status) -> FitData:
+        series = self.load(request.source, **series_options(request))
+        return FitData((series,), series.describe())
+
+    def sample(
+        self, model: Any, request: SampleRequest, conditions: dict[str, Any], status: Status
+    ) -> Sampled:
+        """``request.rows`` rows of one long series, or that many sequences of a keyed model (each
+        ``sequence_length`` long, or of a drawn length), with exact context ``conditions``; a
+        single-series model with ``sequence_length`` writes that many independent windows.
+
+        Raises
+        ------
+        ConfigError
+            ``balance``, ``class_counts`` or filters (not for series), or a bad value.
+        """
+        from simulacra.io import check_table_target, is_sql_url, output_lock
+        from simulacra.validation import check_rows
+
+        r = request
+        if r.balance is not None or r.class_counts is not None:
+            raise self.refuse(
+                "`balance` and `class_counts` are for tables", "condition on a context column instead"
+            )
+        if r.filters:
+            raise self.refuse("`filters` are for tables, images and texts", "drop them for a series")
+        rows = check_rows(r.rows)
+        keyed = model.sequence_key_ is not None or r.sequence_length is not None
+        check_table_target(r.output, rows=rows, force=r.force)  # format, size and place, before sampling
+        model.sample(
+            0, temperature=r.temperature, sequence_length=r.sequence_length
+        )  # every value checked first
+        from contextlib import nullcontext
+
+        total = rows * (r.sequence_length or 1) if keyed else rows
+        with nullcontext() if is_sql_url(r.output) else output_lock(r.output), status.rows(total) as on_rows:
+            series = model.sample(
+                rows,
+                conditions=conditions or None,
+                seed=r.seed,
+                temperature=r.temperature,
+                sequence_length=r.sequence_length,
+                progress=on_rows,
+            )
+            where = self.write(series, r.output, force=r.force)
+        what = "rows" if not keyed else ("sequences" if model.sequence_key_ is not None else "windows")
+        return Sampled(rows, where, what)
+
+    def evaluate(self, real: Source, synthetic: Any, options: EvaluateOptions) -> tuple[Any, Any]:
+        from simulacra.evaluate.series import evaluate_series
+        from simulacra.report.series import SeriesReport
+
+        synthetic = self._as_real(real.train, synthetic.frame)
+        with options.status.busy("evaluating the series (TimeGAN scores, autocorrelation, reference rows)"):
+            ev = evaluate_series(real.train, synthetic, real.test, seed=options.seed)
+        report = SeriesReport(
+            ev,
+            real.train,
+            synthetic,
+            title=options.title,
+            info=options.info,
+            history=getattr(options.model, "history_", None),
+        )
+        return ev, report
+
+    def augment(self, request: Any, status: Status) -> Any:
+        """Refused in one line: series augmentation is not built yet.
+
+        Raises
+        ------
+        ConfigError
+            Always.
+        """
+        raise self.refuse(
+            f"augment takes images or texts, and {request.source!r} holds a series",
+            "to enlarge a series, fit series-ar and sample more rows or windows (simulacra sample)",
+        )
+
+    @staticmethod
+    def _as_real(real: Any, frame: Any) -> Any:
+        """A synthetic table read with the real series' index, key and context; windows of one
+        series (a ``window`` column the real data lacks) are read as keyed by it."""
+        from simulacra.io import SeriesSet
+
+        if not real.keyed and "window" in frame.columns and "window" not in real.frame.columns:
+            return SeriesSet(frame, real.sequence_index, "window")
+        return real.like(frame)
+
+    def read_synthetic(self, path: str, **options: Any) -> Any:
+        from simulacra.io import SeriesSet, read_table
+
+        return SeriesSet(read_table(path))  # re-read with the real data's index and key by evaluate

@@ -1,0 +1,982 @@
+"""``series-ar``: an autoregressive recurrent model of sequences, over per-column bins.
+
+References
+----------
+* K. Zhang, N. Patki, K. Veeramachaneni, "Sequential Models in the Synthetic Data Vault", 2022 (PAR:
+  a recurrent network over the rows of each sequence, context modelled once per sequence, sequence
+  length modelled).
+* P. Tiwald, I. Krchova, A. Sidorenko et al., "TabularARGN: A Flexible and Efficient Auto-Regressive
+  Framework for Generating High-Fidelity Synthetic Data", 2025 (every column a categorical output over
+  its own encoding — categories, or quantile bins of a number — predicted from the columns before it).
+* D. Salinas, V. Flunkert, J. Gasthaus, T. Januschowski, "DeepAR: Probabilistic forecasting with
+  autoregressive recurrent networks", IJF 2020 (the recurrent network fed its own previous output).
+
+Method
+------
+A sequence is rows ``x_1 … x_T`` of ``C`` value columns, with context ``c`` (keyed sequences: the
+entity's context columns and its length). The model factorises
+
+    p(x_1 … x_T | c) = Π_t Π_j p(x_{t,j} | x_{<t}, x_{t,<j}, c)
+
+with a GRU over time and one small head per column::
+
+    u_t = [enc(x_{t−1}), first_t, enc(c), t / T]          # (B, T, D + 1 + D_c + 1); enc(x_0) = 0
+    h_t = GRU(u_1 … u_t)                                    # (B, T, H)
+    logits_{t,j} = MLP_j([h_t, enc(x_{t,<j})])              # (B, T, K_j); within-step order (TabularARGN)
+
+Each column's classes are its own encoding: a categorical column's categories (missing values one of
+them); a number with at most :data:`MAX_DISCRETE` distinct values, those values; any other number,
+quantile bins. For a binned number the classes at the first step of a sequence (or after a missing
+value) are bins of the **value**, and at every later step bins of the **step change**
+``x_{t,j} − x_{t−1,j}``: a stock price at 50 or at 1,200 moves by the same few per cent, which bins of
+the value alone cannot resolve. A value that holds more than one bin's share of the data (an unchanged
+price, a zero reading) is a class of its own, drawn exactly. Sampling draws a class (logits ÷
+``temperature``), then a value uniformly inside its bin, clipped to the column's observed range and
+moved onto its value grid or rounded to its decimals (as the table models decode).
+
+Keyed sequences: a ``mixture`` table model learns one row per entity — its context columns, its length
+and the start of its index — and sampling draws entities from it first (``conditions`` on context
+columns are exact, through that model's conditional sampling), then their rows. Timestamps: a regular
+index (one step everywhere) continues at that step; an irregular one becomes a positive gap column,
+modelled with the others and summed, so timestamps never repeat or go backwards.
+
+Where this differs from the papers
+----------------------------------
+PAR uses an LSTM with Gaussian outputs for numbers and a Gaussian copula for the context; here the
+outputs are categorical over bins (TabularARGN's choice, robust to skew and multi-modality) and the
+context model is simulacra's ``mixture``. TabularARGN's sequential mode is a transformer over the
+sequence; a GRU is cheaper on a CPU. Binning the step change rather than the value is ours.
+
+Hyper-parameters (declared once, in :data:`SeriesAR._parameter_constraints` and ``__init__``)
+-----------------------------------------------------------------------------------------------
+hidden 128, layers 2, bins 64, window 64 (training windows over one long series, a start every
+:data:`STRIDE` rows), epochs 100 with early stopping on a held-out share (validation 0.1, patience 5;
+the weights of the best epoch are kept), batch_size 64, learning_rate 2e-3 (Adam), dropout 0.0.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from simulacra.errors import ConditionError, DataError
+from simulacra.io.series import SeriesSet, from_seconds, seconds
+from simulacra.synthesizers.base import BaseSynthesizer, make, register
+from simulacra.synthesizers.training import TRAINING_CONSTRAINTS, TorchTraining, resolve_device
+from simulacra.transform.table import value_grid
+from simulacra.validation import Integer, Real
+
+#: a number with at most this many distinct values is a categorical output over those values
+MAX_DISCRETE = 32
+#: one long series: a training window starts every this many rows (a fraction of ``window``)
+STRIDE = 4
+#: the gap column an irregular index becomes
+GAP = "__gap__"
+#: the context model's extra columns
+LENGTH, START = "__length__", "__start__"
+
+
+# ---------------------------------------------------------------------------------------------- bins
+def _bins(values: np.ndarray, k: int) -> dict[str, list[float]]:
+    """Classes of a number: ``atoms`` (values holding more than a ``1/k`` share, drawn exactly) and
+    the quantile ``edges`` of the rest (``len(edges) − 1`` intervals, drawn uniformly)."""
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return {"atoms": [0.0], "edges": []}
+    distinct, counts = np.unique(values, return_counts=True)
+    atoms = distinct[counts > values.size / k]
+    rest = values[~np.isin(values, atoms)]
+    edges = np.unique(np.quantile(rest, np.linspace(0, 1, k + 1))) if rest.size else np.array([])
+    if edges.size == 1:  # one value left: an atom
+        atoms, edges = np.union1d(atoms, edges), np.array([])
+    return {"atoms": atoms.tolist(), "edges": edges.tolist()}
+
+
+def _classes(spec: dict[str, list[float]]) -> int:
+    return len(spec["atoms"]) + max(len(spec["edges"]) - 1, 0)
+
+
+def _classify(values: np.ndarray, spec: dict[str, list[float]]) -> np.ndarray:
+    """``(N,)`` int64 class of each finite value: an atom's index, else ``len(atoms) +`` its interval."""
+    atoms, edges = np.asarray(spec["atoms"]), np.asarray(spec["edges"])
+    out = np.zeros(values.shape, dtype=np.int64)
+    if edges.size >= 2:
+        out[:] = len(atoms) + np.clip(np.searchsorted(edges, values, side="right") - 1, 0, edges.size - 2)
+    if atoms.size:
+        nearest = np.abs(values[:, None] - atoms[None, :]).argmin(axis=1)
+        exact = np.isclose(values, atoms[nearest], rtol=0, atol=1e-12) | (edges.size < 2)
+        out[exact] = nearest[exact]
+    return out
+
+
+def _draw(classes: np.ndarray, spec: dict[str, list[float]], rng: np.random.Generator) -> np.ndarray:
+    """A value for each class: the atom itself, or uniform inside the interval."""
+    atoms, edges = np.asarray(spec["atoms"], dtype=np.float64), np.asarray(spec["edges"], dtype=np.float64)
+    out = np.empty(classes.shape, dtype=np.float64)
+    is_atom = classes < atoms.size
+    out[is_atom] = atoms[classes[is_atom]]
+    k = classes[~is_atom] - atoms.size
+    if k.size:
+        lo, hi = edges[k], edges[k + 1]
+        out[~is_atom] = lo + rng.random(k.size) * (hi - lo)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- columns
+def _column_spec(name: str, s: pd.Series, bins: int, *, gap: bool = False) -> dict[str, Any]:
+    """How one value column is encoded: its kind (``category``, ``discrete``, ``binned``), what its
+    input and output hold, and what decoding restores (dtype, range, grid or decimals)."""
+    missing = bool(s.isna().any()) and not gap  # a gap is undefined at a sequence's first row, never missing
+    if pd.api.types.is_datetime64_any_dtype(s):
+        values = seconds(s)
+        dtype = "datetime"
+    elif pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        values = s.to_numpy(np.float64)
+        dtype = "int" if pd.api.types.is_integer_dtype(s) else "float"
+    else:
+        cats = pd.unique(s.astype(object).where(s.notna(), None)).tolist()
+        cats = sorted(cats, key=lambda v: (v is None, str(v)))
+        return {"name": name, "kind": "category", "categories": [_py(c) for c in cats], "dtype": str(s.dtype)}
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        raise DataError(f"column {name!r} has no values; drop it")
+    grid, decimals = value_grid(finite)
+    spec: dict[str, Any] = {
+        "name": name,
+        "dtype": dtype,
+        "missing": missing,
+        "mean": float(finite.mean()),
+        "std": float(finite.std()) or 1.0,
+        "lo": float(finite.min()),
+        "hi": float(finite.max()),
+        "grid": grid,
+        "decimals": decimals,
+        "gap": gap,
+    }
+    if grid is not None and len(grid) <= MAX_DISCRETE:
+        spec["kind"] = "discrete"
+        return spec
+    spec["kind"] = "binned"
+    spec["value_bins"] = _bins(finite, bins)
+    spec["step_bins"] = _bins(np.diff(values)[np.isfinite(np.diff(values))], bins) if not gap else None
+    return spec
+
+
+def _py(v: Any) -> Any:
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def _numbers(s: pd.Series, spec: dict[str, Any]) -> np.ndarray:
+    """``(N,)`` float64 of a numerical or datetime column (seconds), NaN where missing."""
+    if spec["dtype"] == "datetime":
+        return seconds(s)
+    return s.to_numpy(np.float64)
+
+
+def _in_dim(spec: dict[str, Any]) -> int:
+    """Width of a column's input encoding: one-hot categories, or ``[z, missing]`` / ``[z]``."""
+    if spec["kind"] == "category":
+        return len(spec["categories"])
+    return 2 if spec["missing"] else 1
+
+
+def _out_dim(spec: dict[str, Any]) -> int:
+    """Classes of a column's output (a missing value is one class of a number with missing values)."""
+    extra = 1 if spec.get("missing") else 0
+    if spec["kind"] == "category":
+        return len(spec["categories"])
+    if spec["kind"] == "discrete":
+        return len(spec["grid"]) + extra
+    steps = _classes(spec["step_bins"]) if spec["step_bins"] is not None else 0
+    return _classes(spec["value_bins"]) + steps + extra
+
+
+# ---------------------------------------------------------------------------------------------- network
+class _Network(nn.Module):
+    """GRU over time and one MLP head per column (see the module docstring)."""
+
+    def __init__(
+        self, d_x: int, d_c: int, hidden: int, layers: int, starts: list[int], outs: list[int], dropout: float
+    ):
+        super().__init__()
+        self.gru = nn.GRU(
+            d_x + d_c + 2, hidden, num_layers=layers, batch_first=True, dropout=dropout if layers > 1 else 0.0
+        )
+        self.starts = starts  # where each column's input encoding begins in enc(x_t)
+        self.heads = nn.ModuleList(
+            nn.Sequential(nn.Linear(hidden + s, hidden), nn.ReLU(), nn.Linear(hidden, k))
+            for s, k in zip(starts, outs, strict=True)
+        )
+
+    def head(self, j: int, h: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
+        """Logits of column ``j``: ``(…, K_j)`` from ``h`` ``(…, H)`` and ``enc(x_t)`` ``(…, D)``."""
+        return self.heads[j](torch.cat([h, current[..., : self.starts[j]]], dim=-1))
+
+
+@register
+class SeriesAR(TorchTraining, BaseSynthesizer):
+    """An autoregressive GRU over per-column bins, for one long series or many keyed sequences
+    (``series-ar``; the module docstring gives the method and its sources).
+
+    Parameters
+    ----------
+    hidden : int
+        GRU and head width (128).
+    layers : int
+        GRU layers (2).
+    bins : int
+        Quantile bins per number, for its values and for its step changes (64).
+    window : int
+        One long series: the length of the training windows, in rows (64); every start is used.
+    epochs : int
+        Passes over the training windows or sequences (100; early stopping ends most fits sooner).
+    batch_size : int
+        Windows or sequences per step (64).
+    learning_rate : float
+        Adam's learning rate (2e-3).
+    dropout : float
+        Between GRU layers (0.0).
+    validation : float
+        Share held out to choose the epoch whose weights are kept (0.1): blocks of one series, or
+        sequences, drawn with ``seed``; 0: none (the training loss is watched).
+    patience : int or None
+        Stop after this many epochs without a 0.1 % fall of the validation loss (5; None: never).
+    device, seed, verbose
+        As for every neural model.
+
+    Attributes
+    ----------
+    columns_ : list of dict
+        Each value column's encoding (kind, classes, range, grid).
+    history_ : list of dict
+        Per-epoch mean loss (nats per row).
+    """
+
+    name: ClassVar[str] = "series-ar"
+    modality: ClassVar[str] = "series"
+    _fitted_attr: ClassVar[str] = "columns_"
+    supports_temperature: ClassVar[bool] = True
+    _parameter_constraints: ClassVar[dict[str, Any]] = {
+        **TRAINING_CONSTRAINTS,
+        "hidden": Integer(ge=4, le=4096),
+        "layers": Integer(ge=1, le=8),
+        "bins": Integer(ge=2, le=1024),
+        "window": Integer(ge=2, le=100_000),
+        "learning_rate": Real(gt=0, le=1),
+        "dropout": Real(ge=0, lt=1),
+        "validation": Real(ge=0, lt=0.5),
+    }
+    search_space: ClassVar[dict[str, str]] = {
+        "hidden": "32:256:log",
+        "epochs": "10:60",
+        "bins": "16,32,64,128",
+    }
+
+    def __init__(
+        self,
+        hidden: int = 128,
+        layers: int = 2,
+        bins: int = 64,
+        window: int = 64,
+        epochs: int = 100,
+        batch_size: int = 64,
+        learning_rate: float = 2e-3,
+        dropout: float = 0.0,
+        validation: float = 0.1,
+        patience: int | None = 5,
+        device: str = "cpu",
+        seed: int = 0,
+        verbose: bool = True,
+    ) -> None:
+        self.hidden = hidden
+        self.layers = layers
+        self.bins = bins
+        self.window = window
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.dropout = dropout
+        self.validation = validation
+        self.patience = patience
+        self.device = device
+        self.seed = seed
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ fit
+    def fit(
+        self,
+        series: SeriesSet,
+        *,
+        checkpoint_dir: str | os.PathLike[str] | None = None,
+        checkpoint_every: int = 10,
+        resume: bool = False,
+        on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+    ) -> SeriesAR:
+        """Learn ``series`` (one long series, or keyed sequences with their context), with the training
+        options of :meth:`TorchTraining._set_options`.
+
+        Raises
+        ------
+        DataError
+            Not a :class:`~simulacra.io.SeriesSet`, or a column without values.
+        ConfigError
+            Bad hyper-parameters, or a checkpoint of other data or hyper-parameters.
+        """
+        self._validate_params()
+        if not isinstance(series, SeriesSet):
+            raise DataError(f"{self.name} fits a SeriesSet (a time series), got {type(series).__name__}")
+        self.device_ = resolve_device(self.device)
+        self.sequence_index_, self.sequence_key_ = series.sequence_index, series.sequence_key
+        self.context_columns_ = list(series.context_columns)
+        self.value_names_ = series.value_columns
+        seqs = series.sequences()
+        self._learn_index(series, seqs)
+        frame = pd.concat([self._with_gap(s) for s in seqs], ignore_index=True)
+        self.columns_ = [
+            _column_spec(c, frame[c], int(self.bins), gap=c == GAP) for c in self._model_columns()
+        ]
+        self._choose_references(frame)
+        self.lengths_ = series.lengths().tolist()
+        self.training_rows_ = len(series)
+        context = self._fit_context(series)
+        arrays = [self._encode(self._with_gap(s)) for s in seqs]
+        self._set_options(checkpoint_dir, checkpoint_every, resume, on_epoch)
+        try:
+            with self._seeded(self.seed):
+                self._build()
+                self._data = self._training_items(arrays, context)
+                self._best, self._epoch = None, 0
+                self._run_epochs(self._data["x"])
+                self.best_epoch_ = len(self.history_)
+                if self._best is not None:  # the weights of the epoch with the lowest validation loss
+                    _, self.best_epoch_, weights = self._best
+                    self.net_.load_state_dict(weights)
+        finally:
+            for k in ("_data", "_best", "_epoch", "_options"):
+                self.__dict__.pop(k, None)
+        return self
+
+    def _model_columns(self) -> list[str]:
+        return ([GAP] if self.step_ is None and self.sequence_index_ is not None else []) + list(
+            self.value_names_
+        )
+
+    def _learn_index(self, series: SeriesSet, seqs: list[pd.DataFrame]) -> None:
+        """``step_`` (the one gap of a regular index, else ``None``), ``index_kind_`` and, for one
+        series, ``last_index_`` (where a sample continues)."""
+        self.step_, self.index_kind_, self.last_index_ = None, None, None
+        idx = self.sequence_index_
+        if idx is None:
+            return
+        self.index_kind_ = "datetime" if pd.api.types.is_datetime64_any_dtype(series.frame[idx]) else "number"
+        gaps = np.concatenate([np.diff(self._index_numbers(s[idx])) for s in seqs])
+        if gaps.size and np.allclose(gaps, gaps[0], rtol=0, atol=1e-9):
+            self.step_ = float(gaps[0])
+        elif not gaps.size:
+            self.step_ = 1.0
+        if not series.keyed:
+            self.last_index_ = float(self._index_numbers(series.frame[idx])[-1])
+
+    def _index_numbers(self, s: pd.Series) -> np.ndarray:
+        if self.index_kind_ == "datetime":
+            return seconds(s)
+        return s.to_numpy(np.float64)
+
+    def _with_gap(self, s: pd.DataFrame) -> pd.DataFrame:
+        cols = {c: s[c] for c in self.value_names_}
+        if self.sequence_index_ is not None and self.step_ is None:
+            gaps = np.diff(self._index_numbers(s[self.sequence_index_]), prepend=np.nan)
+            cols = {GAP: pd.Series(gaps, index=s.index)} | cols
+        return pd.DataFrame(cols).reset_index(drop=True)
+
+    def _fit_context(self, series: SeriesSet) -> np.ndarray | None:
+        """Keyed sequences: fit the context model (context columns, length, start) and return the
+        ``(S, D_c)`` context encodings; ``None`` for one series."""
+        self.context_model_ = None
+        self.context_specs_ = []
+        if not series.keyed:
+            return None
+        table = series.context()
+        table[LENGTH] = series.lengths()
+        if self.sequence_index_ is not None:
+            table[START] = [self._index_numbers(s[self.sequence_index_])[0] for s in series.sequences()]
+        self.context_specs_ = [_column_spec(c, table[c], 2) for c in self.context_columns_]
+        self.length_stats_ = [float(np.log(table[LENGTH]).mean()), float(np.log(table[LENGTH]).std()) or 1.0]
+        self.context_model_ = make("mixture", seed=int(self.seed))
+        self.context_model_.fit(table)
+        return self._encode_context(table)
+
+    def _encode_context(self, table: pd.DataFrame) -> np.ndarray:
+        """``(S, D_c)`` float32: the context columns (one-hot or ``[z, missing]``) and the z-scored log length."""
+        parts = [self._encode_column(spec, table[spec["name"]]) for spec in self.context_specs_]
+        mu, sd = self.length_stats_
+        parts.append(((np.log(table[LENGTH].to_numpy(np.float64)) - mu) / sd)[:, None].astype(np.float32))
+        return np.concatenate(parts, axis=1).astype(np.float32)
+
+    def _encode_column(self, spec: dict[str, Any], s: pd.Series) -> np.ndarray:
+        """``(N, in_dim)`` float32 input encoding of one column."""
+        if spec["kind"] == "category":
+            cats = spec["categories"]
+            keys = s.astype(object).where(s.notna(), None).map(_py)
+            lookup = {c: i for i, c in enumerate(cats)}
+            idx = np.array([lookup.get(v, 0) for v in keys], dtype=np.int64)
+            return np.eye(len(cats), dtype=np.float32)[idx]
+        x = _numbers(s, spec)
+        miss = ~np.isfinite(x)
+        z = np.where(miss, 0.0, (x - spec["mean"]) / spec["std"])
+        cols = [z] + ([miss.astype(np.float64)] if spec["missing"] else [])
+        return np.stack(cols, axis=1).astype(np.float32)
+
+    def _reference(self, spec: dict[str, Any], s: pd.DataFrame) -> np.ndarray | None:
+        """``(N,)`` the number a binned column's step change is taken from: its own previous value
+        (``ref`` None) or column ``ref``'s value at the same step; NaN where there is none."""
+        if spec["kind"] != "binned" or spec["step_bins"] is None:
+            return None
+        if spec.get("ref") is None:
+            return np.concatenate([[np.nan], _numbers(s[spec["name"]], spec)[:-1]])
+        other = self.columns_[spec["ref"]]
+        return _numbers(s[other["name"]], other)
+
+    def _targets(self, spec: dict[str, Any], s: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """``(value, step)`` ``(N,)`` int64 classes of a column: of its value, and of its change from
+        its reference (:meth:`_reference`; −1 where there is none); equal where the column has no
+        step bins. A missing value is the missing class in both."""
+        if spec["kind"] == "category":
+            lookup = {c: i for i, c in enumerate(spec["categories"])}
+            keys = s[spec["name"]].astype(object).where(s[spec["name"]].notna(), None).map(_py)
+            idx = np.array([lookup.get(v, 0) for v in keys], dtype=np.int64)
+            return idx, idx
+        x = _numbers(s[spec["name"]], spec)
+        miss = ~np.isfinite(x)
+        k_missing = _out_dim(spec) - 1
+        if spec["kind"] == "discrete":
+            grid = np.asarray(spec["grid"])
+            idx = np.abs(np.nan_to_num(x)[:, None] - grid[None, :]).argmin(axis=1)
+            idx[miss] = k_missing
+            return idx, idx
+        value = _classify(np.nan_to_num(x, nan=spec["mean"]), spec["value_bins"])
+        value[miss] = k_missing
+        ref = self._reference(spec, s)
+        if ref is None:
+            return value, value
+        change = x - ref
+        step = _classes(spec["value_bins"]) + _classify(np.nan_to_num(change), spec["step_bins"])
+        step[~np.isfinite(ref)] = -1  # no reference: the value's bin
+        step[miss] = k_missing
+        return value, step
+
+    def _choose_references(self, frame: pd.DataFrame) -> None:
+        """Each binned column's reference: an earlier binned column at the same step when their
+        difference spreads less than the column's own step change (an open and a close price), else
+        its previous value (a temperature every ten minutes); its step bins are those differences."""
+        binned = [
+            j for j, c in enumerate(self.columns_) if c["kind"] == "binned" and c["step_bins"] is not None
+        ]
+        numbers = {j: _numbers(frame[self.columns_[j]["name"]], self.columns_[j]) for j in binned}
+        for j in binned:
+            spec = self.columns_[j]
+            own = np.diff(numbers[j])
+            best, spread = None, float(np.nanstd(own)) if np.isfinite(own).any() else np.inf
+            for k in binned:
+                if k >= j:
+                    break
+                d = numbers[j] - numbers[k]
+                if np.isfinite(d).sum() > 1 and float(np.nanstd(d)) < spread:
+                    best, spread = k, float(np.nanstd(d))
+            spec["ref"] = best
+            if best is not None:
+                d = numbers[j] - numbers[best]
+                spec["step_bins"] = _bins(d[np.isfinite(d)], int(self.bins))
+
+    def _encode(self, s: pd.DataFrame) -> dict[str, np.ndarray]:
+        """One sequence: ``x`` ``(T, D)`` inputs, ``value``/``step`` ``(T, C)`` classes."""
+        x = np.concatenate([self._encode_column(spec, s[spec["name"]]) for spec in self.columns_], axis=1)
+        pairs = [self._targets(spec, s) for spec in self.columns_]
+        return {
+            "x": x,
+            "value": np.stack([p[0] for p in pairs], axis=1),
+            "step": np.stack([p[1] for p in pairs], axis=1),
+        }
+
+    def _build(self) -> None:
+        dims = [_in_dim(s) for s in self.columns_]
+        self.starts_ = np.cumsum([0, *dims[:-1]]).tolist()
+        self.in_dim_ = int(sum(dims))
+        self.context_dim_ = 0 if self.context_model_ is None else len(self._encode_context_probe())
+        self.net_ = _Network(
+            self.in_dim_,
+            self.context_dim_,
+            int(self.hidden),
+            int(self.layers),
+            self.starts_,
+            [_out_dim(s) for s in self.columns_],
+            float(self.dropout),
+        ).to(self.device_)
+        self.optimizer_ = torch.optim.Adam(self.net_.parameters(), lr=float(self.learning_rate))
+
+    def _encode_context_probe(self) -> np.ndarray:
+        return np.zeros(sum(_in_dim(s) for s in self.context_specs_) + 1)
+
+    def _training_items(
+        self, arrays: list[dict[str, np.ndarray]], context: np.ndarray | None
+    ) -> dict[str, Any]:
+        """Everything concatenated, and the items an epoch shuffles: ``(start, length, sequence)``;
+        windows of ``window`` rows at every start of one series, or each keyed sequence whole."""
+        offsets = np.cumsum([0] + [len(a["x"]) for a in arrays])
+        data = {k: np.concatenate([a[k] for a in arrays]) for k in ("x", "value", "step")}
+        if context is None:
+            n = len(data["x"])
+            w = min(int(self.window), n)
+            starts = np.arange(0, n - w + 1)
+            items = np.stack([starts, np.full_like(starts, w), np.zeros_like(starts)], axis=1)
+            context = np.zeros((1, 0), dtype=np.float32)
+        else:
+            lengths = np.diff(offsets)
+            items = np.stack([offsets[:-1], lengths, np.arange(len(lengths))], axis=1)
+        data["context"] = context
+        data["items"], data["valid_items"] = self._held_out(items, context is not None and len(offsets) > 2)
+        return data
+
+    def _held_out(self, items: np.ndarray, keyed: bool) -> tuple[np.ndarray, np.ndarray]:
+        """``(training items, validation items)``: one series is cut in blocks of two windows and a
+        seeded ``validation`` share of the blocks is held out (a window touching one does not train;
+        blocks rather than the last rows, so that a trending series is validated on the levels it
+        trains on), or a seeded share of the sequences is."""
+        share = float(self.validation)
+        if share <= 0 or len(items) < 10:
+            return (items if keyed else items[::STRIDE]), items[:0]
+        if keyed:
+            order = np.random.default_rng(int(self.seed)).permutation(len(items))
+            cut = max(1, round(share * len(items)))
+            return items[np.sort(order[cut:])], items[np.sort(order[:cut])]
+        w = int(items[0, 1])
+        block = (items[:, 0] // (2 * w)).astype(np.int64)  # blocks of two windows
+        blocks = np.unique(block)
+        rng = np.random.default_rng(int(self.seed))
+        held_blocks = rng.choice(blocks, size=max(1, round(share * len(blocks))), replace=False)
+        touches = np.isin(block, held_blocks) | np.isin((items[:, 0] + w - 1) // (2 * w), held_blocks)
+        inside = np.isin(block, held_blocks) & ((items[:, 0] + w - 1) // (2 * w) == block)
+        train, held = items[~touches], items[inside]
+        if not len(train) or not len(held):
+            return items[::STRIDE], items[:0]
+        return train[::STRIDE], held[::STRIDE]
+
+    def _batch(self, rows: np.ndarray) -> tuple[torch.Tensor, ...]:
+        """Inputs ``u`` ``(B, L, D + 2 + D_c)``, step encodings ``(B, L, D)``, targets ``(B, L, C)``,
+        the padding mask ``(B, L)`` and where the value bins apply ``(B, L, C)``, for items ``rows``."""
+        d = self._data
+        start, length, seq = rows[:, 0], rows[:, 1], rows[:, 2]
+        L = int(length.max())
+        pos = np.arange(L)[None, :]
+        valid = pos < length[:, None]
+        idx = np.where(valid, start[:, None] + pos, start[:, None])
+        x = d["x"][idx] * valid[..., None]
+        first = pos == 0
+        step = d["step"][idx]
+        temporal = np.array(
+            [
+                c["kind"] == "binned" and c["step_bins"] is not None and c.get("ref") is None
+                for c in self.columns_
+            ]
+        )
+        anchor = (step < 0) | (first[..., None] & temporal)  # value bins here: no reference
+        targets = np.where(anchor, d["value"][idx], step)
+        u = self._inputs(x, d["context"][seq], length)
+
+        def tensor(a: np.ndarray, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+            return torch.as_tensor(np.ascontiguousarray(a), dtype=dtype, device=self.device_)
+
+        return (
+            tensor(u),
+            tensor(x),
+            tensor(targets, torch.int64),
+            tensor(valid, torch.bool),
+            tensor(anchor, torch.bool),
+        )
+
+    def _inputs(self, x: np.ndarray, ctx: np.ndarray, length: np.ndarray) -> np.ndarray:
+        """``u_t = [enc(x_{t−1}), first_t, enc(c), t / T]`` ``(B, L, D + 2 + D_c)``."""
+        B, L, D = x.shape
+        prev = np.concatenate([np.zeros((B, 1, D), np.float32), x[:, :-1]], axis=1)
+        first = np.zeros((B, L, 1), np.float32)
+        first[:, 0] = 1.0
+        position = (np.arange(L)[None, :] / np.maximum(length[:, None] - 1, 1))[..., None].astype(np.float32)
+        if self.context_model_ is None:
+            position = np.zeros_like(position)  # one series has no end to be near
+        c = np.broadcast_to(ctx[:, None, :], (B, L, ctx.shape[1]))
+        return np.concatenate([prev, first, c, position], axis=2)
+
+    def _masked(self, j: int, logits: torch.Tensor, first: torch.Tensor) -> torch.Tensor:
+        """A binned number's logits with the classes of the other step kind masked out: value bins at a
+        first step, step-change bins later (``first`` ``(…,)`` bool)."""
+        spec = self.columns_[j]
+        if spec["kind"] != "binned" or spec["step_bins"] is None:
+            return logits
+        kv, ks = _classes(spec["value_bins"]), _classes(spec["step_bins"])
+        is_value = torch.zeros(logits.shape[-1], dtype=torch.bool, device=logits.device)
+        is_value[:kv] = True
+        is_step = torch.zeros_like(is_value)
+        is_step[kv : kv + ks] = True
+        banned = torch.where(first[..., None], is_step, is_value)
+        return logits.masked_fill(banned, -1e9)
+
+    def _nll(self, rows: np.ndarray) -> tuple[torch.Tensor, int]:
+        """Summed negative log-likelihood (nats) of the items ``rows``, and their row count."""
+        u, x, targets, valid, anchor = self._batch(rows)
+        h, _ = self.net_.gru(u)
+        loss = torch.zeros((), device=self.device_)
+        for j, spec in enumerate(self.columns_):
+            logits = self._masked(j, self.net_.head(j, h, x), anchor[..., j])
+            nll = nn.functional.cross_entropy(logits.transpose(1, 2), targets[..., j], reduction="none")
+            keep = valid.clone()
+            if spec.get("gap"):
+                keep[:, 0] = False  # a sequence's first row has no gap
+            loss = loss + (nll * keep).sum()
+        return loss, int(valid.sum())
+
+    def _train_epoch(self) -> dict[str, float]:
+        """One pass over the training items, then the validation loss (nats per row), keeping the
+        weights of the best epoch so far."""
+        d = self._data
+        order = torch.randperm(len(d["items"])).numpy()
+        self.net_.train()
+        total, count = 0.0, 0
+        for b in range(0, len(order), int(self.batch_size)):
+            loss, rows = self._nll(d["items"][order[b : b + int(self.batch_size)]])
+            self.optimizer_.zero_grad(set_to_none=True)
+            (loss / max(rows, 1)).backward()
+            nn.utils.clip_grad_norm_(self.net_.parameters(), 1.0)
+            self.optimizer_.step()
+            total += float(loss.detach())
+            count += rows
+        losses = {"loss": total / max(count, 1)}
+        held = d["valid_items"]
+        if len(held):
+            self.net_.eval()
+            with torch.no_grad():
+                parts = [self._nll(held[b : b + 256]) for b in range(0, len(held), 256)]
+            losses["validation"] = sum(float(p[0]) for p in parts) / max(sum(p[1] for p in parts), 1)
+            self._epoch += 1
+            if self._best is None or losses["validation"] < self._best[0]:
+                weights = {n: t.detach().clone() for n, t in self.net_.state_dict().items()}
+                self._best = (losses["validation"], self._epoch, weights)
+        return losses
+
+    def _resumed(self, epochs_done: int) -> None:
+        # the best weights before the interruption are not in the checkpoint: the search restarts there
+        self._epoch = epochs_done
+
+    def _monitor(self, losses: dict[str, float]) -> float:
+        return losses.get("validation", losses["loss"])
+
+    def _modules(self) -> dict[str, nn.Module]:
+        return {"net": self.net_}
+
+    def _optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"adam": self.optimizer_}
+
+    # ------------------------------------------------------------------ sample
+    def parse_conditions(self, raw: dict[str, str]) -> dict[str, Any]:
+        """Command-line ``column=value`` conditions on context columns (keyed sequences only), parsed
+        by the context model.
+
+        Raises
+        ------
+        ConditionError
+            One series (it has no context), or a column that is not a context column.
+        """
+        self._check_fitted()
+        if not raw:
+            return {}
+        if self.context_model_ is None or not self.context_columns_:
+            raise ConditionError(
+                "conditions fix context columns of keyed sequences, and this model has none; drop the conditions"
+            )
+        bad = [c for c in raw if c not in self.context_columns_]
+        if bad:
+            raise ConditionError(
+                f"condition on {bad[0]!r}: conditions fix context columns ({', '.join(self.context_columns_)})"
+            )
+        return self.context_model_.parse_conditions(raw)
+
+    def sample(
+        self,
+        n: int,
+        *,
+        conditions: dict[str, Any] | None = None,
+        seed: int | None = None,
+        temperature: float = 1.0,
+        sequence_length: int | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> SeriesSet:
+        """``n`` rows of one long series (a single-series model: the index, if any, continues after the
+        training data at the learned step), or ``n`` new sequences with their context (a keyed model;
+        ``sequence_length`` fixes their length, else it is drawn with the context). A single-series
+        model with ``sequence_length`` draws ``n`` independent windows of that many rows, numbered in a
+        ``window`` key column (what the TimeGAN protocol compares).
+
+        Parameters
+        ----------
+        n : int
+            Rows (one series) or sequences (keyed), ≥ 0.
+        conditions : dict or None
+            Keyed: context ``column → value`` every sequence has (:meth:`parse_conditions`'s output).
+        seed : int or None
+            Seeds every draw; ``None``: the model's ``seed``.
+        temperature : float
+            In (0, 10]: divides every logit (below 1: the likelier classes more often).
+        sequence_length : int or None
+            Every sequence's (keyed) or window's (one series) length, ≥ 1.
+        progress : callable or None
+            Called with the number of rows just generated.
+
+        Returns
+        -------
+        SeriesSet
+            The generated rows, with the training data's columns, index, key and context.
+
+        Raises
+        ------
+        ConfigError
+            A bad ``n``, seed, temperature or length.
+        ConditionError
+            Conditions on a model without context columns.
+        """
+        self._check_fitted()
+        n, seed = self._check_sample_args(n, seed)
+        tau = self._check_temperature(temperature)
+        keyed = self.context_model_ is not None
+        if sequence_length is not None:
+            from simulacra.validation import check_value
+
+            sequence_length = int(
+                check_value(self.name, "sequence_length", sequence_length, Integer(ge=1, le=10**7))
+            )
+        seed = int(self.seed if seed is None else seed)
+        rng = np.random.default_rng(seed)
+        if keyed:
+            table = (
+                self.context_model_.sample(n, conditions=conditions or None, seed=seed)
+                if n
+                else self._empty_context()
+            )
+            lengths = np.maximum(table[LENGTH].to_numpy(np.int64), 1)
+            if sequence_length is not None:
+                lengths[:] = sequence_length
+                table[LENGTH] = lengths
+            ctx = self._encode_context(table) if n else np.zeros((0, self.context_dim_), np.float32)
+        else:
+            if conditions:
+                raise ConditionError("one series has no context to condition on; drop the conditions")
+            table = None
+            lengths = (
+                np.array([n], dtype=np.int64) if sequence_length is None else np.full(n, sequence_length)
+            )
+            ctx = np.zeros((len(lengths), 0), np.float32)
+        values = (
+            self._generate(lengths, ctx, rng, tau, progress) if n else [np.zeros((0, len(self.columns_)))]
+        )
+        return self._to_series(values, lengths, table, windows=not keyed and sequence_length is not None)
+
+    def _empty_context(self) -> pd.DataFrame:
+        return pd.DataFrame({c: [] for c in [*self.context_columns_, LENGTH]})
+
+    @torch.no_grad()
+    def _generate(
+        self, lengths: np.ndarray, ctx: np.ndarray, rng: np.random.Generator, tau: float, progress
+    ) -> list[np.ndarray]:
+        """``[(T_i, C)]`` float64 raw values (category index for categories, NaN missing) per sequence,
+        generated step by step for all sequences at once, in chunks of 4,096 sequences."""
+        out: list[np.ndarray] = []
+        gen = torch.Generator().manual_seed(int(rng.integers(2**63 - 1)))
+        self.net_.eval()
+        for b in range(0, len(lengths), 4096):
+            out += self._generate_chunk(lengths[b : b + 4096], ctx[b : b + 4096], rng, gen, tau, progress)
+        return out
+
+    def _generate_chunk(self, lengths, ctx, rng, gen, tau, progress) -> list[np.ndarray]:
+        B, L, C = len(lengths), int(lengths.max()), len(self.columns_)
+        raw = np.full((B, L, C), np.nan)
+        prev_x = np.zeros((B, self.in_dim_), np.float32)
+        h = None
+        c = torch.as_tensor(ctx, dtype=torch.float32)
+        for t in range(L):
+            first = np.zeros((B, 1), np.float32) + (1.0 if t == 0 else 0.0)
+            position = (t / np.maximum(lengths - 1, 1))[:, None].astype(np.float32)
+            if self.context_model_ is None:
+                position = np.zeros_like(position)
+            u = torch.cat(
+                [torch.as_tensor(prev_x), torch.as_tensor(first), c, torch.as_tensor(position)], dim=1
+            )
+            y, h = self.net_.gru(u[:, None, :], h)
+            y = y[:, 0]
+            current = torch.zeros((B, self.in_dim_))
+            for j, spec in enumerate(self.columns_):
+                if spec.get("ref") is not None:
+                    previous = raw[:, t, spec["ref"]]  # drawn already: an earlier column
+                else:
+                    previous = raw[:, t - 1, j] if t > 0 else np.full(B, np.nan)
+                is_first = torch.as_tensor(
+                    ~np.isfinite(previous) if spec["kind"] == "binned" else np.ones(B, bool)
+                )
+                logits = self._masked(j, self.net_.head(j, y, current), is_first) / tau
+                k = torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=gen)[:, 0].numpy()
+                value = self._decode(spec, k, previous, rng)
+                raw[:, t, j] = value
+                s = self.starts_[j]
+                current[:, s : s + _in_dim(spec)] = torch.as_tensor(self._input_of(spec, value))
+            prev_x = current.numpy()
+            if progress is not None:
+                progress(int((lengths > t).sum()))
+        return [raw[i, : lengths[i]] for i in range(B)]
+
+    def _decode(
+        self, spec: dict[str, Any], k: np.ndarray, previous: np.ndarray, rng: np.random.Generator
+    ) -> np.ndarray:
+        """Raw values of classes ``k`` ``(B,)``: a category index, or a number (NaN: missing)."""
+        if spec["kind"] == "category":
+            return k.astype(np.float64)
+        missing = (k == _out_dim(spec) - 1) if spec["missing"] else np.zeros(k.shape, dtype=bool)
+        if spec["kind"] == "discrete":
+            grid = np.asarray(spec["grid"])
+            value = grid[np.minimum(k, len(grid) - 1)]
+        else:
+            kv = _classes(spec["value_bins"])
+            value = _draw(np.minimum(k, kv - 1), spec["value_bins"], rng)
+            if spec["step_bins"] is not None:
+                is_step = (k >= kv) & ~missing
+                if is_step.any():
+                    steps = _draw(k[is_step] - kv, spec["step_bins"], rng)
+                    value[is_step] = previous[is_step] + steps
+            value = np.clip(value, spec["lo"], spec["hi"])
+            if spec["grid"] is not None:
+                from simulacra.transform.table import snap
+
+                value = snap(value, np.asarray(spec["grid"]))
+            elif spec["decimals"] is not None:
+                value = np.round(value, spec["decimals"])
+        return np.where(missing, np.nan, value)
+
+    def _input_of(self, spec: dict[str, Any], value: np.ndarray) -> np.ndarray:
+        """``(B, in_dim)`` input encoding of raw values (as :meth:`_encode_column`)."""
+        if spec["kind"] == "category":
+            return np.eye(len(spec["categories"]), dtype=np.float32)[value.astype(np.int64)]
+        miss = ~np.isfinite(value)
+        z = np.where(miss, 0.0, (value - spec["mean"]) / spec["std"])
+        cols = [z] + ([miss.astype(np.float64)] if spec["missing"] else [])
+        return np.stack(cols, axis=1).astype(np.float32)
+
+    def _to_series(
+        self, values: list[np.ndarray], lengths: np.ndarray, table: pd.DataFrame | None, windows: bool = False
+    ) -> SeriesSet:
+        """The generated raw values as a :class:`SeriesSet` with the training columns and dtypes
+        (``windows``: independent windows of one series, keyed by a ``window`` column)."""
+        raw = np.concatenate(values) if values else np.zeros((0, len(self.columns_)))
+        cols: dict[str, Any] = {}
+        for j, spec in enumerate(self.columns_):
+            cols[spec["name"]] = self._restore(spec, raw[:, j])
+        frame = pd.DataFrame(cols)
+        seq = np.repeat(np.arange(len(lengths)), lengths)
+        pos = np.concatenate([np.arange(k) for k in lengths]) if len(lengths) else np.zeros(0, np.int64)
+        if self.sequence_index_ is not None:
+            frame.insert(0, self.sequence_index_, self._index_values(frame, seq, pos, table))
+        frame = frame.drop(columns=[GAP], errors="ignore")
+        if table is not None:
+            for c in reversed(self.context_columns_):
+                frame.insert(0, c, table[c].to_numpy()[seq] if len(table) else [])
+            frame.insert(0, self.sequence_key_, [f"{self.sequence_key_}-{i + 1:06d}" for i in seq])
+        key = self.sequence_key_
+        if windows:
+            key = "window" if "window" not in self.value_names_ else "window_"
+            frame.insert(0, key, seq + 1)
+        ordered = [c for c in [key, *self.context_columns_, self.sequence_index_, *self.value_names_] if c]
+        return SeriesSet(frame[ordered], self.sequence_index_, key, tuple(self.context_columns_))
+
+    def _restore(self, spec: dict[str, Any], raw: np.ndarray) -> pd.Series:
+        if spec["kind"] == "category":
+            cats = np.array(spec["categories"], dtype=object)
+            return pd.Series(cats[raw.astype(np.int64)] if raw.size else [], dtype=object)
+        if spec["dtype"] == "datetime":
+            return pd.Series(from_seconds(raw) if raw.size else pd.to_datetime([]))
+        if spec["dtype"] == "int" and not np.isnan(raw).any():
+            return pd.Series(np.round(raw).astype(np.int64))
+        return pd.Series(raw)
+
+    def _index_values(
+        self, frame: pd.DataFrame, seq: np.ndarray, pos: np.ndarray, table: pd.DataFrame | None
+    ) -> Any:
+        """The index of every generated row: from the sequence start (keyed: the context model's; one
+        series: one step after the last training row), at the regular step or by summed gaps."""
+        if table is not None:
+            start = table[START].to_numpy(np.float64)[seq] if len(table) else np.zeros(0)
+        else:
+            start = np.full(len(seq), float(self.last_index_) + (self.step_ or 0.0))
+        if self.step_ is not None:
+            numbers = start + pos * self.step_
+        else:
+            gaps = frame[GAP].to_numpy(np.float64).copy()
+            gaps[pos == 0] = 0.0
+            numbers = start + pd.Series(gaps).groupby(seq).cumsum().to_numpy()
+        if self.index_kind_ == "datetime":
+            return from_seconds(numbers).to_numpy()
+        return numbers
+
+    def _bytes_per_row(self) -> float:
+        return 64.0 * (len(getattr(self, "columns_", [])) + 4) + 4.0 * self.hidden
+
+    def summary(self) -> str:
+        """One line: the form learned and its size."""
+        shape = f"{len(self.value_names_)} value columns"
+        if self.context_model_ is None:
+            return f"one series, {shape}, {self.training_rows_:,} rows"
+        return f"{len(self.lengths_):,} sequences, {shape}, context {', '.join(self.context_columns_) or '(length only)'}"
+
+    # ------------------------------------------------------------------ persistence
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        state = {
+            k: getattr(self, k)
+            for k in (
+                "sequence_index_",
+                "sequence_key_",
+                "context_columns_",
+                "value_names_",
+                "columns_",
+                "context_specs_",
+                "lengths_",
+                "training_rows_",
+                "step_",
+                "index_kind_",
+                "last_index_",
+                "history_",
+                "epochs_trained_",
+            )
+        }
+        state["length_stats_"] = getattr(self, "length_stats_", None)
+        return state, {}
+
+    def _set_state(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        for k, v in state.items():
+            setattr(self, k, v)
+        self.device_ = resolve_device(self.device)
+        self.context_model_ = None
+        if self.sequence_key_ is not None:
+            self.context_model_ = True  # rebuilt by _load_extra; _build reads its presence
+        self._build()
+
+    def _save_extra(self, directory) -> None:
+        super()._save_extra(directory)
+        if self.context_model_ is not None:
+            self.context_model_.save(directory / "context")
+
+    def _load_extra(self, directory) -> None:
+        super()._load_extra(directory)
+        if self.sequence_key_ is not None:
+            from simulacra.synthesizers.base import Synthesizer
+
+            self.context_model_ = Synthesizer.load(directory / "context")

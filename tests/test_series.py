@@ -1,0 +1,154 @@
+"""The time-series modality on the bundled Stocks and Energy series: the data checks, the ``series-ar``
+model on one long series and on keyed sequences with context, and the TimeGAN-protocol metrics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from simulacra import datasets
+from simulacra.cli import main
+from simulacra.errors import ConditionError, DataError
+from simulacra.evaluate.series import Scaler, discriminative_score, evaluate_series, windows
+from simulacra.io import SeriesSet
+from simulacra.synthesizers import BaseSynthesizer, make
+
+SMALL = {"epochs": 2, "hidden": 16, "layers": 1, "verbose": False}
+
+
+@pytest.fixture(scope="module")
+def stocks():
+    train, test = datasets.load("stocks")
+    return train.subset(np.arange(600)), test
+
+
+@pytest.fixture(scope="module")
+def days():
+    """Four weeks of the Energy series as keyed sequences: one per day (144 ten-minute rows), the
+    weekday as context, a few columns."""
+    train, _ = datasets.load("energy")
+    frame = train.frame.iloc[: 144 * 28][["date", "Appliances", "T1", "RH_1", "lights"]].copy()
+    frame["day"] = frame["date"].dt.strftime("%Y-%m-%d")
+    frame["weekday"] = frame["date"].dt.day_name()
+    return SeriesSet(frame, sequence_index="date", sequence_key="day", context_columns=("weekday",))
+
+
+@pytest.fixture(scope="module")
+def one_series(stocks):
+    return make("series-ar", **SMALL).fit(stocks[0])
+
+
+@pytest.fixture(scope="module")
+def keyed(days):
+    return make("series-ar", **SMALL).fit(days)
+
+
+def test_series_checks_its_index_key_and_context_in_one_line():
+    frame = pd.DataFrame({"t": [1, 2, 2, 3], "x": [1.0, 2.0, 3.0, 4.0], "k": ["a", "a", "b", "b"], "y": 0})
+    with pytest.raises(DataError, match=r"^sequence_index 't' repeats 2 within one series \(2 rows\); drop"):
+        SeriesSet(frame, sequence_index="t")
+    keyed = SeriesSet(frame, sequence_index="t", sequence_key="k")  # 2 is in two sequences: fine
+    assert keyed.lengths().tolist() == [2, 2]
+    with pytest.raises(DataError, match=r"^context column 'x' changes within an entity of 'k'"):
+        SeriesSet(frame, sequence_index="t", sequence_key="k", context_columns=("x",))
+    with pytest.raises(DataError, match=r"^sequence_index 'x2' .*|^no column 'x2'"):
+        SeriesSet(frame, sequence_index="x2")
+    text = frame.assign(t=["a", "b", "c", "d"])
+    with pytest.raises(DataError, match=r"neither times nor numbers"):
+        SeriesSet(text, sequence_index="t")
+
+
+def test_a_series_splits_in_time_and_keyed_sequences_by_entity(days):
+    train, test = datasets.load("stocks")
+    assert (len(train), len(test)) == (2948, 737)  # the last 20 % of the days
+    train, test = days.split(test_size=0.25, seed=0)
+    assert set(train.frame["day"]).isdisjoint(test.frame["day"]) and len(test.lengths()) == 7
+
+
+def test_one_series_keeps_the_joint_structure_of_a_step_and_its_range(one_series, stocks):
+    model = one_series
+    refs = {c["name"]: c.get("ref") for c in model.columns_}
+    names = [c["name"] for c in model.columns_]
+    assert names[refs["Adj_Close"]] == "Close"  # the same price: its difference is an exact atom
+    out = model.sample(400, seed=3).frame
+    assert list(out.columns) == list(stocks[0].frame.columns) and len(out) == 400
+    assert (out["Adj_Close"] == out["Close"]).mean() > 0.95
+    real = stocks[0].frame
+    for c in real.columns:
+        assert real[c].min() <= out[c].min() and out[c].max() <= real[c].max()
+    assert out["Volume"].dtype == np.int64  # integers stay integers
+
+
+def test_windows_of_one_series_and_the_same_seed_after_saving(one_series, tmp_path):
+    w = one_series.sample(50, sequence_length=24, seed=1)
+    assert w.sequence_key == "window" and w.lengths().tolist() == [24] * 50
+    folder = one_series.save(tmp_path / "m")
+    again = BaseSynthesizer.load(folder).sample(50, sequence_length=24, seed=1)
+    pd.testing.assert_frame_equal(w.frame, again.frame)
+    with pytest.raises(ConditionError, match="one series has no context"):
+        one_series.sample(5, conditions={"Open": 1.0})
+
+
+def test_keyed_sequences_draw_context_exactly_with_ordered_regular_timestamps(keyed, days):
+    conditions = keyed.parse_conditions({"weekday": "Sunday"})
+    out = keyed.sample(12, conditions=conditions, seed=0, sequence_length=30)
+    frame = out.frame
+    assert out.lengths().tolist() == [30] * 12 and set(frame["weekday"]) == {"Sunday"}
+    assert not set(frame["day"]) & set(days.frame["day"])  # fresh keys, never real ones
+    for _, g in frame.groupby("day"):
+        assert (g["date"].diff().dropna() == pd.Timedelta(minutes=10)).all()  # the learned step
+    assert set(frame["lights"]) <= set(days.frame["lights"])  # a few values: drawn among them
+    drawn = keyed.sample(40, seed=1)
+    assert 100 <= drawn.lengths().mean() <= 144  # lengths learned with the context (all 144 here)
+    with pytest.raises(ConditionError, match=r"conditions fix context columns \(weekday\)"):
+        keyed.parse_conditions({"T1": "20"})
+
+
+def test_timegan_scores_rank_real_windows_above_broken_ones(stocks):
+    train, _ = stocks
+    scaler = Scaler(train)
+    seqs = scaler.sequences(train)
+    first, second = seqs[0][:300], seqs[0][300:]
+    real_w, other_w = windows([first], 24), windows([second], 24)
+    rows = np.concatenate(seqs)[np.random.default_rng(0).permutation(600)]
+    broken = windows([rows], 24)
+    fair = discriminative_score(real_w, windows([first[::-1].copy()], 24), seed=0, iterations=300)
+    bad = discriminative_score(real_w, broken, seed=0, iterations=300)
+    assert bad > 0.2 and fair < bad  # independent rows are told apart at once
+    ev = evaluate_series(train, train.like(train.frame.iloc[::-1].reset_index(drop=True)), None, seed=0)
+    assert set(ev.metrics["fidelity"]) == {"discriminative_score", "autocorrelation_error"}
+    assert 0 < ev.metrics["utility"]["predictive_score_real"] < 0.2
+    assert "privacy" in ev.skipped and set(ev.details["references"]) == {"shuffled time", "independent rows"}
+    assert other_w.shape[1:] == (24, 6)
+
+
+def test_cli_fits_samples_windows_and_refuses_series_options_elsewhere(tmp_path, capsys):
+    part = tmp_path / "days.csv"
+    train, _ = datasets.load("energy")
+    train.frame.iloc[:300][["date", "T1", "RH_1"]].to_csv(part, index=False)
+    model, out = tmp_path / "m", tmp_path / "w.csv"
+    assert main(["fit", str(part), "--sequence-index", "date", "-o", str(model), "--param", "epochs=1"]) == 0
+    assert "series-ar: one series, 2 value columns, 300 rows" in capsys.readouterr().out
+    assert main(["sample", str(model), "-n", "10", "--sequence-length", "6", "-o", str(out)]) == 0
+    written = pd.read_csv(out)
+    assert len(written) == 60 and list(written.columns) == ["window", "date", "T1", "RH_1"]
+    table_model = tmp_path / "t"
+    assert main(["fit", str(part), "--model", "independent", "-o", str(table_model)]) == 0
+    capsys.readouterr()
+    code = main(
+        ["sample", str(table_model), "-n", "5", "--sequence-length", "3", "-o", str(tmp_path / "x.csv")]
+    )
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err == "error: --sequence-length is for keyed series models; drop it"
+    assert not (tmp_path / "x.csv").exists()
+    assert main(["inspect", "stocks"]) == 2  # a table command refuses a series in one line
+    assert capsys.readouterr().err.strip() == (
+        "error: 'stocks' is a time series dataset; this command needs a table (e.g. 'adult')"
+    )
+
+
+def test_the_datasets_command_lists_the_bundled_series(capsys):
+    assert main(["datasets"]) == 0
+    out = capsys.readouterr().out
+    assert "stocks: GOOG daily prices" in out and "energy: UCI Appliances energy" in out
