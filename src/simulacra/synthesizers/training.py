@@ -297,6 +297,35 @@ class TorchTraining:
                 f"{path}: damaged checkpoint ({_first_sentence(exc)}); delete it or drop `resume`"
             ) from None
 
+    # ------------------------------------------------------------------ the best epoch
+    def _start_best(self) -> None:
+        """Before training: no best epoch yet (for a model that validates every epoch and keeps the
+        weights of the best one, Prechelt 1998, "Early Stopping — But When?")."""
+        self._best: tuple[float, int, dict] | None = None
+        self._epoch = 0
+
+    def _keep_if_best(self, loss: float) -> None:
+        """After an epoch's validation ``loss``: count the epoch, and copy the weights if no epoch so
+        far had a lower loss."""
+        self._epoch += 1
+        if self._best is None or loss < self._best[0]:
+            weights = {
+                k: {n: t.detach().clone() for n, t in m.state_dict().items()}
+                for k, m in self._modules().items()
+            }
+            self._best = (loss, self._epoch, weights)
+
+    def _restore_best(self) -> None:
+        """After training: load the best epoch's weights (if any epoch was validated) and set
+        ``best_epoch_`` (1-based; the last epoch without validation); forgets the copies."""
+        self.best_epoch_ = len(self.history_)
+        if getattr(self, "_best", None) is not None:
+            _, self.best_epoch_, weights = self._best
+            for k, m in self._modules().items():
+                m.load_state_dict(weights[k])
+        self.__dict__.pop("_best", None)
+        self.__dict__.pop("_epoch", None)
+
     # ------------------------------------------------------------------ hooks
     @abstractmethod
     def _train_epoch(self) -> dict[str, float]: ...
@@ -314,7 +343,10 @@ class TorchTraining:
         """Hook run after every epoch (0-based), before the checkpoint."""
 
     def _resumed(self, epochs_done: int) -> None:
-        """Hook run when a fit resumes from a checkpoint after ``epochs_done`` epochs."""
+        """Hook run when a fit resumes from a checkpoint after ``epochs_done`` epochs: the epoch count
+        of :meth:`_keep_if_best` continues there (the best weights before the interruption are not in
+        the checkpoint, so the search restarts)."""
+        self._epoch = epochs_done
 
     def _checkpoint_extra(self) -> dict:
         """Hook: JSON-like state a resumed fit needs before training starts (e.g. a DP model's domain),

@@ -127,20 +127,16 @@ class TextSynthesizer(ClassLabels, TorchTraining, BaseSynthesizer):
         self.class_counts_ = texts.class_counts()
         self.copy_keys_ = copy_keys(texts.texts)
         train, self._valid = self._validation_split(texts)
-        self._best: tuple[float, int, dict[str, Any]] | None = None
-        self._epoch = 0
+        self._start_best()
         self._set_options(checkpoint_dir, checkpoint_every, resume, on_epoch)
         try:
             with self._seeded(self.seed):
                 self._build(train)
                 self._run_epochs(self._fingerprint_array())
-                self.best_epoch_ = len(self.history_)
-                if self._best is not None:  # the weights of the epoch with the lowest validation loss
-                    _, self.best_epoch_, weights = self._best
-                    for k, m in self._modules().items():
-                        m.load_state_dict(weights[k])
+                self._restore_best()  # the weights of the epoch with the lowest validation loss
         finally:
-            del self._options, self._valid, self._best, self._epoch
+            for k in ("_options", "_valid", "_best", "_epoch"):
+                self.__dict__.pop(k, None)
             self._release_training_data()
         return self
 
@@ -169,18 +165,8 @@ class TextSynthesizer(ClassLabels, TorchTraining, BaseSynthesizer):
                 m.eval()
             nats, tokens = self._token_nll(self._valid)
         losses["validation"] = nats / max(tokens, 1)
-        self._epoch += 1
-        if self._best is None or losses["validation"] < self._best[0]:
-            weights = {
-                k: {n: t.detach().clone() for n, t in m.state_dict().items()}
-                for k, m in self._modules().items()
-            }
-            self._best = (losses["validation"], self._epoch, weights)
+        self._keep_if_best(losses["validation"])
         return losses
-
-    def _resumed(self, epochs_done: int) -> None:
-        # the best weights before the interruption are not in the checkpoint: the search restarts there
-        self._epoch = epochs_done
 
     def _monitor(self, losses: dict[str, float]) -> float:
         """Early stopping watches the validation loss when texts are held out, else the training loss."""
