@@ -45,13 +45,15 @@ def _as_index(values: pd.Series, name: str) -> pd.Series:
     """``values`` as datetimes or numbers (text is parsed as dates)."""
     if pd.api.types.is_datetime64_any_dtype(values) or pd.api.types.is_numeric_dtype(values):
         if pd.api.types.is_bool_dtype(values):
-            raise DataError(f"sequence_index {name!r} holds true/false values; give a time or number column")
+            raise DataError(
+                f"`sequence_index` {name!r} holds true/false values; give a time or number column"
+            )
         return values
     try:
         return pd.to_datetime(values, format="mixed")
     except (ValueError, TypeError):
         raise DataError(
-            f"sequence_index {name!r} holds values that are neither times nor numbers (e.g. "
+            f"`sequence_index` {name!r} holds values that are neither times nor numbers (e.g. "
             f"{str(values.dropna().iloc[0])[:40]!r}); give a time or number column"
         ) from None
 
@@ -94,9 +96,13 @@ class SeriesSet:
                 f"no column {missing[0]!r} in the series; its columns are: {', '.join(map(str, df.columns))}"
             )
         if len(set(named)) < len(named):
-            raise DataError("sequence_index, sequence_key and context_columns must name different columns")
+            raise DataError(
+                "`sequence_index`, `sequence_key` and `context_columns` must name different columns"
+            )
         if self.context_columns and self.sequence_key is None:
-            raise DataError("context_columns are constant per entity; give the entity column as sequence_key")
+            raise DataError(
+                "`context_columns` are constant per entity; give the entity column as `sequence_key`"
+            )
         if not self.value_columns:
             raise DataError("the series has no column besides its index, key and context; give value columns")
         df = df.copy()
@@ -104,7 +110,7 @@ class SeriesSet:
             df[self.sequence_index] = _as_index(df[self.sequence_index], self.sequence_index)
             if df[self.sequence_index].isna().any():
                 raise DataError(
-                    f"sequence_index {self.sequence_index!r} has missing values; fill or drop those rows"
+                    f"`sequence_index` {self.sequence_index!r} has missing values; fill or drop those rows"
                 )
         order = [c for c in (self.sequence_key, self.sequence_index) if c is not None]
         if order:
@@ -115,8 +121,8 @@ class SeriesSet:
                 first = df.loc[dup, self.sequence_index].iloc[0]
                 where = "one series" if self.sequence_key is None else "one sequence"
                 raise DataError(
-                    f"sequence_index {self.sequence_index!r} repeats {first} within {where} ({int(dup.sum())} rows); "
-                    "drop the duplicate rows, or give the entity column as sequence_key"
+                    f"`sequence_index` {self.sequence_index!r} repeats the value {first} within {where} ({int(dup.sum())} rows); "
+                    "drop the duplicate rows, or give the entity column as `sequence_key`"
                 )
         if self.context_columns:
             varying = df.groupby(self.sequence_key, sort=False)[list(self.context_columns)].nunique(
@@ -126,7 +132,7 @@ class SeriesSet:
             if bad:
                 raise DataError(
                     f"context column {bad[0]!r} changes within an entity of {self.sequence_key!r}; "
-                    "context columns hold one value per sequence (leave it out of context_columns)"
+                    "context columns hold one value per sequence (leave it out of `context_columns`)"
                 )
         self.frame = df
 
