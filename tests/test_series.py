@@ -3,6 +3,8 @@ model on one long series and on keyed sequences with context, and the TimeGAN-pr
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -162,3 +164,18 @@ def test_the_datasets_command_lists_the_bundled_series(capsys):
     assert main(["datasets"]) == 0
     out = capsys.readouterr().out
     assert "stocks: GOOG daily prices" in out and "energy: UCI Appliances energy" in out
+
+
+@pytest.mark.slow
+def test_bench_on_a_bundled_series_follows_the_timegan_protocol(tmp_path):
+    out = tmp_path / "bench"
+    argv = ["bench", "--models", "series-ar", "--data", "stocks", "-o", str(out)]
+    argv += ["--param", "epochs=1", "--param", "hidden=16", "--param", "layers=1", "--param", "verbose=false"]
+    assert main(argv) == 0
+    result = json.loads((out / "bench.json").read_text())["results"][0]
+    assert result["epochs"] == 1 and result["fit_s"] > 0 and result["sample_rows_per_s"] > 0
+    assert 0 <= result["discriminative_score"] <= 0.5 and 0 < result["predictive_score_real"] < 0.1
+    refs = result["references"]
+    assert refs["independent rows"]["discriminative_score"] > 0.4  # no temporal structure: caught
+    assert refs["shuffled time"]["discriminative_score"] < refs["independent rows"]["discriminative_score"]
+    assert "| series-ar |" in (out / "bench.md").read_text()
