@@ -104,6 +104,8 @@ class SeriesModality(Modality):
         ConfigError
             ``balance``, ``class_counts`` or filters (not for series), or a bad value.
         """
+        from contextlib import nullcontext
+
         from simulacra.io import check_table_target, is_sql_url, output_lock
         from simulacra.validation import check_rows
 
@@ -117,10 +119,8 @@ class SeriesModality(Modality):
         rows = check_rows(r.rows)
         keyed = model.sequence_key_ is not None or r.sequence_length is not None
         check_table_target(r.output, rows=rows, force=r.force)  # format, size and place, before sampling
-        model.sample(
-            0, temperature=r.temperature, sequence_length=r.sequence_length
-        )  # every value checked first
-        from contextlib import nullcontext
+        # every value checked before any sample is drawn
+        model.sample(0, temperature=r.temperature, sequence_length=r.sequence_length)
 
         total = rows * (r.sequence_length or 1) if keyed else rows
         with nullcontext() if is_sql_url(r.output) else output_lock(r.output), status.rows(total) as on_rows:

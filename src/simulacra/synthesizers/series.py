@@ -69,8 +69,8 @@ from simulacra.errors import ConditionError, DataError
 from simulacra.io.series import SeriesSet, from_seconds, seconds
 from simulacra.synthesizers.base import BaseSynthesizer, make, register
 from simulacra.synthesizers.training import TRAINING_CONSTRAINTS, TorchTraining, resolve_device
-from simulacra.transform.table import value_grid
-from simulacra.validation import Integer, Real
+from simulacra.transform.table import snap, value_grid
+from simulacra.validation import Integer, Real, check_value
 
 #: a number with at most this many distinct values is a categorical output over those values
 MAX_DISCRETE = 32
@@ -177,6 +177,14 @@ def _numbers(s: pd.Series, spec: dict[str, Any]) -> np.ndarray:
     if spec["dtype"] == "datetime":
         return seconds(s)
     return s.to_numpy(np.float64)
+
+
+def _category_codes(spec: dict[str, Any], s: pd.Series) -> np.ndarray:
+    """``(N,)`` int64 index of each value of a categorical column in its ``categories`` (missing
+    values are the category ``None``)."""
+    lookup = {c: i for i, c in enumerate(spec["categories"])}
+    keys = s.astype(object).where(s.notna(), None).map(_py)
+    return np.array([lookup.get(v, 0) for v in keys], dtype=np.int64)
 
 
 def _in_dim(spec: dict[str, Any]) -> int:
@@ -419,17 +427,8 @@ class SeriesAR(TorchTraining, BaseSynthesizer):
 
     def _encode_column(self, spec: dict[str, Any], s: pd.Series) -> np.ndarray:
         """``(N, in_dim)`` float32 input encoding of one column."""
-        if spec["kind"] == "category":
-            cats = spec["categories"]
-            keys = s.astype(object).where(s.notna(), None).map(_py)
-            lookup = {c: i for i, c in enumerate(cats)}
-            idx = np.array([lookup.get(v, 0) for v in keys], dtype=np.int64)
-            return np.eye(len(cats), dtype=np.float32)[idx]
-        x = _numbers(s, spec)
-        miss = ~np.isfinite(x)
-        z = np.where(miss, 0.0, (x - spec["mean"]) / spec["std"])
-        cols = [z] + ([miss.astype(np.float64)] if spec["missing"] else [])
-        return np.stack(cols, axis=1).astype(np.float32)
+        raw = _category_codes(spec, s) if spec["kind"] == "category" else _numbers(s, spec)
+        return self._input_of(spec, raw)
 
     def _reference(self, spec: dict[str, Any], s: pd.DataFrame) -> np.ndarray | None:
         """``(N,)`` the number a binned column's step change is taken from: its own previous value
@@ -446,9 +445,7 @@ class SeriesAR(TorchTraining, BaseSynthesizer):
         its reference (:meth:`_reference`; −1 where there is none); equal where the column has no
         step bins. A missing value is the missing class in both."""
         if spec["kind"] == "category":
-            lookup = {c: i for i, c in enumerate(spec["categories"])}
-            keys = s[spec["name"]].astype(object).where(s[spec["name"]].notna(), None).map(_py)
-            idx = np.array([lookup.get(v, 0) for v in keys], dtype=np.int64)
+            idx = _category_codes(spec, s[spec["name"]])
             return idx, idx
         x = _numbers(s[spec["name"]], spec)
         miss = ~np.isfinite(x)
@@ -506,7 +503,8 @@ class SeriesAR(TorchTraining, BaseSynthesizer):
         dims = [_in_dim(s) for s in self.columns_]
         self.starts_ = np.cumsum([0, *dims[:-1]]).tolist()
         self.in_dim_ = int(sum(dims))
-        self.context_dim_ = 0 if self.context_model_ is None else len(self._encode_context_probe())
+        keyed = self.sequence_key_ is not None  # context columns (one-hot or [z, missing]) and log length
+        self.context_dim_ = sum(_in_dim(c) for c in self.context_specs_) + 1 if keyed else 0
         self.net_ = _Network(
             self.in_dim_,
             self.context_dim_,
@@ -517,9 +515,6 @@ class SeriesAR(TorchTraining, BaseSynthesizer):
             float(self.dropout),
         ).to(self.device_)
         self.optimizer_ = torch.optim.Adam(self.net_.parameters(), lr=float(self.learning_rate))
-
-    def _encode_context_probe(self) -> np.ndarray:
-        return np.zeros(sum(_in_dim(s) for s in self.context_specs_) + 1)
 
     def _training_items(
         self, arrays: list[dict[str, np.ndarray]], context: np.ndarray | None
@@ -747,8 +742,6 @@ class SeriesAR(TorchTraining, BaseSynthesizer):
         tau = self._check_temperature(temperature)
         keyed = self.context_model_ is not None
         if sequence_length is not None:
-            from simulacra.validation import check_value
-
             sequence_length = int(
                 check_value(self.name, "sequence_length", sequence_length, Integer(ge=1, le=10**7))
             )
@@ -850,8 +843,6 @@ class SeriesAR(TorchTraining, BaseSynthesizer):
                     value[is_step] = previous[is_step] + steps
             value = np.clip(value, spec["lo"], spec["hi"])
             if spec["grid"] is not None:
-                from simulacra.transform.table import snap
-
                 value = snap(value, np.asarray(spec["grid"]))
             elif spec["decimals"] is not None:
                 value = np.round(value, spec["decimals"])
@@ -958,9 +949,7 @@ class SeriesAR(TorchTraining, BaseSynthesizer):
         for k, v in state.items():
             setattr(self, k, v)
         self.device_ = resolve_device(self.device)
-        self.context_model_ = None
-        if self.sequence_key_ is not None:
-            self.context_model_ = True  # rebuilt by _load_extra; _build reads its presence
+        self.context_model_ = None  # keyed: read back by _load_extra
         self._build()
 
     def _save_extra(self, directory) -> None:
