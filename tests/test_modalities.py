@@ -174,6 +174,7 @@ def test_sample_options_a_modality_does_not_take_are_refused_before_any_work(nam
 PIPELINES = {
     "image": "steps:\n  - {op: rotate, degrees: 10, p: 1.0}\n",
     "text": "steps:\n  - {op: random_swap, p: 0.2}\n",
+    "series": "steps:\n  - {op: jitter, sigma: 0.03}\n  - {op: time_warp, p: 0.5}\n",
 }
 
 
@@ -189,7 +190,7 @@ def test_augment_writes_copies_or_refuses_in_one_line(name, fitted, tmp_path):
     )
     if name not in PIPELINES:
         with pytest.raises(
-            ConfigError, match=r"^augment takes images or texts, .*; to enlarge a (table|series)"
+            ConfigError, match=r"^augment takes images, texts or series, .*; to enlarge a table"
         ):
             augment(request)
         assert not output.exists()
@@ -197,7 +198,7 @@ def test_augment_writes_copies_or_refuses_in_one_line(name, fitted, tmp_path):
     done = augment(request)
     assert (done.count, done.unit) == (600, modality.unit)
     assert len(modality.read_synthetic(str(output), **options)) == 600
-    assert done.effect  # strength (images) or TRTR with and without the copies (texts)
+    assert done.effect  # strength (images), TRTR (texts) or the predictive score (series) ± the copies
 
 
 #: what mix needs beyond the source, and where its best mixed training set goes, per modality

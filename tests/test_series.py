@@ -11,7 +11,7 @@ import pytest
 
 from simulacra import datasets
 from simulacra.cli import main
-from simulacra.errors import ConditionError, DataError
+from simulacra.errors import ConditionError, ConfigError, DataError
 from simulacra.evaluate.series import Scaler, discriminative_score, evaluate_series, windows
 from simulacra.io import SeriesSet
 from simulacra.synthesizers import BaseSynthesizer, make
@@ -179,3 +179,64 @@ def test_bench_on_a_bundled_series_follows_the_timegan_protocol(tmp_path):
     assert refs["independent rows"]["discriminative_score"] > 0.4  # no temporal structure: caught
     assert refs["shuffled time"]["discriminative_score"] < refs["independent rows"]["discriminative_score"]
     assert "| series-ar |" in (out / "bench.md").read_text()
+
+
+# ------------------------------------------------------------------------------------- augmentation
+def test_every_series_augmentation_changes_values_keeps_columns_and_is_seeded(stocks):
+    from simulacra.augment.series import CONSTRAINTS, SeriesAugmenter, augment_series
+
+    series = stocks[0]
+    real = series.frame[series.value_columns].to_numpy(np.float64)[:576]
+    for op in CONSTRAINTS:
+        augmenter = SeriesAugmenter([{"op": op}], window=24)
+        out = augment_series(series, augmenter, copies=2, seed=1)
+        assert out.sequence_key == "window" and out.lengths().tolist() == [24] * 50, op
+        assert list(out.frame.dtypes[series.value_columns]) == list(series.frame.dtypes[series.value_columns])
+        first = out.frame[series.value_columns].to_numpy(np.float64)[:576]
+        assert np.abs(first - real).mean() > 0, op  # every op moves something
+        assert (out.frame["Volume"] >= 0).all(), op  # a non-negative column stays so
+        again = augment_series(series, augmenter, copies=2, seed=1)
+        assert again.frame.equals(out.frame), op
+    # permutation moves whole rows: each window holds the same rows as before, in another order
+    out = augment_series(series, SeriesAugmenter([{"op": "permutation", "segments": 4}], window=24), seed=2)
+    for w in range(3):
+        a = np.sort(out.frame[series.value_columns].to_numpy()[24 * w : 24 * (w + 1)], axis=0)
+        b = np.sort(real[24 * w : 24 * (w + 1)], axis=0)
+        np.testing.assert_allclose(a, b)
+    # p = 0: nothing happens, and one series with one copy comes back as one series
+    same = augment_series(series, SeriesAugmenter([{"op": "jitter", "p": 0.0}]))
+    assert same.sequence_key is None
+    pd.testing.assert_frame_equal(same.frame, series.frame)
+
+
+def test_keyed_augmentation_keeps_context_and_index_and_renames_the_copies(days):
+    from simulacra.augment.series import SeriesAugmenter, augment_series
+
+    augmenter = SeriesAugmenter([{"op": "magnitude_warp"}, {"op": "window_warp", "p": 0.5}])
+    out = augment_series(days, augmenter, copies=2, seed=0)
+    assert len(out) == 2 * len(days) and out.context_columns == ("weekday",)
+    first_key = days.frame["day"].iloc[0]
+    copy = out.frame[out.frame["day"] == f"{first_key}-aug1"].reset_index(drop=True)
+    original = days.sequences()[0]
+    pd.testing.assert_series_equal(copy["date"], original["date"])  # values move, times stay
+    assert copy["weekday"].nunique() == 1 and copy["weekday"].iloc[0] == original["weekday"].iloc[0]
+    assert copy["lights"].dtype == original["lights"].dtype == np.int64  # whole numbers stay whole
+    assert not np.allclose(copy["T1"], original["T1"])
+    with pytest.raises(ConfigError, match=r"^window: cuts one long series into pieces"):
+        augment_series(days, SeriesAugmenter([{"op": "jitter"}], window=24))
+
+
+def test_series_augment_on_the_cli_reports_the_forecasting_effect_or_refuses(tmp_path, capsys):
+    (tmp_path / "aug.yaml").write_text("window: 24\nsteps:\n  - {op: jitter}\n  - {op: scaling, p: 0.5}\n")
+    (tmp_path / "bad.yaml").write_text("steps:\n  - {op: time_warp, knots: 0}\n")
+    out = tmp_path / "aug.csv"
+    args = ["augment", "stocks", "--pipeline", str(tmp_path / "bad.yaml"), "-o", str(out)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: augmentation step 1 (time_warp)") and err.count("\n") == 1
+    assert not out.exists()
+    assert main([*args[:3], str(tmp_path / "aug.yaml"), "-o", str(out), "--seed", "3"]) == 0
+    said = capsys.readouterr().out
+    assert "augmented rows" in said and "predictive score" in said
+    written = pd.read_csv(out)
+    assert written["window"].nunique() == datasets.load("stocks")[0].frame.shape[0] // 24

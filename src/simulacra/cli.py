@@ -754,14 +754,14 @@ class _Augment:
     source = Annotated[
         str,
         typer.Argument(
-            help="Images: a bundled image dataset (its train part), a folder of class folders, .npz or IDX. Texts: a bundled text dataset (sms), a text file or folder, or a table with --text-column."
+            help="Images: a bundled image dataset (its train part), a folder of class folders, .npz or IDX. Texts: a bundled text dataset (sms), a text file or folder, or a table with --text-column. Series: a bundled series (stocks, energy) or a table with --sequence-index or --sequence-key."
         ),
     ]
     pipeline = Annotated[
         Path,
         typer.Option(
             "--pipeline",
-            help="YAML with steps: [{op: rotate, degrees: 15}, …] or [{op: random_swap, p: 0.1}, …].",
+            help="YAML with steps: [{op: rotate, degrees: 15}, …], [{op: random_swap, p: 0.1}, …] or [{op: time_warp, sigma: 0.2}, …].",
         ),
     ]
     output = Annotated[
@@ -769,17 +769,18 @@ class _Augment:
         typer.Option(
             "-o",
             "--output",
-            help="Images: an .npz file, or a folder (a name without suffix) for PNGs in class folders. Texts: .jsonl, .csv or .parquet.",
+            help="Images: an .npz file, or a folder (a name without suffix) for PNGs in class folders. Texts: .jsonl, .csv or .parquet. Series: .csv or .parquet.",
         ),
     ]
     copies = Annotated[
-        int, typer.Option("--copies", min=1, max=1000, help="Augmented copies of every image or text.")
+        int,
+        typer.Option("--copies", min=1, max=1000, help="Augmented copies of every image, text or sequence."),
     ]
     test = Annotated[
         str,
         typer.Option(
             "--test",
-            help="Texts: real test texts, to report TRTR with and without the copies (sms brings its own).",
+            help="Texts: real test texts, to report TRTR with and without the copies (sms brings its own). Series: a real test series, to report the predictive score with and without the copies (stocks and energy bring their own).",
         ),
     ]
 
@@ -787,7 +788,8 @@ class _Augment:
 @app.command(
     epilog="Examples: simulacra augment mnist --pipeline aug.yaml --copies 5 -o out/ · "
     "simulacra augment images/ --pipeline aug.yaml -o augmented.npz · "
-    "simulacra augment sms --pipeline text_aug.yaml --copies 3 -o out.jsonl"
+    "simulacra augment sms --pipeline text_aug.yaml --copies 3 -o out.jsonl · "
+    "simulacra augment stocks --pipeline series_aug.yaml --copies 2 -o stocks_aug.csv"
 )
 def augment(
     source: _Augment.source,
@@ -796,12 +798,16 @@ def augment(
     copies: _Augment.copies = 1,
     text_column: TextColumn = None,
     label_column: LabelColumn = None,
+    sequence_index: SequenceIndex = None,
+    sequence_key: SequenceKey = None,
+    context_columns: ContextColumns = None,
     test: _Augment.test = None,
     seed: Seed = 0,
     force: Force = False,
 ) -> None:
-    """Write augmented copies of an image set (Kornia: flips, rotations, crops, affine, noise, …) or of
-    labelled texts (EDA: synonym replacement, random insertion, swap, deletion; keyboard typos)."""
+    """Write augmented copies of an image set (Kornia: flips, rotations, crops, affine, noise, …), of
+    labelled texts (EDA: synonym replacement, random insertion, swap, deletion; keyboard typos) or of a
+    series (jittering, scaling, magnitude and time warping, window slicing and warping, permutation)."""
     from simulacra.commands import AugmentRequest
     from simulacra.commands import augment as augment_command
 

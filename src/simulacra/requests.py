@@ -279,19 +279,22 @@ class AugmentRequest(SeriesFields):
     Attributes
     ----------
     source : str
-        Images (a bundled set's training part, class folders, ``.npz``, IDX) or labelled texts (a
-        bundled set, a text file or folder, a table with ``text_column``).
+        Images (a bundled set's training part, class folders, ``.npz``, IDX), labelled texts (a
+        bundled set, a text file or folder, a table with ``text_column``) or a series (a bundled set, or
+        a table with ``sequence_index`` or ``sequence_key``).
     pipeline : Path
-        YAML with ``steps:``, e.g. ``[{op: rotate, degrees: 15}]`` or ``[{op: random_swap, p: 0.1}]``.
+        YAML with ``steps:``, e.g. ``[{op: rotate, degrees: 15}]``, ``[{op: random_swap, p: 0.1}]`` or
+        ``[{op: time_warp, sigma: 0.2}]``.
     output : Path
         Images: an ``.npz`` file or a folder (a name without suffix). Texts: ``.jsonl``, ``.csv`` or
-        ``.parquet``.
+        ``.parquet``. Series: ``.csv`` or ``.parquet``.
     copies : int
         Augmented copies of every item, in [1, 1000].
     text_column, label_column : str or None
         Texts in a table file: their columns.
     test : str or None
-        Texts: real test texts, for TRTR with and without the copies (a bundled set brings its own).
+        Texts: real test texts, for TRTR with and without the copies; series: a real test series, for
+        the predictive score with and without the copies (a bundled set brings its own).
     seed : int
         In [0, 2³² − 1]; the same seed gives the same output.
     force : bool

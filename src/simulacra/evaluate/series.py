@@ -387,3 +387,35 @@ def evaluate_series(
         "synthetic": autocorrelation(synth_w).tolist(),
     }
     return ev
+
+
+def augmentation_effect(
+    real_train: SeriesSet, augmented: SeriesSet, real_test: SeriesSet, *, seed: int = 0
+) -> dict[str, float]:
+    """What augmented copies do for the TimeGAN forecasting task: the predictive score (MAE on
+    ``real_test``'s windows, lower is better) of the predictor trained on the real training windows,
+    and on those with the augmented windows added; and the discriminative score of the augmented
+    windows against the real ones (how far the copies moved from the data).
+
+    Returns
+    -------
+    dict
+        ``predictive_score_real``, ``predictive_score_augmented``, ``discriminative_score``.
+
+    Raises
+    ------
+    DataError
+        Missing columns, or series too short for a window.
+    """
+    scaler = Scaler(real_train)
+    real_seqs, aug_seqs = scaler.sequences(real_train), scaler.sequences(augmented)
+    length = window_length(real_seqs)
+    real_w, aug_w = windows(real_seqs, length, seed=seed), windows(aug_seqs, length, seed=seed)
+    test_w = windows(scaler.sequences(real_test), length, seed=seed)
+    if not len(aug_w) or not len(test_w):
+        raise DataError(f"no window of {length} steps in the augmented or test series; give longer series")
+    return {
+        "predictive_score_real": predictive_score(real_w, test_w, seed=seed),
+        "predictive_score_augmented": predictive_score(np.concatenate([real_w, aug_w]), test_w, seed=seed),
+        "discriminative_score": discriminative_score(real_w, aug_w, seed=seed),
+    }
