@@ -12,7 +12,13 @@ import pytest
 from simulacra import datasets
 from simulacra.cli import main
 from simulacra.errors import ConditionError, ConfigError, DataError
-from simulacra.evaluate.series import Scaler, discriminative_score, evaluate_series, windows
+from simulacra.evaluate.series import (
+    Scaler,
+    correlational_score,
+    discriminative_score,
+    evaluate_series,
+    windows,
+)
 from simulacra.io import SeriesSet
 from simulacra.synthesizers import BaseSynthesizer, make
 
@@ -121,7 +127,18 @@ def test_timegan_scores_rank_real_windows_above_broken_ones(stocks):
     bad = discriminative_score(real_w, broken, seed=0, iterations=300)
     assert bad > 0.2 and fair < bad  # independent rows are told apart at once
     ev = evaluate_series(train, train.like(train.frame.iloc[::-1].reset_index(drop=True)), None, seed=0)
-    assert set(ev.metrics["fidelity"]) == {"discriminative_score", "autocorrelation_error"}
+    assert set(ev.metrics["fidelity"]) == {
+        "discriminative_score",
+        "context_fid",
+        "correlational_score",
+        "autocorrelation_error",
+    }
+    refs = ev.details["references"]
+    assert refs["independent rows"]["context_fid"] > 10 * ev.metrics["fidelity"]["context_fid"]
+    # a column moved to other windows keeps its values and loses its correlation with the others
+    moved = real_w.copy()
+    moved[..., 0] = moved[np.random.default_rng(1).permutation(len(moved)), :, 0]
+    assert correlational_score(real_w, moved) > 5 * correlational_score(real_w, real_w[::-1].copy())
     assert 0 < ev.metrics["utility"]["predictive_score_real"] < 0.2
     assert "privacy" in ev.skipped and set(ev.details["references"]) == {"shuffled time", "independent rows"}
     assert other_w.shape[1:] == (24, 6)

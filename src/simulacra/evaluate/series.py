@@ -16,6 +16,13 @@ numbers, categorical ones as their category codes; a missing value is 0 after sc
   on synthetic windows to predict the last column one step ahead from the other columns
   (``x_{t,<d} → x_{t+1,d}``), scored by its mean absolute error on real windows (TSTR for
   forecasting). The reference row trains it on real training windows.
+* **Context-FID** (lower is better; Jeha et al. 2022, as Diffusion-TS reports it): the Fréchet distance
+  between the embeddings of real and synthetic windows by a TS2Vec encoder trained here on the real
+  windows (:mod:`simulacra.evaluate.ts2vec`; each window max-pooled over its steps).
+* **Correlational score** (lower is better; Diffusion-TS's definition, after Ni et al. 2020): each
+  column standardised over all windows and steps, the lag-0 cross-correlations of every pair of
+  columns averaged over steps and windows, and ``Σ |real − synthetic| / 10`` over the pairs; the mean
+  of 5 draws of a fifth of the windows each (with replacement), as the reference code scores it.
 * **Autocorrelation error**: mean over columns and lags 1–10 of the absolute difference between the
   real and synthetic autocorrelation functions inside the windows (averaged over windows).
 * **Nearest windows** (privacy): the share of synthetic windows closer (Euclidean, scaled) to a training
@@ -48,12 +55,16 @@ DISCRIMINATIVE_ITERATIONS, PREDICTIVE_ITERATIONS = 2000, 5000
 DISCRIMINATIVE_PASSES, PREDICTIVE_PASSES = 50, 200
 #: most windows each side the metrics read (a random subset beyond it)
 MAX_WINDOWS = 10_000
+#: the correlational score: draws, each of this share of the windows (Diffusion-TS: 5 of a fifth)
+CORRELATION_DRAWS = 5
 
 DESCRIPTIONS.update(
     {
         "discriminative_score": "TimeGAN's discriminative score: |accuracy − ½| of a post-hoc GRU telling real from synthetic 24-step windows. 0 = indistinguishable; lower is better.",
         "predictive_score": "TimeGAN's predictive score: MAE on real windows of a GRU trained on synthetic windows to predict the last column one step ahead (TSTR). Lower is better; compare with the real data's.",
         "predictive_score_real": "The same predictor trained on real training windows: the reference the predictive score is read against.",
+        "context_fid": "Context-FID: Fréchet distance of TS2Vec embeddings (an encoder trained here on the real windows) of real and synthetic windows. 0 = same; lower is better; read it against the reference rows.",
+        "correlational_score": "Diffusion-TS's correlational score: Σ|real − synthetic| / 10 over the cross-correlations of every pair of columns. 0 = same; lower is better.",
         "autocorrelation_error": "Mean |ACF_real − ACF_synthetic| over columns and lags 1–10. 0 = same temporal dependence.",
         "sequence_length_similarity": "1 − KS statistic between real and synthetic sequence lengths. 1 = same length distribution.",
         "context_shapes": "Mean per-column similarity of the context columns' marginals (1 − KS or 1 − TVD), one row per sequence.",
@@ -252,6 +263,42 @@ def autocorrelation(w: np.ndarray, lags: int = 10) -> np.ndarray:
     return out
 
 
+def _cross_correlation(w: np.ndarray) -> np.ndarray:
+    """``(pairs,)``: the lag-0 correlation of every pair of columns ``i ≥ j`` of windows ``w``
+    ``(W, L, d)``, each column standardised over all windows and steps."""
+    sd = w.std(axis=(0, 1), ddof=1, keepdims=True)
+    x = (w - w.mean(axis=(0, 1), keepdims=True)) / np.where(sd > 0, sd, 1.0)
+    i, j = np.tril_indices(w.shape[2])
+    return (x[..., i] * x[..., j]).mean(axis=(0, 1))
+
+
+def correlational_score(real: np.ndarray, synthetic: np.ndarray, *, seed: int = 0) -> float:
+    """Diffusion-TS's correlational score of windows ``(W, L, d)`` (see the module docstring). ≥ 0,
+    lower is better."""
+    rng = np.random.default_rng(seed)
+    size = max(2, len(real) // CORRELATION_DRAWS)
+    scores = [
+        np.abs(
+            _cross_correlation(synthetic[rng.integers(0, len(synthetic), size)])
+            - _cross_correlation(real[rng.integers(0, len(real), size)])
+        ).sum()
+        / 10.0
+        for _ in range(CORRELATION_DRAWS)
+    ]
+    return float(np.mean(scores))
+
+
+def context_fids(real: np.ndarray, others: dict[str, np.ndarray], *, seed: int = 0) -> dict[str, float]:
+    """Context-FID of each window set in ``others`` against the real ``windows`` ``(W, L, d)``, with one
+    TS2Vec encoder trained on ``real`` (see the module docstring)."""
+    from simulacra.evaluate.text import frechet
+    from simulacra.evaluate.ts2vec import embed, train_encoder
+
+    encoder = train_encoder(real, seed=seed)
+    reference = embed(encoder, real)
+    return {name: frechet(reference, embed(encoder, w)) for name, w in others.items()}
+
+
 def window_dcr_share(
     train: np.ndarray, holdout: np.ndarray, synthetic: np.ndarray, *, seed: int = 0
 ) -> float:
@@ -302,14 +349,15 @@ def evaluate_series(
     iterations : (int, int)
         The classifier's and the predictor's training iterations.
     references : bool
-        Also score the reference rows: real test windows, real windows with their steps shuffled,
-        and rows shuffled across time (independent rows).
+        Also score the reference rows (discriminative, Context-FID, correlational): real test
+        windows, real windows with their steps shuffled, and rows shuffled across time (independent
+        rows).
 
     Returns
     -------
     Evaluation
-        ``fidelity`` (discriminative score, autocorrelation error; keyed: length and context
-        similarity), ``utility`` (predictive score and its real reference), ``privacy`` (nearest
+        ``fidelity`` (discriminative score, Context-FID, correlational score, autocorrelation error;
+        keyed: length and context similarity), ``utility`` (predictive score and its real reference), ``privacy`` (nearest
         windows, with a holdout); ``details["references"]``.
 
     Raises
@@ -332,8 +380,19 @@ def evaluate_series(
         windows(test_seqs, length, seed=seed) if test_seqs else np.zeros((0, *real_w.shape[1:]), np.float32)
     )
     disc, pred = iterations
+    refs: dict[str, np.ndarray] = {}
+    if references:
+        if len(test_w) >= 5:
+            refs["real test"] = test_w
+        refs["shuffled time"] = _shuffled_time(real_w, seed)
+        rows = np.concatenate(real_seqs)
+        rows = rows[np.random.default_rng(seed).permutation(len(rows))]
+        refs["independent rows"] = windows([rows], length, seed=seed)
+    fids = context_fids(real_w, {"synthetic": synth_w, **refs}, seed=seed)
     fid = {
         "discriminative_score": discriminative_score(real_w, synth_w, seed=seed, iterations=disc),
+        "context_fid": fids["synthetic"],
+        "correlational_score": correlational_score(real_w, synth_w, seed=seed),
         "autocorrelation_error": float(np.abs(autocorrelation(real_w) - autocorrelation(synth_w)).mean()),
     }
     if real_train.keyed and synthetic.keyed:
@@ -370,15 +429,12 @@ def evaluate_series(
         ev.skipped["privacy"] = "no real test series to hold out"
     if references:
         clock = time.perf_counter()
-        refs: dict[str, np.ndarray] = {}
-        if len(test_w) >= 5:
-            refs["real test"] = test_w
-        refs["shuffled time"] = _shuffled_time(real_w, seed)
-        rows = np.concatenate(real_seqs)
-        rows = rows[np.random.default_rng(seed).permutation(len(rows))]
-        refs["independent rows"] = windows([rows], length, seed=seed)
         ev.details["references"] = {
-            name: {"discriminative_score": discriminative_score(real_w, w, seed=seed, iterations=disc)}
+            name: {
+                "discriminative_score": discriminative_score(real_w, w, seed=seed, iterations=disc),
+                "context_fid": fids[name],
+                "correlational_score": correlational_score(real_w, w, seed=seed),
+            }
             for name, w in refs.items()
         }
         ev.seconds["references"] = time.perf_counter() - clock

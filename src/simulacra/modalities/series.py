@@ -18,6 +18,8 @@ BENCH_COLUMNS = [
     ("sample_rows_per_s", "windows/s", "{:,.0f}"),
     ("peak_rss_mb", "peak RSS MiB", "{:,.0f}"),
     ("discriminative_score", "discriminative", "{:.3f}"),
+    ("context_fid", "Context-FID", "{:.3f}"),
+    ("correlational_score", "correlational", "{:.3f}"),
     ("predictive_score", "predictive", "{:.4f}"),
     ("predictive_score_real", "predictive (real)", "{:.4f}"),
     ("autocorrelation_error", "ACF error", "{:.3f}"),

@@ -1,6 +1,7 @@
 """The report of a time-series evaluation: ``metrics.json`` and one self-contained ``report.html``.
 
-The page shows the metric table; the discriminative score beside the reference rows (real test windows:
+The page shows the metric table; the discriminative score, Context-FID and correlational score beside
+the reference rows (real test windows:
 what a perfect generator scores; real windows with their steps shuffled: the right values in the wrong
 order; rows shuffled across time: no temporal structure at all); real and synthetic series overlaid; the
 autocorrelation functions; a PCA of the windows (as the TimeGAN paper shows); and the training curves.
@@ -117,8 +118,9 @@ class SeriesReport(WrittenReport):
         length = window_length(real)
         refs = self.evaluation.details.get("references", {})
         flat = self.evaluation.flat()
-        references = [{"name": "synthetic", "value": flat.get("discriminative_score")}]
-        references += [{"name": k, "value": v.get("discriminative_score")} for k, v in refs.items()]
+        keys = ("discriminative_score", "context_fid", "correlational_score")
+        references = [{"name": "synthetic", **{k: flat.get(k) for k in keys}}]
+        references += [{"name": name, **{k: v.get(k) for k in keys}} for name, v in refs.items()]
         return (
             _templates()
             .get_template("series_report.html.j2")
