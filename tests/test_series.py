@@ -257,3 +257,49 @@ def test_series_augment_on_the_cli_reports_the_forecasting_effect_or_refuses(tmp
     assert "augmented rows" in said and "predictive score" in said
     written = pd.read_csv(out)
     assert written["window"].nunique() == datasets.load("stocks")[0].frame.shape[0] // 24
+
+
+# ---------------------------------------------------------------------------------- series-diffusion
+TINY_DIFFUSION = {"epochs": 2, "hidden": 16, "heads": 2, "encoder_layers": 1, "decoder_layers": 1}
+
+
+def test_series_diffusion_draws_windows_in_range_and_the_same_after_saving(tmp_path, capsys):
+    part = tmp_path / "energy.csv"
+    train, _ = datasets.load("energy")
+    train.frame.iloc[:400][["date", "Appliances", "T1", "RH_1"]].to_csv(part, index=False)
+    model = tmp_path / "m"
+    params = [x for k, v in TINY_DIFFUSION.items() for x in ("--param", f"{k}={v}")]
+    args = ["fit", str(part), "--sequence-index", "date", "--model", "series-diffusion", "-o", str(model)]
+    assert main([*args, *params]) == 0
+    assert "windows of 24 rows of one series, 3 value columns, 400 rows" in capsys.readouterr().out
+    out = tmp_path / "w.csv"
+    assert main(["sample", str(model), "-n", "30", "--sequence-length", "12", "-o", str(out)]) == 0
+    written = pd.read_csv(out, parse_dates=["date"])
+    real = pd.read_csv(part, parse_dates=["date"])
+    assert len(written) == 360 and list(written.columns) == ["window", "date", "Appliances", "T1", "RH_1"]
+    for c in ("Appliances", "T1", "RH_1"):
+        assert real[c].min() <= written[c].min() and written[c].max() <= real[c].max()
+    assert (written["Appliances"] % 10 == 0).all()  # its grid of tens, as in the data
+    assert written["date"].iloc[0] == real["date"].iloc[-1] + pd.Timedelta(minutes=10)
+    again = tmp_path / "w2.csv"
+    assert main(["sample", str(model), "-n", "30", "--sequence-length", "12", "-o", str(again)]) == 0
+    assert again.read_text() == out.read_text()  # the same seed after loading: the same windows
+    capsys.readouterr()
+    assert main(["sample", str(model), "-n", "30", "-o", str(tmp_path / "long.csv")]) == 2
+    assert capsys.readouterr().err.startswith(
+        "error: series-diffusion draws independent windows of up to 24 rows; give --sequence-length"
+    )
+    assert (
+        main(["sample", str(model), "-n", "3", "--sequence-length", "25", "-o", str(tmp_path / "x.csv")]) == 2
+    )
+    assert not (tmp_path / "long.csv").exists() and not (tmp_path / "x.csv").exists()
+
+
+def test_series_diffusion_refuses_what_it_does_not_model(days):
+    with pytest.raises(DataError, match=r"^series-diffusion learns windows of one long series; for keyed"):
+        make("series-diffusion", **TINY_DIFFUSION).fit(days)
+    frame = pd.DataFrame({"x": [1.0, np.nan] * 20, "y": range(40)})
+    with pytest.raises(DataError, match=r"^series-diffusion: column 'x' has missing values"):
+        make("series-diffusion", **TINY_DIFFUSION).fit(SeriesSet(frame))
+    with pytest.raises(ConfigError, match=r"`hidden` \(16\) must be a multiple of `heads` \(3\)"):
+        make("series-diffusion", **{**TINY_DIFFUSION, "heads": 3}).fit(SeriesSet(frame.fillna(0)))

@@ -47,6 +47,7 @@ __all__ = [  # the base module's names, then every name of _LAZY (tests/test_cop
     "IndependentMarginals",
     "Mixture",
     "SeriesAR",
+    "SeriesDiffusion",
     "Synthesizer",
     "TextGPT",
     "TextSynthesizer",

@@ -65,6 +65,7 @@ BUILTIN: dict[str, str] = {
     "textgpt": "simulacra.synthesizers.text.gpt:TextGPT",
     "hf-causal-lm": "simulacra.synthesizers.text.hf:HFCausalLM",
     "series-ar": "simulacra.synthesizers.series:SeriesAR",
+    "series-diffusion": "simulacra.synthesizers.series_diffusion:SeriesDiffusion",
 }
 
 
