@@ -144,9 +144,11 @@ def test_gaussian_leaves_keep_the_continuous_ridges_that_bins_break(housing_rows
     gaussian = _fit(housing_rows, components=60, iterations=40)
     binned = _fit(housing_rows, components=60, iterations=40, continuous="bins")
     leaves = {gaussian.transformer_.spans_[i].column for i in gaussian.gaussian_}
-    assert {"total_rooms", "households", "population", "longitude"} <= leaves
-    assert len(leaves) == 8 and "housing_median_age" not in leaves
-    assert "Gaussian leaves for 8" in gaussian.summary() and "binned" in gaussian.summary()
+    assert {"total_rooms", "households", "population", "median_income"} <= leaves
+    assert len(leaves) == 6 and "housing_median_age" not in leaves
+    # the map is a curved joint: longitude and latitude binned together, the ridges kept Gaussian
+    assert gaussian.curved_ == [("longitude", "latitude")]
+    assert "Gaussian leaves for 6" in gaussian.summary() and "longitude × latitude" in gaussian.summary()
     scores = {
         name: detection(housing_rows, model.sample(4000, seed=1), meta, model="xgb", seed=0)["score"]
         for name, model in (("gaussian", gaussian), ("bins", binned))
@@ -159,6 +161,9 @@ def test_gaussian_leaves_keep_the_continuous_ridges_that_bins_break(housing_rows
     value = float(housing_rows["median_income"].iloc[0])
     rich = gaussian.sample(500, conditions={"median_income": value}, seed=3)
     assert (rich["median_income"] == value).all()
+    assert loaded.curved_ == gaussian.curved_
+    coast = gaussian.sample(300, conditions={"longitude": -122.25}, seed=3)  # a binned pair: exact too
+    assert (coast["longitude"] == -122.25).all() and coast["latitude"].between(36.0, 39.5).mean() > 0.8
     poor = gaussian.sample(
         500, conditions={"median_income": float(housing_rows["median_income"].min())}, seed=3
     )
@@ -184,8 +189,39 @@ def test_advice_names_the_continuous_tables_and_agrees_with_the_leaves(housing_r
         "8 of 10 columns are continuous" in housing.line() and "--models mixture,diffusion" in housing.line()
     )
     fitted = _fit(housing_rows, components=5, iterations=1)
-    assert set(housing.continuous) == {fitted.transformer_.spans_[i].column for i in fitted.gaussian_}
+    modelled = {fitted.transformer_.spans_[i].column for i in fitted.gaussian_}
+    assert set(housing.continuous) == modelled | {c for pair in fitted.curved_ for c in pair}
     adult = advise(adult_small[0], Metadata.detect(adult_small[0]))
     assert (adult.model, adult.alternative) == ("mixture", None)
     assert "capital-gain" not in adult.continuous and "fnlwgt" in adult.continuous
     assert adult.line().startswith("suggested model: mixture — ")
+
+
+def test_a_curved_pair_is_binned_together_and_a_straight_ridge_stays_gaussian():
+    """The rule behind ``longitude × latitude``, on shapes with a known answer: points on a ring (a
+    thin curved set) fill far fewer cells than a Gaussian with their correlation, two noisy linear
+    ridges fill as many, and independent columns are left alone."""
+    from simulacra.synthesizers.mixture import _curved_pairs
+
+    rng = np.random.default_rng(0)
+    n = 6000
+    angle = rng.uniform(0, 2 * np.pi, n)
+    t = rng.standard_normal(n)
+    table = pd.DataFrame(
+        {
+            "ring_x": np.cos(angle) + 0.01 * rng.standard_normal(n),
+            "line_a": t,
+            "ring_y": np.sin(angle) + 0.01 * rng.standard_normal(n),
+            "line_b": 2.0 * t + 0.3 * rng.standard_normal(n),
+            "free": rng.standard_normal(n),
+        }
+    )
+    from scipy.special import ndtri
+
+    scores = ndtri((table.rank().to_numpy() - 0.5) / n)
+    assert _curved_pairs(scores, 64, 0) == [(0, 2)]
+    model = _fit(table, components=20, iterations=10)
+    assert model.curved_ == [("ring_x", "ring_y")]
+    synth = model.sample(4000, seed=1)
+    radius = np.hypot(synth["ring_x"], synth["ring_y"])
+    assert radius.between(0.9, 1.1).mean() > 0.95  # on the ring, not smeared into its disc

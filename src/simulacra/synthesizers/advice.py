@@ -63,7 +63,9 @@ class Advice:
 
 
 def continuum_columns(table: pd.DataFrame, metadata: Metadata, bins: int | None = None) -> list[str]:
-    """The numerical and datetime columns of ``table`` that the mixture models with Gaussian leaves.
+    """The numerical and datetime columns of ``table`` that the mixture models as continua: with
+    Gaussian leaves, or binned together with another when their joint is curved (a map's longitude and
+    latitude).
 
     Parameters
     ----------

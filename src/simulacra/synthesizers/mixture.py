@@ -26,7 +26,10 @@ Method
    many rows (``education`` and ``education-num``: 16 of 256) — become one factor over their observed
    combinations. A mixture of product distributions cannot represent a structural zero unless its
    components are pure, so without this it invents combinations that never occur, which is the first
-   thing a tree detector finds.
+   thing a tree detector finds. Likewise two continuum columns whose binned joint fills at most
+   :data:`CURVE_OCCUPANCY` of the cells a Gaussian with their correlation would fill lie on a thin,
+   curved set (``longitude`` × ``latitude``: the coast and the cities) that a Gaussian leaf blurs into
+   the sea; both are binned instead and merged into one factor (:func:`_curved_pairs`).
 3. **Blocks.** The Gaussian columns are grouped into blocks of at most :data:`BLOCK` (all together
    up to 16; beyond, by average-linkage clustering on ``1 − |correlation|``), so the cost grows
    linearly with the number of columns.
@@ -64,14 +67,17 @@ helped Adult and cost Bank 0.02–0.04 of XGBoost detection; a smoothing of 5 co
 Gaussian leaves on Adult, Bank and California Housing together (docs/models.md, "continuous tables": on
 Housing the binned leaves scored 0.16 of XGBoost detection, because within-bin draws are independent
 across columns and a tree finds the broken ridges between ``total_rooms``, ``households`` and
-``population``; ``continuous="bins"`` keeps the binned model).
+``population``; ``continuous="bins"`` keeps the binned model). :data:`CURVE_OCCUPANCY` (0.67) lies
+midway between the one curved pair of the three tables (``longitude`` × ``latitude``, 0.51) and the
+next pair (``total_bedrooms`` × ``households``, a straight ridge, 0.83); binning that ridge too cost
+Housing half its detection score (docs/models.md).
 
 Where this differs from the paper: TabPC's ShallowMixture learns by SGD on a GPU; here it is classic
 batch EM on the CPU (the closed-form M-step needs no learning rate), with a marginal Dirichlet prior
 and row-seeded initialisation. Continuous columns with a point mass and discrete-valued numerical
 columns are binned on the CDF with a shared within-bin distribution instead of per-component
 continuous leaves, and the continuous leaves are full-covariance Gaussians on normal scores over
-blocks of columns (TabPC's leaves are univariate).
+blocks of columns (TabPC's leaves are univariate); a curved pair of continua is binned jointly.
 """
 
 from __future__ import annotations
@@ -175,23 +181,34 @@ class _Factor:
 
 
 MAX_PAIR_CELLS = 4096  # largest contingency table examined for a merge
+#: factors of more categories than this enter the E-step by gathering and scattering each row's entry,
+#: the others as one-hot rows in a matrix product (whose cost grows with the categories)
+WIDE_FACTOR = 256
 #: merge two variables when they occupy at most this share of the cells that independent variables
 #: with the same marginals would occupy in as many rows (structural zeros, not sparse sampling)
 MERGE_OCCUPANCY = 0.5
 
 
-def _factors(codes: np.ndarray, cards: list[int]) -> list[_Factor]:
+def _factors(codes: np.ndarray, cards: list[int], pairs: list[tuple[int, int]] = ()) -> list[_Factor]:
     """Group the variables into factors: a pair whose contingency table is mostly structural zeros
     (``education`` and ``education-num`` in Adult occupy 16 of 256 cells) becomes one factor over its
     observed combinations, so that no component can mix them into a combination that never occurs.
+    ``pairs`` (the binned curved pairs of :func:`_curved_pairs`) are merged first, whatever their table.
     Greedy, emptiest table first, each variable in at most one pair; every other variable is its own
     factor."""
     n = codes.shape[0]
     freqs = [np.bincount(codes[:, v], minlength=c) / max(n, 1) for v, c in enumerate(cards)]
-    candidates = []
+    candidates = [(-1.0, i, j) for i, j in pairs]
+    taken = {v for pair in pairs for v in pair}
     for i in range(len(cards)):
         for j in range(i + 1, len(cards)):
-            if cards[i] < 2 or cards[j] < 2 or cards[i] * cards[j] > MAX_PAIR_CELLS:
+            if (
+                i in taken
+                or j in taken
+                or cards[i] < 2
+                or cards[j] < 2
+                or cards[i] * cards[j] > MAX_PAIR_CELLS
+            ):
                 continue
             # cells in use: a bincount over at most MAX_PAIR_CELLS cells is O(N), np.unique's sort is
             # O(N log N) and made this loop minutes long on a million rows of 50 columns
@@ -210,6 +227,57 @@ def _factors(codes: np.ndarray, cards: list[int]) -> list[_Factor]:
         if v not in used:
             factors.append(_Factor([v], np.arange(cards[v], dtype=np.int64)[:, None]))
     return factors
+
+
+#: bin two continuum columns together when they occupy at most this share of the cells that a Gaussian
+#: with their correlation would fill: a thin, curved joint (a coastline on a map) that one Gaussian leaf
+#: per component blurs; linear ridges fill what their Gaussian fills (0.9-1.0 on California Housing)
+CURVE_OCCUPANCY = 0.67
+#: most rows the test of :func:`_curved_pairs` looks at (occupancy is compared at equal rows)
+CURVE_ROWS = 20_000
+
+
+def _curved_pairs(scores: np.ndarray, bins: int, seed: int) -> list[tuple[int, int]]:
+    """Pairs of Gaussian columns ``(N, G)`` (normal scores) whose joint a Gaussian leaf cannot follow.
+
+    Each column is cut into ``bins`` bins of equal mass; a pair's ``bins × bins`` cells in use are
+    compared with the cells in use by as many draws of a bivariate normal with the pair's correlation,
+    binned the same way (seeded with ``seed``). Where the data fill at most :data:`CURVE_OCCUPANCY` of
+    what the Gaussian fills, the joint lies on a thin, curved set — ``longitude`` and ``latitude`` fill
+    0.5 of it: the coast, the cities — and the pair is binned and merged into one factor, whose cells
+    are exact. Greedy, emptiest first, each column in at most one pair. ``O(G² · min(N,``
+    :data:`CURVE_ROWS` ``))``: about a second at 100 columns. Returns ``(i, j)`` column positions."""
+    n, g = scores.shape
+    if g < 2 or n < 2:
+        return []
+    rng = np.random.default_rng(seed)
+    z = scores[rng.permutation(n)[:CURVE_ROWS]].astype(np.float64)  # (m, G)
+    m, cells = z.shape[0], (bins + 1) ** 2
+    grid = np.linspace(0.0, 1.0, bins + 1)[1:-1]
+    edges = [np.unique(np.quantile(ndtr(z[:, j]), grid)) for j in range(g)]
+    codes = np.column_stack([np.searchsorted(edges[j], ndtr(z[:, j]), side="right") for j in range(g)])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = np.nan_to_num(np.corrcoef(z, rowvar=False))
+    eps = rng.standard_normal((m, 2))
+    first = [np.searchsorted(edges[j], ndtr(eps[:, 0]), side="right") for j in range(g)]
+    found = []
+    for i in range(g):
+        for j in range(i + 1, g):
+            occupied = np.count_nonzero(np.bincount(codes[:, i] * (bins + 1) + codes[:, j], minlength=cells))
+            r = float(np.clip(corr[i, j], -0.999, 0.999))
+            other = np.searchsorted(
+                edges[j], ndtr(r * eps[:, 0] + np.sqrt(1.0 - r * r) * eps[:, 1]), side="right"
+            )
+            expected = np.count_nonzero(np.bincount(first[i] * (bins + 1) + other, minlength=cells))
+            if occupied <= CURVE_OCCUPANCY * expected:
+                found.append((occupied / expected, i, j))
+    used: set[int] = set()
+    pairs = []
+    for _, i, j in sorted(found):
+        if i not in used and j not in used:
+            used |= {i, j}
+            pairs.append((i, j))
+    return pairs
 
 
 def is_continuum(counts: np.ndarray, rows: int, bins: int) -> bool:
@@ -385,14 +453,25 @@ class Mixture(Synthesizer):
                 var, c = _Variable(i, span.end - span.start), block.argmax(axis=1).astype(np.int64)
             variables.append(var)
             codes.append(c)
-        self.variables_ = variables
-        self.gaussian_ = gaussian
         spans = self.transformer_.spans_
         scores = np.column_stack([matrix[:, spans[i].start] for i in gaussian]) if gaussian else None
         scores = scores if scores is not None else np.zeros((len(data), 0), dtype=np.float32)
+        # a curved pair (a coastline): both columns binned, their bins merged into one factor below
+        curved = _curved_pairs(scores, int(self.bins), int(self.seed))
+        moved = {g: len(variables) + rank for rank, g in enumerate(sorted({g for p in curved for g in p}))}
+        for g in moved:
+            var, c = _Variable.binned(gaussian[g], ndtr(scores[:, g].astype(np.float64)), int(self.bins))
+            variables.append(var)
+            codes.append(c)
+        pairs = [(moved[a], moved[b]) for a, b in curved]
+        self.curved_ = [(spans[gaussian[a]].column, spans[gaussian[b]].column) for a, b in curved]
+        keep = [g for g in range(len(gaussian)) if g not in moved]
+        gaussian, scores = [gaussian[g] for g in keep], scores[:, keep]
+        self.variables_ = variables
+        self.gaussian_ = gaussian
         self.blocks_ = _blocks(scores)
         codes = np.column_stack(codes) if codes else np.zeros((len(data), 0), dtype=np.int64)
-        self.factors_ = _factors(codes, [v.card for v in variables])
+        self.factors_ = _factors(codes, [v.card for v in variables], pairs)
         self._layout()
         codes = np.column_stack([f.encode(codes) for f in self.factors_]) if self.factors_ else codes
         return codes, scores.astype(np.float32)
@@ -508,22 +587,42 @@ class Mixture(Synthesizer):
         log_weights = weights.clamp_min(EPS).log().float()
         if self.blocks_:
             gauss_weights, gauss_bias = _gaussian_weights(means, chols, self.blocks_)
-        counts = torch.zeros_like(probs)
+        # narrow factors: one-hot rows times log θ (a matrix product); wide ones (a merged curved pair
+        # of thousands of cells): a row's log θ gathered, its responsibilities scattered back
+        wide = [f for f, factor in enumerate(self.factors_) if factor.card > WIDE_FACTOR]
+        narrow = [f for f in range(len(self.factors_)) if f not in wide]
+        columns = torch.cat(
+            [torch.arange(self.offsets_[f], self.offsets_[f + 1]) for f in narrow]
+            or [torch.zeros(0, dtype=torch.long)]
+        )  # (Dn,): the narrow factors' categories
+        narrow_offsets = torch.from_numpy(np.cumsum([0] + [self.factors_[f].card for f in narrow])[:-1])
+        log_narrow = log_probs[columns]  # (Dn, K)
+        counts = torch.zeros(probs.shape[1], probs.shape[0], dtype=torch.float64)  # (D, K): Σ r per category
+        chunk_counts = torch.empty(probs.shape[1], probs.shape[0])  # (D, K) float32, one chunk's wide ones
         sizes = torch.zeros_like(weights)
         sz = torch.zeros_like(means)
         szz = [torch.zeros(means.shape[0], len(b), len(b), dtype=torch.float64) for b in self.blocks_]
         total = 0.0
         g, chunk = means.shape[1], self._chunk()
         for start in range(0, codes.shape[0], chunk):
-            x = self._onehot(codes[start : start + chunk])  # (c, D)
-            joint = x @ log_probs + log_weights  # (c, K)
+            rows = codes[start : start + chunk]  # (c, F)
+            x = torch.zeros(rows.shape[0], columns.numel())  # (c, Dn) one-hot
+            x.scatter_(1, rows[:, narrow] + narrow_offsets, 1.0)
+            joint = x @ log_narrow + log_weights  # (c, K)
+            for f in wide:
+                joint += log_probs.index_select(0, rows[:, f] + int(self.offsets_[f]))
             if self.blocks_:
                 zc = z[start : start + chunk]  # (c, G)
                 feats = torch.cat([*(_pairs(zc[:, block]) for block in self.blocks_), zc], dim=1)
                 joint = (torch.addmm(gauss_bias, feats, gauss_weights) + joint).float()
             norm = torch.logsumexp(joint, dim=1, keepdim=True)
             resp = (joint - norm).exp_()  # (c, K) posteriors
-            counts += (resp.T @ x).double()
+            counts[columns] += (x.T @ resp).double()
+            if wide:
+                chunk_counts.zero_()
+                for f in wide:
+                    chunk_counts.index_add_(0, rows[:, f] + int(self.offsets_[f]), resp)
+                counts += chunk_counts
             if not self.blocks_:
                 sizes += resp.sum(0, dtype=torch.float64)
             else:  # sizes, Σ r z zᵀ and Σ r z in one product: (K, c) @ (c, 1 + Σ b·b + G)
@@ -537,7 +636,7 @@ class Mixture(Synthesizer):
                     at += width
                 sz += stats[:, at : at + g]
             total += float(norm.sum(dtype=torch.float64))
-        return counts, sizes, sz, szz, total / codes.shape[0]
+        return counts.T, sizes, sz, szz, total / codes.shape[0]
 
     # ------------------------------------------------------------------ sample
     def _sample(self, n: int, *, conditions: dict[str, Any], seed: int | None) -> pd.DataFrame:
@@ -668,16 +767,22 @@ class Mixture(Synthesizer):
         print."""
         spans = self.transformer_.spans_
         leaves = [spans[i].column for i in self.gaussian_]
+        together = {c for pair in self.curved_ for c in pair}
         binned = [
             spans[v.span_index].column
             for v in self.variables_
-            if v.continuous and spans[v.span_index].role == "value"
+            if v.continuous
+            and spans[v.span_index].role == "value"
+            and spans[v.span_index].column not in together
         ]
         parts = []
         if leaves:
             parts.append(
                 f"Gaussian leaves for {len(leaves)} continuous column(s) ({', '.join(leaves[:6])}{'…' if len(leaves) > 6 else ''})"
             )
+        if self.curved_:
+            pairs = ", ".join(f"{a} × {b}" for a, b in self.curved_)
+            parts.append(f"binned together (a curved joint a Gaussian would blur): {pairs}")
         if binned:
             parts.append(
                 f"{len(binned)} numerical column(s) binned (few values or a point mass: {', '.join(binned[:6])}{'…' if len(binned) > 6 else ''})"
@@ -712,6 +817,7 @@ class Mixture(Synthesizer):
             "factors": [list(map(int, f.members)) for f in self.factors_],
             "gaussian": [int(i) for i in self.gaussian_],
             "blocks": [[int(g) for g in b] for b in self.blocks_],
+            "curved": [list(pair) for pair in self.curved_],
             "history": self.history_,
         }
         return state, arrays
@@ -739,6 +845,7 @@ class Mixture(Synthesizer):
             )
         self.gaussian_ = [int(i) for i in state.get("gaussian", [])]
         self.blocks_ = [[int(g) for g in b] for b in state.get("blocks", [])]
+        self.curved_ = [(str(a), str(b)) for a, b in state.get("curved", [])]
         k = self.weights_.size
         self.means_ = np.asarray(arrays.get("means", np.zeros((k, 0))), dtype=np.float64)
         self.chols_ = [np.asarray(arrays[f"chol_{b}"], dtype=np.float64) for b in range(len(self.blocks_))]
