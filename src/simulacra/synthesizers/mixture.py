@@ -667,7 +667,7 @@ class Mixture(Synthesizer):
                     zk, self.means_[:, block][:, known], covs[b][:, known][:, :, known]
                 )
         post = np.exp(log_post - log_post.max())
-        comp = _draw(np.broadcast_to(post / post.sum(), (1, post.size)), rng, n, shared=True)
+        comp = _draw_given(post[None, :], np.zeros(n, dtype=np.int64), rng)  # (n,) components
         codes = np.zeros((n, len(self.variables_)), dtype=np.int64)
         for f, factor in enumerate(self.factors_):
             block = self.probs_[:, self.offsets_[f] : self.offsets_[f + 1]]
@@ -675,7 +675,7 @@ class Mixture(Synthesizer):
                 block = block * allowed[f]
             if self._temperature != 1.0:  # θ^(1/τ): sharper below 1, flatter above
                 block = block ** (1.0 / self._temperature)
-            codes[:, factor.members] = factor.combos[_draw(block[comp], rng)]
+            codes[:, factor.members] = factor.combos[_draw_given(block, comp, rng)]
         spans = self.transformer_.spans_
         matrix = np.zeros((n, self.transformer_.output_dim_), dtype=np.float32)
         z = self._draw_scores(comp, scores, covs, rng)  # (n, G)
@@ -790,13 +790,9 @@ class Mixture(Synthesizer):
         return "; ".join(parts) or "every column categorical"
 
     def _bytes_per_row(self) -> float:
-        widest = int(np.diff(self.offsets_).max()) if len(self.factors_) else 1
-        # the one-hot codes, the widest factor's draw, and the Gaussian scores with their noise
-        return (
-            super()._bytes_per_row()
-            + 8.0 * (self.transformer_.output_dim_ + widest)
-            + 16.0 * len(self.gaussian_)
-        )
+        # the one-hot codes and the Gaussian scores with their noise (a factor's draw is one binary
+        # search per row: no row ever holds a factor's categories)
+        return super()._bytes_per_row() + 8.0 * self.transformer_.output_dim_ + 16.0 * len(self.gaussian_)
 
     # ------------------------------------------------------------------ persistence
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -861,17 +857,16 @@ class Mixture(Synthesizer):
         self.epochs_trained_ = len(self.history_)
 
 
-def _draw(
-    probs: np.ndarray, rng: np.random.Generator, n: int | None = None, shared: bool = False
-) -> np.ndarray:
-    """One category per row of ``probs`` ``(n, c)`` by the inverse CDF (rows need not be normalised);
-    with ``shared``, ``n`` draws from the single row ``probs[0]``."""
-    cum = np.cumsum(probs, axis=1)
-    if shared:
-        u = rng.random(n) * cum[0, -1]
-        return np.minimum(np.searchsorted(cum[0], u, side="right"), probs.shape[1] - 1)
-    u = rng.random(probs.shape[0])[:, None] * cum[:, -1:]
-    return np.minimum((cum <= u).sum(axis=1), probs.shape[1] - 1)
+def _draw_given(table: np.ndarray, comp: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One category per row from row ``comp[i]`` of ``table`` ``(K, c)`` (rows need not be normalised),
+    by the inverse CDF: ``(n,)`` int64. Every row's CDF, shifted by its index, is one sorted array of
+    ``K·c`` entries, so a draw is one binary search and no ``(n, c)`` array is ever built (a merged map
+    factor has thousands of cells)."""
+    cum = np.cumsum(table, axis=1)
+    flat = (cum / np.maximum(cum[:, -1:], EPS) + np.arange(table.shape[0])[:, None]).ravel()
+    u = rng.random(comp.size)
+    found = np.searchsorted(flat, comp + u, side="right") - comp * table.shape[1]
+    return np.minimum(found, table.shape[1] - 1)
 
 
 __all__ = ["Mixture"]
