@@ -188,6 +188,28 @@ class SeriesSet:
             return np.array([len(self.frame)], dtype=np.int64)
         return self.frame.groupby(self.sequence_key, sort=False).size().to_numpy(np.int64)
 
+    def index_kind(self) -> str | None:
+        """``"datetime"`` or ``"number"``: how ``sequence_index`` counts time; ``None`` without one."""
+        if self.sequence_index is None:
+            return None
+        return (
+            "datetime" if pd.api.types.is_datetime64_any_dtype(self.frame[self.sequence_index]) else "number"
+        )
+
+    def index_numbers(self, values: pd.Series) -> np.ndarray:
+        """``(n,)`` float64: index values as numbers (seconds since the epoch for times)."""
+        return seconds(values) if self.index_kind() == "datetime" else values.to_numpy(np.float64)
+
+    def index_step(self) -> float | None:
+        """The one gap between consecutive index values within every sequence (1.0 when no sequence has
+        two rows), or ``None`` when the gaps differ (an irregular index) or there is no index."""
+        if self.sequence_index is None:
+            return None
+        gaps = np.concatenate([np.diff(self.index_numbers(s[self.sequence_index])) for s in self.sequences()])
+        if not gaps.size:
+            return 1.0
+        return float(gaps[0]) if np.allclose(gaps, gaps[0], rtol=0, atol=1e-9) else None
+
     def context(self) -> pd.DataFrame:
         """Keyed sequences: one row per entity, the context columns (``(S, len(context_columns))``)."""
         if not self.keyed:

@@ -354,7 +354,7 @@ class SeriesAR(TorchTraining, BaseSynthesizer):
         self.context_columns_ = list(series.context_columns)
         self.value_names_ = series.value_columns
         seqs = series.sequences()
-        self._learn_index(series, seqs)
+        self._learn_index(series)
         frame = pd.concat([self._with_gap(s) for s in seqs], ignore_index=True)
         self.columns_ = [
             _column_spec(c, frame[c], int(self.bins), gap=c == GAP) for c in self._model_columns()
@@ -382,21 +382,12 @@ class SeriesAR(TorchTraining, BaseSynthesizer):
             self.value_names_
         )
 
-    def _learn_index(self, series: SeriesSet, seqs: list[pd.DataFrame]) -> None:
+    def _learn_index(self, series: SeriesSet) -> None:
         """``step_`` (the one gap of a regular index, else ``None``), ``index_kind_`` and, for one
         series, ``last_index_`` (where a sample continues)."""
-        self.step_, self.index_kind_, self.last_index_ = None, None, None
-        idx = self.sequence_index_
-        if idx is None:
-            return
-        self.index_kind_ = "datetime" if pd.api.types.is_datetime64_any_dtype(series.frame[idx]) else "number"
-        gaps = np.concatenate([np.diff(self._index_numbers(s[idx])) for s in seqs])
-        if gaps.size and np.allclose(gaps, gaps[0], rtol=0, atol=1e-9):
-            self.step_ = float(gaps[0])
-        elif not gaps.size:
-            self.step_ = 1.0
-        if not series.keyed:
-            self.last_index_ = float(self._index_numbers(series.frame[idx])[-1])
+        self.index_kind_, self.step_, self.last_index_ = series.index_kind(), series.index_step(), None
+        if self.sequence_index_ is not None and not series.keyed:
+            self.last_index_ = float(series.index_numbers(series.frame[self.sequence_index_])[-1])
 
     def _index_numbers(self, s: pd.Series) -> np.ndarray:
         if self.index_kind_ == "datetime":

@@ -74,7 +74,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from simulacra.errors import ConfigError, DataError
-from simulacra.io.series import SeriesSet, from_seconds, seconds
+from simulacra.io.series import SeriesSet, from_seconds
 from simulacra.synthesizers.base import BaseSynthesizer, register
 from simulacra.synthesizers.training import TRAINING_CONSTRAINTS, TorchTraining, resolve_device
 from simulacra.transform.table import snap, value_grid
@@ -355,19 +355,13 @@ class SeriesDiffusion(TorchTraining, BaseSynthesizer):
             raise DataError(
                 f"{self.name}: the series has {len(frame)} rows, fewer than `window` ({self.window}); give a shorter window"
             )
-        self.step_, self.index_kind_, self.last_index_ = None, None, None
-        idx = self.sequence_index_
-        if idx is not None:
-            is_time = pd.api.types.is_datetime64_any_dtype(frame[idx])
-            self.index_kind_ = "datetime" if is_time else "number"
-            numbers = seconds(frame[idx]) if is_time else frame[idx].to_numpy(np.float64)
-            gaps = np.diff(numbers)
-            if gaps.size and not np.allclose(gaps, gaps[0], rtol=0, atol=1e-9):
+        self.index_kind_, self.step_, self.last_index_ = series.index_kind(), series.index_step(), None
+        if self.sequence_index_ is not None:
+            if self.step_ is None:
                 raise DataError(
-                    f"{self.name}: `sequence_index` {idx!r} is irregular; resample it to one step, or use series-ar"
+                    f"{self.name}: `sequence_index` {self.sequence_index_!r} is irregular; resample it to one step, or use series-ar"
                 )
-            self.step_ = float(gaps[0]) if gaps.size else 1.0
-            self.last_index_ = float(numbers[-1])
+            self.last_index_ = float(series.index_numbers(frame[self.sequence_index_])[-1])
         self.training_rows_ = len(frame)
         lo = np.array([c["lo"] for c in self.columns_])
         span = np.maximum(np.array([c["hi"] for c in self.columns_]) - lo, 1e-12)
@@ -386,7 +380,7 @@ class SeriesDiffusion(TorchTraining, BaseSynthesizer):
         self.optimizer_ = torch.optim.AdamW(
             self.net_.parameters(), lr=float(self.learning_rate), betas=(0.9, 0.96), weight_decay=0.0
         )
-        self.betas_, self.alpha_bar_ = cosine_schedule(TIMESTEPS)
+        _, self.alpha_bar_ = cosine_schedule(TIMESTEPS)  # (T,) ᾱ_t; β_t only defines it
 
     def _train_epoch(self) -> dict[str, float]:
         """One pass over the windows in random order."""
