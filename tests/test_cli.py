@@ -253,3 +253,69 @@ def test_bench_external_reference_rows_appear_only_where_installed(tmp_path, mon
     assert [r["model"] for r in bench.table_rows([result])] == ["mixture"]  # a failed reference is no row
     ok = {"model": "mixture", "external": {"mostlyai-engine": {"detection_xgb": 0.5, "fit_s": 9.0}}}
     assert [r["model"] for r in bench.table_rows([ok])] == ["mixture", "external: mostlyai-engine"]
+
+
+def _scalars(log_dir) -> dict[str, list[tuple[int, float]]]:
+    """Every scalar in the TensorBoard event files under ``log_dir``: ``{tag: [(step, value), …]}``,
+    read from the TFRecord framing (length, CRC, an ``Event`` protobuf, CRC) as TensorBoard reads it."""
+    import struct
+
+    from tensorboardX.proto.event_pb2 import Event
+
+    found: dict[str, list[tuple[int, float]]] = {}
+    for path in sorted(log_dir.glob("events.out.tfevents.*")):
+        data = path.read_bytes()
+        at = 0
+        while at < len(data):
+            (length,) = struct.unpack("<Q", data[at : at + 8])
+            event = Event.FromString(data[at + 12 : at + 12 + length])
+            at += 12 + length + 4
+            for value in event.summary.value:
+                found.setdefault(value.tag, []).append((event.step, value.simple_value))
+    return found
+
+
+def test_fit_log_dir_writes_each_epochs_losses_for_tensorboard(files, tmp_path, capsys):
+    """``--log-dir``: a neural fit's per-epoch losses land in TensorBoard event files, one point per
+    epoch and loss, equal to the model's own history; a model without epochs is refused in one line
+    with nothing written."""
+    logs = tmp_path / "logs"
+    code = main(
+        [
+            "fit",
+            str(files / "train.csv"),
+            "--model",
+            "tvae",
+            "--param",
+            "epochs=3",
+            "--param",
+            "verbose=false",
+            "--log-dir",
+            str(logs),
+            "-o",
+            str(tmp_path / "m"),
+        ]
+    )
+    assert code == 0
+    scalars = _scalars(logs)
+    history = json.loads((tmp_path / "m" / "state.json").read_text())["history"]
+    assert len(history) == 3 and set(scalars) == {f"tvae/{k}" for k in history[0]}
+    for name, points in scalars.items():
+        key = name.split("/", 1)[1]
+        assert [step for step, _ in points] == [1, 2, 3]
+        assert np.allclose([v for _, v in points], [h[key] for h in history], rtol=1e-5)
+    capsys.readouterr()
+    assert (
+        main(["fit", str(files / "train.csv"), "--log-dir", str(tmp_path / "x"), "-o", str(tmp_path / "n")])
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert err.startswith("error: --log-dir logs the epochs of a neural model") and err.count("\n") == 1
+    assert not (tmp_path / "x").exists() and not (tmp_path / "n").exists()
+    # the event files never go into the model folder being written, nor into an input's folder
+    for logs_at in (tmp_path / "n", tmp_path / "n" / "logs", files):
+        capsys.readouterr()
+        args = ["fit", str(files / "train.csv"), "--model", "tvae", "--log-dir", str(logs_at)]
+        assert main([*args, "-o", str(tmp_path / "n")]) == 2
+        assert capsys.readouterr().err.startswith("error: --log-dir ")
+    assert not (tmp_path / "n").exists() and not list(files.glob("events.out.tfevents.*"))

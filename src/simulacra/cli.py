@@ -347,6 +347,13 @@ class _Fit:
             help="The secret key (16+ bytes) for --pii pseudonymize; or set SIMULACRA_PII_KEY. Never stored.",
         ),
     ]
+    log_dir = Annotated[
+        Path,
+        typer.Option(
+            "--log-dir",
+            help="Neural models: write each epoch's losses as TensorBoard scalars into this folder; watch with 'tensorboard --logdir DIR'.",
+        ),
+    ]
 
 
 @app.command(
@@ -375,6 +382,7 @@ def fit(
     batch_source: _Fit.batch_source = None,
     pii: _Fit.pii = "fake",
     pii_key_file: _Fit.pii_key_file = None,
+    log_dir: _Fit.log_dir = None,
     force: Force = False,
 ) -> None:
     """Fit a synthesizer to a table, an image set, labelled texts or a time series and save it (neural models show

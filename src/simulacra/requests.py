@@ -123,6 +123,9 @@ class FitRequest(SeriesFields):
         pseudonyms.
     pii_key_file : Path or None
         The secret key for ``pseudonymize`` (or the ``SIMULACRA_PII_KEY`` environment variable).
+    log_dir : Path or None
+        Models that train in epochs: write each epoch's losses as TensorBoard scalars into this
+        folder (:class:`~simulacra.synthesizers.tensorboard.TensorBoardLogger`).
     force : bool
         Replace an existing model folder written by simulacra.
     """
@@ -143,6 +146,7 @@ class FitRequest(SeriesFields):
     batch_source: str | None = None
     pii: str = "fake"
     pii_key_file: Path | None = None
+    log_dir: Path | None = None
     force: bool = False
 
     @property

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,29 @@ class FitResult:
     data: FitData
     seconds: float
     advice: str | None = None
+
+
+@contextmanager
+def _epoch_callbacks(on_epoch: Any, log_dir: Path | None, tag: str) -> Iterator[Any]:
+    """The one ``on_epoch(epoch, losses)`` a fit gets: the caller's (progress) and, with ``log_dir``,
+    a TensorBoard logger, closed when the fit ends however it ends."""
+    callbacks = [on_epoch] if on_epoch is not None else []
+    logger = None
+    if log_dir is not None:
+        from simulacra.synthesizers.tensorboard import TensorBoardLogger
+
+        logger = TensorBoardLogger(log_dir, tag)
+        callbacks.append(logger)
+
+    def each(epoch: int, losses: dict[str, float]) -> None:
+        for callback in callbacks:
+            callback(epoch, losses)
+
+    try:
+        yield each if callbacks else None
+    finally:
+        if logger is not None:
+            logger.close()
 
 
 def fit(request: FitRequest, status: Status | None = None, *, on_epoch: Any = None) -> FitResult:
@@ -69,7 +94,22 @@ def fit(request: FitRequest, status: Status | None = None, *, on_epoch: Any = No
         )
     if r.batch_source is not None and r.batch_source not in BATCH_SOURCES:
         raise ConfigError(f"`batch_source` {r.batch_source!r}: use one of {', '.join(BATCH_SOURCES)}")
+    if r.log_dir is not None and not synth.trains_in_epochs:
+        raise ConfigError(
+            f"`log_dir` logs the epochs of a neural model, and {name} does not train in epochs; drop it"
+        )
+    if r.log_dir is not None and r.log_dir.exists() and not r.log_dir.is_dir():
+        raise ConfigError(f"`log_dir` {str(r.log_dir)!r} is a file; give a folder for the event files")
     check_not_input(r.output, r.source, r.metadata, r.pii_key_file)
+    if r.log_dir is not None:
+        check_not_input(r.log_dir, r.source, r.metadata, r.pii_key_file, flag="`log_dir`")
+        for written in (r.output, r.checkpoints):  # the event files must not land in what fit writes
+            a, b = r.log_dir.resolve(), written.resolve()
+            if a == b or b in a.parents or a in b.parents:
+                raise ConfigError(
+                    f"`log_dir` {str(r.log_dir)!r} is (or holds, or is inside) {str(written)!r}, which fit writes; "
+                    "give a folder of its own"
+                )
     claim(r.output, force=r.force, kind="dir")  # and the output, before any training
     with output_lock(r.output):
         data = named(synth.modality).fit_data(r, synth, status)
@@ -80,17 +120,18 @@ def fit(request: FitRequest, status: Status | None = None, *, on_epoch: Any = No
             if r.resume and not (r.checkpoints / CHECKPOINT).is_file():
                 status.note(f"no checkpoint in {r.checkpoints}; starting from epoch 0")
             try:
-                fit_model(
-                    synth,
-                    *data.args,
-                    checkpoint_dir=r.checkpoints,
-                    checkpoint_every=r.checkpoint_every,
-                    resume=r.resume,
-                    on_epoch=on_epoch,
-                    pii=r.pii,
-                    pii_key=key,
-                    batches=data.batches,
-                )
+                with _epoch_callbacks(on_epoch, r.log_dir, name) as each_epoch:
+                    fit_model(
+                        synth,
+                        *data.args,
+                        checkpoint_dir=r.checkpoints,
+                        checkpoint_every=r.checkpoint_every,
+                        resume=r.resume,
+                        on_epoch=each_epoch,
+                        pii=r.pii,
+                        pii_key=key,
+                        batches=data.batches,
+                    )
             except KeyboardInterrupt as stop:
                 saved = (r.checkpoints / CHECKPOINT).is_file()
                 raise FitInterrupted(r.checkpoints if saved else None) from stop
