@@ -303,3 +303,32 @@ def test_series_diffusion_refuses_what_it_does_not_model(days):
         make("series-diffusion", **TINY_DIFFUSION).fit(SeriesSet(frame))
     with pytest.raises(ConfigError, match=r"`hidden` \(16\) must be a multiple of `heads` \(3\)"):
         make("series-diffusion", **{**TINY_DIFFUSION, "heads": 3}).fit(SeriesSet(frame.fillna(0)))
+
+
+def test_keyed_evaluation_has_sdmetrics_sequence_metrics_and_a_window_membership_attack(days, keyed):
+    """Keyed Energy days, split by entity: the real training days scored as if synthetic are the same
+    on every per-sequence statistic and give themselves away to the membership attack (each member
+    window has a copy); a model's days are neither. ``evaluate_series`` reports both."""
+    from simulacra.evaluate.series import inter_row_msas, statistic_msas, window_membership
+
+    train, test = days.split(test_size=0.25, seed=0)
+    drawn = keyed.sample(21, seed=3)
+    scaler = Scaler(train)
+    real, fake, held = scaler.sequences(train), scaler.sequences(drawn), scaler.sequences(test)
+    numeric = scaler.numeric_columns()
+    assert len(numeric) == 4  # Appliances, T1, RH_1, lights (the date is the index)
+    assert statistic_msas(real, real, numeric) == dict.fromkeys(("mean", "median", "sd", "min", "max"), 1.0)
+    assert inter_row_msas(real, real, numeric) == 1.0
+    by_statistic = statistic_msas(real, fake, numeric)
+    assert (
+        all(0.0 <= v < 1.0 for v in by_statistic.values())
+        and 0.0 <= inter_row_msas(real, fake, numeric) < 1.0
+    )
+    real_w, held_w, fake_w = windows(real, 24), windows(held, 24), windows(fake, 24)
+    copied = window_membership(real_w, held_w, real_w, seed=0)
+    assert copied["auc"] > 0.95 and copied["tpr_at_fpr"] > 0.5
+    attack = window_membership(real_w, held_w, fake_w, seed=0)
+    assert attack["auc"] < copied["auc"] and attack["auc_ci"][0] <= attack["auc"] <= attack["auc_ci"][1]
+    ev = evaluate_series(train, drawn, test, seed=0, iterations=(50, 50), references=False)
+    assert ev.metrics["fidelity"]["statistic_msas"] == pytest.approx(np.mean(list(by_statistic.values())))
+    assert ev.metrics["privacy"]["window_membership_auc"] == pytest.approx(attack["auc"])

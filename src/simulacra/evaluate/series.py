@@ -28,6 +28,19 @@ numbers, categorical ones as their category codes; a missing value is 0 after sc
 * **Nearest windows** (privacy): the share of synthetic windows closer (Euclidean, scaled) to a training
   window than to a holdout window, with as many of each (the DCR idea on windows; 0.5 is ideal, above
   it means copying).
+* **Membership inference on windows** (privacy): the distance attack of Chen et al. 2020 ("GAN-Leaks",
+  full black-box): a window is called a member when it lies close to a synthetic window. ROC-AUC and
+  the true-positive rate at 1 % false positives over as many training windows (members) as holdout
+  windows (non-members), with bootstrap intervals. 0.5 and 0.01 mean no leak. One series is split in
+  time, so its holdout windows come from a later period; a score above 0.5 there can be drift as well
+  as memorisation (keyed sequences split by entity have no such confound).
+* **Keyed sequences** (SDMetrics' sequential metrics, with its Multi-Sequence Aggregate Similarity,
+  MSAS): *sequence-length similarity* (1 − KS between the sequence lengths); *StatisticMSAS*,
+  for each numerical value column and each of mean, median, sd, min and max: the statistic per
+  sequence, and 1 − KS between the real and the synthetic sequences' values, averaged; *InterRowMSAS*,
+  per column the mean difference between consecutive rows of each sequence, 1 − KS, averaged (as
+  SDMetrics defines it, that mean telescopes to ``(last − first) / (T − 1)``: the drift of a
+  sequence, not its roughness); *context shapes* (the context columns' marginals).
 
 Where this differs from the TimeGAN reference code: its classifier and predictor are TensorFlow 1
 GRUs with the same sizes, iterations and split; here they are PyTorch, seeded, on the CPU.
@@ -69,6 +82,10 @@ DESCRIPTIONS.update(
         "sequence_length_similarity": "1 − KS statistic between real and synthetic sequence lengths. 1 = same length distribution.",
         "context_shapes": "Mean per-column similarity of the context columns' marginals (1 − KS or 1 − TVD), one row per sequence.",
         "window_dcr_share": "Share of synthetic windows closer to a training window than to a holdout window (as many of each). 0.5 is ideal; higher means copying.",
+        "window_membership_auc": "ROC-AUC of the distance attack on windows (a window near a synthetic one is called a training member). 0.5 means no leak; one series' later holdout can add drift.",
+        "window_membership_tpr_at_1pct_fpr": "True-positive rate of the window distance attack at 1 % false positives. ≈ 0.01 means no leak.",
+        "statistic_msas": "SDMetrics' StatisticMSAS: 1 − KS between real and synthetic per-sequence mean, median, sd, min and max of each numerical column, averaged. 1 = same.",
+        "inter_row_msas": "SDMetrics' InterRowMSAS: 1 − KS between real and synthetic per-sequence mean differences of consecutive rows, averaged over numerical columns. 1 = same.",
     }
 )
 
@@ -107,6 +124,10 @@ class Scaler:
                 )
             out.append(x)
         return np.stack(out, axis=1) if out else np.zeros((len(frame), 0))
+
+    def numeric_columns(self) -> list[int]:
+        """Positions of the numerical and datetime value columns (not category codes)."""
+        return [i for i, c in enumerate(self.columns) if c not in self.codes]
 
     def sequences(self, series: SeriesSet) -> list[np.ndarray]:
         """Each sequence as ``(T_i, d)`` float32 in [0, 1] (missing: 0).
@@ -315,6 +336,92 @@ def window_dcr_share(
     return float(np.mean((da < db) + 0.5 * (da == db)))
 
 
+def window_membership(
+    train: np.ndarray, holdout: np.ndarray, synthetic: np.ndarray, *, seed: int = 0
+) -> dict[str, Any]:
+    """The distance membership attack on windows (Chen et al. 2020, full black-box).
+
+    Parameters
+    ----------
+    train, holdout, synthetic : ndarray, shape (n, L, d), float32
+        Scaled windows: the members (training), the non-members (never seen) and the generated ones.
+    seed : int
+        Seeds the subsets (as many members as non-members, at most :data:`MAX_WINDOWS` each) and the
+        bootstrap.
+
+    Returns
+    -------
+    dict
+        :func:`simulacra.evaluate.privacy.attack_roc`'s ``auc``, ``tpr_at_fpr`` (at 1 %) and their 95 %
+        intervals; the score of a window is minus its Euclidean distance to the nearest synthetic one.
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    from simulacra.evaluate.privacy import attack_roc
+
+    rng = np.random.default_rng(seed)
+    n = min(len(train), len(holdout), MAX_WINDOWS)
+    members = train[rng.permutation(len(train))[:n]].reshape(n, -1)
+    others = holdout[rng.permutation(len(holdout))[:n]].reshape(n, -1)
+    synth = synthetic[rng.permutation(len(synthetic))[:MAX_WINDOWS]]
+    nearest = NearestNeighbors(n_neighbors=1).fit(synth.reshape(len(synth), -1))
+    score = lambda w: -nearest.kneighbors(w)[0][:, 0]  # noqa: E731  (closer: more likely a member)
+    return attack_roc(score(members), score(others), seed=seed)
+
+
+#: the per-sequence statistics StatisticMSAS compares (SDMetrics' choices)
+MSAS_STATISTICS = {"mean": np.mean, "median": np.median, "sd": np.std, "min": np.min, "max": np.max}
+
+
+def _ks_complement(a: np.ndarray, b: np.ndarray) -> float:
+    from scipy.stats import ks_2samp
+
+    return 1.0 - float(ks_2samp(a, b).statistic)
+
+
+def statistic_msas(
+    real: list[np.ndarray], synthetic: list[np.ndarray], columns: list[int]
+) -> dict[str, float]:
+    """SDMetrics' StatisticMSAS for each statistic of :data:`MSAS_STATISTICS`, averaged over ``columns``.
+
+    Parameters
+    ----------
+    real, synthetic : list of ndarray, each (T_i, d) float32
+        Scaled sequences (:meth:`Scaler.sequences`).
+    columns : list of int
+        The numerical value columns (category codes have no mean).
+
+    Returns
+    -------
+    dict
+        ``{statistic: 1 − KS}`` in [0, 1], 1 = the same distribution of that statistic over sequences.
+    """
+    return {
+        name: float(
+            np.mean(
+                [
+                    _ks_complement(
+                        np.array([stat(x[:, c]) for x in real]), np.array([stat(x[:, c]) for x in synthetic])
+                    )
+                    for c in columns
+                ]
+            )
+        )
+        for name, stat in MSAS_STATISTICS.items()
+    }
+
+
+def inter_row_msas(real: list[np.ndarray], synthetic: list[np.ndarray], columns: list[int]) -> float:
+    """SDMetrics' InterRowMSAS (one row apart) averaged over ``columns``: per sequence the mean
+    difference between consecutive rows, and 1 − KS between the real and the synthetic sequences'
+    means; sequences of one row are left out. Arguments as :func:`statistic_msas`; returns [0, 1]."""
+
+    def means(seqs: list[np.ndarray], c: int) -> np.ndarray:
+        return np.array([np.diff(x[:, c]).mean() for x in seqs if len(x) > 1])
+
+    return float(np.mean([_ks_complement(means(real, c), means(synthetic, c)) for c in columns]))
+
+
 def _shuffled_time(w: np.ndarray, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     return np.ascontiguousarray(
@@ -357,8 +464,9 @@ def evaluate_series(
     -------
     Evaluation
         ``fidelity`` (discriminative score, Context-FID, correlational score, autocorrelation error;
-        keyed: length and context similarity), ``utility`` (predictive score and its real reference), ``privacy`` (nearest
-        windows, with a holdout); ``details["references"]``.
+        keyed: length and context similarity, StatisticMSAS and InterRowMSAS), ``utility``
+        (predictive score and its real reference), ``privacy`` (with a holdout: nearest windows and
+        the membership attack on windows); ``details["references"]``.
 
     Raises
     ------
@@ -407,6 +515,12 @@ def evaluate_series(
             fid["context_shapes"] = float(
                 column_shapes(ctx, synthetic.context(), Metadata.detect(ctx))["score"]
             )
+        numeric = scaler.numeric_columns()
+        if numeric:
+            by_statistic = statistic_msas(real_seqs, synth_seqs, numeric)
+            fid["statistic_msas"] = float(np.mean(list(by_statistic.values())))
+            fid["inter_row_msas"] = inter_row_msas(real_seqs, synth_seqs, numeric)
+            ev.details["statistic_msas"] = by_statistic
     ev.metrics["fidelity"] = fid
     ev.details["window"] = {
         "length": length,
@@ -424,7 +538,13 @@ def evaluate_series(
     }
     ev.seconds["utility"] = time.perf_counter() - clock
     if len(test_w) >= 5:
-        ev.metrics["privacy"] = {"window_dcr_share": window_dcr_share(real_w, test_w, synth_w, seed=seed)}
+        attack = window_membership(real_w, test_w, synth_w, seed=seed)
+        ev.metrics["privacy"] = {
+            "window_dcr_share": window_dcr_share(real_w, test_w, synth_w, seed=seed),
+            "window_membership_auc": attack["auc"],
+            "window_membership_tpr_at_1pct_fpr": attack["tpr_at_fpr"],
+        }
+        ev.details["window_membership"] = attack
     else:
         ev.skipped["privacy"] = "no real test series to hold out"
     if references:
