@@ -305,11 +305,16 @@ def test_series_diffusion_refuses_what_it_does_not_model(days):
         make("series-diffusion", **{**TINY_DIFFUSION, "heads": 3}).fit(SeriesSet(frame.fillna(0)))
 
 
-def test_keyed_evaluation_has_sdmetrics_sequence_metrics_and_a_window_membership_attack(days, keyed):
+def test_keyed_evaluation_has_sdmetrics_sequence_metrics_and_a_window_membership_attack(
+    days, keyed, tmp_path
+):
     """Keyed Energy days, split by entity: the real training days scored as if synthetic are the same
     on every per-sequence statistic and give themselves away to the membership attack (each member
-    window has a copy); a model's days are neither. ``evaluate_series`` reports both."""
+    window has a copy); a model's days are neither. ``evaluate_series`` reports both, and the report
+    draws every plot in headless Chromium."""
+    from helpers import chromium_plots
     from simulacra.evaluate.series import inter_row_msas, statistic_msas, window_membership
+    from simulacra.report.series import SeriesReport
 
     train, test = days.split(test_size=0.25, seed=0)
     drawn = keyed.sample(21, seed=3)
@@ -332,3 +337,9 @@ def test_keyed_evaluation_has_sdmetrics_sequence_metrics_and_a_window_membership
     ev = evaluate_series(train, drawn, test, seed=0, iterations=(50, 50), references=False)
     assert ev.metrics["fidelity"]["statistic_msas"] == pytest.approx(np.mean(list(by_statistic.values())))
     assert ev.metrics["privacy"]["window_membership_auc"] == pytest.approx(attack["auc"])
+    page = SeriesReport(ev, train, drawn, history=keyed.history_).to_html(tmp_path / "report.html")
+    html = page.read_text()
+    for metric in ("statistic_msas", "inter_row_msas", "window_membership_auc"):
+        assert f"<td>{metric}</td>" in html, metric
+    assert "StatisticMSAS: 1 − KS" in html and "1 % false positives" in html  # their descriptions
+    assert chromium_plots(page, tmp_path)[:2] == (4, 4)  # overlay, ACF, PCA, training curves
