@@ -9,6 +9,8 @@
 * ``<!-- result-file NAME -->`` becomes ``benchmarks/results/NAME`` (a Markdown table a benchmark script
   wrote, such as ``columns_scaling.md``), its first heading dropped.
 * ``<!-- cli-reference -->`` becomes every command's options, read from the Typer application.
+* ``<!-- model-parameters -->`` becomes every registered model's hyper-parameters, read from their
+  declarations (:class:`simulacra.synthesizers.hyper.Hyper`): default, allowed values, tune range, meaning.
 """
 
 from __future__ import annotations
@@ -110,12 +112,34 @@ def _cli_reference() -> str:
     return "\n".join(parts)
 
 
+def _model_parameters() -> str:
+    from simulacra.synthesizers import available, model_class
+
+    parts = []
+    for name in available():
+        cls = model_class(name)
+        lines = [
+            f"### `{name}`",
+            "",
+            "| parameter | default | allowed | tune range | meaning |",
+            "|---|---|---|---|---|",
+        ]
+        for key, h in cls.hyper_parameters.items():
+            space = f"`{h.space}`" if h.space else ""
+            doc = h.doc.replace("|", "\\|")
+            lines.append(f"| `{key}` | `{h.default!r}` | {h.check.allowed} | {space} | {doc} |")
+        parts.append("\n".join(lines) + "\n")
+    return "\n".join(parts)
+
+
 def on_page_markdown(markdown: str, **kwargs: Any) -> str:
     """Fill the generated parts of a page (see the module docstring)."""
     if "<!-- bench-results -->" in markdown:
         markdown = markdown.replace("<!-- bench-results -->", _results())
     if "<!-- cli-reference -->" in markdown:
         markdown = markdown.replace("<!-- cli-reference -->", _cli_reference())
+    if "<!-- model-parameters -->" in markdown:
+        markdown = markdown.replace("<!-- model-parameters -->", _model_parameters())
     markdown = re.sub(r"<!-- result-file (\S+) -->", lambda m: _result_file(m.group(1)), markdown)
     return re.sub(
         r"<!-- bench-row (.+?) \| (.+?) \| (.+?) -->",

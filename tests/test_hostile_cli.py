@@ -1113,14 +1113,26 @@ def test_wide_categorical_warns_with_the_fix(tmp_path, capsys):
     assert "warning:" in err and "'code'" in err and "max_categories" in err
 
 
-def test_every_model_declares_a_constraint_for_every_parameter():
+def test_every_model_declares_each_parameter_once_and_the_rest_follows():
     import sklearn.base
 
     from simulacra.synthesizers import available, model_class
+    from simulacra.validation import check_params
 
     for name in available():
         cls = model_class(name)
-        assert set(cls.param_names()) == set(cls._parameter_constraints), name
+        hypers = cls.hyper_parameters  # the one declaration: constructor, constraints, space, docs follow
+        assert cls.param_names() == list(hypers), name
+        assert cls._parameter_constraints == {k: h.check for k, h in hypers.items()}, name
+        assert cls.search_space == {k: h.space for k, h in hypers.items() if h.space is not None}, name
+        for key, h in hypers.items():
+            assert f"    {key} : {h.check.allowed}, default {h.default!r}\n        {h.doc}" in cls.__doc__, (
+                key
+            )
+        defaults = {
+            k: h.default for k, h in hypers.items() if (name, k) != ("hf-causal-lm", "model")
+        }  # required
+        assert check_params(name, cls._parameter_constraints, defaults) == defaults, name
         given = {
             "seed": 7,
             **({"model": "some/model"} if name == "hf-causal-lm" else {}),
@@ -1128,3 +1140,43 @@ def test_every_model_declares_a_constraint_for_every_parameter():
         clone = sklearn.base.clone(make(name, **given))  # scikit-learn's clone works on every synthesizer
         shown = ", ".join(f"{k}={given[k]!r}" for k in cls.param_names() if k in given)
         assert clone.get_params()["seed"] == 7 and repr(clone) == f"{cls.__name__}({shown})"
+
+
+def test_a_hyper_parameter_is_keyword_only_its_default_fresh_and_a_second_init_refused():
+    from simulacra.synthesizers import model_class
+    from simulacra.synthesizers.copula import GaussianCopula
+    from simulacra.synthesizers.hyper import Hyper
+    from simulacra.validation import Integer, Widths
+
+    tvae = model_class("tvae")
+    with pytest.raises(TypeError, match="positional"):
+        tvae(5)
+    with pytest.raises(TypeError, match="'epoch'"):
+        tvae(epoch=5)  # a misspelt name is refused, as by a written constructor
+    assert tvae(epochs=5).epochs == 5 and tvae().epochs == 300
+
+    class Widened(GaussianCopula):
+        """A copula with two more parameters."""
+
+        widths = Hyper([8, 8], Widths(), "hidden widths")
+        depth = Hyper(2, Integer(ge=1, le=9), "layers", space="1:4")
+
+    a, b = Widened(), Widened()
+    a.widths.append(16)
+    assert b.widths == [8, 8]  # a mutable default is copied per model, never shared
+
+    class Deeper(Widened):
+        """Deeper by default."""
+
+        depth = Widened.depth.but(default=3)  # redeclared: the new default, the old place, range and words
+
+    assert Deeper.param_names()[-2:] == ["widths", "depth"] and Deeper().depth == 3
+    assert Deeper.search_space["depth"] == "1:4" and "default 3\n        layers" in Deeper.__doc__
+
+    with pytest.raises(TypeError, match="drop its __init__"):
+
+        class Both(GaussianCopula):
+            size = Hyper(1, Integer(ge=1, le=9), "size")
+
+            def __init__(self, size: int = 1) -> None:
+                self.size = size

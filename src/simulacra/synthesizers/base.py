@@ -34,6 +34,7 @@ import pandas as pd
 from simulacra.errors import ConditionError, ConfigError, DataError, MetadataError, NotFittedError
 from simulacra.io import replace_dir, temporary_dir_for
 from simulacra.metadata import Metadata
+from simulacra.synthesizers.hyper import Hyper, collect
 from simulacra.validation import (
     MAX_SEED,
     Integer,
@@ -147,6 +148,9 @@ class BaseSynthesizer(ABC):
     #: :class:`~simulacra.experiments.tune.Dimension` (``LOW:HIGH[:log]`` or ``A,B,C``); empty: the user
     #: names the dimensions (``--space``)
     search_space: ClassVar[dict[str, str]] = {}
+    #: every hyper-parameter's declaration (:class:`~simulacra.synthesizers.hyper.Hyper`), base-most
+    #: first; the three attributes above and the constructor are derived from it
+    hyper_parameters: ClassVar[dict[str, Hyper]] = {}
     #: capability: ``fit`` trains in epochs and takes ``checkpoint_dir``, ``checkpoint_every``,
     #: ``resume`` and ``on_epoch`` (the CLI and the pipeline offer checkpoints and epoch progress then)
     trains_in_epochs: ClassVar[bool] = False
@@ -172,6 +176,12 @@ class BaseSynthesizer(ABC):
         model that :attr:`counts_rows_privately`, its noisy count, since the exact ``N`` is not covered
         by a DP model's ε."""
         return int(training_rows)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Each subclass's constructor, constraints, search space and docstring "Parameters" come
+        from its :class:`~simulacra.synthesizers.hyper.Hyper` declarations (:func:`collect`)."""
+        super().__init_subclass__(**kwargs)
+        collect(cls)
 
     # ------------------------------------------------------------------ parameters
     @classmethod

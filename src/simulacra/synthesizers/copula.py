@@ -25,7 +25,7 @@ under a Gaussian, any combination of *seen* values can be met; an unseen value r
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,8 +33,9 @@ from scipy import stats
 
 from simulacra.errors import ConditionError
 from simulacra.synthesizers.base import Synthesizer, register
+from simulacra.synthesizers.hyper import Hyper
 from simulacra.transform import TableTransformer, interval_of
-from simulacra.validation import MAX_SEED, Integer, Param
+from simulacra.validation import MAX_SEED, Integer
 
 
 def _nearest_correlation(c: np.ndarray, floor: float = 1e-6) -> np.ndarray:
@@ -67,12 +68,6 @@ def _condition(cov: np.ndarray, known: list[int], rest: list[int]) -> tuple[np.n
 class GaussianCopula(Synthesizer):
     """Gaussian copula over empirical marginals (see the module docstring for the method).
 
-    Parameters
-    ----------
-    max_quantiles: quantiles stored per numerical column (the model keeps these, never rows).
-    gibbs_sweeps: sweeps of the Gibbs sampler used when several categorical conditions are given.
-    seed: seed of the fit's only random step (the uniform draw inside category intervals).
-
     Attributes
     ----------
     transformer_: the fitted :class:`~simulacra.transform.TableTransformer` (one latent per span).
@@ -83,19 +78,23 @@ class GaussianCopula(Synthesizer):
     supports_temperature = (
         True  # sample(temperature=τ): the latent scale: the Gaussian draws are multiplied by τ
     )
-    _parameter_constraints: ClassVar[dict[str, Param]] = {
-        "max_quantiles": Integer(ge=2, le=1_000_000),
-        "gibbs_sweeps": Integer(ge=1, le=10_000),
-        "seed": Integer(ge=0, le=MAX_SEED),
-    }
-    #: ``simulacra tune``'s default space: the marginals' resolution (the copula itself has no
-    #: hyper-parameter to search)
-    search_space: ClassVar[dict[str, str]] = {"max_quantiles": "50:5000:log"}
-
-    def __init__(self, max_quantiles: int = 1000, gibbs_sweeps: int = 30, seed: int = 0) -> None:
-        self.max_quantiles = max_quantiles
-        self.gibbs_sweeps = gibbs_sweeps
-        self.seed = seed
+    # tune searches the marginals' resolution only: the copula itself has no hyper-parameter to search
+    max_quantiles = Hyper(
+        1000,
+        Integer(ge=2, le=1_000_000),
+        "quantiles stored per numerical column (the model keeps these, never rows)",
+        space="50:5000:log",
+    )
+    gibbs_sweeps = Hyper(
+        30,
+        Integer(ge=1, le=10_000),
+        "sweeps of the Gibbs sampler used when several categorical conditions are given",
+    )
+    seed = Hyper(
+        0,
+        Integer(ge=0, le=MAX_SEED),
+        "seed of the fit's only random step (the uniform draw inside category intervals)",
+    )
 
     # ------------------------------------------------------------------ fit
     def _fit(self, data: pd.DataFrame) -> None:
@@ -232,7 +231,7 @@ class IndependentMarginals(GaussianCopula):
     """
 
     name = "independent"
-    search_space: ClassVar[dict[str, str]] = {}  # a baseline: nothing to search
+    max_quantiles = GaussianCopula.max_quantiles.but(space=None)  # a baseline: nothing to search
 
     def _fit(self, data: pd.DataFrame) -> None:
         super()._fit(data)

@@ -33,7 +33,7 @@ conditioned column is then set exactly; see :meth:`TorchSynthesizer._sample` for
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import torch
@@ -42,10 +42,10 @@ from torch import nn
 from simulacra.errors import ConfigError
 from simulacra.synthesizers.base import register
 from simulacra.synthesizers.batches import BatchSource
+from simulacra.synthesizers.hyper import Hyper
 from simulacra.synthesizers.neural import TorchSynthesizer
 from simulacra.synthesizers.spans import SpanLayout
-from simulacra.synthesizers.training import TRAINING_CONSTRAINTS
-from simulacra.validation import Boolean, Integer, Param, Real, Widths
+from simulacra.validation import Boolean, Integer, Real, Widths
 
 _CHUNK = 2048  # rows per generator call when sampling: larger blocks fall out of the CPU caches
 
@@ -218,25 +218,7 @@ class Critic(nn.Module):
 class CTGAN(TorchSynthesizer):
     """Conditional tabular GAN (Xu et al. 2019); see the module docstring for the method.
 
-    Parameters (the reference defaults)
-    -----------------------------------
-    epochs: passes over the data, each ``max(N // batch_size, 1)`` steps (300).
-    batch_size: rows per step, a multiple of ``pac`` (500).
-    embedding_dim: size of the generator's noise input (128).
-    generator_dim, discriminator_dim: hidden widths (256, 256).
-    generator_lr, generator_decay, discriminator_lr, discriminator_decay: Adam learning rates and weight
-        decays (2e-4, 1e-6).
-    discriminator_steps: critic updates per generator update (1).
-    pac: rows per PacGAN group (10).
-    log_frequency: training-by-sampling draws categories by log-frequency (True) or frequency.
-    gumbel_tau: Gumbel-softmax temperature (0.2).
-    gradient_penalty: λ of WGAN-GP (10).
-    max_modes: mixture components per numerical column (10).
-    patience: stop after this many epochs without a 0.1 % improvement of the critic's Wasserstein
-        estimate ``|loss_d|``; ``None`` trains all epochs.
-    device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
-    seed: seeds the transformer, the initialisation, every batch and (by default) sampling.
-    verbose: show a Rich progress bar with losses and ETA.
+    The defaults are the reference implementation's.
 
     Attributes
     ----------
@@ -246,73 +228,32 @@ class CTGAN(TorchSynthesizer):
 
     name = "ctgan"
     supports_temperature = True  # sample(temperature=τ): the noise scale: z ~ N(0, τ²I)
-    _parameter_constraints: ClassVar[dict[str, Param]] = {
-        **TRAINING_CONSTRAINTS,
-        "embedding_dim": Integer(ge=1, le=65_536),
-        "generator_dim": Widths(),
-        "discriminator_dim": Widths(),
-        "generator_lr": Real(ge=0, le=10),
-        "generator_decay": Real(ge=0, le=10),
-        "discriminator_lr": Real(ge=0, le=10),
-        "discriminator_decay": Real(ge=0, le=10),
-        "discriminator_steps": Integer(ge=1, le=1000),
-        "pac": Integer(ge=1, le=1000),
-        "log_frequency": Boolean(),
-        "gumbel_tau": Real(gt=0, le=100),
-        "gradient_penalty": Real(ge=0, le=1e6),
-        "max_modes": Integer(ge=1, le=100),
-    }
-    #: ``simulacra tune``'s default space (:class:`~simulacra.experiments.tune.Dimension` specs): both
-    #: Adam learning rates around the paper's 2e-4, the noise width and the batch (multiples of ``pac``);
-    #: ``epochs`` stays as given
-    search_space: ClassVar[dict[str, str]] = {
-        "embedding_dim": "64,128,256",
-        "generator_lr": "5e-5:1e-3:log",
-        "discriminator_lr": "5e-5:1e-3:log",
-        "batch_size": "250,500,1000",
-    }
-
-    def __init__(
-        self,
-        epochs: int = 300,
-        batch_size: int = 500,
-        embedding_dim: int = 128,
-        generator_dim: Sequence[int] = (256, 256),
-        discriminator_dim: Sequence[int] = (256, 256),
-        generator_lr: float = 2e-4,
-        generator_decay: float = 1e-6,
-        discriminator_lr: float = 2e-4,
-        discriminator_decay: float = 1e-6,
-        discriminator_steps: int = 1,
-        pac: int = 10,
-        log_frequency: bool = True,
-        gumbel_tau: float = 0.2,
-        gradient_penalty: float = 10.0,
-        max_modes: int = 10,
-        patience: int | None = None,
-        device: str = "cpu",
-        seed: int = 0,
-        verbose: bool = True,
-    ) -> None:
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.embedding_dim = embedding_dim
-        self.generator_dim = generator_dim
-        self.discriminator_dim = discriminator_dim
-        self.generator_lr = generator_lr
-        self.generator_decay = generator_decay
-        self.discriminator_lr = discriminator_lr
-        self.discriminator_decay = discriminator_decay
-        self.discriminator_steps = discriminator_steps
-        self.pac = pac
-        self.log_frequency = log_frequency
-        self.gumbel_tau = gumbel_tau
-        self.gradient_penalty = gradient_penalty
-        self.max_modes = max_modes
-        self.patience = patience
-        self.device = device
-        self.seed = seed
-        self.verbose = verbose
+    # tune's default space: both Adam learning rates around the paper's 2e-4, the noise width and the
+    # batch (multiples of ``pac``); ``epochs`` stays as given
+    batch_size = TorchSynthesizer.batch_size.but(doc="rows per step, a multiple of pac", space="250,500,1000")
+    patience = TorchSynthesizer.patience.but(
+        doc="stop after this many epochs without a 0.1 % improvement of the critic's Wasserstein estimate "
+        "|loss_d|; None trains every epoch"
+    )
+    embedding_dim = Hyper(
+        128, Integer(ge=1, le=65_536), "size of the generator's noise input", space="64,128,256"
+    )
+    generator_dim = Hyper((256, 256), Widths(), "the generator's hidden widths")
+    discriminator_dim = Hyper((256, 256), Widths(), "the critic's hidden widths")
+    generator_lr = Hyper(2e-4, Real(ge=0, le=10), "the generator's Adam learning rate", space="5e-5:1e-3:log")
+    generator_decay = Hyper(1e-6, Real(ge=0, le=10), "the generator's Adam weight decay")
+    discriminator_lr = Hyper(
+        2e-4, Real(ge=0, le=10), "the critic's Adam learning rate", space="5e-5:1e-3:log"
+    )
+    discriminator_decay = Hyper(1e-6, Real(ge=0, le=10), "the critic's Adam weight decay")
+    discriminator_steps = Hyper(1, Integer(ge=1, le=1000), "critic updates per generator update")
+    pac = Hyper(10, Integer(ge=1, le=1000), "rows per PacGAN group")
+    log_frequency = Hyper(
+        True, Boolean(), "training-by-sampling draws categories by log-frequency (True) or frequency"
+    )
+    gumbel_tau = Hyper(0.2, Real(gt=0, le=100), "Gumbel-softmax temperature")
+    gradient_penalty = Hyper(10.0, Real(ge=0, le=1e6), "λ of WGAN-GP")
+    max_modes = Hyper(10, Integer(ge=1, le=100), "mixture components per numerical column")
 
     def _check_params(self) -> None:
         super()._check_params()

@@ -61,7 +61,7 @@ rows are our addition for exact conditional sampling.
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -70,10 +70,10 @@ from torch import nn
 
 from simulacra.synthesizers.base import register
 from simulacra.synthesizers.batches import BatchSource
+from simulacra.synthesizers.hyper import Hyper
 from simulacra.synthesizers.neural import TorchSynthesizer
-from simulacra.synthesizers.training import TRAINING_CONSTRAINTS
 from simulacra.transform import TableTransformer
-from simulacra.validation import Choice, Integer, Param, Probability, Real
+from simulacra.validation import Choice, Integer, Probability, Real
 
 SIGMA_MIN, SIGMA_MAX, RHO = 0.002, 80.0, 7.0
 TIME_FEATURES = 64  # sinusoidal features of c_noise
@@ -127,18 +127,6 @@ class Denoiser(nn.Module):
 class Diffusion(TorchSynthesizer):
     """Mixed-type masked/Gaussian diffusion (see the module docstring for the method).
 
-    Parameters
-    ----------
-    epochs: passes over the shuffled data.
-    batch_size: rows per step.
-    width, depth: the denoiser MLP's hidden width and number of hidden layers.
-    learning_rate: Adam's initial rate (decays linearly to 0).
-    ema: decay of the exponential moving average of the weights used for sampling.
-    steps: sampling steps.
-    sampler: ``"euler"`` (one network evaluation per step) or ``"heun"`` (EDM's second-order step: two
-        per step but the last).
-    patience, device, seed, verbose: as the other neural models.
-
     Attributes
     ----------
     transformer_, layout_, denoiser_ (the EMA weights), history_ (per-epoch mean ``numerical`` and
@@ -149,52 +137,23 @@ class Diffusion(TorchSynthesizer):
     supports_temperature = (
         True  # sample(temperature=τ): the initial noise scale of the numerical part: x_T ~ N(0, (τ·σ_max)²I)
     )
-    _parameter_constraints: ClassVar[dict[str, Param]] = {
-        **TRAINING_CONSTRAINTS,
-        "width": Integer(ge=1, le=65_536),
-        "depth": Integer(ge=1, le=64),
-        "learning_rate": Real(gt=0, le=10),
-        "ema": Probability(),
-        "steps": Integer(ge=1, le=10_000),
-        "sampler": Choice("euler", "heun"),
-    }
-    #: ``simulacra tune``'s default space (:class:`~simulacra.experiments.tune.Dimension` specs): the
-    #: denoiser's width and depth, the learning rate and the batch, as TabDDPM's search (§4); ``epochs``
-    #: and the sampler's ``steps`` stay as given
-    search_space: ClassVar[dict[str, str]] = {
-        "width": "256,512,1024",
-        "depth": "2:5",
-        "learning_rate": "5e-4:5e-3:log",
-        "batch_size": "256,1024,4096",
-    }
-
-    def __init__(
-        self,
-        epochs: int = 450,
-        batch_size: int = 1024,
-        width: int = 512,
-        depth: int = 3,
-        learning_rate: float = 2e-3,
-        ema: float = 0.999,
-        steps: int = 32,
-        sampler: str = "euler",
-        patience: int | None = None,
-        device: str = "cpu",
-        seed: int = 0,
-        verbose: bool = True,
-    ) -> None:
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.width = width
-        self.depth = depth
-        self.learning_rate = learning_rate
-        self.ema = ema
-        self.steps = steps
-        self.sampler = sampler
-        self.patience = patience
-        self.device = device
-        self.seed = seed
-        self.verbose = verbose
+    # tune's default space: the denoiser's width and depth, the learning rate and the batch, as
+    # TabDDPM's search (§4); ``epochs`` and the sampler's ``steps`` stay as given
+    epochs = TorchSynthesizer.epochs.but(default=450)
+    batch_size = TorchSynthesizer.batch_size.but(default=1024, space="256,1024,4096")
+    width = Hyper(512, Integer(ge=1, le=65_536), "the denoiser MLP's hidden width", space="256,512,1024")
+    depth = Hyper(3, Integer(ge=1, le=64), "the denoiser MLP's hidden layers", space="2:5")
+    learning_rate = Hyper(
+        2e-3, Real(gt=0, le=10), "Adam's initial rate (decays linearly to 0)", space="5e-4:5e-3:log"
+    )
+    ema = Hyper(0.999, Probability(), "decay of the moving average of the weights used for sampling")
+    steps = Hyper(32, Integer(ge=1, le=10_000), "sampling steps")
+    sampler = Hyper(
+        "euler",
+        Choice("euler", "heun"),
+        '"euler" (one network evaluation per step) or "heun" (EDM\'s second-order step: two per step but '
+        "the last)",
+    )
 
     def _make_transformer(self) -> TableTransformer:
         """Normal scores for the numerics (TabDDPM's quantile normalisation), one-hot categories."""

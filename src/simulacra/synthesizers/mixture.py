@@ -83,7 +83,7 @@ blocks of columns (TabPC's leaves are univariate); a curved pair of continua is 
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -92,9 +92,10 @@ from scipy.special import ndtr, ndtri
 
 from simulacra.errors import ConditionError
 from simulacra.synthesizers.base import Synthesizer, register
+from simulacra.synthesizers.hyper import Hyper
 from simulacra.synthesizers.training import progress_bar, threads
 from simulacra.transform import TableTransformer
-from simulacra.validation import MAX_SEED, Boolean, Choice, Integer, Param, Real
+from simulacra.validation import MAX_SEED, Boolean, Choice, Integer, Real
 
 EPS = 1e-9
 CHUNK_VALUES = 2**24  # one-hot entries per EM chunk (64 MiB of float32): rows per chunk = this ÷ D
@@ -359,20 +360,6 @@ def _shown(conditions: dict[str, Any]) -> str:
 class Mixture(Synthesizer):
     """Mixture of factorised distributions fitted by EM (see the module docstring for the method).
 
-    Parameters
-    ----------
-    components: ``K``, mixture components.
-    bins: most bins per numerical/datetime column.
-    iterations: most EM iterations.
-    smoothing: Dirichlet pseudo-rows per component and variable, spread as the marginal (and the
-        Gaussian leaves' prior weight, see :data:`LEAF_PRIOR_ROWS`).
-    tol: EM stops when the mean log-likelihood gains less than this (nats per row).
-    continuous: ``"gaussian"`` (default): numerical columns with a continuum of values get
-        full-covariance Gaussian leaves on their normal scores; ``"bins"``: every numerical column is
-        binned (the model before the Gaussian leaves).
-    seed: seed of the initialisation and of the transformer.
-    verbose: show a Rich progress bar with the log-likelihood and ETA.
-
     Attributes
     ----------
     transformer_: the fitted :class:`~simulacra.transform.TableTransformer`.
@@ -392,44 +379,31 @@ class Mixture(Synthesizer):
 
     name = "mixture"
     supports_temperature = True  # sample(temperature=τ): the category distributions of every factor raised to 1/τ and renormalised
-    _parameter_constraints: ClassVar[dict[str, Param]] = {
-        "components": Integer(ge=1, le=100_000),
-        "bins": Integer(ge=2, le=10_000),
-        "iterations": Integer(ge=0, le=100_000),
-        "smoothing": Real(gt=0.0, le=1e6),
-        "tol": Real(ge=0.0, le=1e6),
-        "continuous": Choice("gaussian", "bins"),
-        "seed": Integer(ge=0, le=MAX_SEED),
-        "verbose": Boolean(),
-    }
-    #: ``simulacra tune``'s default space (:class:`~simulacra.experiments.tune.Dimension` specs): the
-    #: components' count and the bins' resolution set the model's capacity, the Dirichlet smoothing its
-    #: prior weight; ``iterations`` stays as given
-    search_space: ClassVar[dict[str, str]] = {
-        "components": "50:600:log",
-        "bins": "16:128:log",
-        "smoothing": "0.1:10:log",
-    }
-
-    def __init__(
-        self,
-        components: int = 300,
-        bins: int = 64,
-        iterations: int = 100,
-        smoothing: float = 1.0,
-        tol: float = 1e-4,
-        continuous: str = "gaussian",
-        seed: int = 0,
-        verbose: bool = True,
-    ) -> None:
-        self.components = components
-        self.bins = bins
-        self.iterations = iterations
-        self.smoothing = smoothing
-        self.tol = tol
-        self.continuous = continuous
-        self.seed = seed
-        self.verbose = verbose
+    # tune's default space: the components' count and the bins' resolution set the model's capacity,
+    # the Dirichlet smoothing its prior weight; ``iterations`` stays as given
+    components = Hyper(300, Integer(ge=1, le=100_000), "``K``, mixture components", space="50:600:log")
+    bins = Hyper(64, Integer(ge=2, le=10_000), "most bins per numerical/datetime column", space="16:128:log")
+    iterations = Hyper(100, Integer(ge=0, le=100_000), "most EM iterations")
+    smoothing = Hyper(
+        1.0,
+        Real(gt=0.0, le=1e6),
+        "Dirichlet pseudo-rows per component and variable, spread as the marginal (and the Gaussian "
+        "leaves' prior weight, see LEAF_PRIOR_ROWS)",
+        space="0.1:10:log",
+    )
+    tol = Hyper(
+        1e-4,
+        Real(ge=0.0, le=1e6),
+        "EM stops when the mean log-likelihood gains less than this (nats per row)",
+    )
+    continuous = Hyper(
+        "gaussian",
+        Choice("gaussian", "bins"),
+        '"gaussian": numerical columns with a continuum of values get full-covariance Gaussian leaves on '
+        'their normal scores; "bins": every numerical column is binned (the model before the leaves)',
+    )
+    seed = Hyper(0, Integer(ge=0, le=MAX_SEED), "seed of the initialisation and of the transformer")
+    verbose = Hyper(True, Boolean(), "show a Rich progress bar with the log-likelihood and ETA")
 
     # ------------------------------------------------------------------ discretisation
     def _discretise(self, data: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

@@ -47,11 +47,12 @@ outputs are categorical over bins (TabularARGN's choice, robust to skew and mult
 context model is simulacra's ``mixture``. TabularARGN's sequential mode is a transformer over the
 sequence; a GRU is cheaper on a CPU. Binning the step change rather than the value is ours.
 
-Hyper-parameters (declared once, in :data:`SeriesAR._parameter_constraints` and ``__init__``)
------------------------------------------------------------------------------------------------
-hidden 128, layers 2, bins 32, window 64 (training windows over one long series, a start every
-:data:`STRIDE` rows), epochs 100 with early stopping on a held-out share (validation 0.1, patience 5;
-the weights of the best epoch are kept), batch_size 64, learning_rate 2e-3 (Adam), dropout 0.0.
+Hyper-parameters
+----------------
+Declared once, as the :class:`~simulacra.synthesizers.hyper.Hyper` attributes at the top of
+:class:`SeriesAR` (default, range, meaning and tune range on one line each). Training windows over one
+long series start every :data:`STRIDE` rows; early stopping watches a held-out share, and the weights
+of the best epoch are kept.
 """
 
 from __future__ import annotations
@@ -68,7 +69,8 @@ from torch import nn
 from simulacra.errors import ConditionError, DataError
 from simulacra.io.series import SeriesSet, from_seconds, seconds
 from simulacra.synthesizers.base import BaseSynthesizer, make, register
-from simulacra.synthesizers.training import TRAINING_CONSTRAINTS, TorchTraining, resolve_device
+from simulacra.synthesizers.hyper import Hyper
+from simulacra.synthesizers.training import TorchTraining, resolve_device
 from simulacra.transform.table import snap, value_grid
 from simulacra.validation import Integer, Real, check_value
 
@@ -241,33 +243,6 @@ class SeriesAR(TorchTraining, BaseSynthesizer):
     """An autoregressive GRU over per-column bins, for one long series or many keyed sequences
     (``series-ar``; the module docstring gives the method and its sources).
 
-    Parameters
-    ----------
-    hidden : int
-        GRU and head width (128).
-    layers : int
-        GRU layers (2).
-    bins : int
-        Quantile bins per number, for its values and for its step changes (32: on Stocks and Energy,
-        64 bins overfitted sooner and 16 were too coarse).
-    window : int
-        One long series: the length of the training windows, in rows (64); every start is used.
-    epochs : int
-        Passes over the training windows or sequences (100; early stopping ends most fits sooner).
-    batch_size : int
-        Windows or sequences per step (64).
-    learning_rate : float
-        Adam's learning rate (2e-3).
-    dropout : float
-        Between GRU layers (0.0).
-    validation : float
-        Share held out to choose the epoch whose weights are kept (0.1): blocks of one series, or
-        sequences, drawn with ``seed``; 0: none (the training loss is watched).
-    patience : int or None
-        Stop after this many epochs without a 0.1 % fall of the validation loss (5; None: never).
-    device, seed, verbose
-        As for every neural model.
-
     Attributes
     ----------
     columns_ : list of dict
@@ -280,51 +255,33 @@ class SeriesAR(TorchTraining, BaseSynthesizer):
     modality: ClassVar[str] = "series"
     _fitted_attr: ClassVar[str] = "columns_"
     supports_temperature: ClassVar[bool] = True
-    _parameter_constraints: ClassVar[dict[str, Any]] = {
-        **TRAINING_CONSTRAINTS,
-        "hidden": Integer(ge=4, le=4096),
-        "layers": Integer(ge=1, le=8),
-        "bins": Integer(ge=2, le=1024),
-        "window": Integer(ge=2, le=100_000),
-        "learning_rate": Real(gt=0, le=1),
-        "dropout": Real(ge=0, lt=1),
-        "validation": Real(ge=0, lt=0.5),
-    }
-    search_space: ClassVar[dict[str, str]] = {
-        "hidden": "32:256:log",
-        "epochs": "10:60",
-        "bins": "16,32,64,128",
-    }
-
-    def __init__(
-        self,
-        hidden: int = 128,
-        layers: int = 2,
-        bins: int = 32,
-        window: int = 64,
-        epochs: int = 100,
-        batch_size: int = 64,
-        learning_rate: float = 2e-3,
-        dropout: float = 0.0,
-        validation: float = 0.1,
-        patience: int | None = 5,
-        device: str = "cpu",
-        seed: int = 0,
-        verbose: bool = True,
-    ) -> None:
-        self.hidden = hidden
-        self.layers = layers
-        self.bins = bins
-        self.window = window
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.dropout = dropout
-        self.validation = validation
-        self.patience = patience
-        self.device = device
-        self.seed = seed
-        self.verbose = verbose
+    epochs = TorchTraining.epochs.but(
+        default=100,
+        doc="passes over the training windows or sequences (early stopping ends most fits sooner)",
+        space="10:60",
+    )
+    batch_size = TorchTraining.batch_size.but(default=64, doc="windows or sequences per step")
+    patience = TorchTraining.patience.but(
+        default=5, doc="stop after this many epochs without a 0.1 % fall of the validation loss (None: never)"
+    )
+    hidden = Hyper(128, Integer(ge=4, le=4096), "GRU and head width", space="32:256:log")
+    layers = Hyper(2, Integer(ge=1, le=8), "GRU layers")
+    bins = Hyper(
+        32,
+        Integer(ge=2, le=1024),
+        "quantile bins per number, for its values and for its step changes (on Stocks and Energy, 64 bins "
+        "overfitted sooner and 16 were too coarse)",
+        space="16,32,64,128",
+    )
+    window = Hyper(64, Integer(ge=2, le=100_000), "one long series: the training windows' length, in rows")
+    learning_rate = Hyper(2e-3, Real(gt=0, le=1), "Adam's learning rate")
+    dropout = Hyper(0.0, Real(ge=0, lt=1), "dropout between GRU layers")
+    validation = Hyper(
+        0.1,
+        Real(ge=0, lt=0.5),
+        "share held out to choose the epoch whose weights are kept: blocks of one series, or sequences, "
+        "drawn with seed; 0: none (the training loss is watched)",
+    )
 
     # ------------------------------------------------------------------ fit
     def fit(

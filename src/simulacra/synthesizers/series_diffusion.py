@@ -39,11 +39,11 @@ Sampling: DDIM with η = 0 on ``sampling_steps`` evenly spaced steps from ``x_T 
 scaled back, clipped to the training range, and moved onto a column's value grid or rounded to its
 decimals (whole numbers stay whole).
 
-Hyper-parameters (declared once, in :data:`SeriesDiffusion._parameter_constraints` and ``__init__``)
--------------------------------------------------------------------------------------------------
-hidden 64, heads 4, encoder_layers 2, decoder_layers 2 (Diffusion-TS's Stocks configuration), window
-24, epochs 60 passes over the windows, batch_size 64, learning_rate 8e-4, sampling_steps 50;
-:data:`TIMESTEPS` 500, :data:`WARMUP` 500 iterations, :data:`EMA` 0.9995.
+Hyper-parameters
+----------------
+Declared once, as the :class:`~simulacra.synthesizers.hyper.Hyper` attributes at the top of
+:class:`SeriesDiffusion` (the network's sizes are Diffusion-TS's Stocks configuration); the fixed
+constants are :data:`TIMESTEPS`, :data:`WARMUP` iterations and :data:`EMA`.
 
 Where this differs from the paper
 ---------------------------------
@@ -76,7 +76,8 @@ from torch.nn import functional as F
 from simulacra.errors import ConfigError, DataError
 from simulacra.io.series import SeriesSet, from_seconds
 from simulacra.synthesizers.base import BaseSynthesizer, register
-from simulacra.synthesizers.training import TRAINING_CONSTRAINTS, TorchTraining, resolve_device
+from simulacra.synthesizers.hyper import Hyper
+from simulacra.synthesizers.training import TorchTraining, resolve_device
 from simulacra.transform.table import snap, value_grid
 from simulacra.validation import Integer, Real, check_value
 
@@ -199,30 +200,6 @@ class SeriesDiffusion(TorchTraining, BaseSynthesizer):
     """A Diffusion-TS-style diffusion model of fixed-length windows of one long series of numbers
     (``series-diffusion``; the module docstring gives the method and its sources).
 
-    Parameters
-    ----------
-    hidden : int
-        Transformer width (64).
-    heads : int
-        Attention heads (4); ``hidden`` must be a multiple.
-    encoder_layers, decoder_layers : int
-        Transformer layers (2 and 2).
-    window : int
-        The length of the windows learned and drawn, in rows (24, the TimeGAN protocol's).
-    epochs : int
-        Passes over every window of the series (60, within the 15-minute budget on Energy on 2 CPU
-        cores; Diffusion-TS trains for about three times as many on Stocks).
-    batch_size : int
-        Windows per iteration (64).
-    learning_rate : float
-        AdamW's rate after warm-up (8e-4).
-    sampling_steps : int
-        DDIM steps when sampling (50), at most 500.
-    patience : int or None
-        Stop after this many epochs without a 0.1 % fall of the training loss (None: never).
-    device, seed, verbose
-        As for every neural model.
-
     Attributes
     ----------
     columns_ : list of dict
@@ -234,47 +211,25 @@ class SeriesDiffusion(TorchTraining, BaseSynthesizer):
     name: ClassVar[str] = "series-diffusion"
     modality: ClassVar[str] = "series"
     _fitted_attr: ClassVar[str] = "columns_"
-    _parameter_constraints: ClassVar[dict[str, Any]] = {
-        **TRAINING_CONSTRAINTS,
-        "hidden": Integer(ge=8, le=2048),
-        "heads": Integer(ge=1, le=64),
-        "encoder_layers": Integer(ge=1, le=16),
-        "decoder_layers": Integer(ge=1, le=16),
-        "window": Integer(ge=2, le=4096),
-        "learning_rate": Real(gt=0, le=1),
-        "sampling_steps": Integer(ge=1, le=TIMESTEPS),
-    }
-    search_space: ClassVar[dict[str, str]] = {"hidden": "32,64,128", "epochs": "50:300"}
-
-    def __init__(
-        self,
-        hidden: int = 64,
-        heads: int = 4,
-        encoder_layers: int = 2,
-        decoder_layers: int = 2,
-        window: int = 24,
-        epochs: int = 60,
-        batch_size: int = 64,
-        learning_rate: float = 8e-4,
-        sampling_steps: int = 50,
-        patience: int | None = None,
-        device: str = "cpu",
-        seed: int = 0,
-        verbose: bool = True,
-    ) -> None:
-        self.hidden = hidden
-        self.heads = heads
-        self.encoder_layers = encoder_layers
-        self.decoder_layers = decoder_layers
-        self.window = window
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.sampling_steps = sampling_steps
-        self.patience = patience
-        self.device = device
-        self.seed = seed
-        self.verbose = verbose
+    epochs = TorchTraining.epochs.but(
+        default=60,
+        doc="passes over every window of the series (within the 15-minute budget on Energy on 2 CPU cores; "
+        "Diffusion-TS trains for about three times as many on Stocks)",
+        space="50:300",
+    )
+    batch_size = TorchTraining.batch_size.but(default=64, doc="windows per iteration")
+    patience = TorchTraining.patience.but(
+        doc="stop after this many epochs without a 0.1 % fall of the training loss (None: never)"
+    )
+    hidden = Hyper(64, Integer(ge=8, le=2048), "transformer width", space="32,64,128")
+    heads = Hyper(4, Integer(ge=1, le=64), "attention heads; hidden must be a multiple")
+    encoder_layers = Hyper(2, Integer(ge=1, le=16), "transformer encoder layers")
+    decoder_layers = Hyper(
+        2, Integer(ge=1, le=16), "transformer decoder layers (each emits trend and season)"
+    )
+    window = Hyper(24, Integer(ge=2, le=4096), "the windows' length, in rows (24, the TimeGAN protocol's)")
+    learning_rate = Hyper(8e-4, Real(gt=0, le=1), "AdamW's rate after warm-up")
+    sampling_steps = Hyper(50, Integer(ge=1, le=TIMESTEPS), "DDIM steps when sampling")
 
     # ------------------------------------------------------------------ fit
     def fit(

@@ -2,7 +2,8 @@
 
 :class:`TorchTraining` is the epoch loop with Rich progress (losses, ETA), early stopping, checkpoints
 every N epochs with resume, seeding, thread limits, and ``state_dict`` persistence (``weights.pt``, read
-with ``weights_only=True``; no pickle). :data:`TRAINING_CONSTRAINTS` declares the parameters it reads.
+with ``weights_only=True``; no pickle). :class:`TorchTraining` declares the parameters it reads
+(:class:`~simulacra.synthesizers.hyper.Hyper`); a model redeclares one only to change its default.
 Nothing here changes process-wide state beyond a fit or a sample: torch's thread count and denormal
 flushing are set for the duration of the work and restored after it.
 """
@@ -22,19 +23,10 @@ import torch
 from torch import nn
 
 from simulacra.errors import ConfigError, DataError
-from simulacra.validation import MAX_SEED, Boolean, Integer, Optional, Param, Text
+from simulacra.synthesizers.hyper import Hyper
+from simulacra.validation import MAX_SEED, Boolean, Integer, Optional, Text
 
 CHECKPOINT = "checkpoint.pt"
-
-#: the constraints of the parameters :class:`TorchTraining` reads; each model adds its own
-TRAINING_CONSTRAINTS: dict[str, Param] = {
-    "epochs": Integer(ge=0, le=100_000),
-    "batch_size": Integer(ge=1, le=1_000_000),
-    "patience": Optional(Integer(ge=1, le=100_000)),
-    "device": Text(),
-    "seed": Integer(ge=0, le=MAX_SEED),
-    "verbose": Boolean(),
-}
 
 
 def available_cores() -> int:
@@ -129,13 +121,16 @@ class TorchTraining:
     ``_optimizers()`` (name → object, for ``state_dict``), ``_end_of_epoch(epoch)`` (e.g. sample grids).
     """
 
-    # set by subclasses' __init__
-    epochs: int
-    batch_size: int
-    patience: int | None
-    device: str
-    seed: int
-    verbose: bool
+    epochs = Hyper(300, Integer(ge=0, le=100_000), "passes over the shuffled training data")
+    batch_size = Hyper(500, Integer(ge=1, le=1_000_000), "rows (items) per optimiser step")
+    patience = Hyper(
+        None,
+        Optional(Integer(ge=1, le=100_000)),
+        "stop after this many epochs without improvement of the monitored loss; None trains every epoch",
+    )
+    device = Hyper("cpu", Text(), '"cpu", "cuda" or "auto" (CUDA when available, with a warning if not)')
+    seed = Hyper(0, Integer(ge=0, le=MAX_SEED), "seeds initialisation, every batch and (by default) sampling")
+    verbose = Hyper(True, Boolean(), "show a Rich progress bar with the losses and the ETA")
     name: str
     device_: torch.device
     #: capability flag read by the CLI and the pipeline (see BaseSynthesizer.trains_in_epochs)

@@ -41,7 +41,7 @@ and sets the conditioned column exactly. Several conditions: see :meth:`TorchSyn
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import torch
@@ -49,10 +49,10 @@ from torch import nn
 
 from simulacra.synthesizers.base import register
 from simulacra.synthesizers.batches import BatchSource
-from simulacra.synthesizers.dp.sgd import DP_CONSTRAINTS, DPTraining
+from simulacra.synthesizers.dp.sgd import DPTraining
+from simulacra.synthesizers.hyper import Hyper
 from simulacra.synthesizers.neural import TorchSynthesizer
-from simulacra.synthesizers.training import TRAINING_CONSTRAINTS
-from simulacra.validation import Integer, Param, Real, Widths
+from simulacra.validation import Integer, Real, Widths
 
 #: the smallest learned σ under DP-SGD (0.01 otherwise): the noisy steps drove σ of a column whose real
 #: values sit on its bound (the zeros of capital-gain at −1) to the floor, and the loss then diverged
@@ -134,23 +134,7 @@ class Decoder(nn.Module):
 class TVAE(DPTraining, TorchSynthesizer):
     """Tabular VAE (Xu et al. 2019); see the module docstring for the method.
 
-    Parameters (the reference defaults)
-    -----------------------------------
-    epochs: passes over the shuffled data (300).
-    batch_size: rows per step (500).
-    embedding_dim: latent size (128).
-    compress_dims, decompress_dims: encoder and decoder hidden widths ((128, 128) each).
-    l2scale: Adam weight decay (1e-5).
-    learning_rate: Adam learning rate (1e-3).
-    loss_factor: weight of the reconstruction term against the KL term (2).
-    max_modes: mixture components per numerical column (10).
-    patience: stop after this many epochs without a 0.1 % improvement of the epoch's mean loss;
-        ``None`` trains all epochs.
-    dp: train with DP-SGD (see the module docstring); ``epsilon`` (1.0) and ``delta`` (1e-5) are the
-        whole fit's budget, domain estimate included; ``max_grad_norm`` (1.0) the per-row clipping norm.
-    device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
-    seed: seeds the transformer, the initialisation, every batch and (by default) sampling.
-    verbose: show a Rich progress bar with losses and ETA.
+    The defaults are the reference implementation's.
 
     Attributes
     ----------
@@ -161,65 +145,22 @@ class TVAE(DPTraining, TorchSynthesizer):
 
     name = "tvae"
     supports_temperature = True  # sample(temperature=τ): the latent scale: z ~ N(0, τ²I)
-    _parameter_constraints: ClassVar[dict[str, Param]] = {
-        **TRAINING_CONSTRAINTS,
-        "embedding_dim": Integer(ge=1, le=65_536),
-        "compress_dims": Widths(),
-        "decompress_dims": Widths(),
-        "l2scale": Real(ge=0, le=10),
-        "learning_rate": Real(ge=0, le=10),
-        "loss_factor": Real(gt=0, le=1e6),
-        "max_modes": Integer(ge=1, le=100),
-        **DP_CONSTRAINTS,
-    }
-    #: ``simulacra tune``'s default space (:class:`~simulacra.experiments.tune.Dimension` specs): the
-    #: latent width, Adam's learning rate and weight decay, the reconstruction weight and the batch;
-    #: ``epochs`` stays as given
-    search_space: ClassVar[dict[str, str]] = {
-        "embedding_dim": "64,128,256",
-        "learning_rate": "1e-4:3e-3:log",
-        "l2scale": "1e-6:1e-4:log",
-        "loss_factor": "1.0:4.0",
-        "batch_size": "250,500,1000",
-    }
-
-    def __init__(
-        self,
-        epochs: int = 300,
-        batch_size: int = 500,
-        embedding_dim: int = 128,
-        compress_dims: Sequence[int] = (128, 128),
-        decompress_dims: Sequence[int] = (128, 128),
-        l2scale: float = 1e-5,
-        learning_rate: float = 1e-3,
-        loss_factor: float = 2.0,
-        max_modes: int = 10,
-        patience: int | None = None,
-        dp: bool = False,
-        epsilon: float = 1.0,
-        delta: float = 1e-5,
-        max_grad_norm: float = 1.0,
-        device: str = "cpu",
-        seed: int = 0,
-        verbose: bool = True,
-    ) -> None:
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.embedding_dim = embedding_dim
-        self.compress_dims = compress_dims
-        self.decompress_dims = decompress_dims
-        self.l2scale = l2scale
-        self.learning_rate = learning_rate
-        self.loss_factor = loss_factor
-        self.max_modes = max_modes
-        self.patience = patience
-        self.dp = dp
-        self.epsilon = epsilon
-        self.delta = delta
-        self.max_grad_norm = max_grad_norm
-        self.device = device
-        self.seed = seed
-        self.verbose = verbose
+    # tune's default space: the latent width, Adam's learning rate and weight decay, the reconstruction
+    # weight and the batch; ``epochs`` stays as given
+    batch_size = TorchSynthesizer.batch_size.but(space="250,500,1000")
+    patience = TorchSynthesizer.patience.but(
+        doc="stop after this many epochs without a 0.1 % improvement of the epoch's mean loss; None trains "
+        "every epoch"
+    )
+    embedding_dim = Hyper(128, Integer(ge=1, le=65_536), "latent size", space="64,128,256")
+    compress_dims = Hyper((128, 128), Widths(), "the encoder's hidden widths")
+    decompress_dims = Hyper((128, 128), Widths(), "the decoder's hidden widths")
+    l2scale = Hyper(1e-5, Real(ge=0, le=10), "Adam weight decay", space="1e-6:1e-4:log")
+    learning_rate = Hyper(1e-3, Real(ge=0, le=10), "Adam learning rate", space="1e-4:3e-3:log")
+    loss_factor = Hyper(
+        2.0, Real(gt=0, le=1e6), "weight of the reconstruction term against the KL term", space="1.0:4.0"
+    )
+    max_modes = Hyper(10, Integer(ge=1, le=100), "mixture components per numerical column")
 
     def _check_params(self) -> None:
         super()._check_params()

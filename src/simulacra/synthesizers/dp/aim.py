@@ -63,10 +63,11 @@ from simulacra.synthesizers.dp.graphical import (
     cells,
     estimate,
 )
+from simulacra.synthesizers.hyper import Hyper
 from simulacra.synthesizers.training import progress_bar, threads
 from simulacra.transform.domain import Domain
 from simulacra.transform.secret import secret_rng
-from simulacra.validation import MAX_SEED, Boolean, Choice, Integer, Optional, Param, Real
+from simulacra.validation import MAX_SEED, Boolean, Choice, Integer, Optional, Real
 
 
 class Binning:
@@ -130,34 +131,6 @@ class AIM(Synthesizer):
     """AIM (McKenna et al. 2022): ε-differentially private synthetic tables from adaptively chosen noisy
     marginals; see the module docstring for the method.
 
-    Parameters
-    ----------
-    epsilon : float
-        The privacy budget ε of ``(ε, δ)``-DP (1.0), for the whole fit, domain estimate included.
-    delta : float
-        δ (1e-5); well below 1/N.
-    bins : int
-        Equal-width bins per numeric column (32).
-    workload : {"triples", "pairs"}
-        The marginals AIM tries to preserve: every 3-way (the paper's) or every 2-way one.
-    rounds : int or None
-        ``T``, the rounds the budget is planned for (default ``16·d``, the paper's); at least ``2·d``
-        (:class:`~simulacra.errors.ConfigError` otherwise), since the first one-way measurements take
-        ``d`` rounds' share.
-    max_model_size : float
-        The junction tree's limit, MiB (32).
-    domain_share : float
-        Share of ρ spent on estimating undeclared column domains (0.1).
-    iterations : int
-        Estimation steps per round (50); the final estimate takes four times as many.
-    seed : int
-        Kept for the common interface; it seeds nothing of the fit. The mechanism's noise, selections
-        and domain estimate draw from fresh OS entropy (:mod:`simulacra.transform.secret`), so two
-        fits of one table differ, as they must for the guarantee to hold; sampling from the fitted
-        model takes ``sample(seed=…)``.
-    verbose : bool
-        Show a Rich progress bar of the rounds and the budget spent.
-
     Attributes
     ----------
     domain_, binnings_, model_ (:class:`~simulacra.synthesizers.dp.graphical.GraphicalModel`),
@@ -167,18 +140,35 @@ class AIM(Synthesizer):
     name = "aim"
     supports_temperature = True  # sample(temperature=τ): p(x)^(1/τ), the potentials divided by τ
     _fitted_attr: ClassVar[str] = "model_"
-    _parameter_constraints: ClassVar[dict[str, Param]] = {
-        "epsilon": Real(gt=0, le=1000),
-        "delta": Real(gt=0, lt=1),
-        "bins": Integer(ge=2, le=1024),
-        "workload": Choice("triples", "pairs"),
-        "rounds": Optional(Integer(ge=1, le=100_000)),
-        "max_model_size": Real(gt=0, le=4096),
-        "domain_share": Real(gt=0, lt=1),
-        "iterations": Integer(ge=1, le=100_000),
-        "seed": Integer(ge=0, le=MAX_SEED),
-        "verbose": Boolean(),
-    }
+    epsilon = Hyper(
+        1.0,
+        Real(gt=0, le=1000),
+        "the privacy budget ε of (ε, δ)-DP for the whole fit, domain estimate included",
+    )
+    delta = Hyper(1e-5, Real(gt=0, lt=1), "δ; well below 1/N")
+    bins = Hyper(32, Integer(ge=2, le=1024), "equal-width bins per numeric column")
+    workload = Hyper(
+        "triples",
+        Choice("triples", "pairs"),
+        "the marginals AIM tries to preserve: every 3-way (the paper's) or every 2-way one",
+    )
+    rounds = Hyper(
+        None,
+        Optional(Integer(ge=1, le=100_000)),
+        "T, the rounds the budget is planned for (None: 16·d, the paper's); at least 2·d, since the first "
+        "one-way measurements take d rounds' share",
+    )
+    max_model_size = Hyper(32.0, Real(gt=0, le=4096), "the junction tree's limit, MiB")
+    domain_share = Hyper(0.1, Real(gt=0, lt=1), "share of ρ spent on estimating undeclared column domains")
+    iterations = Hyper(50, Integer(ge=1, le=100_000), "estimation steps per round; the final one takes 4×")
+    seed = Hyper(
+        0,
+        Integer(ge=0, le=MAX_SEED),
+        "kept for the common interface; it seeds nothing of the fit: the mechanism's noise, selections and "
+        "domain estimate draw from fresh OS entropy (simulacra.transform.secret), so two fits of one table "
+        "differ, as they must for the guarantee to hold; sampling takes sample(seed=…)",
+    )
+    verbose = Hyper(True, Boolean(), "show a Rich progress bar of the rounds and the budget spent")
 
     differentially_private = True  # type: ignore[assignment]
     counts_rows_privately = True  # the graphical model's total comes from the noisy measurements
@@ -187,30 +177,6 @@ class AIM(Synthesizer):
         """The model's noisy row count (never the exact ``training_rows``)."""
         self._check_fitted()
         return max(1, round(float(self.model_.total)))
-
-    def __init__(
-        self,
-        epsilon: float = 1.0,
-        delta: float = 1e-5,
-        bins: int = 32,
-        workload: str = "triples",
-        rounds: int | None = None,
-        max_model_size: float = 32.0,
-        domain_share: float = 0.1,
-        iterations: int = 50,
-        seed: int = 0,
-        verbose: bool = True,
-    ) -> None:
-        self.epsilon = epsilon
-        self.delta = delta
-        self.bins = bins
-        self.workload = workload
-        self.rounds = rounds
-        self.max_model_size = max_model_size
-        self.domain_share = domain_share
-        self.iterations = iterations
-        self.seed = seed
-        self.verbose = verbose
 
     # ------------------------------------------------------------------ fit
     def _fit(self, data: pd.DataFrame) -> None:

@@ -42,18 +42,12 @@ import torch
 from simulacra.errors import ConfigError
 from simulacra.metadata import NOT_LEARNED
 from simulacra.synthesizers.dp.accounting import epsilon_of_rho, private_domain, sgd_epsilon, sgd_noise
+from simulacra.synthesizers.hyper import Hyper
 from simulacra.transform import TableTransformer
 from simulacra.transform.domain import Domain
 from simulacra.transform.secret import secret_seed
-from simulacra.validation import Boolean, Param, Real
+from simulacra.validation import Boolean, Real
 
-#: the parameters :class:`DPTraining` reads
-DP_CONSTRAINTS: dict[str, Param] = {
-    "dp": Boolean(),
-    "epsilon": Real(gt=0, le=1000),
-    "delta": Real(gt=0, lt=1),
-    "max_grad_norm": Real(gt=0, le=1e6),
-}
 #: share of the budget spent on estimating undeclared column domains (as AIM's default)
 DOMAIN_SHARE = 0.1
 
@@ -61,14 +55,15 @@ DOMAIN_SHARE = 0.1
 class DPTraining:
     """DP-SGD for a :class:`~simulacra.synthesizers.neural.TorchSynthesizer` (see the module docstring).
 
-    The model sets ``dp``, ``epsilon``, ``delta``, ``max_grad_norm`` in ``__init__``; its training loop
-    draws batches from :meth:`_batches` and its losses are means over the batch's rows.
+    The model inherits the ``dp``, ``epsilon``, ``delta`` and ``max_grad_norm`` parameters declared
+    here; its training loop draws batches from :meth:`_batches` and its losses are means over the
+    batch's rows.
     """
 
-    dp: bool
-    epsilon: float
-    delta: float
-    max_grad_norm: float
+    dp = Hyper(False, Boolean(), "train with DP-SGD (Abadi et al. 2016); the whole fit is (ε, δ)-DP")
+    epsilon = Hyper(1.0, Real(gt=0, le=1000), "the whole fit's ε with dp, the domain estimate included")
+    delta = Hyper(1e-5, Real(gt=0, lt=1), "the whole fit's δ with dp")
+    max_grad_norm = Hyper(1.0, Real(gt=0, le=1e6), "the per-row gradient clipping norm with dp")
 
     @property
     def differentially_private(self) -> bool:

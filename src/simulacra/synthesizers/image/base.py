@@ -24,7 +24,9 @@ from torch import nn
 from simulacra.errors import DataError
 from simulacra.io import ImageSet, make_grid, png_bytes
 from simulacra.synthesizers.base import BaseSynthesizer, ClassLabels
+from simulacra.synthesizers.hyper import Hyper
 from simulacra.synthesizers.training import TorchTraining, resolve_device
+from simulacra.validation import Integer
 
 GRID_COLUMNS = 10
 
@@ -124,8 +126,15 @@ class ImageSynthesizer(ClassLabels, TorchTraining, BaseSynthesizer):
     _fitted_attr: ClassVar[str] = "image_shape_"
     _training_only: ClassVar[tuple[str, ...]] = ("epochs", "verbose", "grid_every")
 
-    latent_dim: int
-    grid_every: int
+    batch_size = TorchTraining.batch_size.but(default=64, doc="images per step")
+    latent_dim = Hyper(100, Integer(ge=1, le=65_536), "size of the latent noise z")
+    width = Hyper(
+        32,
+        Integer(ge=1, le=4096),
+        "channels of the first layer of the image-reading network and the last "
+        "of the image-drawing one; the others double/halve from it",
+    )
+    grid_every = Hyper(5, Integer(ge=0, le=100_000), "draw a sample grid every N epochs (0: never)")
 
     # ------------------------------------------------------------------ fit
     def fit(

@@ -24,14 +24,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from simulacra.synthesizers.base import register
+from simulacra.synthesizers.hyper import Hyper
 from simulacra.synthesizers.image.base import (
     DownsamplingEncoder,
     ImageSynthesizer,
     UpsamplingDecoder,
     init_weights,
 )
-from simulacra.synthesizers.training import TRAINING_CONSTRAINTS
-from simulacra.validation import Boolean, Integer, Optional, Param, Real
+from simulacra.validation import Boolean, Optional, Real
 
 
 class Discriminator(nn.Module):
@@ -57,66 +57,27 @@ class Discriminator(nn.Module):
 
 @register
 class DCGAN(ImageSynthesizer):
-    """Deep convolutional GAN (Radford et al. 2015); see the module docstring.
-
-    Parameters
-    ----------
-    epochs: passes over the shuffled images (60; about 5 minutes on 2 CPU cores for 8,000 MNIST digits).
-    batch_size: images per step (64).
-    latent_dim: noise size (100, the paper's).
-    width: channels of the discriminator's first layer and the generator's last (32); the others
-        double/halve from it.
-    learning_rate: Adam learning rate of both networks (2e-4); betas (0.5, 0.999).
-    label_smoothing: the real targets are ``1 − label_smoothing`` (0.1).
-    spectral_norm: spectral normalization (Miyato et al. 2018) in the discriminator instead of batch
-        norm; ``None`` (default) uses it for ``cgan``, as the projection discriminator's authors do, and
-        not for ``dcgan``, as Radford et al. On 8,000 MNIST digits it took cgan's TSTR from 0.93 to 0.95.
-    grid_every: draw a sample grid every N epochs (5; 0: never).
-    patience: stop after this many epochs without a 0.1 % fall of the generator loss (None: never).
-    device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
-    seed: seeds initialisation, batches and (by default) sampling.
-    verbose: Rich progress with losses and ETA.
-    """
+    """Deep convolutional GAN (Radford et al. 2015); see the module docstring."""
 
     name = "dcgan"
-    _parameter_constraints: ClassVar[dict[str, Param]] = {
-        **TRAINING_CONSTRAINTS,
-        "latent_dim": Integer(ge=1, le=65_536),
-        "width": Integer(ge=1, le=4096),
-        "learning_rate": Real(ge=0, le=10),
-        "label_smoothing": Real(ge=0, lt=1),
-        "spectral_norm": Optional(Boolean()),
-        "grid_every": Integer(ge=0, le=100_000),
-    }
     conditional: ClassVar[bool] = False
-
-    def __init__(
-        self,
-        epochs: int = 60,
-        batch_size: int = 64,
-        latent_dim: int = 100,
-        width: int = 32,
-        learning_rate: float = 2e-4,
-        label_smoothing: float = 0.1,
-        spectral_norm: bool | None = None,
-        grid_every: int = 5,
-        patience: int | None = None,
-        device: str = "cpu",
-        seed: int = 0,
-        verbose: bool = True,
-    ) -> None:
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.latent_dim = latent_dim
-        self.width = width
-        self.learning_rate = learning_rate
-        self.label_smoothing = label_smoothing
-        self.spectral_norm = spectral_norm
-        self.grid_every = grid_every
-        self.patience = patience
-        self.device = device
-        self.seed = seed
-        self.verbose = verbose
+    epochs = ImageSynthesizer.epochs.but(
+        default=60,
+        doc="passes over the shuffled images (about 5 minutes on 2 CPU cores for 8,000 MNIST digits)",
+    )
+    patience = ImageSynthesizer.patience.but(
+        doc="stop after this many epochs without a 0.1 % fall of the generator loss (None: never)"
+    )
+    latent_dim = ImageSynthesizer.latent_dim.but(doc="noise size (the paper's 100)")
+    learning_rate = Hyper(2e-4, Real(ge=0, le=10), "Adam learning rate of both networks; betas (0.5, 0.999)")
+    label_smoothing = Hyper(0.1, Real(ge=0, lt=1), "the real targets are 1 − label_smoothing")
+    spectral_norm = Hyper(
+        None,
+        Optional(Boolean()),
+        "spectral normalization (Miyato et al. 2018) in the discriminator instead of batch norm; None uses "
+        "it for cgan, as the projection discriminator's authors do, and not for dcgan, as Radford et al. "
+        "(on 8,000 MNIST digits it took cgan's TSTR from 0.93 to 0.95)",
+    )
 
     def _build(self, x: torch.Tensor, y: torch.Tensor | None) -> None:
         k = len(self.class_names_) if self.conditional else 0

@@ -24,14 +24,14 @@ from torch import nn
 from simulacra.errors import DataError
 from simulacra.io import ImageSet
 from simulacra.synthesizers.base import register
+from simulacra.synthesizers.hyper import Hyper
 from simulacra.synthesizers.image.base import (
     DownsamplingEncoder,
     ImageSynthesizer,
     UpsamplingDecoder,
     to_uint8,
 )
-from simulacra.synthesizers.training import TRAINING_CONSTRAINTS
-from simulacra.validation import Integer, Param, Real
+from simulacra.validation import Real
 
 
 class Encoder(nn.Module):
@@ -55,58 +55,19 @@ class Encoder(nn.Module):
 class VAE(ImageSynthesizer):
     """Convolutional variational autoencoder (Kingma & Welling 2014); see the module docstring.
 
-    Parameters
-    ----------
-    epochs: passes over the shuffled images (30).
-    batch_size: images per step (64).
-    latent_dim: size of ``z`` (16).
-    width: channels of the encoder's first convolution and the decoder's last (32).
-    learning_rate: Adam learning rate (1e-3).
-    beta: weight of the KL term (1: the ELBO).
-    grid_every: draw a sample grid every N epochs (5; 0: never).
-    patience: stop after this many epochs without a 0.1 % fall of the loss (None: never).
-    device, seed, verbose: as the other neural models.
-
     ``history_`` holds per-epoch ``reconstruction`` (binary cross-entropy summed over pixels) and ``kl``
     (nats), per image.
     """
 
     name = "vae"
-    _parameter_constraints: ClassVar[dict[str, Param]] = {
-        **TRAINING_CONSTRAINTS,
-        "latent_dim": Integer(ge=1, le=65_536),
-        "width": Integer(ge=1, le=4096),
-        "learning_rate": Real(ge=0, le=10),
-        "beta": Real(ge=0, le=1e6),
-        "grid_every": Integer(ge=0, le=100_000),
-    }
     conditional: ClassVar[bool] = False
-
-    def __init__(
-        self,
-        epochs: int = 30,
-        batch_size: int = 64,
-        latent_dim: int = 16,
-        width: int = 32,
-        learning_rate: float = 1e-3,
-        beta: float = 1.0,
-        grid_every: int = 5,
-        patience: int | None = None,
-        device: str = "cpu",
-        seed: int = 0,
-        verbose: bool = True,
-    ) -> None:
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.latent_dim = latent_dim
-        self.width = width
-        self.learning_rate = learning_rate
-        self.beta = beta
-        self.grid_every = grid_every
-        self.patience = patience
-        self.device = device
-        self.seed = seed
-        self.verbose = verbose
+    epochs = ImageSynthesizer.epochs.but(default=30, doc="passes over the shuffled images")
+    patience = ImageSynthesizer.patience.but(
+        doc="stop after this many epochs without a 0.1 % fall of the loss (None: never)"
+    )
+    latent_dim = ImageSynthesizer.latent_dim.but(default=16)
+    learning_rate = Hyper(1e-3, Real(ge=0, le=10), "Adam learning rate")
+    beta = Hyper(1.0, Real(ge=0, le=1e6), "weight of the KL term (1: the ELBO)")
 
     def _build(self, x: torch.Tensor, y: torch.Tensor | None) -> None:
         k = len(self.class_names_) if self.conditional else 0

@@ -49,8 +49,9 @@ from simulacra.errors import ConditionError, ConfigError, DataError
 from simulacra.io import TextSet
 from simulacra.io.text import near_copy_key
 from simulacra.synthesizers.base import BaseSynthesizer, ClassLabels
+from simulacra.synthesizers.hyper import Hyper
 from simulacra.synthesizers.training import TorchTraining, resolve_device
-from simulacra.validation import Integer, Optional, Real, check_value
+from simulacra.validation import Integer, Real, check_value
 
 #: texts generated per forward batch while sampling
 SAMPLE_BATCH = 256
@@ -88,13 +89,27 @@ class TextSynthesizer(ClassLabels, TorchTraining, BaseSynthesizer):
     """
 
     modality: ClassVar[str] = "text"
+    batch_size = TorchTraining.batch_size.but(default=32, doc="texts per step")
+    patience = TorchTraining.patience.but(
+        doc="stop after this many epochs without a 0.1 % fall of the validation loss (of the training loss "
+        "without validation texts; None: never)"
+    )
+    top_k = Hyper(
+        0, Integer(ge=0, le=1_000_000), "sampling's default top-k (0: off); sample() may override it"
+    )
+    top_p = Hyper(
+        1.0, Real(gt=0, le=1), "sampling's default nucleus share (1: off); sample() may override it"
+    )
+    validation = Hyper(
+        0.1,
+        Real(ge=0, le=0.5),
+        "share of the training texts held out (stratified by label) to choose the epoch whose weights are "
+        "kept, by their next-token loss (0: none, or fewer than 20 texts either side)",
+    )
     conditional: ClassVar[bool] = True
     conditional_models: ClassVar[str] = "a model fitted on labelled texts"
     _fitted_attr: ClassVar[str] = "class_names_"
     supports_temperature = True
-
-    top_k: int
-    top_p: float
 
     # ------------------------------------------------------------------ fit
     def fit(
@@ -445,11 +460,3 @@ def filter_logits(logits: torch.Tensor, top_k: int, top_p: float) -> torch.Tenso
         drop = cum - sorted_logits.softmax(-1) >= top_p  # the mass before a token already reaches p
         logits = logits.masked_fill(torch.zeros_like(drop).scatter(-1, order, drop), float("-inf"))
     return logits
-
-
-TEXT_CONSTRAINTS = {
-    "top_k": Integer(ge=0, le=1_000_000),
-    "top_p": Real(gt=0, le=1),
-    "patience": Optional(Integer(ge=1, le=100_000)),
-    "validation": Real(ge=0, le=0.5),
-}

@@ -51,8 +51,8 @@ from torch import nn
 
 from simulacra.io import TextSet
 from simulacra.synthesizers.base import register
-from simulacra.synthesizers.text.base import TEXT_CONSTRAINTS, TextSynthesizer, filter_logits
-from simulacra.synthesizers.training import TRAINING_CONSTRAINTS
+from simulacra.synthesizers.hyper import Hyper
+from simulacra.synthesizers.text.base import TextSynthesizer, filter_logits
 from simulacra.validation import Integer, Real
 
 PAD, EOS, BOS = 0, 1, 2  # offsets of the special ids after the BPE vocabulary
@@ -131,84 +131,33 @@ class GPT(nn.Module):
 
 @register
 class TextGPT(TextSynthesizer):
-    """A small GPT trained from scratch on the corpus (see the module docstring).
-
-    Parameters
-    ----------
-    vocab_size: byte-level BPE vocabulary trained on the training texts (2,048; the special and label
-        tokens come on top).
-    block_size: context in tokens (128); a longer text is cut, and samples stop there.
-    n_layer, n_head, n_embd: transformer depth, heads and width (4, 4, 128).
-    dropout: on embeddings, attention and MLP outputs (0.1).
-    epochs: passes over the training texts (40).
-    batch_size: texts per step (32).
-    learning_rate: AdamW peak learning rate (1e-3), after ``warmup_steps`` (100) of linear warm-up and
-        then a cosine decay to a tenth of it over the remaining steps; betas (0.9, 0.99).
-    weight_decay: AdamW decay on weight matrices and embeddings (0.1), not on biases and norms.
-    top_k, top_p: the sampling controls' defaults (0 = off, 1 = off); :meth:`sample` may override them.
-    validation: share of the training texts held out (stratified by label) to choose the epoch whose
-        weights are kept, by their next-token loss (0.1; 0: none, or fewer than 20 texts either side).
-    patience: stop after this many epochs without a 0.1 % fall of the validation loss (of the training
-        loss without validation texts; 3; None: never).
-    device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
-    seed: seeds initialisation, batches and (by default) sampling.
-    verbose: Rich progress with losses and ETA.
-    """
+    """A small GPT trained from scratch on the corpus (see the module docstring)."""
 
     name: ClassVar[str] = "textgpt"
-    _parameter_constraints: ClassVar[dict[str, Any]] = {
-        **TRAINING_CONSTRAINTS,
-        **TEXT_CONSTRAINTS,
-        "vocab_size": Integer(ge=260, le=65_536),
-        "block_size": Integer(ge=8, le=4096),
-        "n_layer": Integer(ge=1, le=48),
-        "n_head": Integer(ge=1, le=64),
-        "n_embd": Integer(ge=8, le=4096),
-        "dropout": Real(ge=0, lt=1),
-        "learning_rate": Real(gt=0, le=1),
-        "weight_decay": Real(ge=0, le=10),
-        "warmup_steps": Integer(ge=0, le=1_000_000),
-    }
-
-    def __init__(
-        self,
-        vocab_size: int = 2048,
-        block_size: int = 128,
-        n_layer: int = 4,
-        n_head: int = 4,
-        n_embd: int = 128,
-        dropout: float = 0.1,
-        epochs: int = 40,
-        batch_size: int = 32,
-        learning_rate: float = 1e-3,
-        weight_decay: float = 0.1,
-        warmup_steps: int = 100,
-        top_k: int = 0,
-        top_p: float = 1.0,
-        validation: float = 0.1,
-        patience: int | None = 3,
-        device: str = "cpu",
-        seed: int = 0,
-        verbose: bool = True,
-    ) -> None:
-        self.vocab_size = vocab_size
-        self.block_size = block_size
-        self.n_layer = n_layer
-        self.n_head = n_head
-        self.n_embd = n_embd
-        self.dropout = dropout
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.weight_decay = weight_decay
-        self.warmup_steps = warmup_steps
-        self.top_k = top_k
-        self.top_p = top_p
-        self.validation = validation
-        self.patience = patience
-        self.device = device
-        self.seed = seed
-        self.verbose = verbose
+    epochs = TextSynthesizer.epochs.but(default=40, doc="passes over the training texts")
+    patience = TextSynthesizer.patience.but(default=3)
+    vocab_size = Hyper(
+        2048,
+        Integer(ge=260, le=65_536),
+        "byte-level BPE vocabulary trained on the training texts (the special and label tokens come on top)",
+    )
+    block_size = Hyper(
+        128, Integer(ge=8, le=4096), "context in tokens; a longer text is cut, and samples stop there"
+    )
+    n_layer = Hyper(4, Integer(ge=1, le=48), "transformer blocks")
+    n_head = Hyper(4, Integer(ge=1, le=64), "attention heads per block")
+    n_embd = Hyper(128, Integer(ge=8, le=4096), "the transformer's width")
+    dropout = Hyper(0.1, Real(ge=0, lt=1), "dropout on embeddings, attention and MLP outputs")
+    learning_rate = Hyper(
+        1e-3,
+        Real(gt=0, le=1),
+        "AdamW peak learning rate, after warmup_steps of linear warm-up and then a cosine decay to a tenth "
+        "of it over the remaining steps; betas (0.9, 0.99)",
+    )
+    weight_decay = Hyper(
+        0.1, Real(ge=0, le=10), "AdamW decay on weight matrices and embeddings, not on biases and norms"
+    )
+    warmup_steps = Hyper(100, Integer(ge=0, le=1_000_000), "steps of linear learning-rate warm-up")
 
     def _check_params(self) -> None:
         from simulacra.errors import ConfigError

@@ -43,8 +43,8 @@ from torch import nn
 from simulacra.errors import ConfigError, DataError
 from simulacra.io import TextSet
 from simulacra.synthesizers.base import register
-from simulacra.synthesizers.text.base import TEXT_CONSTRAINTS, TextSynthesizer
-from simulacra.synthesizers.training import TRAINING_CONSTRAINTS
+from simulacra.synthesizers.hyper import Hyper
+from simulacra.synthesizers.text.base import TextSynthesizer
 from simulacra.validation import Boolean, Integer, Real, Text
 
 
@@ -61,66 +61,25 @@ def _transformers():
 
 @register
 class HFCausalLM(TextSynthesizer):
-    """Fine-tunes a pretrained causal language model with the label as a prompt (module docstring).
-
-    Parameters
-    ----------
-    model: a local model folder or a hub name (e.g. ``"gpt2"``, downloaded on first use unless
-        ``local_files_only``); required: there is no default, so nothing is downloaded unless asked for.
-    local_files_only: never download (the folder or the local cache must hold the model).
-    epochs: passes over the training texts (3).
-    batch_size: texts per step (8).
-    learning_rate: AdamW learning rate (5e-5), weight decay 0.01.
-    block_size: longest text in tokens, for training and for generation (128).
-    top_k, top_p: the sampling controls' defaults (0 = off, 1 = off).
-    validation: share of the training texts held out (stratified by label) to choose the epoch whose
-        weights are kept, by their next-token loss (0.1; 0: none, or fewer than 20 texts either side).
-    patience: stop after this many epochs without a 0.1 % fall of the validation loss (of the training
-        loss without validation texts; None; None: never).
-    device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
-    seed: seeds batches, dropout and (by default) sampling.
-    verbose: Rich progress with losses and ETA.
-    """
+    """Fine-tunes a pretrained causal language model with the label as a prompt (module docstring)."""
 
     name: ClassVar[str] = "hf-causal-lm"
-    _parameter_constraints: ClassVar[dict[str, Any]] = {
-        **TRAINING_CONSTRAINTS,
-        **TEXT_CONSTRAINTS,
-        "model": Text(),
-        "local_files_only": Boolean(),
-        "learning_rate": Real(gt=0, le=1),
-        "block_size": Integer(ge=8, le=32_768),
-    }
-
-    def __init__(
-        self,
-        model: str = "",
-        local_files_only: bool = False,
-        epochs: int = 3,
-        batch_size: int = 8,
-        learning_rate: float = 5e-5,
-        block_size: int = 128,
-        top_k: int = 0,
-        top_p: float = 1.0,
-        validation: float = 0.1,
-        patience: int | None = None,
-        device: str = "cpu",
-        seed: int = 0,
-        verbose: bool = True,
-    ) -> None:
-        self.model = model
-        self.local_files_only = local_files_only
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.block_size = block_size
-        self.top_k = top_k
-        self.top_p = top_p
-        self.validation = validation
-        self.patience = patience
-        self.device = device
-        self.seed = seed
-        self.verbose = verbose
+    epochs = TextSynthesizer.epochs.but(default=3, doc="passes over the training texts")
+    batch_size = TextSynthesizer.batch_size.but(default=8)
+    seed = TextSynthesizer.seed.but(doc="seeds batches, dropout and (by default) sampling")
+    model = Hyper(
+        "",
+        Text(),
+        'a local model folder or a hub name (e.g. "gpt2", downloaded on first use unless local_files_only); '
+        "required: there is no default, so nothing is downloaded unless asked for",
+    )
+    local_files_only = Hyper(
+        False, Boolean(), "never download (the folder or the local cache must hold the model)"
+    )
+    learning_rate = Hyper(5e-5, Real(gt=0, le=1), "AdamW learning rate; weight decay 0.01")
+    block_size = Hyper(
+        128, Integer(ge=8, le=32_768), "longest text in tokens, for training and for generation"
+    )
 
     # ------------------------------------------------------------------ tokenizer and network
     def _prompt(self, label: int | None) -> str:
