@@ -56,7 +56,7 @@ class TorchSynthesizer(TorchTraining, Synthesizer):
         batch_dir: str | os.PathLike[str] | None = None,
     ) -> TorchSynthesizer:
         """Fit as :meth:`Synthesizer.fit` (``pii``, ``pii_key`` as there), with the training options of
-        :meth:`TorchTraining._set_options` and a choice of where the training rows live
+        :class:`~simulacra.synthesizers.training.Trainer` and a choice of where the training rows live
         (:mod:`simulacra.synthesizers.batches`).
 
         Parameters
@@ -85,8 +85,8 @@ class TorchSynthesizer(TorchTraining, Synthesizer):
             raise ConfigError(
                 f"batch_source {batch_source!r} is not one of {', '.join(BATCH_SOURCES)}; pick one of those"
             )
-        self._set_options(checkpoint_dir, checkpoint_every, resume, on_epoch)
-        self._options |= {
+        self._fit_trainer = self._trainer(checkpoint_dir, checkpoint_every, resume, on_epoch)
+        self._source_options = {
             "rows": rows,
             "expected_rows": expected_rows,
             "batch_source": batch_source,
@@ -95,7 +95,7 @@ class TorchSynthesizer(TorchTraining, Synthesizer):
         try:
             return super().fit(data, metadata, pii=pii, pii_key=pii_key)  # type: ignore[return-value]
         finally:
-            del self._options
+            del self._fit_trainer, self._source_options
 
     def _fit(self, data: pd.DataFrame) -> None:
         self.device_ = resolve_device(self.device)
@@ -126,7 +126,7 @@ class TorchSynthesizer(TorchTraining, Synthesizer):
     def _encode(self, data: pd.DataFrame) -> BatchSource:
         """The training rows as a :class:`BatchSource`: ``data`` encoded, or the stream of the ``rows``
         fit option, each piece reduced to what the model sees (:meth:`_learnable`)."""
-        opts = getattr(self, "_options", {})
+        opts = getattr(self, "_source_options", {})
         stream = opts.get("rows")
         where, directory = opts.get("batch_source", "auto"), opts.get("batch_dir")
         if stream is None:

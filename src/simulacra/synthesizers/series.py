@@ -294,7 +294,7 @@ class SeriesAR(TorchTraining, BaseSynthesizer):
         on_epoch: Callable[[int, dict[str, float]], None] | None = None,
     ) -> SeriesAR:
         """Learn ``series`` (one long series, or keyed sequences with their context), with the training
-        options of :meth:`TorchTraining._set_options`.
+        options of :class:`~simulacra.synthesizers.training.Trainer`.
 
         Raises
         ------
@@ -321,7 +321,7 @@ class SeriesAR(TorchTraining, BaseSynthesizer):
         self.training_rows_ = len(series)
         context = self._fit_context(series)
         arrays = [self._encode(self._with_gap(s)) for s in seqs]
-        self._set_options(checkpoint_dir, checkpoint_every, resume, on_epoch)
+        self._fit_trainer = self._trainer(checkpoint_dir, checkpoint_every, resume, on_epoch)
         try:
             with self._seeded(self.seed):
                 self._build()
@@ -330,7 +330,7 @@ class SeriesAR(TorchTraining, BaseSynthesizer):
                 self._run_epochs(self._data["x"])
                 self._restore_best()  # the weights of the epoch with the lowest validation loss
         finally:
-            for k in ("_data", "_best", "_epoch", "_options"):
+            for k in ("_data", "_best", "_epoch", "_fit_trainer"):
                 self.__dict__.pop(k, None)
         return self
 

@@ -242,7 +242,7 @@ class SeriesDiffusion(TorchTraining, BaseSynthesizer):
         on_epoch: Callable[[int, dict[str, float]], None] | None = None,
     ) -> SeriesDiffusion:
         """Learn every ``window``-row window of one long series of numbers, with the training options
-        of :meth:`TorchTraining._set_options`.
+        of :class:`~simulacra.synthesizers.training.Trainer`.
 
         Raises
         ------
@@ -259,7 +259,7 @@ class SeriesDiffusion(TorchTraining, BaseSynthesizer):
             )
         x = self._read(series)
         self.device_ = resolve_device(self.device)
-        self._set_options(checkpoint_dir, checkpoint_every, resume, on_epoch)
+        self._fit_trainer = self._trainer(checkpoint_dir, checkpoint_every, resume, on_epoch)
         try:
             with self._seeded(self.seed):
                 self._build()
@@ -271,7 +271,7 @@ class SeriesDiffusion(TorchTraining, BaseSynthesizer):
                 self._iteration = 0
                 self._run_epochs(self._windows.reshape(len(self._windows), -1).numpy())
         finally:
-            for k in ("_windows", "_options"):
+            for k in ("_windows", "_fit_trainer"):
                 self.__dict__.pop(k, None)
         return self
 

@@ -111,10 +111,10 @@ def _fingerprint(x) -> list[float]:
 
 
 class TorchTraining:
-    """The training machinery every PyTorch synthesizer shares (tables and images).
-
-    The epoch loop with Rich progress (losses, ETA), early stopping, checkpoints every N epochs with
-    resume, seeding, and ``state_dict`` persistence (``weights.pt``, read with ``weights_only=True``).
+    """What every PyTorch synthesizer shares (tables, images, texts, series): the training
+    hyper-parameters, seeding, the best-epoch copy and ``state_dict`` persistence (``weights.pt``, read
+    with ``weights_only=True``). The epoch loop, early stopping, checkpoints with resume and progress
+    are the :class:`Trainer`'s, which ``fit`` builds from its options and runs beside the model.
 
     Subclass hooks: ``_build(...)`` (networks, optimizers), ``_train_epoch() -> dict`` (mean losses),
     ``_monitor(losses) -> float`` (the early-stopping quantity, lower is better), ``_modules()`` /
@@ -138,75 +138,34 @@ class TorchTraining:
     #: hyper-parameters that may differ between a checkpoint and the fit resuming it
     _training_only: tuple[str, ...] = ("epochs", "verbose")
 
-    def _set_options(
+    def _trainer(
         self,
         checkpoint_dir: str | os.PathLike[str] | None,
         checkpoint_every: int,
         resume: bool,
         on_epoch: Callable[[int, dict[str, float]], None] | None,
-    ) -> None:
-        """Keep the fit-time options (they do not change the model) for :meth:`_run_epochs`:
-
-        checkpoint_dir: folder for ``checkpoint.pt`` (weights, optimizer states, RNG state, losses),
-            written atomically every ``checkpoint_every`` epochs; removed after a successful fit.
-        resume: continue from ``checkpoint_dir/checkpoint.pt`` when it exists. A resumed fit gives the
-            same weights as an uninterrupted one (the RNG state is restored).
-        on_epoch: called with ``(epoch, losses)`` after every epoch (0-based).
-        """
-        self._options = {
-            "checkpoint_dir": Path(checkpoint_dir) if checkpoint_dir is not None else None,
-            "checkpoint_every": int(checkpoint_every),
-            "resume": resume,
-            "on_epoch": on_epoch,
-        }
+    ) -> Trainer:
+        """The :class:`Trainer` of one ``fit`` with its options (they do not change the model), the
+        Rich progress bar (when ``verbose``) and ``on_epoch`` as its callbacks. ``fit`` keeps it in
+        ``_fit_trainer`` while it trains (hooks such as a DP model's domain read the checkpoint through
+        it) and drops it after."""
+        callbacks: list[Callback] = [RichProgress(self.name, bool(self.verbose))]
+        if on_epoch is not None:
+            callbacks.append(EpochFunction(on_epoch))
+        return Trainer(
+            Path(checkpoint_dir) if checkpoint_dir is not None else None,
+            int(checkpoint_every),
+            bool(resume),
+            callbacks,
+        )
 
     def _run_epochs(self, data) -> None:
-        """Train for ``epochs`` (inside :meth:`_seeded`, after ``_build``); sets ``history_`` and
-        ``epochs_trained_``. ``data`` (the training data: an array or a
-        :class:`~simulacra.synthesizers.batches.BatchSource`) ties checkpoints to their data.
-
-        Raises
-        ------
-        ConfigError
-            The checkpoint to resume was written for other data or other hyper-parameters.
-        """
-        opts = getattr(self, "_options", {})
-        history: list[dict[str, float]] = []
-        start, best, stale = 0, math.inf, 0
-        ckpt = opts.get("checkpoint_dir")
-        fingerprint = _fingerprint(data) if ckpt is not None else []
-        if ckpt is not None and opts.get("resume") and (ckpt / CHECKPOINT).is_file():
-            start, history, best, stale = self._load_checkpoint(ckpt / CHECKPOINT, fingerprint)
-            self._resumed(start)
-        with self._progress() as progress:
-            task = progress.add_task(self.name, total=int(self.epochs), completed=start, losses="")
-            for epoch in range(start, int(self.epochs)):
-                losses = self._train_epoch()
-                history.append(losses)
-                shown = "  ".join(f"{k} {v:+.3f}" for k, v in losses.items())
-                progress.update(task, advance=1, losses=shown)
-                monitored = self._monitor(losses)
-                # the first epoch always improves on "no epoch yet" (inf − 1e-3·inf is NaN, which no
-                # loss is below: early stopping used to stop after `patience` epochs, whatever the loss)
-                if not math.isfinite(best) or monitored < best - 1e-3 * max(1.0, abs(best)):
-                    best, stale = monitored, 0
-                else:
-                    stale += 1
-                self._end_of_epoch(epoch)
-                every = opts.get("checkpoint_every", 0)
-                if ckpt is not None and every > 0 and (epoch + 1) % every == 0:
-                    self._save_checkpoint(ckpt / CHECKPOINT, epoch + 1, history, best, stale, fingerprint)
-                if opts.get("on_epoch") is not None:
-                    opts["on_epoch"](epoch, losses)
-                if self.patience is not None and stale >= int(self.patience):
-                    progress.update(task, description=f"{self.name} (early stop)")
-                    break
-        self.history_ = history
-        self.epochs_trained_ = len(history)
-        if ckpt is not None and (ckpt / CHECKPOINT).is_file():
-            (ckpt / CHECKPOINT).unlink()
-            if ckpt.is_dir() and not any(ckpt.iterdir()):
-                ckpt.rmdir()
+        """Train for ``epochs`` with this fit's :class:`Trainer` (a plain one when the model is trained
+        outside ``fit``); see :meth:`Trainer.fit`."""
+        trainer = getattr(self, "_fit_trainer", None) or Trainer(
+            callbacks=[RichProgress(self.name, bool(self.verbose))]
+        )
+        trainer.fit(self, data)
 
     @contextmanager
     def _seeded(self, seed: int):
@@ -224,73 +183,6 @@ class TorchTraining:
             finally:
                 if flushed:
                     torch.set_flush_denormal(False)
-
-    def _progress(self):
-        return progress_bar("epochs", self.verbose)
-
-    def _save_checkpoint(
-        self, path: Path, epoch: int, history: list, best: float, stale: int, fingerprint: list[float]
-    ) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        payload = {
-            "model": self.name,
-            "params": {k: v for k, v in self.get_params().items() if k not in self._training_only},
-            "fingerprint": fingerprint,
-            "epoch": epoch,
-            "history": history,
-            "best": best,
-            "stale": stale,
-            "modules": {k: m.state_dict() for k, m in self._modules().items()},
-            "optimizers": {k: o.state_dict() for k, o in self._optimizers().items()},
-            "extra": self._checkpoint_extra(),
-            "rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state(self.device_) if self.device_.type == "cuda" else None,
-        }
-        tmp = path.with_name(path.name + ".tmp")
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-
-    def _load_checkpoint(self, path: Path, fingerprint: list[float]) -> tuple[int, list, float, int]:
-        """Restore a checkpoint (an untrusted file: read with ``weights_only=True``, and any damage is
-        one ConfigError that names the file, without torch's advice to load it unsafely)."""
-        try:
-            payload = torch.load(path, map_location=self.device_, weights_only=True)
-            if not isinstance(payload, dict):
-                raise ValueError("not a mapping")
-        except Exception as exc:  # torch raises several types for damaged or hostile files
-            raise ConfigError(
-                f"{path}: not a readable simulacra checkpoint ({_first_sentence(exc)}); delete it or drop `resume`"
-            ) from None
-        params = {k: v for k, v in self.get_params().items() if k not in self._training_only}
-        saved = {k: list(v) if isinstance(v, tuple) else v for k, v in (payload.get("params") or {}).items()}
-        if payload.get("model") != self.name or saved != {
-            k: list(v) if isinstance(v, tuple) else v for k, v in params.items()
-        }:
-            raise ConfigError(
-                f"{path}: checkpoint of other hyper-parameters; use the same `params` values or drop `resume`"
-            )
-        try:
-            if not np.allclose(payload["fingerprint"], fingerprint, rtol=1e-6):
-                raise ConfigError(f"{path}: checkpoint of other training data; delete it or drop `resume`")
-            for k, m in self._modules().items():
-                m.load_state_dict(payload["modules"][k])
-            for k, o in self._optimizers().items():
-                o.load_state_dict(payload["optimizers"][k])
-            torch.set_rng_state(payload["rng"].cpu())
-            if payload.get("cuda_rng") is not None:
-                torch.cuda.set_rng_state(payload["cuda_rng"].cpu(), self.device_)
-            return (
-                int(payload["epoch"]),
-                list(payload["history"]),
-                float(payload["best"]),
-                int(payload["stale"]),
-            )
-        except ConfigError:
-            raise
-        except Exception as exc:
-            raise ConfigError(
-                f"{path}: damaged checkpoint ({_first_sentence(exc)}); delete it or drop `resume`"
-            ) from None
 
     # ------------------------------------------------------------------ the best epoch
     def _start_best(self) -> None:
@@ -350,17 +242,9 @@ class TorchTraining:
 
     def _resume_extra(self) -> dict:
         """What :meth:`_checkpoint_extra` saved in the checkpoint this fit will resume from (``{}``
-        without one, or when it cannot be read: :meth:`_load_checkpoint` reports that)."""
-        opts = getattr(self, "_options", {})
-        ckpt = opts.get("checkpoint_dir")
-        if ckpt is None or not opts.get("resume") or not (ckpt / CHECKPOINT).is_file():
-            return {}
-        try:
-            payload = torch.load(ckpt / CHECKPOINT, map_location="cpu", weights_only=True)
-            extra = payload.get("extra") if isinstance(payload, dict) else None
-        except Exception:  # damaged: _load_checkpoint says so, with the fix
-            return {}
-        return extra if isinstance(extra, dict) else {}
+        outside a fit, without one, or when it cannot be read)."""
+        trainer = getattr(self, "_fit_trainer", None)
+        return trainer.saved_extra() if trainer is not None else {}
 
     # ------------------------------------------------------------------ persistence
     def _save_extra(self, directory: Path) -> None:
@@ -383,3 +267,234 @@ def _first_sentence(exc: BaseException) -> str:
     file."""
     text = " ".join(str(exc).split()) or type(exc).__name__
     return f"{type(exc).__name__}: {text.split('. ')[0][:200]}"
+
+
+# ---------------------------------------------------------------------- the trainer beside the model
+class Callback:
+    """Something a :class:`Trainer` tells about a fit's progress (Lightning's callbacks): the Rich
+    progress bar, a user's ``on_epoch`` function, a logger. Every method is optional."""
+
+    def on_fit_start(self, epochs: int, done: int) -> None:
+        """Training starts: ``epochs`` planned, ``done`` of them already trained (a resumed fit)."""
+
+    def on_epoch_end(self, epoch: int, losses: dict[str, float]) -> None:
+        """Epoch ``epoch`` (0-based) ended with these mean losses; its checkpoint is written."""
+
+    def on_fit_end(self, stopped_early: bool) -> None:
+        """Training ended, after its last epoch or early; called however the fit ends."""
+
+
+class RichProgress(Callback):
+    """The epochs bar on stderr with the latest losses and the ETA; shows nothing unless ``visible``."""
+
+    def __init__(self, name: str, visible: bool) -> None:
+        self.name, self.visible = name, visible
+
+    def on_fit_start(self, epochs: int, done: int) -> None:
+        self.bar = progress_bar("epochs", self.visible)
+        self.bar.start()
+        self.task = self.bar.add_task(self.name, total=epochs, completed=done, losses="")
+
+    def on_epoch_end(self, epoch: int, losses: dict[str, float]) -> None:
+        shown = "  ".join(f"{k} {v:+.3f}" for k, v in losses.items())
+        self.bar.update(self.task, advance=1, losses=shown)
+
+    def on_fit_end(self, stopped_early: bool) -> None:
+        if stopped_early:
+            self.bar.update(self.task, description=f"{self.name} (early stop)")
+        self.bar.stop()
+
+
+class EpochFunction(Callback):
+    """A plain ``on_epoch(epoch, losses)`` function (the ``fit`` argument) as a callback."""
+
+    def __init__(self, function: Callable[[int, dict[str, float]], None]) -> None:
+        self.function = function
+
+    def on_epoch_end(self, epoch: int, losses: dict[str, float]) -> None:
+        self.function(epoch, losses)
+
+
+class Trainer:
+    """The epoch loop of a PyTorch model, beside it rather than in it (Lightning's split): early
+    stopping, checkpoints every ``checkpoint_every`` epochs with exact resume, and callbacks.
+
+    The model brings the method through :class:`TorchTraining`'s hooks (``_train_epoch``,
+    ``_monitor``, ``_modules``, ``_optimizers``, ``_end_of_epoch``, ``_resumed``,
+    ``_checkpoint_extra``) and its hyper-parameters (``epochs``, ``patience``); the trainer owns the
+    fit's options, which never change the model.
+
+    Parameters
+    ----------
+    checkpoint_dir : Path or None
+        Folder for ``checkpoint.pt`` (weights, optimizer states, RNG state, losses), written atomically
+        every ``checkpoint_every`` epochs (0: never) and removed after a successful fit.
+    checkpoint_every : int
+        Epochs between checkpoints.
+    resume : bool
+        Continue from ``checkpoint_dir/checkpoint.pt`` when it exists; a resumed fit gives the same
+        weights as an uninterrupted one (the RNG state is restored).
+    callbacks : list of Callback
+        Told of the fit's start, every epoch's losses (after its checkpoint) and the end.
+    """
+
+    def __init__(
+        self,
+        checkpoint_dir: Path | None = None,
+        checkpoint_every: int = 10,
+        resume: bool = False,
+        callbacks: list[Callback] | None = None,
+    ) -> None:
+        self.checkpoint_dir, self.checkpoint_every, self.resume = checkpoint_dir, checkpoint_every, resume
+        self.callbacks = list(callbacks or [])
+
+    @property
+    def checkpoint(self) -> Path | None:
+        """The checkpoint file, or ``None`` without a checkpoint folder."""
+        return self.checkpoint_dir / CHECKPOINT if self.checkpoint_dir is not None else None
+
+    def fit(self, model: TorchTraining, data) -> None:
+        """Train ``model`` for its ``epochs`` (inside its ``_seeded`` block, after ``_build``); sets
+        ``history_`` and ``epochs_trained_``. ``data`` (the training data: an array or a
+        :class:`~simulacra.synthesizers.batches.BatchSource`) ties checkpoints to their data.
+
+        Raises
+        ------
+        ConfigError
+            The checkpoint to resume was written for other data or other hyper-parameters.
+        """
+        history: list[dict[str, float]] = []
+        start, best, stale = 0, math.inf, 0
+        path = self.checkpoint
+        fingerprint = _fingerprint(data) if path is not None else []
+        if path is not None and self.resume and path.is_file():
+            start, history, best, stale = self._load(model, path, fingerprint)
+            model._resumed(start)
+        for callback in self.callbacks:
+            callback.on_fit_start(int(model.epochs), start)
+        stopped = False
+        try:
+            for epoch in range(start, int(model.epochs)):
+                losses = model._train_epoch()
+                history.append(losses)
+                monitored = model._monitor(losses)
+                # the first epoch always improves on "no epoch yet" (inf − 1e-3·inf is NaN, which no
+                # loss is below: early stopping used to stop after `patience` epochs, whatever the loss)
+                if not math.isfinite(best) or monitored < best - 1e-3 * max(1.0, abs(best)):
+                    best, stale = monitored, 0
+                else:
+                    stale += 1
+                model._end_of_epoch(epoch)
+                if (
+                    path is not None
+                    and self.checkpoint_every > 0
+                    and (epoch + 1) % self.checkpoint_every == 0
+                ):
+                    self._save(model, path, epoch + 1, history, best, stale, fingerprint)
+                for callback in self.callbacks:
+                    callback.on_epoch_end(epoch, losses)
+                if model.patience is not None and stale >= int(model.patience):
+                    stopped = True
+                    break
+        finally:
+            for callback in self.callbacks:
+                callback.on_fit_end(stopped)
+        model.history_ = history
+        model.epochs_trained_ = len(history)
+        if path is not None and path.is_file():
+            path.unlink()
+            if path.parent.is_dir() and not any(path.parent.iterdir()):
+                path.parent.rmdir()
+
+    def saved_extra(self) -> dict:
+        """What the model's ``_checkpoint_extra`` saved in the checkpoint this fit will resume from
+        (``{}`` without one, or when it cannot be read: :meth:`fit` reports that)."""
+        path = self.checkpoint
+        if path is None or not self.resume or not path.is_file():
+            return {}
+        try:
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+            extra = payload.get("extra") if isinstance(payload, dict) else None
+        except Exception:  # damaged: _load says so, with the fix
+            return {}
+        return extra if isinstance(extra, dict) else {}
+
+    @staticmethod
+    def _params(model: TorchTraining) -> dict:
+        """The hyper-parameters a checkpoint must share with the fit resuming it."""
+        return {k: v for k, v in model.get_params().items() if k not in model._training_only}  # type: ignore[attr-defined]
+
+    def _save(
+        self,
+        model: TorchTraining,
+        path: Path,
+        epoch: int,
+        history: list,
+        best: float,
+        stale: int,
+        fingerprint: list[float],
+    ) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        device = model.device_
+        payload = {
+            "model": model.name,
+            "params": self._params(model),
+            "fingerprint": fingerprint,
+            "epoch": epoch,
+            "history": history,
+            "best": best,
+            "stale": stale,
+            "modules": {k: m.state_dict() for k, m in model._modules().items()},
+            "optimizers": {k: o.state_dict() for k, o in model._optimizers().items()},
+            "extra": model._checkpoint_extra(),
+            "rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+        }
+        tmp = path.with_name(path.name + ".tmp")
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+
+    def _load(
+        self, model: TorchTraining, path: Path, fingerprint: list[float]
+    ) -> tuple[int, list, float, int]:
+        """Restore a checkpoint (an untrusted file: read with ``weights_only=True``, and any damage is
+        one ConfigError that names the file, without torch's advice to load it unsafely)."""
+        device = model.device_
+        try:
+            payload = torch.load(path, map_location=device, weights_only=True)
+            if not isinstance(payload, dict):
+                raise ValueError("not a mapping")
+        except Exception as exc:  # torch raises several types for damaged or hostile files
+            raise ConfigError(
+                f"{path}: not a readable simulacra checkpoint ({_first_sentence(exc)}); delete it or drop `resume`"
+            ) from None
+        params = self._params(model)
+        saved = {k: list(v) if isinstance(v, tuple) else v for k, v in (payload.get("params") or {}).items()}
+        if payload.get("model") != model.name or saved != {
+            k: list(v) if isinstance(v, tuple) else v for k, v in params.items()
+        }:
+            raise ConfigError(
+                f"{path}: checkpoint of other hyper-parameters; use the same `params` values or drop `resume`"
+            )
+        try:
+            if not np.allclose(payload["fingerprint"], fingerprint, rtol=1e-6):
+                raise ConfigError(f"{path}: checkpoint of other training data; delete it or drop `resume`")
+            for k, m in model._modules().items():
+                m.load_state_dict(payload["modules"][k])
+            for k, o in model._optimizers().items():
+                o.load_state_dict(payload["optimizers"][k])
+            torch.set_rng_state(payload["rng"].cpu())
+            if payload.get("cuda_rng") is not None:
+                torch.cuda.set_rng_state(payload["cuda_rng"].cpu(), device)
+            return (
+                int(payload["epoch"]),
+                list(payload["history"]),
+                float(payload["best"]),
+                int(payload["stale"]),
+            )
+        except ConfigError:
+            raise
+        except Exception as exc:
+            raise ConfigError(
+                f"{path}: damaged checkpoint ({_first_sentence(exc)}); delete it or drop `resume`"
+            ) from None

@@ -147,7 +147,7 @@ class ImageSynthesizer(ClassLabels, TorchTraining, BaseSynthesizer):
         on_epoch: Callable[[int, dict[str, float]], None] | None = None,
     ) -> ImageSynthesizer:
         """Learn the distribution of ``images`` (pixels of each class, for conditional models), with the
-        training options of :meth:`TorchTraining._set_options`.
+        training options of :class:`~simulacra.synthesizers.training.Trainer`.
 
         Raises
         ------
@@ -182,7 +182,7 @@ class ImageSynthesizer(ClassLabels, TorchTraining, BaseSynthesizer):
         x = torch.from_numpy(images.images).to(self.device_).float().div_(255.0)
         y = torch.from_numpy(images.labels).to(self.device_) if self.conditional else None
         self.grids_: list[tuple[int, np.ndarray]] = []
-        self._set_options(checkpoint_dir, checkpoint_every, resume, on_epoch)
+        self._fit_trainer = self._trainer(checkpoint_dir, checkpoint_every, resume, on_epoch)
         self._x, self._y = x, y  # the training data, for _train_epoch; released after training
         try:
             with self._seeded(self.seed):
@@ -190,7 +190,7 @@ class ImageSynthesizer(ClassLabels, TorchTraining, BaseSynthesizer):
                 self._grid_z, self._grid_y = self._grid_inputs()
                 self._run_epochs(images.images)
         finally:
-            del self._options, self._x, self._y
+            del self._fit_trainer, self._x, self._y
             self.__dict__.pop("_grid_z", None)
             self.__dict__.pop("_grid_y", None)
         return self

@@ -122,7 +122,7 @@ class TextSynthesizer(ClassLabels, TorchTraining, BaseSynthesizer):
         on_epoch: Callable[[int, dict[str, float]], None] | None = None,
     ) -> TextSynthesizer:
         """Learn the distribution of ``texts`` (of each class, when labelled), with the training options
-        of :meth:`TorchTraining._set_options`.
+        of :class:`~simulacra.synthesizers.training.Trainer`.
 
         Raises
         ------
@@ -143,14 +143,14 @@ class TextSynthesizer(ClassLabels, TorchTraining, BaseSynthesizer):
         self.copy_keys_ = copy_keys(texts.texts)
         train, self._valid = self._validation_split(texts)
         self._start_best()
-        self._set_options(checkpoint_dir, checkpoint_every, resume, on_epoch)
+        self._fit_trainer = self._trainer(checkpoint_dir, checkpoint_every, resume, on_epoch)
         try:
             with self._seeded(self.seed):
                 self._build(train)
                 self._run_epochs(self._fingerprint_array())
                 self._restore_best()  # the weights of the epoch with the lowest validation loss
         finally:
-            for k in ("_options", "_valid", "_best", "_epoch"):
+            for k in ("_fit_trainer", "_valid", "_best", "_epoch"):
                 self.__dict__.pop(k, None)
             self._release_training_data()
         return self
