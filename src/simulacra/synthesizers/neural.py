@@ -99,9 +99,11 @@ class TorchSynthesizer(TorchTraining, Synthesizer):
 
     def _fit(self, data: pd.DataFrame) -> None:
         self.device_ = resolve_device(self.device)
-        private = bool(getattr(self, "dp", False))
-        if private:  # DP-SGD: the encoding comes from the public domain, never from the data
-            self.transformer_ = self._dp_transformer(data)  # type: ignore[attr-defined]
+        trainer = self._fit_trainer
+        private = trainer.strategy  # DP-SGD: the encoding comes from the public domain, never from the data
+        if private is not None:
+            self.transformer_ = private.transformer(self, data, trainer.saved_extra())
+            self.domain_ = private.domain
         else:
             self.transformer_ = self._make_transformer().fit(data, self.metadata_)
         source = self._encode(data)
@@ -109,19 +111,24 @@ class TorchSynthesizer(TorchTraining, Synthesizer):
         try:
             with self._seeded(self.seed):
                 self._build(source)
-                if private:
-                    self._dp_attach(len(source))  # type: ignore[attr-defined]
                 with warnings.catch_warnings():
                     # Opacus' hook on the first layer fires on the output side (the data needs no gradient)
                     warnings.filterwarnings("ignore", message="Full backward hook is firing")
-                    self._run_epochs(source)
-                if private:
-                    self._dp_detach(len(source))  # type: ignore[attr-defined]
+                    trainer.fit(self, source)
                 self._after_fit(source)
         finally:
             source.close()
-        if private:
-            self.metadata_ = self.domain_.public_metadata(self.metadata_)  # type: ignore[attr-defined]
+        if private is not None:
+            self.metadata_ = self.domain_.public_metadata(self.metadata_)
+
+    def _grad_samplers(self) -> dict[type, Any]:
+        """Hook (DP-SGD): per-example gradient functions ``(module, activations, backprops) → {param:
+        (B, …)}`` for the model's own layers that Opacus does not know."""
+        return {}
+
+    def _replace_optimizer(self, name: str, optimizer: Any) -> None:
+        """Hook (DP-SGD): put the DP optimizer where the model keeps the optimizer called ``name``."""
+        raise NotImplementedError(f"{self.name} cannot train with DP-SGD")
 
     def _encode(self, data: pd.DataFrame) -> BatchSource:
         """The training rows as a :class:`BatchSource`: ``data`` encoded, or the stream of the ``rows``
@@ -248,7 +255,7 @@ class TorchSynthesizer(TorchTraining, Synthesizer):
             "epochs_trained": self.epochs_trained_,
         }
         if hasattr(self, "privacy_"):
-            state |= {"privacy": self.privacy_, "domain": self.domain_.to_state()}  # type: ignore[attr-defined]
+            state |= {"privacy": self.privacy_, "domain": self.domain_.to_state()}
         return state, self._extra_arrays()
 
     def _extra_arrays(self) -> dict[str, np.ndarray]:

@@ -17,6 +17,7 @@ from abc import abstractmethod
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -157,7 +158,13 @@ class TorchTraining:
             int(checkpoint_every),
             bool(resume),
             callbacks,
+            self._strategy(),
         )
+
+    def _strategy(self) -> Any:
+        """Hook: the training strategy this fit's :class:`Trainer` is given (``None``: plain training;
+        a DP model's :class:`~simulacra.synthesizers.dp.sgd.DPSGD`)."""
+        return None
 
     def _run_epochs(self, data) -> None:
         """Train for ``epochs`` with this fit's :class:`Trainer` (a plain one when the model is trained
@@ -336,6 +343,9 @@ class Trainer:
         weights as an uninterrupted one (the RNG state is restored).
     callbacks : list of Callback
         Told of the fit's start, every epoch's losses (after its checkpoint) and the end.
+    strategy : DPSGD or None
+        How the steps differ from plain training: :class:`~simulacra.synthesizers.dp.sgd.DPSGD`
+        (attached before the first epoch, detached after the last, its state in each checkpoint).
     """
 
     def __init__(
@@ -344,9 +354,11 @@ class Trainer:
         checkpoint_every: int = 10,
         resume: bool = False,
         callbacks: list[Callback] | None = None,
+        strategy: Any = None,
     ) -> None:
         self.checkpoint_dir, self.checkpoint_every, self.resume = checkpoint_dir, checkpoint_every, resume
         self.callbacks = list(callbacks or [])
+        self.strategy = strategy
 
     @property
     def checkpoint(self) -> Path | None:
@@ -367,9 +379,13 @@ class Trainer:
         start, best, stale = 0, math.inf, 0
         path = self.checkpoint
         fingerprint = _fingerprint(data) if path is not None else []
+        if self.strategy is not None:
+            self.strategy.attach(model, len(data))
         if path is not None and self.resume and path.is_file():
             start, history, best, stale = self._load(model, path, fingerprint)
             model._resumed(start)
+            if self.strategy is not None:
+                self.strategy.resumed(start)
         for callback in self.callbacks:
             callback.on_fit_start(int(model.epochs), start)
         stopped = False
@@ -405,6 +421,8 @@ class Trainer:
             path.unlink()
             if path.parent.is_dir() and not any(path.parent.iterdir()):
                 path.parent.rmdir()
+        if self.strategy is not None:
+            self.strategy.detach(model)
 
     def saved_extra(self) -> dict:
         """What the model's ``_checkpoint_extra`` saved in the checkpoint this fit will resume from
@@ -446,7 +464,7 @@ class Trainer:
             "stale": stale,
             "modules": {k: m.state_dict() for k, m in model._modules().items()},
             "optimizers": {k: o.state_dict() for k, o in model._optimizers().items()},
-            "extra": model._checkpoint_extra(),
+            "extra": model._checkpoint_extra() | (self.strategy.checkpoint_extra() if self.strategy else {}),
             "rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
         }

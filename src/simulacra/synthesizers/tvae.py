@@ -226,8 +226,9 @@ class TVAE(DPTraining, TorchSynthesizer):
         x, b = self.data_, int(self.batch_size)
         self.encoder_.train()
         self.decoder_.train()
-        if self.dp:
-            batches = self._batches(len(x))  # Poisson samples, empty ones included
+        private = self._fit_trainer.strategy
+        if private is not None:
+            batches = private.batches(len(x))  # Poisson samples, empty ones included
         else:
             perm = torch.randperm(len(x), device=self.device_)
             batches = [perm[start : start + b] for start in range(0, len(x), b)]
@@ -235,7 +236,7 @@ class TVAE(DPTraining, TorchSynthesizer):
         steps = 0
         for idx in batches:
             if not idx.numel():  # an empty Poisson sample still takes its noise
-                self._noise_only_step(self.opt_)
+                private.noise_only_step(self.opt_)
                 self.decoder_.scales.data.clamp_(SIGMA_FLOOR_DP, 1.0)
                 continue
             rec, kl = self._loss(x.rows(idx))
