@@ -115,6 +115,56 @@ def test_keyed_sequences_draw_context_exactly_with_ordered_regular_timestamps(ke
         keyed.parse_conditions({"T1": "20"})
 
 
+def test_a_parent_table_gives_each_sequence_its_context_as_a_joined_column_would(days, tmp_path, capsys):
+    from simulacra.io.series import join_parent
+
+    child = days.frame.drop(columns=["weekday"])
+    parent = days.frame.groupby("day", as_index=False)["weekday"].first()  # one row per entity
+    parent["season"] = np.where(parent["day"] < "2016-02-28", "early", "late")
+    frame, joined = join_parent(child, pd.concat([parent, parent.iloc[:1].assign(day="2099-01-01")]), "day")
+    assert joined == ["weekday", "season"] and len(frame) == len(child)  # a parent without rows: unused
+    assert frame.groupby("day")["weekday"].nunique().max() == 1
+    pd.testing.assert_series_equal(frame["weekday"], days.frame["weekday"], check_names=False)
+
+    child.to_csv(tmp_path / "readings.csv", index=False)
+    parent.to_csv(tmp_path / "days.csv", index=False)
+    model, out = tmp_path / "m", tmp_path / "s.csv"
+    base = ["fit", str(tmp_path / "readings.csv"), "--sequence-index", "date", "--sequence-key", "day"]
+    params = [f"--param={k}={str(v).lower()}" for k, v in SMALL.items()]
+    assert main([*base, "--parent-table", str(tmp_path / "days.csv"), "-o", str(model), *params]) == 0
+    assert "context weekday, season" in capsys.readouterr().out
+    assert main(["sample", str(model), "-n", "6", "--condition", "weekday=Monday", "-o", str(out)]) == 0
+    capsys.readouterr()
+    drawn = pd.read_csv(out)
+    assert set(drawn["weekday"]) == {"Monday"} and set(drawn["season"]) <= {"early", "late"}
+    assert drawn.groupby("day")["season"].nunique().max() == 1  # context is constant per sequence
+
+    first = parent["day"].iloc[0]
+    bad = {  # each refused in one line before any work, nothing written
+        "dup.csv": (
+            pd.concat([parent, parent.iloc[:1]]),
+            f"'day' {first!r} has 2 rows; the parent table holds one row per entity",
+        ),
+        "orphan.csv": (parent.iloc[1:], f"the sequence {first!r} has no parent row (1 sequences in all)"),
+        "both.csv": (parent.assign(T1=1.0), "column 'T1' is in both tables; rename it or drop it from one"),
+        "nokey.csv": (parent.rename(columns={"day": "date_key"}), "has no column 'day' (--sequence-key)"),
+    }
+    assert (
+        main(["fit", "stocks", "--parent-table", str(tmp_path / "days.csv"), "-o", str(tmp_path / "b")]) == 2
+    )
+    assert (
+        "drop --sequence-index, --sequence-key, --context-columns and --parent-table"
+        in capsys.readouterr().err
+    )
+    for name, (table, why) in bad.items():
+        table.to_csv(tmp_path / name, index=False)
+        target = tmp_path / f"m-{name}"
+        code = main([*base, "--parent-table", str(tmp_path / name), "-o", str(target), *params])
+        err = capsys.readouterr().err.strip()
+        assert code == 2 and err.startswith("error: ") and why in err and "\n" not in err, (name, err)
+        assert not target.exists()
+
+
 def test_timegan_scores_rank_real_windows_above_broken_ones(stocks):
     train, _ = stocks
     scaler = Scaler(train)

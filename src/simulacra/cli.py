@@ -91,6 +91,14 @@ ContextColumns = Annotated[
         "--context-columns", help="Keyed series: columns constant within each entity, comma-separated (a,b)."
     ),
 ]
+ParentTable = Annotated[
+    str,
+    typer.Option(
+        "--parent-table",
+        help="Keyed series: a table (file or SQL URL) with one row per entity, joined on --sequence-key; "
+        "its other columns become the context columns.",
+    ),
+]
 RayAddress = Annotated[
     str,
     typer.Option(
@@ -374,6 +382,7 @@ def fit(
     sequence_index: SequenceIndex = None,
     sequence_key: SequenceKey = None,
     context_columns: ContextColumns = None,
+    parent_table: ParentTable = None,
     checkpoint_every: _Fit.checkpoint_every = 10,
     resume: _Fit.resume = False,
     max_rows: _Fit.max_rows = 1_000_000,
@@ -408,7 +417,11 @@ def fit(
         console.print(f"{synth.name}: {synth.summary()}", highlight=False)
     if result.advice:
         console.print(result.advice, highlight=False)
-    spent = getattr(synth, "privacy_", None)
+    _print_privacy(getattr(synth, "privacy_", None))
+
+
+def _print_privacy(spent: dict | None) -> None:
+    """The ε and δ a DP fit spent, and a note on categories estimated with DP."""
     if spent:
         console.print(
             f"differential privacy: ε = {spent['epsilon']:.3f} of {spent['epsilon_requested']:g} spent, "
@@ -681,6 +694,7 @@ def evaluate(
     sequence_index: SequenceIndex = None,
     sequence_key: SequenceKey = None,
     context_columns: ContextColumns = None,
+    parent_table: ParentTable = None,
     privacy: _Evaluate.privacy = False,
     seed: Seed = 0,
     force: Force = False,
@@ -809,6 +823,7 @@ def augment(
     sequence_index: SequenceIndex = None,
     sequence_key: SequenceKey = None,
     context_columns: ContextColumns = None,
+    parent_table: ParentTable = None,
     test: _Augment.test = None,
     seed: Seed = 0,
     force: Force = False,

@@ -50,7 +50,14 @@ class Request(BaseModel):
 
 
 #: the request fields that say how a source is read (and so which modality reads it)
-LOADER_FIELDS = ("text_column", "label_column", "sequence_index", "sequence_key", "context_columns")
+LOADER_FIELDS = (
+    "text_column",
+    "label_column",
+    "sequence_index",
+    "sequence_key",
+    "context_columns",
+    "parent_table",
+)
 
 
 def loader_options(request: Request) -> dict[str, Any]:
@@ -70,11 +77,15 @@ class SeriesFields(Request):
         The column naming each row's entity: many sequences rather than one long series.
     context_columns : tuple of str
         Keyed sequences: columns constant within an entity (``"a,b"`` or a list).
+    parent_table : str or None
+        Keyed sequences: a table (file or SQL URL) with one row per entity, joined on
+        ``sequence_key``; its other columns are the sequences' context.
     """
 
     sequence_index: str | None = None
     sequence_key: str | None = None
     context_columns: tuple[str, ...] = ()
+    parent_table: str | None = None
 
     @field_validator("context_columns", mode="before")
     @classmethod

@@ -24,6 +24,6 @@ def augment(request: AugmentRequest, status: Status | None = None) -> Augmented:
     check_sources(request.source, request.test)  # a missing input is refused before any work
 
     r = request
-    check_not_input(r.output, r.source, r.pipeline, r.test)
+    check_not_input(r.output, r.source, r.pipeline, r.test, r.parent_table)
     modality = of_source(r.source, **loader_options(r))
     return modality.augment(r, status or Status())

@@ -48,7 +48,7 @@ def evaluate(request: EvaluateRequest, status: Status | None = None) -> Evaluate
         raise ConfigError(f"{r.output}: the report is an HTML file; end the name in .html")
     metrics = r.output.with_suffix(".json")
     for p in (r.output, metrics):
-        check_not_input(p, r.real, r.synthetic, r.test, r.model, r.metadata)
+        check_not_input(p, r.real, r.synthetic, r.test, r.model, r.metadata, r.parent_table)
         claim(p, force=r.force, kind="file")
     columns = loader_options(r)
     modality = of_source(r.real, **columns)

@@ -100,9 +100,9 @@ def fit(request: FitRequest, status: Status | None = None, *, on_epoch: Any = No
         )
     if r.log_dir is not None and r.log_dir.exists() and not r.log_dir.is_dir():
         raise ConfigError(f"`log_dir` {str(r.log_dir)!r} is a file; give a folder for the event files")
-    check_not_input(r.output, r.source, r.metadata, r.pii_key_file)
+    check_not_input(r.output, r.source, r.metadata, r.pii_key_file, r.parent_table)
     if r.log_dir is not None:
-        check_not_input(r.log_dir, r.source, r.metadata, r.pii_key_file, flag="`log_dir`")
+        check_not_input(r.log_dir, r.source, r.metadata, r.pii_key_file, r.parent_table, flag="`log_dir`")
         for written in (r.output, r.checkpoints):  # the event files must not land in what fit writes
             a, b = r.log_dir.resolve(), written.resolve()
             if a == b or b in a.parents or a in b.parents:

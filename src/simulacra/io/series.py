@@ -41,6 +41,64 @@ def from_seconds(numbers: np.ndarray) -> pd.Series:
     )
 
 
+def join_parent(
+    frame: pd.DataFrame, parent: pd.DataFrame, key: str | None, where: str = "parent table"
+) -> tuple[pd.DataFrame, list[str]]:
+    """The sequences' rows ``frame`` with their entity's row of ``parent`` joined on ``key``
+    (many-to-one, as SDV's multi-table metadata links a child table to its parent), and the joined
+    columns, which are constant within each sequence: its context.
+
+    A parent row without any sequence is left out (it has nothing to learn a sequence from).
+
+    Raises
+    ------
+    DataError
+        No ``key``; the key missing from either table, missing or repeated in the parent; a column in
+        both tables besides the key; a parent without other columns; a sequence whose key has no
+        parent row; keys of types that cannot be compared.
+    """
+    if key is None:
+        raise DataError("a parent table is joined on the entity column; give it as `sequence_key`")
+    for table, name in ((frame, "the series"), (parent, where)):
+        if key not in table.columns:
+            raise DataError(
+                f"{name} has no column {key!r} (`sequence_key`); its columns are: "
+                f"{', '.join(map(str, table.columns))}"
+            )
+    keys = parent[key]
+    if keys.isna().any():
+        raise DataError(f"{where}: {int(keys.isna().sum())} rows have no {key!r}; give every row its entity")
+    repeated = keys[keys.duplicated(keep=False)]
+    if len(repeated):
+        raise DataError(
+            f"{where}: {key!r} {repeated.iloc[0]!r} has {int((keys == repeated.iloc[0]).sum())} rows; "
+            "the parent table holds one row per entity"
+        )
+    both = [c for c in parent.columns if c != key and c in frame.columns]
+    if both:
+        raise DataError(f"{where}: column {both[0]!r} is in both tables; rename it or drop it from one")
+    joined = [c for c in parent.columns if c != key]
+    if not joined:
+        raise DataError(f"{where}: no column besides {key!r}; the parent table holds each entity's context")
+    if parent[key].dtype != frame[key].dtype:
+        try:
+            parent = parent.assign(**{key: parent[key].astype(frame[key].dtype)})
+        except (TypeError, ValueError):
+            raise DataError(
+                f"{where}: {key!r} holds {parent[key].dtype} values and the series {frame[key].dtype} ones; "
+                "give the same keys in both tables"
+            ) from None
+    orphans = pd.Index(frame[key].dropna().unique()).difference(pd.Index(parent[key]))
+    if len(orphans):
+        raise DataError(
+            f"{where}: the sequence {orphans[0]!r} has no parent row ({len(orphans)} sequences in all); "
+            "add their rows to the parent table or drop those sequences"
+        )
+    merged = frame.merge(parent, on=key, how="left", validate="many_to_one", sort=False)
+    merged.attrs = dict(frame.attrs)
+    return merged, joined
+
+
 def _as_index(values: pd.Series, name: str) -> pd.Series:
     """``values`` as datetimes or numbers (text is parsed as dates)."""
     if pd.api.types.is_datetime64_any_dtype(values) or pd.api.types.is_numeric_dtype(values):
@@ -145,20 +203,30 @@ class SeriesSet:
         sequence_index: str | None = None,
         sequence_key: str | None = None,
         context_columns: tuple[str, ...] | list[str] = (),
+        parent_table: str | os.PathLike[str] | None = None,
     ) -> SeriesSet:
         """A table file or SQL URL read with :func:`~simulacra.io.read_table`, as a series.
+
+        ``parent_table`` (a file or SQL URL) holds one row per entity: its ``sequence_key`` column and
+        the entity's context (a customer's age for their transactions, a patient's diagnosis for their
+        readings), as in a multi-table schema; every column of it but the key becomes a context column
+        (:func:`join_parent`).
 
         Raises
         ------
         DataError
-            Unreadable source, or one of the checks of :class:`SeriesSet`.
+            Unreadable source, one of the checks of :class:`SeriesSet`, or of :func:`join_parent`.
         """
         from simulacra.io.tables import read_table
 
         frame = read_table(source)
         if len(frame) == 0:
             raise DataError(f"{source}: the series has no rows; give at least one")
-        return cls(frame, sequence_index, sequence_key, tuple(context_columns))
+        context = tuple(context_columns)
+        if parent_table is not None:
+            frame, joined = join_parent(frame, read_table(parent_table), sequence_key, str(parent_table))
+            context += tuple(c for c in joined if c not in context)
+        return cls(frame, sequence_index, sequence_key, context)
 
     # ------------------------------------------------------------------ views
     @property

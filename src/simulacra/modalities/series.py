@@ -1,5 +1,6 @@
 """The time-series modality: one long series or many keyed sequences (:class:`~simulacra.io.SeriesSet`),
-read from a table with ``sequence_index`` / ``sequence_key`` / ``context_columns``, or a bundled set
+read from a table with ``sequence_index`` / ``sequence_key`` / ``context_columns`` (and a ``parent_table``
+of each entity's context), or a bundled set
 (``stocks``, ``energy``)."""
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ BENCH_COLUMNS = [
 ]
 
 #: the loader options of a series, as the requests name them
-SERIES_OPTIONS = ("sequence_index", "sequence_key", "context_columns")
+SERIES_OPTIONS = ("sequence_index", "sequence_key", "context_columns", "parent_table")
 
 
 def series_options(request: Any) -> dict[str, Any]:
@@ -54,7 +55,9 @@ class SeriesModality(Modality):
 
         if is_bundled(source):
             return datasets.is_series(source)
-        return bool(options.get("sequence_index") or options.get("sequence_key"))
+        return bool(
+            options.get("sequence_index") or options.get("sequence_key") or options.get("parent_table")
+        )
 
     def load(self, source: str, *, part: str = "train", **options: Any) -> Any:
         from simulacra import datasets
@@ -69,11 +72,12 @@ class SeriesModality(Modality):
                 )
             train, test = datasets.load(source)
             found = train if part == "train" else test
-            if given and {k: getattr(found, k) for k in given} != {
+            if "parent_table" in given or {k: getattr(found, k) for k in given} != {
                 k: tuple(v) if k == "context_columns" else v for k, v in given.items()
             }:
                 raise ConfigError(
-                    f"{source!r} is one series as bundled; drop `sequence_index`, `sequence_key` and `context_columns`"
+                    f"{source!r} is one series as bundled; drop `sequence_index`, `sequence_key`, `context_columns` "
+                    "and `parent_table`"
                 )
             return found
         if not is_sql_url(source):
@@ -83,7 +87,18 @@ class SeriesModality(Modality):
             sequence_index=options.get("sequence_index"),
             sequence_key=options.get("sequence_key"),
             context_columns=tuple(options.get("context_columns") or ()),
+            parent_table=self._parent(options.get("parent_table")),
         )
+
+    @staticmethod
+    def _parent(parent: str | None) -> str | None:
+        """The parent table's source, checked as the series' own (a missing file refused in one line)."""
+        from simulacra.io import is_sql_url
+        from simulacra.workflow import check_sources
+
+        if parent is not None and not is_sql_url(parent):
+            check_sources(parent)
+        return parent
 
     def write(self, data: Any, path: str, *, force: bool = False) -> str:
         from simulacra.io import write_table
@@ -124,7 +139,10 @@ class SeriesModality(Modality):
         # every value checked before any sample is drawn
         model.sample(0, temperature=r.temperature, sequence_length=r.sequence_length)
 
-        total = rows * (r.sequence_length or 1) if keyed else rows
+        # the rows the progress counts: a keyed model's sequences are as long as the training ones on average
+        learned = getattr(model, "lengths_", None) if model.sequence_key_ is not None else None
+        per = r.sequence_length or (sum(learned) / len(learned) if learned else 1)
+        total = round(rows * per) if keyed else rows
         with nullcontext() if is_sql_url(r.output) else output_lock(r.output), status.rows(total) as on_rows:
             series = model.sample(
                 rows,
