@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -224,6 +225,41 @@ def test_ray_workers_write_the_same_files_for_any_k(local_ray, model_dir, tmp_pa
     argv = ["sample", str(model_dir), "--balance", "income", "--class-counts", ">50K=140000,<=50K=100000"]
     assert main([*argv, "--seed", "4", "--part-rows", "80000", "--workers", "2", "-o", f"{cli}/"]) == 0
     assert {p.name: p.read_bytes() for p in sorted(cli.glob("*.parquet"))} == folders[None]
+
+
+def test_series_windows_in_parts_are_the_same_for_any_number_of_workers(local_ray, tmp_path, capsys):
+    model = tmp_path / "stocks-model"
+    small = ["--param", "epochs=1", "--param", "hidden=16", "--param", "layers=1", "--param", "verbose=false"]
+    assert main(["fit", "stocks", "-o", str(model), *small]) == 0
+    argv = [
+        "sample",
+        str(model),
+        "-n",
+        "2100",
+        "--sequence-length",
+        "24",
+        "--part-rows",
+        "24000",
+        "--seed",
+        "3",
+    ]
+    folders = {}
+    for k in (None, 1, 2):  # 1,024 windows a block, one block a part: three parts
+        out = tmp_path / f"k{k}"
+        assert main([*argv, *(["--workers", str(k)] if k else []), "-o", f"{out}/"]) == 0
+        folders[k] = {p.name: p.read_bytes() for p in sorted(out.glob("*.parquet"))}
+    assert list(folders[None]) == ["part-00000.parquet", "part-00001.parquet", "part-00002.parquet"]
+    assert folders[1] == folders[None] and folders[2] == folders[None]  # byte for byte
+    windows = pd.concat(pd.read_parquet(tmp_path / "kNone" / name) for name in folders[None])
+    assert windows["window"].tolist() == np.repeat(np.arange(1, 2101), 24).tolist()  # numbered across parts
+    capsys.readouterr()
+    assert main([*argv[:4], "-o", f"{tmp_path / 'one'}/"]) == 2  # one long series: one piece
+    assert "one long series is drawn in one piece" in capsys.readouterr().err
+    assert main([*argv, "--workers", "2", "-o", str(tmp_path / "w.csv")]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: --workers writes one Parquet part per task into a folder; give -o/--output DIR/ (ending in /)"
+    )
+    assert not (tmp_path / "one").exists() and not (tmp_path / "w.csv").exists()
 
 
 def test_ray_task_errors_reach_the_caller(local_ray, model_dir, tmp_path):

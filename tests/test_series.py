@@ -165,6 +165,25 @@ def test_a_parent_table_gives_each_sequence_its_context_as_a_joined_column_would
         assert not target.exists()
 
 
+def test_keyed_sequences_written_in_parts_keep_their_keys_apart_and_their_context_exact(keyed, tmp_path):
+    from simulacra.modalities.series import write_series_part
+
+    draw = {"conditions": keyed.parse_conditions({"weekday": "Friday"}), "seed": 5, "temperature": 1.0}
+    draw["sequence_length"] = 3
+    rows = [
+        write_series_part(keyed, str(tmp_path), i, a, b, draw)
+        for i, (a, b) in enumerate([(0, 1024), (1024, 1100)])
+    ]
+    parts = [pd.read_parquet(tmp_path / f"part-0000{i}.parquet") for i in range(2)]
+    assert rows == [1024 * 3, 76 * 3] and [len(p) for p in parts] == rows
+    keys = pd.concat(parts)["day"]
+    assert keys.nunique() == 1100 and keys.iloc[-1] == "day-001100"  # numbered across the parts
+    assert set(pd.concat(parts)["weekday"]) == {"Friday"}
+    (tmp_path / "again").mkdir()  # a part drawn alone is the same part: each block has its own seed
+    assert write_series_part(keyed, str(tmp_path / "again"), 1, 1024, 1100, draw) == rows[1]
+    assert pd.read_parquet(tmp_path / "again" / "part-00001.parquet").equals(parts[1])
+
+
 def test_timegan_scores_rank_real_windows_above_broken_ones(stocks):
     train, _ = stocks
     scaler = Scaler(train)

@@ -553,7 +553,7 @@ class _Sample:
         int,
         typer.Option(
             "--workers",
-            help="Tables written to a folder: write the parts as Ray tasks, at most this many at a time (needs the extra simulacra[ray]). The files are the same for any number of workers.",
+            help="Tables, and keyed series or windows, written to a folder: write the parts as Ray tasks, at most this many at a time (needs the extra simulacra[ray]). The files are the same for any number of workers.",
         ),
     ]
 

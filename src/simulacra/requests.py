@@ -251,9 +251,10 @@ class SampleRequest(Request):
     chunk_rows : int
         Tables: rows written at a time; memory holds one chunk.
     part_rows : int
-        Tables written to a folder: rows per Parquet part (and per Ray task).
+        Tables, keyed series and windows written to a folder: rows per Parquet part (and per Ray
+        task; a series part holds whole blocks of 1,024 sequences).
     workers : int or None
-        Tables written to a folder: Ray tasks at a time.
+        Written to a folder: Ray tasks at a time.
     ray_address : str or None
         With ``workers``: a Ray cluster address; default a local instance.
     seed : int

@@ -156,6 +156,28 @@ class Augmented:
     effect: str | None = None
 
 
+def parts_folder(output: str, workers: int | None) -> bool:
+    """Whether a sample's ``output`` names a folder of Parquet parts: it ends with ``/`` or has no
+    suffix at all (and is not an SQL URL; an existing folder named like a file, ``out.csv``, stays an
+    error).
+
+    Raises
+    ------
+    ConfigError
+        ``workers`` with a file output (each task writes its own part).
+    """
+    from pathlib import Path
+
+    from simulacra.io import is_sql_url
+
+    folder = not is_sql_url(output) and (output.endswith(("/", os.sep)) or not Path(output).suffix)
+    if workers is not None and not folder:
+        raise ConfigError(
+            "`workers` writes one Parquet part per task into a folder; give `output` DIR/ (ending in /)"
+        )
+    return folder
+
+
 def curve_options(request: MixRequest, settings: Any) -> dict[str, Any]:
     """The keyword arguments every mixing experiment takes from a request and its checked settings
     (:class:`~simulacra.experiments.mix.MixSettings`)."""

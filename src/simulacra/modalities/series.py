@@ -5,10 +5,20 @@ of each entity's context), or a bundled set
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from simulacra.errors import ConfigError, DataError
-from simulacra.modalities.base import Augmented, EvaluateOptions, FitData, Modality, Sampled, Source, Status
+from simulacra.modalities.base import (
+    Augmented,
+    EvaluateOptions,
+    FitData,
+    Modality,
+    Sampled,
+    Source,
+    Status,
+    parts_folder,
+)
 from simulacra.requests import FitRequest, SampleRequest
 
 #: the columns of a series benchmark: ``(result key, title, format)``
@@ -34,6 +44,52 @@ SERIES_OPTIONS = ("sequence_index", "sequence_key", "context_columns", "parent_t
 def series_options(request: Any) -> dict[str, Any]:
     """The series loader options a request holds (``None``/empty where not given)."""
     return {k: getattr(request, k, None) for k in SERIES_OPTIONS}
+
+
+#: sequences (or windows) drawn per seeded block when a sample is written in parts: block ``k`` takes
+#: the seed ``SeedSequence([seed, k])``, so the parts hold the same rows however many workers wrote them
+PART_BLOCK = 1024
+
+
+def write_series_part(
+    model: Any,
+    folder: str,
+    index: int,
+    start: int,
+    stop: int,
+    draw: dict[str, Any],
+    progress: Any = None,
+) -> int:
+    """Write part ``index`` of a sample in parts: sequences (windows) ``[start, stop)``, drawn block by
+    block (:data:`PART_BLOCK`, each with its own seed from ``draw["seed"]``), keys numbered from
+    ``start``, to ``folder/part-NNNNN.parquet``. Returns the rows written."""
+    import numpy as np
+    import pandas as pd
+
+    from simulacra.io import write_table
+    from simulacra.scale.stream import part_name
+
+    frames = []
+    for begin in range(start, stop, PART_BLOCK):
+        seed = int(np.random.SeedSequence([int(draw["seed"]), begin // PART_BLOCK]).generate_state(1)[0])
+        n = min(PART_BLOCK, stop - begin)
+        frames.append(model.sample(n, **{**draw, "seed": seed}, first=begin, progress=progress).frame)
+    frame = pd.concat(frames, ignore_index=True) if frames else model.sample(0, **draw).frame
+    write_table(frame, Path(folder) / part_name(index))
+    return len(frame)
+
+
+def _series_part_task(model_dir: str, folder: str, index: int, start: int, stop: int, draw: dict) -> int:
+    """A Ray task: :func:`write_series_part` on one core with the model loaded once per worker."""
+    from threadpoolctl import threadpool_limits
+
+    from simulacra.scale.distributed import load_once
+
+    with threadpool_limits(1):
+        import torch
+
+        torch.set_num_threads(1)
+        return write_series_part(load_once(model_dir), folder, index, start, stop, draw)
 
 
 class SeriesModality(Modality):
@@ -123,8 +179,11 @@ class SeriesModality(Modality):
         """
         from contextlib import nullcontext
 
-        from simulacra.io import check_table_target, is_sql_url, output_lock
+        from simulacra.io import check_table_target, claim, is_sql_url, output_lock
+        from simulacra.scale.distributed import RaySession, check_ray_options, run_tasks
+        from simulacra.scale.stream import check_part_rows, part_ranges
         from simulacra.validation import check_rows
+        from simulacra.workflow import output_folder
 
         r = request
         if r.balance is not None or r.class_counts is not None:
@@ -135,7 +194,17 @@ class SeriesModality(Modality):
             raise self.refuse("`filters` are for tables, images and texts", "drop them for a series")
         rows = check_rows(r.rows)
         keyed = model.sequence_key_ is not None or r.sequence_length is not None
-        check_table_target(r.output, rows=rows, force=r.force)  # format, size and place, before sampling
+        workers = check_ray_options(r.workers, r.ray_address, "sample")
+        folder = parts_folder(r.output, workers)
+        if folder and not keyed:
+            raise ConfigError(
+                "one long series is drawn in one piece; give `output` FILE, or `sequence_length` for windows"
+            )
+        if folder:
+            check_part_rows(r.part_rows)
+            claim(Path(r.output), force=r.force, kind="dir")  # before sampling: place, no existing output
+        else:
+            check_table_target(r.output, rows=rows, force=r.force)  # format, size and place
         # every value checked before any sample is drawn
         model.sample(0, temperature=r.temperature, sequence_length=r.sequence_length)
 
@@ -143,6 +212,31 @@ class SeriesModality(Modality):
         learned = getattr(model, "lengths_", None) if model.sequence_key_ is not None else None
         per = r.sequence_length or (sum(learned) / len(learned) if learned else 1)
         total = round(rows * per) if keyed else rows
+        what = "rows" if not keyed else ("sequences" if model.sequence_key_ is not None else "windows")
+        if folder:
+            draw = {
+                "conditions": conditions or None,
+                "seed": r.seed,
+                "temperature": r.temperature,
+                "sequence_length": r.sequence_length,
+            }
+            # whole blocks per part, about part_rows rows each
+            size = max(PART_BLOCK, int(r.part_rows / per) // PART_BLOCK * PART_BLOCK)
+            ray = RaySession(workers, r.ray_address) if workers is not None else nullcontext()
+            with output_folder(r.output, force=r.force) as tmp, ray, status.rows(total) as on_rows:
+                jobs = [(str(tmp), i, a, b, draw) for i, (a, b) in enumerate(part_ranges(rows, size))]
+                if workers is None:
+                    for job in jobs:
+                        write_series_part(model, *job, progress=on_rows)
+                else:
+                    run_tasks(
+                        _series_part_task,
+                        [(str(r.model), *job) for job in jobs],
+                        workers=workers,
+                        address=r.ray_address,
+                        on_done=lambda _, written: on_rows(written),
+                    )
+            return Sampled(rows, str(r.output), what)
         with nullcontext() if is_sql_url(r.output) else output_lock(r.output), status.rows(total) as on_rows:
             series = model.sample(
                 rows,
@@ -153,7 +247,6 @@ class SeriesModality(Modality):
                 progress=on_rows,
             )
             where = self.write(series, r.output, force=r.force)
-        what = "rows" if not keyed else ("sequences" if model.sequence_key_ is not None else "windows")
         return Sampled(rows, where, what)
 
     def evaluate(self, real: Source, synthetic: Any, options: EvaluateOptions) -> tuple[Any, Any]:

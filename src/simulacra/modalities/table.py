@@ -14,6 +14,7 @@ from simulacra.modalities.base import (
     Source,
     Status,
     curve_options,
+    parts_folder,
 )
 from simulacra.modalities.benchmarking import BenchJob
 from simulacra.requests import FitRequest, MixRequest, SampleRequest
@@ -260,14 +261,10 @@ class TableModality(Modality):
             counts = class_counts(model, r.balance, rows, given)
             rows = sum(counts.values())
         rows = check_rows(rows)
-        folder = self._is_folder(r.output)
         check_chunk_rows(r.chunk_rows)
         check_part_rows(r.part_rows)
         workers = check_ray_options(r.workers, r.ray_address, "sample")
-        if workers is not None and not folder:
-            raise ConfigError(
-                "`workers` writes one Parquet part per task into a folder; give `output` DIR/ (ending in /)"
-            )
+        folder = parts_folder(r.output, workers)
         if folder and r.filters:
             raise ConfigError(
                 "`filters` draws its rows in memory and writes one file; give `output` FILE (e.g. out.parquet)"
@@ -289,20 +286,6 @@ class TableModality(Modality):
         if r.filters:
             return self._sample_filtered(model, rows, conditions, counts, r)
         return self._stream(model, rows, conditions, counts, workers, folder, r, status)
-
-    @staticmethod
-    def _is_folder(output: str) -> bool:
-        """Whether a table output names a folder of Parquet parts: it ends with ``/`` or has no suffix
-        at all (and is not an SQL URL). An existing folder named like a file (``out.csv``) stays an
-        error."""
-        import os
-        from pathlib import Path
-
-        from simulacra.io import is_sql_url
-
-        if is_sql_url(output):
-            return False
-        return output.endswith(("/", os.sep)) or not Path(output).suffix
 
     def _stream(self, model, rows, conditions, counts, workers, folder, r: SampleRequest, status) -> Sampled:
         """The rows as they come, to one file or SQL table, or to Parquet parts in a folder."""

@@ -114,7 +114,7 @@ class RaySession:
 _MODELS: dict[tuple[str, float], Any] = {}
 
 
-def _load(model_dir: str) -> Any:
+def load_once(model_dir: str) -> Any:
     """The saved model, loaded once per worker process (keyed by folder and modification time)."""
     from simulacra.synthesizers import BaseSynthesizer
 
@@ -146,7 +146,7 @@ def _part_task(
         except ImportError:  # pragma: no cover - torch is a dependency
             pass
         return write_part(
-            _load(model_dir),
+            load_once(model_dir),
             rows,
             folder,
             index,

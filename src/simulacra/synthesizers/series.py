@@ -72,7 +72,7 @@ from simulacra.synthesizers.base import BaseSynthesizer, make, register
 from simulacra.synthesizers.hyper import Hyper
 from simulacra.synthesizers.training import TorchTraining, resolve_device
 from simulacra.transform.table import snap, value_grid
-from simulacra.validation import Integer, Real, check_value
+from simulacra.validation import MAX_ROWS, Integer, Real, check_value
 
 #: a number with at most this many distinct values is a categorical output over those values
 MAX_DISCRETE = 32
@@ -660,6 +660,7 @@ class SeriesAR(TorchTraining, BaseSynthesizer):
         temperature: float = 1.0,
         sequence_length: int | None = None,
         progress: Callable[[int], None] | None = None,
+        first: int = 0,
     ) -> SeriesSet:
         """``n`` rows of one long series (a single-series model: the index, if any, continues after the
         training data at the learned step), or ``n`` new sequences with their context (a keyed model;
@@ -681,6 +682,9 @@ class SeriesAR(TorchTraining, BaseSynthesizer):
             Every sequence's (keyed) or window's (one series) length, ≥ 1.
         progress : callable or None
             Called with the number of rows just generated.
+        first : int
+            Sequences or windows drawn before this call (a sample written in parts): their keys and
+            numbers continue after them.
 
         Returns
         -------
@@ -703,6 +707,7 @@ class SeriesAR(TorchTraining, BaseSynthesizer):
                 check_value(self.name, "sequence_length", sequence_length, Integer(ge=1, le=10**7))
             )
         seed = int(self.seed if seed is None else seed)
+        first = int(check_value(self.name, "first", first, Integer(ge=0, le=MAX_ROWS)))
         rng = np.random.default_rng(seed)
         if keyed:
             table = (
@@ -726,7 +731,8 @@ class SeriesAR(TorchTraining, BaseSynthesizer):
         values = (
             self._generate(lengths, ctx, rng, tau, progress) if n else [np.zeros((0, len(self.columns_)))]
         )
-        return self._to_series(values, lengths, table, windows=not keyed and sequence_length is not None)
+        windows = not keyed and sequence_length is not None
+        return self._to_series(values, lengths, table, windows=windows, first=int(first))
 
     def _empty_context(self) -> pd.DataFrame:
         return pd.DataFrame({c: [] for c in [*self.context_columns_, LENGTH]})
@@ -815,7 +821,12 @@ class SeriesAR(TorchTraining, BaseSynthesizer):
         return np.stack(cols, axis=1).astype(np.float32)
 
     def _to_series(
-        self, values: list[np.ndarray], lengths: np.ndarray, table: pd.DataFrame | None, windows: bool = False
+        self,
+        values: list[np.ndarray],
+        lengths: np.ndarray,
+        table: pd.DataFrame | None,
+        windows: bool = False,
+        first: int = 0,
     ) -> SeriesSet:
         """The generated raw values as a :class:`SeriesSet` with the training columns and dtypes
         (``windows``: independent windows of one series, keyed by a ``window`` column)."""
@@ -832,11 +843,11 @@ class SeriesAR(TorchTraining, BaseSynthesizer):
         if table is not None:
             for c in reversed(self.context_columns_):
                 frame.insert(0, c, table[c].to_numpy()[seq] if len(table) else [])
-            frame.insert(0, self.sequence_key_, [f"{self.sequence_key_}-{i + 1:06d}" for i in seq])
+            frame.insert(0, self.sequence_key_, [f"{self.sequence_key_}-{first + i + 1:06d}" for i in seq])
         key = self.sequence_key_
         if windows:
             key = "window" if "window" not in self.value_names_ else "window_"
-            frame.insert(0, key, seq + 1)
+            frame.insert(0, key, first + seq + 1)
         ordered = [c for c in [key, *self.context_columns_, self.sequence_index_, *self.value_names_] if c]
         return SeriesSet(frame[ordered], self.sequence_index_, key, tuple(self.context_columns_))
 

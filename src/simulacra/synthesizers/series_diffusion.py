@@ -79,7 +79,7 @@ from simulacra.synthesizers.base import BaseSynthesizer, register
 from simulacra.synthesizers.hyper import Hyper
 from simulacra.synthesizers.training import TorchTraining, resolve_device
 from simulacra.transform.table import snap, value_grid
-from simulacra.validation import Integer, Real, check_value
+from simulacra.validation import MAX_ROWS, Integer, Real, check_value
 
 #: diffusion steps of the forward process
 TIMESTEPS = 500
@@ -401,6 +401,7 @@ class SeriesDiffusion(TorchTraining, BaseSynthesizer):
         temperature: float = 1.0,
         sequence_length: int | None = None,
         progress: Callable[[int], None] | None = None,
+        first: int = 0,
     ) -> SeriesSet:
         """``n`` independent windows of ``sequence_length`` rows (at most ``window``; the first rows of
         each drawn window), numbered in a ``window`` key column; the index, if any, starts one step
@@ -420,6 +421,8 @@ class SeriesDiffusion(TorchTraining, BaseSynthesizer):
             Rows per window, in ``[1, window]``; required.
         progress : callable or None
             Called with the number of rows just generated.
+        first : int
+            Windows drawn before this call (a sample written in parts): the numbers continue after them.
 
         Returns
         -------
@@ -447,6 +450,7 @@ class SeriesDiffusion(TorchTraining, BaseSynthesizer):
             )
         length = int(check_value(self.name, "sequence_length", sequence_length, Integer(ge=1, le=w)))
         seed = int(self.seed if seed is None else seed)
+        first = int(check_value(self.name, "first", first, Integer(ge=0, le=MAX_ROWS)))
         gen = torch.Generator().manual_seed(seed)
         parts = []
         for b in range(0, n, SAMPLE_BATCH):
@@ -454,7 +458,7 @@ class SeriesDiffusion(TorchTraining, BaseSynthesizer):
             if progress is not None:
                 progress(parts[-1].shape[0] * length)
         x = np.concatenate(parts) if parts else np.zeros((0, length, len(self.columns_)), np.float32)
-        return self._to_series(x)
+        return self._to_series(x, int(first))
 
     @torch.no_grad()
     def _ddim(self, n: int, gen: torch.Generator) -> np.ndarray:
@@ -476,7 +480,7 @@ class SeriesDiffusion(TorchTraining, BaseSynthesizer):
         hi = np.array([c["hi"] for c in self.columns_])
         return lo + (x.numpy().astype(np.float64) + 1) / 2 * (hi - lo)
 
-    def _to_series(self, x: np.ndarray) -> SeriesSet:
+    def _to_series(self, x: np.ndarray, first: int = 0) -> SeriesSet:
         n, length, _ = x.shape
         cols: dict[str, Any] = {}
         for j, spec in enumerate(self.columns_):
@@ -487,7 +491,7 @@ class SeriesDiffusion(TorchTraining, BaseSynthesizer):
                 v = np.round(v, spec["decimals"])
             cols[spec["name"]] = np.round(v).astype(np.int64) if spec["int"] else v
         key = "window" if "window" not in self.value_names_ else "window_"
-        frame = pd.DataFrame({key: np.repeat(np.arange(1, n + 1), length), **cols})
+        frame = pd.DataFrame({key: np.repeat(np.arange(first + 1, first + n + 1), length), **cols})
         if self.sequence_index_ is not None:
             pos = np.tile(np.arange(length), n)
             numbers = float(self.last_index_) + (pos + 1) * float(self.step_)
