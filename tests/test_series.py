@@ -184,6 +184,33 @@ def test_keyed_sequences_written_in_parts_keep_their_keys_apart_and_their_contex
     assert pd.read_parquet(tmp_path / "again" / "part-00001.parquet").equals(parts[1])
 
 
+def test_sequence_classification_tstr_reads_the_class_from_the_rows_and_catches_shuffled_labels():
+    from simulacra.evaluate.series import Scaler, sequence_classification, sequence_target
+
+    train, _ = datasets.load("energy")
+    frame = train.frame[["date", "Appliances", "lights", "T1"]].copy()
+    frame["day"] = frame["date"].dt.strftime("%Y-%m-%d")
+    busy = frame.groupby("day")["Appliances"].transform("mean")
+    frame["busy"] = np.where(busy > busy.median(), "busy", "quiet")  # a class the rows carry
+    days = sorted(frame["day"].unique())
+    cut = frame["day"].isin(days[: int(0.7 * len(days))])
+    real = SeriesSet(frame[cut], sequence_index="date", sequence_key="day", context_columns=("busy",))
+    test = SeriesSet(frame[~cut], sequence_index="date", sequence_key="day", context_columns=("busy",))
+    assert sequence_target(real, real, test, None) == "busy"  # the only categorical context column
+    with pytest.raises(DataError, match="`target` 'T1' is not a context column"):
+        sequence_target(real, real, test, "T1")
+    scaler = Scaler(real)
+    same = sequence_classification(scaler, real, real, test, "busy")
+    assert same["tstr"] == same["trtr"] > same["majority"] + 0.2  # synthetic = real: TSTR is TRTR
+    firsts = real.frame.groupby("day", sort=False).head(1)  # the labels moved to other days
+    moved = dict(
+        zip(firsts["day"], np.random.default_rng(0).permutation(firsts["busy"].to_numpy()), strict=True)
+    )
+    shuffled = real.frame.assign(busy=real.frame["day"].map(moved))
+    broken = real.like(shuffled)
+    assert sequence_classification(scaler, real, broken, test, "busy")["tstr"] < same["trtr"] - 0.2
+
+
 def test_timegan_scores_rank_real_windows_above_broken_ones(stocks):
     train, _ = stocks
     scaler = Scaler(train)
@@ -406,9 +433,12 @@ def test_keyed_evaluation_has_sdmetrics_sequence_metrics_and_a_window_membership
     ev = evaluate_series(train, drawn, test, seed=0, iterations=(50, 50), references=False)
     assert ev.metrics["fidelity"]["statistic_msas"] == pytest.approx(np.mean(list(by_statistic.values())))
     assert ev.metrics["privacy"]["window_membership_auc"] == pytest.approx(attack["auc"])
+    task = ev.details["sequence_classification"]  # weekday, the only categorical context column
+    assert task["target"] == "weekday" and task["sequences"] == {"real": 21, "synthetic": 21, "test": 7}
+    assert ev.metrics["utility"]["tstr_accuracy"] == task["tstr"] and 0 <= task["trtr"] <= 1
     page = SeriesReport(ev, train, drawn, history=keyed.history_).to_html(tmp_path / "report.html")
     html = page.read_text()
-    for metric in ("statistic_msas", "inter_row_msas", "window_membership_auc"):
+    for metric in ("statistic_msas", "inter_row_msas", "window_membership_auc", "tstr_accuracy"):
         assert f"<td>{metric}</td>" in html, metric
     assert "StatisticMSAS: 1 − KS" in html and "1 % false positives" in html  # their descriptions
     assert chromium_plots(page, tmp_path)[:2] == (4, 4)  # overlay, ACF, PCA, training curves

@@ -40,7 +40,13 @@ numbers, categorical ones as their category codes; a missing value is 0 after sc
   sequence, and 1 − KS between the real and the synthetic sequences' values, averaged; *InterRowMSAS*,
   per column the mean difference between consecutive rows of each sequence, 1 − KS, averaged (as
   SDMetrics defines it, that mean telescopes to ``(last − first) / (T − 1)``: the drift of a
-  sequence, not its roughness); *context shapes* (the context columns' marginals).
+  sequence, not its roughness); *context shapes* (the context columns' marginals); and, with a real
+  test part and a categorical context column as ``target`` (or the only categorical one), **TSTR for
+  sequence classification**: a classifier of the sequence's class from its rows (gradient-boosted
+  trees on each column's mean, sd, min, max, first and last scaled value and the length, a
+  feature-based classifier in the manner of Christ et al. 2018's tsfresh) trained on the synthetic
+  sequences, its accuracy on the real test sequences beside the same classifier trained on the real
+  training ones (TRTR) and the majority class.
 
 Where this differs from the TimeGAN reference code: its classifier and predictor are TensorFlow 1
 GRUs with the same sizes, iterations and split; here they are PyTorch, seeded, on the CPU.
@@ -85,6 +91,8 @@ DESCRIPTIONS.update(
         "window_membership_auc": "ROC-AUC of the distance attack on windows (a window near a synthetic one is called a training member). 0.5 means no leak; one series' later holdout can add drift.",
         "window_membership_tpr_at_1pct_fpr": "True-positive rate of the window distance attack at 1 % false positives. ≈ 0.01 means no leak.",
         "statistic_msas": "SDMetrics' StatisticMSAS: 1 − KS between real and synthetic per-sequence mean, median, sd, min and max of each numerical column, averaged. 1 = same.",
+        "tstr_accuracy": "Sequence classification, train on synthetic, test on real: accuracy on the real test sequences of a classifier of the context target trained on synthetic sequences. Compare with TRTR.",
+        "trtr_accuracy": "Sequence classification, train on real, test on real: the same classifier trained on the real training sequences, the reference for TSTR.",
         "inter_row_msas": "SDMetrics' InterRowMSAS: 1 − KS between real and synthetic per-sequence mean differences of consecutive rows, averaged over numerical columns. 1 = same.",
     }
 )
@@ -439,6 +447,7 @@ def evaluate_series(
     seed: int = 0,
     iterations: tuple[int, int] = (DISCRIMINATIVE_ITERATIONS, PREDICTIVE_ITERATIONS),
     references: bool = True,
+    target: str | None = None,
 ) -> Evaluation:
     """Score ``synthetic`` against the real series (see the module docstring).
 
@@ -459,6 +468,10 @@ def evaluate_series(
         Also score the reference rows (discriminative, Context-FID, correlational): real test
         windows, real windows with their steps shuffled, and rows shuffled across time (independent
         rows).
+    target : str or None
+        Keyed sequences with a real test part: the categorical context column whose class the
+        sequence-classification TSTR predicts; ``None`` takes the only categorical context column, if
+        there is exactly one.
 
     Returns
     -------
@@ -531,11 +544,16 @@ def evaluate_series(
     ev.seconds["fidelity"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    target = test_w if len(test_w) else real_w
+    target_w = test_w if len(test_w) else real_w
     ev.metrics["utility"] = {
-        "predictive_score": predictive_score(synth_w, target, seed=seed, iterations=pred),
-        "predictive_score_real": predictive_score(real_w, target, seed=seed, iterations=pred),
+        "predictive_score": predictive_score(synth_w, target_w, seed=seed, iterations=pred),
+        "predictive_score_real": predictive_score(real_w, target_w, seed=seed, iterations=pred),
     }
+    label = sequence_target(real_train, synthetic, real_test, target)
+    if label is not None:
+        task = sequence_classification(scaler, real_train, synthetic, real_test, label, seed=seed)
+        ev.metrics["utility"] |= {"tstr_accuracy": task["tstr"], "trtr_accuracy": task["trtr"]}
+        ev.details["sequence_classification"] = task
     ev.seconds["utility"] = time.perf_counter() - clock
     if len(test_w) >= 5:
         attack = window_membership(real_w, test_w, synth_w, seed=seed)
@@ -563,6 +581,94 @@ def evaluate_series(
         "synthetic": autocorrelation(synth_w).tolist(),
     }
     return ev
+
+
+def sequence_target(
+    real_train: SeriesSet, synthetic: SeriesSet, real_test: SeriesSet | None, target: str | None
+) -> str | None:
+    """The context column the sequence-classification TSTR predicts: ``target``, or the only
+    categorical context column (text, or at most 10 distinct numbers); ``None`` when there is no such task (one series, no real test part,
+    no categorical context, or several and no ``target``).
+
+    Raises
+    ------
+    DataError
+        ``target`` is not a context column of the real and synthetic sequences.
+    """
+    if not (real_train.keyed and synthetic.keyed and real_test is not None and real_test.keyed):
+        return None
+    context = [c for c in real_train.context_columns if c in synthetic.context_columns]
+    if target is not None:
+        if target not in context:
+            raise DataError(
+                f"`target` {target!r} is not a context column of the sequences; give one of: "
+                f"{', '.join(context) or '(none: fit with `context_columns`)'}"
+            )
+        return target
+    frame = real_train.frame
+    categorical = [
+        c for c in context if not pd.api.types.is_numeric_dtype(frame[c]) or frame[c].nunique() <= 10
+    ]
+    return categorical[0] if len(categorical) == 1 else None
+
+
+def sequence_features(sequences: list[np.ndarray]) -> np.ndarray:
+    """``(S, 6·d + 1)`` float64: per sequence, each column's mean, standard deviation, minimum, maximum,
+    first and last value (of ``(T_i, d)`` scaled rows), and the length."""
+    rows = []
+    for x in sequences:
+        x = np.asarray(x, np.float64)
+        stats = (
+            [x.mean(0), x.std(0), x.min(0), x.max(0), x[0], x[-1]] if len(x) else [np.zeros(x.shape[1])] * 6
+        )
+        rows.append(np.concatenate([*stats, [len(x)]]))
+    return np.asarray(rows, np.float64)
+
+
+def sequence_classification(
+    scaler: Scaler,
+    real_train: SeriesSet,
+    synthetic: SeriesSet,
+    real_test: SeriesSet,
+    target: str,
+    *,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """TSTR and TRTR for sequence classification: a ``HistGradientBoostingClassifier`` (scikit-learn,
+    seeded) on :func:`sequence_features` predicting each sequence's ``target`` context class, trained
+    on the synthetic or the real training sequences and scored by accuracy on the real test ones.
+
+    Returns
+    -------
+    dict
+        ``target``, ``tstr``, ``trtr``, ``majority`` (the accuracy of always answering the training
+        sequences' commonest class), ``classes`` and the three sets' sequence counts.
+    """
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    def part(series: SeriesSet) -> tuple[np.ndarray, np.ndarray]:
+        labels = series.context()[target].astype(str).to_numpy()
+        return sequence_features(scaler.sequences(series)), labels
+
+    x_real, y_real = part(real_train)
+    x_syn, y_syn = part(synthetic)
+    x_test, y_test = part(real_test)
+
+    def accuracy(x: np.ndarray, y: np.ndarray) -> float:
+        if len(set(y)) < 2:  # one class only: the classifier answers it
+            return float(np.mean(y_test == y[0])) if len(y) else 0.0
+        model = HistGradientBoostingClassifier(random_state=seed).fit(x, y)
+        return float(np.mean(model.predict(x_test) == y_test))
+
+    classes, counts = np.unique(y_real, return_counts=True)
+    return {
+        "target": target,
+        "tstr": accuracy(x_syn, y_syn),
+        "trtr": accuracy(x_real, y_real),
+        "majority": float(np.mean(y_test == classes[np.argmax(counts)])),
+        "classes": len(classes),
+        "sequences": {"real": len(y_real), "synthetic": len(y_syn), "test": len(y_test)},
+    }
 
 
 def augmentation_effect(

@@ -255,7 +255,7 @@ class SeriesModality(Modality):
 
         synthetic = self._as_real(real.train, synthetic.frame)
         with options.status.busy("evaluating the series (TimeGAN scores, autocorrelation, reference rows)"):
-            ev = evaluate_series(real.train, synthetic, real.test, seed=options.seed)
+            ev = evaluate_series(real.train, synthetic, real.test, seed=options.seed, target=real.target)
         report = SeriesReport(
             ev,
             real.train,
