@@ -277,6 +277,22 @@ def test_the_datasets_command_lists_the_bundled_series(capsys):
     assert main(["datasets"]) == 0
     out = capsys.readouterr().out
     assert "stocks: GOOG daily prices" in out and "energy: UCI Appliances energy" in out
+    assert "vowels: Japanese Vowels, keyed sequences" in out
+
+
+def test_japanese_vowels_are_keyed_sequences_of_varying_length_with_the_speaker_as_context():
+    train, test = datasets.load("vowels")
+    assert (train.sequence_key, train.sequence_index, train.context_columns) == (
+        "utterance",
+        "frame",
+        ("speaker",),
+    )
+    assert len(train.lengths()) == 270 and len(test.lengths()) == 370  # the UEA archive's split
+    lengths = np.concatenate([train.lengths(), test.lengths()])
+    assert lengths.min() == 7 and lengths.max() == 29
+    assert train.value_columns == [f"lpc{j}" for j in range(1, 13)]
+    assert train.context()["speaker"].value_counts().tolist() == [30] * 9  # 30 utterances per speaker
+    assert not set(train.frame["utterance"]) & set(test.frame["utterance"])
 
 
 @pytest.mark.slow

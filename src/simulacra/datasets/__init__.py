@@ -30,6 +30,14 @@ indexed by ``date``: appliance energy use of one house at 10-minute steps, 14 Fe
 14,941 of its 19,735 rows, 28 numerical columns; the "Energy" set of TimeGAN uses all 19,735), split in
 time, the last 20 % as test.
 
+``load("vowels")`` returns ``(train, test)`` :class:`~simulacra.io.SeriesSet` objects, keyed sequences:
+the Japanese Vowels set (Kudo, Toyama & Shimbo 1999, UCI, CC BY 4.0; as distributed in the UEA
+multivariate archive): nine male speakers each saying /ae/, 12 LPC cepstrum coefficients
+(``lpc1`` … ``lpc12``) per analysis ``frame``, one sequence of 7–29 frames per ``utterance``, and the
+speaker as its context column ``speaker``; the archive's own split, 270 training utterances (30 per
+speaker) and 370 test ones. The variable-length keyed set with a class per sequence (sequence
+classification: which speaker).
+
 ``load("sms")`` returns ``(train, test)`` :class:`~simulacra.io.TextSet` objects: the SMS Spam Collection
 v.1 (Almeida, Gómez Hidalgo & Yamakami 2011, CC BY 4.0; 5,574 messages, 747 = 13.4 % spam, classes
 ``ham``/``spam``), split 4,459 / 1,115 (20 % as test), stratified by label with seed 0.
@@ -75,6 +83,11 @@ DATASETS: dict[str, dict[str, Any]] = {
     "energy": {
         "description": "UCI Appliances energy, 10-minute steps, one series (11,953 train / 2,988 test rows, 28 columns)",
         "target": None,
+        "task": "series",
+    },
+    "vowels": {
+        "description": "Japanese Vowels, keyed sequences of 12 LPC coefficients, speaker as context (270 train / 370 test utterances)",
+        "target": "speaker",
         "task": "series",
     },
     "sms": {
@@ -143,6 +156,15 @@ def _series(filename: str, index: str | None) -> tuple[SeriesSet, SeriesSet]:
     return SeriesSet(df, sequence_index=index).split(test_size=0.2)
 
 
+def _vowels() -> tuple[SeriesSet, SeriesSet]:
+    parts = []
+    for part in ("train", "test"):
+        path = resources.files("simulacra.datasets") / "data" / f"vowels_{part}.csv.gz"
+        with resources.as_file(path) as p:
+            parts.append(SeriesSet(read_table(p), "frame", "utterance", ("speaker",)))
+    return parts[0], parts[1]
+
+
 def is_series(name: str) -> bool:
     """Whether the bundled dataset ``name`` is a time series."""
     return DATASETS.get(name, {}).get("task") == "series"
@@ -180,4 +202,6 @@ def load(name: str) -> tuple[Any, Any]:
         return _series("stocks.csv.gz", None)
     if name == "energy":
         return _series("energy.csv.gz", "date")
+    if name == "vowels":
+        return _vowels()
     raise DataError(f"unknown dataset {name!r}; bundled datasets: {', '.join(available())}")

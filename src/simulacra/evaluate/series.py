@@ -3,8 +3,8 @@
 **Windows.** Every metric of the TimeGAN protocol (Yoon, Jarrett & van der Schaar, NeurIPS 2019, and
 the papers that report it since, e.g. Diffusion-TS, Yuan & Qiao, ICLR 2024) reads windows of 24 steps
 of the value columns, min-max scaled with the real training data's per-column range: every start of one
-series (stride 1), or of each keyed sequence (a sequence shorter than the window gives none; with no
-sequence that long the window is the longest sequence). Numerical and datetime columns are read as
+series (stride 1), or of each keyed sequence (a sequence shorter than the window gives none; when
+fewer than half the real sequences reach 24 steps, the window is their median length instead). Numerical and datetime columns are read as
 numbers, categorical ones as their category codes; a missing value is 0 after scaling.
 
 * **Discriminative score** (lower is better, 0 = indistinguishable): ``|accuracy − ½|`` on held-out
@@ -158,9 +158,12 @@ class Scaler:
 
 
 def window_length(*groups: list[np.ndarray]) -> int:
-    """:data:`WINDOW`, or the longest sequence's length when no sequence is that long (at least 2)."""
-    longest = max(len(s) for g in groups for s in g)
-    return max(2, min(WINDOW, longest))
+    """:data:`WINDOW`, or, when fewer than half the sequences are that long (short keyed sequences such
+    as spoken utterances), their median length (at least 2), so that most sequences give windows."""
+    lengths = np.array([len(s) for g in groups for s in g])
+    if np.mean(lengths >= WINDOW) >= 0.5:
+        return WINDOW
+    return max(2, int(np.median(lengths)))
 
 
 def windows(seqs: list[np.ndarray], length: int, *, seed: int = 0, limit: int = MAX_WINDOWS) -> np.ndarray:

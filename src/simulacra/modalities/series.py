@@ -35,6 +35,8 @@ BENCH_COLUMNS = [
     ("predictive_score_real", "predictive (real)", "{:.4f}"),
     ("autocorrelation_error", "ACF error", "{:.3f}"),
     ("sequence_length_similarity", "length sim.", "{:.3f}"),
+    ("tstr_accuracy", "TSTR acc.", "{:.3f}"),
+    ("trtr_accuracy", "TRTR acc.", "{:.3f}"),
 ]
 
 #: the loader options of a series, as the requests name them
@@ -311,7 +313,8 @@ class SeriesModality(Modality):
         series: the training and test parts joined again, in time order; keyed: the training
         sequences), then as many independent 24-step windows sampled as the real series has (keyed:
         as many sequences), timed, and scored against the real windows with the reference rows when
-        ``job.references``."""
+        ``job.references`` (keyed: with the test sequences as the holdout, for the real-test row, the
+        privacy attacks and the sequence-classification TSTR)."""
         import time
 
         import pandas as pd
@@ -336,7 +339,8 @@ class SeriesModality(Modality):
         start = time.perf_counter()
         synthetic = model.sample(count, sequence_length=length, seed=job.seed)
         sample_s = time.perf_counter() - start
-        evaluation = evaluate_series(series, synthetic, None, seed=job.seed, references=job.references)
+        held = found.test if keyed else None  # keyed: the test entities (one series' later part was fitted)
+        evaluation = evaluate_series(series, synthetic, held, seed=job.seed, references=job.references)
         result = {
             "model": job.name,
             "modality": self.name,

@@ -371,7 +371,7 @@ class SeriesAR(TorchTraining, BaseSynthesizer):
             table[START] = [self._index_numbers(s[self.sequence_index_])[0] for s in series.sequences()]
         self.context_specs_ = [_column_spec(c, table[c], 2) for c in self.context_columns_]
         self.length_stats_ = [float(np.log(table[LENGTH]).mean()), float(np.log(table[LENGTH]).std()) or 1.0]
-        self.context_model_ = make("mixture", seed=int(self.seed))
+        self.context_model_ = make("mixture", seed=int(self.seed), verbose=bool(self.verbose))
         self.context_model_.fit(table)
         return self._encode_context(table)
 
