@@ -16,6 +16,7 @@ from simulacra.datasets import load
 SLOWEST_FIRST = (
     "test_neural",
     "test_hostile_cli",
+    "test_series",  # with the slow tests, the series bench (about 2 minutes) starts first
     "test_image_experiments",
     "test_cli",
     "test_scale",
