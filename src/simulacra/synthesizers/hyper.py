@@ -73,12 +73,12 @@ def collect(cls: type) -> None:
     """Derive ``cls``'s constructor, ``_parameter_constraints``, ``search_space``, ``hyper_parameters``
     and the "Parameters" section of its docstring from its :class:`Hyper` declarations.
 
-    A class that writes its own ``__init__`` keeps it (and declares its constraints by hand).
+    A class without any declaration (its own or inherited) is left as written.
 
     Raises
     ------
     TypeError
-        ``cls`` declares hyper-parameters and also defines ``__init__``.
+        ``cls`` has hyper-parameters (declared or inherited) and also defines ``__init__``.
     """
     hypers = declared(cls)
     if not hypers:

@@ -327,7 +327,7 @@ class SeriesAR(TorchTraining, BaseSynthesizer):
                 self._build()
                 self._data = self._training_items(arrays, context)
                 self._start_best()
-                self._run_epochs(self._data["x"])
+                self._fit_trainer.fit(self, self._data["x"])
                 self._restore_best()  # the weights of the epoch with the lowest validation loss
         finally:
             for k in ("_data", "_best", "_epoch", "_fit_trainer"):

@@ -269,7 +269,7 @@ class SeriesDiffusion(TorchTraining, BaseSynthesizer):
                     dtype=torch.float32,
                 )  # (W, L, d)
                 self._iteration = 0
-                self._run_epochs(self._windows.reshape(len(self._windows), -1).numpy())
+                self._fit_trainer.fit(self, self._windows.reshape(len(self._windows), -1).numpy())
         finally:
             for k in ("_windows", "_fit_trainer"):
                 self.__dict__.pop(k, None)

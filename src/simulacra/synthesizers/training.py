@@ -166,14 +166,6 @@ class TorchTraining:
         a DP model's :class:`~simulacra.synthesizers.dp.sgd.DPSGD`)."""
         return None
 
-    def _run_epochs(self, data) -> None:
-        """Train for ``epochs`` with this fit's :class:`Trainer` (a plain one when the model is trained
-        outside ``fit``); see :meth:`Trainer.fit`."""
-        trainer = getattr(self, "_fit_trainer", None) or Trainer(
-            callbacks=[RichProgress(self.name, bool(self.verbose))]
-        )
-        trainer.fit(self, data)
-
     @contextmanager
     def _seeded(self, seed: int):
         """Run with torch's global RNG seeded (the caller's RNG state is restored on exit), with

@@ -188,7 +188,7 @@ class ImageSynthesizer(ClassLabels, TorchTraining, BaseSynthesizer):
             with self._seeded(self.seed):
                 self._build(x, y)
                 self._grid_z, self._grid_y = self._grid_inputs()
-                self._run_epochs(images.images)
+                self._fit_trainer.fit(self, images.images)
         finally:
             del self._fit_trainer, self._x, self._y
             self.__dict__.pop("_grid_z", None)

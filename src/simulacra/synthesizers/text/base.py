@@ -147,7 +147,7 @@ class TextSynthesizer(ClassLabels, TorchTraining, BaseSynthesizer):
         try:
             with self._seeded(self.seed):
                 self._build(train)
-                self._run_epochs(self._fingerprint_array())
+                self._fit_trainer.fit(self, self._fingerprint_array())
                 self._restore_best()  # the weights of the epoch with the lowest validation loss
         finally:
             for k in ("_fit_trainer", "_valid", "_best", "_epoch"):
