@@ -505,6 +505,13 @@ class _Sample:
             help="Series: the length of every sequence (keyed models), or draw -n independent windows of this many rows (one-series models).",
         ),
     ]
+    context_output = Annotated[
+        str,
+        typer.Option(
+            "--context-output",
+            help="Keyed series: write the sampled entities' context columns to this file (or SQL URL), one row per key, and leave them out of -o; fit reads them back with --parent-table.",
+        ),
+    ]
     temperature = Annotated[
         float,
         typer.Option(
@@ -581,6 +588,7 @@ def sample(
     label_column: LabelColumn = None,
     temperature: _Sample.temperature = 1.0,
     sequence_length: _Sample.sequence_length = None,
+    context_output: _Sample.context_output = None,
     top_k: _Sample.top_k = None,
     top_p: _Sample.top_p = None,
     seed: Seed = 0,

@@ -242,6 +242,9 @@ class SampleRequest(Request):
         In (0, 10]: below 1 the samples crowd the dense regions, above 1 they spread out.
     sequence_length : int or None
         Keyed series: the length of every sequence (else drawn with its context).
+    context_output : str or None
+        Keyed series with context columns: write the sampled entities' context here, one row per key
+        (a parent table, as ``fit --parent-table`` reads one), and leave it out of ``output``.
     top_k, top_p : int, float or None
         Texts: the k most likely next tokens (0: all); nucleus sampling.
     keep_copies : bool
@@ -277,6 +280,7 @@ class SampleRequest(Request):
     label_column: str | None = None
     temperature: float = 1.0
     sequence_length: int | None = None
+    context_output: str | None = None
     top_k: int | None = None
     top_p: float | None = None
     keep_copies: bool = False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from simulacra.errors import ConfigError
@@ -62,6 +63,10 @@ def sample(request: SampleRequest, status: Status | None = None) -> Sampled:
     if r.filters and r.data is None:
         raise ConfigError("`filters` compares with the model's real training rows; add `data` SOURCE")
     check_not_input(r.output, r.model, r.data, r.test)
+    if r.context_output is not None:
+        check_not_input(r.context_output, r.model, r.data, r.test, flag="`context_output`")
+        if Path(r.context_output).resolve() == Path(r.output).resolve():
+            raise ConfigError("`context_output` is `output`; give the parent table a file of its own")
     model: Any = BaseSynthesizer.load(r.model)
     modality = named(model.modality)
     refuse_private_filters(model, r.filters)
@@ -70,4 +75,6 @@ def sample(request: SampleRequest, status: Status | None = None) -> Sampled:
         raise ConfigError("`top_k`, `top_p` and `keep_copies` are for text models; drop them")
     if r.sequence_length is not None and not modality.sequences:
         raise ConfigError("`sequence_length` is for keyed series models; drop it")
+    if r.context_output is not None and not modality.sequences:
+        raise ConfigError("`context_output` is for keyed series models; drop it")
     return modality.sample(model, r, conditions, status)

@@ -99,6 +99,25 @@ def join_parent(
     return merged, joined
 
 
+def split_parent(series: SeriesSet) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The inverse of :func:`join_parent`: keyed ``series`` as its rows without the context columns,
+    and its parent table, one row per entity (the key and its context), in the rows' order.
+
+    Raises
+    ------
+    DataError
+        One series, or keyed sequences without context columns (no parent table to write).
+    """
+    key, context = series.sequence_key, list(series.context_columns)
+    if key is None or not context:
+        raise DataError(
+            "a parent table holds each entity's context columns, and these sequences have none; "
+            "drop `context_output`"
+        )
+    parent = series.frame[[key, *context]].drop_duplicates(subset=key).reset_index(drop=True)
+    return series.frame.drop(columns=context), parent
+
+
 def _as_index(values: pd.Series, name: str) -> pd.Series:
     """``values`` as datetimes or numbers (text is parsed as dates)."""
     if pd.api.types.is_datetime64_any_dtype(values) or pd.api.types.is_numeric_dtype(values):

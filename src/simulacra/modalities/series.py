@@ -172,7 +172,9 @@ class SeriesModality(Modality):
     ) -> Sampled:
         """``request.rows`` rows of one long series, or that many sequences of a keyed model (each
         ``sequence_length`` long, or of a drawn length), with exact context ``conditions``; a
-        single-series model with ``sequence_length`` writes that many independent windows.
+        single-series model with ``sequence_length`` writes that many independent windows. With
+        ``context_output``, a keyed model's context goes to that file as a parent table (one row per
+        key) and the sequences are written without it.
 
         Raises
         ------
@@ -181,7 +183,8 @@ class SeriesModality(Modality):
         """
         from contextlib import nullcontext
 
-        from simulacra.io import check_table_target, claim, is_sql_url, output_lock
+        from simulacra.io import check_table_target, claim, is_sql_url, output_lock, write_table
+        from simulacra.io.series import split_parent
         from simulacra.scale.distributed import RaySession, check_ray_options, run_tasks
         from simulacra.scale.stream import check_part_rows, part_ranges
         from simulacra.validation import check_rows
@@ -202,6 +205,15 @@ class SeriesModality(Modality):
             raise ConfigError(
                 "one long series is drawn in one piece; give `output` FILE, or `sequence_length` for windows"
             )
+        if r.context_output is not None:
+            if model.sequence_key_ is None or not model.context_columns_:
+                raise self.refuse(
+                    "`context_output` writes a keyed model's context columns, one row per entity",
+                    "this model has none: drop it",
+                )
+            if folder:
+                raise ConfigError("`context_output` is written beside one `output` FILE; give `output` FILE")
+            check_table_target(r.context_output, rows=rows, force=r.force)
         if folder:
             check_part_rows(r.part_rows)
             claim(Path(r.output), force=r.force, kind="dir")  # before sampling: place, no existing output
@@ -248,7 +260,13 @@ class SeriesModality(Modality):
                 sequence_length=r.sequence_length,
                 progress=on_rows,
             )
-            where = self.write(series, r.output, force=r.force)
+            if r.context_output is None:
+                where = self.write(series, r.output, force=r.force)
+            else:  # the context as a parent table of its own
+                frame, parent = split_parent(series)
+                with nullcontext() if is_sql_url(r.context_output) else output_lock(r.context_output):
+                    write_table(parent, r.context_output, force=r.force)
+                where = str(write_table(frame, r.output, force=r.force))
         return Sampled(rows, where, what)
 
     def evaluate(self, real: Source, synthetic: Any, options: EvaluateOptions) -> tuple[Any, Any]:
