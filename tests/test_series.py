@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from simulacra import datasets
 from simulacra.cli import main
@@ -90,6 +91,35 @@ def test_one_series_keeps_the_joint_structure_of_a_step_and_its_range(one_series
     assert out["Volume"].dtype == np.int64  # integers stay integers
 
 
+def test_first_rows_drawn_by_the_table_model_keep_the_columns_correlations():
+    """A window's first row is a table row: the `mixture` draws it (first_row="table"), so the
+    columns' correlations hold from the first step; a barely trained network's first step loses them."""
+    train, _ = datasets.load("energy")
+    columns = ["T1", "RH_1", "T2", "RH_2", "T3", "T_out", "RH_out", "Tdewpoint"]
+    series = SeriesSet(train.frame.iloc[:3000][["date", *columns]], sequence_index="date")
+    real = np.corrcoef(series.frame[columns].to_numpy(float).T)
+    error = {}
+    for first_row in ("table", "network"):
+        model = make("series-ar", first_row=first_row, **SMALL).fit(series)
+        assert (model.start_model_ is not None) == (first_row == "table")
+        first = model.sample(300, sequence_length=4, seed=0).frame.groupby("window").head(1)[columns]
+        drawn = np.corrcoef(first.to_numpy(float).T)
+        error[first_row] = np.abs(drawn - real)[np.tril_indices(len(columns), -1)].mean()
+    assert error["table"] < 0.08 < error["network"], error
+
+
+def test_the_last_epochs_weights_are_kept_unless_the_best_ones_are_asked_for(stocks):
+    settings = {**SMALL, "epochs": 6, "patience": None}
+    last = make("series-ar", **settings).fit(stocks[0])
+    best = make("series-ar", weights="best", **settings).fit(stocks[0])
+    held = [h["validation"] for h in best.history_]
+    assert [h["validation"] for h in last.history_] == held  # the same training, seed for seed
+    assert best.best_epoch_ == 1 + int(np.argmin(held)) and last.epochs_trained_ == 6
+    pairs = zip(last.net_.state_dict().values(), best.net_.state_dict().values(), strict=True)
+    same = all(torch.equal(a, b) for a, b in pairs)
+    assert same == (best.best_epoch_ == 6)
+
+
 def test_windows_of_one_series_and_the_same_seed_after_saving(one_series, tmp_path):
     w = one_series.sample(50, sequence_length=24, seed=1)
     assert w.sequence_key == "window" and w.lengths().tolist() == [24] * 50
@@ -115,7 +145,9 @@ def test_keyed_sequences_draw_context_exactly_with_ordered_regular_timestamps(ke
         keyed.parse_conditions({"T1": "20"})
 
 
-def test_a_parent_table_gives_each_sequence_its_context_as_a_joined_column_would(days, tmp_path, capsys):
+def test_a_parent_table_gives_each_sequence_its_context_as_a_joined_column_would(
+    days, one_series, tmp_path, capsys
+):
     from simulacra.io.series import join_parent
 
     child = days.frame.drop(columns=["weekday"])
@@ -138,6 +170,32 @@ def test_a_parent_table_gives_each_sequence_its_context_as_a_joined_column_would
     drawn = pd.read_csv(out)
     assert set(drawn["weekday"]) == {"Monday"} and set(drawn["season"]) <= {"early", "late"}
     assert drawn.groupby("day")["season"].nunique().max() == 1  # context is constant per sequence
+
+    # the sample's context as a parent table of its own, which fit reads back: the same rows
+    rows, ctx = tmp_path / "rows.csv", tmp_path / "ctx.csv"
+    again = ["sample", str(model), "-n", "6", "--condition", "weekday=Monday", "-o", str(rows)]
+    assert main([*again, "--context-output", str(ctx)]) == 0
+    capsys.readouterr()
+    split = pd.read_csv(rows)
+    assert "weekday" not in split.columns and "season" not in split.columns
+    assert sorted(pd.read_csv(ctx).columns) == ["day", "season", "weekday"] and len(pd.read_csv(ctx)) == 6
+    rejoined = SeriesSet.read(rows, sequence_index="date", sequence_key="day", parent_table=ctx).frame
+    expected = drawn.assign(date=pd.to_datetime(drawn["date"]))
+    pd.testing.assert_frame_equal(rejoined[drawn.columns], expected, check_dtype=False)
+    refused = {  # one line each, nothing written
+        str(rows): "--context-output is -o/--output; give the parent table a file of its own",
+        str(model / "state.json"): "which this command reads",
+    }
+    for target, why in refused.items():
+        code = main([*again, "--force", "--context-output", target])
+        err = capsys.readouterr().err.strip()
+        assert code == 2 and why in err and "\n" not in err, err
+    plain = one_series.save(tmp_path / "plain")
+    code = main(
+        ["sample", str(plain), "-n", "6", "-o", str(tmp_path / "p.csv"), "--context-output", str(ctx)]
+    )
+    assert code == 2 and "--context-output writes a keyed model's context columns" in capsys.readouterr().err
+    assert not (tmp_path / "p.csv").exists()
 
     first = parent["day"].iloc[0]
     bad = {  # each refused in one line before any work, nothing written
