@@ -39,18 +39,18 @@ the start of its index and its first row's values — and sampling draws entitie
 (``conditions`` on context columns are exact, through that model's conditional sampling), then their
 rows. One series: a ``mixture`` of its rows draws each window's first row. The network continues from
 that first row (``first_row="table"``; ``"network"`` draws it from the network's first step, whose
-loss is otherwise left out). Timestamps: a regular
-index (one step everywhere) continues at that step; an irregular one becomes a positive gap column,
-modelled with the others and summed, so timestamps never repeat or go backwards.
+loss is otherwise left out). Timestamps: a regular index (one step everywhere) continues at that step;
+an irregular one becomes a positive gap column, modelled with the others and summed, so timestamps
+never repeat or go backwards.
 
 Where this differs from the papers
 ----------------------------------
 PAR uses an LSTM with Gaussian outputs for numbers and a Gaussian copula for the context; here the
 outputs are categorical over bins (TabularARGN's choice, robust to skew and multi-modality) and the
-context model is simulacra's ``mixture``, which here draws the first row too: learned by the network's first
-step (a small share of the training rows), the first rows of Energy's 28 columns had lost most of the
-columns' correlations, and every later step carried the error on. TabularARGN's sequential mode is a transformer over the
-sequence; a GRU is cheaper on a CPU. Binning the step change rather than the value is ours.
+context model is simulacra's ``mixture``, which here draws the first row too: learned by the
+network's first step (a small share of the training rows), the first rows of Energy's 28 columns had
+lost most of the columns' correlations, and every later step carried the error on. TabularARGN's
+sequential mode is a transformer over the sequence; a GRU is cheaper on a CPU. Binning the step change rather than the value is ours.
 
 Hyper-parameters
 ----------------
@@ -282,7 +282,7 @@ class SeriesAR(TorchTraining, BaseSynthesizer):
     patience = TorchTraining.patience.but(
         default=5, doc="stop after this many epochs without a 0.1 % fall of the validation loss (None: never)"
     )
-    hidden = Hyper(128, Integer(ge=4, le=4096), "GRU and head width", space="32:256:log")
+    hidden = Hyper(128, Integer(ge=4, le=4096), "GRU width", space="32:256:log")
     layers = Hyper(2, Integer(ge=1, le=8), "GRU layers")
     head_width = Hyper(
         32,
@@ -433,6 +433,8 @@ class SeriesAR(TorchTraining, BaseSynthesizer):
     def _first_rows(self, table: pd.DataFrame | None, n: int, seed: int) -> np.ndarray | None:
         """``(n, C)`` float64 raw first rows (as :meth:`_generate` fills them; NaN in the gap column),
         drawn by the table models (``first_row="table"``), else ``None`` (the network draws them)."""
+        # the columns, not `first_row`, decide: a model saved before first rows were drawn by the
+        # table model loads with the parameter's default and has none
         if table is not None and FIRST + self.value_names_[0] in table.columns:
             rows = table.rename(columns=lambda c: c[len(FIRST) :] if c.startswith(FIRST) else c)
         elif table is None and getattr(self, "start_model_", None) is not None:
