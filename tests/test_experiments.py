@@ -421,6 +421,49 @@ def test_pipeline_filter_step_reports_before_and_after(adult_files, tmp_path):
         assert not (tmp_path / "bad").exists()
 
 
+def test_a_pipeline_run_is_the_commands_typed_one_after_another(adult_files, tmp_path, capsys):
+    """The table pipeline config runs the same requests as the CLI: fit, sample (unfiltered, then
+    filtered with its record), evaluate with both: the same rows and the same metrics."""
+    train, test = str(adult_files / "train.csv"), str(adult_files / "test.csv")
+    cfg = {
+        "data": {"train": train, "test": test, "target": "income"},
+        "model": {"name": "copula"},
+        "sample": {"rows": 600, "seed": 3},
+        "filter": ["detection=0.2"],
+        "output": str(tmp_path / "run"),
+    }
+    assert main(["run", str(_yaml(tmp_path, cfg))]) == 0
+    d = tmp_path / "cli"
+    assert main(["fit", train, "--model", "copula", "-o", str(d / "model")]) == 0
+    base = ["sample", str(d / "model"), "-n", "600", "--seed", "3"]
+    assert main([*base, "-o", str(d / "unfiltered.parquet")]) == 0
+    filtered = [*base, "--filter", "detection=0.2", "--data", train, "--test", test]
+    assert main([*filtered, "-o", str(d / "s.parquet"), "--filter-record", str(d / "f.json")]) == 0
+    evaluate_args = ["evaluate", train, str(d / "s.parquet"), "--test", test, "--target", "income"]
+    before = ["--unfiltered", str(d / "unfiltered.parquet"), "--filter-record", str(d / "f.json")]
+    assert main([*evaluate_args, *before, "--seed", "3", "-o", str(d / "report.html")]) == 0
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(tmp_path / "run" / "synthetic.parquet"), pd.read_parquet(d / "s.parquet")
+    )
+    run = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    typed = json.loads((d / "report.json").read_text())
+    assert run["metrics"] == typed["metrics"] and run["filtering"] == typed["filtering"]
+    assert json.loads((d / "f.json").read_text())[0]["filter"] == "detection"
+    capsys.readouterr()
+    # the record and the unfiltered rows go together; a record needs filters; one line, nothing written
+    for bad, message in (
+        (
+            [*evaluate_args, "--unfiltered", str(d / "unfiltered.parquet"), "-o", str(d / "r2.html")],
+            "go together",
+        ),
+        ([*base, "--filter-record", str(d / "f2.json"), "-o", str(d / "s2.parquet")], "add --filter"),
+    ):
+        assert main(bad) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error:") and message in err and len(err.splitlines()) == 1, err
+    assert not {"r2.html", "f2.json", "s2.parquet"} & {p.name for p in d.iterdir()}
+
+
 def _yaml(tmp_path, cfg):
     import yaml
 

@@ -196,8 +196,10 @@ def test_pipeline_prepare_section_splits_and_reports(tmp_path, adult_small):
         f"sample:\n  rows: 800\noutput: {run_dir}\n"
     )
     assert main(["run", str(cfg)]) == 0
-    parts = {p.stem: pd.read_parquet(p) for p in (run_dir / "data").iterdir()}
+    parts = {p.stem: pd.read_parquet(p) for p in (run_dir / "data").glob("*.parquet")}
     assert sorted(parts) == ["test", "train"] and len(parts["train"]) + len(parts["test"]) == 3000
+    # data/ is `simulacra prepare`'s output folder: the parts, its record and its report
+    assert {"preparation.json", "report.html"} <= {p.name for p in (run_dir / "data").iterdir()}
     metrics = json.loads((run_dir / "metrics.json").read_text())
     steps = {(c["step"], c["action"]) for c in metrics["preparation"]["changes"]}
     assert ("duplicates", "dropped rows") in steps and ("split", "test") in steps
@@ -223,3 +225,23 @@ def test_profile_warns_of_leakage_ids_constants_and_skew(adult_small):
     assert abs(age["mean"] - df["age"].mean()) < 1e-9
     sex = next(c for c in prof["columns"] if c["column"] == "sex")
     assert sex["top"][0] == ["Male", int((df["sex"] == "Male").sum())]
+
+
+def test_a_steps_run_prepares_a_table_then_fits_its_train_part(tmp_path, adult_small, capsys):
+    from simulacra.cli import main
+    from simulacra.io import write_table
+
+    write_table(adult_small[0], tmp_path / "t.csv")
+    parts, model = tmp_path / "prepared", tmp_path / "model"
+    cfg = tmp_path / "steps.yaml"
+    cfg.write_text(
+        "steps:\n"
+        f"  - prepare: {{source: {tmp_path / 't.csv'}, output: {parts}, split: random, fractions: [0.8, 0.2]}}\n"
+        f"  - fit: {{source: {parts / 'train.parquet'}, model: independent, output: {model}}}\n"
+    )
+    assert main(["run", str(cfg)]) == 0
+    assert f"prepare: done → {parts}" in capsys.readouterr().out
+    assert (
+        len(pd.read_parquet(parts / "train.parquet")) + len(pd.read_parquet(parts / "test.parquet")) == 3000
+    )
+    assert (model / "config.json").is_file()

@@ -171,8 +171,8 @@ def _progress():
 
 
 def _run_with_progress(config: dict[str, Any]) -> Any:
-    from simulacra.commands.support import PIPELINE_STEPS as STEPS
-    from simulacra.commands.support import run_pipeline
+    from simulacra.commands import PIPELINE_STEPS as STEPS
+    from simulacra.commands import run_pipeline
 
     with _progress() as progress:
         task = progress.add_task("starting", total=len(STEPS))
@@ -183,7 +183,8 @@ def _run_with_progress(config: dict[str, Any]) -> Any:
         def on_progress(name: str, message: str) -> None:
             progress.update(task, description=f"{name}: {message[:90]}")
 
-        result = run_pipeline(config, on_step=on_step, on_progress=on_progress)
+        # inside the run's own bar, the commands' notes only (a second live display is refused)
+        result = run_pipeline(config, status=_NotesStatus(), on_step=on_step, on_progress=on_progress)
         progress.update(task, completed=len(STEPS), description="done")
     return result
 
@@ -221,6 +222,13 @@ class _PrintedStatus(Status):
 
 
 _STATUS = _PrintedStatus()
+
+
+class _NotesStatus(Status):
+    """The commands' notes on stderr, without spinners or bars (for a run that draws its own)."""
+
+    def note(self, message: str) -> None:
+        err_console.print(message, highlight=False, soft_wrap=True)
 
 
 class _Demo:
@@ -486,6 +494,13 @@ class _Sample:
             help="Drop low-quality rows and top up (repeatable): near-copies[=PERCENTILE], detection=SHARE, label=CONFIDENCE (images and texts: label only). Needs --data.",
         ),
     ]
+    filter_record = Annotated[
+        Path,
+        typer.Option(
+            "--filter-record",
+            help="With --filter: write what each filter dropped, and why, to this JSON file (for evaluate --filter-record).",
+        ),
+    ]
     data = Annotated[
         str,
         typer.Option(
@@ -582,6 +597,7 @@ def sample(
     balance: _Sample.balance = None,
     class_counts: _Sample.class_counts = None,
     filters: _Sample.filters = (),
+    filter_record: _Sample.filter_record = None,
     data: _Sample.data = None,
     test: _Sample.test = None,
     text_column: TextColumn = None,
@@ -672,8 +688,25 @@ class _Evaluate:
         Path,
         typer.Option(
             "--model",
-            help="Images and texts: the model directory, to show its training curves (and grids, or its perplexity on the test texts).",
+            help="The model directory: images and texts show its training curves (and grids, or its perplexity on the test texts); a differentially private table model its privacy budget.",
         ),
+    ]
+    preparation = Annotated[
+        Path,
+        typer.Option(
+            "--preparation",
+            help="Tables: the preparation.json simulacra prepare wrote for REAL; the report lists every change.",
+        ),
+    ]
+    unfiltered = Annotated[
+        str,
+        typer.Option(
+            "--unfiltered",
+            help="Tables: the rows as drawn without sample's --filter (same model, seed and count); with --filter-record, the report shows the metrics before and after filtering.",
+        ),
+    ]
+    filter_record = Annotated[
+        Path, typer.Option("--filter-record", help="Tables: the JSON that sample --filter-record wrote.")
     ]
     privacy = Annotated[
         bool,
@@ -704,6 +737,9 @@ def evaluate(
     context_columns: ContextColumns = None,
     parent_table: ParentTable = None,
     privacy: _Evaluate.privacy = False,
+    preparation: _Evaluate.preparation = None,
+    unfiltered: _Evaluate.unfiltered = None,
+    filter_record: _Evaluate.filter_record = None,
     seed: Seed = 0,
     force: Force = False,
 ) -> None:

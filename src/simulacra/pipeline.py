@@ -1,4 +1,6 @@
-"""``run(config)``: load → detect metadata → fit → sample → evaluate → write one run directory.
+"""The table pipeline config of ``simulacra run`` (load → prepare → fit → sample → evaluate into one
+run directory): its form, its checks, and the cleaning step it shares with ``simulacra prepare``.
+:func:`simulacra.commands.run_pipeline` runs it as the same requests the commands take.
 
 A config is a mapping (or a YAML file holding one)::
 
@@ -33,18 +35,16 @@ The config is checked by pydantic (:class:`PipelineConfig`) before any work: unk
 (``sample.rows: abc``, ``model.params: 5``, ``prepare: 5``) and out-of-range values are one-line errors.
 
 The run directory holds ``synthetic.parquet``, ``metadata.json``, ``model/``, ``metrics.json``,
-``report.html``, ``run.log`` and, with a ``prepare`` section, ``data/`` (the prepared parts). It is assembled in a temporary folder beside it and moved into place at
-the end, so a failed run leaves nothing behind and an existing run is never touched without ``force``.
+``report.html``, ``run.log`` and, with a ``prepare`` section, ``data/`` (``simulacra prepare``'s
+output: the parts, ``preparation.json`` and its report). It is assembled in a temporary folder beside
+it and moved into place at the end, so a failed run leaves nothing behind and an existing run is never
+touched without ``force``.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import os
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -61,7 +61,6 @@ from pydantic import (
 )
 
 from simulacra.errors import ConfigError
-from simulacra.evaluate import Evaluation
 from simulacra.experiments.filters import parse_filters
 from simulacra.io import atomic_write_text, read_yaml, write_table
 from simulacra.modalities import named
@@ -70,29 +69,20 @@ from simulacra.report import preparation_html
 from simulacra.synthesizers import DEFAULT_MODEL, Synthesizer, make, model_class
 from simulacra.validation import MAX_ROWS, MAX_SEED, config_error
 from simulacra.workflow import (
-    class_counts,
-    evaluate_tables,
-    fit_model,
     is_image_source,
     load_images,
     load_source,
     output_folder,
     refuse_private_filters,
-    resolve_table,
-    sample_table,
-    table_metadata,
 )
 
-STEPS = ("load", "prepare", "metadata", "fit", "sample", "evaluate", "write")
 __all__ = [
-    "STEPS",
     "PipelineConfig",
-    "RunResult",
     "is_image_source",
     "load_config",
     "load_images",
     "load_source",
-    "run",
+    "prepare_parts",
     "run_prepare",
 ]
 
@@ -154,16 +144,6 @@ DEFAULTS: dict[str, Any] = {
     "output": None,
     "force": False,
 }
-
-
-@dataclass
-class RunResult:
-    """What :func:`run` produced: the run directory, the evaluation (``None`` if skipped), timings (s)."""
-
-    path: Path
-    evaluation: Evaluation | None
-    seconds: dict[str, float] = field(default_factory=dict)
-    rows: int = 0
 
 
 def load_config(config: dict[str, Any] | str | os.PathLike[str]) -> dict[str, Any]:
@@ -272,195 +252,3 @@ def run_prepare(
             tmp / "report.html", preparation_html(prep.to_dict(), f"simulacra: preparing {source}")
         )
     return Path(output), prep
-
-
-def run(
-    config: dict[str, Any] | str | os.PathLike[str],
-    *,
-    on_step: Callable[[str, str], None] | None = None,
-    on_progress: Callable[[str, str], None] | None = None,
-) -> RunResult:
-    """Run the whole pipeline from a config (see the module docstring) and write the run directory.
-
-    ``on_step(step, message)`` is called as each of :data:`STEPS` finishes (the CLI draws progress
-    with it). ``on_progress(step, message)`` reports progress inside a step (a neural model's epochs and
-    losses); neural models then keep their own progress bar off unless ``verbose`` is set in the config.
-
-    Raises
-    ------
-    SimulacraError
-        Any bad input (the message says which and what to do); nothing is written then.
-    """
-    cfg = load_config(config)
-    out = Path(cfg["output"])
-    with output_folder(out, force=cfg["force"]) as tmp:
-        runner = _Run(cfg, tmp, on_step, on_progress)
-        try:
-            for name in STEPS:
-                getattr(runner, name)()
-        finally:
-            runner.close()
-    return RunResult(out, runner.evaluation, runner.seconds, runner.rows)
-
-
-class _Run:
-    """The state of one :func:`run`, one method per step of :data:`STEPS`, each logged to ``run.log``."""
-
-    def __init__(self, cfg: dict[str, Any], tmp: Path, on_step, on_progress) -> None:
-        self.cfg, self.tmp, self.on_step, self.on_progress = cfg, tmp, on_step, on_progress
-        self.log = logging.getLogger(f"simulacra.run.{id(tmp)}")
-        self.log.setLevel(logging.INFO)
-        self.log.propagate = False
-        self.handler = logging.FileHandler(tmp / "run.log", encoding="utf-8")
-        self.handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-        self.log.addHandler(self.handler)
-        self.seconds: dict[str, float] = {}
-        self.evaluation: Evaluation | None = None
-        self.preparation: dict[str, Any] | None = None
-        self.rows = 0
-        self.clock = time.perf_counter()
-
-    def close(self) -> None:
-        self.log.removeHandler(self.handler)
-        self.handler.close()
-
-    def _done(self, name: str, message: str) -> None:
-        self.seconds[name] = time.perf_counter() - self.clock
-        self.log.info("%s: %s (%.2f s)", name, message, self.seconds[name])
-        if self.on_step:
-            self.on_step(name, message)
-        self.clock = time.perf_counter()
-
-    def load(self) -> None:
-        data = self.cfg["data"]
-        self.source = resolve_table(str(data["train"]), test=data.get("test"), target=data.get("target"))
-        self.train, self.test, self.target = self.source.train, self.source.test, self.source.target
-        extra = f", {len(self.test)} test rows" if self.test is not None else ""
-        self._done("load", f"{len(self.train)} training rows{extra}")
-
-    def prepare(self) -> None:
-        if self.cfg["prepare"] is None:
-            self._done("prepare", "skipped (no prepare section)")
-            return
-        prep_cfg = dict(self.cfg["prepare"] or {})
-        prep_cfg.setdefault("target", self.target)
-        prep = prepare_parts(self.train, self.test, prep_cfg)
-        self.train, self.test = prep.parts.get("train", prep.parts.get("data")), prep.parts.get("test")
-        (self.tmp / "data").mkdir()
-        for name, part in prep.parts.items():  # every later metric uses this same holdout
-            write_table(part, self.tmp / "data" / f"{name}.parquet")
-        self.preparation = prep.to_dict()
-        parts = ", ".join(f"{k} {len(v)}" for k, v in prep.parts.items())
-        self._done("prepare", f"{len(prep.changes)} changes; {parts}")
-
-    def metadata(self) -> None:
-        self.meta = table_metadata(self.train, self.cfg["data"].get("metadata"), self.target)
-        column = self.cfg["sample"]["balance"]
-        if column is not None and self.meta[column].sdtype not in ("categorical", "boolean"):
-            raise ConfigError(
-                f"sample.balance: column {column!r} is {self.meta[column].sdtype}; give a categorical column"
-            )
-        given = self.cfg["sample"]["class_counts"] or {}
-        seen = set(self.train[column].dropna().astype(str)) if column is not None else set()
-        unknown = [str(c) for c in given if str(c) not in seen]
-        if unknown:
-            raise ConfigError(
-                f"sample.class_counts: column {column!r} has no class {unknown[0]!r}; "
-                f"its classes are: {', '.join(sorted(seen))}"
-            )
-        self.meta.to_json(self.tmp / "metadata.json")
-        self._done("metadata", f"{len(self.meta.names)} columns detected")
-
-    def fit(self) -> None:
-        model_cfg = self.cfg["model"]
-        params = dict(model_cfg["params"])
-        epochs = model_class(model_cfg["name"]).trains_in_epochs
-        if epochs and self.on_progress is not None:
-            params.setdefault("verbose", False)
-        self.model = model = make(model_cfg["name"], **params)
-
-        def on_epoch(epoch: int, losses: dict[str, float]) -> None:
-            shown = " ".join(f"{k} {v:+.3f}" for k, v in losses.items())
-            message = f"epoch {epoch + 1}/{model.epochs} {shown}"
-            if (epoch + 1) % 10 == 0 or epoch + 1 == model.epochs:
-                self.log.info("fit: %s", message)
-            if self.on_progress:
-                self.on_progress("fit", message)
-
-        fit_model(model, self.train, self.meta, on_epoch=on_epoch)
-        model.save(self.tmp / "model")
-        self._done("fit", repr(model))
-
-    def sample(self) -> None:
-        sample_cfg = self.cfg["sample"]
-        conditions, seed, column = sample_cfg["conditions"] or None, sample_cfg["seed"], sample_cfg["balance"]
-        rows = int(sample_cfg["rows"] or self.model.default_rows(len(self.train)))
-        counts = None
-        if column is not None:
-            given = sample_cfg["class_counts"]
-            counts = class_counts(self.model, column, None if given else rows, given)
-            rows = int(sum(counts.values()))
-        self.rows = rows
-        options = {
-            "conditions": conditions,
-            "column": column,
-            "counts": counts,
-            "seed": seed,
-            "temperature": sample_cfg["temperature"],
-        }
-        self.filtering = None
-        if self.cfg["filter"]:
-            unfiltered, _ = sample_table(self.model, rows, **options)
-            self.synthetic, records = sample_table(
-                self.model,
-                rows,
-                filters=self.cfg["filter"],
-                real_train=self.train,
-                real_test=self.test,
-                **options,
-            )
-            self.filtering = {"filters": records, "unfiltered": unfiltered}
-            for r in records:
-                self.log.info(
-                    "filter %s: dropped %d of %d rows (%s)", r["filter"], r["dropped"], r["seen"], r["why"]
-                )
-        else:
-            self.synthetic, _ = sample_table(self.model, rows, **options)
-        write_table(self.synthetic, self.tmp / "synthetic.parquet")
-        self._done("sample", f"{self.rows} synthetic rows")
-
-    def evaluate(self) -> None:
-        if not self.cfg["evaluate"]:
-            return
-        info = {
-            "data": self.source.name,
-            "model": repr(self.model),
-            "training rows": len(self.train),
-            "test rows": len(self.test) if self.test is not None else "none",
-            "target": self.target or "none",
-            "synthetic rows": self.rows,
-            "fit seconds": round(self.seconds["fit"], 2),
-            "sample seconds": round(self.seconds["sample"], 2),
-        }
-        self.evaluation, self.report = evaluate_tables(
-            self.train,
-            self.synthetic,
-            self.meta,
-            test=self.test,
-            target=self.target,
-            seed=self.cfg["sample"]["seed"],
-            title=f"simulacra: {self.model.name} on {self.source.name}",
-            info=info,
-            preparation=self.preparation,
-            filtering=self.filtering,
-            model_privacy=getattr(self.model, "privacy_", None),
-        )
-        flat = ", ".join(f"{k} {v:.3f}" for k, v in self.evaluation.flat().items())
-        self._done("evaluate", flat)
-
-    def write(self) -> None:
-        if self.evaluation is not None:
-            self.report.to_json(self.tmp / "metrics.json")
-            self.report.to_html(self.tmp / "report.html")
-            self._done("write", "metrics.json and report.html")
-        self.log.info("done: %s", self.cfg["output"])

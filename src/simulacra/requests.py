@@ -190,8 +190,21 @@ class EvaluateRequest(SeriesFields):
         Texts in a table file: the columns holding the texts and their labels.
     privacy : bool
         Tables: also run the privacy attacks, with the test rows as the control set.
+    preparation : Path or None
+        Tables: the ``preparation.json`` that ``prepare`` wrote for ``real``; the report shows its
+        record of every change.
+    unfiltered, filter_record : str, Path or None
+        Tables, given together: the rows as drawn before ``sample``'s filters and the filters' record
+        (``sample``'s ``filter_record``); the report shows what each filter dropped and the metrics
+        before and after.
     seed : int
         In [0, 2³² − 1].
+    title : str or None
+        The report's title (default ``simulacra: SYNTHETIC vs REAL``).
+    info : dict
+        Extra lines for the report's run information (``run``: the model, its fit and sample seconds).
+    metrics : Path or None
+        The metrics JSON (default: ``output`` with ``.json``).
     force : bool
         Replace an existing report written by simulacra.
     """
@@ -207,7 +220,13 @@ class EvaluateRequest(SeriesFields):
     text_column: str | None = None
     label_column: str | None = None
     privacy: bool = False
+    preparation: Path | None = None
+    unfiltered: str | None = None
+    filter_record: Path | None = None
     seed: int = Field(0, ge=0, le=MAX_SEED)
+    title: str | None = None
+    info: dict[str, Any] = Field(default_factory=dict)
+    metrics: Path | None = None
     force: bool = False
 
 
@@ -233,6 +252,9 @@ class SampleRequest(Request):
     filters : list of str
         ``near-copies[=PERCENTILE]``, ``detection=SHARE``, ``label=CONFIDENCE`` (images and
         texts: ``label`` only); needs ``data``.
+    filter_record : Path or None
+        Tables with ``filters``: write what each filter dropped, and why, to this JSON file (for
+        ``evaluate``'s ``filter_record``).
     data, test : str or None
         The model's real training data and a real holdout, for the filters.
     text_column, label_column : str or None
@@ -274,6 +296,7 @@ class SampleRequest(Request):
     balance: str | None = None
     class_counts: dict[str, int] | None = None
     filters: list[str] = Field(default_factory=list)
+    filter_record: Path | None = None
     data: str | None = None
     test: str | None = None
     text_column: str | None = None

@@ -17,6 +17,8 @@ from simulacra.commands.evaluate import EvaluateResult, evaluate
 from simulacra.commands.fit import FitResult, fit
 from simulacra.commands.inspect import Inspection, inspect, prepare
 from simulacra.commands.mix import MixOutcome, mix
+from simulacra.commands.pipeline import STEPS as PIPELINE_STEPS
+from simulacra.commands.pipeline import RunResult, run_pipeline
 from simulacra.commands.run import Step, is_steps_config, load_steps, run_steps
 from simulacra.commands.sample import parse_class_counts, sample
 from simulacra.commands.tune import TuneOutcome, tune
@@ -42,6 +44,7 @@ from simulacra.validation import MAX_SEED
 __all__ = [
     "DEFAULT_MODEL",
     "MAX_SEED",
+    "PIPELINE_STEPS",
     "AugmentRequest",
     "Augmented",
     "BenchOutcome",
@@ -57,6 +60,7 @@ __all__ = [
     "MixRequest",
     "PrepareRequest",
     "Request",
+    "RunResult",
     "SampleRequest",
     "Sampled",
     "Status",
@@ -77,6 +81,7 @@ __all__ = [
     "parse_class_counts",
     "prepare",
     "redact_url",
+    "run_pipeline",
     "run_steps",
     "sample",
     "tune",

@@ -46,10 +46,19 @@ def evaluate(request: EvaluateRequest, status: Status | None = None) -> Evaluate
     r = request
     if r.output.suffix.lower() not in (".html", ".htm"):
         raise ConfigError(f"{r.output}: the report is an HTML file; end the name in .html")
-    metrics = r.output.with_suffix(".json")
+    if (r.unfiltered is None) != (r.filter_record is None):
+        raise ConfigError(
+            "`unfiltered` and `filter_record` go together (the rows before the filters and what they dropped); "
+            "give both or neither"
+        )
+    check_sources(r.unfiltered, r.filter_record, r.preparation)
+    metrics = r.metrics or r.output.with_suffix(".json")
+    inputs = (r.real, r.synthetic, r.test, r.model, r.metadata, r.parent_table, r.unfiltered, r.filter_record)
     for p in (r.output, metrics):
-        check_not_input(p, r.real, r.synthetic, r.test, r.model, r.metadata, r.parent_table)
+        check_not_input(p, *inputs, r.preparation)
         claim(p, force=r.force, kind="file")
+    if Path(metrics).resolve() == Path(r.output).resolve():
+        raise ConfigError("`metrics` is `output`; give the metrics a JSON file of its own")
     columns = loader_options(r)
     modality = of_source(r.real, **columns)
     if r.privacy and not modality.privacy_attacks:
@@ -58,6 +67,8 @@ def evaluate(request: EvaluateRequest, status: Status | None = None) -> Evaluate
             "for texts and images the report's copy and memorisation rows are the privacy measures: "
             "drop `privacy`",
         )
+    if (r.preparation is not None or r.unfiltered is not None) and not modality.preparable:
+        raise modality.refuse("`preparation`, `unfiltered` and `filter_record` report on tables", "drop them")
     with output_lock(r.output):
         real = modality.resolve(r.real, test=r.test, target=r.target, **columns)
         synthetic = modality.read_synthetic(r.synthetic, **columns)
@@ -66,15 +77,45 @@ def evaluate(request: EvaluateRequest, status: Status | None = None) -> Evaluate
             from simulacra.synthesizers import BaseSynthesizer
 
             fitted = BaseSynthesizer.load(r.model)
+        filtering = None
+        if r.unfiltered is not None:
+            filtering = {
+                "filters": _read_json(r.filter_record),
+                "unfiltered": modality.read_synthetic(r.unfiltered, **columns),
+            }
         how = EvaluateOptions(
             seed=r.seed,
-            title=f"simulacra: {r.synthetic} vs {r.real}",
+            title=r.title or f"simulacra: {r.synthetic} vs {r.real}",
             status=status,
             model=fitted,
             metadata=r.metadata,
             privacy=r.privacy,
+            info=dict(r.info) or None,
+            preparation=_read_json(r.preparation) if r.preparation is not None else None,
+            filtering=filtering,
         )
         evaluation, report = modality.evaluate(real, synthetic, how)
         report.to_json(metrics, force=r.force)
         report.to_html(r.output, force=r.force)
     return EvaluateResult(evaluation, r.output, metrics)
+
+
+def _read_json(path: Any) -> Any:
+    """A JSON record another command wrote (``prepare``'s ``preparation.json``, ``sample``'s filter
+    record).
+
+    Raises
+    ------
+    DataError
+        Not JSON.
+    """
+    import json
+
+    from simulacra.errors import DataError
+
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DataError(
+            f"{path}: not a readable JSON record ({exc}); give the file the command wrote"
+        ) from None

@@ -10,8 +10,8 @@ the verb and whose value holds the request's fields (the CLI's option names with
 
 So a run can do whatever the commands do, for every modality, with the same checks: every step's
 request is built (unknown fields and wrong types refused) before the first step starts. A config
-without ``steps:`` is the table pipeline of :mod:`simulacra.pipeline` (one run directory with the
-model, the samples and the report).
+without ``steps:`` is the table pipeline of :mod:`simulacra.pipeline`, which
+:func:`~simulacra.commands.run_pipeline` runs as the same requests into one run directory.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import Any
 from simulacra.commands.augment import augment
 from simulacra.commands.evaluate import evaluate
 from simulacra.commands.fit import fit
+from simulacra.commands.inspect import prepare
 from simulacra.commands.mix import mix
 from simulacra.commands.sample import sample
 from simulacra.commands.tune import tune
@@ -33,6 +34,7 @@ from simulacra.requests import (
     EvaluateRequest,
     FitRequest,
     MixRequest,
+    PrepareRequest,
     Request,
     SampleRequest,
     TuneRequest,
@@ -40,6 +42,7 @@ from simulacra.requests import (
 
 #: the verbs a step may name: their request class and their function
 COMMANDS: dict[str, tuple[type[Request], Callable[..., Any]]] = {
+    "prepare": (PrepareRequest, lambda request, status: prepare(request)),
     "fit": (FitRequest, fit),
     "sample": (SampleRequest, sample),
     "evaluate": (EvaluateRequest, evaluate),
@@ -119,6 +122,8 @@ def run_steps(
 def written(step: Step) -> str:
     """Where a finished step wrote its output, in words."""
     result = step.result
+    if isinstance(result, tuple):  # prepare: (output folder, Preparation)
+        return str(result[0])
     for attribute in ("where", "report", "output"):
         value = getattr(result, attribute, None)
         if value is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,7 @@ def sample(request: SampleRequest, status: Status | None = None) -> Sampled:
     OutputExistsError
         The output exists (without ``force``), is locked, or is one of the inputs.
     """
-    from simulacra.io import check_not_input
+    from simulacra.io import atomic_write_text, check_not_input, claim
     from simulacra.synthesizers import BaseSynthesizer
     from simulacra.workflow import check_sources, refuse_private_filters
 
@@ -62,7 +63,14 @@ def sample(request: SampleRequest, status: Status | None = None) -> Sampled:
         raise ConfigError("`class_counts` needs the column it counts; add `balance` COLUMN")
     if r.filters and r.data is None:
         raise ConfigError("`filters` compares with the model's real training rows; add `data` SOURCE")
+    if r.filter_record is not None and not r.filters:
+        raise ConfigError("`filter_record` records what `filters` dropped; add `filters` or drop it")
     check_not_input(r.output, r.model, r.data, r.test)
+    if r.filter_record is not None:
+        check_not_input(r.filter_record, r.model, r.data, r.test, flag="`filter_record`")
+        if Path(r.filter_record).resolve() == Path(r.output).resolve():
+            raise ConfigError("`filter_record` is `output`; give the record a file of its own")
+        claim(r.filter_record, force=r.force, kind="file")
     if r.context_output is not None:
         check_not_input(r.context_output, r.model, r.data, r.test, flag="`context_output`")
         if Path(r.context_output).resolve() == Path(r.output).resolve():
@@ -77,4 +85,7 @@ def sample(request: SampleRequest, status: Status | None = None) -> Sampled:
         raise ConfigError("`sequence_length` is for keyed series models; drop it")
     if r.context_output is not None and not modality.sequences:
         raise ConfigError("`context_output` is for keyed series models; drop it")
-    return modality.sample(model, r, conditions, status)
+    sampled = modality.sample(model, r, conditions, status)
+    if r.filter_record is not None:
+        atomic_write_text(r.filter_record, json.dumps(sampled.filters, indent=2) + "\n", force=r.force)
+    return sampled

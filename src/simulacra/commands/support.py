@@ -11,7 +11,6 @@ from typing import Any
 
 #: name → (module, attribute) in the layers below
 _WHERE = {
-    "PIPELINE_STEPS": ("simulacra.pipeline", "STEPS"),
     "cells": ("simulacra.bench", "cells"),
     "columns": ("simulacra.bench", "columns"),
     "datasets": ("simulacra.datasets", ""),
@@ -22,7 +21,6 @@ _WHERE = {
     "progress_bar": ("simulacra.synthesizers.training", "progress_bar"),
     "read_yaml": ("simulacra.io", "read_yaml"),
     "redact_url": ("simulacra.io", "redact_url"),
-    "run_pipeline": ("simulacra.pipeline", "run"),
     "table_rows": ("simulacra.bench", "table_rows"),
 }
 

@@ -76,6 +76,10 @@ class EvaluateOptions:
         Run the privacy attacks, where :attr:`Modality.privacy_attacks` is true.
     info : dict or None
         Extra lines for the report's run information (``bench``: the model, its fit seconds).
+    preparation : dict or None
+        Tables: a ``prepare`` record (``Preparation.to_dict()``) for the report's Preparation section.
+    filtering : dict or None
+        Tables: ``{"filters": records, "unfiltered": rows}``, for the report's before/after table.
     """
 
     seed: int = 0
@@ -85,6 +89,8 @@ class EvaluateOptions:
     metadata: str | os.PathLike[str] | None = None
     privacy: bool = False
     info: dict[str, Any] | None = None
+    preparation: dict[str, Any] | None = None
+    filtering: dict[str, Any] | None = None
 
 
 @dataclass

@@ -164,7 +164,11 @@ class TableModality(Modality):
                 target=real.target,
                 seed=options.seed,
                 title=options.title,
+                info=options.info,
+                preparation=options.preparation,
+                filtering=options.filtering,
                 privacy_attacks=privacy,
+                model_privacy=getattr(options.model, "privacy_", None),
             )
 
     # ------------------------------------------------------------------ mix
