@@ -332,6 +332,41 @@ case("prepare --fractions abc", ["prepare", DATA, "--fractions", "a,b", "-o", "p
 case("prepare --seed -3", ["prepare", DATA, "--seed", "-3", "-o", "p"])
 case("evaluate report not html", ["evaluate", DATA, DATA, "-o", "r.txt"], message=".html")
 case("evaluate --seed abc", ["evaluate", DATA, DATA, "-o", "r.html", "--seed", "abc"])
+case(
+    "evaluate --preparation not JSON",
+    ["evaluate", DATA, DATA, "-o", "r.html", "--preparation", "p.json"],
+    setup=_w("p.json", "not json"),
+    message="not a readable JSON record",
+)
+case(
+    "evaluate --unfiltered without --filter-record",
+    ["evaluate", DATA, DATA, "-o", "r.html", "--unfiltered", DATA],
+    message="--unfiltered and --filter-record go together",
+)
+case("evaluate --preparation on images", ["evaluate", IMAGES, IMAGES, "-o", "r.html", "--preparation", DATA])
+case(
+    "sample --filter-record without --filter",
+    ["sample", MODEL, "-n", "5", "-o", "x.csv", "--filter-record", "f.json"],
+    message="add --filter",
+)
+case(
+    "sample --filter-record is -o",
+    [
+        "sample",
+        MODEL,
+        "-n",
+        "5",
+        "-o",
+        "x.csv",
+        "--filter",
+        "near-copies",
+        "--data",
+        DATA,
+        "--filter-record",
+        "x.csv",
+    ],
+    message="give the record a file of its own",
+)
 
 # hyper-parameters (each refused before any data is read)
 for model, param in [

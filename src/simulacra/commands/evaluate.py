@@ -31,11 +31,12 @@ def evaluate(request: EvaluateRequest, status: Status | None = None) -> Evaluate
     ------
     ConfigError
         The output is not an ``.html`` file; ``privacy`` on a modality without the attacks, or without
-        a holdout.
+        a holdout; ``unfiltered`` without ``filter_record`` or the other way round; ``preparation`` or
+        the filtering off tables.
     OutputExistsError
         A report exists (without ``force``), or the output is one of the inputs.
     DataError
-        Unreadable inputs.
+        Unreadable inputs, or a preparation or filter record that is not JSON.
     """
     from simulacra.io import check_not_input, claim, output_lock
     from simulacra.workflow import check_sources
@@ -69,6 +70,9 @@ def evaluate(request: EvaluateRequest, status: Status | None = None) -> Evaluate
         )
     if (r.preparation is not None or r.unfiltered is not None) and not modality.preparable:
         raise modality.refuse("`preparation`, `unfiltered` and `filter_record` report on tables", "drop them")
+    # the records are read before any work: a file that is not one is refused at once
+    preparation = _read_json(r.preparation) if r.preparation is not None else None
+    records = _read_json(r.filter_record) if r.filter_record is not None else None
     with output_lock(r.output):
         real = modality.resolve(r.real, test=r.test, target=r.target, **columns)
         synthetic = modality.read_synthetic(r.synthetic, **columns)
@@ -80,7 +84,7 @@ def evaluate(request: EvaluateRequest, status: Status | None = None) -> Evaluate
         filtering = None
         if r.unfiltered is not None:
             filtering = {
-                "filters": _read_json(r.filter_record),
+                "filters": records,
                 "unfiltered": modality.read_synthetic(r.unfiltered, **columns),
             }
         how = EvaluateOptions(
@@ -91,7 +95,7 @@ def evaluate(request: EvaluateRequest, status: Status | None = None) -> Evaluate
             metadata=r.metadata,
             privacy=r.privacy,
             info=dict(r.info) or None,
-            preparation=_read_json(r.preparation) if r.preparation is not None else None,
+            preparation=preparation,
             filtering=filtering,
         )
         evaluation, report = modality.evaluate(real, synthetic, how)
