@@ -29,9 +29,11 @@ lint: install
 # which .ci/run calls after it. Both run on every core (pytest-xdist, one test file per worker, each
 # worker pinned to its own cores by tests/conftest.py so that two torch thread pools never compete).
 PYTEST = $(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadfile
+# which tests `make test` runs: `make test MARKERS=` runs the slow ones too, in the same workers (.ci/run)
+MARKERS ?= not slow
 
 test: lint
-	$(PYTEST) -m "not slow"
+	$(PYTEST) $(if $(MARKERS),-m "$(MARKERS)")
 
 test-slow: install
 	$(PYTEST) -m slow
