@@ -203,12 +203,13 @@ class _PipelineRun:
             if self.on_progress is not None:
                 params.setdefault("verbose", False)
             on_epoch = self._on_epoch(probe.epochs)
-        request = FitRequest.of(
+        request = FitRequest.of(  # no checkpoints: an interrupted run leaves nothing to resume from
             source=self.train_source,
             output=self.tmp / "model",
             model=name,
             params=params,
             metadata=self.overrides,
+            checkpoint_every=0,
         )
         self.fitted = fit(request, self.status, on_epoch=on_epoch)
         self._done("fit", repr(self.fitted.model))
