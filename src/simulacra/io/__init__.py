@@ -1,4 +1,5 @@
-"""Reading and writing tables (files and SQL databases), image sets and text sets, and writing outputs safely.
+"""Reading and writing tables (files and SQL databases), image sets, text sets, series and audio sets, and
+writing outputs safely.
 
 ``read_table(source, **opts)`` and ``write_table(df, target, **opts)`` are the only entry points the rest
 of simulacra uses for tabular I/O; :mod:`simulacra.io.outputs` holds the rules every output follows
@@ -7,6 +8,7 @@ of simulacra uses for tabular I/O; :mod:`simulacra.io.outputs` holds the rules e
 
 from __future__ import annotations
 
+from simulacra.io.audio import AudioSet
 from simulacra.io.images import ImageSet, make_grid, png_bytes
 from simulacra.io.outputs import (
     MARKER,
@@ -41,6 +43,7 @@ __all__ = [
     "DEFAULT_NA_VALUES",
     "FILE_FORMATS",
     "MARKER",
+    "AudioSet",
     "ImageSet",
     "SeriesSet",
     "TableWriter",

@@ -1,0 +1,116 @@
+"""The audio data (issue 32's first part): recordings read from files, resampled, brought to one
+duration with the rule recorded, labelled and split by speaker; bad files refused in one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+from simulacra.errors import DataError
+from simulacra.io import AudioSet
+
+FSDD = Path(__file__).resolve().parents[2] / "shared" / "data" / "speech" / "fsdd"
+
+
+def _tone(hz: float, seconds: float, rate: int) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    return (0.5 * np.sin(2 * np.pi * hz * t)).astype(np.float32)
+
+
+@pytest.fixture
+def digits(tmp_path):
+    """A flat folder named like the FSDD: 2 digits × 3 speakers × 2 takes, one take at 16 kHz."""
+    folder = tmp_path / "digits"
+    folder.mkdir()
+    for d in (0, 1):
+        for s, speaker in enumerate(("ann", "bob", "cy")):
+            for i in range(2):
+                rate = 16_000 if (d, s, i) == (1, 2, 1) else 8_000
+                seconds = 0.3 + 0.1 * s + 0.05 * i
+                soundfile.write(folder / f"{d}_{speaker}_{i}.wav", _tone(300 + 200 * d, seconds, rate), rate)
+    return folder
+
+
+def test_a_flat_fsdd_folder_is_labelled_by_digit_and_speaker_and_split_by_speaker(digits):
+    audio = AudioSet.read(digits)
+    assert len(audio) == 12 and audio.sample_rate == 8_000  # the commonest rate; one file resampled
+    assert audio.class_names == ["0", "1"] and sorted(np.bincount(audio.labels)) == [6, 6]
+    assert sorted(set(audio.groups)) == ["ann", "bob", "cy"]
+    assert audio.waveforms.dtype == np.float32 and audio.waveforms.shape[1] == round(audio.duration * 8_000)
+    assert audio.duration == pytest.approx(0.6)  # the 95th percentile of 0.3–0.55 s, rounded up
+    assert "0 cut" in audio.rule and "12 of 12 padded" in audio.rule
+    resampled = audio.subset(np.flatnonzero((audio.groups == "cy") & (audio.labels == 1)))
+    assert resampled.lengths.tolist() == [4000, 4400]  # 0.55 s at 16 kHz → 4,400 samples at 8 kHz
+    # the tone survives resampling: its spectrum peaks at 500 Hz
+    spectrum = np.abs(np.fft.rfft(resampled.waveforms[1, :4400]))
+    assert np.fft.rfftfreq(4400, 1 / 8_000)[spectrum.argmax()] == pytest.approx(500, abs=2)
+    train, test = audio.split_by_group(test_size=0.34, seed=1)
+    assert not set(train.groups) & set(test.groups) and len(train) + len(test) == 12
+    assert len(set(test.groups)) == 1
+    short = AudioSet.read(digits, sample_rate=16_000, duration=0.4)
+    assert short.waveforms.shape == (12, 6_400) and "cut at the end" in short.rule
+    # 0.3–0.35 s padded, 0.4 s kept as it is, 0.45–0.55 s cut
+    assert (
+        short.rule.startswith("0.4 s at 16000 Hz")
+        and "4 of 12 padded" in short.rule
+        and "6 cut" in short.rule
+    )
+
+
+def test_class_folders_give_the_labels(tmp_path):
+    for name in ("yes", "no"):
+        (tmp_path / name).mkdir()
+        for i in range(3):
+            soundfile.write(tmp_path / name / f"take{i}.flac", _tone(200 + 100 * i, 0.2, 8_000), 8_000)
+    audio = AudioSet.read(tmp_path)
+    assert audio.class_names == ["no", "yes"] and audio.labels.tolist() == [0, 0, 0, 1, 1, 1]
+    assert audio.groups is None  # no speaker in the names
+    with pytest.raises(DataError, match="no speakers or groups"):
+        audio.split_by_group()
+
+
+@pytest.mark.parametrize(
+    ("name", "write", "message"),
+    [
+        ("stereo.wav", lambda p: soundfile.write(p, np.zeros((800, 2), np.float32), 8_000), "2 channels"),
+        ("empty.wav", lambda p: soundfile.write(p, np.zeros(0, np.float32), 8_000), "empty recording"),
+        ("broken.wav", lambda p: p.write_bytes(b"RIFF\x00\x00not audio at all"), "not a readable audio file"),
+        ("long.wav", lambda p: soundfile.write(p, np.zeros(601 * 100, np.float32), 100), "10 minutes long"),
+    ],
+)
+def test_a_bad_file_is_refused_in_one_line_naming_it(tmp_path, digits, name, write, message):
+    write(digits / name)
+    with pytest.raises(DataError, match=message) as caught:
+        AudioSet.read(digits)
+    assert name in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_bad_sources_and_options_are_refused(tmp_path, digits):
+    with pytest.raises(DataError, match="file not found"):
+        AudioSet.read(tmp_path / "nope")
+    with pytest.raises(DataError, match=r"no \.wav, \.flac, \.ogg file"):
+        AudioSet.read(_empty(tmp_path))
+    with pytest.raises(DataError, match="positive rate"):
+        AudioSet.read(digits, sample_rate=0)
+    with pytest.raises(DataError, match="duration"):
+        AudioSet.read(digits, duration=0)
+
+
+def _empty(tmp_path: Path) -> Path:
+    (tmp_path / "empty").mkdir()
+    return tmp_path / "empty"
+
+
+@pytest.mark.skipif(not FSDD.is_dir(), reason="the shared FSDD folder is not here")
+def test_the_shared_fsdd_reads_as_four_speakers_of_ten_digits():
+    audio = AudioSet.read(FSDD)
+    assert len(audio) == 2000 and audio.sample_rate == 8_000
+    assert audio.class_names == [str(d) for d in range(10)]
+    assert sorted(set(audio.groups)) == ["george", "jackson", "lucas", "nicolas"]
+    assert np.bincount(audio.labels).tolist() == [200] * 10
+    assert np.abs(audio.waveforms).max() <= 1.0
+    train, test = audio.split_by_group(seed=0)
+    assert len(set(test.groups)) == 1 and (len(train), len(test)) == (1500, 500)
