@@ -154,3 +154,26 @@ def test_griffin_lim_recovers_a_waveform_from_its_log_mel_spectrogram():
     # the log-mel spectrogram of what came back is close to the one asked for (0.17 nats on average)
     assert float((logmel(recovered) - spec).abs().mean()) < 0.3
     assert np.array_equal(recovered, logmel.invert(spec, 4000))  # deterministic
+
+
+def test_a_table_with_a_path_column_lists_the_recordings(digits, tmp_path):
+    import pandas as pd
+
+    rows = [
+        {"file": f"digits/{d}_{s}_0.wav", "digit": f"d{d}", "speaker": s}
+        for d in (0, 1)
+        for s in ("ann", "bob")
+    ]
+    pd.DataFrame(rows).to_csv(tmp_path / "list.csv", index=False)
+    audio = AudioSet.read_table(tmp_path / "list.csv", "file", label_column="digit", group_column="speaker")
+    assert len(audio) == 4 and audio.class_names == ["d0", "d1"] and audio.labels.tolist() == [0, 0, 1, 1]
+    assert audio.groups.tolist() == ["ann", "bob", "ann", "bob"] and audio.sample_rate == 8_000
+    plain = AudioSet.read_table(tmp_path / "list.csv", "file")
+    assert plain.labels is None and plain.groups is None
+    with pytest.raises(DataError, match="no column 'path'"):
+        AudioSet.read_table(tmp_path / "list.csv", "path")
+    pd.DataFrame([*rows, {"file": "digits/missing.wav", "digit": "d0", "speaker": "ann"}]).to_csv(
+        tmp_path / "bad.csv", index=False
+    )
+    with pytest.raises(DataError, match=r"row 5: digits/missing\.wav: file not found"):
+        AudioSet.read_table(tmp_path / "bad.csv", "file")

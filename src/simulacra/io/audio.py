@@ -163,11 +163,68 @@ class AudioSet:
             A missing source, no audio file, or a file that is unreadable, empty, not mono, or longer
             than :data:`MAX_SECONDS` (the line names the file); a non-positive rate or duration.
         """
-        if sample_rate is not None and sample_rate <= 0:
-            raise DataError(f"sample rate {sample_rate} Hz: give a positive rate")
-        if duration is not None and not 0 < duration <= MAX_SECONDS:
-            raise DataError(f"duration {duration} s: give seconds in (0, {MAX_SECONDS:g}]")
+        _check_options(sample_rate, duration)
         files, labels, groups = _listing(Path(source))
+        return cls._assemble(files, labels, groups, sample_rate, duration)
+
+    @classmethod
+    def read_table(
+        cls,
+        source: str | Path,
+        path_column: str,
+        *,
+        label_column: str | None = None,
+        group_column: str | None = None,
+        sample_rate: int | None = None,
+        duration: float | None = None,
+    ) -> AudioSet:
+        """Recordings listed in a table (any file or SQL URL :func:`~simulacra.io.read_table` reads):
+        one row per recording, its file in ``path_column`` (relative to the table file's folder, or
+        absolute), its class in ``label_column`` and its speaker in ``group_column``, where given.
+        ``sample_rate`` and ``duration`` are as in :meth:`read`.
+
+        Raises
+        ------
+        DataError
+            A column the table lacks, an empty path or a missing file (the line names its row), or a
+            file :meth:`read` would refuse.
+        """
+        from simulacra.io.tables import is_sql_url, read_table
+
+        _check_options(sample_rate, duration)
+        table = read_table(source)
+        for column in (path_column, label_column, group_column):
+            if column is not None and column not in table.columns:
+                raise DataError(
+                    f"{source}: no column {column!r}; its columns are: {', '.join(map(str, table.columns))}"
+                )
+        base = Path.cwd() if is_sql_url(str(source)) else Path(source).parent
+        files = []
+        for row, value in enumerate(table[path_column]):
+            if not isinstance(value, str) or not value.strip():
+                raise DataError(
+                    f"{source}: row {row + 1} has no path in {path_column!r}; give every recording's file"
+                )
+            path = Path(value) if Path(value).is_absolute() else base / value
+            if not path.is_file():
+                raise DataError(f"{source}: row {row + 1}: {value}: file not found; check the path")
+            files.append(path)
+        labels = table[label_column].astype(str).tolist() if label_column else []
+        groups = table[group_column].astype(str).tolist() if group_column else []
+        return cls._assemble(files, labels, groups, sample_rate, duration)
+
+    @classmethod
+    def _assemble(
+        cls,
+        files: list[Path],
+        labels: list[str],
+        groups: list[str],
+        sample_rate: int | None,
+        duration: float | None,
+    ) -> AudioSet:
+        """The recordings of ``files`` at one rate and one duration, with their labels and groups."""
+        if not files:
+            raise DataError("no recording to read; give at least one audio file")
         clips = [_read_clip(f) for f in files]
         rate = sample_rate or Counter(sr for _, sr in clips).most_common(1)[0][0]
         waves = [_resample(x, sr, rate) for x, sr in clips]
@@ -193,6 +250,13 @@ class AudioSet:
             lengths,
             rule,
         )
+
+
+def _check_options(sample_rate: int | None, duration: float | None) -> None:
+    if sample_rate is not None and sample_rate <= 0:
+        raise DataError(f"sample rate {sample_rate} Hz: give a positive rate")
+    if duration is not None and not 0 < duration <= MAX_SECONDS:
+        raise DataError(f"duration {duration} s: give seconds in (0, {MAX_SECONDS:g}]")
 
 
 def _audio_files(folder: Path) -> list[Path]:
