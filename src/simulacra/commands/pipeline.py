@@ -123,6 +123,9 @@ class _PipelineRun:
         self.seconds: dict[str, float] = {}
         self.evaluation: Any = None
         self.rows = 0
+        self.preparation: Path | None = None  # prepare's record, with a prepare section
+        self.unfiltered: str | None = None  # with filters: the same draw unfiltered, and their record
+        self.filter_record: Path | None = None
         self.clock = time.perf_counter()
 
     def _done(self, name: str, message: str) -> None:
@@ -236,7 +239,6 @@ class _PipelineRun:
             "temperature": section["temperature"],
             "seed": section["seed"],
         }
-        self.unfiltered = self.filter_record = None
         if self.cfg["filter"]:  # the same draw unfiltered, for the report's before/after table
             self.unfiltered = str(self.aux / "unfiltered.parquet")
             self.filter_record = self.aux / "filters.json"
@@ -275,7 +277,7 @@ class _PipelineRun:
             target=self.target,
             model=self.tmp / "model",
             metadata=self.overrides,
-            preparation=getattr(self, "preparation", None),
+            preparation=self.preparation,
             unfiltered=self.unfiltered,
             filter_record=self.filter_record,
             seed=self.cfg["sample"]["seed"],
