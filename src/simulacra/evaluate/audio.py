@@ -39,6 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from simulacra.errors import DataError
+from simulacra.evaluate.image import _batched
 from simulacra.io import AudioSet
 from simulacra.transform.audio import LogMel
 
@@ -136,7 +137,6 @@ def train_classifier(
     return model.eval()
 
 
-@torch.no_grad()
 def predict(model: AudioClassifier, audio: AudioSet) -> np.ndarray:
     """``(N,)`` int64: the predicted class index of each recording.
 
@@ -146,15 +146,11 @@ def predict(model: AudioClassifier, audio: AudioSet) -> np.ndarray:
         Recordings at another sample rate than the classifier's.
     """
     _check_rate(model, audio)
-    chunks = [
-        model(torch.from_numpy(audio.waveforms[i : i + 512])).argmax(1) for i in range(0, len(audio), 512)
-    ]
-    return torch.cat(chunks).numpy() if chunks else np.zeros(0, np.int64)
+    return _batched(lambda x: model(x).argmax(1), audio.waveforms, np.zeros(0, np.int64), 512)
 
 
-@torch.no_grad()
 def features(model: AudioClassifier, audio: AudioSet) -> np.ndarray:
-    """``(N, 128)`` float64 embeddings of the recordings (the local Fréchet audio distance's space).
+    """``(N, 128)`` float32 embeddings of the recordings (the local Fréchet audio distance's space).
 
     Raises
     ------
@@ -162,10 +158,7 @@ def features(model: AudioClassifier, audio: AudioSet) -> np.ndarray:
         Recordings at another sample rate than the classifier's.
     """
     _check_rate(model, audio)
-    chunks = [
-        model.features(torch.from_numpy(audio.waveforms[i : i + 512])) for i in range(0, len(audio), 512)
-    ]
-    return torch.cat(chunks).double().numpy() if chunks else np.zeros((0, FEATURES))
+    return _batched(model.features, audio.waveforms, np.zeros((0, FEATURES), np.float32), 512)
 
 
 def accuracy(model: AudioClassifier, audio: AudioSet) -> float:

@@ -141,7 +141,8 @@ def random_embedding(shape: tuple[int, int, int], *, seed: int = 0) -> ImageClas
 
 
 def _batched(fn, images: np.ndarray, empty: np.ndarray, batch_size: int = 1000) -> np.ndarray:
-    """``fn`` on uint8 image batches, results concatenated (``empty`` for no images)."""
+    """``fn`` on batches of the rows of ``images`` (uint8 images, or waveforms for
+    :mod:`simulacra.evaluate.audio`), results concatenated (``empty`` for none)."""
     with torch.inference_mode():
         parts = [
             fn(torch.from_numpy(images[i : i + batch_size])).numpy()
