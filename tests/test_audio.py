@@ -211,3 +211,71 @@ def test_the_audio_classifier_learns_tones_reproducibly_and_tstr_uses_it():
         train_classifier(AudioSet(train.waveforms, 8_000))
     with pytest.raises(DataError, match="16000 Hz"):
         predict(model, AudioSet(test.waveforms, 16_000))
+
+
+# ---------------------------------------------------------------------- the bundled set, models, metrics
+@pytest.fixture(scope="module")
+def fsdd():
+    from simulacra import datasets
+
+    return datasets.load("fsdd")
+
+
+def test_the_bundled_fsdd_subset_holds_out_one_speaker_and_round_trips_through_npz_and_wav(fsdd, tmp_path):
+    train, test = fsdd
+    assert (len(train), len(test)) == (300, 100) and train.sample_rate == test.sample_rate == 8_000
+    assert set(test.groups) == {"lucas"} and "lucas" not in set(train.groups)
+    assert train.waveforms.shape[1] == test.waveforms.shape[1] == 5_600  # 0.7 s
+    assert np.bincount(train.labels).tolist() == [30] * 10
+    archive = AudioSet.read(test.to_npz(tmp_path / "test.npz"))
+    assert np.array_equal(archive.waveforms, test.waveforms) and archive.class_names == test.class_names
+    folder = AudioSet.read(test.subset(np.arange(20)).to_folder(tmp_path / "wavs"))
+    assert soundfile.info(next((tmp_path / "wavs" / "0").glob("*.wav"))).subtype == "PCM_16"
+    assert folder.class_names == test.class_names[: len(folder.class_names)]
+    assert set(folder.groups) == {"lucas"}  # FSDD names: the speaker comes back too
+    assert (
+        np.abs(folder.waveforms - test.subset(np.argsort(test.labels[:20], kind="stable")).waveforms).max()
+        < 1e-4
+    )
+
+
+@pytest.mark.parametrize("name", ["specgan", "specvae"])
+def test_spectrogram_models_learn_reproduce_honour_the_label_and_save(name, fsdd, tmp_path):
+    from simulacra.synthesizers import BaseSynthesizer, make
+
+    train = fsdd[0].subset(np.arange(0, 300, 5))  # 60 recordings, every digit
+    params = {"epochs": 3, "batch_size": 16, "griffin_lim_iterations": 4, "seed": 0}
+    model = make(name, **params).fit(train)
+    other = make(name, **params).fit(train)
+    losses = [h["loss_g" if name == "specgan" else "reconstruction"] for h in model.history_]
+    assert len(losses) == 3 and all(np.isfinite(losses))
+    if name == "specvae":
+        assert losses[-1] < losses[0]  # the reconstruction loss falls
+    assert model.history_ == other.history_  # the same seed, the same training
+    drawn = model.sample(20, seed=4)
+    assert drawn.waveforms.shape == (20, 5_600) and drawn.sample_rate == 8_000
+    assert np.array_equal(drawn.waveforms, model.sample(20, seed=4).waveforms)
+    assert np.bincount(drawn.labels).tolist() == [2] * 10  # class-balanced
+    assert np.abs(drawn.waveforms).max() <= 1.0 and drawn.waveforms.std() > 0
+    sevens = model.sample(5, conditions={"label": "7"}, seed=1)
+    assert [sevens.class_names[k] for k in sevens.labels] == ["7"] * 5
+    model.save(tmp_path / "m")
+    again = BaseSynthesizer.load(tmp_path / "m")
+    assert np.array_equal(again.sample(6, seed=2).waveforms, model.sample(6, seed=2).waveforms)
+
+
+def test_the_audio_metrics_place_real_recordings_near_and_noise_far(fsdd):
+    from simulacra.evaluate.audio import evaluate_audio
+    from simulacra.report.audio import AudioReport
+
+    train, test = fsdd
+    ev = evaluate_audio(train, test, test, seed=0, classifier_epochs=8)
+    refs = ev.details["references"]
+    assert ev.metrics["fidelity"]["fad"] == pytest.approx(refs["real test"]["fad"])  # the same recordings
+    assert refs["noise"]["fad"] > 3 * refs["real test"]["fad"]
+    assert refs["noise"]["precision"] < 0.1
+    assert ev.metrics["utility"]["label_agreement"] == pytest.approx(ev.metrics["utility"]["trtr_accuracy"])
+    assert 0.5 < ev.metrics["privacy"]["nn_embedding_ratio"] < 2.0  # the test set copies nothing
+    assert ev.metrics["fidelity"]["voiced_duration_similarity"] > 0.5
+    html = AudioReport(ev, train, test, title="t").render()
+    assert html.count("<audio controls") >= 2 * 10 * 2 and "data:audio/wav;base64," in html

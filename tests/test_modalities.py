@@ -42,13 +42,23 @@ EXAMPLES = {
     # 300 random rows of the energy series (its first 6 columns: the commands, not the scale, are under
     # test): an irregular index, so the gap column is learned too
     "series": ("energy", "part.csv", {"epochs": 1, "hidden": 16, "layers": 1}, {"sequence_index": "date"}),
+    "audio": ("fsdd", "part.npz", {"epochs": 1, "griffin_lim_iterations": 4}, {}),
 }
 NAMES = [m.name for m in modalities.registered()]
 
 
+@pytest.fixture(autouse=True)
+def _quick_audio_classifier(monkeypatch):
+    """The audio metrics' classifier trains for 3 epochs here, not 30: the commands, not its accuracy,
+    are under test."""
+    from simulacra.evaluate import audio
+
+    monkeypatch.setattr(audio, "EPOCHS", 3)
+
+
 def _part(modality, data, n: int, seed: int):
     """``n`` items of ``data`` drawn with ``seed``, in the modality's own type."""
-    index = np.random.default_rng(seed).choice(len(data), size=n, replace=False)
+    index = np.random.default_rng(seed).choice(len(data), size=min(n, len(data)), replace=False)
     if modality.name == "table":
         return data.iloc[index].reset_index(drop=True)
     part = data.subset(index)
@@ -211,6 +221,7 @@ def test_augment_writes_copies_or_refuses_in_one_line(name, fitted, tmp_path):
 MIX = {
     "table": ({"target": "income", "downstream": ["logreg"]}, "best.csv"),
     "image": ({}, "best.npz"),
+    "audio": ({}, "best.npz"),
     "text": ({"text_column": "text", "label_column": "label"}, "best.csv"),
 }
 
@@ -254,7 +265,7 @@ def test_mix_runs_and_writes_the_best_set_or_refuses_in_one_line(name, fitted, t
 
 
 #: the label filter's confidence per labelled modality (the one-epoch models draw mostly noise)
-LABEL_P = {"image": 0.6, "text": 0.8}
+LABEL_P = {"image": 0.6, "text": 0.8, "audio": 0.6}
 
 
 @pytest.mark.parametrize("name", [n for n in NAMES if isinstance(modalities.named(n), LabelledModality)])

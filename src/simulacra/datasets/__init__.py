@@ -38,6 +38,14 @@ speaker as its context column ``speaker``; the archive's own split, 270 training
 speaker) and 370 test ones. The variable-length keyed set with a class per sequence (sequence
 classification: which speaker).
 
+``load("fsdd")`` returns ``(train, test)`` :class:`~simulacra.io.AudioSet` objects: a subset of the Free
+Spoken Digit Dataset (Jackson, Souza, Flaks et al., CC BY-SA 4.0): the recordings numbered 0–9 of
+each digit by four speakers (george, jackson, lucas, nicolas), 400 recordings at 8 kHz, padded with
+silence or cut at the end to 0.7 s (the 95th percentile of their lengths). They are stored losslessly
+as one 16-bit FLAC stream (``fsdd.flac``) with a table of each recording's name, first sample and
+length (``fsdd.csv.gz``). Split by speaker: lucas's 100 recordings are the test part, so no test voice
+is heard in training (the spoken-digit task is to audio what MNIST is to images).
+
 ``load("sms")`` returns ``(train, test)`` :class:`~simulacra.io.TextSet` objects: the SMS Spam Collection
 v.1 (Almeida, Gómez Hidalgo & Yamakami 2011, CC BY 4.0; 5,574 messages, 747 = 13.4 % spam, classes
 ``ham``/``spam``), split 4,459 / 1,115 (20 % as test), stratified by label with seed 0.
@@ -51,7 +59,7 @@ from typing import Any
 import pandas as pd
 
 from simulacra.errors import DataError
-from simulacra.io import ImageSet, SeriesSet, TextSet, read_table
+from simulacra.io import AudioSet, ImageSet, SeriesSet, TextSet, read_table
 
 #: name → description, target column and task, for the CLI and the pipeline.
 DATASETS: dict[str, dict[str, Any]] = {
@@ -89,6 +97,12 @@ DATASETS: dict[str, dict[str, Any]] = {
         "description": "Japanese Vowels, keyed sequences of 12 LPC coefficients, speaker as context (270 train / 370 test utterances)",
         "target": "speaker",
         "task": "series",
+    },
+    "fsdd": {
+        "description": "Free Spoken Digit Dataset, 4 speakers × 10 digits × 10 recordings (300 train / 100 test "
+        "of a held-out speaker, 8 kHz, 0.7 s)",
+        "target": "label",
+        "task": "audio classification",
     },
     "sms": {
         "description": "SMS Spam Collection, ham/spam messages (4,459 train / 1,115 test, 13.4 % spam)",
@@ -165,6 +179,29 @@ def _vowels() -> tuple[SeriesSet, SeriesSet]:
     return parts[0], parts[1]
 
 
+#: the bundled FSDD subset's held-out speaker
+FSDD_TEST_SPEAKER = "lucas"
+
+
+def _fsdd() -> tuple[AudioSet, AudioSet]:
+    import soundfile
+
+    data = resources.files("simulacra.datasets") / "data"
+    with resources.as_file(data / "fsdd.flac") as flac, resources.as_file(data / "fsdd.csv.gz") as index:
+        stream, rate = soundfile.read(str(flac), dtype="float32")
+        table = read_table(index)
+    parts = table["name"].str.split("_", expand=True)
+    clips = [(stream[a : a + n], rate) for a, n in zip(table["start"], table["length"], strict=True)]
+    full = AudioSet.from_clips(clips, parts[0].tolist(), parts[1].tolist())
+    held = full.groups == FSDD_TEST_SPEAKER
+    return full.subset(~held), full.subset(held)
+
+
+def is_audio(name: str) -> bool:
+    """Whether the bundled dataset ``name`` is a set of labelled recordings."""
+    return DATASETS.get(name, {}).get("task") == "audio classification"
+
+
 def is_series(name: str) -> bool:
     """Whether the bundled dataset ``name`` is a time series."""
     return DATASETS.get(name, {}).get("task") == "series"
@@ -181,7 +218,8 @@ def is_image(name: str) -> bool:
 
 
 def load(name: str) -> tuple[Any, Any]:
-    """Load a bundled dataset as ``(train, test)``: DataFrames for tables, ImageSets for images, TextSets for texts.
+    """Load a bundled dataset as ``(train, test)``: DataFrames for tables, ImageSets for images, TextSets for
+    texts, SeriesSets for series, AudioSets for recordings.
 
     Raises
     ------
@@ -204,4 +242,6 @@ def load(name: str) -> tuple[Any, Any]:
         return _series("energy.csv.gz", "date")
     if name == "vowels":
         return _vowels()
+    if name == "fsdd":
+        return _fsdd()
     raise DataError(f"unknown dataset {name!r}; bundled datasets: {', '.join(available())}")

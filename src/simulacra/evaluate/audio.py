@@ -1,9 +1,18 @@
-"""The audio metrics' classifier, trained here on the real recordings (issue 32; no downloaded weights).
+"""Audio metrics, resting on a classifier trained here on the real recordings (no downloaded weights).
 
-As for images (:mod:`simulacra.evaluate.image`), the audio metrics will rest on one small network
-trained on the real training recordings: TSTR against TRTR on held-out speakers, the label agreement of
-a conditional model's samples, and a local Fréchet audio distance on its features. This module holds
-that network and its training.
+As for images (:mod:`simulacra.evaluate.image`), the audio metrics rest on one small network trained on
+the real training recordings (:func:`evaluate_audio`):
+
+* **utility**: TSTR against TRTR on the real test recordings (held-out speakers), and the label
+  agreement of a conditional model's samples (the real-trained classifier's verdict on the requested
+  class);
+* **fidelity**: a local Fréchet audio distance (FAD) on the classifier's embeddings, beside reference
+  rows (real test recordings: the floor; the real recordings with their 32 ms frames shuffled in time;
+  white noise at the real loudness), improved precision and recall in the same space, the class
+  balance, and how far the loudness, voiced duration and spectral centroid distributions lie from the
+  real ones (1 − KS statistic);
+* **privacy**: each sample's nearest training recording in the embedding space, against the real
+  test recordings' (memorisation).
 
 References
 ----------
@@ -11,6 +20,8 @@ References
   distance on a classifier's embeddings; here on this locally trained one, not VGGish).
 * C. Esteban, S. Hyland, G. Rätsch, "Real-valued (Medical) Time Series Generation with Recurrent
   Conditional GANs", 2017 (TSTR/TRTR).
+* T. Kynkäänniemi, T. Karras, S. Laine, J. Lehtinen, T. Aila, "Improved Precision and Recall Metric
+  for Assessing Generative Models", NeurIPS 2019.
 * T. Sainath, C. Parada, "Convolutional Neural Networks for Small-footprint Keyword Spotting",
   Interspeech 2015 (small CNNs on log-mel features for spoken words).
 
@@ -19,6 +30,7 @@ Method
 ::
 
     S = LogMel(x)                          # (B, n_mels = 40, frames), 32 ms Hann window, 8 ms hop
+    S = max(S, max(S) − 80 dB)             # per recording: silence and faint noise on one floor
     S = (S − μ_band) / σ_band              # per-band moments of the training recordings
     h = [Conv3×3 → BatchNorm → ReLU → MaxPool2] × 2 (32, 64 channels) → Conv3×3 (64) → ReLU
     e = Linear(64 · N_MELS/4 → 128)(mean over time of h), ReLU     # (B, 128): the features
@@ -33,15 +45,21 @@ time, keeping the bands.
 
 from __future__ import annotations
 
+import time
+import warnings
+from typing import Any
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from simulacra.errors import DataError
-from simulacra.evaluate.image import _batched
+from simulacra.evaluate import DESCRIPTIONS, Evaluation
+from simulacra.evaluate.image import _batched, precision_recall
+from simulacra.evaluate.text import frechet
 from simulacra.io import AudioSet
-from simulacra.transform.audio import LogMel
+from simulacra.transform.audio import LogMel, top_db_floor
 
 #: the classifier's recipe, declared once
 N_MELS, FEATURES, EPOCHS, BATCH, LEARNING_RATE, WINDOW_SECONDS = 40, 128, 30, 64, 1e-3, 0.032
@@ -92,7 +110,7 @@ class AudioClassifier(nn.Module):
 
     def spectrograms(self, waveforms: torch.Tensor) -> torch.Tensor:
         """``(B, 1, N_MELS, frames)``: the normalised log-mel spectrograms of ``(B, T)`` waveforms."""
-        return ((self.front(waveforms) - self.mean) / self.std)[:, None]
+        return ((top_db_floor(self.front(waveforms)) - self.mean) / self.std)[:, None]
 
     def features(self, waveforms: torch.Tensor) -> torch.Tensor:
         """``(B, 128)`` embeddings."""
@@ -104,10 +122,11 @@ class AudioClassifier(nn.Module):
 
 
 def train_classifier(
-    audio: AudioSet, *, epochs: int = EPOCHS, seed: int = 0, batch_size: int = BATCH
+    audio: AudioSet, *, epochs: int | None = None, seed: int = 0, batch_size: int = BATCH
 ) -> AudioClassifier:
-    """An :class:`AudioClassifier` trained on labelled ``audio``; returned in eval mode. The same
-    seed gives the same weights; the caller's RNG is untouched.
+    """An :class:`AudioClassifier` trained on labelled ``audio`` for ``epochs`` (default
+    :data:`EPOCHS`); returned in eval mode. The same seed gives the same weights; the caller's RNG is
+    untouched.
 
     Raises
     ------
@@ -119,14 +138,14 @@ def train_classifier(
     x = torch.from_numpy(audio.waveforms)
     y = torch.from_numpy(audio.labels)
     with torch.no_grad():
-        spec = log_mel_for(audio.sample_rate)(x)  # (N, N_MELS, frames)
+        spec = top_db_floor(log_mel_for(audio.sample_rate)(x))  # (N, N_MELS, frames)
         mean, std = spec.mean(dim=(0, 2)).numpy(), spec.std(dim=(0, 2)).clamp_min(1e-3).numpy()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
         model = AudioClassifier(audio.sample_rate, audio.class_names, mean, std)
         optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
         model.train()
-        for _ in range(int(epochs)):
+        for _ in range(int(EPOCHS if epochs is None else epochs)):
             for index in torch.randperm(len(x)).split(int(batch_size)):
                 if len(index) < 2:  # batch norm needs two recordings
                     continue
@@ -201,3 +220,212 @@ def _check_rate(model: AudioClassifier, audio: AudioSet) -> None:
         raise DataError(
             f"recordings at {audio.sample_rate} Hz for a classifier of {model.sample_rate} Hz; read them at one rate"
         )
+
+
+DESCRIPTIONS.update(
+    {
+        "fad": "Local Fréchet audio distance: Fréchet distance between Gaussian fits of the audio classifier's embeddings of real training and synthetic recordings. Lower is better; read it against the reference rows (real test, shuffled frames, noise).",
+        "loudness_similarity": "1 − KS statistic between real and synthetic recordings' loudness (RMS level, dB). 1 = same distribution.",
+        "voiced_duration_similarity": "1 − KS statistic between real and synthetic recordings' voiced duration (frames within 30 dB of the loudest). 1 = same distribution.",
+        "centroid_similarity": "1 − KS statistic between real and synthetic recordings' mean spectral centroid (Hz). 1 = same distribution.",
+        "nn_embedding_ratio": "Median distance of synthetic recordings to their nearest training recording ÷ that of real test recordings, in the classifier's embedding space. ≈ 1 or above: no copying; well below 1: memorisation.",
+    }
+)
+
+
+def frame_shuffled(audio: AudioSet, seed: int = 0) -> np.ndarray:
+    """``(N, T)`` float32: each recording cut into non-overlapping frames of the classifier's window
+    (about 32 ms) and the frames put back in a random order (a reference row with the real sounds and
+    none of their order)."""
+    n_fft = log_mel_for(audio.sample_rate).n_fft
+    rng = np.random.default_rng(seed)
+    x = audio.waveforms
+    k = x.shape[1] // n_fft
+    out = x.copy()
+    for i in range(len(x)):
+        frames = x[i, : k * n_fft].reshape(k, n_fft)
+        out[i, : k * n_fft] = frames[rng.permutation(k)].reshape(-1)
+    return out
+
+
+def white_noise(audio: AudioSet, n: int, seed: int = 0) -> np.ndarray:
+    """``(n, T)`` float32 Gaussian white noise at the real recordings' median RMS level: the reference
+    of no learning at all."""
+    rms = float(np.median(np.sqrt((audio.waveforms.astype(np.float64) ** 2).mean(1))))
+    noise = np.random.default_rng(seed).normal(0.0, max(rms, 1e-4), (n, audio.waveforms.shape[1]))
+    return np.clip(noise, -1.0, 1.0).astype(np.float32)
+
+
+def spectral_statistics(audio: AudioSet) -> dict[str, np.ndarray]:
+    """Per recording ``(N,)`` float64: ``loudness`` (RMS level in dB full scale), ``voiced_duration``
+    (seconds of STFT frames within 30 dB of the recording's loudest) and ``centroid`` (the spectral
+    centroid in Hz, averaged over those frames)."""
+    n_fft = log_mel_for(audio.sample_rate).n_fft
+    x = torch.from_numpy(audio.waveforms)
+    window = torch.hann_window(n_fft)
+    power = (
+        torch.stft(x, n_fft, n_fft // 4, window=window, return_complex=True).abs().pow(2)
+    )  # (N, F, frames)
+    frame_db = 10 * torch.log10(power.sum(1) + 1e-12)  # (N, frames)
+    voiced = frame_db >= frame_db.max(1, keepdim=True).values - 30.0
+    freqs = torch.linspace(0, audio.sample_rate / 2, power.shape[1])
+    centroid = (freqs[None, :, None] * power).sum(1) / power.sum(1).clamp_min(1e-12)  # (N, frames)
+    mean_centroid = (centroid * voiced).sum(1) / voiced.sum(1).clamp_min(1)
+    rms = torch.sqrt(x.double().pow(2).mean(1))
+    return {
+        "loudness": (20 * torch.log10(rms + 1e-9)).numpy(),
+        "voiced_duration": (voiced.sum(1) * (n_fft // 4) / audio.sample_rate).double().numpy(),
+        "centroid": mean_centroid.double().numpy(),
+    }
+
+
+def embedding_memorisation(train: np.ndarray, synthetic: np.ndarray, test: np.ndarray) -> dict[str, Any]:
+    """Nearest-training-recording distances in an embedding space (``(N, D)`` arrays): ``nn_embedding_ratio``
+    (median synthetic ÷ median test distance), ``near_copy_rate`` (share of synthetic recordings closer
+    than the 1 % quantile of the test distances), the medians, and each synthetic recording's nearest
+    training index ``nearest`` and distance ``distance``."""
+    t = torch.from_numpy(np.asarray(train, np.float32))
+
+    def nearest(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        d, j = torch.cdist(torch.from_numpy(np.asarray(q, np.float32)), t).min(1)
+        return d.numpy(), j.numpy()
+
+    d_syn, j_syn = nearest(synthetic)
+    d_test, _ = nearest(test)
+    q01 = float(np.quantile(d_test, 0.01))
+    return {
+        "nn_embedding_ratio": float(np.median(d_syn) / max(float(np.median(d_test)), 1e-12)),
+        "near_copy_rate": float((d_syn < q01).mean()),
+        "median_synthetic": float(np.median(d_syn)),
+        "median_test": float(np.median(d_test)),
+        "nearest": j_syn.tolist(),
+        "distance": d_syn.tolist(),
+    }
+
+
+def evaluate_audio(
+    real_train: AudioSet,
+    synthetic: AudioSet,
+    real_test: AudioSet | None = None,
+    *,
+    seed: int = 0,
+    classifier_epochs: int | None = None,
+) -> Evaluation:
+    """Score synthetic recordings against the real ones (see the module docstring for each metric).
+
+    Parameters
+    ----------
+    real_train : AudioSet
+        The labelled recordings the generator was fitted on; the classifier learns on them.
+    synthetic : AudioSet
+        Generated recordings, at the same rate and duration (labelled for TSTR and label agreement).
+    real_test : AudioSet or None
+        Real recordings nobody trained on (held-out speakers): TSTR/TRTR, the "real test" reference
+        row, memorisation.
+    seed : int
+        Seeds the classifiers, the subsamples and the reference rows.
+    classifier_epochs : int or None
+        Training epochs of the real and the TSTR classifiers (default :data:`EPOCHS`).
+
+    Returns
+    -------
+    Evaluation
+        Groups ``fidelity``, ``utility`` and ``privacy``; ``details["references"]`` holds the FAD,
+        precision and recall of the reference rows, ``details["statistics"]`` the spectral statistics'
+        medians, ``details["memorisation"]`` each synthetic recording's nearest training recording.
+
+    Raises
+    ------
+    DataError
+        Unlabelled real training recordings, fewer than 4 recordings on a side, or recordings of
+        another rate or duration.
+    """
+    if real_train.labels is None:
+        raise DataError("the audio metrics train a classifier on the real recordings; give labelled ones")
+    for name, s in (("synthetic", synthetic), ("test", real_test)):
+        if s is None:
+            continue
+        if (s.sample_rate, s.waveforms.shape[1]) != (real_train.sample_rate, real_train.waveforms.shape[1]):
+            raise DataError(
+                f"the {name} recordings are {s.duration:g} s at {s.sample_rate} Hz, the real ones "
+                f"{real_train.duration:g} s at {real_train.sample_rate} Hz; read them at one rate and duration"
+            )
+        if len(s) < 4:
+            raise DataError(f"the {name} recordings: {len(s)} given, the audio metrics need at least 4")
+    ev = Evaluation()
+    clock = time.perf_counter()
+    classifier = train_classifier(real_train, epochs=classifier_epochs, seed=seed)
+    ev.seconds["classifier"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    rate = real_train.sample_rate
+    rows = {"synthetic": synthetic}
+    if real_test is not None:
+        rows["real test"] = real_test
+    rows["shuffled frames"] = AudioSet(frame_shuffled(real_train, seed), rate)
+    rows["noise"] = AudioSet(white_noise(real_train, max(len(synthetic), 4), seed), rate)
+    real_feat = features(classifier, real_train)
+    feats = {name: features(classifier, a) for name, a in rows.items()}
+    with warnings.catch_warnings():  # ReLU embeddings: a unit silent on every recording makes Σ singular
+        warnings.filterwarnings("ignore", message="Matrix is singular")
+        distances = {
+            name: {"fad": frechet(real_feat, f), **precision_recall(real_feat, f, seed=seed)}
+            for name, f in feats.items()
+        }
+    fidelity = dict(distances["synthetic"])
+    predicted = predict(classifier, synthetic)
+    real_freq = np.bincount(real_train.labels, minlength=len(real_train.class_names)) / len(real_train)
+    syn_freq = np.bincount(predicted, minlength=len(real_freq)) / max(len(predicted), 1)
+    fidelity["class_balance"] = float(1 - 0.5 * np.abs(real_freq - syn_freq).sum())
+    from scipy.stats import ks_2samp
+
+    real_stats, syn_stats = spectral_statistics(real_train), spectral_statistics(synthetic)
+    for key in real_stats:
+        fidelity[f"{key}_similarity"] = float(1 - ks_2samp(real_stats[key], syn_stats[key]).statistic)
+    ev.metrics["fidelity"] = fidelity
+    ev.details["references"] = {k: v for k, v in distances.items() if k != "synthetic"}
+    ev.details["synthetic"] = distances["synthetic"]
+    ev.details["statistics"] = {
+        key: {
+            "real median": float(np.median(real_stats[key])),
+            "synthetic median": float(np.median(syn_stats[key])),
+        }
+        for key in real_stats
+    }
+    ev.seconds["fidelity"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    utility: dict[str, float] = {}
+    if synthetic.labels is not None:
+        requested = np.array(synthetic.class_names, dtype=object)[synthetic.labels]
+        said = np.array(classifier.class_names, dtype=object)[predicted]
+        utility["label_agreement"] = float(np.mean(requested == said))
+    if real_test is None or real_test.labels is None:
+        ev.skipped["tstr"] = "needs labelled real test recordings (held-out speakers)"
+    else:
+        utility["trtr_accuracy"] = accuracy(classifier, real_test)
+        if synthetic.labels is None:
+            ev.skipped["tstr"] = "the synthetic recordings have no labels (an unconditional model)"
+        else:
+            utility["tstr_accuracy"] = accuracy(
+                train_classifier(synthetic, epochs=classifier_epochs, seed=seed), real_test
+            )
+    if utility:
+        ev.metrics["utility"] = utility
+    ev.seconds["utility"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    if real_test is None:
+        ev.skipped["memorisation"] = "needs real test recordings as the reference distance"
+    else:
+        mem = embedding_memorisation(real_feat, feats["synthetic"], feats["real test"])
+        ev.metrics["privacy"] = {k: mem[k] for k in ("nn_embedding_ratio", "near_copy_rate")}
+        ev.details["memorisation"] = mem
+    ev.seconds["privacy"] = time.perf_counter() - clock
+    ev.details["classifier"] = {
+        "architecture": "log-mel(40) conv32-pool-conv64-pool-conv64-mean(time)-fc128-fc(K)",
+        "epochs": int(EPOCHS if classifier_epochs is None else classifier_epochs),
+        "weights": "trained here on the real training recordings",
+        "real_test_accuracy": utility.get("trtr_accuracy"),
+    }
+    return ev

@@ -43,6 +43,7 @@ HEADLINE = {
     "classification": "roc_auc",
     "regression": "r2",
     "image classification": "accuracy",
+    "audio classification": "accuracy",
     "text classification": "accuracy",
 }
 #: metrics where lower is better
@@ -573,6 +574,19 @@ class CnnDownstream(SetDownstream):
         epochs = max(CLASSIFIER_EPOCHS, math.ceil(floor / math.ceil(len(train) / 128)))
         cnn = train_classifier(train, epochs=epochs, seed=seed)
         return np.asarray(train.class_names, dtype=object)[predict(cnn, test.images)]
+
+
+class AudioCnnDownstream(SetDownstream):
+    """The audio metrics' CNN on log-mel spectrograms (:func:`~simulacra.evaluate.audio.train_classifier`,
+    its 30 epochs), trained on one set of recordings and scoring another (held-out speakers)."""
+
+    name, task, unit, modality = "audio-cnn", "audio classification", "recordings", "audio"
+
+    def predict(self, train, test, seed):
+        from simulacra.evaluate.audio import predict, train_classifier
+
+        cnn = train_classifier(train, seed=seed)
+        return np.asarray(cnn.class_names, dtype=object)[predict(cnn, test)]
 
 
 class TfidfDownstream(SetDownstream):

@@ -17,7 +17,9 @@ References
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from simulacra.errors import DataError
+from simulacra.errors import ConfigError, DataError
+from simulacra.io.outputs import finish_file, replace_dir, temporary_dir_for, temporary_file_for
 
 #: the audio files read (lower-case suffixes)
 EXTENSIONS = (".wav", ".flac", ".ogg")
@@ -112,6 +115,24 @@ class AudioSet:
             self.rule,
         )
 
+    @classmethod
+    def concat(cls, sets: list[AudioSet]) -> AudioSet:
+        """The recordings of ``sets`` one after the other, labels joined by class name
+        (:func:`~simulacra.io.labelled.merged_labels`), speakers kept where every set has them.
+
+        Raises
+        ------
+        DataError
+            No set, sets of different rates or durations, or labelled and unlabelled sets together.
+        """
+        from simulacra.io.labelled import merged_labels
+
+        if not sets or len({(s.sample_rate, s.waveforms.shape[1]) for s in sets}) > 1:
+            raise DataError("concat needs at least one set, all of one sample rate and duration")
+        labels, names = merged_labels(sets)
+        groups = np.concatenate([s.groups for s in sets]) if all(s.groups is not None for s in sets) else None
+        return cls(np.concatenate([s.waveforms for s in sets]), sets[0].sample_rate, labels, names, groups)
+
     def split_by_group(self, test_size: float = 0.25, seed: int = 0) -> tuple[AudioSet, AudioSet]:
         """``(train, test)`` with whole groups (speakers) in each part: about ``test_size`` of the
         groups, drawn with ``seed``, at least one, go to the test part, so no test speaker is heard in
@@ -140,7 +161,8 @@ class AudioSet:
     def read(
         cls, source: str | Path, *, sample_rate: int | None = None, duration: float | None = None
     ) -> AudioSet:
-        """Recordings from an audio file, a folder of class folders, or a flat folder.
+        """Recordings from an audio file, a folder of class folders, a flat folder, or an ``.npz``
+        archive written by :meth:`to_npz`.
 
         Labels come from the class folders' names or, in a flat folder, from file names of the Free
         Spoken Digit Dataset's pattern ``{label}_{speaker}_{index}`` (which also give the speakers);
@@ -164,8 +186,103 @@ class AudioSet:
             than :data:`MAX_SECONDS` (the line names the file); a non-positive rate or duration.
         """
         _check_options(sample_rate, duration)
+        if Path(source).suffix == ".npz" and Path(source).is_file():
+            audio = cls.from_npz(source)
+            if sample_rate not in (None, audio.sample_rate) or duration not in (None, audio.duration):
+                raise DataError(
+                    f"{source}: an archive is read at its own rate and duration; resample it with "
+                    "AudioSet.from_clips"
+                )
+            return audio
         files, labels, groups = _listing(Path(source))
         return cls._assemble(files, labels, groups, sample_rate, duration)
+
+    @classmethod
+    def from_npz(cls, path: str | os.PathLike[str]) -> AudioSet:
+        """An archive written by :meth:`to_npz`: ``waveforms`` float32 ``(N, T)``, ``sample_rate``,
+        and optional ``labels``, ``class_names``, ``groups``.
+
+        Raises
+        ------
+        DataError
+            Not a readable archive, or no ``waveforms`` or ``sample_rate`` in it.
+        """
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                missing = [k for k in ("waveforms", "sample_rate") if k not in npz.files]
+                if missing:
+                    raise DataError(
+                        f"{path}: no {' or '.join(missing)} array (found {npz.files}); write it with "
+                        "AudioSet.to_npz"
+                    )
+                labels = npz["labels"] if "labels" in npz.files else None
+                names = [str(n) for n in npz["class_names"]] if "class_names" in npz.files else []
+                groups = npz["groups"].astype(object) if "groups" in npz.files else None
+                return cls(npz["waveforms"], int(npz["sample_rate"]), labels, names, groups)
+        except DataError:
+            raise
+        except Exception as exc:  # OSError, zipfile.BadZipFile, ValueError: a damaged archive
+            raise DataError(f"{path}: not a readable .npz archive ({type(exc).__name__}: {exc})") from None
+
+    def to_npz(self, path: str | os.PathLike[str], *, force: bool = False) -> Path:
+        """Write ``waveforms``, ``sample_rate``, ``labels``, ``class_names`` and ``groups``
+        (compressed), atomically.
+
+        Raises
+        ------
+        ConfigError
+            ``path`` does not end in ``.npz``.
+        OutputExistsError
+            ``path`` exists (without ``force``, or not written by simulacra).
+        """
+        path = Path(path)
+        if path.suffix != ".npz":
+            raise ConfigError(f"{path}: audio archives are .npz files; end the name in .npz")
+        tmp = temporary_file_for(path, force=force)
+        try:
+            arrays: dict[str, np.ndarray] = {
+                "waveforms": self.waveforms,
+                "sample_rate": np.array(self.sample_rate),
+            }
+            if self.labels is not None:
+                arrays |= {"labels": self.labels, "class_names": np.array(self.class_names, dtype=str)}
+            if self.groups is not None:
+                arrays["groups"] = np.array(self.groups, dtype=str)
+            with open(tmp, "wb") as f:  # a file object: numpy would append .npz to a name
+                np.savez_compressed(f, **arrays)
+            finish_file(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return path
+
+    def to_folder(self, path: str | os.PathLike[str], *, force: bool = False) -> Path:
+        """Write one 16-bit PCM WAV file per recording into class folders (``unlabelled/`` without
+        labels), named ``{label}_{speaker}_{index}.wav`` as the Free Spoken Digit Dataset (speaker
+        ``synthetic`` where unknown), so :meth:`read` reads the folder back; atomically.
+
+        Raises
+        ------
+        OutputExistsError
+            ``path`` exists (without ``force``, or not written by simulacra).
+        """
+        import soundfile
+
+        path = Path(path)
+        tmp = temporary_dir_for(path, force=force)
+        try:
+            names = self.class_names if self.labels is not None else ["unlabelled"]
+            labels = self.labels if self.labels is not None else np.zeros(len(self), dtype=np.int64)
+            for name in names:
+                (tmp / name).mkdir()
+            for i, (wave, y) in enumerate(zip(self.waveforms, labels, strict=True)):
+                speaker = str(self.groups[i]) if self.groups is not None else "synthetic"
+                target = tmp / names[y] / f"{names[y]}_{speaker}_{i}.wav"
+                soundfile.write(str(target), np.clip(wave, -1.0, 1.0), self.sample_rate, subtype="PCM_16")
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return replace_dir(tmp, path)
 
     @classmethod
     def read_table(
@@ -225,7 +342,30 @@ class AudioSet:
         """The recordings of ``files`` at one rate and one duration, with their labels and groups."""
         if not files:
             raise DataError("no recording to read; give at least one audio file")
-        clips = [_read_clip(f) for f in files]
+        return cls.from_clips([_read_clip(f) for f in files], labels, groups, sample_rate, duration)
+
+    @classmethod
+    def from_clips(
+        cls,
+        clips: list[tuple[np.ndarray, int]],
+        labels: list[str] | None = None,
+        groups: list[str] | None = None,
+        sample_rate: int | None = None,
+        duration: float | None = None,
+    ) -> AudioSet:
+        """Recordings of any lengths and rates, ``[(samples (T_i,) float32, rate Hz), …]``, brought
+        to one rate and one duration as :meth:`read` does, with their class names ``labels`` and
+        speakers ``groups`` (one per clip, or ``None``).
+
+        Raises
+        ------
+        DataError
+            No clip; a non-positive rate or duration.
+        """
+        _check_options(sample_rate, duration)
+        if not clips:
+            raise DataError("no recording to read; give at least one audio file")
+        labels, groups = list(labels or []), list(groups or [])
         rate = sample_rate or Counter(sr for _, sr in clips).most_common(1)[0][0]
         waves = [_resample(x, sr, rate) for x, sr in clips]
         lengths = np.array([len(w) for w in waves], dtype=np.int64)

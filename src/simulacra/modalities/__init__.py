@@ -25,6 +25,7 @@ parts, metadata with overrides, evaluation with its report) they call; the comma
 from __future__ import annotations
 
 from simulacra.errors import ConfigError
+from simulacra.modalities.audio import AudioModality
 from simulacra.modalities.base import (
     Augmented,
     EvaluateOptions,
@@ -41,6 +42,7 @@ from simulacra.modalities.table import TableModality
 from simulacra.modalities.text import TextModality
 
 __all__ = [
+    "AudioModality",
     "Augmented",
     "EvaluateOptions",
     "FitData",
@@ -118,5 +120,5 @@ def of_source(source: str, **options: str | None) -> Modality:
     return _REGISTRY["table"]  # pragma: no cover - the table plug-in recognises every source
 
 
-for _builtin in (TextModality(), ImageModality(), SeriesModality(), TableModality()):
+for _builtin in (TextModality(), AudioModality(), ImageModality(), SeriesModality(), TableModality()):
     register(_builtin, before=None)

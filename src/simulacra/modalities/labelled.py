@@ -113,6 +113,11 @@ class LabelledModality(Modality):
         return MixRun(result, None, [judge.name], f"label ({judge.task}, {judge.name})", best, note)
 
     # ------------------------------------------------------------------ bench
+    def bench_source(self, job: Any) -> Source:
+        """The training and test parts a bench run uses: the job's data and test source as
+        :meth:`resolve` reads them."""
+        return self.resolve(job.data, test=job.test)
+
     @abstractmethod
     def bench_size(self, train: Any, rows: int) -> int:
         """How many items a bench run samples from a model fitted on ``train`` when asked for ``rows``."""
@@ -131,7 +136,7 @@ class LabelledModality(Modality):
         from simulacra.modalities.base import EvaluateOptions
         from simulacra.modalities.benchmarking import peak_rss_mb, timed_run
 
-        found = self.resolve(job.data, test=job.test)
+        found = self.bench_source(job)
         n = self.bench_size(found.train, job.rows)
         model, synthetic, result = timed_run(
             job.name, job.params, found.train, n, self.bench_warmup, job.seed, self.name

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from simulacra.report.audio import AudioReport
 from simulacra.report.html import Report, preparation_html
 from simulacra.report.image import ImageReport
 from simulacra.report.mix import MixReport
 from simulacra.report.text import TextReport
 
-__all__ = ["ImageReport", "MixReport", "Report", "TextReport", "preparation_html"]
+__all__ = ["AudioReport", "ImageReport", "MixReport", "Report", "TextReport", "preparation_html"]

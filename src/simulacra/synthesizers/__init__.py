@@ -48,6 +48,8 @@ __all__ = [  # the base module's names, then every name of _LAZY (tests/test_cop
     "Mixture",
     "SeriesAR",
     "SeriesDiffusion",
+    "SpecGAN",
+    "SpecVAE",
     "Synthesizer",
     "TextGPT",
     "TextSynthesizer",

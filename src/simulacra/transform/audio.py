@@ -74,6 +74,14 @@ def mel_filterbank(
     return weights.astype(np.float32)
 
 
+def top_db_floor(log_mel: torch.Tensor, top_db: float = 80.0) -> torch.Tensor:
+    """``log_mel`` ``(N, n_mels, frames)`` with every bin raised to at least ``top_db`` dB below its
+    recording's loudest bin (librosa's ``amplitude_to_db(top_db=80)`` convention): digital silence,
+    padding and a vocoder's faint noise all sit on the same floor."""
+    floor = log_mel.amax(dim=(1, 2), keepdim=True) - top_db / 20.0 * math.log(10.0)
+    return torch.maximum(log_mel, floor)
+
+
 class LogMel:
     """Waveforms ``(N, T)`` ↔ log-mel spectrograms ``(N, n_mels, frames)``.
 

@@ -122,6 +122,8 @@ class ImageSynthesizer(ClassLabels, TorchTraining, BaseSynthesizer):
     """
 
     modality: ClassVar[str] = "image"
+    #: what the model's training items are called, plural, in its error messages
+    modality_unit: ClassVar[str] = "images"
     conditional_models: ClassVar[str] = "cgan or cvae"
     _fitted_attr: ClassVar[str] = "image_shape_"
     _training_only: ClassVar[tuple[str, ...]] = ("epochs", "verbose", "grid_every")
@@ -159,28 +161,62 @@ class ImageSynthesizer(ClassLabels, TorchTraining, BaseSynthesizer):
         self._validate_params()
         if not isinstance(images, ImageSet):
             raise DataError(f"{self.name} fits an ImageSet (images), got {type(images).__name__}")
-        if len(images) == 0:
-            raise DataError("cannot fit on an empty image set; give at least one image")
-        if self.conditional and images.labels is None:
+        pixels = torch.from_numpy(images.images).float().div_(255.0)
+        return self._fit_pixels(
+            pixels,
+            images.labels,
+            images.class_names,
+            images.images,
+            checkpoint_dir=checkpoint_dir,
+            checkpoint_every=checkpoint_every,
+            resume=resume,
+            on_epoch=on_epoch,
+        )
+
+    def _fit_pixels(
+        self,
+        pixels: torch.Tensor,
+        labels: np.ndarray | None,
+        class_names: list[str],
+        data: np.ndarray,
+        *,
+        checkpoint_dir: str | os.PathLike[str] | None,
+        checkpoint_every: int,
+        resume: bool,
+        on_epoch: Callable[[int, dict[str, float]], None] | None,
+    ) -> ImageSynthesizer:
+        """Train on ``pixels`` float32 ``(N, C, H, W)`` in [0, 1] with ``labels`` ``(N,)`` (or
+        ``None``) naming ``class_names``; ``data`` is what ties checkpoints to the training set.
+        Every model drawing images of some kind (pictures, spectrograms) trains here.
+
+        Raises
+        ------
+        DataError
+            No items, (conditional models) no labels, or sides the networks cannot draw.
+        """
+        unit = self.modality_unit
+        if len(pixels) == 0:
+            raise DataError(f"cannot fit on an empty set; give at least one of the {unit}")
+        if self.conditional and labels is None:
             raise DataError(
-                f"{self.name} is class-conditional and these images have no labels; "
-                "use a folder of class folders or an NPZ with 'labels', or the unconditional model"
+                f"{self.name} is class-conditional and these {unit} have no labels; "
+                f"give labelled {unit} (class folders), or use an unconditional model"
             )
-        h, w = images.images.shape[2:]
+        h, w = pixels.shape[2:]
         if stages(h, w)[0] == 0:
             raise DataError(
                 f"images of {h}×{w} pixels: {self.name} needs even sides of at least 8 (e.g. 28×28, "
                 "32×32, 64×64); resize them first"
             )
         self.device_ = resolve_device(self.device)
-        self.image_shape_ = tuple(int(v) for v in images.images.shape[1:])
-        labelled = images.labels is not None
-        self.class_names_ = list(images.class_names) if labelled else []
+        self.image_shape_ = tuple(int(v) for v in pixels.shape[1:])
+        labelled = labels is not None
+        self.class_names_ = list(class_names) if labelled else []
         self.class_counts_ = (
-            np.bincount(images.labels, minlength=len(self.class_names_)).tolist() if labelled else []
+            np.bincount(labels, minlength=len(self.class_names_)).tolist() if labelled else []
         )
-        x = torch.from_numpy(images.images).to(self.device_).float().div_(255.0)
-        y = torch.from_numpy(images.labels).to(self.device_) if self.conditional else None
+        x = pixels.to(self.device_)
+        y = torch.from_numpy(labels).to(self.device_) if self.conditional else None
         self.grids_: list[tuple[int, np.ndarray]] = []
         self._fit_trainer = self._trainer(checkpoint_dir, checkpoint_every, resume, on_epoch)
         self._x, self._y = x, y  # the training data, for _train_epoch; released after training
@@ -188,7 +224,7 @@ class ImageSynthesizer(ClassLabels, TorchTraining, BaseSynthesizer):
             with self._seeded(self.seed):
                 self._build(x, y)
                 self._grid_z, self._grid_y = self._grid_inputs()
-                self._fit_trainer.fit(self, images.images)
+                self._fit_trainer.fit(self, data)
         finally:
             del self._fit_trainer, self._x, self._y
             self.__dict__.pop("_grid_z", None)
@@ -257,11 +293,26 @@ class ImageSynthesizer(ClassLabels, TorchTraining, BaseSynthesizer):
         """
         self._check_fitted()
         n, seed = self._check_sample_args(n, seed)
+        images, labels = self._draw(n, conditions, seed, temperature, to_uint8, np.uint8)
+        return ImageSet(images, labels, list(self.class_names_) if labels is not None else [])
+
+    def _draw(
+        self,
+        n: int,
+        conditions: dict[str, Any] | None,
+        seed: int | None,
+        temperature: float,
+        convert: Callable[[torch.Tensor], np.ndarray],
+        dtype: type,
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """``n`` generated items ``(n, C, H, W)`` of ``dtype`` (each block of pixels in [0, 1]
+        through ``convert``) and their labels (``None`` for unconditional models), under the rules of
+        :meth:`sample`."""
         temperature = self._check_temperature(temperature)
         rng = np.random.default_rng(np.random.SeedSequence(seed).generate_state(1)[0])
         labels = self._sample_labels(n, dict(conditions or {}), rng)
         seed = int(rng.integers(2**62)) if seed is None else int(seed)
-        out = np.empty((n, *self.image_shape_), dtype=np.uint8)
+        out = np.empty((n, *self.image_shape_), dtype=dtype)
         with self._seeded(seed), torch.inference_mode():
             for m in self._modules().values():
                 m.eval()
@@ -269,8 +320,8 @@ class ImageSynthesizer(ClassLabels, TorchTraining, BaseSynthesizer):
                 stop = min(n, start + 1000)
                 z = torch.randn((stop - start, int(self.latent_dim)), device=self.device_) * temperature
                 y = torch.from_numpy(labels[start:stop]).to(self.device_) if labels is not None else None
-                out[start:stop] = to_uint8(self._generate(z, y))
-        return ImageSet(out, labels, list(self.class_names_) if labels is not None else [])
+                out[start:stop] = convert(self._generate(z, y))
+        return out, labels
 
     def _bytes_per_row(self) -> float:
         c, h, w = self.image_shape_

@@ -1,0 +1,251 @@
+"""The audio modality: labelled recordings (WAV, FLAC, OGG; class folders, FSDD-named files, an ``.npz``
+archive) or the bundled ``fsdd`` set, generated as log-mel spectrograms and judged by a classifier
+trained here (:mod:`simulacra.evaluate.audio`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from simulacra.errors import ConfigError
+from simulacra.modalities.base import EvaluateOptions, Sampled, Source, Status
+from simulacra.modalities.labelled import LabelledModality
+from simulacra.requests import SampleRequest
+
+#: the columns of an audio benchmark: ``(result key, title, format)``
+BENCH_COLUMNS = [
+    ("model", "model", "{}"),
+    ("fit_s", "fit s", "{:.1f}"),
+    ("epochs", "epochs", "{}"),
+    ("sample_rows_per_s", "recordings/s", "{:,.0f}"),
+    ("peak_rss_mb", "peak RSS MiB", "{:,.0f}"),
+    ("fad", "FAD (local)", "{:.2f}"),
+    ("precision", "precision", "{:.3f}"),
+    ("recall", "recall", "{:.3f}"),
+    ("tstr_accuracy", "TSTR acc", "{:.3f}"),
+    ("trtr_accuracy", "TRTR acc", "{:.3f}"),
+    ("label_agreement", "label agreement", "{:.3f}"),
+    ("nn_embedding_ratio", "NN embedding ratio", "{:.2f}"),
+]
+#: the most recordings a benchmark samples
+BENCH_RECORDINGS = 2000
+
+
+def _has_audio(folder: Path) -> bool:
+    from simulacra.io.audio import EXTENSIONS
+
+    def direct(f: Path) -> bool:
+        return any(p.suffix.lower() in EXTENSIONS for p in f.iterdir() if p.is_file())
+
+    return direct(folder) or any(direct(d) for d in folder.iterdir() if d.is_dir())
+
+
+class AudioModality(LabelledModality):
+    """Labelled recordings (:class:`~simulacra.io.AudioSet`, float32 ``(N, T)`` at one rate), scored
+    by a small CNN on log-mel spectrograms trained here (local FAD, precision/recall, TSTR on held-out
+    speakers, label agreement, memorisation in its embedding space)."""
+
+    name = "audio"
+    unit = "recordings"
+    default_model = "specgan"
+    mix_model = "specgan"
+    bench_models = ("specgan", "specvae")
+    bench_columns = BENCH_COLUMNS
+    bench_warmup = 20
+
+    def recognises(self, source: str, **options: Any) -> bool:
+        """A bundled audio set, an audio file, an ``.npz`` archive holding ``waveforms``, or a folder
+        with audio files in it or in its class folders."""
+        import numpy as np
+
+        from simulacra import datasets
+        from simulacra.io import is_sql_url
+        from simulacra.io.audio import EXTENSIONS
+        from simulacra.workflow import is_bundled
+
+        if options.get("text_column") is not None:
+            return False
+        if is_bundled(source):
+            return datasets.is_audio(source)
+        if is_sql_url(source):
+            return False
+        path = Path(source)
+        if path.is_dir():
+            return _has_audio(path)
+        if path.suffix.lower() in EXTENSIONS:
+            return True
+        if path.suffix == ".npz" and path.is_file():
+            try:
+                with np.load(path, allow_pickle=False) as npz:
+                    return "waveforms" in npz.files
+            except Exception:  # a damaged archive: the image reader will say so
+                return False
+        return False
+
+    def load(self, source: str, *, part: str = "train", **options: Any) -> Any:
+        """A bundled set's ``part``, or :meth:`~simulacra.io.AudioSet.read` of ``source``."""
+        from simulacra import datasets
+        from simulacra.errors import DataError
+        from simulacra.io import AudioSet
+        from simulacra.workflow import is_bundled
+
+        if is_bundled(source):
+            if not datasets.is_audio(source):
+                raise DataError(
+                    f"{source!r} is not an audio dataset; this command needs recordings here (e.g. 'fsdd')"
+                )
+            train, test = datasets.load(source)
+            return train if part == "train" else test
+        return AudioSet.read(source)
+
+    @staticmethod
+    def check_output(path: str) -> None:
+        """Refuse, before any work, an output recordings cannot be written to.
+
+        Raises
+        ------
+        ConfigError
+            ``path`` is an SQL URL or a file that is not ``.npz``.
+        """
+        from simulacra.io import is_sql_url
+
+        if is_sql_url(str(path)) or Path(path).suffix not in ("", ".npz"):
+            raise ConfigError(
+                f"{path}: recordings go to an .npz file or a folder (a name without suffix) of WAV files"
+            )
+
+    def write(self, data: Any, path: str, *, force: bool = False) -> str:
+        """An ``.npz`` archive (``waveforms``, ``sample_rate``, ``labels``, ``class_names``) or, for a
+        name without a suffix, a folder of 16-bit WAV files per class."""
+        self.check_output(path)
+        target = Path(path)
+        written = (
+            data.to_npz(target, force=force)
+            if target.suffix == ".npz"
+            else data.to_folder(target, force=force)
+        )
+        return str(written)
+
+    def sample(
+        self, model: Any, request: SampleRequest, conditions: dict[str, Any], status: Status
+    ) -> Sampled:
+        """Class-balanced recordings (or one class with ``conditions``); the label filter keeps those
+        the audio classifier, trained on ``request.data``, gives the requested class with at least the
+        filter's confidence, and draws more in their place."""
+        import numpy as np
+
+        from simulacra.experiments.filters import summarise
+        from simulacra.io import claim, output_lock
+        from simulacra.validation import check_rows
+
+        r = request
+        model._check_temperature(r.temperature)  # before any work
+        label_p = self.label_filter(r)
+        rows = check_rows(r.rows)
+        target = Path(r.output)
+        self.check_output(r.output)
+        claim(target, force=r.force, kind="file" if target.suffix == ".npz" else "dir")
+        records: list[dict[str, Any]] = []
+        with output_lock(target), status.busy(f"drawing {rows:,} recordings"):
+            if label_p is None:
+                audio = model.sample(
+                    rows, conditions=conditions or None, seed=r.seed, temperature=r.temperature
+                )
+            else:
+                audio, found = self.filtered(
+                    model, rows, label_p, r, conditions.get("label"), temperature=r.temperature
+                )
+                records = summarise(found)
+            where = self.write(audio, r.output, force=r.force)
+        counts = (
+            {
+                name: int(n)
+                for name, n in zip(
+                    audio.class_names,
+                    np.bincount(audio.labels, minlength=len(audio.class_names)),
+                    strict=True,
+                )
+            }
+            if audio.labels is not None
+            else None
+        )
+        return Sampled(len(audio), where, self.unit, counts, "label" if counts else None, records)
+
+    def downstream(self) -> Any:
+        """The audio CNN (:class:`~simulacra.experiments.mix.AudioCnnDownstream`)."""
+        from simulacra.experiments.mix import AudioCnnDownstream
+
+        return AudioCnnDownstream()
+
+    def filtered(self, model, rows, p, request, label, **sample_options):
+        """The label filter judged by the audio CNN trained on ``request.data``
+        (:func:`~simulacra.experiments.filters.filtered_labelled`)."""
+        import torch
+
+        from simulacra.evaluate.audio import train_classifier
+        from simulacra.experiments.filters import filtered_labelled
+
+        real = self.load(request.data)
+        if real.labels is None:
+            raise ConfigError("the label filter trains a classifier on `data`; give labelled recordings")
+        cnn = train_classifier(real, seed=request.seed)
+        order = [cnn.class_names.index(c) for c in model.class_names_]
+
+        def proba(batch):
+            with torch.inference_mode():
+                return torch.softmax(cnn(torch.from_numpy(batch.waveforms)), dim=1).numpy()[:, order]
+
+        judge = "the audio CNN trained on the real recordings"
+        return filtered_labelled(
+            model, rows, p, proba, label=label, seed=request.seed, judge=judge, **sample_options
+        )
+
+    def check_best_target(self, path: str, force: bool) -> None:
+        """An ``.npz`` file or a folder of WAV files, free or simulacra's own with ``force``."""
+        from simulacra.io import claim
+
+        self.check_output(path)
+        claim(Path(path), force=force, kind="file" if Path(path).suffix == ".npz" else "dir")
+
+    def evaluate(self, real: Source, synthetic: Any, options: EvaluateOptions) -> tuple[Any, Any]:
+        """The audio metrics (:func:`~simulacra.evaluate.audio.evaluate_audio`) and their report
+        (:class:`~simulacra.report.audio.AudioReport`); ``options.model`` adds its training curves
+        and spectrogram grids."""
+        from simulacra.evaluate.audio import evaluate_audio
+        from simulacra.report.audio import AudioReport
+
+        model = options.model
+        with options.status.busy("evaluating recordings (the audio classifier trains on the real ones)"):
+            evaluation = evaluate_audio(real.train, synthetic, real.test, seed=options.seed)
+            report = AudioReport(
+                evaluation,
+                real.train,
+                synthetic,
+                title=options.title,
+                info=options.info,
+                history=getattr(model, "history_", None),
+                grids=getattr(model, "grids_", None),
+                seed=options.seed,
+            )
+        return evaluation, report
+
+    def bench_source(self, job: Any) -> Source:
+        """The bench's training and test parts: a source without a test part whose recordings name
+        their speakers is split by speaker (a quarter of them, at least one, held out with seed 0), so
+        TSTR and TRTR are measured on voices never heard in training."""
+        found = self.resolve(job.data, test=job.test)
+        if found.test is None and found.train.groups is not None and len(set(found.train.groups)) > 1:
+            train, test = found.train.split_by_group(test_size=0.25, seed=0)
+            return Source(found.name, train, test)
+        return found
+
+    def bench_size(self, train: Any, rows: int) -> int:
+        """At most :data:`BENCH_RECORDINGS` recordings."""
+        return min(int(rows), BENCH_RECORDINGS)
+
+    def bench_extras(self, job: Any, model: Any, found: Source, evaluation: Any) -> dict[str, Any]:
+        """The reference rows (real test, shuffled frames, noise) and which speakers were held out."""
+        held = (
+            sorted(set(found.test.groups)) if found.test is not None and found.test.groups is not None else []
+        )
+        return {"references": evaluation.details["references"], "test_speakers": held}
