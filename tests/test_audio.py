@@ -3,6 +3,7 @@ duration with the rule recorded, labelled and split by speaker; bad files refuse
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -264,7 +265,7 @@ def test_spectrogram_models_learn_reproduce_honour_the_label_and_save(name, fsdd
     assert np.array_equal(again.sample(6, seed=2).waveforms, model.sample(6, seed=2).waveforms)
 
 
-def test_the_audio_metrics_place_real_recordings_near_and_noise_far(fsdd):
+def test_the_audio_metrics_place_real_recordings_near_and_noise_far(fsdd, tmp_path):
     from simulacra.evaluate.audio import evaluate_audio
     from simulacra.report.audio import AudioReport
 
@@ -277,5 +278,98 @@ def test_the_audio_metrics_place_real_recordings_near_and_noise_far(fsdd):
     assert ev.metrics["utility"]["label_agreement"] == pytest.approx(ev.metrics["utility"]["trtr_accuracy"])
     assert 0.5 < ev.metrics["privacy"]["nn_embedding_ratio"] < 2.0  # the test set copies nothing
     assert ev.metrics["fidelity"]["voiced_duration_similarity"] > 0.5
-    html = AudioReport(ev, train, test, title="t").render()
-    assert html.count("<audio controls") >= 2 * 10 * 2 and "data:audio/wav;base64," in html
+    report = AudioReport(ev, train, test, title="t")
+    html = report.render()
+    assert html.count("<audio controls") == 2 * 10 * 2 + 2 * 6 and "data:audio/wav;base64," in html
+    assert "https://" not in html  # self-contained
+    if shutil.which("chromium"):
+        from helpers import chromium_plots
+
+        expected, rendered, shot = chromium_plots(report.to_html(tmp_path / "report.html"), tmp_path)
+        assert rendered == expected == 2 * 10 * 2 + 2 * 6 and shot > 50_000
+
+
+# ---------------------------------------------------------------------- augmentation
+def _peak_hz(x: np.ndarray, rate: int) -> float:
+    spectrum = np.abs(np.fft.rfft(x * np.hanning(len(x))))
+    return float(np.fft.rfftfreq(len(x), 1 / rate)[spectrum.argmax()])
+
+
+@pytest.fixture
+def bursts():
+    """Six 1 s recordings at 8 kHz: a 440 or 880 Hz tone from 0.3 to 0.7 s, silence around it."""
+    rate, t = 8_000, np.arange(8_000) / 8_000
+    waves = []
+    for hz in (440, 880) * 3:
+        x = 0.5 * np.sin(2 * np.pi * hz * t)
+        x[(t < 0.3) | (t >= 0.7)] = 0
+        waves.append(x)
+    return AudioSet(
+        np.array(waves, np.float32), rate, np.array([0, 1] * 3), ["a4", "a5"], np.array(["s"] * 6)
+    )
+
+
+def _run(ops: str, audio: AudioSet, seed: int = 0, copies: int = 1) -> AudioSet:
+    import yaml
+
+    from simulacra.augment.audio import AudioAugmenter, augment_audio
+
+    return augment_audio(audio, AudioAugmenter(yaml.safe_load(ops)), copies=copies, seed=seed)
+
+
+def _onset(x: np.ndarray) -> int:
+    return int(np.flatnonzero(np.abs(x) > 0.05)[0])
+
+
+def test_every_audio_augmentation_changes_what_it_claims(bursts):
+    rate, x = 8_000, bursts.waveforms
+    rms = lambda a: np.sqrt((a.astype(np.float64) ** 2).mean(1))  # noqa: E731
+    gained = _run("[{op: gain, min_db: 6, max_db: 6}]", bursts).waveforms
+    assert np.allclose(rms(gained) / rms(x), 10 ** (6 / 20), rtol=1e-3)
+    shifted = _run("[{op: shift, max_seconds: 0.1}]", bursts).waveforms
+    moves = [_onset(a) - _onset(b) for a, b in zip(shifted, x, strict=True)]
+    assert all(abs(m) <= 800 for m in moves) and any(m != 0 for m in moves)
+    noisy = _run("[{op: noise, min_snr_db: 20, max_snr_db: 20}]", bursts).waveforms
+    snr = 10 * np.log10((x.astype(np.float64) ** 2).sum(1) / ((noisy - x) ** 2).sum(1))
+    assert np.allclose(snr, 20, atol=1.0)
+    fast = _run("[{op: speed, min_rate: 1.25, max_rate: 1.25}]", bursts).waveforms
+    assert _peak_hz(fast[0], rate) == pytest.approx(440 * 1.25, rel=0.02)  # pitch up with the tempo
+    assert _onset(fast[0]) == pytest.approx(0.3 * rate / 1.25, abs=20)
+    up = _run("[{op: pitch, min_semitones: 12, max_semitones: 12}]", bursts).waveforms
+    assert _peak_hz(up[0], rate) == pytest.approx(880, rel=0.03) and up.shape == x.shape
+    slow = _run("[{op: time_stretch, min_rate: 0.8, max_rate: 0.8}]", bursts).waveforms
+    assert _peak_hz(slow[0], rate) == pytest.approx(440, rel=0.02)  # pitch kept
+    voiced = lambda a: int((np.abs(a) > 0.05).sum())  # noqa: E731
+    assert voiced(slow[0]) > 1.15 * voiced(x[0])  # the tone lasts longer
+    masked = _run("[{op: time_mask, max_share: 0.2}]", bursts, seed=3).waveforms
+    assert (np.abs(masked) <= np.abs(x) + 1e-6).all() and voiced(masked) < voiced(x)
+    noise = AudioSet(np.random.default_rng(0).normal(0, 0.1, (4, 8_000)).astype(np.float32), rate)
+    notched = _run("[{op: frequency_mask, max_share: 0.3}]", noise, seed=1).waveforms
+    before = np.abs(np.fft.rfft(noise.waveforms, axis=1)) ** 2
+    after = np.abs(np.fft.rfft(notched, axis=1)) ** 2
+    removed = (after < 0.01 * before).mean(1)  # the share of frequencies (nearly) silenced
+    assert removed.max() > 0.05 and (removed < 0.3 + 0.05).all()
+    mixed = _run("[{op: mix, min_snr_db: 10, max_snr_db: 10}]", bursts).waveforms
+    under = mixed - x  # another recording of the set, 10 dB below
+    assert np.allclose(rms(under), rms(x) / 10 ** (10 / 20), rtol=1e-3)
+    best = np.abs(np.corrcoef(np.concatenate([under, x]))[: len(x), len(x) :]).max(1)
+    assert (best > 0.999).all()
+
+
+def test_audio_augmentation_is_seeded_keeps_labels_and_refuses_bad_steps(bursts):
+    from simulacra.augment.audio import AudioAugmenter
+    from simulacra.errors import ConfigError
+
+    ops = "[{op: pitch}, {op: noise, p: 0.5}, {op: shift}]"
+    state = np.random.get_state()[1].copy()  # noqa: NPY002 - what the augmentation must leave alone
+    a, b = _run(ops, bursts, seed=5, copies=2), _run(ops, bursts, seed=5, copies=2)
+    assert np.array_equal(a.waveforms, b.waveforms) and not np.array_equal(
+        a.waveforms, _run(ops, bursts, seed=6, copies=2).waveforms
+    )
+    assert np.array_equal(np.random.get_state()[1], state)  # noqa: NPY002 - left as it was
+    assert len(a) == 12 and a.labels.tolist() == bursts.labels.tolist() * 2 and a.class_names == ["a4", "a5"]
+    assert np.abs(a.waveforms).max() <= 1.0
+    with pytest.raises(ConfigError, match="give op: one of"):
+        AudioAugmenter([{"op": "reverb"}])
+    with pytest.raises(ConfigError, match=r"min_db 6\.0 is above max_db 0\.0; give min_db ≤ max_db"):
+        AudioAugmenter([{"op": "gain", "min_db": 6, "max_db": 0}])

@@ -160,7 +160,9 @@ def test_a_registered_plugin_is_asked_before_the_table_catch_all(tmp_path):
         assert modalities.of_source("adult").name == "table"
     finally:
         modalities._REGISTRY.pop("toy", None)
-    with pytest.raises(ConfigError, match=r"^no modality 'toy'; simulacra knows text, image, series, table"):
+    with pytest.raises(
+        ConfigError, match=r"^no modality 'toy'; simulacra knows text, audio, image, series, table"
+    ):
         modalities.named("toy")
 
 
@@ -191,6 +193,7 @@ PIPELINES = {
     "image": "steps:\n  - {op: rotate, degrees: 10, p: 1.0}\n",
     "text": "steps:\n  - {op: random_swap, p: 0.2}\n",
     "series": "steps:\n  - {op: jitter, sigma: 0.03}\n  - {op: time_warp, p: 0.5}\n",
+    "audio": "steps:\n  - {op: gain}\n  - {op: noise, min_snr_db: 20, max_snr_db: 30, p: 0.5}\n",
 }
 
 
@@ -200,13 +203,13 @@ def test_augment_writes_copies_or_refuses_in_one_line(name, fitted, tmp_path):
     _, train, held, options, _ = fitted(name)
     pipeline = tmp_path / "aug.yaml"
     pipeline.write_text(PIPELINES.get(name, "steps: []\n"))
-    output = tmp_path / f"augmented{'.npz' if name == 'image' else '.csv'}"
+    output = tmp_path / f"augmented{'.npz' if name in ('image', 'audio') else '.csv'}"
     request = AugmentRequest.of(
         source=str(train), pipeline=pipeline, output=output, copies=2, test=str(held), **options
     )
     if name not in PIPELINES:
         with pytest.raises(
-            ConfigError, match=r"^augment takes images, texts or series, .*; to enlarge a table"
+            ConfigError, match=r"^augment takes images, texts, series or recordings, .*; to enlarge a table"
         ):
             augment(request)
         assert not output.exists()

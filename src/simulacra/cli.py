@@ -295,7 +295,7 @@ class _Fit:
     source = Annotated[
         str,
         typer.Argument(
-            help="Training data: table file, SQL URL, images (.npz, IDX, class folders) or bundled dataset."
+            help="Training data: table file, SQL URL, images (.npz, IDX, class folders), recordings (WAV/FLAC/OGG folder, .npz) or bundled dataset."
         ),
     ]
     output = Annotated[Path, typer.Option("-o", "--output", help="Model directory to write.")]
@@ -377,7 +377,8 @@ class _Fit:
     "simulacra fit mnist --model cgan --param epochs=20 -o models/cgan · "
     "simulacra fit adult --model ctgan --param epochs=300 -o models/ctgan (after an interruption, "
     "the same command plus --resume) · simulacra fit sms --model textgpt -o models/sms · "
-    "simulacra fit reviews.csv --model textgpt --text-column review --label-column stars -o models/reviews"
+    "simulacra fit reviews.csv --model textgpt --text-column review --label-column stars -o models/reviews · "
+    "simulacra fit recordings/ -o models/speech (WAV files in class folders or named {digit}_{speaker}_{n}.wav; specgan)"
 )
 def fit(
     source: _Fit.source,
@@ -587,7 +588,8 @@ class _Sample:
     "-o filtered.csv · "
     "simulacra sample models/cgan -n 10000 -o synth.npz · simulacra sample models/cgan -n 100 "
     "--condition label=7 -o sevens/ · simulacra sample models/sms -n 5000 -o synth.jsonl "
-    "[--condition label=spam] [--temperature 0.8 --top-p 0.95]"
+    "[--condition label=spam] [--temperature 0.8 --top-p 0.95] · "
+    "simulacra sample models/speech -n 2000 -o spoken/ (WAV files in class folders; or spoken.npz)"
 )
 def sample(
     model_dir: _Sample.model_dir,
@@ -720,7 +722,8 @@ class _Evaluate:
 @app.command(
     epilog="Examples: simulacra evaluate adult synth.parquet --test adult --target income -o report.html · "
     "simulacra evaluate mnist synth.npz --model models/cgan -o report.html · "
-    "simulacra evaluate sms synth.jsonl --model models/sms -o report.html"
+    "simulacra evaluate sms synth.jsonl --model models/sms -o report.html · "
+    "simulacra evaluate fsdd spoken/ --model models/fsdd -o report.html"
 )
 def evaluate(
     real: _Evaluate.real,
@@ -820,14 +823,14 @@ class _Augment:
     source = Annotated[
         str,
         typer.Argument(
-            help="Images: a bundled image dataset (its train part), a folder of class folders, .npz or IDX. Texts: a bundled text dataset (sms), a text file or folder, or a table with --text-column. Series: a bundled series (stocks, energy) or a table with --sequence-index or --sequence-key."
+            help="Images: a bundled image dataset (its train part), a folder of class folders, .npz or IDX. Texts: a bundled text dataset (sms), a text file or folder, or a table with --text-column. Series: a bundled series (stocks, energy) or a table with --sequence-index or --sequence-key. Recordings: fsdd, a folder of WAV/FLAC/OGG files or .npz."
         ),
     ]
     pipeline = Annotated[
         Path,
         typer.Option(
             "--pipeline",
-            help="YAML with steps: [{op: rotate, degrees: 15}, …], [{op: random_swap, p: 0.1}, …] or [{op: time_warp, sigma: 0.2}, …].",
+            help="YAML with steps: [{op: rotate, degrees: 15}, …], [{op: random_swap, p: 0.1}, …], [{op: time_warp, sigma: 0.2}, …] or [{op: gain, min_db: -6, max_db: 6}, …].",
         ),
     ]
     output = Annotated[
@@ -835,18 +838,20 @@ class _Augment:
         typer.Option(
             "-o",
             "--output",
-            help="Images: an .npz file, or a folder (a name without suffix) for PNGs in class folders. Texts: .jsonl, .csv or .parquet. Series: .csv or .parquet.",
+            help="Images: an .npz file, or a folder (a name without suffix) for PNGs in class folders. Texts: .jsonl, .csv or .parquet. Series: .csv or .parquet. Recordings: an .npz file, or a folder for WAV files in class folders.",
         ),
     ]
     copies = Annotated[
         int,
-        typer.Option("--copies", min=1, max=1000, help="Augmented copies of every image, text or sequence."),
+        typer.Option(
+            "--copies", min=1, max=1000, help="Augmented copies of every image, text, sequence or recording."
+        ),
     ]
     test = Annotated[
         str,
         typer.Option(
             "--test",
-            help="Texts: real test texts, to report TRTR with and without the copies (sms brings its own). Series: a real test series, to report the predictive score with and without the copies (stocks and energy bring their own).",
+            help="Texts: real test texts, to report TRTR with and without the copies (sms brings its own). Series: a real test series, to report the predictive score with and without the copies (stocks and energy bring their own). Recordings: real test recordings (other speakers), to report TRTR with and without the copies (fsdd brings its own).",
         ),
     ]
 
@@ -855,7 +860,8 @@ class _Augment:
     epilog="Examples: simulacra augment mnist --pipeline aug.yaml --copies 5 -o out/ · "
     "simulacra augment images/ --pipeline aug.yaml -o augmented.npz · "
     "simulacra augment sms --pipeline text_aug.yaml --copies 3 -o out.jsonl · "
-    "simulacra augment stocks --pipeline series_aug.yaml --copies 2 -o stocks_aug.csv"
+    "simulacra augment stocks --pipeline series_aug.yaml --copies 2 -o stocks_aug.csv · "
+    "simulacra augment fsdd --pipeline audio_aug.yaml --copies 2 -o spoken_aug/"
 )
 def augment(
     source: _Augment.source,
@@ -874,7 +880,9 @@ def augment(
 ) -> None:
     """Write augmented copies of an image set (Kornia: flips, rotations, crops, affine, noise, …), of
     labelled texts (EDA: synonym replacement, random insertion, swap, deletion; keyboard typos) or of a
-    series (jittering, scaling, magnitude and time warping, window slicing and warping, permutation)."""
+    series (jittering, scaling, magnitude and time warping, window slicing and warping, permutation) or
+    of recordings (audiomentations: gain, shift, noise at an SNR, speed, pitch, time stretch, time and
+    frequency masks, mixing)."""
     from simulacra.commands import AugmentRequest
     from simulacra.commands import augment as augment_command
 
@@ -973,7 +981,7 @@ class _Mix:
     source = Annotated[
         str,
         typer.Argument(
-            help="Training table (bundled name: adult, bank, housing; a file or SQL URL), labelled images (mnist) or labelled texts (sms)."
+            help="Training table (bundled name: adult, bank, housing; a file or SQL URL), labelled images (mnist), labelled texts (sms) or labelled recordings (fsdd)."
         ),
     ]
     model = Annotated[
@@ -1210,13 +1218,14 @@ class _Bench:
         str,
         typer.Option(
             "--models",
-            help="Comma-separated registry names (default mixture,diffusion,copula,ctgan,tvae; on images all four; on texts textgpt).",
+            help="Comma-separated registry names (default mixture,diffusion,copula,ctgan,tvae; on images all four; on texts textgpt; on recordings specgan,specvae).",
         ),
     ]
     data = Annotated[
         str,
         typer.Option(
-            "--data", help="Training data: bundled name (adult, bank, housing, mnist, sms), file or SQL URL."
+            "--data",
+            help="Training data: bundled name (adult, bank, housing, mnist, sms, fsdd, …), file, folder or SQL URL.",
         ),
     ]
     test = Annotated[str, typer.Option("--test", help="Real test table (a bundled dataset brings its own).")]
@@ -1267,7 +1276,7 @@ class _Bench:
     epilog="Examples: simulacra bench · simulacra bench --models ctgan,tvae --param epochs=50 · "
     "simulacra bench --data my.csv --target label --models copula,tvae --param tvae.epochs=100 · "
     "simulacra bench --data mnist --models cgan,cvae · simulacra bench --models ctgan --repeats 3 · "
-    "simulacra bench --data sms"
+    "simulacra bench --data sms · simulacra bench --data fsdd --models specgan,specvae"
 )
 def bench(
     models: _Bench.models = None,

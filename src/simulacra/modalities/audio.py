@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from simulacra.errors import ConfigError
-from simulacra.modalities.base import EvaluateOptions, Sampled, Source, Status
+from simulacra.modalities.base import Augmented, EvaluateOptions, Sampled, Source, Status
 from simulacra.modalities.labelled import LabelledModality
-from simulacra.requests import SampleRequest
+from simulacra.requests import AugmentRequest, SampleRequest
 
 #: the columns of an audio benchmark: ``(result key, title, format)``
 BENCH_COLUMNS = [
@@ -170,6 +170,49 @@ class AudioModality(LabelledModality):
             else None
         )
         return Sampled(len(audio), where, self.unit, counts, "label" if counts else None, records)
+
+    def augment(self, request: AugmentRequest, status: Status) -> Augmented:
+        """audiomentations-based copies of every recording (:mod:`simulacra.augment.audio`), labels
+        and speakers kept; the effect line is their strength against the originals (STOI, SNR) and,
+        with labelled test recordings, TRTR with and without the copies."""
+        import numpy as np
+
+        from simulacra.augment.audio import AudioAugmenter, augment_audio
+        from simulacra.evaluate.audio import augmentation_effect, augmentation_strength
+        from simulacra.io import claim, output_lock
+        from simulacra.validation import check_memory
+
+        r = request
+        self.check_output(str(r.output))
+        augmenter = AudioAugmenter.from_yaml(r.pipeline)  # the pipeline, before any recording is read
+        claim(r.output, force=r.force, kind="file" if r.output.suffix == ".npz" else "dir")
+        found = self.resolve(r.source, test=r.test)
+        audio, held = found.train, found.test
+        with output_lock(r.output):
+            check_memory(
+                audio.waveforms.nbytes * r.copies * 3.0,
+                f"{r.copies} augmented copies of {len(audio):,} recordings",
+                "use fewer `copies`",
+            )
+            with status.busy(f"augmenting {len(audio)} recordings × {r.copies}"):
+                out = augment_audio(audio, augmenter, copies=r.copies, seed=r.seed)
+            where = self.write(out, str(r.output), force=r.force)
+        with status.busy("STOI and SNR of the copies against the originals"):
+            strength = augmentation_strength(
+                np.tile(audio.waveforms, (r.copies, 1)), out.waveforms, audio.sample_rate
+            )
+        effect = (
+            f"against the originals: STOI {strength['stoi']:.3f} (1 = as intelligible), "
+            f"SNR {strength['snr_db']:.1f} dB"
+        )
+        if held is not None and audio.labels is not None and held.labels is not None:
+            with status.busy("TRTR with and without the augmented copies"):
+                e = augmentation_effect(audio, out, held, seed=r.seed)
+            effect += (
+                f"; TRTR (the audio CNN) on {len(held)} test recordings: accuracy {e['accuracy']:.3f} → "
+                f"{e['augmented_accuracy']:.3f} with the copies"
+            )
+        return Augmented(len(out), where, self.unit, effect)
 
     def downstream(self) -> Any:
         """The audio CNN (:class:`~simulacra.experiments.mix.AudioCnnDownstream`)."""

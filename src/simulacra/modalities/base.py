@@ -338,10 +338,10 @@ class Modality(ABC):
         source = request.source
         if not (is_bundled(source) or is_sql_url(source) or Path(source).exists()):
             raise DataError(
-                f"{source}: not found; give images (a folder, .npz or IDX), labelled texts or a series"
+                f"{source}: not found; give images (a folder, .npz or IDX), labelled texts, a series or recordings"
             )
         raise self.refuse(
-            f"augment takes images, texts or series, and {source!r} holds {self.unit}",
+            f"augment takes images, texts, series or recordings, and {source!r} holds {self.unit}",
             "to enlarge a table, fit a model and sample more rows (simulacra sample), or compare "
             "oversamplers with simulacra mix --balance",
         )
