@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from simulacra.errors import ConfigError
-from simulacra.modalities.base import Augmented, EvaluateOptions, Sampled, Source, Status
-from simulacra.modalities.labelled import LabelledModality
-from simulacra.requests import AugmentRequest, SampleRequest
+from simulacra.modalities.base import Augmented, EvaluateOptions, Source, Status
+from simulacra.modalities.labelled import ArchiveModality
+from simulacra.requests import AugmentRequest
 
 #: the columns of an audio benchmark: ``(result key, title, format)``
 BENCH_COLUMNS = [
@@ -40,7 +40,7 @@ def _has_audio(folder: Path) -> bool:
     return direct(folder) or any(direct(d) for d in folder.iterdir() if d.is_dir())
 
 
-class AudioModality(LabelledModality):
+class AudioModality(ArchiveModality):
     """Labelled recordings (:class:`~simulacra.io.AudioSet`, float32 ``(N, T)`` at one rate), scored
     by a small CNN on log-mel spectrograms trained here (local FAD, precision/recall, TSTR on held-out
     speakers, label agreement, memorisation in its embedding space)."""
@@ -52,6 +52,7 @@ class AudioModality(LabelledModality):
     bench_models = ("specgan", "specvae")
     bench_columns = BENCH_COLUMNS
     bench_warmup = 20
+    folder_files = "WAV files"
 
     def recognises(self, source: str, **options: Any) -> bool:
         """A bundled audio set, an audio file, an ``.npz`` archive holding ``waveforms``, or a folder
@@ -98,79 +99,6 @@ class AudioModality(LabelledModality):
             return train if part == "train" else test
         return AudioSet.read(source)
 
-    @staticmethod
-    def check_output(path: str) -> None:
-        """Refuse, before any work, an output recordings cannot be written to.
-
-        Raises
-        ------
-        ConfigError
-            ``path`` is an SQL URL or a file that is not ``.npz``.
-        """
-        from simulacra.io import is_sql_url
-
-        if is_sql_url(str(path)) or Path(path).suffix not in ("", ".npz"):
-            raise ConfigError(
-                f"{path}: recordings go to an .npz file or a folder (a name without suffix) of WAV files"
-            )
-
-    def write(self, data: Any, path: str, *, force: bool = False) -> str:
-        """An ``.npz`` archive (``waveforms``, ``sample_rate``, ``labels``, ``class_names``) or, for a
-        name without a suffix, a folder of 16-bit WAV files per class."""
-        self.check_output(path)
-        target = Path(path)
-        written = (
-            data.to_npz(target, force=force)
-            if target.suffix == ".npz"
-            else data.to_folder(target, force=force)
-        )
-        return str(written)
-
-    def sample(
-        self, model: Any, request: SampleRequest, conditions: dict[str, Any], status: Status
-    ) -> Sampled:
-        """Class-balanced recordings (or one class with ``conditions``); the label filter keeps those
-        the audio classifier, trained on ``request.data``, gives the requested class with at least the
-        filter's confidence, and draws more in their place."""
-        import numpy as np
-
-        from simulacra.experiments.filters import summarise
-        from simulacra.io import claim, output_lock
-        from simulacra.validation import check_rows
-
-        r = request
-        model._check_temperature(r.temperature)  # before any work
-        label_p = self.label_filter(r)
-        rows = check_rows(r.rows)
-        target = Path(r.output)
-        self.check_output(r.output)
-        claim(target, force=r.force, kind="file" if target.suffix == ".npz" else "dir")
-        records: list[dict[str, Any]] = []
-        with output_lock(target), status.busy(f"drawing {rows:,} recordings"):
-            if label_p is None:
-                audio = model.sample(
-                    rows, conditions=conditions or None, seed=r.seed, temperature=r.temperature
-                )
-            else:
-                audio, found = self.filtered(
-                    model, rows, label_p, r, conditions.get("label"), temperature=r.temperature
-                )
-                records = summarise(found)
-            where = self.write(audio, r.output, force=r.force)
-        counts = (
-            {
-                name: int(n)
-                for name, n in zip(
-                    audio.class_names,
-                    np.bincount(audio.labels, minlength=len(audio.class_names)),
-                    strict=True,
-                )
-            }
-            if audio.labels is not None
-            else None
-        )
-        return Sampled(len(audio), where, self.unit, counts, "label" if counts else None, records)
-
     def augment(self, request: AugmentRequest, status: Status) -> Augmented:
         """audiomentations-based copies of every recording (:mod:`simulacra.augment.audio`), labels
         and speakers kept; the effect line is their strength against the originals (STOI, SNR) and,
@@ -179,13 +107,12 @@ class AudioModality(LabelledModality):
 
         from simulacra.augment.audio import AudioAugmenter, augment_audio
         from simulacra.evaluate.audio import augmentation_effect, augmentation_strength
-        from simulacra.io import claim, output_lock
+        from simulacra.io import output_lock
         from simulacra.validation import check_memory
 
         r = request
-        self.check_output(str(r.output))
         augmenter = AudioAugmenter.from_yaml(r.pipeline)  # the pipeline, before any recording is read
-        claim(r.output, force=r.force, kind="file" if r.output.suffix == ".npz" else "dir")
+        self.claim_output(str(r.output), r.force)
         found = self.resolve(r.source, test=r.test)
         audio, held = found.train, found.test
         with output_lock(r.output):
@@ -242,13 +169,6 @@ class AudioModality(LabelledModality):
         return filtered_labelled(
             model, rows, p, proba, label=label, seed=request.seed, judge=judge, **sample_options
         )
-
-    def check_best_target(self, path: str, force: bool) -> None:
-        """An ``.npz`` file or a folder of WAV files, free or simulacra's own with ``force``."""
-        from simulacra.io import claim
-
-        self.check_output(path)
-        claim(Path(path), force=force, kind="file" if Path(path).suffix == ".npz" else "dir")
 
     def evaluate(self, real: Source, synthetic: Any, options: EvaluateOptions) -> tuple[Any, Any]:
         """The audio metrics (:func:`~simulacra.evaluate.audio.evaluate_audio`) and their report

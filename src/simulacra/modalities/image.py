@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from simulacra.modalities.base import Augmented, EvaluateOptions, Sampled, Source, Status
+from simulacra.modalities.base import Augmented, EvaluateOptions, Source, Status
 from simulacra.modalities.benchmarking import BenchJob
-from simulacra.modalities.labelled import LabelledModality
-from simulacra.requests import AugmentRequest, SampleRequest
+from simulacra.modalities.labelled import ArchiveModality
+from simulacra.requests import AugmentRequest
 
 #: the columns of an image benchmark: ``(result key, title, format)``
 BENCH_COLUMNS = [
@@ -29,7 +29,7 @@ BENCH_COLUMNS = [
 BENCH_IMAGES = 10_000
 
 
-class ImageModality(LabelledModality):
+class ImageModality(ArchiveModality):
     """Labelled images (:class:`~simulacra.io.ImageSet`, uint8 ``(N, C, H, W)``), scored by a local
     classifier trained here (Fréchet distance, KID, precision/recall, TSTR, memorisation)."""
 
@@ -39,6 +39,7 @@ class ImageModality(LabelledModality):
     mix_model = "cgan"
     bench_models = ("dcgan", "cgan", "vae", "cvae")
     bench_columns = BENCH_COLUMNS
+    folder_files = "PNG files"
 
     def recognises(self, source: str, **options: Any) -> bool:
         from simulacra.workflow import is_image_source
@@ -54,70 +55,6 @@ class ImageModality(LabelledModality):
         from simulacra.io import ImageSet
 
         return ImageSet.read(path)  # a sample is a file or folder, never a bundled name
-
-    @staticmethod
-    def check_output(path: str) -> None:
-        """Refuse, before any work, an output images cannot be written to.
-
-        Raises
-        ------
-        ConfigError
-            ``path`` is an SQL URL or a file that is not ``.npz``.
-        """
-        from pathlib import Path
-
-        from simulacra.errors import ConfigError
-        from simulacra.io import is_sql_url
-
-        if is_sql_url(str(path)) or Path(path).suffix not in ("", ".npz"):
-            raise ConfigError(f"{path}: image samples go to an .npz file or a folder (a name without suffix)")
-
-    def write(self, data: Any, path: str, *, force: bool = False) -> str:
-        """An ``.npz`` archive (``images``, ``labels``, ``class_names``) or, for a name without a
-        suffix, a folder of PNG files per class."""
-        from pathlib import Path
-
-        self.check_output(path)
-        target = Path(path)
-        written = (
-            data.to_npz(target, force=force)
-            if target.suffix == ".npz"
-            else data.to_folder(target, force=force)
-        )
-        return str(written)
-
-    def sample(
-        self, model: Any, request: SampleRequest, conditions: dict[str, Any], status: Status
-    ) -> Sampled:
-        """Class-balanced images (or one class with ``conditions``); the label filter keeps those the
-        local classifier, trained on ``request.data``, gives the requested class with at least the
-        filter's confidence, and draws more in their place."""
-        from pathlib import Path
-
-        from simulacra.experiments.filters import summarise
-        from simulacra.io import claim, output_lock
-        from simulacra.validation import check_rows
-
-        r = request
-        model._check_temperature(r.temperature)  # before any work
-        label_p = self.label_filter(r)
-        rows = check_rows(r.rows)
-        target = Path(r.output)
-        self.check_output(r.output)
-        claim(target, force=r.force, kind="file" if target.suffix == ".npz" else "dir")
-        records: list[dict[str, Any]] = []
-        with output_lock(target):
-            if label_p is None:
-                images = model.sample(
-                    rows, conditions=conditions or None, seed=r.seed, temperature=r.temperature
-                )
-            else:
-                images, found = self.filtered(
-                    model, rows, label_p, r, conditions.get("label"), temperature=r.temperature
-                )
-                records = summarise(found)
-            where = self.write(images, r.output, force=r.force)
-        return Sampled(len(images), where, self.unit, filters=records)
 
     def augment(self, request: AugmentRequest, status: Status) -> Augmented:
         """Kornia augmentations (flips, rotations, crops, affine, noise, mixup, …) of every image,
@@ -167,15 +104,6 @@ class ImageModality(LabelledModality):
 
         real = self.load(request.data)
         return filtered_images(model, rows, p, real, label=label, seed=request.seed, **sample_options)
-
-    def check_best_target(self, path: str, force: bool) -> None:
-        """An ``.npz`` file or a folder of PNGs, free or simulacra's own with ``force``."""
-        from pathlib import Path
-
-        from simulacra.io import claim
-
-        self.check_output(path)
-        claim(Path(path), force=force, kind="file" if Path(path).suffix == ".npz" else "dir")
 
     def evaluate(self, real: Source, synthetic: Any, options: EvaluateOptions) -> tuple[Any, Any]:
         """Image metrics on the local CNN (a random one for unlabelled images); with a model that

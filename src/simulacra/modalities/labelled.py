@@ -4,7 +4,7 @@ experiment with their own downstream classifier."""
 from __future__ import annotations
 
 from abc import abstractmethod
-from typing import Any
+from typing import Any, ClassVar
 
 from simulacra.errors import ConfigError
 from simulacra.modalities.base import MixRun, Modality, Source, Status, curve_options
@@ -155,3 +155,92 @@ class LabelledModality(Modality):
             report.to_json(job.report_dir / job.name / "metrics.json", force=True)
             report.to_html(job.report_dir / job.name / "report.html", force=True)
         return result
+
+
+class ArchiveModality(LabelledModality):
+    """A labelled modality whose sets are written as an ``.npz`` archive or, for a name without a
+    suffix, a folder of one file per item in class folders (images: PNG; recordings: WAV), through
+    the set's ``to_npz`` and ``to_folder``; its ``sample`` draws class-balanced items (or one class),
+    with the label filter where asked, and counts them per class."""
+
+    #: what the output folder holds, for the refusal of another output
+    folder_files: ClassVar[str] = "files"
+
+    def check_output(self, path: str) -> None:
+        """Refuse, before any work, an output this modality's sets cannot be written to.
+
+        Raises
+        ------
+        ConfigError
+            ``path`` is an SQL URL or a file that is not ``.npz``.
+        """
+        from pathlib import Path
+
+        from simulacra.io import is_sql_url
+
+        if is_sql_url(str(path)) or Path(path).suffix not in ("", ".npz"):
+            raise ConfigError(
+                f"{path}: {self.unit} go to an .npz file or a folder (a name without suffix) of {self.folder_files}"
+            )
+
+    def claim_output(self, path: str, force: bool) -> None:
+        """Refuse, before any work, an output that is taken (:func:`~simulacra.io.claim`) or that
+        :meth:`check_output` refuses."""
+        from pathlib import Path
+
+        from simulacra.io import claim
+
+        self.check_output(path)
+        claim(Path(path), force=force, kind="file" if Path(path).suffix == ".npz" else "dir")
+
+    def write(self, data: Any, path: str, *, force: bool = False) -> str:
+        """An ``.npz`` archive or, for a name without a suffix, a folder of files per class."""
+        from pathlib import Path
+
+        self.check_output(path)
+        target = Path(path)
+        written = (
+            data.to_npz(target, force=force)
+            if target.suffix == ".npz"
+            else data.to_folder(target, force=force)
+        )
+        return str(written)
+
+    def check_best_target(self, path: str, force: bool) -> None:
+        """An ``.npz`` file or a folder, free or simulacra's own with ``force``."""
+        self.claim_output(path, force)
+
+    def sample(self, model: Any, request: SampleRequest, conditions: dict[str, Any], status: Status) -> Any:
+        """Class-balanced items (or one class with ``conditions``); the label filter keeps those the
+        modality's classifier, trained on ``request.data``, gives the requested class with at least
+        the filter's confidence, and draws more in their place. Returns a
+        :class:`~simulacra.modalities.Sampled` with the items per class."""
+        import numpy as np
+
+        from simulacra.experiments.filters import summarise
+        from simulacra.io import output_lock
+        from simulacra.modalities.base import Sampled
+        from simulacra.validation import check_rows
+
+        r = request
+        model._check_temperature(r.temperature)  # before any work
+        label_p = self.label_filter(r)
+        rows = check_rows(r.rows)
+        self.claim_output(r.output, r.force)
+        records: list[dict[str, Any]] = []
+        with output_lock(r.output), status.busy(f"drawing {rows:,} {self.unit}"):
+            if label_p is None:
+                drawn = model.sample(
+                    rows, conditions=conditions or None, seed=r.seed, temperature=r.temperature
+                )
+            else:
+                drawn, found = self.filtered(
+                    model, rows, label_p, r, conditions.get("label"), temperature=r.temperature
+                )
+                records = summarise(found)
+            where = self.write(drawn, r.output, force=r.force)
+        counts = None
+        if drawn.labels is not None:
+            per_class = np.bincount(drawn.labels, minlength=len(drawn.class_names))
+            counts = {name: int(k) for name, k in zip(drawn.class_names, per_class, strict=True)}
+        return Sampled(len(drawn), where, self.unit, counts, "label" if counts else None, records)
