@@ -275,6 +275,11 @@ def test_the_audio_metrics_place_real_recordings_near_and_noise_far(fsdd, tmp_pa
     assert ev.metrics["fidelity"]["fad"] == pytest.approx(refs["real test"]["fad"])  # the same recordings
     assert refs["noise"]["fad"] > 3 * refs["real test"]["fad"]
     assert refs["noise"]["precision"] < 0.1
+    assert refs["noise"]["coverage"] < refs["real test"]["coverage"]
+    assert refs["noise"]["density"] < refs["real test"]["density"]
+    per_class = ev.details["per_class"]  # each digit's test recordings against its training ones
+    assert sorted(per_class) == sorted(train.class_names)
+    assert all(0 <= v["coverage"] <= 1 and v["density"] >= 0 for v in per_class.values())
     assert ev.metrics["utility"]["label_agreement"] == pytest.approx(ev.metrics["utility"]["trtr_accuracy"])
     assert 0.5 < ev.metrics["privacy"]["nn_embedding_ratio"] < 2.0  # the test set copies nothing
     assert ev.metrics["fidelity"]["voiced_duration_similarity"] > 0.5
@@ -282,6 +287,8 @@ def test_the_audio_metrics_place_real_recordings_near_and_noise_far(fsdd, tmp_pa
     html = report.render()
     assert html.count("<audio controls") == 2 * 10 * 2 + 2 * 6 and "data:audio/wav;base64," in html
     assert "https://" not in html  # self-contained
+    per_class_table = html.split('id="per-class"')[1].split("</table>")[0]
+    assert per_class_table.count("<tr><td>") == len(train.class_names)
     if shutil.which("chromium"):
         from helpers import chromium_plots
 

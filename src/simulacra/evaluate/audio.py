@@ -303,6 +303,27 @@ def embedding_memorisation(train: np.ndarray, synthetic: np.ndarray, test: np.nd
     }
 
 
+def per_class_diversity(
+    real: AudioSet,
+    real_features: np.ndarray,
+    synthetic: AudioSet,
+    synthetic_features: np.ndarray,
+    seed: int = 0,
+) -> dict[str, dict[str, float]]:
+    """Precision, recall, density and coverage (:func:`~simulacra.evaluate.image.precision_recall`) of
+    each class's synthetic recordings against that class's real ones, in the classifier's embedding
+    space ``(N, F)``/``(M, F)``: a class the model draws well on average can still be collapsed. Classes
+    with 3 or fewer recordings on a side are left out; classes are matched by name."""
+    names = np.array(real.class_names, dtype=object)[real.labels]
+    drawn = np.array(synthetic.class_names, dtype=object)[synthetic.labels]
+    out = {}
+    for name in real.class_names:
+        r, s = real_features[names == name], synthetic_features[drawn == name]
+        if min(len(r), len(s)) > 3:
+            out[name] = precision_recall(r, s, seed=seed)
+    return out
+
+
 def evaluate_audio(
     real_train: AudioSet,
     synthetic: AudioSet,
@@ -331,7 +352,8 @@ def evaluate_audio(
     -------
     Evaluation
         Groups ``fidelity``, ``utility`` and ``privacy``; ``details["references"]`` holds the FAD,
-        precision and recall of the reference rows, ``details["statistics"]`` the spectral statistics'
+        precision, recall, density and coverage of the reference rows, ``details["per_class"]`` the
+        last four per class (labelled samples), ``details["statistics"]`` the spectral statistics'
         medians, ``details["memorisation"]`` each synthetic recording's nearest training recording.
 
     Raises
@@ -373,6 +395,10 @@ def evaluate_audio(
             for name, f in feats.items()
         }
     fidelity = dict(distances["synthetic"])
+    if synthetic.labels is not None:
+        ev.details["per_class"] = per_class_diversity(
+            real_train, real_feat, synthetic, feats["synthetic"], seed
+        )
     predicted = predict(classifier, synthetic)
     real_freq = np.bincount(real_train.labels, minlength=len(real_train.class_names)) / len(real_train)
     syn_freq = np.bincount(predicted, minlength=len(real_freq)) / max(len(predicted), 1)

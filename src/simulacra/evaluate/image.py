@@ -44,6 +44,7 @@ from torch import nn
 
 from simulacra.errors import DataError
 from simulacra.evaluate import Evaluation
+from simulacra.evaluate.diversity import prdc
 from simulacra.io import ImageSet
 
 CLASSIFIER_EPOCHS = 5
@@ -242,19 +243,6 @@ def fid_kid(
     return out
 
 
-def _kth_distance(x: torch.Tensor, k: int) -> torch.Tensor:
-    d = torch.cdist(x, x)
-    return d.kthvalue(k + 1, dim=1).values  # the 0 distance to itself is the first
-
-
-def _inside(points: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor) -> torch.Tensor:
-    hits = torch.zeros(len(points), dtype=torch.bool)
-    for i in range(0, len(points), 2000):
-        d = torch.cdist(points[i : i + 2000], centres)
-        hits[i : i + 2000] = (d <= radii[None, :]).any(1)
-    return hits
-
-
 def precision_recall(
     real_features: np.ndarray,
     synthetic_features: np.ndarray,
@@ -264,8 +252,14 @@ def precision_recall(
     seed: int = 0,
 ) -> dict[str, float]:
     """Improved precision and recall (Kynkäänniemi et al. 2019, "Improved Precision and Recall Metric for
-    Assessing Generative Models") of feature sets ``(N, F)`` and ``(M, F)``, each subsampled to
-    ``max_points`` with ``seed``.
+    Assessing Generative Models"), density and coverage (Naeem et al. 2020) of feature sets ``(N, F)``
+    and ``(M, F)``, each subsampled to ``max_points`` with ``seed``: the tables' :func:`~simulacra.
+    evaluate.diversity.prdc` on a network's embeddings, with ``k = 3`` as Kynkäänniemi et al.
+
+    Returns
+    -------
+    dict
+        ``precision``, ``recall``, ``coverage`` in [0, 1] and ``density`` (≈ 1 for one distribution).
 
     Raises
     ------
@@ -279,11 +273,8 @@ def precision_recall(
             raise DataError(f"precision/recall need more than {k} images on each side, got {len(arr)}")
         if len(arr) > max_points:
             arr = arr[rng.choice(len(arr), max_points, replace=False)]
-        sets.append(torch.from_numpy(np.asarray(arr, dtype=np.float32)))
-    real, synth = sets
-    precision = _inside(synth, real, _kth_distance(real, k)).float().mean()
-    recall = _inside(real, synth, _kth_distance(synth, k)).float().mean()
-    return {"precision": float(precision), "recall": float(recall)}
+        sets.append(np.asarray(arr, dtype=np.float32))
+    return prdc(*sets, k=k)
 
 
 def nearest_training_images(

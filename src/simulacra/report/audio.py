@@ -137,6 +137,7 @@ class AudioReport(WrittenReport):
                 skipped=self.evaluation.skipped,
                 references=references,
                 statistics=details.get("statistics", {}),
+                per_class=details.get("per_class", {}),
                 classes=self._per_class(),
                 neighbours=neighbours,
                 curves=_curves(self.history) if self.history else None,
