@@ -63,6 +63,8 @@ BUILTIN: dict[str, str] = {
     "cgan": "simulacra.synthesizers.image.gan:ConditionalGAN",
     "vae": "simulacra.synthesizers.image.vae:VAE",
     "cvae": "simulacra.synthesizers.image.vae:ConditionalVAE",
+    "edm": "simulacra.synthesizers.image.diffusion:EDM",
+    "cedm": "simulacra.synthesizers.image.diffusion:ConditionalEDM",
     "specgan": "simulacra.synthesizers.audio:SpecGAN",
     "specvae": "simulacra.synthesizers.audio:SpecVAE",
     "textgpt": "simulacra.synthesizers.text.gpt:TextGPT",

@@ -29,6 +29,8 @@ from simulacra.synthesizers.training import TorchTraining, resolve_device
 from simulacra.validation import Integer
 
 GRID_COLUMNS = 10
+#: the latent noise size of the models that draw from a latent vector (the GANs and VAEs declare it)
+LATENT_DIM = Hyper(100, Integer(ge=1, le=65_536), "size of the latent noise z")
 
 
 def stages(height: int, width: int) -> tuple[int, int, int]:
@@ -114,8 +116,8 @@ class ImageSynthesizer(ClassLabels, TorchTraining, BaseSynthesizer):
     Subclass hooks: ``_build(x, y)`` (networks and optimizers) with the training images as float
     ``(N, C, H, W)`` in [0, 1] and their labels ``(N,)`` (or ``None``), also held as ``_x``/``_y`` during
     training; ``_train_epoch()``, ``_monitor(losses)``, ``_modules()``,
-    ``_optimizers()`` and ``_generate(z, y) -> (B, C, H, W)`` pixels in [0, 1] from latent noise
-    ``(B, latent_dim)`` and labels ``(B,)`` (or ``None``).
+    ``_optimizers()`` and ``_generate(z, y) -> (B, C, H, W)`` pixels in [0, 1] from noise ``(B,
+    *_latent_shape())`` and labels ``(B,)`` (or ``None``).
 
     Learned attributes: ``image_shape_`` ``(C, H, W)``, ``class_names_``, ``class_counts_``, ``history_``
     (per-epoch mean losses), ``epochs_trained_``, ``grids_`` (``[(epoch, uint8 (H, W, C))]``).
@@ -129,7 +131,6 @@ class ImageSynthesizer(ClassLabels, TorchTraining, BaseSynthesizer):
     _training_only: ClassVar[tuple[str, ...]] = ("epochs", "verbose", "grid_every")
 
     batch_size = TorchTraining.batch_size.but(default=64, doc="images per step")
-    latent_dim = Hyper(100, Integer(ge=1, le=65_536), "size of the latent noise z")
     width = Hyper(
         32,
         Integer(ge=1, le=4096),
@@ -235,7 +236,7 @@ class ImageSynthesizer(ClassLabels, TorchTraining, BaseSynthesizer):
         """Fixed noise for the training grids, from its own generator (training draws stay unchanged)."""
         rows = len(self.class_names_) if self.conditional else GRID_COLUMNS
         g = torch.Generator(device="cpu").manual_seed(int(self.seed) + 1)
-        z = torch.randn((rows * GRID_COLUMNS, int(self.latent_dim)), generator=g).to(self.device_)
+        z = torch.randn((rows * GRID_COLUMNS, *self._latent_shape()), generator=g).to(self.device_)
         y = torch.arange(rows).repeat_interleave(GRID_COLUMNS).to(self.device_) if self.conditional else None
         return z, y
 
@@ -249,6 +250,11 @@ class ImageSynthesizer(ClassLabels, TorchTraining, BaseSynthesizer):
                 for m in self._modules().values():
                     m.train()
             self.grids_.append((epoch + 1, make_grid(to_uint8(pixels), GRID_COLUMNS)))
+
+    def _latent_shape(self) -> tuple[int, ...]:
+        """The shape of one item's noise ``z`` that :meth:`_generate` reads: ``(latent_dim,)`` for the
+        GANs and VAEs; a diffusion model's starting noise has the image's shape."""
+        return (int(self.latent_dim),)
 
     @abstractmethod
     def _build(self, x: torch.Tensor, y: torch.Tensor | None) -> None: ...
@@ -318,7 +324,7 @@ class ImageSynthesizer(ClassLabels, TorchTraining, BaseSynthesizer):
                 m.eval()
             for start in range(0, n, 1000):
                 stop = min(n, start + 1000)
-                z = torch.randn((stop - start, int(self.latent_dim)), device=self.device_) * temperature
+                z = torch.randn((stop - start, *self._latent_shape()), device=self.device_) * temperature
                 y = torch.from_numpy(labels[start:stop]).to(self.device_) if labels is not None else None
                 out[start:stop] = convert(self._generate(z, y))
         return out, labels

@@ -26,6 +26,7 @@ from torch import nn
 from simulacra.synthesizers.base import register
 from simulacra.synthesizers.hyper import Hyper
 from simulacra.synthesizers.image.base import (
+    LATENT_DIM,
     DownsamplingEncoder,
     ImageSynthesizer,
     UpsamplingDecoder,
@@ -68,7 +69,7 @@ class DCGAN(ImageSynthesizer):
     patience = ImageSynthesizer.patience.but(
         doc="stop after this many epochs without a 0.1 % fall of the generator loss (None: never)"
     )
-    latent_dim = ImageSynthesizer.latent_dim.but(doc="noise size (the paper's 100)")
+    latent_dim = LATENT_DIM.but(doc="noise size (the paper's 100)")
     learning_rate = Hyper(2e-4, Real(ge=0, le=10), "Adam learning rate of both networks; betas (0.5, 0.999)")
     label_smoothing = Hyper(0.1, Real(ge=0, lt=1), "the real targets are 1 − label_smoothing")
     spectral_norm = Hyper(

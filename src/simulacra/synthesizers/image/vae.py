@@ -26,6 +26,7 @@ from simulacra.io import ImageSet
 from simulacra.synthesizers.base import register
 from simulacra.synthesizers.hyper import Hyper
 from simulacra.synthesizers.image.base import (
+    LATENT_DIM,
     DownsamplingEncoder,
     ImageSynthesizer,
     UpsamplingDecoder,
@@ -65,7 +66,7 @@ class VAE(ImageSynthesizer):
     patience = ImageSynthesizer.patience.but(
         doc="stop after this many epochs without a 0.1 % fall of the loss (None: never)"
     )
-    latent_dim = ImageSynthesizer.latent_dim.but(default=16)
+    latent_dim = LATENT_DIM.but(default=16)
     learning_rate = Hyper(1e-3, Real(ge=0, le=10), "Adam learning rate")
     beta = Hyper(1.0, Real(ge=0, le=1e6), "weight of the KL term (1: the ELBO)")
 
