@@ -72,6 +72,7 @@ from simulacra.synthesizers.base import register
 from simulacra.synthesizers.batches import BatchSource
 from simulacra.synthesizers.hyper import Hyper
 from simulacra.synthesizers.neural import TorchSynthesizer
+from simulacra.synthesizers.training import ema_update, steps_taken
 from simulacra.transform import TableTransformer
 from simulacra.validation import Choice, Integer, Probability, Real
 
@@ -267,10 +268,7 @@ class Diffusion(TorchSynthesizer):
             self.opt_.zero_grad(set_to_none=True)
             (num_loss + cat_loss).backward()
             self.opt_.step()
-            decay = min(ema, (1.0 + done) / (10.0 + done))  # warm-up: early weights fade quickly
-            with torch.no_grad():
-                for p_ema, p in zip(self.denoiser_.parameters(), self.net_.parameters(), strict=True):
-                    p_ema.lerp_(p, 1.0 - decay)
+            ema_update(self.denoiser_, self.net_, ema, done)
             totals += torch.stack([num_loss.detach(), cat_loss.detach()])
             steps += 1
         mean = (totals / max(steps, 1)).tolist()
@@ -278,9 +276,7 @@ class Diffusion(TorchSynthesizer):
 
     def _steps_done(self) -> int:
         """Optimizer steps taken so far (restored with a checkpoint, so the schedule resumes)."""
-        state = self.opt_.state.get(next(iter(self.net_.parameters())), {})
-        step = state.get("step", 0)
-        return int(step.item() if torch.is_tensor(step) else step)
+        return steps_taken(self.opt_)
 
     def _monitor(self, losses: dict[str, float]) -> float:
         return losses["numerical"] + losses["categorical"]

@@ -77,7 +77,7 @@ from simulacra.errors import ConfigError, DataError
 from simulacra.io.series import SeriesSet, from_seconds
 from simulacra.synthesizers.base import BaseSynthesizer, register
 from simulacra.synthesizers.hyper import Hyper
-from simulacra.synthesizers.training import TorchTraining, resolve_device
+from simulacra.synthesizers.training import TorchTraining, ema_update, resolve_device
 from simulacra.transform.table import snap, value_grid
 from simulacra.validation import MAX_ROWS, Integer, Real, check_value
 
@@ -357,9 +357,7 @@ class SeriesDiffusion(TorchTraining, BaseSynthesizer):
             loss.backward()
             nn.utils.clip_grad_norm_(self.net_.parameters(), 1.0)
             self.optimizer_.step()
-            with torch.no_grad():
-                decay = min(EMA, (1 + self._iteration) / (10 + self._iteration))
-                torch._foreach_lerp_(list(self.ema_.parameters()), list(self.net_.parameters()), 1 - decay)
+            ema_update(self.ema_, self.net_, EMA, self._iteration)
             total += float(loss.detach()) * len(x0)
             count += len(x0)
         return {"loss": total / max(count, 1)}

@@ -111,6 +111,23 @@ def _fingerprint(x) -> list[float]:
     return [float(x.shape[0]), float(x.shape[1]), float(np.float64(x).sum())]
 
 
+def ema_update(average: nn.Module, model: nn.Module, ema: float, step: int) -> None:
+    """Move ``average``'s weights towards ``model``'s after optimizer step ``step`` (0-based): an
+    exponential moving average with decay ``min(ema, (1 + step) / (10 + step))``, so that the first,
+    random weights fade quickly (the warm-up of the diffusion models' sampling weights)."""
+    decay = min(float(ema), (1.0 + step) / (10.0 + step))
+    with torch.no_grad():
+        torch._foreach_lerp_(list(average.parameters()), list(model.parameters()), 1.0 - decay)
+
+
+def steps_taken(optimizer: torch.optim.Optimizer) -> int:
+    """Optimizer steps taken so far, read from the state of its first parameter (so a learning-rate
+    schedule or an EMA warm-up resumes with a checkpoint); 0 before the first step."""
+    first = optimizer.param_groups[0]["params"][0]
+    step = optimizer.state.get(first, {}).get("step", 0)
+    return int(step.item() if torch.is_tensor(step) else step)
+
+
 class TorchTraining:
     """What every PyTorch synthesizer shares (tables, images, texts, series): the training
     hyper-parameters, seeding, the best-epoch copy and ``state_dict`` persistence (``weights.pt``, read

@@ -60,6 +60,7 @@ from simulacra.errors import DataError
 from simulacra.synthesizers.base import register
 from simulacra.synthesizers.hyper import Hyper
 from simulacra.synthesizers.image.base import ImageSynthesizer
+from simulacra.synthesizers.training import ema_update, steps_taken
 from simulacra.validation import Integer, Probability, Real
 
 #: EDM's constants (Karras et al. 2022, Table 1): data scale, training noise distribution, schedule
@@ -238,9 +239,7 @@ class EDM(ImageSynthesizer):
 
     def _steps_done(self) -> int:
         """Optimizer steps taken so far (restored with a checkpoint, so warm-up and EMA resume)."""
-        state = self.opt_.state.get(next(iter(self.net_.parameters())), {})
-        step = state.get("step", 0)
-        return int(step.item() if torch.is_tensor(step) else step)
+        return steps_taken(self.opt_)
 
     def _denoise(
         self, net: nn.Module, x: torch.Tensor, sigma: torch.Tensor, y: torch.Tensor | None
@@ -269,10 +268,7 @@ class EDM(ImageSynthesizer):
             self.opt_.zero_grad(set_to_none=True)
             loss.backward()
             self.opt_.step()
-            decay = min(ema, (1.0 + done) / (10.0 + done))
-            with torch.no_grad():
-                for p_ema, p in zip(self.ema_.parameters(), self.net_.parameters(), strict=True):
-                    p_ema.lerp_(p, 1.0 - decay)
+            ema_update(self.ema_, self.net_, ema, done)
             total += loss.detach().cpu()
         return {"loss": float(total / max(len(batches), 1))}
 
