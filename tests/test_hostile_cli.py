@@ -801,7 +801,12 @@ case(
     setup=_folder_with(_png(15000, 15000)),
     message="pixel",
 )
-case("images of two sizes", ["fit", "imgs", "--model", "dcgan", "-o", "m"], setup=_folder_with(_real_png(32)))
+case(  # images of two sizes are resized by a recorded rule (tests/test_images.py); loose ones are refused
+    "pictures beside class folders",
+    ["fit", "imgs", "--model", "dcgan", "-o", "m"],
+    setup=_folder_with(_real_png(), name="../../imgs/stray.png"),
+    message="beside 1 class folders",
+)
 case(
     "folder without class folders",
     ["fit", "imgs", "--model", "dcgan", "-o", "m"],

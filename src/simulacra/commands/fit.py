@@ -85,7 +85,7 @@ def fit(request: FitRequest, status: Status | None = None, *, on_epoch: Any = No
     key = pii_key(r.pii_key_file)
     if r.pii == "pseudonymize" and key is None:
         raise ConfigError("`pii` pseudonymize needs a secret key: `pii_key_file` FILE or SIMULACRA_PII_KEY")
-    name = r.model or of_source(r.source, **loader_options(r)).default_model
+    name = r.model or of_source(r.source, **loader_options(r)).model_for(r.source, **loader_options(r))
     synth = make(name, **r.params)  # every parameter checked before any data is read
     if (r.all_rows or r.batch_source is not None) and not synth.streams_training_rows:
         flag = "`all_rows`" if r.all_rows else "`batch_source`"

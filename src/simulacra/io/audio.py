@@ -306,28 +306,12 @@ class AudioSet:
             A column the table lacks, an empty path or a missing file (the line names its row), or a
             file :meth:`read` would refuse.
         """
-        from simulacra.io.tables import is_sql_url, read_table
+        from simulacra.io.labelled import listed_files
 
         _check_options(sample_rate, duration)
-        table = read_table(source)
-        for column in (path_column, label_column, group_column):
-            if column is not None and column not in table.columns:
-                raise DataError(
-                    f"{source}: no column {column!r}; its columns are: {', '.join(map(str, table.columns))}"
-                )
-        base = Path.cwd() if is_sql_url(str(source)) else Path(source).parent
-        files = []
-        for row, value in enumerate(table[path_column]):
-            if not isinstance(value, str) or not value.strip():
-                raise DataError(
-                    f"{source}: row {row + 1} has no path in {path_column!r}; give every recording's file"
-                )
-            path = Path(value) if Path(value).is_absolute() else base / value
-            if not path.is_file():
-                raise DataError(f"{source}: row {row + 1}: {value}: file not found; check the path")
-            files.append(path)
-        labels = table[label_column].astype(str).tolist() if label_column else []
-        groups = table[group_column].astype(str).tolist() if group_column else []
+        files, values = listed_files(source, path_column, label_column, group_column)
+        labels = values[label_column] if label_column else []
+        groups = values[group_column] if group_column else []
         return cls._assemble(files, labels, groups, sample_rate, duration)
 
     @classmethod

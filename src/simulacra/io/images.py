@@ -1,9 +1,11 @@
 """``ImageSet``: images as one uint8 array ``(N, C, H, W)`` with optional integer labels ``(N,)``.
 
 Reads IDX files (LeCun's MNIST format, ``.gz`` too), NPZ archives (keys ``images``, optional ``labels``
-and ``class_names``; read with ``allow_pickle=False``) and folders of class sub-folders holding PNG/JPEG
-files (Pillow). Writes NPZ archives and PNG folders, each assembled under a temporary name and moved into
-place; an existing output is replaced only with ``force``.
+and ``class_names``; read with ``allow_pickle=False``), folders of class sub-folders or flat folders of
+pictures, and tables with a path column. Pictures of mixed sizes and modes are brought to one size and
+channel count by :func:`~simulacra.io.pictures.read_pictures`, whose rule :attr:`ImageSet.rule` keeps.
+Writes NPZ archives and PNG folders, each assembled under a temporary name and moved into place; an
+existing output is replaced only with ``force``.
 """
 
 from __future__ import annotations
@@ -13,14 +15,21 @@ import os
 import shutil
 import zlib
 from dataclasses import dataclass, field
+from io import BytesIO
 from pathlib import Path
 
 import numpy as np
 
 from simulacra.errors import ConfigError, DataError
 from simulacra.io.outputs import finish_file, replace_dir, temporary_dir_for, temporary_file_for
+from simulacra.io.pictures import (
+    IMAGE_SUFFIXES,
+    MAX_PIXELS,
+    check_picture_options,
+    picture_files,
+    read_pictures,
+)
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 _IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
@@ -33,6 +42,7 @@ class ImageSet:
     class_names: name of each class index (default: the indices as text).
     soft_labels: float32 ``(N, K)`` class weights summing to 1 per image, or ``None``; mixup and cutmix
         produce them (Zhang et al. 2018; Yun et al. 2019). ``labels`` then holds each row's largest class.
+    rule: how picture files were brought to one size and channel count (one line; empty for arrays).
 
     Raises
     ------
@@ -44,6 +54,7 @@ class ImageSet:
     labels: np.ndarray | None = None
     class_names: list[str] = field(default_factory=list)
     soft_labels: np.ndarray | None = None
+    rule: str = ""
 
     def __post_init__(self) -> None:
         self.images = np.asarray(self.images)
@@ -82,7 +93,7 @@ class ImageSet:
         """The images (and labels) at ``index``."""
         labels = self.labels[index] if self.labels is not None else None
         soft = self.soft_labels[index] if self.soft_labels is not None else None
-        return ImageSet(self.images[index], labels, list(self.class_names), soft)
+        return ImageSet(self.images[index], labels, list(self.class_names), soft, self.rule)
 
     @classmethod
     def concat(cls, sets: list[ImageSet]) -> ImageSet:
@@ -111,22 +122,109 @@ class ImageSet:
 
     # ------------------------------------------------------------------ reading
     @classmethod
-    def read(cls, source: str | os.PathLike[str], labels: str | os.PathLike[str] | None = None) -> ImageSet:
-        """Read a folder of class folders, an ``.npz`` archive, or an IDX file (with an IDX ``labels`` file).
+    def read(
+        cls,
+        source: str | os.PathLike[str],
+        labels: str | os.PathLike[str] | None = None,
+        *,
+        size: int | tuple[int, int] | None = None,
+        channels: int | None = None,
+        fit: str = "crop",
+    ) -> ImageSet:
+        """Read a folder of pictures, an ``.npz`` archive, or an IDX file (with an IDX ``labels`` file).
+
+        Parameters
+        ----------
+        source : str or PathLike
+            A folder of class folders of pictures (PNG, JPEG, BMP, GIF, TIFF, WebP; sorted folder
+            names → labels 0, 1, …), a flat folder of pictures (unlabelled), an ``.npz`` archive or an
+            IDX file.
+        labels : str or PathLike or None
+            The IDX labels file beside an IDX images file.
+        size : int or (int, int) or None
+            Bring every image to this side (square) or ``(height, width)`` in pixels; default: a
+            folder's commonest size, an array's own size.
+        channels : {1, 3} or None
+            Grey or RGB; default: grey when every picture is grey, else RGB (an array keeps its own).
+        fit : {"crop", "pad"}
+            How an image of another size is resized: scaled to cover and centre-cropped, or scaled to
+            fit and padded with black (:func:`~simulacra.io.pictures.read_pictures`).
 
         Raises
         ------
         DataError
-            Missing path, unknown format, or damaged content (the message names the file).
+            Missing path, unknown format, damaged content (the message names the file), a folder with
+            both loose pictures and class folders, or a bad ``size``, ``channels`` or ``fit``.
         """
+        check_picture_options(size, channels, fit)
         path = Path(source)
         if not path.exists():
             raise DataError(f"{path}: not found; give an image folder, an .npz file or an IDX file")
         if path.is_dir():
-            return cls.from_folder(path)
-        if path.name.endswith((".npz",)):
-            return cls.from_npz(path)
-        return cls.from_idx(path, labels)
+            return cls.from_folder(path, size=size, channels=channels, fit=fit)
+        found = cls.from_npz(path) if path.name.endswith(".npz") else cls.from_idx(path, labels)
+        return found.resized(size, channels, fit)
+
+    @classmethod
+    def read_table(
+        cls,
+        source: str | os.PathLike[str],
+        path_column: str,
+        *,
+        label_column: str | None = None,
+        size: int | tuple[int, int] | None = None,
+        channels: int | None = None,
+        fit: str = "crop",
+    ) -> ImageSet:
+        """Pictures listed in a table (any file or SQL URL :func:`~simulacra.io.read_table` reads): one
+        row per image, its file in ``path_column`` (relative to the table file's folder, or absolute)
+        and its class in ``label_column`` where given (class names sorted → labels 0, 1, …).
+        ``size``, ``channels`` and ``fit`` are as in :meth:`read`.
+
+        Raises
+        ------
+        DataError
+            A column the table lacks, an empty path or a missing file (the line names its row), an
+            unreadable picture, or a bad option.
+        """
+        from simulacra.io.labelled import listed_files
+
+        check_picture_options(size, channels, fit)
+        files, columns = listed_files(source, path_column, label_column)
+        images, rule = read_pictures(files, size=size, channels=channels, fit=fit)
+        if label_column is None:
+            return cls(images, rule=rule)
+        names = sorted(set(columns[label_column]))
+        index = {c: i for i, c in enumerate(names)}
+        return cls(images, np.array([index[c] for c in columns[label_column]], np.int64), names, rule=rule)
+
+    def resized(
+        self, size: int | tuple[int, int] | None = None, channels: int | None = None, fit: str = "crop"
+    ) -> ImageSet:
+        """These images brought to ``size`` and ``channels`` as :meth:`read` brings pictures (itself
+        when nothing changes). Soft labels are kept.
+
+        Raises
+        ------
+        DataError
+            A bad ``size``, ``channels`` or ``fit``.
+        """
+        from PIL import Image
+
+        check_picture_options(size, channels, fit)
+        c, h, w = self.images.shape[1:]
+        sides = (
+            (h, w) if size is None else (size, size) if isinstance(size, int | np.integer) else tuple(size)
+        )
+        if sides == (h, w) and channels in (None, c):
+            return self
+        pictures = []
+        for img in self.images:
+            buffer = BytesIO()
+            Image.fromarray(img[0] if c == 1 else img.transpose(1, 2, 0)).save(buffer, format="PNG")
+            pictures.append((f"image {len(pictures)}", buffer.getvalue()))
+        images, rule = read_pictures(pictures, size=size or sides, channels=channels or c, fit=fit)
+        return ImageSet(images, self.labels, list(self.class_names), self.soft_labels, rule)
 
     @classmethod
     def from_idx(
@@ -165,57 +263,43 @@ class ImageSet:
             raise DataError(f"{path}: not a readable .npz archive ({type(exc).__name__}: {exc})") from None
 
     @classmethod
-    def from_folder(cls, path: str | os.PathLike[str]) -> ImageSet:
-        """A folder with one sub-folder per class (sorted names → labels 0, 1, …) of PNG/JPEG images, all
-        of one size. A set whose images are all grayscale gives ``C = 1``; a set with any colour image is
-        read as RGB throughout (``C = 3``; grey images repeated over the three channels), whatever the
-        order of the files. 16-bit images (PNG ``I;16``, ``I``) are scaled to 8 bits (``v / 257``, so
-        65,535 → 255), not clipped."""
-        from PIL import Image
+    def from_folder(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        size: int | tuple[int, int] | None = None,
+        channels: int | None = None,
+        fit: str = "crop",
+    ) -> ImageSet:
+        """A folder with one sub-folder per class (sorted names → labels 0, 1, …), or a flat folder of
+        pictures (unlabelled), read by :func:`~simulacra.io.pictures.read_pictures`: a set whose
+        pictures are all grey gives ``C = 1``, a set with any colour picture ``C = 3``, whatever the
+        order of the files; 16-bit pictures are scaled to 8 bits (``v / 257``), not clipped.
 
-        from simulacra.validation import check_memory
-
+        Raises
+        ------
+        DataError
+            No picture, pictures both loose and in class folders, or an unreadable picture.
+        """
         root = Path(path)
-        classes = sorted(p for p in root.iterdir() if p.is_dir())
+        classes = [d for d in sorted(root.iterdir()) if d.is_dir() and picture_files(d)]
+        loose = picture_files(root)
+        if classes and loose:
+            raise DataError(
+                f"{root}: {len(loose)} pictures beside {len(classes)} class folders; move them into a class "
+                "folder, or read a flat folder of pictures only"
+            )
+        files = [f for d in classes for f in picture_files(d)] or loose
+        if not files:
+            raise DataError(
+                f"{root}: no {', '.join(IMAGE_SUFFIXES)} pictures in it or in class sub-folders; "
+                "put the images in it, or each class's images in a folder of its own"
+            )
+        images, rule = read_pictures(files, size=size, channels=channels, fit=fit)
         if not classes:
-            raise DataError(f"{root}: no class sub-folders; put each class's images in its own folder")
-        files = [
-            (label, f)
-            for label, folder in enumerate(classes)
-            for f in sorted(folder.iterdir())
-            if f.suffix.lower() in IMAGE_SUFFIXES
-        ]
-        mode = _common_mode(files)
-        arrays, labels, size = [], [], None
-        for label, f in files:
-            try:
-                with Image.open(f) as im:
-                    if im.size[0] * im.size[1] > MAX_PIXELS:
-                        raise DataError(
-                            f"{f}: {im.size[0]}×{im.size[1]} pixels is beyond the {MAX_PIXELS:,}-pixel limit "
-                            "for one image; resize the images first"
-                        )
-                    if size is None:
-                        check_memory(
-                            len(files) * im.size[0] * im.size[1] * 3.0,
-                            f"reading {len(files):,} images of {im.size[0]}×{im.size[1]} pixels",
-                            "use fewer or smaller images",
-                        )
-                    size = size or im.size
-                    if im.size != size:
-                        raise DataError(
-                            f"{f}: {im.size[0]}×{im.size[1]} pixels, unlike {size[0]}×{size[1]} before it; resize the images to one size"
-                        )
-                    arrays.append(_pixels(im, mode))
-            except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-                # Pillow: UnidentifiedImageError (an OSError), "image file is truncated", bombs
-                raise DataError(f"{f}: not a readable image ({' '.join(str(exc).split())[:120]})") from None
-            labels.append(label)
-        if not arrays:
-            raise DataError(f"{root}: no PNG/JPEG images in the class folders")
-        images = np.stack(arrays)
-        images = images[:, None] if images.ndim == 3 else images.transpose(0, 3, 1, 2)
-        return cls(np.ascontiguousarray(images), np.array(labels), [c.name for c in classes])
+            return cls(images, rule=rule)
+        labels = np.concatenate([np.full(len(picture_files(d)), i, np.int64) for i, d in enumerate(classes)])
+        return cls(images, labels, [d.name for d in classes], rule=rule)
 
     # ------------------------------------------------------------------ writing
     def to_npz(self, path: str | os.PathLike[str], *, force: bool = False) -> Path:
@@ -261,41 +345,6 @@ class ImageSet:
 
 #: the largest class index an image label may have
 MAX_CLASSES = 100_000
-#: the most pixels one image may have (Pillow's decompression-bomb limit is about 89 million)
-MAX_PIXELS = 40_000_000
-
-
-#: Pillow modes of grayscale pictures; 16- and 32-bit integer ones are scaled to 8 bits
-_GREY_MODES = ("L", "1", "LA", "I;16", "I;16B", "I;16L", "I", "F")
-_WIDE_MODES = ("I;16", "I;16B", "I;16L", "I", "F")
-
-
-def _common_mode(files: list[tuple[int, Path]]) -> str:
-    """``"L"`` when every picture is grayscale, else ``"RGB"``: decided from every file's header
-    (cheap: Pillow reads no pixels), so the first file read does not decide for the others."""
-    from PIL import Image
-
-    for _, f in files:
-        try:
-            with Image.open(f) as im:
-                if im.mode not in _GREY_MODES:
-                    return "RGB"
-        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-            raise DataError(f"{f}: not a readable image ({' '.join(str(exc).split())[:120]})") from None
-    return "L"
-
-
-def _pixels(im, mode: str) -> np.ndarray:
-    """``im`` as uint8 pixels of ``mode`` (``L``: ``(H, W)``, ``RGB``: ``(H, W, 3)``); 16-bit values are
-    scaled by 1/257 (Pillow's ``convert("L")`` would clip them at 255)."""
-    from PIL import Image
-
-    if im.mode in _WIDE_MODES:
-        wide = np.asarray(im, dtype=np.float64)
-        top = 65535.0 if im.mode != "F" else max(float(wide.max()), 1.0)
-        grey = np.clip(np.rint(wide * 255.0 / top), 0, 255).astype(np.uint8)
-        im = Image.fromarray(grey, mode="L")
-    return np.asarray(im.convert(mode))
 
 
 def _class_indices(labels: np.ndarray, n: int) -> np.ndarray:

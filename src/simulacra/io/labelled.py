@@ -1,9 +1,12 @@
-"""What labelled sets (:class:`~simulacra.io.ImageSet`, :class:`~simulacra.io.TextSet`) share: joining
-their class labels by class name."""
+"""What labelled sets (:class:`~simulacra.io.ImageSet`, :class:`~simulacra.io.TextSet`,
+:class:`~simulacra.io.AudioSet`) share: joining their class labels by class name, and reading the list
+of their files from a table with a path column."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -43,3 +46,50 @@ def merged_labels(sets: Sequence[Any]) -> tuple[np.ndarray | None, list[str]]:
     index = {c: i for i, c in enumerate(names)}
     parts = [np.array([index[c] for c in s.class_names], dtype=np.int64)[s.labels] for s in sets]
     return np.concatenate(parts) if parts else np.zeros(0, np.int64), names
+
+
+def listed_files(
+    source: str | os.PathLike[str], path_column: str, *columns: str | None
+) -> tuple[list[Path], dict[str, list[str]]]:
+    """The files a table lists, one per row, with the values of its other ``columns`` as text.
+
+    Parameters
+    ----------
+    source : str or PathLike
+        A table file or SQL URL (:func:`~simulacra.io.read_table`).
+    path_column : str
+        The column of file paths: relative to the table file's folder (the working folder for an SQL
+        URL), or absolute.
+    *columns : str or None
+        Further columns to return (a label, a speaker); ``None`` is skipped.
+
+    Returns
+    -------
+    (files, values)
+        The paths in row order, and ``{column: [value as str, …]}`` for each given column.
+
+    Raises
+    ------
+    DataError
+        A column the table lacks, a row without a path, or a path that is not a file (the line names
+        the row).
+    """
+    from simulacra.io.tables import is_sql_url, read_table
+
+    table = read_table(source)
+    wanted = [c for c in (path_column, *columns) if c is not None]
+    for column in wanted:
+        if column not in table.columns:
+            raise DataError(
+                f"{source}: no column {column!r}; its columns are: {', '.join(map(str, table.columns))}"
+            )
+    base = Path.cwd() if is_sql_url(str(source)) else Path(source).parent
+    files = []
+    for row, value in enumerate(table[path_column]):
+        if not isinstance(value, str) or not value.strip():
+            raise DataError(f"{source}: row {row + 1} has no path in {path_column!r}; give every item's file")
+        path = Path(value) if Path(value).is_absolute() else base / value
+        if not path.is_file():
+            raise DataError(f"{source}: row {row + 1}: {value}: file not found; check the path")
+        files.append(path)
+    return files, {c: table[c].astype(str).tolist() for c in wanted[1:]}

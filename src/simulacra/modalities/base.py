@@ -286,6 +286,11 @@ class Modality(ABC):
         held = self.load(test_src, part="test", **options) if test_src else None
         return Source(source, self.load(source, **options), held, target, explicit_test=test is not None)
 
+    def model_for(self, source: str, **options: Any) -> str:
+        """The registry name ``fit`` uses for ``source`` without ``--model``: :attr:`default_model`,
+        unless the plug-in knows better from a cheap look at the source (images without labels)."""
+        return self.default_model
+
     def read_synthetic(self, path: str, **options: Any) -> Any:
         """A synthetic sample written by ``simulacra sample`` (or by hand), for ``evaluate``."""
         return self.load(path, **options)
@@ -392,8 +397,11 @@ class Modality(ABC):
     def fit_data(self, request: FitRequest, model: Any, status: Status) -> FitData:
         """What ``model.fit`` takes from ``request.source`` (read as the request says: its loader
         columns, a table's row limit, sample and metadata overrides); the base class reads all of it
-        with :meth:`load`."""
+        with :meth:`load`, and notes the rule by which pictures or recordings were brought to one
+        shape (their ``rule``), so a resized or padded set is never a surprise."""
         data = self.load(request.source, text_column=request.text_column, label_column=request.label_column)
+        if getattr(data, "rule", ""):
+            status.note(f"read {data.rule}")
         return FitData((data,), f"{len(data):,} {self.unit}")
 
     @abstractmethod
