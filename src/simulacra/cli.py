@@ -775,12 +775,21 @@ class _Prepare:
         str, typer.Option("--split-column", help="Column for stratified/group/time splits.")
     ]
     fractions = Annotated[str, typer.Option("--fractions", help="e.g. 0.8,0.2 or 0.7,0.1,0.2.")]
+    restore = Annotated[
+        Path,
+        typer.Option(
+            "--restore",
+            help="Images: a restoration model (simulacra fit DATA --model restore) that denoises or "
+            "super-resolves every image into -o (.npz, or a folder for PNGs).",
+        ),
+    ]
 
 
 @app.command(
     epilog="Examples: simulacra prepare data.csv -o prepared/ · "
     "simulacra prepare adult.data --test adult.test --config prep.yaml -o prepared/ · "
-    "simulacra prepare data.csv --split stratified --split-column label --fractions 0.7,0.1,0.2 -o prepared/"
+    "simulacra prepare data.csv --split stratified --split-column label --fractions 0.7,0.1,0.2 -o prepared/ · "
+    "simulacra prepare noisy/ --restore models/denoise -o clean.npz"
 )
 def prepare(
     source: _Prepare.source,
@@ -791,9 +800,11 @@ def prepare(
     split_column: _Prepare.split_column = None,
     fractions: _Prepare.fractions = None,
     seed: Seed = None,
+    restore: _Prepare.restore = None,
     force: Force = False,
 ) -> None:
-    """Clean a table with a record of every change, profile it and split it into train/test parts."""
+    """Clean a table with a record of every change, profile it and split it into train/test parts;
+    or, with --restore, denoise or super-resolve images."""
     from simulacra.commands import PrepareRequest
     from simulacra.commands import prepare as prepare_command
 
@@ -805,6 +816,11 @@ def prepare(
             raise ConfigError(f"--fractions {fractions!r}: give numbers like 0.8,0.2") from None
     request = _request(PrepareRequest, locals(), split=split_method, fractions=parts)
     path, prep = prepare_command(request)
+    if restore is not None:
+        if prep.rule:
+            console.print(f"read {prep.rule}")
+        console.print(f"restored {prep.n:,} {prep.unit} ({prep.task}) → {prep.where}")
+        return
     table = Table(title=f"prepared {redact_url(source)}")
     for col in ("step", "action", "column", "count"):
         table.add_column(col, justify="right" if col == "count" else "left")

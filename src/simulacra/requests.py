@@ -556,6 +556,10 @@ class PrepareRequest(Request):
     split, split_column, fractions, seed
         Override the config's ``split`` section: ``random``, ``stratified``, ``group`` or ``time``;
         its column; the parts' shares; its seed.
+    restore : Path or None
+        Images: a restoration model folder (``simulacra fit DATA --model restore``); the images are
+        denoised or super-resolved into ``output`` (an ``.npz`` file or a folder) instead of cleaned
+        as a table.
     force : bool
         Replace an existing output folder written by simulacra.
     """
@@ -569,4 +573,5 @@ class PrepareRequest(Request):
     split_column: str | None = None
     fractions: list[float] | None = None
     seed: int | None = Field(None, ge=0, le=MAX_SEED)
+    restore: Path | None = None
     force: bool = False

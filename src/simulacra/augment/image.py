@@ -12,8 +12,11 @@ with its own probability ``p``; from YAML::
 Operations (:data:`OPS`; defaults in brackets): ``hflip`` / ``vflip`` [p 0.5]; ``rotate`` [degrees 15];
 ``resized_crop`` [scale (0.8, 1), ratio (0.9, 1.1)]; ``affine`` [degrees 0, translate (0.1, 0.1), scale
 (0.9, 1.1)]; ``grayscale`` (RGB images only); ``brightness`` / ``contrast`` [factor (0.8, 1.2)];
-``gaussian_noise`` [std 0.05, on the [0, 1] pixel scale]; ``salt_pepper`` [amount 0.02]. Every step
-takes ``p`` (default 0.5), the probability that it changes an image.
+``gaussian_noise`` [std 0.05, on the [0, 1] pixel scale]; ``salt_pepper`` [amount 0.02]; ``restore``
+[model: a restoration model folder, ``simulacra fit DATA --model restore``] degrades an image as that
+model was trained to undo (noise, a masked rectangle, a lower resolution) and restores it with the
+model, giving a plausible variant (:class:`RestoreOp`). Every step takes ``p`` (default 0.5), the
+probability that it changes an image.
 
 Two steps mix pairs of images from the same batch and mix their labels the same way, giving
 ``soft_labels`` ``(N, K)`` in the output (:data:`MIX_OPS`):
@@ -39,7 +42,7 @@ import torch
 from simulacra.augment.steps import check_steps, read_steps
 from simulacra.errors import ConfigError
 from simulacra.io import ImageSet
-from simulacra.validation import Pair, Param, Probability, Real
+from simulacra.validation import Pair, Param, Probability, Real, Text
 
 
 def _kornia():
@@ -72,7 +75,51 @@ OPS: dict[str, Callable[..., Any]] = {
     "salt_pepper": lambda shape, amount=0.02, p=0.5: _kornia().RandomSaltAndPepperNoise(
         amount=float(amount), salt_vs_pepper=0.5, p=p
     ),
+    "restore": lambda shape, model, p=0.5: RestoreOp(shape, model, p),
 }
+
+
+class RestoreOp(torch.nn.Module):
+    """The ``restore`` step: a share ``p`` of the images (drawn from torch's global RNG) degraded and
+    restored by the restoration model in folder ``model``
+    (:meth:`~simulacra.synthesizers.image.restore.ImageRestorer.round_trip`); ``(B, C, H, W)`` in
+    [0, 1] → the same.
+
+    Raises
+    ------
+    ConfigError
+        ``model`` is not a restoration model folder, or it was trained on images of another shape.
+    """
+
+    def __init__(self, shape: tuple[int, int, int], model: str, p: float = 0.5) -> None:
+        from pathlib import Path
+
+        from simulacra.synthesizers import BaseSynthesizer
+
+        super().__init__()
+        if not (Path(model) / "config.json").is_file():
+            raise ConfigError(
+                f"restore: {model}: not a model folder; fit one with simulacra fit DATA --model restore"
+            )
+        self.model = BaseSynthesizer.load(model)
+        if not hasattr(self.model, "round_trip"):
+            raise ConfigError(
+                f"restore: {model} holds a {self.model.name} model; give a restoration model (restore)"
+            )
+        if tuple(self.model.image_shape_) != tuple(shape):
+            raise ConfigError(
+                f"restore: {model} restores images of shape {tuple(self.model.image_shape_)}, these are {tuple(shape)}; "
+                "fit it on images like these"
+            )
+        self.p = float(p)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        chosen = torch.rand(x.shape[0]) < self.p  # (B,)
+        if not bool(chosen.any()):
+            return x
+        out = x.clone()
+        out[chosen] = self.model.round_trip(x[chosen])
+        return out
 
 
 #: op name → builder(parameters) → a Kornia mix module (these also take and mix the labels)
@@ -112,6 +159,7 @@ CONSTRAINTS: dict[str, dict[str, Param]] = {
     "contrast": {"factor": Pair(ge=0, le=10), **_P},
     "gaussian_noise": {"std": Real(ge=0, le=10), **_P},
     "salt_pepper": {"amount": Real(ge=0, le=1), **_P},
+    "restore": {"model": Text(), **_P},
     "mixup": {"lam": Pair(ge=0, le=1), **_P},
     "cutmix": _P,
 }

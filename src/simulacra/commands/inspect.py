@@ -55,7 +55,9 @@ def inspect(request: InspectRequest) -> Inspection:
 def prepare(request: PrepareRequest) -> tuple[Any, Any]:
     """Clean a table with a record of every change, profile it and split it (or clean a separate test
     table the same way): ``(output folder, Preparation)``. The request's split fields override the
-    config's ``split`` section.
+    config's ``split`` section. With ``restore`` (images), restore every image with that model
+    instead (the modality's :meth:`~simulacra.modalities.Modality.restore`): ``(where,
+    Restored)``.
 
     Raises
     ------
@@ -71,8 +73,10 @@ def prepare(request: PrepareRequest) -> tuple[Any, Any]:
     check_sources(request.source, request.test)  # a missing input is refused before any work
 
     r = request
-    check_not_input(r.output, r.source, r.test, r.config)
+    check_not_input(r.output, r.source, r.test, r.config, r.restore)
     modality = of_source(r.source)
+    if r.restore is not None:
+        return modality.restore(r)
     if not modality.preparable:
         raise modality.refuse(
             f"prepare cleans tables, and {r.source!r} holds {modality.unit}",

@@ -151,6 +151,19 @@ class Sampled:
 
 
 @dataclass
+class Restored:
+    """What ``prepare --restore`` did: ``n`` items restored by a model of ``task`` (``denoise``,
+    ``superres``), written to ``where``; ``rule`` how they were brought to the model's input size
+    (empty when they had it)."""
+
+    n: int
+    where: str
+    unit: str
+    task: str
+    rule: str = ""
+
+
+@dataclass
 class Augmented:
     """What a plug-in's :meth:`Modality.augment` wrote: ``count`` augmented items of ``unit`` at
     ``where``, and ``effect``, a line saying what the augmentation did (its strength against the
@@ -427,6 +440,21 @@ class Modality(ABC):
             This modality has no benchmark.
         """
         raise self.refuse(f"bench has no benchmark for {self.unit}", "compare models with simulacra evaluate")
+
+    def restore(self, request: Any) -> tuple[str, Restored]:
+        """``prepare --restore``: every item of ``request.source`` restored by the model in
+        ``request.restore``, written to ``request.output``: ``(where, Restored)``. The base class
+        refuses (restoration models are for images).
+
+        Raises
+        ------
+        ConfigError
+            Always, here.
+        """
+        raise self.refuse(
+            f"--restore restores images with a restoration model, and {request.source!r} holds {self.unit}",
+            "drop --restore to clean a table",
+        )
 
     def refuse(self, what: str, fix: str) -> ConfigError:
         """The one-line refusal of something this modality does not do: ``"<what> <fix>"``, to be

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from simulacra.modalities.base import Augmented, EvaluateOptions, Source, Status
+from simulacra.modalities.base import Augmented, EvaluateOptions, Restored, Source, Status
 from simulacra.modalities.benchmarking import BenchJob
 from simulacra.modalities.labelled import ArchiveModality
 from simulacra.requests import AugmentRequest
@@ -24,6 +24,9 @@ BENCH_COLUMNS = [
     ("trtr_accuracy", "TRTR acc", "{:.3f}"),
     ("label_agreement", "label agreement", "{:.3f}"),
     ("nn_distance_ratio", "NN distance ratio", "{:.2f}"),
+    ("task", "restoration task", "{}"),
+    ("psnr", "PSNR dB", "{:.2f}"),
+    ("ssim", "SSIM", "{:.3f}"),
 ]
 #: the most images a benchmark samples
 BENCH_IMAGES = 10_000
@@ -99,6 +102,59 @@ class ImageModality(ArchiveModality):
         )
         return Augmented(len(out), where, self.unit, effect)
 
+    def restore(self, request: Any) -> tuple[str, Restored]:
+        """``prepare DATA --restore MODEL``: denoise or super-resolve every image of ``request.source``
+        with a restoration model (``restore``), written as an ``.npz`` file or a PNG folder. Images
+        of another size than the model's input are first resized by
+        :meth:`~simulacra.io.ImageSet.resized` (its rule is returned).
+
+        Raises
+        ------
+        ConfigError
+            Cleaning or split options beside ``restore``, a model that is not a restoration model or
+            that inpaints (which needs masks), or an output that is taken.
+        """
+        from simulacra.errors import ConfigError
+        from simulacra.io import output_lock
+        from simulacra.synthesizers import BaseSynthesizer
+
+        r = request
+        given = [
+            f"--{k.replace('_', '-')}"
+            for k in ("config", "test", "split", "split_column", "fractions")
+            if getattr(r, k) is not None
+        ]
+        if given:
+            raise ConfigError(
+                f"{', '.join(given)}: for cleaning tables; --restore takes the images and -o only"
+            )
+        if not (r.restore / "config.json").is_file():
+            raise ConfigError(
+                f"{r.restore}: not a model folder; fit one with simulacra fit DATA --model restore"
+            )
+        model = BaseSynthesizer.load(r.restore)
+        if not hasattr(model, "restore"):
+            raise ConfigError(
+                f"{r.restore}: a {model.name} model, not a restoration model; fit one with "
+                "simulacra fit DATA --model restore --param task=denoise"
+            )
+        if model.task == "inpaint":
+            raise ConfigError(
+                f"{r.restore}: an inpainting model needs the mask of the missing pixels, which prepare "
+                "cannot know; call ImageRestorer.restore(images, mask) from Python"
+            )
+        self.claim_output(str(r.output), r.force)
+        c, h, w = model.image_shape_
+        s = int(model.scale) if model.task == "superres" else 1
+        with output_lock(r.output):
+            images = self.load(r.source)
+            sized = images.resized((h // s, w // s), c)
+            restored = model.restore(sized)
+            where = self.write(restored, str(r.output), force=r.force)
+        return where, Restored(
+            len(restored), where, self.unit, model.task, sized.rule if sized is not images else ""
+        )
+
     def downstream(self) -> Any:
         """The local CNN (:class:`~simulacra.experiments.mix.CnnDownstream`)."""
         from simulacra.experiments.mix import CnnDownstream
@@ -133,6 +189,15 @@ class ImageModality(ArchiveModality):
                 reconstructions=recon,
             )
 
+    def bench(self, job: BenchJob) -> dict[str, Any]:
+        """A generator's run (:meth:`LabelledModality.bench`), or for a restoration model
+        (``restore``) :func:`restoration_bench`."""
+        from simulacra.synthesizers import model_class
+
+        if hasattr(model_class(job.name), "restore"):
+            return restoration_bench(job, self.bench_source(job))
+        return super().bench(job)
+
     def bench_size(self, train: Any, rows: int) -> int:
         """At most :data:`BENCH_IMAGES` images."""
         return min(int(rows), BENCH_IMAGES)
@@ -160,6 +225,78 @@ class ImageModality(ArchiveModality):
                 for tau in job.temperatures
             ]
         return extra
+
+
+def restoration_bench(job: BenchJob, found: Source) -> dict[str, Any]:
+    """Fit a restoration model on the training images (timed), then degrade at most ``job.rows`` real
+    test images, restore them (timed: ``sample_rows_per_s`` is restored images per second) and score
+    them (:func:`~simulacra.evaluate.restoration.evaluate_restoration`): ``psnr`` and ``ssim`` of
+    the model, with the degraded input and the task's baseline as reference rows. With
+    ``job.report_dir``, ``<report_dir>/<name>/examples.png`` shows ten test images: clean,
+    degraded, the baseline's and the model's restoration, one row each.
+
+    Raises
+    ------
+    ConfigError
+        No real test images (``--test``, or a bundled set).
+    """
+    import time
+
+    import numpy as np
+
+    from simulacra.errors import ConfigError
+    from simulacra.evaluate.restoration import baseline, evaluate_restoration
+    from simulacra.io import atomic_write_bytes, make_grid, png_bytes
+    from simulacra.modalities.benchmarking import peak_rss_mb
+    from simulacra.synthesizers import make
+
+    if found.test is None:
+        raise ConfigError("a restoration model is scored on real test images; give `test`")
+    model = make(job.name, **job.params)
+    start = time.perf_counter()
+    model.fit(found.train)
+    fit_s = time.perf_counter() - start
+    held = found.test.subset(np.arange(min(len(found.test), int(job.rows))))
+    start = time.perf_counter()
+    scores = evaluate_restoration(model, held, seed=job.seed)
+    restore_s = time.perf_counter() - start
+    rows = scores["rows"]
+    result = {
+        "model": job.name,
+        "modality": "image",
+        "params": model.get_params(),
+        "fit_s": fit_s,
+        "epochs": model.epochs_trained_,
+        "sample_rows_per_s": len(held) / max(restore_s, 1e-9),
+        "task": model.task,
+        **rows["model"],
+        "peak_rss_mb": peak_rss_mb(),
+        "restoration": scores,
+    }
+    if job.references:
+        result["references"] = {
+            **({"degraded input": rows["degraded"]} if "degraded" in rows else {}),
+            scores["baseline"]: rows["baseline"],
+        }
+    if job.report_dir is not None:
+        ten = held.subset(np.arange(min(10, len(held))))
+        degraded, mask = model.degrade(ten, seed=job.seed)
+        scale = int(model.scale)
+        shown = degraded.images
+        if model.task == "superres":  # the low-resolution input, enlarged without interpolation
+            shown = shown.repeat(scale, axis=2).repeat(scale, axis=3)
+        stacked = np.concatenate(
+            [
+                ten.images,
+                shown,
+                baseline(model.task, degraded.images, mask, scale),
+                model.restore(degraded, mask).images,
+            ]
+        )
+        picture = png_bytes(make_grid(stacked, len(ten)), scale=3)
+        (job.report_dir / job.name).mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(job.report_dir / job.name / "examples.png", picture, force=True)
+    return result
 
 
 def _labelled(source: str) -> bool:

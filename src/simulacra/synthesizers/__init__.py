@@ -45,6 +45,7 @@ __all__ = [  # the base module's names, then every name of _LAZY (tests/test_cop
     "Diffusion",
     "GaussianCopula",
     "HFCausalLM",
+    "ImageRestorer",
     "ImageSynthesizer",
     "IndependentMarginals",
     "Mixture",

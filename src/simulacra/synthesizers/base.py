@@ -65,6 +65,7 @@ BUILTIN: dict[str, str] = {
     "cvae": "simulacra.synthesizers.image.vae:ConditionalVAE",
     "edm": "simulacra.synthesizers.image.diffusion:EDM",
     "cedm": "simulacra.synthesizers.image.diffusion:ConditionalEDM",
+    "restore": "simulacra.synthesizers.image.restore:ImageRestorer",
     "specgan": "simulacra.synthesizers.audio:SpecGAN",
     "specvae": "simulacra.synthesizers.audio:SpecVAE",
     "textgpt": "simulacra.synthesizers.text.gpt:TextGPT",

@@ -115,16 +115,24 @@ class SelfAttention(nn.Module):
 class UNet(nn.Module):
     """EDM's ``F``: ``(B, C, H, W)`` scaled noisy images, ``(B,)`` noise features ``ln(σ)/4`` and
     labels ``(B,)`` (index ``n_classes`` = no label) → ``(B, C, H, W)``. H and W must be divisible
-    by 4."""
+    by 4. ``in_channels`` (default ``C``) lets the input carry more channels than the output (the
+    restoration model's inpainting mask)."""
 
-    def __init__(self, shape: tuple[int, int, int], width: int, n_classes: int, dropout: float) -> None:
+    def __init__(
+        self,
+        shape: tuple[int, int, int],
+        width: int,
+        n_classes: int,
+        dropout: float,
+        in_channels: int | None = None,
+    ) -> None:
         super().__init__()
         channels, emb = shape[0], 4 * width
         freqs = torch.exp(-math.log(1e4) * torch.arange(width // 2) / max(width // 2, 1))
         self.register_buffer("freqs", freqs, persistent=False)
         self.time = nn.Sequential(nn.Linear(2 * (width // 2), emb), nn.SiLU(), nn.Linear(emb, emb))
         self.label = nn.Embedding(n_classes + 1, emb) if n_classes else None
-        self.inp = nn.Conv2d(channels, width, 3, 1, 1)
+        self.inp = nn.Conv2d(in_channels or channels, width, 3, 1, 1)
         widths = [width * m for m in MULTS]
         self.down = nn.ModuleList()
         self.downsample = nn.ModuleList()
