@@ -80,5 +80,5 @@ def bench(request: BenchRequest, on_result: Any = None) -> BenchOutcome:
         "repeats": r.repeats,
     }
     write_results(results, output, info, force=r.force)
-    reports = [output / name / "report.html" for name in models] if plugin.bench_reports else []
+    reports = [p for p in (output / name / "report.html" for name in models) if p.is_file()]
     return BenchOutcome(results, models, plugin.name, output, reports)

@@ -268,7 +268,7 @@ def restoration_bench(job: BenchJob, found: Source) -> dict[str, Any]:
         "fit_s": fit_s,
         "epochs": model.epochs_trained_,
         "sample_rows_per_s": len(held) / max(restore_s, 1e-9),
-        "task": model.task,
+        "task": model.task + (f" ×{int(model.scale)}" if model.task == "superres" else ""),
         **rows["model"],
         "peak_rss_mb": peak_rss_mb(),
         "restoration": scores,
