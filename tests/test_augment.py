@@ -18,7 +18,7 @@ def digits() -> ImageSet:
     return load("mnist")[1].subset(np.arange(64))
 
 
-@pytest.mark.parametrize("op", sorted(set(OPS) - {"grayscale"}))
+@pytest.mark.parametrize("op", sorted(set(OPS) - {"grayscale", "restore"}))  # restore: test_restoration.py
 def test_each_op_changes_images_and_keeps_shape_dtype_labels(digits, op):
     out = augment_images(digits, ImageAugmenter([{"op": op, "p": 1.0}]), copies=2, seed=0)
     assert out.images.shape == (128, 1, 28, 28) and out.images.dtype == np.uint8
@@ -128,3 +128,10 @@ def test_mixup_and_cutmix_mix_labels_as_they_mix_pixels(digits, op, tmp_path):
     assert 0.2 < (half.soft_labels.max(1) < 1).mean() < 0.8  # p is per image, not per batch
     unlabelled = augment_images(ImageSet(digits.images), ImageAugmenter([{"op": op, "p": 1.0}]))
     assert unlabelled.labels is None and unlabelled.soft_labels is None
+
+
+def test_the_restore_op_needs_a_loaded_model(digits):
+    with pytest.raises(ConfigError, match=r"restore: give the restoration model's folder"):
+        augment_images(digits, ImageAugmenter([{"op": "restore"}]))
+    with pytest.raises(ConfigError, match="restore: models/x: no model loaded"):
+        augment_images(digits, ImageAugmenter([{"op": "restore", "model": "models/x"}]))

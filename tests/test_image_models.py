@@ -144,7 +144,7 @@ def test_table_and_image_models_are_not_mixed(digits, adult_small, tmp_path, cap
 
     with pytest.raises(ConfigError, match="not for table data"):
         run_bench(["cgan", "copula"], "adult")
-    with pytest.raises(ConfigError, match="use cedm, cgan, cvae, dcgan, edm, vae"):
+    with pytest.raises(ConfigError, match="use cedm, cgan, cvae, dcgan, edm, restore, vae"):
         run_bench(["copula"], "mnist")
     assert main(["demo", "--model", "cgan", "-o", str(tmp_path / "run")]) == 2  # pipeline configs are tabular
     assert "generates images" in capsys.readouterr().err and not (tmp_path / "run").exists()

@@ -210,3 +210,26 @@ def test_the_default_image_model_follows_the_labels(cifar, tmp_path, capsys):
     assert main(["fit", str(flat), "-o", str(tmp_path / "m"), "--param", "epochs=1"]) == 0  # no --model
     assert json.loads((tmp_path / "m" / "config.json").read_text())["model"] == "dcgan"
     assert "read 20 images at 32×32 RGB, as read" in capsys.readouterr().err
+
+
+def test_the_cli_reads_a_table_of_picture_paths(cifar, tmp_path, capsys):
+    from simulacra.cli import main
+    from simulacra.modalities import of_source
+
+    two = cifar[1].subset(np.arange(40, 80))  # airplanes and automobiles
+    two.to_folder(tmp_path / "pics")
+    rows = [
+        f"pics/{p.parent.name}/{p.name},{p.parent.name}" for p in sorted((tmp_path / "pics").glob("*/*.png"))
+    ]
+    (tmp_path / "list.csv").write_text("file,kind\n" + "\n".join(rows) + "\n")
+    table = str(tmp_path / "list.csv")
+    assert of_source(table).name == "table" and of_source(table, path_column="file").name == "image"
+    args = ["fit", table, "--path-column", "file", "--label-column", "kind", "--param", "epochs=1"]
+    assert main([*args, "-o", str(tmp_path / "m")]) == 0
+    assert json.loads((tmp_path / "m" / "config.json").read_text())["model"] == "cgan"
+    assert "read 40 images at 32×32 RGB, as read" in capsys.readouterr().err
+    assert main(["sample", str(tmp_path / "m"), "-n", "10", "-o", str(tmp_path / "s.npz")]) == 0
+    assert ImageSet.read(tmp_path / "s.npz").class_names == ["airplane", "automobile"]
+    assert main(["fit", table, "--path-column", "nope", "-o", str(tmp_path / "n")]) == 2
+    assert "no column 'nope'; its columns are: file, kind" in capsys.readouterr().err
+    assert not (tmp_path / "n").exists()

@@ -135,7 +135,7 @@ def test_prepare_restores_a_folder_and_the_augment_op_makes_variants(denoiser, c
     # refusals: a generator for --restore, table options beside it, an inpainting model, a table
     make("dcgan", epochs=1).fit(cifar[0].subset(np.arange(64))).save(tmp_path / "gan")
     for args, message in [
-        (["--restore", str(tmp_path / "gan")], "a dcgan model, not a restoration model"),
+        (["--restore", str(tmp_path / "gan")], "holds a dcgan model, not a restoration model"),
         (["--restore", str(tmp_path / "denoise"), "--split", "random"], "--split: for cleaning tables"),
         (["--restore", str(tmp_path / "nothing")], "nothing: not a model folder"),
     ]:
@@ -156,4 +156,4 @@ def test_prepare_restores_a_folder_and_the_augment_op_makes_variants(denoiser, c
         main(["augment", str(out), "--pipeline", str(tmp_path / "bad.yaml"), "-o", str(tmp_path / "b.npz")])
         == 2
     )
-    assert "give a restoration model" in capsys.readouterr().err
+    assert "holds a dcgan model, not a restoration model" in capsys.readouterr().err

@@ -70,7 +70,19 @@ TextColumn = Annotated[
 ]
 LabelColumn = Annotated[
     str,
-    typer.Option("--label-column", help="Texts in a table file: the label column (default: found by name)."),
+    typer.Option(
+        "--label-column",
+        help="Texts in a table file: the label column (default: found by name). Images or recordings "
+        "listed in a table (--path-column): their class column.",
+    ),
+]
+PathColumn = Annotated[
+    str,
+    typer.Option(
+        "--path-column",
+        help="Images or recordings listed in a table file: the column of their file paths (relative to the "
+        "table); --label-column names their classes.",
+    ),
 ]
 SequenceIndex = Annotated[
     str,
@@ -388,6 +400,7 @@ def fit(
     metadata: MetadataOverrides = None,
     text_column: TextColumn = None,
     label_column: LabelColumn = None,
+    path_column: PathColumn = None,
     sequence_index: SequenceIndex = None,
     sequence_key: SequenceKey = None,
     context_columns: ContextColumns = None,
@@ -604,6 +617,7 @@ def sample(
     test: _Sample.test = None,
     text_column: TextColumn = None,
     label_column: LabelColumn = None,
+    path_column: PathColumn = None,
     temperature: _Sample.temperature = 1.0,
     sequence_length: _Sample.sequence_length = None,
     context_output: _Sample.context_output = None,
@@ -735,6 +749,7 @@ def evaluate(
     metadata: MetadataOverrides = None,
     text_column: TextColumn = None,
     label_column: LabelColumn = None,
+    path_column: PathColumn = None,
     sequence_index: SequenceIndex = None,
     sequence_key: SequenceKey = None,
     context_columns: ContextColumns = None,
@@ -886,6 +901,7 @@ def augment(
     copies: _Augment.copies = 1,
     text_column: TextColumn = None,
     label_column: LabelColumn = None,
+    path_column: PathColumn = None,
     sequence_index: SequenceIndex = None,
     sequence_key: SequenceKey = None,
     context_columns: ContextColumns = None,
@@ -1063,6 +1079,7 @@ def mix(
     metadata: MetadataOverrides = None,
     text_column: TextColumn = None,
     label_column: LabelColumn = None,
+    path_column: PathColumn = None,
     write_best: _Mix.write_best = None,
     seed: Seed = 0,
     output: _Mix.output = None,

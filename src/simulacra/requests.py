@@ -53,6 +53,7 @@ class Request(BaseModel):
 LOADER_FIELDS = (
     "text_column",
     "label_column",
+    "path_column",
     "sequence_index",
     "sequence_key",
     "context_columns",
@@ -115,6 +116,9 @@ class FitRequest(SeriesFields):
         Tables: metadata overrides (JSON/YAML).
     text_column, label_column : str or None
         Texts in a table: the columns holding the texts and their labels.
+    path_column : str or None
+        Images or recordings listed in a table: the column of their file paths (relative to the
+        table's folder); ``label_column`` then names their classes.
     sequence_index, sequence_key, context_columns
         Series: see :class:`SeriesFields`.
     checkpoint_every : int
@@ -149,6 +153,7 @@ class FitRequest(SeriesFields):
     metadata: Path | None = None
     text_column: str | None = None
     label_column: str | None = None
+    path_column: str | None = None
     checkpoint_every: int = Field(10, ge=0)
     resume: bool = False
     max_rows: int = Field(1_000_000, ge=100, le=10**10)
@@ -188,6 +193,9 @@ class EvaluateRequest(SeriesFields):
         Tables: metadata overrides (JSON/YAML).
     text_column, label_column : str or None
         Texts in a table file: the columns holding the texts and their labels.
+    path_column : str or None
+        Images or recordings listed in a table: the column of their file paths (relative to the
+        table's folder); ``label_column`` then names their classes.
     privacy : bool
         Tables: also run the privacy attacks, with the test rows as the control set.
     preparation : Path or None
@@ -219,6 +227,7 @@ class EvaluateRequest(SeriesFields):
     metadata: Path | None = None
     text_column: str | None = None
     label_column: str | None = None
+    path_column: str | None = None
     privacy: bool = False
     preparation: Path | None = None
     unfiltered: str | None = None
@@ -259,6 +268,9 @@ class SampleRequest(Request):
         The model's real training data and a real holdout, for the filters.
     text_column, label_column : str or None
         Texts: the columns of ``data`` when it is a table (a bundled set, or simulacra's own samples
+    path_column : str or None
+        Images or recordings listed in a table: the column of their file paths (relative to the
+        table's folder); ``label_column`` then names their classes.
         with columns ``text`` and ``label``, need neither).
     temperature : float
         In (0, 10]: below 1 the samples crowd the dense regions, above 1 they spread out.
@@ -301,6 +313,7 @@ class SampleRequest(Request):
     test: str | None = None
     text_column: str | None = None
     label_column: str | None = None
+    path_column: str | None = None
     temperature: float = 1.0
     sequence_length: int | None = None
     context_output: str | None = None
@@ -335,6 +348,9 @@ class AugmentRequest(SeriesFields):
         Augmented copies of every item, in [1, 1000].
     text_column, label_column : str or None
         Texts in a table file: their columns.
+    path_column : str or None
+        Images or recordings listed in a table: the column of their file paths (relative to the
+        table's folder); ``label_column`` then names their classes.
     test : str or None
         Texts: real test texts, for TRTR with and without the copies; series: a real test series, for
         the predictive score with and without the copies (a bundled set brings its own).
@@ -351,6 +367,7 @@ class AugmentRequest(SeriesFields):
     copies: int = Field(1, ge=1, le=1000)
     text_column: str | None = None
     label_column: str | None = None
+    path_column: str | None = None
     test: str | None = None
     seed: int = Field(0, ge=0, le=MAX_SEED)
     force: bool = False
@@ -389,6 +406,9 @@ class MixRequest(Request):
         images and texts: the real items first, then the synthetic ones).
     text_column, label_column : str or None
         Texts in a table: the column of texts and of their class labels.
+    path_column : str or None
+        Images or recordings listed in a table: the column of their file paths (relative to the
+        table's folder); ``label_column`` then names their classes.
     seed : int
         The first repeat's seed.
     output : Path or None
@@ -415,6 +435,7 @@ class MixRequest(Request):
     write_best: str | None = None
     text_column: str | None = None
     label_column: str | None = None
+    path_column: str | None = None
     seed: int = 0
     output: Path | None = None
     workers: int | None = None

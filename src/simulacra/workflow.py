@@ -212,9 +212,12 @@ def stream_rows(
     return rows
 
 
-def load_images(source: str, *, part: str = "train") -> ImageSet:
+def load_images(
+    source: str, *, part: str = "train", path_column: str | None = None, label_column: str | None = None
+) -> ImageSet:
     """A bundled image dataset's ``part`` (``train``/``test``) when ``source`` names one, else
-    :meth:`ImageSet.read` (class folders, ``.npz``, IDX).
+    :meth:`ImageSet.read_table` of a table listing pictures in ``path_column`` (classes in
+    ``label_column``), else :meth:`ImageSet.read` (class folders, flat folders, ``.npz``, IDX).
 
     Raises
     ------
@@ -228,6 +231,8 @@ def load_images(source: str, *, part: str = "train") -> ImageSet:
             )
         train, test = datasets.load(source)
         return train if part == "train" else test
+    if path_column:
+        return ImageSet.read_table(source, path_column, label_column=label_column)
     return ImageSet.read(source)
 
 

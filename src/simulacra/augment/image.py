@@ -75,42 +75,33 @@ OPS: dict[str, Callable[..., Any]] = {
     "salt_pepper": lambda shape, amount=0.02, p=0.5: _kornia().RandomSaltAndPepperNoise(
         amount=float(amount), salt_vs_pepper=0.5, p=p
     ),
-    "restore": lambda shape, model, p=0.5: RestoreOp(shape, model, p),
+    "restore": lambda shape, model=None, p=0.5: RestoreOp(shape, model, p),
 }
 
 
 class RestoreOp(torch.nn.Module):
     """The ``restore`` step: a share ``p`` of the images (drawn from torch's global RNG) degraded and
-    restored by the restoration model in folder ``model``
+    restored by a fitted restoration model
     (:meth:`~simulacra.synthesizers.image.restore.ImageRestorer.round_trip`); ``(B, C, H, W)`` in
-    [0, 1] → the same.
+    [0, 1] → the same. The pipeline names the model's folder; :class:`ImageAugmenter` is given the
+    loaded models (``models``) by the caller, which owns model loading.
 
     Raises
     ------
     ConfigError
-        ``model`` is not a restoration model folder, or it was trained on images of another shape.
+        ``model`` was trained on images of another shape.
     """
 
-    def __init__(self, shape: tuple[int, int, int], model: str, p: float = 0.5) -> None:
-        from pathlib import Path
-
-        from simulacra.synthesizers import BaseSynthesizer
-
+    def __init__(self, shape: tuple[int, int, int], model: Any, p: float = 0.5) -> None:
         super().__init__()
-        if not (Path(model) / "config.json").is_file():
+        if model is None:
+            raise ConfigError("restore: give the restoration model's folder, {op: restore, model: DIR}")
+        if tuple(model.image_shape_) != tuple(shape):
             raise ConfigError(
-                f"restore: {model}: not a model folder; fit one with simulacra fit DATA --model restore"
+                f"restore: the model restores images of shape {tuple(model.image_shape_)}, these are "
+                f"{tuple(shape)}; fit it on images like these"
             )
-        self.model = BaseSynthesizer.load(model)
-        if not hasattr(self.model, "round_trip"):
-            raise ConfigError(
-                f"restore: {model} holds a {self.model.name} model; give a restoration model (restore)"
-            )
-        if tuple(self.model.image_shape_) != tuple(shape):
-            raise ConfigError(
-                f"restore: {model} restores images of shape {tuple(self.model.image_shape_)}, these are {tuple(shape)}; "
-                "fit it on images like these"
-            )
+        self.model = model
         self.p = float(p)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -176,8 +167,14 @@ class ImageAugmenter:
         the images).
     """
 
-    def __init__(self, steps: list[dict[str, Any]]) -> None:
+    def __init__(self, steps: list[dict[str, Any]], models: dict[str, Any] | None = None) -> None:
         self.steps = check_steps(steps, CONSTRAINTS, "{op: hflip}")
+        #: fitted restoration models by the folder a ``restore`` step names (see :meth:`model_paths`)
+        self.models = dict(models or {})
+
+    def model_paths(self) -> list[str]:
+        """The model folders the ``restore`` steps name, for the caller to load into :attr:`models`."""
+        return [str(s["model"]) for s in self.steps if s["op"] == "restore" and "model" in s]
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike[str]) -> ImageAugmenter:
@@ -207,6 +204,13 @@ class ImageAugmenter:
                         run = []
                     stages.append((op, MIX_OPS[op](**params), p))
                 else:
+                    if op == "restore" and "model" in params:
+                        if params["model"] not in self.models:
+                            raise ConfigError(
+                                f"restore: {params['model']}: no model loaded; augment through simulacra "
+                                "augment, or pass models={folder: fitted model}"
+                            )
+                        params["model"] = self.models[params["model"]]
                     run.append(OPS[op](shape, **params))
             except TypeError as exc:
                 raise ConfigError(f"augmentation op {op!r}: {exc}") from None

@@ -93,3 +93,20 @@ def listed_files(
             raise DataError(f"{source}: row {row + 1}: {value}: file not found; check the path")
         files.append(path)
     return files, {c: table[c].astype(str).tolist() for c in wanted[1:]}
+
+
+def listed_suffix(source: str | os.PathLike[str], path_column: str) -> str:
+    """The lower-case suffix of the first file a table lists in ``path_column`` (``".png"``,
+    ``".wav"``), or ``""`` when the table cannot be read or lists nothing: enough to tell a table of
+    pictures from one of recordings before anything is loaded (the loader reports what is wrong)."""
+    from simulacra.errors import SimulacraError
+    from simulacra.io.tables import read_table
+
+    try:
+        table = read_table(source)
+    except (SimulacraError, OSError, ValueError):
+        return ""
+    if path_column not in table.columns:
+        return ""
+    first = next((v for v in table[path_column] if isinstance(v, str) and v.strip()), "")
+    return Path(first).suffix.lower()

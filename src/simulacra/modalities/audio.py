@@ -66,6 +66,10 @@ class AudioModality(ArchiveModality):
 
         if options.get("text_column") is not None:
             return False
+        if options.get("path_column"):
+            from simulacra.io.labelled import listed_suffix
+
+            return listed_suffix(source, options["path_column"]) in EXTENSIONS
         if is_bundled(source):
             return datasets.is_audio(source)
         if is_sql_url(source):
@@ -97,6 +101,10 @@ class AudioModality(ArchiveModality):
                 )
             train, test = datasets.load(source)
             return train if part == "train" else test
+        if options.get("path_column"):
+            return AudioSet.read_table(
+                source, options["path_column"], label_column=options.get("label_column")
+            )
         return AudioSet.read(source)
 
     def augment(self, request: AugmentRequest, status: Status) -> Augmented:
@@ -113,7 +121,7 @@ class AudioModality(ArchiveModality):
         r = request
         augmenter = AudioAugmenter.from_yaml(r.pipeline)  # the pipeline, before any recording is read
         self.claim_output(str(r.output), r.force)
-        found = self.resolve(r.source, test=r.test)
+        found = self.resolve(r.source, test=r.test, **self.loader_options(r))
         audio, held = found.train, found.test
         with output_lock(r.output):
             check_memory(
@@ -155,7 +163,7 @@ class AudioModality(ArchiveModality):
         from simulacra.evaluate.audio import train_classifier
         from simulacra.experiments.filters import filtered_labelled
 
-        real = self.load(request.data)
+        real = self.load(request.data, **self.loader_options(request))
         if real.labels is None:
             raise ConfigError("the label filter trains a classifier on `data`; give labelled recordings")
         cnn = train_classifier(real, seed=request.seed)

@@ -412,7 +412,9 @@ class Modality(ABC):
         columns, a table's row limit, sample and metadata overrides); the base class reads all of it
         with :meth:`load`, and notes the rule by which pictures or recordings were brought to one
         shape (their ``rule``), so a resized or padded set is never a surprise."""
-        data = self.load(request.source, text_column=request.text_column, label_column=request.label_column)
+        from simulacra.requests import loader_options
+
+        data = self.load(request.source, **loader_options(request))
         if getattr(data, "rule", ""):
             status.note(f"read {data.rule}")
         return FitData((data,), f"{len(data):,} {self.unit}")

@@ -47,6 +47,8 @@ class ImageModality(ArchiveModality):
     def recognises(self, source: str, **options: Any) -> bool:
         from simulacra.workflow import is_image_source
 
+        if options.get("path_column"):  # a table listing files that are not recordings (asked first)
+            return True  # the picture reader says what is wrong with a table that lists no pictures
         return options.get("text_column") is None and is_image_source(source)
 
     def model_for(self, source: str, **options: Any) -> str:
@@ -55,12 +57,15 @@ class ImageModality(ArchiveModality):
         unconditional counterpart ``dcgan`` for a flat folder or an archive without labels, which a
         class-conditional model refuses. Decided from the folder listing or the archive's index, no
         pixel read."""
+        if options.get("path_column"):
+            return self.default_model if options.get("label_column") else "dcgan"
         return self.default_model if _labelled(source) else "dcgan"
 
     def load(self, source: str, *, part: str = "train", **options: Any) -> Any:
         from simulacra.workflow import load_images
 
-        return load_images(source, part=part)
+        columns = {k: options.get(k) for k in ("path_column", "label_column")}
+        return load_images(source, part=part, **columns)
 
     def read_synthetic(self, path: str, **options: Any) -> Any:
         from simulacra.io import ImageSet
@@ -83,10 +88,11 @@ class ImageModality(ArchiveModality):
             raise ConfigError(
                 f"{r.output}: augmented images go to an .npz file or a folder (a name without suffix)"
             )
-        claim(r.output, force=r.force, kind="file" if r.output.suffix == ".npz" else "dir")
         augmenter = ImageAugmenter.from_yaml(r.pipeline)
+        augmenter.models = {path: restoration_model(path, "restore") for path in augmenter.model_paths()}
+        claim(r.output, force=r.force, kind="file" if r.output.suffix == ".npz" else "dir")
         with output_lock(r.output):
-            images = self.load(r.source)
+            images = self.load(r.source, **self.loader_options(r))
             check_memory(
                 images.images.nbytes * r.copies * 6.0,
                 f"{r.copies} augmented copies of {len(images):,} images",
@@ -116,7 +122,6 @@ class ImageModality(ArchiveModality):
         """
         from simulacra.errors import ConfigError
         from simulacra.io import output_lock
-        from simulacra.synthesizers import BaseSynthesizer
 
         r = request
         given = [
@@ -128,16 +133,7 @@ class ImageModality(ArchiveModality):
             raise ConfigError(
                 f"{', '.join(given)}: for cleaning tables; --restore takes the images and -o only"
             )
-        if not (r.restore / "config.json").is_file():
-            raise ConfigError(
-                f"{r.restore}: not a model folder; fit one with simulacra fit DATA --model restore"
-            )
-        model = BaseSynthesizer.load(r.restore)
-        if not hasattr(model, "restore"):
-            raise ConfigError(
-                f"{r.restore}: a {model.name} model, not a restoration model; fit one with "
-                "simulacra fit DATA --model restore --param task=denoise"
-            )
+        model = restoration_model(r.restore, "--restore")
         if model.task == "inpaint":
             raise ConfigError(
                 f"{r.restore}: an inpainting model needs the mask of the missing pixels, which prepare "
@@ -147,7 +143,7 @@ class ImageModality(ArchiveModality):
         c, h, w = model.image_shape_
         s = int(model.scale) if model.task == "superres" else 1
         with output_lock(r.output):
-            images = self.load(r.source)
+            images = self.load(r.source, **self.loader_options(r))
             sized = images.resized((h // s, w // s), c)
             restored = model.restore(sized)
             where = self.write(restored, str(r.output), force=r.force)
@@ -166,7 +162,7 @@ class ImageModality(ArchiveModality):
         (:func:`~simulacra.experiments.filters.filtered_images`)."""
         from simulacra.experiments.filters import filtered_images
 
-        real = self.load(request.data)
+        real = self.load(request.data, **self.loader_options(request))
         return filtered_images(model, rows, p, real, label=label, seed=request.seed, **sample_options)
 
     def evaluate(self, real: Source, synthetic: Any, options: EvaluateOptions) -> tuple[Any, Any]:
@@ -225,6 +221,33 @@ class ImageModality(ArchiveModality):
                 for tau in job.temperatures
             ]
         return extra
+
+
+def restoration_model(path: Any, where: str) -> Any:
+    """The fitted restoration model (``restore``) in folder ``path``, for ``prepare --restore`` and
+    the augmentation op ``restore`` (``where`` names the option in messages).
+
+    Raises
+    ------
+    ConfigError
+        ``path`` is not a model folder, or holds another model.
+    """
+    from pathlib import Path
+
+    from simulacra.errors import ConfigError
+    from simulacra.synthesizers import BaseSynthesizer
+
+    if not (Path(path) / "config.json").is_file():
+        raise ConfigError(
+            f"{where}: {path}: not a model folder; fit one with simulacra fit DATA --model restore"
+        )
+    model = BaseSynthesizer.load(path)
+    if not hasattr(model, "round_trip"):
+        raise ConfigError(
+            f"{where}: {path} holds a {model.name} model, not a restoration model; fit one with "
+            "simulacra fit DATA --model restore --param task=denoise"
+        )
+    return model
 
 
 def restoration_bench(job: BenchJob, found: Source) -> dict[str, Any]:
