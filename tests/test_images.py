@@ -233,3 +233,29 @@ def test_the_cli_reads_a_table_of_picture_paths(cifar, tmp_path, capsys):
     assert main(["fit", table, "--path-column", "nope", "-o", str(tmp_path / "n")]) == 2
     assert "no column 'nope'; its columns are: file, kind" in capsys.readouterr().err
     assert not (tmp_path / "n").exists()
+
+
+def test_the_cli_declares_the_size_channels_and_rule(cifar, tmp_path, capsys):
+    from simulacra.cli import main
+
+    flat = tmp_path / "flat"
+    cifar[1].subset(np.arange(20)).to_folder(tmp_path / "pics")
+    flat.mkdir()
+    for i, p in enumerate(sorted((tmp_path / "pics").glob("*/*.png"))):
+        (flat / f"{i}.png").write_bytes(p.read_bytes())
+    args = ["fit", str(flat), "--image-size", "16x24", "--channels", "1", "--resize", "pad"]
+    assert main([*args, "--param", "epochs=1", "-o", str(tmp_path / "m")]) == 0
+    assert (
+        "read 20 images at 16×24 grey: 20 resized (longer side to fit, padded with black)"
+        in capsys.readouterr().err
+    )
+    assert json.loads((tmp_path / "m" / "state.json").read_text())["image_shape"] == [1, 16, 24]
+    for bad, message in [
+        (["--image-size", "big"], "image size 'big': give one side or height x width"),
+        (["--image-size", "0"], "image size (0, 0)"),
+        (["--channels", "2"], "channels 2: give 1 (grey) or 3 (RGB)"),
+        (["--resize", "stretch"], "--resize 'stretch': give crop or pad"),
+    ]:
+        assert main(["fit", str(flat), *bad, "-o", str(tmp_path / "n")]) == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "n").exists()

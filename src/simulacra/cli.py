@@ -84,6 +84,24 @@ PathColumn = Annotated[
         "table); --label-column names their classes.",
     ),
 ]
+ImageSize = Annotated[
+    str,
+    typer.Option(
+        "--image-size",
+        help="Images: bring every picture to this size, 64 or 64x48 (height x width); default the commonest size.",
+    ),
+]
+Channels = Annotated[
+    int,
+    typer.Option("--channels", help="Images: 1 (grey) or 3 (RGB); default grey only if every picture is."),
+]
+Resize = Annotated[
+    str,
+    typer.Option(
+        "--resize",
+        help="Images of another size: crop (scale to cover, centre crop; the default) or pad (scale to fit, black borders).",
+    ),
+]
 SequenceIndex = Annotated[
     str,
     typer.Option(
@@ -401,6 +419,9 @@ def fit(
     text_column: TextColumn = None,
     label_column: LabelColumn = None,
     path_column: PathColumn = None,
+    image_size: ImageSize = None,
+    channels: Channels = None,
+    resize: Resize = None,
     sequence_index: SequenceIndex = None,
     sequence_key: SequenceKey = None,
     context_columns: ContextColumns = None,
@@ -618,6 +639,9 @@ def sample(
     text_column: TextColumn = None,
     label_column: LabelColumn = None,
     path_column: PathColumn = None,
+    image_size: ImageSize = None,
+    channels: Channels = None,
+    resize: Resize = None,
     temperature: _Sample.temperature = 1.0,
     sequence_length: _Sample.sequence_length = None,
     context_output: _Sample.context_output = None,
@@ -750,6 +774,9 @@ def evaluate(
     text_column: TextColumn = None,
     label_column: LabelColumn = None,
     path_column: PathColumn = None,
+    image_size: ImageSize = None,
+    channels: Channels = None,
+    resize: Resize = None,
     sequence_index: SequenceIndex = None,
     sequence_key: SequenceKey = None,
     context_columns: ContextColumns = None,
@@ -902,6 +929,9 @@ def augment(
     text_column: TextColumn = None,
     label_column: LabelColumn = None,
     path_column: PathColumn = None,
+    image_size: ImageSize = None,
+    channels: Channels = None,
+    resize: Resize = None,
     sequence_index: SequenceIndex = None,
     sequence_key: SequenceKey = None,
     context_columns: ContextColumns = None,
@@ -1080,6 +1110,9 @@ def mix(
     text_column: TextColumn = None,
     label_column: LabelColumn = None,
     path_column: PathColumn = None,
+    image_size: ImageSize = None,
+    channels: Channels = None,
+    resize: Resize = None,
     write_best: _Mix.write_best = None,
     seed: Seed = 0,
     output: _Mix.output = None,

@@ -54,6 +54,9 @@ LOADER_FIELDS = (
     "text_column",
     "label_column",
     "path_column",
+    "image_size",
+    "channels",
+    "resize",
     "sequence_index",
     "sequence_key",
     "context_columns",
@@ -119,6 +122,10 @@ class FitRequest(SeriesFields):
     path_column : str or None
         Images or recordings listed in a table: the column of their file paths (relative to the
         table's folder); ``label_column`` then names their classes.
+    image_size, channels, resize : str, int, str or None
+        Images: bring every picture to this size (``"64"`` or ``"64x48"``, height × width), to 1
+        (grey) or 3 (RGB) channels, by ``"crop"`` (scale to cover, centre crop) or ``"pad"``
+        (:meth:`~simulacra.io.ImageSet.read`).
     sequence_index, sequence_key, context_columns
         Series: see :class:`SeriesFields`.
     checkpoint_every : int
@@ -154,6 +161,9 @@ class FitRequest(SeriesFields):
     text_column: str | None = None
     label_column: str | None = None
     path_column: str | None = None
+    image_size: str | None = None
+    channels: int | None = None
+    resize: str | None = None
     checkpoint_every: int = Field(10, ge=0)
     resume: bool = False
     max_rows: int = Field(1_000_000, ge=100, le=10**10)
@@ -196,6 +206,10 @@ class EvaluateRequest(SeriesFields):
     path_column : str or None
         Images or recordings listed in a table: the column of their file paths (relative to the
         table's folder); ``label_column`` then names their classes.
+    image_size, channels, resize : str, int, str or None
+        Images: bring every picture to this size (``"64"`` or ``"64x48"``, height × width), to 1
+        (grey) or 3 (RGB) channels, by ``"crop"`` (scale to cover, centre crop) or ``"pad"``
+        (:meth:`~simulacra.io.ImageSet.read`).
     privacy : bool
         Tables: also run the privacy attacks, with the test rows as the control set.
     preparation : Path or None
@@ -228,6 +242,9 @@ class EvaluateRequest(SeriesFields):
     text_column: str | None = None
     label_column: str | None = None
     path_column: str | None = None
+    image_size: str | None = None
+    channels: int | None = None
+    resize: str | None = None
     privacy: bool = False
     preparation: Path | None = None
     unfiltered: str | None = None
@@ -271,6 +288,10 @@ class SampleRequest(Request):
     path_column : str or None
         Images or recordings listed in a table: the column of their file paths (relative to the
         table's folder); ``label_column`` then names their classes.
+    image_size, channels, resize : str, int, str or None
+        Images: bring every picture to this size (``"64"`` or ``"64x48"``, height × width), to 1
+        (grey) or 3 (RGB) channels, by ``"crop"`` (scale to cover, centre crop) or ``"pad"``
+        (:meth:`~simulacra.io.ImageSet.read`).
         with columns ``text`` and ``label``, need neither).
     temperature : float
         In (0, 10]: below 1 the samples crowd the dense regions, above 1 they spread out.
@@ -314,6 +335,9 @@ class SampleRequest(Request):
     text_column: str | None = None
     label_column: str | None = None
     path_column: str | None = None
+    image_size: str | None = None
+    channels: int | None = None
+    resize: str | None = None
     temperature: float = 1.0
     sequence_length: int | None = None
     context_output: str | None = None
@@ -351,6 +375,10 @@ class AugmentRequest(SeriesFields):
     path_column : str or None
         Images or recordings listed in a table: the column of their file paths (relative to the
         table's folder); ``label_column`` then names their classes.
+    image_size, channels, resize : str, int, str or None
+        Images: bring every picture to this size (``"64"`` or ``"64x48"``, height × width), to 1
+        (grey) or 3 (RGB) channels, by ``"crop"`` (scale to cover, centre crop) or ``"pad"``
+        (:meth:`~simulacra.io.ImageSet.read`).
     test : str or None
         Texts: real test texts, for TRTR with and without the copies; series: a real test series, for
         the predictive score with and without the copies (a bundled set brings its own).
@@ -368,6 +396,9 @@ class AugmentRequest(SeriesFields):
     text_column: str | None = None
     label_column: str | None = None
     path_column: str | None = None
+    image_size: str | None = None
+    channels: int | None = None
+    resize: str | None = None
     test: str | None = None
     seed: int = Field(0, ge=0, le=MAX_SEED)
     force: bool = False
@@ -409,6 +440,10 @@ class MixRequest(Request):
     path_column : str or None
         Images or recordings listed in a table: the column of their file paths (relative to the
         table's folder); ``label_column`` then names their classes.
+    image_size, channels, resize : str, int, str or None
+        Images: bring every picture to this size (``"64"`` or ``"64x48"``, height × width), to 1
+        (grey) or 3 (RGB) channels, by ``"crop"`` (scale to cover, centre crop) or ``"pad"``
+        (:meth:`~simulacra.io.ImageSet.read`).
     seed : int
         The first repeat's seed.
     output : Path or None
@@ -436,6 +471,9 @@ class MixRequest(Request):
     text_column: str | None = None
     label_column: str | None = None
     path_column: str | None = None
+    image_size: str | None = None
+    channels: int | None = None
+    resize: str | None = None
     seed: int = 0
     output: Path | None = None
     workers: int | None = None

@@ -213,11 +213,19 @@ def stream_rows(
 
 
 def load_images(
-    source: str, *, part: str = "train", path_column: str | None = None, label_column: str | None = None
+    source: str,
+    *,
+    part: str = "train",
+    path_column: str | None = None,
+    label_column: str | None = None,
+    size: int | tuple[int, int] | None = None,
+    channels: int | None = None,
+    fit: str = "crop",
 ) -> ImageSet:
     """A bundled image dataset's ``part`` (``train``/``test``) when ``source`` names one, else
     :meth:`ImageSet.read_table` of a table listing pictures in ``path_column`` (classes in
-    ``label_column``), else :meth:`ImageSet.read` (class folders, flat folders, ``.npz``, IDX).
+    ``label_column``), else :meth:`ImageSet.read` (class folders, flat folders, ``.npz``, IDX); each
+    brought to ``size`` and ``channels`` by ``fit`` where given (:meth:`ImageSet.read`).
 
     Raises
     ------
@@ -230,10 +238,12 @@ def load_images(
                 f"{source!r} is not an image dataset; this command needs images here (e.g. 'mnist')"
             )
         train, test = datasets.load(source)
-        return train if part == "train" else test
+        return (train if part == "train" else test).resized(size, channels, fit)
     if path_column:
-        return ImageSet.read_table(source, path_column, label_column=label_column)
-    return ImageSet.read(source)
+        return ImageSet.read_table(
+            source, path_column, label_column=label_column, size=size, channels=channels, fit=fit
+        )
+    return ImageSet.read(source, size=size, channels=channels, fit=fit)
 
 
 def load_texts(

@@ -59,6 +59,25 @@ def picture_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
+def parse_size(text: str | None) -> tuple[int, int] | None:
+    """``"64"`` → ``(64, 64)``, ``"64x48"`` → ``(64, 48)`` (height × width); ``None`` stays ``None``.
+
+    Raises
+    ------
+    DataError
+        Anything else, or a side outside ``[1, MAX_SIDE]``.
+    """
+    if text is None:
+        return None
+    parts = str(text).lower().replace("×", "x").split("x")
+    if len(parts) not in (1, 2) or not all(p.strip().isdigit() for p in parts):
+        raise DataError(f"image size {text!r}: give one side or height x width in pixels, e.g. 64 or 64x48")
+    sides = tuple(int(p) for p in parts)
+    size = (sides[0], sides[-1])
+    check_picture_options(size, None, "crop")
+    return size
+
+
 def check_picture_options(size: int | tuple[int, int] | None, channels: int | None, fit: str) -> None:
     """Refuse a ``size``, ``channels`` or ``fit`` that :func:`read_pictures` cannot use.
 

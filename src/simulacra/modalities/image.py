@@ -43,6 +43,7 @@ class ImageModality(ArchiveModality):
     bench_models = ("dcgan", "cgan", "vae", "cvae")
     bench_columns = BENCH_COLUMNS
     folder_files = "PNG files"
+    loader_fields = ("path_column", "label_column", "image_size", "channels", "resize")
 
     def recognises(self, source: str, **options: Any) -> bool:
         from simulacra.workflow import is_image_source
@@ -62,10 +63,19 @@ class ImageModality(ArchiveModality):
         return self.default_model if _labelled(source) else "dcgan"
 
     def load(self, source: str, *, part: str = "train", **options: Any) -> Any:
+        from simulacra.errors import DataError
+        from simulacra.io.pictures import FITS, parse_size
         from simulacra.workflow import load_images
 
+        if options.get("resize") not in (None, *FITS):
+            raise DataError(f"--resize {options['resize']!r}: give crop or pad")
         columns = {k: options.get(k) for k in ("path_column", "label_column")}
-        return load_images(source, part=part, **columns)
+        shape = {
+            "size": parse_size(options.get("image_size")),
+            "channels": options.get("channels"),
+            "fit": options.get("resize") or "crop",
+        }
+        return load_images(source, part=part, **columns, **shape)
 
     def read_synthetic(self, path: str, **options: Any) -> Any:
         from simulacra.io import ImageSet

@@ -166,10 +166,13 @@ class ArchiveModality(LabelledModality):
     #: what the output folder holds, for the refusal of another output
     folder_files: ClassVar[str] = "files"
 
+    #: the request fields this modality's loader reads
+    loader_fields: ClassVar[tuple[str, ...]] = ("path_column", "label_column")
+
     def loader_options(self, request: Any) -> dict[str, Any]:
-        """``path_column`` and ``label_column``, where the request gives them: items listed in a
-        table."""
-        return {k: getattr(request, k) for k in ("path_column", "label_column") if getattr(request, k, None)}
+        """The :attr:`loader_fields` the request gives (items listed in a table; images: the size
+        to read them at)."""
+        return {k: getattr(request, k) for k in self.loader_fields if getattr(request, k, None)}
 
     def check_output(self, path: str) -> None:
         """Refuse, before any work, an output this modality's sets cannot be written to.
