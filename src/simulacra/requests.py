@@ -101,7 +101,33 @@ class SeriesFields(Request):
         return value
 
 
-class FitRequest(SeriesFields):
+class ItemFields(Request):
+    """The loader options of texts, images and recordings, shared by the requests that read them.
+
+    Attributes
+    ----------
+    text_column, label_column : str or None
+        Texts in a table: the columns holding the texts and their labels (simulacra's own samples,
+        with columns ``text`` and ``label``, need neither). Images or recordings listed in a table:
+        ``label_column`` names their classes.
+    path_column : str or None
+        Images or recordings listed in a table: the column of their file paths (relative to the
+        table's folder).
+    image_size, channels, resize : str, int, str or None
+        Images: bring every picture to this size (``"64"`` or ``"64x48"``, height × width), to 1
+        (grey) or 3 (RGB) channels, by ``"crop"`` (scale to cover, centre crop) or ``"pad"``
+        (:meth:`~simulacra.io.ImageSet.read`).
+    """
+
+    text_column: str | None = None
+    label_column: str | None = None
+    path_column: str | None = None
+    image_size: str | None = None
+    channels: int | None = None
+    resize: str | None = None
+
+
+class FitRequest(SeriesFields, ItemFields):
     """The inputs of :func:`fit`.
 
     Attributes
@@ -117,15 +143,8 @@ class FitRequest(SeriesFields):
         Hyper-parameters, checked by the model before any data is read.
     metadata : Path or None
         Tables: metadata overrides (JSON/YAML).
-    text_column, label_column : str or None
-        Texts in a table: the columns holding the texts and their labels.
-    path_column : str or None
-        Images or recordings listed in a table: the column of their file paths (relative to the
-        table's folder); ``label_column`` then names their classes.
-    image_size, channels, resize : str, int, str or None
-        Images: bring every picture to this size (``"64"`` or ``"64x48"``, height × width), to 1
-        (grey) or 3 (RGB) channels, by ``"crop"`` (scale to cover, centre crop) or ``"pad"``
-        (:meth:`~simulacra.io.ImageSet.read`).
+    text_column, label_column, path_column, image_size, channels, resize
+        Texts, images and recordings: see :class:`ItemFields`.
     sequence_index, sequence_key, context_columns
         Series: see :class:`SeriesFields`.
     checkpoint_every : int
@@ -158,12 +177,6 @@ class FitRequest(SeriesFields):
     model: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     metadata: Path | None = None
-    text_column: str | None = None
-    label_column: str | None = None
-    path_column: str | None = None
-    image_size: str | None = None
-    channels: int | None = None
-    resize: str | None = None
     checkpoint_every: int = Field(10, ge=0)
     resume: bool = False
     max_rows: int = Field(1_000_000, ge=100, le=10**10)
@@ -181,7 +194,7 @@ class FitRequest(SeriesFields):
         return self.output.with_name(self.output.name + ".checkpoint")
 
 
-class EvaluateRequest(SeriesFields):
+class EvaluateRequest(SeriesFields, ItemFields):
     """The inputs of :func:`evaluate`.
 
     Attributes
@@ -201,15 +214,8 @@ class EvaluateRequest(SeriesFields):
         Images and texts: a fitted model folder, for its training curves (and grids, or perplexity).
     metadata : Path or None
         Tables: metadata overrides (JSON/YAML).
-    text_column, label_column : str or None
-        Texts in a table file: the columns holding the texts and their labels.
-    path_column : str or None
-        Images or recordings listed in a table: the column of their file paths (relative to the
-        table's folder); ``label_column`` then names their classes.
-    image_size, channels, resize : str, int, str or None
-        Images: bring every picture to this size (``"64"`` or ``"64x48"``, height × width), to 1
-        (grey) or 3 (RGB) channels, by ``"crop"`` (scale to cover, centre crop) or ``"pad"``
-        (:meth:`~simulacra.io.ImageSet.read`).
+    text_column, label_column, path_column, image_size, channels, resize
+        Texts, images and recordings: see :class:`ItemFields`.
     privacy : bool
         Tables: also run the privacy attacks, with the test rows as the control set.
     preparation : Path or None
@@ -239,12 +245,6 @@ class EvaluateRequest(SeriesFields):
     target: str | None = None
     model: Path | None = None
     metadata: Path | None = None
-    text_column: str | None = None
-    label_column: str | None = None
-    path_column: str | None = None
-    image_size: str | None = None
-    channels: int | None = None
-    resize: str | None = None
     privacy: bool = False
     preparation: Path | None = None
     unfiltered: str | None = None
@@ -256,7 +256,7 @@ class EvaluateRequest(SeriesFields):
     force: bool = False
 
 
-class SampleRequest(Request):
+class SampleRequest(ItemFields):
     """The inputs of :func:`simulacra.commands.sample`.
 
     Attributes
@@ -283,16 +283,8 @@ class SampleRequest(Request):
         ``evaluate``'s ``filter_record``).
     data, test : str or None
         The model's real training data and a real holdout, for the filters.
-    text_column, label_column : str or None
-        Texts: the columns of ``data`` when it is a table (a bundled set, or simulacra's own samples
-    path_column : str or None
-        Images or recordings listed in a table: the column of their file paths (relative to the
-        table's folder); ``label_column`` then names their classes.
-    image_size, channels, resize : str, int, str or None
-        Images: bring every picture to this size (``"64"`` or ``"64x48"``, height × width), to 1
-        (grey) or 3 (RGB) channels, by ``"crop"`` (scale to cover, centre crop) or ``"pad"``
-        (:meth:`~simulacra.io.ImageSet.read`).
-        with columns ``text`` and ``label``, need neither).
+    text_column, label_column, path_column, image_size, channels, resize
+        Texts, images and recordings: see :class:`ItemFields`.
     temperature : float
         In (0, 10]: below 1 the samples crowd the dense regions, above 1 they spread out.
     sequence_length : int or None
@@ -332,12 +324,6 @@ class SampleRequest(Request):
     filter_record: Path | None = None
     data: str | None = None
     test: str | None = None
-    text_column: str | None = None
-    label_column: str | None = None
-    path_column: str | None = None
-    image_size: str | None = None
-    channels: int | None = None
-    resize: str | None = None
     temperature: float = 1.0
     sequence_length: int | None = None
     context_output: str | None = None
@@ -353,7 +339,7 @@ class SampleRequest(Request):
     force: bool = False
 
 
-class AugmentRequest(SeriesFields):
+class AugmentRequest(SeriesFields, ItemFields):
     """The inputs of :func:`simulacra.commands.augment`.
 
     Attributes
@@ -370,15 +356,8 @@ class AugmentRequest(SeriesFields):
         ``.parquet``. Series: ``.csv`` or ``.parquet``.
     copies : int
         Augmented copies of every item, in [1, 1000].
-    text_column, label_column : str or None
-        Texts in a table file: their columns.
-    path_column : str or None
-        Images or recordings listed in a table: the column of their file paths (relative to the
-        table's folder); ``label_column`` then names their classes.
-    image_size, channels, resize : str, int, str or None
-        Images: bring every picture to this size (``"64"`` or ``"64x48"``, height × width), to 1
-        (grey) or 3 (RGB) channels, by ``"crop"`` (scale to cover, centre crop) or ``"pad"``
-        (:meth:`~simulacra.io.ImageSet.read`).
+    text_column, label_column, path_column, image_size, channels, resize
+        Texts, images and recordings: see :class:`ItemFields`.
     test : str or None
         Texts: real test texts, for TRTR with and without the copies; series: a real test series, for
         the predictive score with and without the copies (a bundled set brings its own).
@@ -393,18 +372,12 @@ class AugmentRequest(SeriesFields):
     pipeline: Path
     output: Path
     copies: int = Field(1, ge=1, le=1000)
-    text_column: str | None = None
-    label_column: str | None = None
-    path_column: str | None = None
-    image_size: str | None = None
-    channels: int | None = None
-    resize: str | None = None
     test: str | None = None
     seed: int = Field(0, ge=0, le=MAX_SEED)
     force: bool = False
 
 
-class MixRequest(Request):
+class MixRequest(ItemFields):
     """The inputs of :func:`simulacra.commands.mix`.
 
     Attributes
@@ -435,15 +408,8 @@ class MixRequest(Request):
     write_best : str or None
         Where to write the best mixed training set (tables: a ``synthetic`` column marks its rows;
         images and texts: the real items first, then the synthetic ones).
-    text_column, label_column : str or None
-        Texts in a table: the column of texts and of their class labels.
-    path_column : str or None
-        Images or recordings listed in a table: the column of their file paths (relative to the
-        table's folder); ``label_column`` then names their classes.
-    image_size, channels, resize : str, int, str or None
-        Images: bring every picture to this size (``"64"`` or ``"64x48"``, height × width), to 1
-        (grey) or 3 (RGB) channels, by ``"crop"`` (scale to cover, centre crop) or ``"pad"``
-        (:meth:`~simulacra.io.ImageSet.read`).
+    text_column, label_column, path_column, image_size, channels, resize
+        Texts, images and recordings: see :class:`ItemFields`.
     seed : int
         The first repeat's seed.
     output : Path or None
@@ -468,12 +434,6 @@ class MixRequest(Request):
     params: dict[str, Any] = Field(default_factory=dict)
     metadata: Path | None = None
     write_best: str | None = None
-    text_column: str | None = None
-    label_column: str | None = None
-    path_column: str | None = None
-    image_size: str | None = None
-    channels: int | None = None
-    resize: str | None = None
     seed: int = 0
     output: Path | None = None
     workers: int | None = None
