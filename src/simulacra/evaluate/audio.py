@@ -24,6 +24,9 @@ References
   for Assessing Generative Models", NeurIPS 2019.
 * T. Sainath, C. Parada, "Convolutional Neural Networks for Small-footprint Keyword Spotting",
   Interspeech 2015 (small CNNs on log-mel features for spoken words).
+* B. Atal, "Effectiveness of linear prediction characteristics of the speech wave for automatic
+  speaker identification and verification", JASA 1974 (cepstral mean normalisation: subtracting each
+  recording's mean log spectrum removes what a voice and a microphone add to every frame alike).
 
 Method
 ------
@@ -31,7 +34,8 @@ Method
 
     S = LogMel(x)                          # (B, n_mels = 40, frames), 32 ms Hann window, 8 ms hop
     S = max(S, max(S) − 80 dB)             # per recording: silence and faint noise on one floor
-    S = (S − μ_band) / σ_band              # per-band moments of the training recordings
+    S = S − mean_time(S)                   # per recording and band: cepstral mean normalisation
+    S = S / σ_band                         # σ_band: per-band spread of the training recordings' S
     h = [Conv3×3 → BatchNorm → ReLU → MaxPool2] × 2 (32, 64 channels) → Conv3×3 (64) → ReLU
     e = Linear(64 · N_MELS/4 → 128)(mean over time of h), ReLU     # (B, 128): the features
     logits = Linear(128 → K)(Dropout(0.25)(e))
@@ -40,7 +44,10 @@ Adam 1e-3, cross-entropy, batches of 64, 30 epochs, seeded.
 
 Where this differs from the papers: Sainath & Parada's networks are sized for 16 kHz keyword spotting
 and trained for far longer; this one is sized to train in seconds on two CPU cores, and pools over
-time, keeping the bands.
+time, keeping the bands. Cepstral mean normalisation was chosen by leave-one-speaker-out accuracy on
+the four shared FSDD speakers (each held out in turn, one seed): it raised the mean over the four
+from 0.428 to 0.544 (three speakers up by 0.08–0.23, lucas down by 0.01); adding random vocal-tract
+length warps, SpecAugment masks and time shifts in training left the mean at 0.543.
 """
 
 from __future__ import annotations
@@ -65,6 +72,13 @@ from simulacra.transform.audio import LogMel, top_db_floor
 N_MELS, FEATURES, EPOCHS, BATCH, LEARNING_RATE, WINDOW_SECONDS = 40, 128, 30, 64, 1e-3, 0.032
 
 
+def cepstral_mean_normalised(spec: torch.Tensor) -> torch.Tensor:
+    """``(B, n_mels, frames)`` log-mel → the same, floored 80 dB below each recording's loudest bin
+    and with each recording's mean over time subtracted per band (cepstral mean normalisation)."""
+    spec = top_db_floor(spec)
+    return spec - spec.mean(dim=2, keepdim=True)
+
+
 def log_mel_for(sample_rate: int) -> LogMel:
     """The classifier's front end at ``sample_rate``: a Hann window of about 32 ms (a power of two
     of samples), a hop of a quarter window, :data:`N_MELS` bands."""
@@ -83,7 +97,8 @@ class AudioClassifier(nn.Module):
     class_names : list of str
         The K classes, in the order of the logits.
     mean, std : ndarray, shape (N_MELS,)
-        Per-band moments of the training recordings' log-mel spectrograms.
+        Per-band moments of the training recordings' log-mel spectrograms after cepstral mean
+        normalisation (``mean`` is then about 0 and is kept for the record).
     """
 
     def __init__(self, sample_rate: int, class_names: list[str], mean: np.ndarray, std: np.ndarray) -> None:
@@ -110,7 +125,7 @@ class AudioClassifier(nn.Module):
 
     def spectrograms(self, waveforms: torch.Tensor) -> torch.Tensor:
         """``(B, 1, N_MELS, frames)``: the normalised log-mel spectrograms of ``(B, T)`` waveforms."""
-        return ((top_db_floor(self.front(waveforms)) - self.mean) / self.std)[:, None]
+        return (cepstral_mean_normalised(self.front(waveforms)) / self.std)[:, None]
 
     def features(self, waveforms: torch.Tensor) -> torch.Tensor:
         """``(B, 128)`` embeddings."""
@@ -138,7 +153,7 @@ def train_classifier(
     x = torch.from_numpy(audio.waveforms)
     y = torch.from_numpy(audio.labels)
     with torch.no_grad():
-        spec = top_db_floor(log_mel_for(audio.sample_rate)(x))  # (N, N_MELS, frames)
+        spec = cepstral_mean_normalised(log_mel_for(audio.sample_rate)(x))  # (N, N_MELS, frames)
         mean, std = spec.mean(dim=(0, 2)).numpy(), spec.std(dim=(0, 2)).clamp_min(1e-3).numpy()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
@@ -228,6 +243,8 @@ DESCRIPTIONS.update(
         "loudness_similarity": "1 − KS statistic between real and synthetic recordings' loudness (RMS level, dB). 1 = same distribution.",
         "voiced_duration_similarity": "1 − KS statistic between real and synthetic recordings' voiced duration (frames within 30 dB of the loudest). 1 = same distribution.",
         "centroid_similarity": "1 − KS statistic between real and synthetic recordings' mean spectral centroid (Hz). 1 = same distribution.",
+        "reconstruction_stoi": "Mean STOI (Taal et al. 2011; 1 = as intelligible as the original) of real test recordings passed through the model's spectrogram and recovered by Griffin–Lim, no generator involved: the ceiling of what the model can draw.",
+        "reconstruction_snr_db": "Mean SNR (dB) of the same reconstructions against the originals; low for any phase-recovering model, since the phase is estimated rather than copied: read STOI first.",
         "nn_embedding_ratio": "Median distance of synthetic recordings to their nearest training recording ÷ that of real test recordings, in the classifier's embedding space. ≈ 1 or above: no copying; well below 1: memorisation.",
     }
 )
@@ -331,6 +348,7 @@ def evaluate_audio(
     *,
     seed: int = 0,
     classifier_epochs: int | None = None,
+    reconstructions: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Evaluation:
     """Score synthetic recordings against the real ones (see the module docstring for each metric).
 
@@ -347,12 +365,17 @@ def evaluate_audio(
         Seeds the classifiers, the subsamples and the reference rows.
     classifier_epochs : int or None
         Training epochs of the real and the TSTR classifiers (default :data:`EPOCHS`).
+    reconstructions : (originals, reconstructed) or None
+        Two ``(M, T)`` float32 arrays, real recordings and what a model made of them (e.g.
+        :meth:`~simulacra.synthesizers.audio.SpectrogramModel.resynthesize`): the group
+        ``reconstruction`` scores them with :func:`augmentation_strength` (STOI, SNR).
 
     Returns
     -------
     Evaluation
-        Groups ``fidelity``, ``utility`` and ``privacy``; ``details["references"]`` holds the FAD,
-        precision, recall, density and coverage of the reference rows, ``details["per_class"]`` the
+        Groups ``fidelity``, ``utility``, ``privacy`` and ``reconstruction``;
+        ``details["references"]`` holds the FAD, precision, recall, density and coverage of the
+        reference rows, ``details["per_class"]`` the
         last four per class (labelled samples), ``details["statistics"]`` the spectral statistics'
         medians, ``details["memorisation"]`` each synthetic recording's nearest training recording.
 
@@ -448,8 +471,13 @@ def evaluate_audio(
         ev.metrics["privacy"] = {k: mem[k] for k in ("nn_embedding_ratio", "near_copy_rate")}
         ev.details["memorisation"] = mem
     ev.seconds["privacy"] = time.perf_counter() - clock
+    if reconstructions is not None:
+        clock = time.perf_counter()
+        scores = augmentation_strength(*reconstructions, real_train.sample_rate)
+        ev.metrics["reconstruction"] = {f"reconstruction_{k}": v for k, v in scores.items()}
+        ev.seconds["reconstruction"] = time.perf_counter() - clock
     ev.details["classifier"] = {
-        "architecture": "log-mel(40) conv32-pool-conv64-pool-conv64-mean(time)-fc128-fc(K)",
+        "architecture": "log-mel(40) CMN conv32-pool-conv64-pool-conv64-mean(time)-fc128-fc(K)",
         "epochs": int(EPOCHS if classifier_epochs is None else classifier_epochs),
         "weights": "trained here on the real training recordings",
         "real_test_accuracy": utility.get("trtr_accuracy"),
