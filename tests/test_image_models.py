@@ -195,3 +195,22 @@ def test_diffusion_denoises_and_guidance_steers(digits):
     assert not np.array_equal(plain, guided)
     with pytest.raises(DataError, match="divisible by 4"):
         _fit("edm", ImageSet(np.zeros((4, 1, 10, 10), np.uint8)), epochs=1)
+
+
+def test_the_auxiliary_classifier_learns_the_classes_and_saves(digits, tmp_path):
+    """cgan's ``class_weight`` (AC-GAN): the discriminator gets a class head that learns the real
+    digits' classes; the model trains, saves and loads; off by default."""
+    import torch
+
+    model = _fit("cgan", digits, class_weight=1.0)
+    assert all(np.isfinite(h["loss_g"]) for h in model.history_)
+    head = model.discriminator_.eval()
+    with torch.inference_mode():
+        real = torch.from_numpy(digits.images).float() / 127.5 - 1.0
+        said = head.judge(real)[1].argmax(1).numpy()
+    assert (said == digits.labels).mean() > 0.5  # chance: 0.1
+    assert _fit("cgan", digits, epochs=1).discriminator_.classifier is None
+    model.save(tmp_path / "m")
+    again = BaseSynthesizer.load(tmp_path / "m")
+    assert again.discriminator_.classifier is not None
+    assert_same_images(again.sample(30, seed=3).images, model.sample(30, seed=3).images)

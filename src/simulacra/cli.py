@@ -408,7 +408,7 @@ class _Fit:
     "simulacra fit adult --model ctgan --param epochs=300 -o models/ctgan (after an interruption, "
     "the same command plus --resume) · simulacra fit sms --model textgpt -o models/sms · "
     "simulacra fit reviews.csv --model textgpt --text-column review --label-column stars -o models/reviews · "
-    "simulacra fit recordings/ -o models/speech (WAV files in class folders or named {digit}_{speaker}_{n}.wav; specgan)"
+    "simulacra fit recordings/ -o models/speech (WAV files in class folders or named {digit}_{speaker}_{n}.wav; specvae)"
 )
 def fit(
     source: _Fit.source,

@@ -26,6 +26,7 @@ BENCH_COLUMNS = [
     ("trtr_accuracy", "TRTR acc", "{:.3f}"),
     ("label_agreement", "label agreement", "{:.3f}"),
     ("nn_embedding_ratio", "NN embedding ratio", "{:.2f}"),
+    ("reconstruction_stoi", "reconstruction STOI", "{:.3f}"),
 ]
 #: the most recordings a benchmark samples
 BENCH_RECORDINGS = 2000
@@ -47,8 +48,8 @@ class AudioModality(ArchiveModality):
 
     name = "audio"
     unit = "recordings"
-    default_model = "specgan"
-    mix_model = "specgan"
+    default_model = "specvae"
+    mix_model = "specvae"
     bench_models = ("specgan", "specvae")
     bench_columns = BENCH_COLUMNS
     bench_warmup = 20
@@ -181,13 +182,23 @@ class AudioModality(ArchiveModality):
     def evaluate(self, real: Source, synthetic: Any, options: EvaluateOptions) -> tuple[Any, Any]:
         """The audio metrics (:func:`~simulacra.evaluate.audio.evaluate_audio`) and their report
         (:class:`~simulacra.report.audio.AudioReport`); ``options.model`` adds its training curves
-        and spectrogram grids."""
+        and spectrogram grids, and with real test recordings the STOI and SNR of what its
+        representation keeps of them (``resynthesize``)."""
         from simulacra.evaluate.audio import evaluate_audio
         from simulacra.report.audio import AudioReport
 
-        model = options.model
+        model, recon = options.model, None
         with options.status.busy("evaluating recordings (the audio classifier trains on the real ones)"):
-            evaluation = evaluate_audio(real.train, synthetic, real.test, seed=options.seed)
+            drawn = (getattr(model, "sample_rate_", None), getattr(model, "samples_", None))
+            if (
+                real.test is not None
+                and hasattr(model, "resynthesize")
+                and drawn == (real.test.sample_rate, real.test.waveforms.shape[1])
+            ):
+                recon = (real.test.waveforms, model.resynthesize(real.test).waveforms)
+            evaluation = evaluate_audio(
+                real.train, synthetic, real.test, seed=options.seed, reconstructions=recon
+            )
             report = AudioReport(
                 evaluation,
                 real.train,

@@ -30,8 +30,10 @@ Where this differs from the paper: SpecGAN draws 128×128 linear-frequency spect
 and uses the WGAN-GP loss with five critic steps per generator step; here the spectrogram is log-mel
 (fewer, perceptually spaced bands, so the networks are smaller), sized by the recordings rather than
 fixed, and the networks, loss and conditioning are the image cgan's (non-saturating loss, projection
-discriminator with spectral norm), which train in minutes on two CPU cores. The conditional VAE of
-the same pixels is the second family (likelihood-based instead of adversarial).
+discriminator with spectral norm), which train in minutes on two CPU cores, with an auxiliary
+classifier loss (AC-GAN, Odena et al. 2017: ``class_weight``) that draws recognisable digits in fewer
+steps. The conditional VAE of the same pixels is the second family (likelihood-based instead of
+adversarial).
 """
 
 from __future__ import annotations
@@ -187,6 +189,32 @@ class SpectrogramModel:
                 waves[start : start + INVERT_BLOCK] = front.invert(spec, self.samples_, iterations=iterations)
         return AudioSet(waves, self.sample_rate_, labels, list(self.class_names_))
 
+    def resynthesize(self, audio: AudioSet) -> AudioSet:
+        """``audio``'s recordings through the model's representation and back, with no generator: the
+        log-mel spectrogram, normalised and clipped as in training, then the waveform by Griffin–Lim
+        (``griffin_lim_iterations``). Its intelligibility (STOI) against the originals is the ceiling
+        of what the model can draw. Returns an AudioSet ``(N, T)`` float32 with ``audio``'s labels.
+
+        Raises
+        ------
+        NotFittedError; DataError (recordings of another rate or duration than the training ones).
+        """
+        self._check_fitted()
+        if (audio.sample_rate, audio.waveforms.shape[1]) != (self.sample_rate_, self.samples_):
+            raise DataError(
+                f"recordings of {audio.duration:g} s at {audio.sample_rate} Hz; the model draws "
+                f"{self.samples_ / self.sample_rate_:g} s at {self.sample_rate_} Hz; read them at that rate and duration"
+            )
+        front, iterations = self._front(), int(self.griffin_lim_iterations)
+        waves = np.empty_like(audio.waveforms)
+        with torch.inference_mode():
+            for start in range(0, len(audio), INVERT_BLOCK):
+                block = torch.from_numpy(audio.waveforms[start : start + INVERT_BLOCK])
+                pixels = self._to_pixels(front(block)).numpy()
+                spec = self._to_spectrograms(pixels)
+                waves[start : start + INVERT_BLOCK] = front.invert(spec, self.samples_, iterations=iterations)
+        return AudioSet(waves, self.sample_rate_, audio.labels, list(audio.class_names), groups=audio.groups)
+
     def _bytes_per_row(self) -> float:
         c, h, w = self.image_shape_
         return c * h * w * 8.0 + self.samples_ * 4.0  # float32 pixels (kept until inverted) and waveforms
@@ -213,6 +241,14 @@ class SpecGAN(SpectrogramModel, ConditionalGAN):
     name = "specgan"
     conditional: ClassVar[bool] = True
     epochs = ConditionalGAN.epochs.but(default=60, doc="passes over the shuffled recordings")
+    class_weight = ConditionalGAN.class_weight.but(
+        default=1.0,
+        doc=ConditionalGAN.class_weight.doc
+        + "; on the shared FSDD (lucas held out, seed 0) it raised the label agreement at 20 epochs "
+        "from 0.16 to 0.42 and at 60 from 0.28 to 0.47 (the metrics' classifier before its cepstral mean "
+        "normalisation)",
+    )
+    saved_defaults: ClassVar[dict[str, Any]] = {"class_weight": 0.0}  # saved before it had the option
 
 
 @register

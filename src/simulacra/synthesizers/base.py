@@ -166,6 +166,10 @@ class BaseSynthesizer(ABC):
     #: capability: ``fit`` takes ``pii`` and ``pii_key`` (personal-identifier columns never reach the
     #: model; :class:`Synthesizer`, the table models)
     replaces_identifiers: ClassVar[bool] = False
+    #: parameters added to the model after earlier releases saved models without them, with the value
+    #: those models were trained with (a new default would rebuild them otherwise); :meth:`load` fills
+    #: them in where a ``config.json`` lacks them
+    saved_defaults: ClassVar[dict[str, Any]] = {}
 
     @property
     def differentially_private(self) -> bool:
@@ -356,7 +360,8 @@ class BaseSynthesizer(ABC):
             raise _invalid(path, exc) from None
         _check_format(path, config)
         try:
-            model = make(config["model"], **config["params"])
+            earlier = model_class(config["model"]).saved_defaults
+            model = make(config["model"], **({**earlier, **config["params"]}))
         except Exception as exc:
             raise _invalid(path, exc) from None
         if not isinstance(model, cls):

@@ -37,23 +37,36 @@ from simulacra.validation import Boolean, Optional, Real
 
 class Discriminator(nn.Module):
     """``(B, C, H, W)`` in [-1, 1] (and labels ``(B,)``) → one logit per image ``(B,)``; with
-    ``n_classes`` > 0 a projection discriminator."""
+    ``n_classes`` > 0 a projection discriminator, and with ``classify`` also an auxiliary classifier
+    head (:meth:`judge`: ``(B, n_classes)`` class logits of the same features, Odena et al. 2017)."""
 
     def __init__(
-        self, shape: tuple[int, int, int], width: int, n_classes: int = 0, spectral_norm: bool = False
+        self,
+        shape: tuple[int, int, int],
+        width: int,
+        n_classes: int = 0,
+        spectral_norm: bool = False,
+        classify: bool = False,
     ) -> None:
         super().__init__()
         self.body = DownsamplingEncoder(shape, width, batch_norm=True, spectral_norm=spectral_norm)
         sn = nn.utils.parametrizations.spectral_norm if spectral_norm else (lambda m: m)
         self.psi = sn(nn.Linear(self.body.features, 1))
         self.embed = sn(nn.Embedding(n_classes, self.body.features)) if n_classes else None
+        self.classifier = sn(nn.Linear(self.body.features, n_classes)) if n_classes and classify else None
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.judge(x, y)[0]
+
+    def judge(
+        self, x: torch.Tensor, y: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The logits ``(B,)`` and, with the auxiliary head, the class logits ``(B, n_classes)``."""
         h = self.body(x)
         logit = self.psi(h).squeeze(1)
         if self.embed is not None and y is not None:
             logit = logit + (self.embed(y) * h).sum(1)
-        return logit
+        return logit, (self.classifier(h) if self.classifier is not None else None)
 
 
 @register
@@ -79,12 +92,20 @@ class DCGAN(ImageSynthesizer):
         "it for cgan, as the projection discriminator's authors do, and not for dcgan, as Radford et al. "
         "(on 8,000 MNIST digits it took cgan's TSTR from 0.93 to 0.95)",
     )
+    class_weight = Hyper(
+        0.0,
+        Real(ge=0, le=100),
+        "weight of the auxiliary classifier loss (AC-GAN, Odena et al. 2017; conditional models only): "
+        "the discriminator also learns the class of real images and the generator is pushed to draw "
+        "images it classifies as their label; 0 leaves it out",
+    )
 
     def _build(self, x: torch.Tensor, y: torch.Tensor | None) -> None:
         k = len(self.class_names_) if self.conditional else 0
         self.generator_ = UpsamplingDecoder(int(self.latent_dim) + k, self.image_shape_, int(self.width))
         sn = self.conditional if self.spectral_norm is None else bool(self.spectral_norm)
-        self.discriminator_ = Discriminator(self.image_shape_, int(self.width), k, sn)
+        classify = self.conditional and float(self.class_weight) > 0
+        self.discriminator_ = Discriminator(self.image_shape_, int(self.width), k, sn, classify)
         for net in (self.generator_, self.discriminator_):
             init_weights(net)
             net.to(self.device_)
@@ -105,6 +126,7 @@ class DCGAN(ImageSynthesizer):
 
     def _train_epoch(self) -> dict[str, float]:
         real_target = 1.0 - float(self.label_smoothing)
+        weight = float(self.class_weight)
         totals = torch.zeros(4)
         batches = self._batches(self._x.shape[0])
         for idx in batches:
@@ -112,16 +134,20 @@ class DCGAN(ImageSynthesizer):
             y = self._y[idx] if self._y is not None else None
             z = torch.randn((len(idx), int(self.latent_dim)), device=self.device_)
             fake = torch.tanh(self.generator_(self._inputs(z, y)))
-            d_real = self.discriminator_(real, y)
+            d_real, c_real = self.discriminator_.judge(real, y)
             d_fake = self.discriminator_(fake.detach(), y)
             loss_d = F.binary_cross_entropy_with_logits(
                 d_real, torch.full_like(d_real, real_target)
             ) + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
+            if c_real is not None:  # the auxiliary classifier learns on real images only
+                loss_d = loss_d + weight * F.cross_entropy(c_real, y)
             self.opt_d_.zero_grad(set_to_none=True)
             loss_d.backward()
             self.opt_d_.step()
-            d_gen = self.discriminator_(fake, y)
+            d_gen, c_gen = self.discriminator_.judge(fake, y)
             loss_g = F.binary_cross_entropy_with_logits(d_gen, torch.ones_like(d_gen))
+            if c_gen is not None:
+                loss_g = loss_g + weight * F.cross_entropy(c_gen, y)
             self.opt_g_.zero_grad(set_to_none=True)
             loss_g.backward()
             self.opt_g_.step()
