@@ -96,17 +96,16 @@ class AudioClassifier(nn.Module):
         Hz, of every waveform it reads.
     class_names : list of str
         The K classes, in the order of the logits.
-    mean, std : ndarray, shape (N_MELS,)
-        Per-band moments of the training recordings' log-mel spectrograms after cepstral mean
-        normalisation (``mean`` is then about 0 and is kept for the record).
+    std : ndarray, shape (N_MELS,)
+        Per-band standard deviation of the training recordings' log-mel spectrograms after cepstral
+        mean normalisation (their mean is then 0).
     """
 
-    def __init__(self, sample_rate: int, class_names: list[str], mean: np.ndarray, std: np.ndarray) -> None:
+    def __init__(self, sample_rate: int, class_names: list[str], std: np.ndarray) -> None:
         super().__init__()
         self.sample_rate, self.class_names = int(sample_rate), list(class_names)
         self.n_classes = len(self.class_names)
         self.front = log_mel_for(sample_rate)
-        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32)[:, None])
         self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32)[:, None])
         self.body = nn.Sequential(
             nn.Conv2d(1, 32, 3, padding=1),
@@ -154,10 +153,10 @@ def train_classifier(
     y = torch.from_numpy(audio.labels)
     with torch.no_grad():
         spec = cepstral_mean_normalised(log_mel_for(audio.sample_rate)(x))  # (N, N_MELS, frames)
-        mean, std = spec.mean(dim=(0, 2)).numpy(), spec.std(dim=(0, 2)).clamp_min(1e-3).numpy()
+        std = spec.std(dim=(0, 2)).clamp_min(1e-3).numpy()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
-        model = AudioClassifier(audio.sample_rate, audio.class_names, mean, std)
+        model = AudioClassifier(audio.sample_rate, audio.class_names, std)
         optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
         model.train()
         for _ in range(int(EPOCHS if epochs is None else epochs)):

@@ -189,12 +189,7 @@ class AudioModality(ArchiveModality):
 
         model, recon = options.model, None
         with options.status.busy("evaluating recordings (the audio classifier trains on the real ones)"):
-            drawn = (getattr(model, "sample_rate_", None), getattr(model, "samples_", None))
-            if (
-                real.test is not None
-                and hasattr(model, "resynthesize")
-                and drawn == (real.test.sample_rate, real.test.waveforms.shape[1])
-            ):
+            if real.test is not None and hasattr(model, "resynthesize") and model.draws_like(real.test):
                 recon = (real.test.waveforms, model.resynthesize(real.test).waveforms)
             evaluation = evaluate_audio(
                 real.train, synthetic, real.test, seed=options.seed, reconstructions=recon

@@ -180,14 +180,22 @@ class SpectrogramModel:
         pixels, labels = self._draw(
             n, conditions, seed, temperature, lambda t: t.float().cpu().numpy(), np.float32
         )
-        front = self._front()
-        waves = np.empty((n, self.samples_), np.float32)
-        iterations = int(self.griffin_lim_iterations)
+        return AudioSet(self._invert(pixels), self.sample_rate_, labels, list(self.class_names_))
+
+    def _invert(self, pixels: np.ndarray) -> np.ndarray:
+        """``(N, 1, H, W)`` pixels → ``(N, samples_)`` float32 waveforms by Griffin–Lim, in blocks of
+        :data:`INVERT_BLOCK`."""
+        front, iterations = self._front(), int(self.griffin_lim_iterations)
+        waves = np.empty((len(pixels), self.samples_), np.float32)
         with torch.inference_mode():
-            for start in range(0, n, INVERT_BLOCK):
+            for start in range(0, len(pixels), INVERT_BLOCK):
                 spec = self._to_spectrograms(pixels[start : start + INVERT_BLOCK])
                 waves[start : start + INVERT_BLOCK] = front.invert(spec, self.samples_, iterations=iterations)
-        return AudioSet(waves, self.sample_rate_, labels, list(self.class_names_))
+        return waves
+
+    def draws_like(self, audio: AudioSet) -> bool:
+        """Whether ``audio`` has the rate and duration of the recordings the model draws."""
+        return (audio.sample_rate, audio.waveforms.shape[1]) == (self.sample_rate_, self.samples_)
 
     def resynthesize(self, audio: AudioSet) -> AudioSet:
         """``audio``'s recordings through the model's representation and back, with no generator: the
@@ -200,19 +208,16 @@ class SpectrogramModel:
         NotFittedError; DataError (recordings of another rate or duration than the training ones).
         """
         self._check_fitted()
-        if (audio.sample_rate, audio.waveforms.shape[1]) != (self.sample_rate_, self.samples_):
+        if not self.draws_like(audio):
             raise DataError(
                 f"recordings of {audio.duration:g} s at {audio.sample_rate} Hz; the model draws "
                 f"{self.samples_ / self.sample_rate_:g} s at {self.sample_rate_} Hz; read them at that rate and duration"
             )
-        front, iterations = self._front(), int(self.griffin_lim_iterations)
-        waves = np.empty_like(audio.waveforms)
         with torch.inference_mode():
-            for start in range(0, len(audio), INVERT_BLOCK):
-                block = torch.from_numpy(audio.waveforms[start : start + INVERT_BLOCK])
-                pixels = self._to_pixels(front(block)).numpy()
-                spec = self._to_spectrograms(pixels)
-                waves[start : start + INVERT_BLOCK] = front.invert(spec, self.samples_, iterations=iterations)
+            spec = torch.cat(
+                [self._front()(b) for b in torch.from_numpy(audio.waveforms).split(INVERT_BLOCK)]
+            )
+        waves = self._invert(self._to_pixels(spec).numpy())
         return AudioSet(waves, self.sample_rate_, audio.labels, list(audio.class_names), groups=audio.groups)
 
     def _bytes_per_row(self) -> float:
