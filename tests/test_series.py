@@ -91,6 +91,28 @@ def test_one_series_keeps_the_joint_structure_of_a_step_and_its_range(one_series
     assert out["Volume"].dtype == np.int64  # integers stay integers
 
 
+def test_a_binned_number_is_drawn_by_the_quantiles_inside_its_bins(stocks):
+    """Stocks' daily volume is skewed: inside its widest bins, a uniform draw spreads values evenly
+    towards the bin's far end, where few real days lie; the quantiles kept inside each bin draw the
+    real distribution back. A spec saved before them still draws uniformly, inside the same bins."""
+    from simulacra.synthesizers.series import WITHIN, _bins, _classify, _draw
+
+    volume = np.sort(stocks[0].frame["Volume"].to_numpy(np.float64))
+    spec = _bins(volume, 32)
+    assert np.shape(spec["within"]) == (len(spec["edges"]) - 1, WITHIN + 1)
+    classes = _classify(volume, spec)
+    legacy = {k: spec[k] for k in ("atoms", "edges")}
+    drawn = {
+        name: np.sort(_draw(classes, s, np.random.default_rng(0)))
+        for name, s in (("new", spec), ("old", legacy))
+    }
+    for values in drawn.values():  # each value stays inside its own bin
+        assert np.array_equal(_classify(values, spec), np.sort(classes))
+    top = volume > np.quantile(volume, 0.9)  # the skewed tail, a few wide bins
+    error = {name: np.abs(np.log(v[top] / volume[top])).mean() for name, v in drawn.items()}
+    assert error["new"] < 0.6 * error["old"], error
+
+
 def test_first_rows_drawn_by_the_table_model_keep_the_columns_correlations():
     """A window's first row is a table row: the `mixture` draws it (first_row="table"), so the
     columns' correlations hold from the first step; a barely trained network's first step loses them."""
