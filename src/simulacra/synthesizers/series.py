@@ -56,7 +56,7 @@ sequential mode is a transformer over the sequence; a GRU is cheaper on a CPU. B
 rather than the value is ours, and so is drawing inside a bin by its own quantiles rather than
 uniformly: on Stocks, whose volume and price changes are skewed inside their outer bins, the uniform
 draw made windows a post-hoc classifier told apart several times more easily (``stocks-series-ar``
-in the benchmark results).
+against ``stocks-series-ar-uniform-draw`` in the benchmark results; Energy's likewise).
 
 Hyper-parameters
 ----------------
