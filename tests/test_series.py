@@ -108,6 +108,11 @@ def test_a_binned_number_is_drawn_by_the_quantiles_inside_its_bins(stocks):
     }
     for values in drawn.values():  # each value stays inside its own bin
         assert np.array_equal(_classify(values, spec), np.sort(classes))
+    edges, u = np.asarray(spec["edges"]), np.random.default_rng(0).random(len(volume))
+    assert not spec["atoms"]  # every day's volume differs: no value is a class of its own
+    k = classes
+    uniform = edges[k] + u * (edges[k + 1] - edges[k])  # what the draw was before the quantiles
+    assert np.allclose(drawn["old"], np.sort(uniform)) and not np.allclose(drawn["new"], drawn["old"])
     top = volume > np.quantile(volume, 0.9)  # the skewed tail, a few wide bins
     error = {name: np.abs(np.log(v[top] / volume[top])).mean() for name, v in drawn.items()}
     assert error["new"] < 0.6 * error["old"], error

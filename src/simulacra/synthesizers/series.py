@@ -123,7 +123,9 @@ def _bins(values: np.ndarray, k: int) -> dict[str, list]:
         probs = np.linspace(0, 1, WITHIN + 1)
         within = []
         for i in range(edges.size - 1):
-            q = np.quantile(rest[inside == i], probs) if (inside == i).any() else probs * 0
+            members = rest[inside == i]
+            # an interval without values of its own (rare) is drawn uniformly, as before
+            q = np.quantile(members, probs) if members.size else edges[i] + probs * (edges[i + 1] - edges[i])
             q[0], q[-1] = edges[i], edges[i + 1]
             within.append(np.maximum.accumulate(q).tolist())
         spec["within"] = within
