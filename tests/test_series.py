@@ -157,6 +157,36 @@ def test_windows_of_one_series_and_the_same_seed_after_saving(one_series, tmp_pa
         one_series.sample(5, conditions={"Open": 1.0})
 
 
+def test_the_sampler_computes_the_networks_own_hidden_states_and_logits(stocks):
+    """Sampling steps the GRU's layers as cells and splits each head's first layer (one product on
+    ``h_t`` for all heads): it must compute what the trained network computes."""
+    model = make("series-ar", **{**SMALL, "layers": 2, "epochs": 1}).fit(stocks[0])
+    weights, net = model._sampling_weights(), model.net_
+    gen = torch.Generator().manual_seed(0)
+    u = torch.randn((9, 4, net.gru.input_size), generator=gen)  # (B, T, D_u)
+    x = torch.randn((9, 4, model.in_dim_), generator=gen)  # enc(x_t)  (B, T, D)
+    steps = 0
+    with torch.no_grad():
+        y, _ = net.gru(u)
+        h = [torch.zeros((9, net.gru.hidden_size)) for _ in weights["cells"]]
+        for t in range(4):
+            below = u[:, t]
+            for layer, cell in enumerate(weights["cells"]):
+                h[layer] = below = cell(below, h[layer])
+            torch.testing.assert_close(h[-1], y[:, t])
+            pre = torch.addmm(weights["a"], h[-1], weights["A"])
+            offsets = np.cumsum([0, *weights["width"]])
+            for j in range(len(model.columns_)):
+                z = pre[:, offsets[j] : offsets[j + 1]] + x[:, t, : model.starts_[j]] @ weights["B"][j]
+                logits = net.heads[j][2](z.relu())
+                torch.testing.assert_close(logits, net.head(j, y[:, t], x[:, t]))
+                for allowed, weight, bias in weights["cut"][j].values():
+                    cut = torch.nn.functional.linear(z.relu(), weight, bias)
+                    torch.testing.assert_close(cut, logits[:, allowed])
+                    steps += 1
+    assert steps > 0  # some column's value and step classes were cut apart
+
+
 def test_keyed_sequences_draw_context_exactly_with_ordered_regular_timestamps(keyed, days):
     conditions = keyed.parse_conditions({"weekday": "Sunday"})
     out = keyed.sample(12, conditions=conditions, seed=0, sequence_length=30)
