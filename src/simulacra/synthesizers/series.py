@@ -39,7 +39,9 @@ decode).
 Keyed sequences: a ``mixture`` table model learns one row per entity — its context columns, its length,
 the start of its index and its first row's values — and sampling draws entities from it first
 (``conditions`` on context columns are exact, through that model's conditional sampling), then their
-rows. One series: a ``mixture`` of its rows draws each window's first row. The network continues from
+rows; it keeps :data:`CONTEXT_ROWS_PER_COMPONENT` entities or more per component, with
+:data:`CONTEXT_SMOOTHING` pseudo-rows of Dirichlet smoothing, so that a few hundred entities are not
+one smoothed component each, whose draws pair one entity's first row with another's context. One series: a ``mixture`` of its rows draws each window's first row. The network continues from
 that first row (``first_row="table"``; ``"network"`` draws it from the network's first step, whose
 loss is otherwise left out). Timestamps: a regular index (one step everywhere) continues at that step;
 an irregular one becomes a positive gap column, modelled with the others and summed, so timestamps
@@ -84,6 +86,7 @@ from simulacra.errors import ConditionError, DataError
 from simulacra.io.series import SeriesSet, from_seconds, seconds
 from simulacra.synthesizers.base import BaseSynthesizer, make, register
 from simulacra.synthesizers.hyper import Hyper
+from simulacra.synthesizers.mixture import Mixture
 from simulacra.synthesizers.training import TorchTraining, resolve_device
 from simulacra.transform.table import snap, value_grid
 from simulacra.validation import MAX_ROWS, Choice, Integer, Real, check_value
@@ -94,6 +97,12 @@ MAX_DISCRETE = 32
 WITHIN = 8
 #: one long series: a training window starts every this many rows (a fraction of ``window``)
 STRIDE = 4
+#: keyed sequences: the context model has at least this many entities per mixture component, and
+#: this Dirichlet smoothing (pseudo-rows per component). The table defaults (300 components, 1
+#: pseudo-row) give a few hundred entities one component each, whose smoothing then redraws the context
+#: of nearly half of them from the marginal: Japanese Vowels' first rows came back with another
+#: speaker's label about half the time (docs/series.md, "Context and first rows")
+CONTEXT_ROWS_PER_COMPONENT, CONTEXT_SMOOTHING = 3, 0.1
 #: the gap column an irregular index becomes
 GAP = "__gap__"
 #: the context model's extra columns
@@ -440,9 +449,9 @@ class SeriesAR(TorchTraining, BaseSynthesizer):
             cols = {GAP: pd.Series(gaps, index=s.index)} | cols
         return pd.DataFrame(cols).reset_index(drop=True)
 
-    def _row_model(self, table: pd.DataFrame) -> Any:
-        """The ``mixture`` table model of ``table``, fitted with this model's seed."""
-        model = make("mixture", seed=int(self.seed), verbose=bool(self.verbose))
+    def _row_model(self, table: pd.DataFrame, **params: Any) -> Any:
+        """The ``mixture`` table model of ``table`` with ``params``, fitted with this model's seed."""
+        model = make("mixture", seed=int(self.seed), verbose=bool(self.verbose), **params)
         return model.fit(table)
 
     def _fit_start(self, series: SeriesSet, frame: pd.DataFrame) -> None:
@@ -470,7 +479,8 @@ class SeriesAR(TorchTraining, BaseSynthesizer):
                 table[FIRST + c] = firsts[c].to_numpy()
         self.context_specs_ = [_column_spec(c, table[c], 2) for c in self.context_columns_]
         self.length_stats_ = [float(np.log(table[LENGTH]).mean()), float(np.log(table[LENGTH]).std()) or 1.0]
-        self.context_model_ = self._row_model(table)
+        components = max(1, min(Mixture.components.default, len(table) // CONTEXT_ROWS_PER_COMPONENT))
+        self.context_model_ = self._row_model(table, components=components, smoothing=CONTEXT_SMOOTHING)
         return self._encode_context(table)
 
     def _first_rows(self, table: pd.DataFrame | None, n: int, seed: int) -> np.ndarray | None:
