@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
+import torch
 
 from simulacra.errors import DataError
 from simulacra.io import AudioSet
@@ -274,6 +275,33 @@ def test_spectrogram_models_learn_reproduce_honour_the_label_and_save(name, fsdd
     assert kept["stoi"] > 0.4 > augmentation_strength(held.waveforms, noise, held.sample_rate)["stoi"]
     with pytest.raises(DataError, match="read them at that rate"):
         model.resynthesize(AudioSet(held.waveforms[:, :4000], 8_000))
+
+
+def test_specvae_draws_each_digit_from_the_gaussian_of_its_training_encodings(fsdd):
+    from simulacra.synthesizers import make
+
+    train = fsdd[0].subset(np.arange(0, 300, 5))  # 60 recordings, 6 per digit
+    params = {"epochs": 2, "batch_size": 16, "griffin_lim_iterations": 4, "seed": 0}
+    fitted, standard = (
+        make("specvae", **params).fit(train),
+        make("specvae", prior="standard", **params).fit(train),
+    )
+    assert standard.latent_mean_ is None and fitted.get_params()["prior"] == "fitted"
+    d = int(fitted.latent_dim)
+    assert fitted.latent_mean_.shape == (10, d) and fitted.latent_chol_.shape == (10, d, d)
+    # digit 3's Gaussian is the moments of its training recordings' encodings (mean μ; Cov μ + mean σ²)
+    pixels = fitted._to_pixels(torch.cat([fitted._front()(torch.from_numpy(train.waveforms))]))
+    threes = torch.from_numpy(train.labels == 3)
+    with torch.no_grad():
+        mu, logvar = fitted.encoder_.eval()(pixels[threes], fitted._onehot(torch.full((6,), 3)))
+    cov = torch.cov(mu.T) + torch.diag(logvar.exp().mean(0))
+    chol = torch.from_numpy(fitted.latent_chol_[3])
+    torch.testing.assert_close(torch.from_numpy(fitted.latent_mean_[3]), mu.mean(0), atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(chol @ chol.T, cov, atol=1e-4, rtol=1e-4)
+    assert np.abs(fitted.latent_mean_ - fitted.latent_mean_.mean(0)).max() > 0.01  # the digits differ
+    # the same training (one seed), drawn from another latent distribution
+    assert fitted.history_ == standard.history_
+    assert not np.array_equal(fitted.sample(10, seed=1).waveforms, standard.sample(10, seed=1).waveforms)
 
 
 def test_the_audio_metrics_place_real_recordings_near_and_noise_far(fsdd, tmp_path):

@@ -161,6 +161,23 @@ def test_vae_reconstructions_resemble_their_originals(name, digits):
     assert own < other
 
 
+def test_an_unconditional_vae_can_draw_from_the_gaussian_of_its_encodings(digits, tmp_path):
+    model = _fit("vae", digits, prior="fitted")
+    d = int(model.latent_dim)
+    assert model.latent_mean_.shape == (1, d) and model.latent_chol_.shape == (1, d, d)
+    spread = model.latent_chol_[0] @ model.latent_chol_[0].T
+    assert np.all(np.linalg.eigvalsh(spread) > 0)  # a covariance
+    drawn = model.sample(30, seed=2)
+    assert drawn.images.std() > 10
+    model.save(tmp_path / "m")
+    again = BaseSynthesizer.load(tmp_path / "m")
+    assert np.array_equal(again.latent_chol_, model.latent_chol_)
+    assert np.array_equal(again.sample(30, seed=2).images, drawn.images)
+    standard = _fit("vae", digits)
+    assert standard.latent_mean_ is None
+    assert not np.array_equal(standard.sample(30, seed=2).images, drawn.images)
+
+
 def test_image_sources_are_told_from_tables(tmp_path):
     from simulacra.pipeline import is_image_source
 

@@ -33,7 +33,8 @@ fixed, and the networks, loss and conditioning are the image cgan's (non-saturat
 discriminator with spectral norm), which train in minutes on two CPU cores, with an auxiliary
 classifier loss (AC-GAN, Odena et al. 2017: ``class_weight``) that draws recognisable digits in fewer
 steps. The conditional VAE of the same pixels is the second family (likelihood-based instead of
-adversarial).
+adversarial); it draws each class's latent code from the Gaussian of that class's training encodings
+(``prior="fitted"``, :mod:`simulacra.synthesizers.image.vae`) rather than from ``N(0, I)``.
 """
 
 from __future__ import annotations
@@ -265,3 +266,5 @@ class SpecVAE(SpectrogramModel, ConditionalVAE):
     name = "specvae"
     conditional: ClassVar[bool] = True
     epochs = ConditionalVAE.epochs.but(default=30, doc="passes over the shuffled recordings")
+    prior = ConditionalVAE.prior.but(default="fitted")
+    saved_defaults: ClassVar[dict[str, Any]] = {"prior": "standard"}  # saved before it had the option

@@ -226,6 +226,7 @@ class ImageSynthesizer(ClassLabels, TorchTraining, BaseSynthesizer):
                 self._build(x, y)
                 self._grid_z, self._grid_y = self._grid_inputs()
                 self._fit_trainer.fit(self, data)
+                self._after_training()
         finally:
             del self._fit_trainer, self._x, self._y
             self.__dict__.pop("_grid_z", None)
@@ -250,6 +251,10 @@ class ImageSynthesizer(ClassLabels, TorchTraining, BaseSynthesizer):
                 for m in self._modules().values():
                     m.train()
             self.grids_.append((epoch + 1, make_grid(to_uint8(pixels), GRID_COLUMNS)))
+
+    def _after_training(self) -> None:
+        """Called once training ends, with the training data still in ``self._x``/``self._y``: what a
+        model learns from its trained networks (nothing by default)."""
 
     def _latent_shape(self) -> tuple[int, ...]:
         """The shape of one item's noise ``z`` that :meth:`_generate` reads: ``(latent_dim,)`` for the
