@@ -41,8 +41,9 @@ the start of its index and its first row's values — and sampling draws entitie
 (``conditions`` on context columns are exact, through that model's conditional sampling), then their
 rows; it keeps :data:`CONTEXT_ROWS_PER_COMPONENT` entities or more per component, with
 :data:`CONTEXT_SMOOTHING` pseudo-rows of Dirichlet smoothing, so that a few hundred entities are not
-one smoothed component each, whose draws pair one entity's first row with another's context. One series: a ``mixture`` of its rows draws each window's first row. The network continues from
-that first row (``first_row="table"``; ``"network"`` draws it from the network's first step, whose
+one smoothed component each, whose draws pair one entity's first row with another's context. One
+series: a ``mixture`` of its rows draws each window's first row. The network continues from that
+first row (``first_row="table"``; ``"network"`` draws it from the network's first step, whose
 loss is otherwise left out). Timestamps: a regular index (one step everywhere) continues at that step;
 an irregular one becomes a positive gap column, modelled with the others and summed, so timestamps
 never repeat or go backwards.
@@ -101,7 +102,7 @@ STRIDE = 4
 #: this Dirichlet smoothing (pseudo-rows per component). The table defaults (300 components, 1
 #: pseudo-row) give a few hundred entities one component each, whose smoothing then redraws the context
 #: of nearly half of them from the marginal: Japanese Vowels' first rows came back with another
-#: speaker's label about half the time (docs/series.md, "Context and first rows")
+#: speaker's label about half the time (docs/series.md, the model's section)
 CONTEXT_ROWS_PER_COMPONENT, CONTEXT_SMOOTHING = 3, 0.1
 #: the gap column an irregular index becomes
 GAP = "__gap__"
@@ -896,11 +897,12 @@ class SeriesAR(TorchTraining, BaseSynthesizer):
         return np.concatenate(out, axis=1).T  # column-major: each column's values contiguous
 
     def _sampling_weights(self) -> dict[str, Any]:
-        """The heads' weights arranged for sampling. Each head's first layer is split into its part on
-        ``h_t`` — all heads' parts stacked, ``A`` ``(C·W, H)``, applied in one product per step — and
-        its part on ``enc(x_{t,<j})`` (``B[j]`` ``(W, D_j)``); a binned number's output layer is also
-        kept cut to its value classes and to its step classes. The same arithmetic as
-        :meth:`_Network.head`, without re-reading ``h_t`` once per column."""
+        """The network's weights arranged for sampling: the GRU's layers as ``cells``; each head's
+        first layer split into its part on ``h_t`` — all heads' parts stacked and transposed, ``A``
+        ``(H, C·W)``, applied in one product per step — and its part on ``enc(x_{t,<j})`` (``B[j]``
+        ``(D_j, W)``); a binned number's output layer cut to its value classes and to its step
+        classes (``cut``). The same arithmetic as :meth:`_Network.head`, without re-reading ``h_t``
+        once per column."""
         gru = self.net_.gru
         hidden = gru.hidden_size
         cells = []  # the GRU's layers as cells, one step each (≈ 20 % faster than nn.GRU on a CPU)
