@@ -274,7 +274,7 @@ def _categorical(logits: torch.Tensor, gen: torch.Generator) -> np.ndarray:
     """One class per row of ``logits`` ``(B, K)``, drawn by inverting the (unnormalised) cumulative
     distribution with one uniform per row: ``(B,)`` int64. (``torch.multinomial`` draws the same
     distribution, about 20× slower on a CPU at these sizes.)"""
-    cdf = (logits - logits.max(dim=-1, keepdim=True).values).exp_().cumsum_(dim=-1)
+    cdf = (logits - logits.amax(dim=-1, keepdim=True)).exp_().cumsum_(dim=-1)
     u = torch.rand((logits.shape[0], 1), generator=gen) * cdf[:, -1:]
     return torch.searchsorted(cdf, u).squeeze_(1).clamp_(max=logits.shape[-1] - 1).numpy()
 
