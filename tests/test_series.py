@@ -543,6 +543,23 @@ def test_series_diffusion_draws_windows_in_range_and_the_same_after_saving(tmp_p
     assert not (tmp_path / "long.csv").exists() and not (tmp_path / "x.csv").exists()
 
 
+def test_series_diffusion_trains_whole_epochs_up_to_max_steps(tmp_path):
+    """400 rows are 377 windows of 24, six steps of 64 an epoch: a cap of 7 steps ends training after
+    the second epoch, whatever ``epochs`` says; no cap trains every epoch; a model saved before the
+    cap existed loads as trained without one."""
+    train, _ = datasets.load("energy")
+    part = train.like(train.frame.iloc[:400][["date", "Appliances", "T1"]])
+    tiny = {**TINY_DIFFUSION, "epochs": 5, "verbose": False}
+    capped = make("series-diffusion", **tiny, max_steps=7).fit(part)
+    assert capped.epochs_trained_ == 2 and capped._iteration == 12
+    assert make("series-diffusion", **tiny, max_steps=None).fit(part).epochs_trained_ == 5
+    capped.save(tmp_path / "m")
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert config["params"].pop("max_steps") == 7
+    (tmp_path / "m" / "config.json").write_text(json.dumps(config))
+    assert BaseSynthesizer.load(tmp_path / "m").get_params()["max_steps"] is None
+
+
 def test_series_diffusion_refuses_what_it_does_not_model(days):
     with pytest.raises(DataError, match=r"^series-diffusion learns windows of one long series; for keyed"):
         make("series-diffusion", **TINY_DIFFUSION).fit(days)

@@ -242,6 +242,11 @@ class TorchTraining:
     def _optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {}
 
+    def _planned_epochs(self, items: int) -> int:
+        """Hook: the epochs a fit over ``items`` training items runs, early stopping aside (``epochs``;
+        a model whose training budget counts optimiser steps caps it)."""
+        return int(self.epochs)
+
     def _end_of_epoch(self, epoch: int) -> None:
         """Hook run after every epoch (0-based), before the checkpoint."""
 
@@ -375,8 +380,9 @@ class Trainer:
         return self.checkpoint_dir / CHECKPOINT if self.checkpoint_dir is not None else None
 
     def fit(self, model: TorchTraining, data) -> None:
-        """Train ``model`` for its ``epochs`` (inside its ``_seeded`` block, after ``_build``); sets
-        ``history_`` and ``epochs_trained_``. ``data`` (the training data: an array or a
+        """Train ``model`` for its planned epochs (``epochs``, or fewer where its ``_planned_epochs``
+        caps them; inside its ``_seeded`` block, after ``_build``); sets ``history_`` and
+        ``epochs_trained_``. ``data`` (the training data: an array or a
         :class:`~simulacra.synthesizers.batches.BatchSource`) ties checkpoints to their data.
 
         Raises
@@ -395,11 +401,12 @@ class Trainer:
             model._resumed(start)
             if self.strategy is not None:
                 self.strategy.resumed(start)
+        epochs = model._planned_epochs(len(data))
         for callback in self.callbacks:
-            callback.on_fit_start(int(model.epochs), start)
+            callback.on_fit_start(epochs, start)
         stopped = False
         try:
-            for epoch in range(start, int(model.epochs)):
+            for epoch in range(start, epochs):
                 losses = model._train_epoch()
                 history.append(losses)
                 monitored = model._monitor(losses)
