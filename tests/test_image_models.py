@@ -231,3 +231,76 @@ def test_the_auxiliary_classifier_learns_the_classes_and_saves(digits, tmp_path)
     again = BaseSynthesizer.load(tmp_path / "m")
     assert again.discriminator_.classifier is not None
     assert_same_images(again.sample(30, seed=3).images, model.sample(30, seed=3).images)
+
+
+def test_diff_augment_shifts_cuts_and_recolours_differentiably():
+    """DiffAugment (Zhao et al. 2020) on real CIFAR-10 images: a translation is a whole-pixel shift of
+    at most 1/8 of a side with a zero border, a cutout zeroes one half-side square (clipped at the
+    edges), colour changes the values, and gradients reach the input."""
+    import torch
+
+    from simulacra.synthesizers.image.gan import diff_augment
+
+    x = torch.from_numpy(datasets.load("cifar10")[0].images[:32]).float() / 127.5 - 1.0
+    x = x.clamp(-0.99, 0.99)  # no real pixel is exactly zero, so zeros are the border or the cutout
+    torch.manual_seed(0)
+    assert torch.equal(diff_augment(x, "none"), x)
+    moved = diff_augment(x, "translation")
+    shifts = set()
+    for img, out in zip(x, moved, strict=True):
+        found = [
+            (dy, dx)
+            for dy in range(-4, 5)
+            for dx in range(-4, 5)
+            if torch.equal(
+                out, torch.nn.functional.pad(img, (4, 4, 4, 4))[:, 4 + dy : 36 + dy, 4 + dx : 36 + dx]
+            )
+        ]
+        assert len(found) == 1
+        shifts.add(found[0])
+    assert len(shifts) > 5  # each image draws its own shift
+    cut = diff_augment(x, "cutout")
+    zeroed = (cut == 0).all(1)  # (B, H, W)
+    for mask, img, out in zip(zeroed, x, cut, strict=True):
+        rows, cols = mask.any(1).nonzero().squeeze(1), mask.any(0).nonzero().squeeze(1)
+        assert 1 <= len(rows) <= 16 and 1 <= len(cols) <= 16  # one 16×16 square, clipped at the edges
+        assert mask.sum() == len(rows) * len(cols)  # a full rectangle
+        assert torch.equal(out[:, ~mask], img[:, ~mask])  # the rest untouched
+    area = zeroed.sum((1, 2))  # the square's centre lies anywhere in the image: at least a quarter shows
+    assert (area >= 64).all() and (area <= 256).all() and (area == 256).any()
+    leaf = x.clone().requires_grad_(True)
+    coloured = diff_augment(leaf, "color,translation,cutout")
+    coloured.square().sum().backward()
+    assert leaf.grad.abs().sum() > 0
+    assert not torch.isin(coloured[coloured != 0], x).all()  # brightness, saturation, contrast moved values
+
+
+def test_the_generator_average_draws_saves_and_old_models_load_without_it(digits, tmp_path):
+    """cgan's ``ema`` keeps a moving average of the generator's weights that draws the samples, saved
+    with the model; ``augment`` trains through DiffAugment; both are off by default, and a model saved
+    before the options loads with neither and draws as before."""
+    import json
+
+    import torch
+
+    model = _fit("cgan", digits, ema=0.99, augment="color,translation,cutout")
+    live = dict(model.generator_.named_parameters())
+    moved = [not torch.equal(p, live[k]) for k, p in model.generator_ema_.named_parameters()]
+    assert all(moved)  # an average of the steps, not the last weights
+    assert all(np.isfinite(v) for v in model.history_[-1].values())
+    model.save(tmp_path / "m")
+    again = BaseSynthesizer.load(tmp_path / "m")
+    assert_same_images(again.sample(30, seed=3).images, model.sample(30, seed=3).images)
+    model.generator_ema_ = None  # the live generator draws other images
+    assert not np.array_equal(model.sample(30, seed=3).images, again.sample(30, seed=3).images)
+
+    assert make("cgan").get_params()["ema"] is None and make("cgan").get_params()["augment"] == "none"
+    plain = _fit("cgan", digits, epochs=1)
+    assert plain.generator_ema_ is None and "generator_ema" not in plain._modules()
+    plain.save(tmp_path / "old")
+    config = json.loads((tmp_path / "old" / "config.json").read_text())
+    del config["params"]["ema"], config["params"]["augment"]
+    (tmp_path / "old" / "config.json").write_text(json.dumps(config))
+    old = BaseSynthesizer.load(tmp_path / "old")
+    assert old.get_params()["ema"] is None and old.get_params()["augment"] == "none"
+    assert_same_images(old.sample(30, seed=3).images, plain.sample(30, seed=3).images)
