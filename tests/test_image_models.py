@@ -287,6 +287,9 @@ def test_the_generator_average_draws_saves_and_old_models_load_without_it(digits
     live = dict(model.generator_.named_parameters())
     moved = [not torch.equal(p, live[k]) for k, p in model.generator_ema_.named_parameters()]
     assert all(moved)  # an average of the steps, not the last weights
+    own, borrowed = model.generator_ema_.state_dict(), model.generator_.state_dict()
+    means = [k for k in own if k.endswith("running_mean")]
+    assert means and all(not torch.allclose(own[k], borrowed[k]) for k in means)  # its own statistics
     assert all(np.isfinite(v) for v in model.history_[-1].values())
     model.save(tmp_path / "m")
     again = BaseSynthesizer.load(tmp_path / "m")

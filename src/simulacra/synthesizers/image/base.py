@@ -244,6 +244,7 @@ class ImageSynthesizer(ClassLabels, TorchTraining, BaseSynthesizer):
     def _end_of_epoch(self, epoch: int) -> None:
         every = int(self.grid_every)
         if every > 0 and ((epoch + 1) % every == 0 or epoch + 1 == int(self.epochs)):
+            self._ready_to_draw()
             with torch.inference_mode():
                 for m in self._modules().values():
                     m.eval()
@@ -251,6 +252,10 @@ class ImageSynthesizer(ClassLabels, TorchTraining, BaseSynthesizer):
                 for m in self._modules().values():
                     m.train()
             self.grids_.append((epoch + 1, make_grid(to_uint8(pixels), GRID_COLUMNS)))
+
+    def _ready_to_draw(self) -> None:
+        """Called before the networks draw during training (the grids) and once training ends: what a
+        model must update in its drawing networks first (nothing by default)."""
 
     def _after_training(self) -> None:
         """Called once training ends, with the training data still in ``self._x``/``self._y``: what a
