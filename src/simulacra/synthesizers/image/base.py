@@ -227,6 +227,7 @@ class ImageSynthesizer(ClassLabels, TorchTraining, BaseSynthesizer):
                 self._grid_z, self._grid_y = self._grid_inputs()
                 self._fit_trainer.fit(self, data)
                 self._after_training()
+                self._ready_to_draw()
         finally:
             del self._fit_trainer, self._x, self._y
             self.__dict__.pop("_grid_z", None)

@@ -284,9 +284,6 @@ class DCGAN(ImageSynthesizer):
             torch.optim.swa_utils.update_bn(batches, self.generator_ema_)
         self.generator_ema_.eval()
 
-    def _after_training(self) -> None:
-        self._ready_to_draw()
-
     def _monitor(self, losses: dict[str, float]) -> float:
         return losses["loss_g"]
 
