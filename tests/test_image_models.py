@@ -277,8 +277,8 @@ def test_diff_augment_shifts_cuts_and_recolours_differentiably():
 
 def test_the_generator_average_draws_saves_and_old_models_load_without_it(digits, tmp_path):
     """cgan's ``ema`` keeps a moving average of the generator's weights that draws the samples, saved
-    with the model; ``augment`` trains through DiffAugment; both are off by default, and a model saved
-    before the options loads with neither and draws as before."""
+    with the model; ``augment`` trains through DiffAugment. The average is on by default for cgan only,
+    and a model saved before the options loads with neither and draws as before."""
     import json
 
     import torch
@@ -297,8 +297,9 @@ def test_the_generator_average_draws_saves_and_old_models_load_without_it(digits
     model.generator_ema_ = None  # the live generator draws other images
     assert not np.array_equal(model.sample(30, seed=3).images, again.sample(30, seed=3).images)
 
-    assert make("cgan").get_params()["ema"] is None and make("cgan").get_params()["augment"] == "none"
-    plain = _fit("cgan", digits, epochs=1)
+    assert make("cgan").get_params()["ema"] == 0.999 and make("cgan").get_params()["augment"] == "none"
+    assert make("dcgan").get_params()["ema"] is None and make("specgan").get_params()["ema"] is None
+    plain = _fit("cgan", digits, epochs=1, ema=None)
     assert plain.generator_ema_ is None and "generator_ema" not in plain._modules()
     plain.save(tmp_path / "old")
     config = json.loads((tmp_path / "old" / "config.json").read_text())

@@ -258,7 +258,14 @@ class SpecGAN(SpectrogramModel, ConditionalGAN):
         "from 0.16 to 0.42 and at 60 from 0.28 to 0.47 (the metrics' classifier before its cepstral mean "
         "normalisation)",
     )
-    saved_defaults: ClassVar[dict[str, Any]] = {"class_weight": 0.0}  # saved before it had the option
+    ema = ConditionalGAN.ema.but(
+        default=None,
+        doc="decay of a moving average of the generator's weights that draws the samples, as cgan's; off "
+        "for specgan: not measured on spectrograms yet",
+    )
+    saved_defaults: ClassVar[dict[str, Any]] = ConditionalGAN.saved_defaults | {
+        "class_weight": 0.0
+    }  # saved before it had the options
 
 
 @register

@@ -14,7 +14,7 @@ a *projection discriminator* (Miyato & Koyama 2018, "cGANs with Projection Discr
 is ``ψ(h) + ⟨embed(y), h⟩`` for the image features ``h``, with spectral normalization (Miyato et al.
 2018) in place of batch norm, as in that paper.
 
-Two additions from later work, each a hyper-parameter, off by default (measured on CIFAR-10, docs/images.md):
+Two additions from later work, each a hyper-parameter (measured on CIFAR-10 and MNIST, docs/images.md):
 
 - ``ema``: the samples come from an exponential moving average of the generator's weights (Yazıcı et
   al. 2019, "The Unusual Effectiveness of Averaging in GAN Training"; Karras et al. 2018 use decay
@@ -23,10 +23,12 @@ Two additions from later work, each a hyper-parameter, off by default (measured 
   draws (``torch.optim.swa_utils.update_bn``, the re-estimation that averaged weights need: Izmailov
   et al. 2018, "Averaging Weights Leads to Wider Optima"; BigGAN's standing statistics, Brock et al.
   2019): the live generator's running statistics belong to other weights. Training is unchanged.
+  On by default for ``cgan`` (decay 0.999: over three seeds on 8,000 CIFAR-10 images, a far lower
+  local FID and a higher TSTR at the same fit time); off for ``dcgan`` (on MNIST it did not help it).
 - ``augment``: DiffAugment (Zhao et al. 2020, "Differentiable Augmentation for Data-Efficient GAN
   Training"): the discriminator sees every real and generated batch through the same kind of random,
   differentiable transformation (colour, translation, cutout at the paper's ratios), in both its own
-  step and the generator's, so that it cannot memorise a small training set.
+  step and the generator's, so that it cannot memorise a small training set. Off by default.
 
 Where this differs from the papers: DiffAugment's translation and cutout draw a whole-pixel
 offset per image as the reference code does, with one fixed ratio each.
@@ -35,7 +37,7 @@ offset per image as the reference code does, with one fixed ratio each.
 from __future__ import annotations
 
 import copy
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -67,15 +69,32 @@ AUGMENT_POLICIES = (
 
 
 def diff_augment(x: torch.Tensor, policy: str) -> torch.Tensor:
-    """Differentiable augmentation (Zhao et al. 2020, "Differentiable Augmentation for Data-Efficient GAN
-    Training"): ``(B, C, H, W)`` images in [-1, 1] → the same shape, each image with its own random
-    transformation, and gradients flowing back to ``x`` (so the generator learns through them).
+    """Apply one DiffAugment policy to a batch, differentiably.
 
-    ``color``: brightness ``+ U(-½, ½)``, saturation (deviation from the pixel's channel mean ``× U(0,
-    2)``) and contrast (deviation from the image mean ``× U(½, 3/2)``); ``translation``: a shift of up to
-    1/8 of each side, in whole pixels, the uncovered border zero; ``cutout``: a zeroed square of half
-    each side at a random centre. The paper's ratios. Draws from torch's global generator (seeded by
-    the fit's ``seed``).
+    Follows Zhao et al. (2020), "Differentiable Augmentation for Data-Efficient GAN Training", at the
+    paper's ratios. Each image draws its own transformation, and gradients flow back to ``x``, so the
+    generator learns through them.
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        Images, shape ``(B, C, H, W)``, float, pixel values in [-1, 1].
+    policy : str
+        ``"none"`` (``x`` is returned as is) or a comma-separated list of ``color`` (brightness
+        ``+ U(-1/2, 1/2)``; saturation: each pixel's deviation from its channel mean ``× U(0, 2)``;
+        contrast: the deviation from the image mean ``× U(1/2, 3/2)``), ``translation`` (a shift of up
+        to 1/8 of each side, in whole pixels, the uncovered border zero) and ``cutout`` (a zeroed
+        rectangle of half of each side at a random centre, clipped at the edges).
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(B, C, H, W)``, the dtype and device of ``x``. Values may leave [-1, 1] under ``color``.
+
+    Notes
+    -----
+    The draws come from torch's global generator, which the fit seeds from its ``seed``. The policy is
+    validated by the ``augment`` hyper-parameter before training starts, so no error is raised here.
     """
     if policy == "none":
         return x
@@ -176,8 +195,9 @@ class DCGAN(ImageSynthesizer):
         None,
         Optional(Probability()),
         "decay of a moving average of the generator's weights that draws the samples (Yazıcı et al. "
-        "2019; Karras et al. 2018's 0.999); None draws with the generator as trained, the DCGAN recipe. "
-        "Off by default until measured over seeds with its own batch-norm statistics (docs/images.md)",
+        "2019; Karras et al. 2018's 0.999), with its own batch-norm statistics; None draws with the "
+        "generator as trained, the DCGAN recipe. Off for dcgan: on 10,000 MNIST digits it raised the local "
+        "FID a little (docs/images.md)",
     )
     augment = Hyper(
         "none",
@@ -300,3 +320,11 @@ class ConditionalGAN(DCGAN):
 
     name = "cgan"
     conditional: ClassVar[bool] = True
+    ema = DCGAN.ema.but(
+        default=0.999,
+        doc="decay of a moving average of the generator's weights that draws the samples (Yazıcı et al. "
+        "2019; Karras et al. 2018's 0.999), with its own batch-norm statistics; None draws with the "
+        "generator as trained, the DCGAN recipe. On 8,000 CIFAR-10 images, three seeds, it lowered the "
+        "local FID at every seed and raised TSTR, at the same fit time (docs/images.md)",
+    )
+    saved_defaults: ClassVar[dict[str, Any]] = {"ema": None}  # saved before it had the option
