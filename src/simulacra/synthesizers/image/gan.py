@@ -196,8 +196,8 @@ class DCGAN(ImageSynthesizer):
         Optional(Probability()),
         "decay of a moving average of the generator's weights that draws the samples (Yazıcı et al. "
         "2019; Karras et al. 2018's 0.999), with its own batch-norm statistics; None draws with the "
-        "generator as trained, the DCGAN recipe. Off for dcgan: on 10,000 MNIST digits it raised the local "
-        "FID a little (docs/images.md)",
+        "generator as trained, the DCGAN recipe. Off for dcgan: on 8,000 MNIST digits it raised the local "
+        "FID a little (one seed; docs/images.md)",
     )
     augment = Hyper(
         "none",
