@@ -56,7 +56,7 @@ from simulacra.errors import DataError
 from simulacra.io import AudioSet
 from simulacra.synthesizers.base import register
 from simulacra.synthesizers.hyper import Hyper
-from simulacra.synthesizers.image.gan import ConditionalGAN
+from simulacra.synthesizers.image.gan import EMA_DOC, ConditionalGAN
 from simulacra.synthesizers.image.vae import ConditionalVAE
 from simulacra.transform.audio import LogMel, top_db_floor
 from simulacra.validation import Integer
@@ -260,8 +260,7 @@ class SpecGAN(SpectrogramModel, ConditionalGAN):
     )
     ema = ConditionalGAN.ema.but(
         default=None,
-        doc="decay of a moving average of the generator's weights that draws the samples, as cgan's; off "
-        "for specgan: not measured on spectrograms yet",
+        doc=EMA_DOC + ". Off for specgan: not measured on spectrograms yet",
     )
     saved_defaults: ClassVar[dict[str, Any]] = ConditionalGAN.saved_defaults | {
         "class_weight": 0.0

@@ -58,6 +58,13 @@ from simulacra.validation import Boolean, Choice, Optional, Probability, Real
 #: noise batches through which the averaged generator estimates its batch-norm statistics
 STANDING_BATCHES = 100
 
+#: the first sentence of ``ema``'s help, shared by the models that declare its default
+EMA_DOC = (
+    "decay of a moving average of the generator's weights that draws the samples (Yazıcı et al. 2019; "
+    "Karras et al. 2018's 0.999), with its own batch-norm statistics; None draws with the generator as "
+    "trained, the DCGAN recipe"
+)
+
 #: the DiffAugment policies ``augment`` takes (Zhao et al. 2020 use all three on CIFAR-10)
 AUGMENT_POLICIES = (
     "none",
@@ -194,10 +201,8 @@ class DCGAN(ImageSynthesizer):
     ema = Hyper(
         None,
         Optional(Probability()),
-        "decay of a moving average of the generator's weights that draws the samples (Yazıcı et al. "
-        "2019; Karras et al. 2018's 0.999), with its own batch-norm statistics; None draws with the "
-        "generator as trained, the DCGAN recipe. Off for dcgan: on 8,000 MNIST digits it raised the local "
-        "FID a little (one seed; docs/images.md)",
+        EMA_DOC + ". Off for dcgan: on 8,000 MNIST digits it raised the local FID a little (one seed; "
+        "docs/images.md)",
     )
     augment = Hyper(
         "none",
@@ -322,9 +327,7 @@ class ConditionalGAN(DCGAN):
     conditional: ClassVar[bool] = True
     ema = DCGAN.ema.but(
         default=0.999,
-        doc="decay of a moving average of the generator's weights that draws the samples (Yazıcı et al. "
-        "2019; Karras et al. 2018's 0.999), with its own batch-norm statistics; None draws with the "
-        "generator as trained, the DCGAN recipe. On 8,000 CIFAR-10 images, three seeds, it lowered the "
-        "local FID at every seed and raised TSTR, at the same fit time (docs/images.md)",
+        doc=EMA_DOC + ". On 8,000 CIFAR-10 images, three seeds, it lowered the local FID at every seed "
+        "and raised TSTR, at the same fit time (docs/images.md)",
     )
     saved_defaults: ClassVar[dict[str, Any]] = {"ema": None}  # saved before it had the option
