@@ -189,14 +189,20 @@ def test_neural_fit_with_params_then_conditional_sample(files, tmp_path):
 
 @pytest.mark.slow
 def test_bench_writes_the_table(files, tmp_path, capsys):
+    import torch
+
     out = tmp_path / "bench"
     argv = ["bench", "--models", "copula,tvae", "--data", str(files / "train.csv")]
     argv += ["--test", str(files / "test.csv"), "--target", "income", "--rows", "5000"]
     argv += ["--param", "tvae.epochs=2", "--param", "verbose=false", "--temperatures", "0.5,1,1.5"]
     argv += ["-o", str(out)]
     assert main(argv) == 0
-    results = json.loads((out / "bench.json").read_text())["results"]
+    written = json.loads((out / "bench.json").read_text())
+    results = written["results"]
     assert [r["model"] for r in results] == ["copula", "tvae"]
+    # which install measured it: every required distribution's version, torch's the one running
+    versions = written["info"]["versions"]
+    assert versions["torch"] == torch.__version__ and {"numpy", "scipy", "soundfile"} <= set(versions)
     for r in results:
         assert r["fit_s"] > 0 and r["sample_rows_per_s"] > 0 and r["peak_rss_mb"] > 50
         assert 0 <= r["column_shapes"] <= 1 and 0.5 <= r["trtr_roc_auc"] <= 1

@@ -277,6 +277,32 @@ def markdown(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def dependency_versions() -> dict[str, str]:
+    """The installed version of each distribution simulacra requires (``pyproject.toml``'s
+    ``dependencies``, no extras), name → version: two installs of one release can hold other versions of
+    the unpinned ones, and a metric's yardstick (a classifier trained here) moves with them.
+
+    Returns
+    -------
+    dict
+        ``{"torch": "2.13.0+cpu", "numpy": ...}``; ``"not installed"`` for one that is missing (an
+        editable checkout whose metadata is stale).
+    """
+    import re
+    from importlib import metadata
+
+    versions: dict[str, str] = {}
+    for requirement in metadata.requires("simulacra") or []:
+        if "extra ==" in requirement:
+            continue
+        name = re.match(r"[A-Za-z0-9_.\-]+", requirement).group(0)
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
 def write_results(
     results: list[dict[str, Any]], directory: Path, info: dict[str, Any], *, force: bool
 ) -> None:
@@ -292,6 +318,7 @@ def write_results(
         "python": platform.python_version(),
         "machine": platform.machine(),
         "cpus": _cores(),
+        "versions": dependency_versions(),
     }
     atomic_write_text(
         directory / "bench.json", json.dumps({"info": info, "results": results}, indent=2) + "\n", force=force
