@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 from simulacra.augment.audio import AudioAugmenter, augment_audio
+from simulacra.errors import SimulacraError
 from simulacra.evaluate.audio import augmentation_effect, augmentation_strength
 from simulacra.io import AudioSet
 
@@ -44,9 +46,14 @@ def main() -> None:
     parser.add_argument("folder", help="labelled recordings whose file names give their speakers (FSDD)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    audio = AudioSet.read(args.folder)
+    try:
+        audio = AudioSet.read(args.folder)
+    except SimulacraError as e:  # one line and exit 2, as the CLI answers bad input
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
     if audio.groups is None or audio.labels is None:
-        raise SystemExit("error: the recordings name no speakers or labels; give FSDD-named files")
+        print("error: the recordings name no speakers or labels; give FSDD-named files", file=sys.stderr)
+        sys.exit(2)
     groups, augmenter = np.asarray(audio.groups), AudioAugmenter(STEPS)
     rows = []
     for speaker in sorted(set(groups)):
