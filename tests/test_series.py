@@ -18,6 +18,7 @@ from simulacra.evaluate.series import (
     correlational_score,
     discriminative_score,
     evaluate_series,
+    held_out_windows,
     windows,
 )
 from simulacra.io import SeriesSet
@@ -337,7 +338,8 @@ def test_timegan_scores_rank_real_windows_above_broken_ones(stocks):
     fair = discriminative_score(real_w, windows([first[::-1].copy()], 24), seed=0, iterations=300)
     bad = discriminative_score(real_w, broken, seed=0, iterations=300)
     assert bad > 0.2 and fair < bad  # independent rows are told apart at once
-    ev = evaluate_series(train, train.like(train.frame.iloc[::-1].reset_index(drop=True)), None, seed=0)
+    reverse = train.like(train.frame.iloc[::-1].reset_index(drop=True))
+    ev = evaluate_series(train, reverse, None, seed=0, iterations=(2000, 300))
     assert set(ev.metrics["fidelity"]) == {
         "discriminative_score",
         "context_fid",
@@ -351,6 +353,16 @@ def test_timegan_scores_rank_real_windows_above_broken_ones(stocks):
     moved[..., 0] = moved[np.random.default_rng(1).permutation(len(moved)), :, 0]
     assert correlational_score(real_w, moved) > 5 * correlational_score(real_w, real_w[::-1].copy())
     assert 0 < ev.metrics["utility"]["predictive_score_real"] < 0.2
+    # no test part: the held-out pair is scored on windows the real predictor never trained on
+    assert 0 < ev.metrics["utility"]["predictive_score_real_heldout"] < 0.5
+    assert 0 < ev.metrics["utility"]["predictive_score_heldout"] < 0.5
+    early, later = held_out_windows([seqs[0][:600]], 24)
+    assert (len(early), len(later)) == (480 - 23, 120 - 23)
+    assert np.array_equal(later[0], seqs[0][480:504]) and np.array_equal(early[-1], seqs[0][456:480])
+    parts = [seqs[0][i : i + 30] for i in range(0, 600, 30)]  # 20 sequences: 4 held out, whole
+    early, later = held_out_windows(parts, 24, seed=3)
+    assert (len(early), len(later)) == (16 * 7, 4 * 7)
+    assert not {w.tobytes() for w in early} & {w.tobytes() for w in later}
     assert "privacy" in ev.skipped and set(ev.details["references"]) == {"shuffled time", "independent rows"}
     assert other_w.shape[1:] == (24, 6)
 

@@ -15,7 +15,14 @@ numbers, categorical ones as their category codes; a missing value is 0 after sc
   ``⌊d/2⌋``, 5,000 iterations of batch 128 or 200 passes if fewer, Adam, absolute-error loss) trained
   on synthetic windows to predict the last column one step ahead from the other columns
   (``x_{t,<d} → x_{t+1,d}``), scored by its mean absolute error on real windows (TSTR for
-  forecasting). The reference row trains it on real training windows.
+  forecasting). The reference row trains it on real training windows. Without a real test part both
+  are scored on the windows they were trained on (the TimeGAN code does the same); that row then also
+  rewards memorising those windows, which a generator cannot do. On Energy, whose last column is
+  uniform noise, the real row scored below the score of a predictor that learned nothing. So, with
+  the reference rows and no test part, the **held-out pair** is also scored: the real series'
+  earlier part (:data:`HELD_OUT`; keyed: a seeded share of the sequences is held out instead) trains
+  the real predictor, and both it and the synthetic-trained one are scored on the windows of the
+  rest.
 * **Context-FID** (lower is better; Jeha et al. 2022, as Diffusion-TS reports it): the Fréchet distance
   between the embeddings of real and synthetic windows by a TS2Vec encoder trained here on the real
   windows (:mod:`simulacra.evaluate.ts2vec`; each window max-pooled over its steps).
@@ -76,12 +83,17 @@ DISCRIMINATIVE_PASSES, PREDICTIVE_PASSES = 50, 200
 MAX_WINDOWS = 10_000
 #: the correlational score: draws, each of this share of the windows (Diffusion-TS: 5 of a fifth)
 CORRELATION_DRAWS = 5
+#: the predictive score's held-out pair: the share of each real series (its later rows; keyed: of the
+#: sequences) the real-trained predictor does not see, on whose windows both predictors are scored
+HELD_OUT = 0.2
 
 DESCRIPTIONS.update(
     {
         "discriminative_score": "TimeGAN's discriminative score: |accuracy − ½| of a post-hoc GRU telling real from synthetic 24-step windows. 0 = indistinguishable; lower is better.",
         "predictive_score": "TimeGAN's predictive score: MAE on real windows of a GRU trained on synthetic windows to predict the last column one step ahead (TSTR). Lower is better; compare with the real data's.",
         "predictive_score_real": "The same predictor trained on real training windows: the reference the predictive score is read against.",
+        "predictive_score_heldout": "The predictive score on the held-out real windows only (the later part of the real series, or held-out sequences): compare with the real row trained without them.",
+        "predictive_score_real_heldout": "The predictor trained on the earlier real windows and scored on the held-out ones: a real reference that memorising cannot help.",
         "context_fid": "Context-FID: Fréchet distance of TS2Vec embeddings (an encoder trained here on the real windows) of real and synthetic windows. 0 = same; lower is better; read it against the reference rows.",
         "correlational_score": "Diffusion-TS's correlational score: Σ|real − synthetic| / 10 over the cross-correlations of every pair of columns. 0 = same; lower is better.",
         "autocorrelation_error": "Mean |ACF_real − ACF_synthetic| over columns and lags 1–10. 0 = same temporal dependence.",
@@ -180,6 +192,22 @@ def windows(seqs: list[np.ndarray], length: int, *, seed: int = 0, limit: int = 
     if len(w) > limit:
         w = w[np.sort(np.random.default_rng(seed).choice(len(w), limit, replace=False))]
     return np.ascontiguousarray(w, dtype=np.float32)
+
+
+def held_out_windows(
+    seqs: list[np.ndarray], length: int, *, seed: int = 0, share: float = HELD_OUT
+) -> tuple[np.ndarray, np.ndarray]:
+    """The predictive score's held-out pair: ``(early, later)`` windows ``(W, length, d)`` float32. One
+    series: the windows of its first ``1 − share`` of rows, and of the rest (no window spans the cut);
+    several: the windows of a seeded ``1 − share`` of the sequences, and of the others."""
+    if len(seqs) == 1:
+        cut = round(len(seqs[0]) * (1 - share))
+        early, later = [seqs[0][:cut]], [seqs[0][cut:]]
+    else:
+        order = np.random.default_rng(seed).permutation(len(seqs))
+        cut = round(len(seqs) * (1 - share))
+        early, later = [seqs[i] for i in order[:cut]], [seqs[i] for i in order[cut:]]
+    return windows(early, length, seed=seed), windows(later, length, seed=seed)
 
 
 def _gru(d_in: int, hidden: int, d_out: int):
@@ -481,7 +509,8 @@ def evaluate_series(
     Evaluation
         ``fidelity`` (discriminative score, Context-FID, correlational score, autocorrelation error;
         keyed: length and context similarity, StatisticMSAS and InterRowMSAS), ``utility``
-        (predictive score and its real reference), ``privacy`` (with a holdout: nearest windows and
+        (predictive score and its real reference; with ``references`` and no ``real_test``, the
+        held-out pair too), ``privacy`` (with a holdout: nearest windows and
         the membership attack on windows); ``details["references"]``.
 
     Raises
@@ -552,6 +581,13 @@ def evaluate_series(
         "predictive_score": predictive_score(synth_w, target_w, seed=seed, iterations=pred),
         "predictive_score_real": predictive_score(real_w, target_w, seed=seed, iterations=pred),
     }
+    if references and not len(test_w):
+        early, later = held_out_windows(real_seqs, length, seed=seed)
+        if len(early) and len(later):
+            ev.metrics["utility"] |= {
+                "predictive_score_heldout": predictive_score(synth_w, later, seed=seed, iterations=pred),
+                "predictive_score_real_heldout": predictive_score(early, later, seed=seed, iterations=pred),
+            }
     label = sequence_target(real_train, synthetic, real_test, target)
     if label is not None:
         task = sequence_classification(scaler, real_train, synthetic, real_test, label, seed=seed)

@@ -33,6 +33,8 @@ BENCH_COLUMNS = [
     ("correlational_score", "correlational", "{:.3f}"),
     ("predictive_score", "predictive", "{:.4f}"),
     ("predictive_score_real", "predictive (real)", "{:.4f}"),
+    ("predictive_score_heldout", "predictive, held out", "{:.4f}"),
+    ("predictive_score_real_heldout", "predictive (real), held out", "{:.4f}"),
     ("autocorrelation_error", "ACF error", "{:.3f}"),
     ("sequence_length_similarity", "length sim.", "{:.3f}"),
     ("tstr_accuracy", "TSTR acc.", "{:.3f}"),
