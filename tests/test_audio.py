@@ -215,6 +215,23 @@ def test_the_audio_classifier_learns_tones_reproducibly_and_tstr_uses_it():
         predict(model, AudioSet(test.waveforms, 16_000))
 
 
+def test_the_temperature_tradeoff_scores_each_temperatures_draw():
+    from simulacra.evaluate.audio import temperature_tradeoff
+
+    train, test = _tones(20, seed=0), _tones(10, seed=1)
+    fresh = _tones(10, seed=2)
+    wrong = AudioSet(fresh.waveforms, 8_000, (fresh.labels + 1) % 3, fresh.class_names)  # labels moved
+    drawn = {0.5: fresh, 1.5: wrong}
+    points = temperature_tradeoff(train, drawn.__getitem__, [0.5, 1.5], test, seed=0, classifier_epochs=15)
+    assert [p["temperature"] for p in points] == [0.5, 1.5]
+    good, bad = points
+    assert good["label_agreement"] >= 0.9 and bad["label_agreement"] <= 0.1
+    assert good["tstr_accuracy"] >= 0.9 and bad["tstr_accuracy"] <= 0.1
+    assert good["fad"] == pytest.approx(bad["fad"]) and 0 <= good["recall"] <= 1  # same sounds, same FAD
+    with pytest.raises(DataError, match="labelled"):
+        temperature_tradeoff(train, lambda tau: AudioSet(fresh.waveforms, 8_000), [1.0], seed=0)
+
+
 # ---------------------------------------------------------------------- the bundled set, models, metrics
 @pytest.fixture(scope="module")
 def fsdd():

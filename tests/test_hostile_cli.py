@@ -327,6 +327,11 @@ case(
     "sample --filter unknown", ["sample", MODEL, "-n", "5", "--filter", "blur", "--data", DATA, "-o", "x.csv"]
 )
 case("bench --temperatures 0", ["bench", "--models", "copula", "--temperatures", "0,1", "-o", "b"])
+case(
+    "bench --temperatures on series",
+    ["bench", "--data", "stocks", "--models", "series-ar", "--temperatures", "0.5,1", "-o", "b"],
+    message="does not sweep",
+)
 case("augment --copies 0", ["augment", IMAGES, "--pipeline", "p.yaml", "--copies", "0", "-o", "o.npz"])
 case("prepare --fractions abc", ["prepare", DATA, "--fractions", "a,b", "-o", "p"])
 case("prepare --seed -3", ["prepare", DATA, "--seed", "-3", "-o", "p"])

@@ -55,8 +55,11 @@ With ``temperatures`` (``--temperatures 0.5,0.75,1,1.25,1.5``), every model that
 temperature (:attr:`~simulacra.synthesizers.BaseSynthesizer.supports_temperature`) also samples at
 each temperature — a table model as many rows as the training table, scored by precision, recall,
 density and coverage (:mod:`simulacra.evaluate.diversity`); an image model as many images as the
-table's, scored by precision and recall on the local CNN's features; ``tradeoff.png`` plots precision
-against recall, one line per model, and ``bench.md`` lists the numbers.
+table's, scored by precision and recall on the local CNN's features; an audio model as many
+recordings as the table's, scored by local FAD, precision, recall, label agreement and TSTR
+(:func:`simulacra.evaluate.audio.temperature_tradeoff`); ``tradeoff.png`` plots precision against
+recall, one line per model, and ``bench.md`` lists the numbers. Series and text benches refuse the
+option.
 
 ``bench.json`` (every number) and ``bench.md`` (the table) are written to the output directory.
 """
@@ -195,7 +198,8 @@ def run_bench(
     ------
     ConfigError
         No models, an unknown model, a model of the other modality (a table model on images or the
-        reverse) or a parameter no model takes; errors of a child are re-raised.
+        reverse), a parameter no model takes, or ``temperatures`` on a modality whose bench does not
+        sweep them (series, texts); errors of a child are re-raised.
     """
     if not models:
         raise ConfigError("give at least one model, e.g. `models` copula,ctgan,tvae")
@@ -204,7 +208,13 @@ def run_bench(
     from simulacra.modalities import of_source
     from simulacra.synthesizers import available
 
-    modality = of_source(data).name
+    kind = of_source(data)
+    modality = kind.name
+    if temperatures and not kind.bench_temperatures:
+        raise ConfigError(
+            f"--temperatures: the {modality} bench does not sweep sampling temperatures; drop the option "
+            "(compare temperatures with `simulacra sample --temperature` and `simulacra evaluate`)"
+        )
     wrong = [m for m in models if model_class(m).modality != modality]
     if wrong:
         fitting = [m for m in available() if model_class(m).modality == modality]
@@ -303,6 +313,18 @@ def dependency_versions() -> dict[str, str]:
     return versions
 
 
+#: the temperature sweep's columns in ``bench.md``, in order (those a modality's sweep scores)
+TRADEOFF_COLUMNS = {
+    "precision": "precision",
+    "recall": "recall",
+    "density": "density",
+    "coverage": "coverage",
+    "label_agreement": "label agreement",
+    "tstr_accuracy": "TSTR",
+    "fad": "FAD",
+}
+
+
 def write_results(
     results: list[dict[str, Any]], directory: Path, info: dict[str, Any], *, force: bool
 ) -> None:
@@ -329,8 +351,11 @@ def write_results(
         from simulacra.report.tradeoff import tradeoff_png
 
         lines = ["", "Precision/recall against the sampling temperature (first run of each model):", ""]
-        keys = [k for k in ("precision", "recall", "density", "coverage") if k in curves[0][1][0]]
-        lines += ["| model | temperature | " + " | ".join(keys) + " |", "|---|---:|" + "---:|" * len(keys)]
+        keys = [k for k in TRADEOFF_COLUMNS if k in curves[0][1][0]]
+        lines += [
+            "| model | temperature | " + " | ".join(TRADEOFF_COLUMNS[k] for k in keys) + " |",
+            "|---|---:|" + "---:|" * len(keys),
+        ]
         for name, points in curves:
             lines += [
                 f"| {name} | {p['temperature']:g} | " + " | ".join(f"{p[k]:.3f}" for k in keys) + " |"

@@ -1318,7 +1318,7 @@ class _Bench:
         str,
         typer.Option(
             "--temperatures",
-            help="Also sample each model that has a temperature at these (e.g. 0.5,0.75,1,1.25,1.5): precision/recall in bench.md and tradeoff.png.",
+            help="Also sample each model that has a temperature at these (e.g. 0.5,0.75,1,1.25,1.5): precision/recall (audio: also label agreement, TSTR, FAD) in bench.md and tradeoff.png. Tables, images and audio.",
         ),
     ]
     privacy = Annotated[

@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -227,6 +228,55 @@ def tstr(
     for name, train in (("tstr_accuracy", synthetic), ("trtr_accuracy", real_train)):
         scores[name] = accuracy(train_classifier(train, seed=seed), real_test)
     return scores
+
+
+def temperature_tradeoff(
+    real_train: AudioSet,
+    draw: Callable[[float], AudioSet],
+    temperatures: Sequence[float],
+    real_test: AudioSet | None = None,
+    *,
+    seed: int = 0,
+    classifier_epochs: int | None = None,
+) -> list[dict[str, float]]:
+    """The labelled recordings ``draw(τ)`` of each sampling temperature ``τ``, scored as
+    :func:`evaluate_audio` scores a sample: local FAD, precision, recall, density and coverage against
+    the real training recordings, label agreement, and with labelled ``real_test`` TSTR. One real
+    classifier (the same seed gives :func:`evaluate_audio`'s weights) and one TSTR classifier per
+    temperature, same recipe.
+
+    Returns
+    -------
+    list of dict
+        One per temperature, in order: ``temperature``, ``fad``, ``precision``, ``recall``,
+        ``density``, ``coverage``, ``label_agreement`` and, with a labelled test part,
+        ``tstr_accuracy``.
+
+    Raises
+    ------
+    DataError
+        Unlabelled real or drawn recordings, or another sample rate.
+    """
+    classifier = train_classifier(real_train, epochs=classifier_epochs, seed=seed)
+    real_feat = features(classifier, real_train)
+    points = []
+    for tau in temperatures:
+        synthetic = draw(float(tau))
+        if synthetic.labels is None:
+            raise DataError("the temperature trade-off scores label agreement; draw labelled recordings")
+        feat = features(classifier, synthetic)
+        with warnings.catch_warnings():  # as in evaluate_audio: a silent ReLU unit makes Σ singular
+            warnings.filterwarnings("ignore", message="Matrix is singular")
+            point = {"temperature": float(tau), "fad": frechet(real_feat, feat)}
+        point |= precision_recall(real_feat, feat, seed=seed)
+        requested = np.array(synthetic.class_names, dtype=object)[synthetic.labels]
+        said = np.array(classifier.class_names, dtype=object)[predict(classifier, synthetic)]
+        point["label_agreement"] = float(np.mean(requested == said))
+        if real_test is not None and real_test.labels is not None:
+            tstr_model = train_classifier(synthetic, epochs=classifier_epochs, seed=seed)
+            point["tstr_accuracy"] = accuracy(tstr_model, real_test)
+        points.append(point)
+    return points
 
 
 def _check_rate(model: AudioClassifier, audio: AudioSet) -> None:

@@ -48,6 +48,7 @@ class AudioModality(ArchiveModality):
 
     name = "audio"
     unit = "recordings"
+    bench_temperatures = True
     default_model = "specvae"
     mix_model = "specvae"
     bench_models = ("specgan", "specvae")
@@ -221,8 +222,23 @@ class AudioModality(ArchiveModality):
         return min(int(rows), BENCH_RECORDINGS)
 
     def bench_extras(self, job: Any, model: Any, found: Source, evaluation: Any) -> dict[str, Any]:
-        """The reference rows (real test, shuffled frames, noise) and which speakers were held out."""
+        """The reference rows (real test, shuffled frames, noise), which speakers were held out and,
+        with ``job.temperatures`` (a model with a sampling temperature), as many recordings at each
+        temperature scored by FAD, precision, recall, label agreement and TSTR
+        (:func:`~simulacra.evaluate.audio.temperature_tradeoff`; ``tradeoff``)."""
         held = (
             sorted(set(found.test.groups)) if found.test is not None and found.test.groups is not None else []
         )
-        return {"references": evaluation.details["references"], "test_speakers": held}
+        extra: dict[str, Any] = {"references": evaluation.details["references"], "test_speakers": held}
+        if job.temperatures and model.supports_temperature:
+            from simulacra.evaluate.audio import temperature_tradeoff
+
+            n = self.bench_size(found.train, job.rows)
+            extra["tradeoff"] = temperature_tradeoff(
+                found.train,
+                lambda tau: model.sample(n, seed=job.seed, temperature=tau),
+                job.temperatures,
+                found.test,
+                seed=job.seed,
+            )
+        return extra

@@ -246,6 +246,9 @@ class Modality(ABC):
     bench_reports : bool
         Whether ``bench`` writes a report per model (the modality's metrics need its pictures or
         samples to be read); tables are read from the bench table alone.
+    bench_temperatures : bool
+        Whether ``bench --temperatures`` sweeps the sampling temperature here (the modality's
+        ``bench_extras`` score a ``tradeoff``); elsewhere ``bench`` refuses the option.
     tunable : bool
         Whether ``tune`` can score trials on this modality (the table detector and TSTR on a column).
     preparable : bool
@@ -271,6 +274,7 @@ class Modality(ABC):
     tunable: ClassVar[bool] = False
     preparable: ClassVar[bool] = False
     bench_reports: ClassVar[bool] = True
+    bench_temperatures: ClassVar[bool] = False
     bench_columns: ClassVar[list[tuple[str, str, str]]] = []
 
     @abstractmethod

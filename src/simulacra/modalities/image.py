@@ -38,6 +38,7 @@ class ImageModality(ArchiveModality):
 
     name = "image"
     unit = "images"
+    bench_temperatures = True
     default_model = "cgan"
     mix_model = "cgan"
     bench_models = ("dcgan", "cgan", "vae", "cvae")

@@ -68,6 +68,7 @@ class TableModality(Modality):
     tunable = True
     preparable = True
     bench_reports = False
+    bench_temperatures = True
 
     def recognises(self, source: str, **options: Any) -> bool:
         return True
