@@ -197,9 +197,28 @@ def windows(seqs: list[np.ndarray], length: int, *, seed: int = 0, limit: int = 
 def held_out_windows(
     seqs: list[np.ndarray], length: int, *, seed: int = 0, share: float = HELD_OUT
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The predictive score's held-out pair: ``(early, later)`` windows ``(W, length, d)`` float32. One
-    series: the windows of its first ``1 − share`` of rows, and of the rest (no window spans the cut);
-    several: the windows of a seeded ``1 − share`` of the sequences, and of the others."""
+    """The predictive score's held-out pair: the windows the real predictor trains on and those both
+    predictors are scored on. No window spans the cut.
+
+    Parameters
+    ----------
+    seqs : list of ndarray
+        The real sequences, each ``(T_i, d)`` float32 scaled (:meth:`Scaler.sequences`); one array is
+        one long series.
+    length : int
+        Window length, in steps.
+    seed : int
+        Chooses the held-out sequences (several), and the subset beyond :data:`MAX_WINDOWS`.
+    share : float
+        In (0, 1): the share held out. One series: its last ``share`` of rows. Several sequences: a
+        seeded ``share`` of them, whole.
+
+    Returns
+    -------
+    (ndarray, ndarray)
+        ``early`` and ``later`` windows, each ``(W, length, d)`` float32 (``W`` may be 0 when a part
+        is shorter than ``length``).
+    """
     if len(seqs) == 1:
         cut = round(len(seqs[0]) * (1 - share))
         early, later = [seqs[0][:cut]], [seqs[0][cut:]]
