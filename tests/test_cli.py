@@ -228,14 +228,17 @@ def test_bench_writes_the_table(files, tmp_path, capsys):
     assert main(["bench", "--models", "copula", "--param", "epochs=3"]) == 2  # no model takes it
 
 
-def test_bench_repeats_report_mean_and_spread_over_seeds(files):
+def test_bench_repeats_report_mean_and_spread_over_seeds(files, tmp_path):
     """The arithmetic of --repeats, checked directly on three in-process runs of the copula (seeds 5, 6,
-    7) instead of through spawned bench processes."""
-    from simulacra.bench import aggregate, bench_one, markdown
+    7) instead of through spawned bench processes; each run sweeps the temperatures too."""
+    from simulacra.bench import aggregate, bench_one, markdown, write_results
 
     data, test = str(files / "train.csv"), str(files / "test.csv")
     runs = [
-        bench_one("copula", {"seed": 5 + i}, data, test, "income", 2000, i, privacy=False) for i in range(3)
+        bench_one(
+            "copula", {"seed": 5 + i}, data, test, "income", 2000, i, temperatures=[0.5, 1.0], privacy=False
+        )
+        for i in range(3)
     ]
     result = aggregate(runs)
     assert result["seeds"] == [5, 6, 7] and [r["params"]["seed"] for r in result["runs"]] == [5, 6, 7]
@@ -246,6 +249,14 @@ def test_bench_repeats_report_mean_and_spread_over_seeds(files):
     assert "trtr_roc_auc_sd" not in result  # the real-data baseline does not depend on the model's seed
     row = markdown([result]).splitlines()[2]
     assert f"{np.mean(tstr):.3f} ± {np.std(tstr, ddof=1):.3f}" in row
+    # the sweep: each temperature's point is the mean ± sd of the three runs' points at it
+    cold = [r["tradeoff"][0]["precision"] for r in runs]
+    assert [p["temperature"] for p in result["tradeoff"]] == [0.5, 1.0] and len(set(cold)) == 3
+    assert result["tradeoff"][0]["precision"] == pytest.approx(np.mean(cold))
+    write_results([result], tmp_path, {}, force=False)
+    sweep = (tmp_path / "bench.md").read_text().split("\n\n", 1)[1]
+    assert "(mean ± sd of the runs)" in sweep
+    assert f"| copula | 0.5 | {np.mean(cold):.3f} ± {np.std(cold, ddof=1):.3f} |" in sweep
 
 
 def test_bench_external_reference_rows_appear_only_where_installed(tmp_path, monkeypatch):

@@ -58,8 +58,9 @@ density and coverage (:mod:`simulacra.evaluate.diversity`); an image model as ma
 table's, scored by precision and recall on the local CNN's features; an audio model as many
 recordings as the table's, scored by local FAD, precision, recall, label agreement and TSTR
 (:func:`simulacra.evaluate.audio.temperature_tradeoff`); ``tradeoff.png`` plots precision against
-recall, one line per model, and ``bench.md`` lists the numbers. Series and text benches refuse the
-option.
+recall, one line per model, and ``bench.md`` lists the numbers. With ``repeats > 1`` every run
+sweeps, and each point is the mean ± sd of the runs, as the main row is. Series and text benches
+refuse the option.
 
 ``bench.json`` (every number) and ``bench.md`` (the table) are written to the output directory.
 """
@@ -149,9 +150,26 @@ def aggregate(runs: list[dict[str, Any]]) -> dict[str, Any]:
         if numeric and len(set(values)) > 1:
             out[key] = statistics.fmean(values)
             out[f"{key}_sd"] = statistics.stdev(values)
+    if all(r.get("tradeoff") for r in runs):
+        out["tradeoff"] = [
+            aggregate_point([r["tradeoff"][j] for r in runs]) for j in range(len(runs[0]["tradeoff"]))
+        ]
     out["params"] = {k: v for k, v in runs[0]["params"].items() if k != "seed"}
     out["seeds"] = [r["params"].get("seed") for r in runs]
     out["runs"] = runs
+    return out
+
+
+def aggregate_point(points: list[dict[str, Any]]) -> dict[str, Any]:
+    """One temperature's point of the sweep over repeated runs: each score that differs between runs
+    becomes its mean, with its sample standard deviation as ``<score>_sd`` (as :func:`aggregate` does
+    for the main row); the temperature is kept."""
+    out = dict(points[0])
+    for key, value in points[0].items():
+        values = [p[key] for p in points]
+        if key != "temperature" and isinstance(value, int | float) and len(set(values)) > 1:
+            out[key] = statistics.fmean(values)
+            out[f"{key}_sd"] = statistics.stdev(values)
     return out
 
 
@@ -242,7 +260,7 @@ def run_bench(
                     seed + i,
                     report_dir if i == 0 else None,
                     i == 0 and m == 0,  # the reference rows, once
-                    temperatures if i == 0 else None,
+                    temperatures,  # every run, so that the sweep has a spread as the main row has
                     privacy,
                 )
             )
@@ -350,7 +368,9 @@ def write_results(
     if curves:
         from simulacra.report.tradeoff import tradeoff_png
 
-        lines = ["", "Precision/recall against the sampling temperature (first run of each model):", ""]
+        runs = max(len(r.get("runs", [r])) for r in results)
+        over = "mean ± sd of the runs" if runs > 1 else "one run"
+        lines = ["", f"Precision/recall against the sampling temperature ({over}):", ""]
         keys = [k for k in TRADEOFF_COLUMNS if k in curves[0][1][0]]
         lines += [
             "| model | temperature | " + " | ".join(TRADEOFF_COLUMNS[k] for k in keys) + " |",
@@ -358,7 +378,9 @@ def write_results(
         ]
         for name, points in curves:
             lines += [
-                f"| {name} | {p['temperature']:g} | " + " | ".join(f"{p[k]:.3f}" for k in keys) + " |"
+                f"| {name} | {p['temperature']:g} | "
+                + " | ".join(cells(p, [(k, k, "{:.3f}") for k in keys]))
+                + " |"
                 for p in points
             ]
         text += "\n".join(lines) + "\n"
