@@ -48,12 +48,13 @@ NAMES = [m.name for m in modalities.registered()]
 
 
 @pytest.fixture(autouse=True)
-def _quick_audio_classifier(monkeypatch):
-    """The audio metrics' classifier trains for 3 epochs here, not 30: the commands, not its accuracy,
-    are under test."""
-    from simulacra.evaluate import audio
+def _quick_metric_models(monkeypatch):
+    """The audio metrics' classifier trains for 3 epochs here, not 30, and the series' Context-FID
+    encoder for 50 iterations, not 200: the commands, not the metrics' accuracy, are under test."""
+    from simulacra.evaluate import audio, ts2vec
 
     monkeypatch.setattr(audio, "EPOCHS", 3)
+    monkeypatch.setattr(ts2vec, "iterations_for", lambda values: 50)
 
 
 def _part(modality, data, n: int, seed: int):
