@@ -161,9 +161,21 @@ def aggregate(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def aggregate_point(points: list[dict[str, Any]]) -> dict[str, Any]:
-    """One temperature's point of the sweep over repeated runs: each score that differs between runs
-    becomes its mean, with its sample standard deviation as ``<score>_sd`` (as :func:`aggregate` does
-    for the main row); the temperature is kept."""
+    """One temperature's point of the ``--temperatures`` sweep over repeated runs.
+
+    Parameters
+    ----------
+    points : list of dict
+        The same temperature's point from each run, ``{"temperature": 0.85, "precision": ..., ...}``
+        (the scores of :data:`TRADEOFF_COLUMNS` the modality's sweep computes).
+
+    Returns
+    -------
+    dict
+        The first point, with each score that differs between runs replaced by its mean and its
+        sample standard deviation added as ``<score>_sd`` (as :func:`aggregate` does for the main
+        row); the temperature is kept.
+    """
     out = dict(points[0])
     for key, value in points[0].items():
         values = [p[key] for p in points]
