@@ -143,13 +143,7 @@ def aggregate(runs: list[dict[str, Any]]) -> dict[str, Any]:
     runs themselves and ``seeds`` their model seeds. A single run is returned unchanged."""
     if len(runs) == 1:
         return runs[0]
-    out = dict(runs[0])
-    for key in runs[0]:
-        values = [r.get(key) for r in runs]
-        numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
-        if numeric and len(set(values)) > 1:
-            out[key] = statistics.fmean(values)
-            out[f"{key}_sd"] = statistics.stdev(values)
+    out = _mean_and_sd(runs)
     if all(r.get("tradeoff") for r in runs):
         out["tradeoff"] = [
             aggregate_point([r["tradeoff"][j] for r in runs]) for j in range(len(runs[0]["tradeoff"]))
@@ -176,10 +170,17 @@ def aggregate_point(points: list[dict[str, Any]]) -> dict[str, Any]:
         sample standard deviation added as ``<score>_sd`` (as :func:`aggregate` does for the main
         row); the temperature is kept.
     """
-    out = dict(points[0])
-    for key, value in points[0].items():
-        values = [p[key] for p in points]
-        if key != "temperature" and isinstance(value, int | float) and len(set(values)) > 1:
+    return _mean_and_sd(points, keep=("temperature",))
+
+
+def _mean_and_sd(rows: list[dict[str, Any]], keep: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The first of ``rows``, with each numeric field (not in ``keep``) that differs between them
+    replaced by its mean and its sample standard deviation added as ``<field>_sd``."""
+    out = dict(rows[0])
+    for key in rows[0]:
+        values = [r.get(key) for r in rows]
+        numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+        if key not in keep and numeric and len(set(values)) > 1:
             out[key] = statistics.fmean(values)
             out[f"{key}_sd"] = statistics.stdev(values)
     return out
