@@ -259,6 +259,27 @@ def test_bench_repeats_report_mean_and_spread_over_seeds(files, tmp_path):
     assert f"| copula | 0.5 | {np.mean(cold):.3f} ± {np.std(cold, ddof=1):.3f} |" in sweep
 
 
+def test_bench_repeats_average_reference_rows_every_run_scored():
+    """Audio and image runs each score the reference rows with their own seeded metrics model, so
+    after --repeats those rows are the mean ± sd of the runs, as the model's row is (here the three
+    stored FSDD runs of specvae); a reference row only the first run computed is kept as it is."""
+    from pathlib import Path
+
+    from simulacra.bench import aggregate, markdown
+
+    stored = Path(__file__).parents[1] / "benchmarks/results/fsdd-shared-specvae-tau085-3seeds/bench.json"
+    runs = json.loads(stored.read_text())["results"][0]["runs"]
+    noise = [r["references"]["noise"]["fad"] for r in runs]
+    assert len(set(noise)) == 3  # each run's classifier is its own yardstick
+    result = aggregate(runs)
+    assert result["references"]["noise"]["fad"] == pytest.approx(np.mean(noise))
+    assert result["references"]["noise"]["fad_sd"] == pytest.approx(np.std(noise, ddof=1))
+    row = next(line for line in markdown([result]).splitlines() if line.startswith("| reference: noise"))
+    assert f"{np.mean(noise):.2f} ± {np.std(noise, ddof=1):.2f}" in row
+    once = [runs[0], *({k: v for k, v in r.items() if k != "references"} for r in runs[1:])]
+    assert aggregate(once)["references"] == runs[0]["references"]
+
+
 def test_bench_external_reference_rows_appear_only_where_installed(tmp_path, monkeypatch):
     from simulacra import bench
     from simulacra.modalities.benchmarking import external_pythons

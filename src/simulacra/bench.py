@@ -140,10 +140,16 @@ def aggregate(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """One result from repeated runs of a model: every numeric field that differs between runs becomes
     its mean, with the sample standard deviation as ``<field>_sd``; fields equal in every run (epochs
     without early stopping, TRTR) and non-numeric ones are kept from the first run; ``runs`` holds the
-    runs themselves and ``seeds`` their model seeds. A single run is returned unchanged."""
+    runs themselves and ``seeds`` their model seeds. Reference rows that every run computed (the image
+    and audio evaluations score them with each run's seeded metrics model) are aggregated the same
+    way, so that they are read against the model's mean, not against the first run's yardstick. A
+    single run is returned unchanged."""
     if len(runs) == 1:
         return runs[0]
     out = _mean_and_sd(runs)
+    if all(r.get("references") for r in runs):
+        names = [k for k in runs[0]["references"] if all(k in r["references"] for r in runs)]
+        out["references"] = {k: _mean_and_sd([r["references"][k] for r in runs]) for k in names}
     if all(r.get("tradeoff") for r in runs):
         out["tradeoff"] = [
             aggregate_point([r["tradeoff"][j] for r in runs]) for j in range(len(runs[0]["tradeoff"]))
