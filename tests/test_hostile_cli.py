@@ -986,7 +986,6 @@ PROCESS = {
     "image model folder: pickle payload weights",
     "hostile checkpoint with --resume",
     "output locked by a live process",
-    "fit -o an existing file",
 }
 
 

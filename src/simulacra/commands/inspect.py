@@ -35,7 +35,6 @@ def inspect(request: InspectRequest) -> Inspection:
         ``output`` exists (without ``force``), or is one of the inputs.
     """
     from simulacra.io import atomic_write_text, check_not_input, claim
-    from simulacra.synthesizers.advice import advise
     from simulacra.workflow import check_sources, load_source, table_metadata
 
     check_sources(request.source)  # a missing input is refused before any work
@@ -46,6 +45,8 @@ def inspect(request: InspectRequest) -> Inspection:
         claim(r.output, force=r.force, kind="file")
     df = load_source(r.source)  # images and texts are refused here, naming what they are
     meta = table_metadata(df, r.metadata)
+    from simulacra.synthesizers.advice import advise  # torch, through the mixture: after the checks
+
     found = Inspection(len(df), df.shape[1], meta, advise(df, meta).line())
     if r.output:
         found.written = atomic_write_text(r.output, meta.to_json() + "\n", force=r.force)
